@@ -1,0 +1,182 @@
+"""What an action works with: its arguments, configuration, clients, hosts and undo stack.
+
+Everything is created on first use, so an action that fails on bad input never
+connects anywhere, and each oned object is fetched at most once (the oned client
+caches, and so does the client-id lookup).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import posixpath
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from . import arguments, config, storpool
+from .clients import ClientIds
+from .errors import OnespError
+from .host import Host, runner_from_config
+from .naming import Names, TagPolicy
+
+LOG = logging.getLogger("onesp")
+
+
+class Undo:
+    """The undo stack: inverse steps registered after each mutating step succeeded."""
+
+    def __init__(self) -> None:
+        self.entries: List[Tuple[str, Callable[..., Any], tuple, dict]] = []
+        self.failures: List[str] = []
+
+    def push(self, label: str, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        self.entries.append((label, fn, args, kwargs))
+
+    def drop(self) -> None:
+        self.entries = []
+
+    def run(self) -> int:
+        """Run every registered inverse, newest first; a failing one is logged and the rest still run."""
+        done = 0
+        while self.entries:
+            label, fn, args, kwargs = self.entries.pop()
+            try:
+                fn(*args, **kwargs)
+                done += 1
+                LOG.info("undo: %s", label)
+            except Exception as exc:  # keep undoing: the remaining steps matter as much
+                self.failures.append("%s: %s" % (label, exc))
+                LOG.error("undo failed: %s: %s", label, exc, exc_info=not isinstance(exc, OnespError))
+        return done
+
+
+class Context:
+    """Passed to every action's ``run(ctx)``."""
+
+    def __init__(self, kind: str, action: str, argv: Sequence[str], cfg: config.Config,
+                 stdin: Optional[Callable[[], bytes]] = None,
+                 observer: Optional[Callable[[str, str, Optional[str]], None]] = None) -> None:
+        self.kind = kind
+        self.action = action
+        self.argv = list(argv)
+        self.base_config = cfg
+        self.config = cfg
+        self.log = LOG
+        self.current_step: Optional[str] = None
+        self.undo_stack = Undo()
+        self._stdin_reader = stdin
+        self._stdin: Optional[bytes] = None
+        self._observer = observer
+        self._sp: Dict[Tuple[str, int], storpool.StorPool] = {}
+        self._one: Any = None
+        self._hosts: Dict[str, Host] = {}
+        self._client_ids: Optional[ClientIds] = None
+        self._tm_args: Optional[arguments.TmArgs] = None
+
+    # -- input -----------------------------------------------------------------------------------
+    @property
+    def stdin(self) -> bytes:
+        if self._stdin is None:
+            self._stdin = self._stdin_reader() if self._stdin_reader else b""
+        return self._stdin
+
+    def tm_args(self) -> arguments.TmArgs:
+        if self._tm_args is None:
+            self._tm_args = arguments.tm_args(self.action, self.argv)
+        return self._tm_args
+
+    def ds_action(self) -> Tuple[int, Any]:
+        """(id, DriverAction) of a DS action; the action's datastore configures this context."""
+        from .one import decode_driver_action
+
+        object_id, encoded = arguments.ds_args(self.argv, self.stdin if len(self.argv) != 2 or self.argv[0] == "-" else b"")
+        with self.step("decode the driver action"):
+            action = decode_driver_action(encoded)
+        self.use_datastore(action.datastore)
+        return object_id, action
+
+    # -- configuration -------------------------------------------------------------------------------
+    def use_datastore(self, datastore: Any) -> None:
+        """Apply a datastore's attributes (API endpoint, limits, SP_SYSTEM) to this action's config."""
+        self.config = self.base_config.with_datastore(datastore.template, "datastore %s" % datastore.id)
+
+    @property
+    def names(self) -> Names:
+        return self.config.names
+
+    @property
+    def tags(self) -> TagPolicy:
+        return self.config.tags
+
+    # -- clients ---------------------------------------------------------------------------------------
+    @property
+    def sp(self) -> storpool.StorPool:
+        """The StorPool client for the current configuration's endpoint."""
+        key = (str(self.config.SP_API_HTTP_HOST), int(self.config.SP_API_HTTP_PORT))  # type: ignore[arg-type]
+        if key not in self._sp:
+            from .logs import SECRETS
+
+            SECRETS.add(str(self.config.SP_AUTH_TOKEN or ""))
+            self._sp[key] = storpool.from_config(self.config, self._observer)
+        return self._sp[key]
+
+    @property
+    def one(self) -> Any:
+        """The oned XML-RPC client (each object fetched once per action)."""
+        if self._one is None:
+            from .one import OneClient
+
+            self._one = OneClient.from_environment()
+        return self._one
+
+    def host(self, name: str) -> Host:
+        if name not in self._hosts:
+            self._hosts[name] = Host(name, runner_from_config(self.config), float(self.config.SSH_TIMEOUT))  # type: ignore[arg-type]
+        return self._hosts[name]
+
+    def client_id(self, host: str) -> int:
+        """The StorPool client id of ``host`` (see ``clients``)."""
+        if self._client_ids is None:
+            env = os.environ
+
+            def onehost(name: str) -> Optional[str]:
+                return self.one.host(name).template.get("SP_OURID")
+
+            def fromhost(name: str) -> str:
+                return self.host(name).run(["storpool_confget"], what="storpool_confget")
+
+            self._client_ids = ClientIds(
+                self.config.STORPOOL_CLIENT_ID_SOURCES,  # type: ignore[arg-type]
+                str(self.config.COMMON_DOMAIN),
+                env.get("ONESP_STORPOOL_CONF", "/etc/storpool.conf"),
+                env.get("ONESP_STORPOOL_CONF_D", "/etc/storpool.conf.d"),
+                onehost,
+                fromhost,
+            )
+        with self.step("find the StorPool client id of %s" % host):
+            return self._client_ids(host)
+
+    def device_path(self, volume: str) -> str:
+        """Where an attached volume appears on a host (SP_DEV_DIR, /dev/storpool by default)."""
+        return posixpath.join(str(self.config.SP_DEV_DIR), volume)
+
+    # -- steps and undo --------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def step(self, description: str) -> Iterator[None]:
+        """Name what the action is doing, so a failure inside says which step failed."""
+        previous = self.current_step
+        self.current_step = description
+        LOG.debug("step: %s", description)
+        try:
+            yield
+        except OnespError as exc:
+            if getattr(exc, "step", None) is None:
+                exc.step = description  # type: ignore[attr-defined]
+            raise
+        finally:
+            self.current_step = previous
+
+    def undo(self, fn: Callable[..., Any], *args: Any, label: Optional[str] = None, **kwargs: Any) -> None:
+        """Register the inverse of a step that just succeeded; it runs only if the action fails."""
+        name = label or "%s(%s)" % (getattr(fn, "__name__", "undo"), ", ".join(str(a) for a in args))
+        self.undo_stack.push(name, fn, args, kwargs)

@@ -1,0 +1,132 @@
+"""``main(kind, action)``: how every executable runs its action, and the error contract with oned.
+
+On success the action's result goes to stdout (one line where oned requires it) and the
+exit status is 0. On failure the undo stack runs in reverse, stderr gets exactly one plain
+line naming the action, the step and the object::
+
+    tm clone: attach one-img-5-7-0 to node1: busy: volume is open
+
+followed at most by ``ERROR:`` lines (which oned treats as log), and the exit status is
+non-zero. Tracebacks go to the log only. SIGTERM and SIGINT raise ``Interrupted`` inside
+the action, so the same undo runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import sys
+from typing import Any, Callable, List, Optional, Sequence, TextIO
+
+from . import config, logs
+from .context import Context
+from .errors import ConfigError, Interrupted, OnespError
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def failure_line(kind: str, action: str, step: Optional[str], error: BaseException) -> str:
+    """The single user-facing line for a failed action."""
+    parts = ["%s %s" % (kind, action)]
+    if step:
+        parts.append(step)
+    if isinstance(error, OnespError):
+        parts.append("%s: %s" % (error.kind, error))
+    else:
+        parts.append("internal error: %s: %s" % (error.__class__.__name__, error))
+    return _mask(_one_line(": ".join(parts)))
+
+
+def _mask(text: str) -> str:
+    for secret in logs.SECRETS.secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+class _Signals:
+    """Turns SIGTERM/SIGINT into Interrupted while the action runs; ignores them during undo."""
+
+    def __init__(self) -> None:
+        self.undoing = False
+        self.previous: List[Any] = []
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self.previous.append((sig, signal.signal(sig, self._handle)))
+
+    def restore(self) -> None:
+        for sig, handler in self.previous:
+            signal.signal(sig, handler)
+        self.previous = []
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.undoing:
+            logs.LOGGER.warning("signal %d ignored while undoing", signum)
+            return
+        raise Interrupted("stopped by signal %d (%s)" % (signum, signal.Signals(signum).name))
+
+
+def run_action(
+    kind: str,
+    action: str,
+    argv: Sequence[str],
+    stdin: Optional[Callable[[], bytes]] = None,
+    stdout: Optional[TextIO] = None,
+    stderr: Optional[TextIO] = None,
+    observer: Optional[Callable[[str, str, Optional[str]], None]] = None,
+) -> int:
+    """Run one action with the error contract; returns the exit status."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    stdin = stdin or (lambda: sys.stdin.buffer.read())
+    tag = "%s_sp_%s" % (kind, action)
+    verbose = os.environ.get("ONESP_VERBOSE", "") not in ("", "0")
+    try:
+        cfg = config.load()
+    except ConfigError as exc:
+        stderr.write(failure_line(kind, action, "load configuration", exc) + "\n")
+        return exc.exit_code
+    log = logs.setup(tag, cfg, verbose)
+    log.debug("start: %s", " ".join(argv))
+    ctx = Context(kind, action, argv, cfg, stdin=stdin, observer=observer)
+    signals = _Signals()
+    signals.install()
+    try:
+        try:
+            module = importlib.import_module("onesp.actions.%s.%s" % (kind, action))
+            result = module.run(ctx)
+            ctx.undo_stack.drop()
+        except BaseException as exc:
+            signals.undoing = True
+            step = getattr(exc, "step", None) or ctx.current_step
+            if isinstance(exc, OnespError):
+                log.error("%s failed at %s: %s%s", action, step or "start", exc,
+                          " (%s)" % exc.detail if exc.detail else "")
+            elif isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                exc = Interrupted("interrupted")
+            else:
+                log.error("%s failed at %s", action, step or "start", exc_info=True)
+            undone = ctx.undo_stack.run()
+            stderr.write(failure_line(kind, action, step, exc) + "\n")
+            if undone or ctx.undo_stack.failures:
+                detail = "ERROR: rolled back %d step(s)" % undone
+                if ctx.undo_stack.failures:
+                    detail += "; could not undo: " + "; ".join(ctx.undo_stack.failures)
+                stderr.write(_mask(_one_line(detail)) + "\n")
+            return exc.exit_code if isinstance(exc, OnespError) else 1
+    finally:
+        signals.restore()
+    if result:
+        text = str(result)
+        stdout.write(text if text.endswith("\n") else text + "\n")
+    stdout.flush()
+    log.debug("done")
+    return 0
+
+
+def main(kind: str, action: str) -> None:
+    """Entry point of every executable shim."""
+    sys.exit(run_action(kind, action, sys.argv[1:]))

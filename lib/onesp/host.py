@@ -1,0 +1,160 @@
+"""Commands on hypervisor hosts, as argv lists, never as pasted shell strings.
+
+A command is a list of arguments. Over ssh the remote login shell receives one
+string, so every argument is quoted with ``shlex.quote`` and a short sequence of
+commands is joined with ``&&``: nothing from a name, a path or a template value
+can ever be read by that shell as syntax. The local runner (``HOST_EXEC=local``,
+for tests and the demo) hands exactly the same string to ``sh -c``, so tests run
+the quoting that production uses.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shlex
+import subprocess
+from typing import Callable, List, Optional, Sequence
+
+from .errors import BadInput, HostError
+
+Argv = Sequence[str]
+_HOSTNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
+
+
+def check_host(name: str) -> str:
+    """Host names reach ssh's argv: letters, digits, ``.``, ``-``, ``_``; never starting with ``-``."""
+    if not isinstance(name, str) or not _HOSTNAME.match(name) or len(name) > 253:
+        raise BadInput("invalid host name %r" % (name,))
+    return name
+
+
+def check_path(path: str) -> str:
+    """A host path from oned: absolute, normalised, no ``..``, no control characters."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise BadInput("invalid path %r: not absolute" % (path,))
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        raise BadInput("invalid path %r: control characters" % (path,))
+    parts = path.split("/")
+    if ".." in parts or "." in parts:
+        raise BadInput("invalid path %r: relative components" % (path,))
+    normal = re.sub(r"/+", "/", path)
+    return normal.rstrip("/") or "/"
+
+
+def script(commands: Sequence[Argv]) -> str:
+    """One shell string running ``commands`` in order, stopping at the first failure."""
+    if not commands:
+        raise ValueError("no command")
+    return " && ".join(" ".join(shlex.quote(str(a)) for a in argv) for argv in commands)
+
+
+class Host:
+    """One hypervisor (or bridge) host reached through a runner."""
+
+    def __init__(self, name: str, runner: "Runner", timeout: float = 60.0) -> None:
+        self.name = check_host(name)
+        self.runner = runner
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return "Host(%s)" % self.name
+
+    def run(self, *commands: Argv, stdin: Optional[bytes] = None, timeout: Optional[float] = None,
+            what: Optional[str] = None) -> str:
+        """Run the commands in order on the host; return stdout; raise HostError on failure."""
+        text = script(commands)
+        label = what or " ".join(commands[0][:2])
+        try:
+            proc = self.runner(self.name, text, stdin, timeout or self.timeout)
+        except subprocess.TimeoutExpired:
+            raise HostError(self.name, label, "timed out after %ds" % (timeout or self.timeout)) from None
+        except OSError as exc:
+            raise HostError(self.name, label, exc.strerror or str(exc)) from None
+        if proc.returncode != 0:
+            first = next((ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()), "")
+            raise HostError(self.name, label, first[:300], proc.returncode)
+        return proc.stdout.decode("utf-8", "replace")
+
+    # -- helpers the actions use -------------------------------------------------------------------
+    def symlink(self, target: str, link: str, monitor_marker: Optional[str] = None) -> None:
+        """Make ``link`` point at ``target`` atomically (create-then-rename), creating its directory.
+
+        Also writes the ``<link>.monitor`` marker the addon keeps next to each disk and, when
+        ``monitor_marker`` is given (system datastore not shared), ``<sysds>/.monitor``.
+        """
+        target, link = check_path(target), check_path(link)
+        directory = posixpath.dirname(link)
+        temporary = "%s.onesp-tmp" % link
+        commands: List[Argv] = [
+            ["mkdir", "-p", "--", directory],
+            ["ln", "-sfn", "--", target, temporary],
+            ["mv", "-Tf", "--", temporary, link],
+        ]
+        self.run(*commands, what="symlink %s" % link)
+        self.write_file(link + ".monitor", b"storpool\n")
+        if monitor_marker:
+            self.write_file(posixpath.join(posixpath.dirname(directory), ".monitor"), monitor_marker.encode() + b"\n")
+
+    def remove(self, path: str) -> None:
+        """Remove exactly one file or symlink (and its ``.monitor`` marker); absent is fine."""
+        path = check_path(path)
+        self.run(["rm", "-f", "--", path, path + ".monitor"], what="remove %s" % path)
+
+    def remove_tree(self, path: str) -> None:
+        """Remove a VM directory (``.../<sysds>/<vmid>``); refuses anything shallower."""
+        path = check_path(path)
+        if path.count("/") < 3 or not re.search(r"/\d+/\d+\Z", path):
+            raise BadInput("refusing to remove %r: not a VM directory" % path)
+        self.run(["rm", "-rf", "--", path], what="remove %s" % path)
+
+    def make_dir(self, path: str) -> None:
+        self.run(["mkdir", "-p", "--", check_path(path)], what="mkdir %s" % path)
+
+    def write_file(self, path: str, data: bytes) -> None:
+        """Write ``data`` to ``path`` through a temporary name, so readers never see half a file."""
+        path = check_path(path)
+        temporary = path + ".onesp-tmp"
+        self.run(["mkdir", "-p", "--", posixpath.dirname(path)], ["dd", "of=" + temporary, "status=none"],
+                 ["mv", "-f", "--", temporary, path], stdin=data, what="write %s" % path)
+
+    def exists(self, path: str) -> bool:
+        path = check_path(path)
+        out = self.run(["sh", "-c", 'if [ -e "$1" ] || [ -L "$1" ]; then echo yes; else echo no; fi', "sh", path],
+                       what="test %s" % path)
+        return out.strip() == "yes"
+
+    def readlink(self, path: str) -> Optional[str]:
+        path = check_path(path)
+        out = self.run(["sh", "-c", 'readlink -- "$1" || true', "sh", path], what="readlink %s" % path)
+        return out.strip() or None
+
+    def mkswap(self, device: str, mkswap: str = "mkswap") -> None:
+        self.run(shlex.split(mkswap) + ["--", check_path(device)], what="mkswap %s" % device)
+
+
+Runner = Callable[[str, str, Optional[bytes], float], "subprocess.CompletedProcess[bytes]"]
+
+
+def ssh_runner(ssh_command: str) -> Runner:
+    """Run the script on the host with the configured ssh command (SSH, may carry options)."""
+    base = shlex.split(ssh_command or "ssh")
+
+    def run(host: str, text: str, stdin: Optional[bytes], timeout: float) -> "subprocess.CompletedProcess[bytes]":
+        argv = base + ["-o", "BatchMode=yes", "--", host, text]
+        return subprocess.run(argv, input=stdin if stdin is not None else b"", capture_output=True, timeout=timeout,
+                              check=False)
+
+    return run
+
+
+def local_runner(host: str, text: str, stdin: Optional[bytes], timeout: float) -> "subprocess.CompletedProcess[bytes]":
+    """Run the script on this machine, through the same shell string ssh would carry."""
+    env = dict(os.environ, ONESP_HOST=host)
+    return subprocess.run(["sh", "-c", text], input=stdin if stdin is not None else b"", capture_output=True,
+                          timeout=timeout, check=False, env=env)
+
+
+def runner_from_config(cfg: object) -> Runner:
+    return local_runner if getattr(cfg, "HOST_EXEC") == "local" else ssh_runner(str(getattr(cfg, "SSH")))

@@ -1,0 +1,351 @@
+"""Every StorPool name and tag onesp uses comes from here.
+
+The convention is StorPool's OpenNebula convention, kept bit for bit so that a
+deployment moving from the bash addon keeps its volumes:
+
+===========================  ==========================================
+template of datastore D      ``<px>-ds-<D>``
+image I                      ``<px>-img-<I>``  (SOURCE ``<px>-ds-<D>/<px>-img-<I>``)
+non-persistent disk          ``<px>-img-<I>-<VM>-<DISK>``
+volatile / swap / context    ``<px>-sys-<VM>-<DISK>-raw|<fmt>|swap|iso``
+UEFI NVRAM                   ``<px>-sys-<VM>-NVRAM``
+disk snapshot                ``<volume>-snap<SNAP>``
+VM snapshot                  ``<volume>-<TAG>-<SNAP>-<unix ts>`` (TAG is ONESNAP)
+import staging volume        ``<px>-img-<I>-<md5 of "<px>-img-<I>\\n">``
+===========================  ==========================================
+
+Parsing is exact: every parser is an anchored regular expression over the
+whole name, so disk 1 of a VM can never be mistaken for disks 10-19, and
+``xone-img-5`` of another instance never for ``one-img-5``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Dict, Mapping, Optional
+
+from .errors import BadInput
+
+#: StorPool's alphabet for volume names (and names given to new snapshots).
+_VOLUME_NAME = re.compile(r"[A-Za-z0-9_\-.:]+\Z")
+#: Template and placement-group names: no dot, no colon.
+_TEMPLATE_NAME = re.compile(r"[A-Za-z0-9_\-]+\Z")
+_TAG_KEY = re.compile(r"[A-Za-z0-9_\-.:]+\Z")
+_TAG_VALUE = re.compile(r"[A-Za-z0-9_\-.:]*\Z")
+_MAX_NAME = 199
+_RESERVED = frozenset(("list", "status"))
+
+#: Values of the ``type`` tag, as the addon writes them.
+DISK_TYPES = frozenset(
+    ("NPERS", "NPERSRO", "PERS", "PERSRO", "CDROM", "IMMUT", "VOL", "VOLRO", "CNTXT", "NVRAM", "SWTPM", "CHKPNT")
+)
+
+
+def check_volume_name(name: str) -> str:
+    """Return ``name`` if StorPool accepts it as a volume or snapshot name, else raise BadInput."""
+    if not isinstance(name, str) or not _VOLUME_NAME.match(name):
+        raise BadInput("invalid StorPool name %r: allowed are letters, digits and _-.:" % (name,))
+    if len(name) > _MAX_NAME:
+        raise BadInput("StorPool name too long (%d > %d characters): %s..." % (len(name), _MAX_NAME, name[:40]))
+    if name in _RESERVED:
+        raise BadInput("%r is a reserved word, not a StorPool name" % name)
+    return name
+
+
+def check_template_name(name: str) -> str:
+    if not isinstance(name, str) or not _TEMPLATE_NAME.match(name) or len(name) > _MAX_NAME or name == "list":
+        raise BadInput("invalid StorPool template name %r: allowed are letters, digits, _ and -" % (name,))
+    return name
+
+
+def check_prefix(prefix: str) -> str:
+    """ONE_PX starts template names too, so it must fit the stricter template alphabet."""
+    if not prefix or not _TEMPLATE_NAME.match(prefix) or len(prefix) > 64:
+        raise BadInput("invalid ONE_PX %r: use letters, digits, _ and - (at most 64)" % (prefix,))
+    return prefix
+
+
+def check_tag(key: str, value: str) -> None:
+    if not _TAG_KEY.match(key or "") or len(key) > _MAX_NAME:
+        raise BadInput("invalid StorPool tag name %r" % (key,))
+    if not isinstance(value, str) or not _TAG_VALUE.match(value) or len(value) > _MAX_NAME:
+        raise BadInput("invalid value %r for StorPool tag %s: allowed are letters, digits and _-.:" % (value, key))
+
+
+def _nonneg_id(value: object, what: str) -> int:
+    """Ids from oned are non-negative integers; anything else is hostile or broken input."""
+    if isinstance(value, bool):
+        raise BadInput("invalid %s %r" % (what, value))
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.isdigit() and value.isascii() and len(value) <= 10:
+        number = int(value)
+    else:
+        raise BadInput("invalid %s %r: expected a non-negative integer" % (what, value))
+    if number < 0 or number > 2**31 - 1:
+        raise BadInput("invalid %s %r: out of range" % (what, value))
+    return number
+
+
+@dataclass(frozen=True)
+class ParsedName:
+    """What a StorPool object name means in this instance's convention."""
+
+    kind: str  # image, nonpersistent, volatile, swap, context, nvram, staging, disk_snapshot, vm_snapshot
+    image_id: Optional[int] = None
+    vm_id: Optional[int] = None
+    disk_id: Optional[int] = None
+    snap_id: Optional[int] = None
+    fmt: Optional[str] = None
+    volume: Optional[str] = None  # for snapshots: the volume name they belong to
+    timestamp: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Names:
+    """Name builders and exact parsers for one instance prefix (ONE_PX)."""
+
+    px: str = "one"
+    vmsnap_tag: str = "ONESNAP"
+
+    def __post_init__(self) -> None:
+        check_prefix(self.px)
+        check_template_name(self.vmsnap_tag)
+
+    # -- builders --------------------------------------------------------------------------
+    def template(self, ds_id: object) -> str:
+        return check_template_name("%s-ds-%d" % (self.px, _nonneg_id(ds_id, "datastore id")))
+
+    def image(self, image_id: object) -> str:
+        return check_volume_name("%s-img-%d" % (self.px, _nonneg_id(image_id, "image id")))
+
+    def source(self, ds_id: object, image_id: object) -> str:
+        """The SOURCE string oned stores for an image (``<px>-ds-<ds>/<px>-img-<id>``)."""
+        return "%s/%s" % (self.template(ds_id), self.image(image_id))
+
+    def nonpersistent(self, image_id: object, vm_id: object, disk_id: object) -> str:
+        return check_volume_name(
+            "%s-%d-%d" % (self.image(image_id), _nonneg_id(vm_id, "VM id"), _nonneg_id(disk_id, "disk id"))
+        )
+
+    def volatile(self, vm_id: object, disk_id: object, fmt: str = "raw") -> str:
+        fmt = (fmt or "raw").strip()
+        if fmt == "swap" or not re.match(r"[a-z0-9]{1,16}\Z", fmt):
+            raise BadInput("invalid volatile disk format %r" % fmt)
+        return check_volume_name(
+            "%s-sys-%d-%d-%s" % (self.px, _nonneg_id(vm_id, "VM id"), _nonneg_id(disk_id, "disk id"), fmt)
+        )
+
+    def swap(self, vm_id: object, disk_id: object) -> str:
+        return check_volume_name(
+            "%s-sys-%d-%d-swap" % (self.px, _nonneg_id(vm_id, "VM id"), _nonneg_id(disk_id, "disk id"))
+        )
+
+    def context(self, vm_id: object, disk_id: object) -> str:
+        return check_volume_name(
+            "%s-sys-%d-%d-iso" % (self.px, _nonneg_id(vm_id, "VM id"), _nonneg_id(disk_id, "disk id"))
+        )
+
+    def nvram(self, vm_id: object) -> str:
+        return check_volume_name("%s-sys-%d-NVRAM" % (self.px, _nonneg_id(vm_id, "VM id")))
+
+    def staging(self, image_id: object) -> str:
+        """Import staging volume; the md5 suffix is the addon's, so its leftovers are recognised too."""
+        base = self.image(image_id)
+        digest = hashlib.md5((base + "\n").encode("ascii")).hexdigest()  # noqa: S324 - a name, not security
+        return check_volume_name("%s-%s" % (base, digest))
+
+    def disk_snapshot(self, volume: str, snap_id: object) -> str:
+        return check_volume_name("%s-snap%d" % (check_volume_name(volume), _nonneg_id(snap_id, "snapshot id")))
+
+    def vm_snapshot(self, volume: str, snap_id: object, timestamp: object) -> str:
+        return check_volume_name("%s-%s" % (check_volume_name(volume), self.vm_snapshot_id(snap_id, timestamp)))
+
+    def vm_snapshot_id(self, snap_id: object, timestamp: object) -> str:
+        """The HYPERVISOR_ID oned stores for a VM snapshot: ``ONESNAP-<id>-<ts>``."""
+        return "%s-%d-%d" % (self.vmsnap_tag, _nonneg_id(snap_id, "snapshot id"), _nonneg_id(timestamp, "timestamp"))
+
+    def parse_vm_snapshot_id(self, hypervisor_id: str) -> "tuple[int, int]":
+        match = re.match(r"%s-(\d+)-(\d+)\Z" % re.escape(self.vmsnap_tag), hypervisor_id or "")
+        if not match:
+            raise BadInput("invalid VM snapshot id %r (expected %s-<id>-<timestamp>)" % (hypervisor_id, self.vmsnap_tag))
+        return int(match.group(1)), int(match.group(2))
+
+    def temporary(self, volume: str, purpose: str, token: str) -> str:
+        """A short-lived helper object next to ``volume`` (revert, restore, export)."""
+        return check_volume_name("%s-%s-%s" % (check_volume_name(volume), purpose, token))
+
+    # -- SOURCE --------------------------------------------------------------------------------
+    def volume_from_source(self, source: str) -> str:
+        """The volume named by an image SOURCE: its last path component, validated.
+
+        Accepts ``<px>-ds-<ds>/<px>-img-<id>`` (the addon's form), a bare volume name, and a
+        ``host:`` prefix as oned adds it to TM arguments.
+        """
+        if not source or not isinstance(source, str):
+            raise BadInput("empty image SOURCE")
+        if ":" in source.split("/", 1)[0] and "/" in source:
+            source = source.split(":", 1)[1]
+        return check_volume_name(source.rstrip("/").rsplit("/", 1)[-1])
+
+    # -- parsers -------------------------------------------------------------------------------
+    def parse(self, name: str) -> Optional[ParsedName]:
+        """Classify ``name``; None when it is not an object of this instance's convention."""
+        px = re.escape(self.px)
+        tag = re.escape(self.vmsnap_tag)
+        vol = r"(?P<volume>%s-(?:img|sys)-[0-9A-Za-z-]+?)" % px
+        patterns = (
+            ("vm_snapshot", r"%s-%s-(?P<snap>\d+)-(?P<ts>\d+)" % (vol, tag)),
+            ("disk_snapshot", r"%s-snap(?P<snap>\d+)" % vol),
+            ("staging", r"%s-img-(?P<img>\d+)-(?P<md5>[0-9a-f]{32})" % px),
+            ("nonpersistent", r"%s-img-(?P<img>\d+)-(?P<vm>\d+)-(?P<disk>\d+)" % px),
+            ("image", r"%s-img-(?P<img>\d+)" % px),
+            ("swap", r"%s-sys-(?P<vm>\d+)-(?P<disk>\d+)-swap" % px),
+            ("context", r"%s-sys-(?P<vm>\d+)-(?P<disk>\d+)-iso" % px),
+            ("volatile", r"%s-sys-(?P<vm>\d+)-(?P<disk>\d+)-(?P<fmt>[a-z0-9]+)" % px),
+            ("nvram", r"%s-sys-(?P<vm>\d+)-NVRAM" % px),
+        )
+        for kind, pattern in patterns:
+            match = re.match(pattern + r"\Z", name)
+            if not match:
+                continue
+            groups = match.groupdict()
+            if kind in ("vm_snapshot", "disk_snapshot"):
+                inner = self.parse(groups["volume"])
+                if inner is None or inner.kind in ("vm_snapshot", "disk_snapshot", "staging"):
+                    continue
+                return ParsedName(
+                    kind=kind,
+                    image_id=inner.image_id,
+                    vm_id=inner.vm_id,
+                    disk_id=inner.disk_id,
+                    fmt=inner.fmt,
+                    snap_id=int(groups["snap"]),
+                    volume=groups["volume"],
+                    timestamp=int(groups["ts"]) if groups.get("ts") else None,
+                )
+            if kind == "staging" and groups["md5"] != self.staging(int(groups["img"])).rsplit("-", 1)[1]:
+                continue
+            return ParsedName(
+                kind=kind,
+                image_id=int(groups["img"]) if groups.get("img") else None,
+                vm_id=int(groups["vm"]) if groups.get("vm") else None,
+                disk_id=int(groups["disk"]) if groups.get("disk") else None,
+                fmt=groups.get("fmt"),
+            )
+        return None
+
+    def is_snapshot_of(self, snapshot: str, volume: str) -> Optional[int]:
+        """The oned snapshot id if ``snapshot`` is exactly ``<volume>-snap<N>``, else None."""
+        match = re.match(re.escape(volume) + r"-snap(\d+)\Z", snapshot)
+        return int(match.group(1)) if match else None
+
+    def is_vm_snapshot_of(self, snapshot: str, volume: str, hypervisor_id: Optional[str] = None) -> bool:
+        """True if ``snapshot`` is a VM snapshot of exactly ``volume`` (of one VM snapshot if given)."""
+        suffix = re.escape(hypervisor_id) if hypervisor_id else r"%s-\d+-\d+" % re.escape(self.vmsnap_tag)
+        return re.match(re.escape(volume) + "-" + suffix + r"\Z", snapshot) is not None
+
+
+@dataclass(frozen=True)
+class TagPolicy:
+    """Tag keys and the instance value, from configuration (LOC_TAG, LOC_TAG_VAL, VM_TAG)."""
+
+    loc_key: str = "nloc"
+    loc_value: str = "one"
+    vm_key: str = "nvm"
+
+    def __post_init__(self) -> None:
+        check_tag(self.loc_key, self.loc_value)
+        check_tag(self.vm_key, "")
+
+    def instance(self) -> Dict[str, str]:
+        """The tags every object of this instance carries."""
+        return {"virt": "one", self.loc_key: self.loc_value}
+
+    def vm_disk(
+        self,
+        vm_id: object,
+        disk_id: object = None,
+        disk_type: Optional[str] = None,
+        qos_class: Optional[str] = None,
+        vc_policy: Optional[str] = None,
+    ) -> Dict[str, str]:
+        """Tags of a volume that backs a VM disk; absent values are left out, never written empty."""
+        tags = self.instance()
+        tags[self.vm_key] = str(_nonneg_id(vm_id, "VM id"))
+        if disk_id is not None:
+            tags["diskid"] = str(_nonneg_id(disk_id, "disk id"))
+        if disk_type:
+            if disk_type not in DISK_TYPES:
+                raise BadInput("unknown disk type tag %r" % disk_type)
+            tags["type"] = disk_type
+        if qos_class:
+            tags["qc"] = qos_class
+        if vc_policy:
+            tags["vc-policy"] = vc_policy
+        return checked_tags(tags)
+
+    def released(self, qos_class: Optional[str] = None) -> Dict[str, str]:
+        """Tag update for a persistent image given back by its VM: VM-specific tags cleared."""
+        tags = {self.vm_key: "", "vc-policy": "", "type": "", "diskid": "", "qc": qos_class or ""}
+        tags.update(self.instance())
+        return checked_tags(tags)
+
+    def vm_group(self, vm_id: object) -> Dict[str, str]:
+        """Tags of group snapshots (VM snapshots, backups)."""
+        tags = self.instance()
+        tags[self.vm_key] = str(_nonneg_id(vm_id, "VM id"))
+        return tags
+
+    def is_ours(self, tags: Mapping[str, str]) -> bool:
+        return tags.get("virt") == "one" and tags.get(self.loc_key) == self.loc_value
+
+
+def checked_tags(tags: Mapping[str, str]) -> Dict[str, str]:
+    """Validate every key and value against StorPool's tag alphabet (empty value = remove)."""
+    for key, value in tags.items():
+        check_tag(key, value)
+    return dict(tags)
+
+
+def qos_class(*candidates: Optional[str]) -> Optional[str]:
+    """The first non-empty QoS class among ``candidates`` (ordered highest precedence first)."""
+    for candidate in candidates:
+        if candidate is not None and candidate.strip():
+            value = candidate.strip()
+            check_tag("qc", value)
+            return value
+    return None
+
+
+def vm_qos_classes(raw: Optional[str]) -> "tuple[Optional[str], Dict[int, str]]":
+    """Split a VM's SP_QOSCLASS (``default;ID:class;ID:class``) into the VM default and per-disk entries."""
+    default: Optional[str] = None
+    per_disk: Dict[int, str] = {}
+    for part in (raw or "").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        if ":" in part:
+            disk, _, value = part.partition(":")
+            per_disk[_nonneg_id(disk.strip(), "disk id in SP_QOSCLASS")] = value.strip()
+        else:
+            default = part
+    return default, per_disk
+
+
+_DELAY = re.compile(r"(\d+)([smhd]?)\Z")
+_DELAY_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_delay(text: str) -> int:
+    """DELAY_DELETE / deleteAfter: ``<n>[smhd]`` in seconds; empty means 0 (delete at once)."""
+    text = (text or "").strip()
+    if not text:
+        return 0
+    match = _DELAY.match(text)
+    if not match:
+        raise ValueError("expected <number>[s|m|h|d], got %r" % text)
+    return int(match.group(1)) * _DELAY_UNITS[match.group(2)]

@@ -1,0 +1,128 @@
+"""The table of configuration keys: name, type, default and what each one does.
+
+This is the single list of keys onesp understands. ``config`` resolves values for
+them, the shipped ``addon-storpoolrc`` documents them, and a test checks that
+every key the code reads is here and in docs/configuration.md.
+
+Names are the bash addon's, so an existing addon-storpoolrc keeps working. Keys
+of the addon that onesp does not implement are listed in ``IGNORED`` so that a
+file using them loads without error (and ``onesp doctor`` can say so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: str  # str, int, bool, delay, words
+    default: str
+    doc: str
+    datastore: bool = False  # may be overridden by a datastore template attribute
+
+
+def _s(name: str, kind: str, default: str, doc: str, datastore: bool = False) -> Setting:
+    return Setting(name, kind, default, doc, datastore)
+
+
+SETTINGS: Tuple[Setting, ...] = (
+    # -- identity and naming
+    _s("ONE_PX", "str", "one", "Prefix of every StorPool object of this OpenNebula instance."),
+    _s("LOC_TAG", "str", "nloc", "Name of the instance tag."),
+    _s("LOC_TAG_VAL", "str", "", "Value of the instance tag (default: ONE_PX)."),
+    _s("VM_TAG", "str", "nvm", "Name of the tag holding the VM id."),
+    _s("VMSNAPSHOT_TAG", "str", "ONESNAP", "Marker in the names of VM snapshots."),
+    _s("DEFAULT_QOSCLASS", "str", "", "QoS class (tag qc) used when no image, VM or datastore sets one."),
+    # -- StorPool API
+    _s("SP_API_HTTP_HOST", "str", "127.0.0.1", "StorPool API address.", datastore=True),
+    _s("SP_API_HTTP_PORT", "int", "81", "StorPool API port.", datastore=True),
+    _s("SP_AUTH_TOKEN", "str", "", "StorPool API token (kept out of logs and argv).", datastore=True),
+    _s("SP_API_CONNECT_TIMEOUT", "int", "3", "Seconds to wait for a connection to the StorPool API."),
+    _s("SP_API_TIMEOUT", "int", "300", "Seconds to wait for a StorPool API answer."),
+    _s("STORPOOL_RETRIES", "int", "5", "Retries of a StorPool call that failed transiently (never of a refusal)."),
+    _s("ATTACH_TIMEOUT", "int", "20", "Seconds StorPool waits for a client when attaching."),
+    _s("SP_DEV_DIR", "str", "/dev/storpool", "Directory where attached volumes appear on hosts."),
+    # -- behaviour of the actions
+    _s(
+        "DELAY_DELETE",
+        "delay",
+        "48h",
+        "Keep deleted disks and images as anonymous snapshots for this long (<n>[smhd]; empty deletes at once).",
+    ),
+    _s("NO_VOLUME_TEMPLATE", "bool", "1", "Clones inherit their parent's template instead of the datastore's."),
+    _s("READONLY_MODE", "str", "rw", "Attach mode for READONLY disks, CDROMs and the context ISO (rw or ro)."),
+    _s(
+        "STORPOOL_CLIENT_ID_SOURCES",
+        "words",
+        "ONEHOST LOCAL FROMHOST",
+        "Where a host's StorPool client id is looked up, in order (ONEHOST, LOCAL, FROMHOST).",
+    ),
+    _s("COMMON_DOMAIN", "str", "", "Domain appended to host names when looking up client ids."),
+    _s("SP_SYSTEM", "str", "ssh", "System datastore mode: ssh (VM dirs copied) or shared.", datastore=True),
+    _s("SP_TEMPLATE_PROPAGATE", "bool", "1", "Propagate template changes to existing volumes.", datastore=True),
+    _s("SKIP_UNDEPLOY_SSH", "bool", "0", "Do not copy the VM directory to the front-end on stop/undeploy."),
+    _s("CLEAN_SRC_ON_UNDEPLOY", "bool", "1", "With SKIP_UNDEPLOY_SSH, remove the VM directory on the source host."),
+    _s("FORCE_DETACH_OTHER_MV", "bool", "1", "On moves, detach the disk from every other host first."),
+    _s("FORCE_DETACH_OTHER_CONTEXT", "bool", "1", "After deploy, detach the VM's volumes from other hosts."),
+    _s("TAG_CONTEXT_ISO", "bool", "1", "Tag the context ISO volume."),
+    _s("DISKSNAPSHOT_LIMIT", "str", "", "Maximum disk snapshots per disk (empty: no limit).", datastore=True),
+    _s("DISK_SNAPSHOT_FSFREEZE", "bool", "0", "Freeze guest filesystems around live disk snapshots."),
+    _s("DISK_SAVEAS_FSFREEZE", "bool", "0", "Freeze guest filesystems around a live disk save-as."),
+    _s("VMSNAPSHOT_OVERRIDE", "bool", "1", "Enable the atomic StorPool VM snapshot helpers."),
+    _s("VMSNAPSHOT_FSFREEZE", "bool", "0", "Freeze guest filesystems around VM snapshots."),
+    _s("VMSNAPSHOT_DELETE_ON_TERMINATE", "bool", "1", "Delete a VM's VM snapshots when its disks are deleted."),
+    _s("VMSNAPSHOT_ENABLE_LIMIT", "bool", "1", "Enforce VMSNAPSHOT_LIMIT."),
+    _s("VMSNAPSHOT_LIMIT", "str", "", "Maximum VM snapshots per VM (empty: no limit).", datastore=True),
+    _s("VMSNAPSHOT_EXCLUDE_READONLY", "bool", "0", "Leave READONLY disks out of VM snapshots."),
+    _s("DS_CP_REPORT_FORMAT", "bool", "1", "ds cp prints 'SOURCE raw' (the image is stored raw)."),
+    _s("UPDATE_IMAGE_ON_IMPORT", "bool", "0", "After import, set the image's DRIVER and FORMAT to raw in oned."),
+    _s("REMOTE_BACKUP_DELETE", "str", "", "<location>[:<args>]: back up a volume to that location before deleting it.", datastore=True),
+    _s("EXPORT_BRIDGE_LIST", "words", "", "Hosts used for marketplace export (datastore attribute wins).", datastore=True),
+    _s("EXPORT_FILE_FORMAT", "str", "", "Export as a converted file (raw, qcow2) instead of the device."),
+    _s("STAGING_DIR", "str", "/var/tmp", "Directory for export files on the bridge host."),
+    _s("SP_SPACE_USED_LVMWAY", "bool", "0", "Report storedSize instead of spaceUsed as disk size in monitoring."),
+    _s("MONITOR_VMSNAPSHOTS", "bool", "0", "tm monitor also reports VM snapshot sizes."),
+    _s("ALT_STATS", "bool", "0", "Datastore free space also counts StorPool's internal reserve."),
+    # -- tools and hosts
+    _s("HOST_EXEC", "str", "ssh", "How commands reach hosts: ssh, or local (run on this machine; tests, demo)."),
+    _s("SSH", "str", "ssh", "ssh command used to reach hosts (may carry options)."),
+    _s("SSH_TIMEOUT", "int", "60", "Seconds a host command may take (mkfs and imports excluded)."),
+    _s("QEMU_IMG", "str", "qemu-img", "qemu-img command."),
+    _s("MKSWAP", "str", "mkswap", "mkswap command on hosts."),
+    _s("MKFS", "str", "mkfs", "mkfs command."),
+    _s("MKISOFS", "str", "genisoimage", "ISO builder for the context disk (genisoimage, mkisofs or xorriso -as mkisofs)."),
+    # -- logging
+    _s("LOG_TO_FILE", "bool", "0", "Also append log lines to LOG_FILE."),
+    _s("LOG_FILE", "str", "/var/log/one/addon-storpool.log", "Log file used when LOG_TO_FILE is set."),
+    _s("LOG_LEVEL", "str", "info", "Log verbosity: debug, info, warning or error."),
+    _s("SYSLOG", "bool", "1", "Log to syslog (tags tm_sp_<action>, ds_sp_<action>, vmm_sp_<action>)."),
+)
+
+BY_NAME: Dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+#: Keys of the bash addon that load without error but change nothing here (with the reason).
+IGNORED: Dict[str, str] = {
+    "AUTO_TEMPLATE": "templates are managed by the StorPool administrator",
+    "PROPAGATE_YES": "see SP_TEMPLATE_PROPAGATE",
+    "SP_CHECKPOINT": "checkpoints stay in the VM directory",
+    "SP_CHECKPOINT_BD": "checkpoints stay in the VM directory",
+    "SP_COMPRESSION": "checkpoints stay in the VM directory",
+    "UPDATE_ONE_DISK_SIZE": "onesp never writes oned's database",
+    "ONE_TPM_SAVE": "vTPM state is not kept on StorPool",
+    "T_PERSISTENT_CDROM": "deploy tweaks are not part of onesp",
+    "DEPLOY_TWEAKS": "deploy tweaks are not part of onesp",
+    "VMSNAPSHOT_EXCLUDE_CDROM": "CDROMs are always left out of VM snapshots",
+    "VMSNAPSHOT_SLEEP": "freeze timing is fixed",
+    "VMSNAPSHOT_SLEEP_REMOTE": "freeze timing is fixed",
+    "ONE_CALL_RETRIES": "oned reads retry on connection errors",
+    "NO_PROXY_API": "the StorPool client ignores proxies",
+    "SP_IMPORT_CGROUPS": "not implemented",
+    "CLONE_COMPRESSION": "cross-cluster clone is not implemented",
+    "COPY_CMD_DD_BS": "block size is chosen by qemu-img",
+    "COPY_CMD_DS_BS": "block size is chosen by qemu-img",
+    "DEBUG": "use LOG_LEVEL=debug",
+    "ONE_ARGS": "oned is reached through XML-RPC",
+}

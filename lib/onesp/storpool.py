@@ -1,0 +1,389 @@
+"""StorPool JSON API client on http.client and json.
+
+One method per API call the actions use; errors are translated in one place
+(``_raise``) into onesp errors that carry the API's error name, description and
+transient flag. Retries: only errors the API marks transient, and refused or
+reset connections; a call is repeated after a reset only when it is a read,
+because a write may already have taken effect.
+
+The token lives in one private attribute; it is in no repr, message or log line.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from collections import Counter
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+from .errors import AlreadyExists, BackendError, BadInput, Busy, ConfigError, NotFound, OnespError, Transient
+
+ClientId = Union[int, str]
+
+#: Per-process count of API calls by call name (benchmarks and tests read it).
+CALLS: "Counter[str]" = Counter()
+
+
+class ApiError(OnespError):
+    """An error answer of the StorPool API."""
+
+    kind = "storpool error"
+
+    def __init__(self, call: str, name: str, descr: str, transient: bool = False, status: int = 0) -> None:
+        super().__init__(descr or name, detail="%s: %s (%s)" % (call, name, "transient" if transient else "permanent"))
+        self.call = call
+        self.name = name
+        self.descr = descr
+        self.transient = transient
+        self.status = status
+
+
+class ApiNotFound(ApiError, NotFound):
+    kind = NotFound.kind
+
+
+class ApiExists(ApiError, AlreadyExists):
+    kind = AlreadyExists.kind
+
+
+class ApiBusy(ApiError, Busy):
+    kind = Busy.kind
+
+
+class ApiInvalid(ApiError, BadInput):
+    kind = "invalid parameter"
+
+
+class ApiNoSpace(ApiError, BackendError):
+    kind = "insufficient resources"
+
+
+class ApiAuthError(ApiError, ConfigError):
+    kind = "StorPool refused the token"
+
+
+class ApiTransient(ApiError, Transient):
+    kind = Transient.kind
+
+
+_BY_NAME = {
+    "objectDoesNotExist": ApiNotFound,
+    "objectExists": ApiExists,
+    "busy": ApiBusy,
+    "invalidParam": ApiInvalid,
+    "insufficientResources": ApiNoSpace,
+    "authenticationFailed": ApiAuthError,
+}
+
+
+def _raise(call: str, status: int, payload: Any) -> None:
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict):
+        error = {"name": "badResponse", "descr": "HTTP status %d without an error object" % status}
+    name = str(error.get("name") or "<missing error name>")
+    descr = str(error.get("descr") or name)
+    transient = bool(error.get("transient", False))
+    if status == 401 and name not in _BY_NAME:
+        name = "authenticationFailed"
+    cls = ApiTransient if transient else _BY_NAME.get(name, ApiError)
+    raise cls(call, name, descr, transient, status)
+
+
+class StorPool:
+    """A connection description to one StorPool API; every call opens a fresh connection."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        token: str,
+        *,
+        timeout: float = 300.0,
+        connect_timeout: float = 3.0,
+        retries: int = 5,
+        observer: Optional[Callable[[str, str, Optional[str]], None]] = None,
+    ) -> None:
+        if not token:
+            raise ConfigError(
+                "SP_AUTH_TOKEN is not set (addon-storpoolrc, /etc/storpool.conf, environment or datastore attribute)"
+            )
+        self.host = host
+        self.port = int(port)
+        self.__token = token
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.retries = retries
+        self.observer = observer
+        self.generation = 0
+
+    def __repr__(self) -> str:
+        return "StorPool(%s:%d)" % (self.host, self.port)
+
+    @property
+    def endpoint(self) -> str:
+        return "%s:%d" % (self.host, self.port)
+
+    # -- transport --------------------------------------------------------------------------------
+    def call(self, method: str, call: str, arg: Optional[str] = None, body: Any = None) -> Any:
+        """Perform one API call and return its ``data``; raise an ApiError subclass on error answers."""
+        path = "/ctrl/1.0/" + call + ("/" + arg if arg is not None else "")
+        payload = None if body is None else json.dumps(_clear_none(body), separators=(",", ":")).encode()
+        attempt = 0
+        while True:
+            CALLS[call] += 1
+            if self.observer is not None:
+                self.observer(method, call, arg)
+            try:
+                status, answer = self._exchange(method, path, payload)
+            except (ConnectionRefusedError, socket.timeout, ConnectionResetError, http.client.HTTPException, OSError) as exc:
+                refused = isinstance(exc, ConnectionRefusedError)
+                if attempt < self.retries and (refused or method == "GET"):
+                    attempt += 1
+                    time.sleep(min(0.1 * 2**attempt, 2.0))
+                    continue
+                reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+                raise ApiTransient(call, "connectionFailed", "cannot reach the StorPool API at %s: %s" % (self.endpoint, reason), True) from None
+            if status == 200 and not (isinstance(answer, dict) and "error" in answer):
+                if isinstance(answer, dict):
+                    self.generation = answer.get("generation", self.generation)
+                    return answer.get("data")
+                return answer
+            error = answer.get("error") if isinstance(answer, dict) else None
+            if isinstance(error, dict) and error.get("transient") and attempt < self.retries:
+                attempt += 1
+                time.sleep(min(0.1 * 2**attempt, 2.0))
+                continue
+            _raise(call, status, answer)
+
+    def _exchange(self, method: str, path: str, payload: Optional[bytes]) -> "tuple[int, Any]":
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout)
+        try:
+            conn.connect()
+            if conn.sock is not None:
+                conn.sock.settimeout(self.timeout)
+            headers = {"Authorization": "Storpool v1:" + self.__token, "Connection": "close"}
+            if payload is not None:
+                headers["Content-Type"] = "application/json"
+            conn.request(method, path, body=payload, headers=headers)
+            response = conn.getresponse()
+            raw = response.read()
+            try:
+                answer = json.loads(raw.decode("utf-8")) if raw else None
+            except ValueError:
+                answer = {"error": {"name": "badResponse", "descr": "StorPool API answered with non-JSON (HTTP %d)" % response.status}}
+                return (response.status if response.status != 200 else 502), answer
+            return response.status, answer
+        finally:
+            conn.close()
+
+    def _get(self, call: str, arg: Optional[str] = None) -> Any:
+        return self.call("GET", call, arg)
+
+    def _post(self, call: str, arg: Optional[str] = None, body: Any = None) -> Any:
+        return self.call("POST", call, arg, {} if body is None else body)
+
+    # -- volumes ------------------------------------------------------------------------------------
+    def volume(self, name: str) -> Dict[str, Any]:
+        """One volume's summary (raises ApiNotFound)."""
+        return self._get("Volume", name)[0]
+
+    def volume_or_none(self, name: str) -> Optional[Dict[str, Any]]:
+        try:
+            return self.volume(name)
+        except ApiNotFound:
+            return None
+
+    def volume_info(self, name: str) -> Dict[str, Any]:
+        return self._get("VolumeGetInfo", name)
+
+    def volumes(self) -> List[Dict[str, Any]]:
+        """Every volume in the cluster: for monitoring and audit only, never per disk."""
+        return self._get("VolumesList")
+
+    def volumes_space(self) -> List[Dict[str, Any]]:
+        return self._get("VolumesSpace")
+
+    def volume_snapshots(self, name: str) -> List[Dict[str, Any]]:
+        """The snapshots in a volume's parent chain."""
+        return self._get("VolumeListSnapshots", name)
+
+    def volume_create(
+        self,
+        name: str,
+        *,
+        size: Optional[int] = None,
+        template: Optional[str] = None,
+        parent: Optional[str] = None,
+        base_on: Optional[str] = None,
+        tags: Optional[Mapping[str, str]] = None,
+        iops: Optional[Union[int, str]] = None,
+        bw: Optional[Union[int, str]] = None,
+    ) -> Dict[str, Any]:
+        body = {"name": name, "size": size, "template": template, "parent": parent, "baseOn": base_on,
+                "tags": dict(tags) if tags else None, "iops": iops, "bw": bw}
+        return self._post("VolumeCreate", None, body)
+
+    def volume_update(
+        self,
+        name: str,
+        *,
+        size: Optional[int] = None,
+        size_add: Optional[int] = None,
+        shrink_ok: Optional[bool] = None,
+        rename: Optional[str] = None,
+        template: Optional[str] = None,
+        tags: Optional[Mapping[str, str]] = None,
+        iops: Optional[Union[int, str]] = None,
+        bw: Optional[Union[int, str]] = None,
+    ) -> Dict[str, Any]:
+        body = {"size": size, "sizeAdd": size_add, "shrinkOk": shrink_ok, "rename": rename, "template": template,
+                "tags": dict(tags) if tags else None, "iops": iops, "bw": bw}
+        return self._post("VolumeUpdate", name, body)
+
+    def volume_delete(self, name: str) -> None:
+        self.call("POST", "VolumeDelete", name)
+
+    def volume_freeze(self, name: str, delete_after: Optional[int] = None) -> None:
+        self._post("VolumeFreeze", name, {"deleteAfter": delete_after})
+
+    def volume_revert(self, name: str, to_snapshot: str) -> None:
+        self._post("VolumeRevert", name, {"toSnapshot": to_snapshot})
+
+    def volume_rebase(self, name: str, parent: Optional[str] = None) -> None:
+        self._post("VolumeRebase", name, {"parentName": parent})
+
+    def volume_backup(self, name: str, location: str, tags: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+        return self._post("VolumeBackup", None, {"volume": name, "location": location, "tags": dict(tags) if tags else None})
+
+    def volume_from_remote(self, name: str, location: str, remote_id: str, template: Optional[str] = None,
+                           tags: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+        body = {"name": name, "remoteLocation": location, "remoteId": remote_id, "template": template,
+                "tags": dict(tags) if tags else None}
+        return self._post("VolumeFromRemote", None, body)
+
+    def volumes_status(self) -> Dict[str, Dict[str, Any]]:
+        return self._get("VolumesGetStatus")
+
+    # -- snapshots ---------------------------------------------------------------------------------
+    def snapshot(self, name: str) -> Dict[str, Any]:
+        return self._get("Snapshot", name)[0]
+
+    def snapshot_or_none(self, name: str) -> Optional[Dict[str, Any]]:
+        try:
+            return self.snapshot(name)
+        except ApiNotFound:
+            return None
+
+    def snapshots(self) -> List[Dict[str, Any]]:
+        """Every snapshot in the cluster: for monitoring and audit only, never per disk."""
+        return self._get("SnapshotsList")
+
+    def snapshots_space(self) -> List[Dict[str, Any]]:
+        return self._get("SnapshotsSpace")
+
+    def volume_snapshot(
+        self,
+        volume: str,
+        name: Optional[str] = None,
+        *,
+        tags: Optional[Mapping[str, str]] = None,
+        bind: Optional[bool] = None,
+        delete_after: Optional[int] = None,
+    ) -> Dict[str, Any]:
+        body = {"name": name, "tags": dict(tags) if tags else None, "bind": bind, "deleteAfter": delete_after}
+        return self._post("VolumeSnapshot", volume, body)
+
+    def group_snapshot(self, pairs: Sequence["tuple[str, str]"], tags: Mapping[str, str]) -> Dict[str, Any]:
+        """One crash-consistent snapshot of several volumes: ``pairs`` = (volume, snapshot name)."""
+        body = {"volumes": [{"volume": v, "name": s} for v, s in pairs], "tags": dict(tags)}
+        return self._post("VolumesGroupSnapshot", None, body)
+
+    def snapshot_update(
+        self,
+        name: str,
+        *,
+        rename: Optional[str] = None,
+        tags: Optional[Mapping[str, str]] = None,
+        template: Optional[str] = None,
+        bind: Optional[bool] = None,
+        delete_after: Optional[int] = None,
+    ) -> None:
+        body = {"rename": rename, "tags": dict(tags) if tags else None, "template": template, "bind": bind,
+                "deleteAfter": delete_after}
+        self._post("SnapshotUpdate", name, body)
+
+    def snapshot_delete(self, name: str) -> None:
+        self.call("POST", "SnapshotDelete", name)
+
+    # -- attachments --------------------------------------------------------------------------------
+    def attachments(self) -> List[Dict[str, Any]]:
+        """Every attachment in the cluster: for monitoring, audit and migration checks only."""
+        return self._get("AttachmentsList")
+
+    def reassign(self, items: Iterable[Mapping[str, Any]], attach_timeout: Optional[int] = None) -> None:
+        """VolumesReassignWait with several attach/detach entries at once."""
+        self._post("VolumesReassignWait", None, {"reassign": [_clear_none(dict(i)) for i in items], "attachTimeout": attach_timeout})
+
+    def attach(self, name: str, client: ClientId, *, readonly: bool = False, snapshot: bool = False,
+               timeout: Optional[int] = None) -> None:
+        key = "snapshot" if snapshot else "volume"
+        rights = "ro" if readonly or snapshot else "rw"
+        self.reassign([{key: name, rights: [int(client)]}], attach_timeout=timeout)
+
+    def detach(self, name: str, client: Union[ClientId, str] = "all", *, force: bool = False,
+               snapshot: bool = False) -> None:
+        """Detach from one client or from ``"all"``; a missing attachment is not an error."""
+        key = "snapshot" if snapshot else "volume"
+        target: Any = "all" if client == "all" else [int(client)]
+        self.reassign([{key: name, "detach": target, "force": force}])
+
+    # -- templates, services ------------------------------------------------------------------------
+    def template(self, name: str) -> Dict[str, Any]:
+        return self._get("VolumeTemplateDescribe", name)
+
+    def templates(self) -> List[Dict[str, Any]]:
+        return self._get("VolumeTemplatesList")
+
+    def templates_status(self) -> List[Dict[str, Any]]:
+        return self._get("VolumeTemplatesStatus")
+
+    def template_create(self, name: str, **policy: Any) -> None:
+        body = {"name": name}
+        body.update(policy)
+        self._post("VolumeTemplateCreate", None, body)
+
+    def template_update(self, name: str, **policy: Any) -> None:
+        self._post("VolumeTemplateUpdate", name, policy)
+
+    def services(self) -> Dict[str, Any]:
+        return self._get("ServicesList")
+
+    def clients_config(self) -> List[Dict[str, Any]]:
+        return self._get("ClientsConfigDump")
+
+    def locations(self) -> List[Dict[str, Any]]:
+        return (self._get("LocationsList") or {}).get("locations", [])
+
+
+def _clear_none(value: Any) -> Any:
+    """Drop None-valued keys, as StorPool's own bindings do, so defaults stay the server's."""
+    if isinstance(value, dict):
+        return {k: _clear_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_clear_none(v) for v in value]
+    return value
+
+
+def from_config(cfg: Any, observer: Optional[Callable[[str, str, Optional[str]], None]] = None) -> StorPool:
+    """A client for the endpoint in ``cfg`` (a resolved ``config.Config``)."""
+    return StorPool(
+        str(cfg.SP_API_HTTP_HOST),
+        int(cfg.SP_API_HTTP_PORT),
+        str(cfg.SP_AUTH_TOKEN or ""),
+        timeout=float(cfg.SP_API_TIMEOUT),
+        connect_timeout=float(cfg.SP_API_CONNECT_TIMEOUT),
+        retries=int(cfg.STORPOOL_RETRIES),
+        observer=observer,
+    )
