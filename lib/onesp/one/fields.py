@@ -1,0 +1,131 @@
+"""Typed reads of oned XML elements, every failure a BadInput naming the element.
+
+Conventions shared by all views: ids and sizes are integers, YES/NO (and oned's
+0/1) become booleans, an optional element that is absent or empty is None.
+``where`` is the path of the element in the document (``VM/TEMPLATE/DISK[1]``)
+so a message points at the exact element that was wrong.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+from lxml import etree
+
+from ..errors import BadInput
+
+_TRUE = frozenset(("YES", "TRUE", "1", "ON"))
+_FALSE = frozenset(("NO", "FALSE", "0", "OFF"))
+
+
+def _show(value: str) -> str:
+    return repr(value if len(value) <= 40 else value[:37] + "...")
+
+
+def parse_int(value: str, where: str) -> int:
+    """Integer from oned text; BadInput naming ``where`` otherwise."""
+    text = value.strip()
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise BadInput("%s is %s, not an integer" % (where, _show(value))) from None
+
+
+def parse_flag(value: str, where: str) -> bool:
+    """YES/NO, TRUE/FALSE, 1/0, ON/OFF in any case."""
+    text = value.strip().upper()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise BadInput("%s is %s, not YES or NO" % (where, _show(value)))
+
+
+class Fields:
+    """Reader over one element, remembering its path for error messages."""
+
+    __slots__ = ("element", "where")
+
+    def __init__(self, element: etree._Element, where: str) -> None:
+        self.element = element
+        self.where = where
+
+    def path(self, tag: str) -> str:
+        return "%s/%s" % (self.where, tag)
+
+    def raw(self, tag: str) -> Optional[str]:
+        """Text of the first child ``tag`` ('' when empty), None when absent."""
+        child = self.element.find(tag)
+        if child is None:
+            return None
+        return child.text or ""
+
+    def child(self, tag: str) -> Optional[etree._Element]:
+        return self.element.find(tag)
+
+    def require_child(self, tag: str) -> etree._Element:
+        child = self.element.find(tag)
+        if child is None:
+            raise BadInput("%s is missing" % self.path(tag))
+        return child
+
+    def children(self, tag: str) -> List[etree._Element]:
+        return self.element.findall(tag)
+
+    def req_str(self, tag: str) -> str:
+        value = self.raw(tag)
+        if value is None:
+            raise BadInput("%s is missing" % self.path(tag))
+        return value
+
+    def opt_str(self, tag: str) -> Optional[str]:
+        value = self.raw(tag)
+        if value is None or value.strip() == "":
+            return None
+        return value
+
+    def req_int(self, tag: str) -> int:
+        value = self.raw(tag)
+        if value is None or value.strip() == "":
+            raise BadInput("%s is missing" % self.path(tag))
+        return parse_int(value, self.path(tag))
+
+    def opt_int(self, tag: str) -> Optional[int]:
+        value = self.raw(tag)
+        if value is None or value.strip() == "":
+            return None
+        return parse_int(value, self.path(tag))
+
+    def opt_id(self, tag: str) -> Optional[int]:
+        """An id where oned writes -1 for 'none' (CLONING_ID, TARGET_SNAPSHOT, ...)."""
+        value = self.opt_int(tag)
+        if value is None or value < 0:
+            return None
+        return value
+
+    def flag(self, tag: str, default: bool = False) -> bool:
+        value = self.raw(tag)
+        if value is None or value.strip() == "":
+            return default
+        return parse_flag(value, self.path(tag))
+
+    def opt_flag(self, tag: str) -> Optional[bool]:
+        value = self.raw(tag)
+        if value is None or value.strip() == "":
+            return None
+        return parse_flag(value, self.path(tag))
+
+    def ids(self, tag: str) -> Tuple[int, ...]:
+        """``<TAG><ID>1</ID><ID>2</ID></TAG>`` as a tuple; absent -> ()."""
+        holder = self.element.find(tag)
+        if holder is None:
+            return ()
+        where = self.path(tag) + "/ID"
+        return tuple(parse_int(node.text or "", where) for node in holder.findall("ID"))
+
+
+def int_list(value: Optional[str], where: str, sep: str = ",") -> Tuple[int, ...]:
+    """'1,2, 3' -> (1, 2, 3); None or '' -> ()."""
+    if value is None or value.strip() == "":
+        return ()
+    return tuple(parse_int(part, where) for part in value.split(sep) if part.strip())

@@ -1,0 +1,297 @@
+"""oned XML-RPC client: typed views, one fetch per object, clear errors.
+
+``xmlrpc.client`` is imported on first use, not at import time: most actions
+never talk to oned, and this module sits on every action's start-up path.
+The session string is held privately and never logged, printed or put in an
+error message.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import socket
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
+
+from ..errors import BackendError, Busy, NotFound, Transient
+from .datastore import Datastore
+from .endpoint import resolve_endpoint, resolve_session, resolve_timeout
+from .host import Host
+from .image import Image
+from .template import render_template
+from .vm import Vm
+from .xmlsafe import MAX_DOCUMENT_BYTES, MAX_POOL_BYTES, parse_xml
+
+log = logging.getLogger("onesp.one.rpc")
+
+#: oned's error codes (reference section 7).
+ERROR_CODES = {
+    0x0000: "SUCCESS", 0x0100: "AUTHENTICATION", 0x0200: "AUTHORIZATION", 0x0400: "NO_EXISTS",
+    0x0800: "ACTION", 0x1000: "XML_RPC_API", 0x2000: "INTERNAL", 0x4000: "ALLOCATE",
+    0x8000: "LOCKED", 0x10000: "REPLICATION",
+}
+NO_EXISTS = 0x0400
+LOCKED = 0x8000
+
+
+class OnedError(BackendError):
+    """oned answered a call with a failure (or a fault); ``code`` is oned's error code."""
+
+    def __init__(self, message: str, *, method: str, code: int) -> None:
+        super().__init__(message)
+        self.method = method
+        self.code = code
+
+
+class OnedNotFound(NotFound):
+    """oned says the object does not exist (NO_EXISTS)."""
+
+    def __init__(self, message: str, *, method: str, code: int = NO_EXISTS) -> None:
+        super().__init__(message)
+        self.method = method
+        self.code = code
+
+
+class OnedLocked(Busy):
+    """oned refuses because the object is locked (LOCKED)."""
+
+    def __init__(self, message: str, *, method: str, code: int = LOCKED) -> None:
+        super().__init__(message)
+        self.method = method
+        self.code = code
+
+
+_CONNECTION_ERRORS = (ConnectionError, http.client.HTTPException, socket.gaierror)
+View = TypeVar("View")
+TemplateArg = Union[str, Mapping[str, Any]]
+
+
+def _make_proxy(endpoint: str, timeout: float) -> Any:
+    import xmlrpc.client
+
+    base = xmlrpc.client.SafeTransport if endpoint.lower().startswith("https:") else xmlrpc.client.Transport
+
+    class _TimeoutTransport(base):  # type: ignore[misc, valid-type]
+        def make_connection(self, host: Any) -> http.client.HTTPConnection:
+            connection = super().make_connection(host)
+            connection.timeout = timeout
+            return connection
+
+    return xmlrpc.client.ServerProxy(endpoint, transport=_TimeoutTransport(), allow_none=False)
+
+
+def _public_endpoint(endpoint: str) -> str:
+    """The endpoint without any user:password@ part, for messages."""
+    scheme, sep, rest = endpoint.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        rest = rest.split("@", 1)[1]
+    return scheme + sep + rest
+
+
+class OneClient:
+    """Typed access to oned. Each object is fetched at most once per instance."""
+
+    def __init__(self, endpoint: str, session: str, timeout: float = 30, *,
+                 retries: int = 3, retry_delay: float = 0.2) -> None:
+        self.endpoint = endpoint
+        self.timeout = float(timeout)
+        self.retries = max(1, int(retries))
+        self.retry_delay = retry_delay
+        self.__session = session
+        self._proxy: Any = None
+        self._cache: Dict[Tuple[Any, ...], Any] = {}
+
+    @classmethod
+    def from_environment(cls, env: Optional[Mapping[str, str]] = None, home: Optional[str] = None,
+                         timeout: Optional[float] = None) -> "OneClient":
+        """Endpoint, session and timeout (``ONE_XMLRPC_TIMEOUT``) resolved like the oned CLI does."""
+        return cls(
+            resolve_endpoint(env, home),
+            resolve_session(env, home),
+            timeout if timeout is not None else resolve_timeout(env),
+        )
+
+    def __repr__(self) -> str:
+        return "OneClient(%r)" % _public_endpoint(self.endpoint)
+
+    # Objects -------------------------------------------------------------------
+    def vm(self, vm_id: int) -> Vm:
+        return self._info("one.vm.info", int(vm_id), "VM", Vm.from_xml)
+
+    def image(self, image_id: int) -> Image:
+        return self._info("one.image.info", int(image_id), "IMAGE", Image.from_xml)
+
+    def datastore(self, ds_id: int, decrypt: bool = False) -> Datastore:
+        extra = (True,) if decrypt else ()
+        return self._info("one.datastore.info", int(ds_id), "DATASTORE", Datastore.from_xml, extra)
+
+    def host(self, id_or_name: Union[int, str]) -> Host:
+        """A host by id, or by name through the host pool (fetched once)."""
+        if isinstance(id_or_name, int) or str(id_or_name).strip().isdigit():
+            return self._info("one.host.info", int(id_or_name), "HOST", Host.from_xml)
+        name = str(id_or_name).strip()
+        for host in self.host_pool():
+            if host.name == name:
+                return host
+        raise NotFound("oned has no host named %r" % name)
+
+    # Pools ---------------------------------------------------------------------
+    def vm_pool(self, filter: int = -2, start: int = -1, end: int = -1, state: int = -1,
+                query: Optional[str] = None, extended: bool = True) -> List[Vm]:
+        """``one.vmpool.infoextended`` (full VMs) or, with ``extended=False``, the short bodies.
+
+        ``query`` is passed only when given (7.0 takes JSON, 6.x a filter string).
+        """
+        method = "one.vmpool.infoextended" if extended else "one.vmpool.info"
+        params: Tuple[Any, ...] = (int(filter), int(start), int(end), int(state))
+        if query is not None and extended:
+            params += (str(query),)
+        vms = self._pool(method, params, "VM_POOL", "VM", Vm.from_xml)
+        if extended:
+            for vm in vms:
+                self._cache.setdefault(("one.vm.info", vm.id), vm)
+        return vms
+
+    def image_pool(self, filter: int = -2, start: int = -1, end: int = -1) -> List[Image]:
+        images = self._pool("one.imagepool.info", (int(filter), int(start), int(end)),
+                            "IMAGE_POOL", "IMAGE", Image.from_xml)
+        for image in images:
+            self._cache.setdefault(("one.image.info", image.id), image)
+        return images
+
+    def datastore_pool(self) -> List[Datastore]:
+        datastores = self._pool("one.datastorepool.info", (), "DATASTORE_POOL", "DATASTORE", Datastore.from_xml)
+        for ds in datastores:
+            self._cache.setdefault(("one.datastore.info", ds.id), ds)
+        return datastores
+
+    def host_pool(self) -> List[Host]:
+        hosts = self._pool("one.hostpool.info", (), "HOST_POOL", "HOST", Host.from_xml)
+        for host in hosts:
+            self._cache.setdefault(("one.host.info", host.id), host)
+        return hosts
+
+    def version(self) -> str:
+        key = ("one.system.version",)
+        if key not in self._cache:
+            self._cache[key] = str(self._call("one.system.version", ()))
+        return self._cache[key]
+
+    # Writes ----------------------------------------------------------------------
+    def image_update(self, image_id: int, template: TemplateArg, append: bool = True) -> int:
+        """Merge (``append``) or replace the image TEMPLATE."""
+        return self._update("one.image.update", "one.image.info", image_id, template, append)
+
+    def datastore_update(self, ds_id: int, template: TemplateArg, append: bool = True) -> int:
+        """Merge (``append``) or replace the datastore TEMPLATE."""
+        return self._update("one.datastore.update", "one.datastore.info", ds_id, template, append)
+
+    def vm_update(self, vm_id: int, template: TemplateArg, append: bool = True) -> int:
+        """Merge (``append``) or replace the VM USER_TEMPLATE."""
+        return self._update("one.vm.update", "one.vm.info", vm_id, template, append)
+
+    def forget(self) -> None:
+        """Drop everything cached; the next read asks oned again."""
+        self._cache.clear()
+
+    # Internals -------------------------------------------------------------------
+    def _info(self, method: str, obj_id: int, root: str, build: Callable[[Any], View],
+              extra: Tuple[Any, ...] = ()) -> View:
+        key = (method, obj_id) + extra
+        if key not in self._cache:
+            text = self._call(method, (obj_id,) + extra)
+            element = parse_xml(str(text), what="%s(%d) answer" % (method, obj_id), root=root,
+                                max_bytes=MAX_DOCUMENT_BYTES)
+            view = build(element)
+            self._cache[key] = view
+            if extra:
+                self._cache.setdefault((method, obj_id), view)
+        return self._cache[key]
+
+    def _pool(self, method: str, params: Tuple[Any, ...], root: str, item: str,
+              build: Callable[[Any], View]) -> List[View]:
+        key = (method,) + params
+        if key not in self._cache:
+            text = self._call(method, params)
+            element = parse_xml(str(text), what="%s answer" % method, root=root, max_bytes=MAX_POOL_BYTES)
+            self._cache[key] = [build(node) for node in element.findall(item)]
+        return list(self._cache[key])
+
+    def _update(self, method: str, info_method: str, obj_id: int, template: TemplateArg, append: bool) -> int:
+        text = template if isinstance(template, str) else render_template(template)
+        result = self._call(method, (int(obj_id), text, 1 if append else 0), idempotent=False)
+        for key in [k for k in self._cache if k[:2] == (info_method, int(obj_id))]:
+            del self._cache[key]
+        return int(result)
+
+    def _call(self, method: str, params: Tuple[Any, ...], idempotent: bool = True) -> Any:
+        import xmlrpc.client
+        from xml.parsers.expat import ExpatError
+
+        shown = "%s(%s)" % (method, ", ".join("<text>" if isinstance(p, str) else repr(p) for p in params))
+        where = _public_endpoint(self.endpoint)
+        for attempt in range(1, self.retries + 1):
+            started = time.monotonic()
+            try:
+                if self._proxy is None:
+                    self._proxy = _make_proxy(self.endpoint, self.timeout)
+                answer = getattr(self._proxy, method)(self.__session, *params)
+            except xmlrpc.client.Fault as fault:
+                raise OnedError("oned %s: fault %s: %s" % (shown, fault.faultCode, fault.faultString),
+                                method=method, code=int(fault.faultCode)) from None
+            except xmlrpc.client.ProtocolError as exc:
+                self._drop_proxy()
+                status = "oned %s at %s: HTTP %s %s" % (shown, where, exc.errcode, exc.errmsg)
+                if exc.errcode < 500:
+                    raise OnedError(status, method=method, code=0) from None
+                if idempotent and attempt < self.retries:
+                    self._pause(attempt)
+                    continue
+                raise Transient(status) from None
+            except socket.timeout:
+                self._drop_proxy()
+                raise Transient("oned %s at %s: no answer within %gs" % (shown, where, self.timeout)) from None
+            except (OSError,) + _CONNECTION_ERRORS as exc:
+                self._drop_proxy()
+                retry = idempotent or isinstance(exc, ConnectionRefusedError)
+                if retry and attempt < self.retries:
+                    log.debug("oned %s attempt %d failed: %s", method, attempt, exc)
+                    self._pause(attempt)
+                    continue
+                raise Transient("cannot reach oned at %s for %s: %s" % (where, method, _reason(exc))) from None
+            except (xmlrpc.client.ResponseError, ExpatError, ValueError) as exc:
+                raise OnedError("oned %s: malformed answer: %s" % (shown, exc), method=method, code=0) from None
+            log.debug("oned %s answered in %.1f ms", shown, (time.monotonic() - started) * 1000)
+            return self._result(method, shown, answer)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _result(self, method: str, shown: str, answer: Any) -> Any:
+        if not isinstance(answer, (list, tuple)) or len(answer) < 2 or not isinstance(answer[0], bool):
+            raise OnedError("oned %s: unexpected answer %.60r" % (shown, answer), method=method, code=0)
+        if answer[0]:
+            return answer[1]
+        message = str(answer[1]).strip()
+        code = answer[2] if len(answer) > 2 and isinstance(answer[2], int) else 0
+        text = "oned %s: %s (%s)" % (shown, message, ERROR_CODES.get(code, hex(code)))
+        if code == NO_EXISTS:
+            raise OnedNotFound(text, method=method, code=code)
+        if code == LOCKED:
+            raise OnedLocked(text, method=method, code=code)
+        raise OnedError(text, method=method, code=code)
+
+    def _pause(self, attempt: int) -> None:
+        time.sleep(self.retry_delay * attempt)
+
+    def _drop_proxy(self) -> None:
+        proxy, self._proxy = self._proxy, None
+        if proxy is not None:
+            try:
+                proxy("close")()
+            except Exception:  # closing a broken connection may fail again; nothing to do
+                pass
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return str(text)

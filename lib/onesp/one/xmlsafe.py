@@ -1,0 +1,144 @@
+"""Hardened XML and base64 input handling for everything oned hands us.
+
+oned's documents never carry a DOCTYPE, entities, processing instructions or a
+namespace, so anything of that sort is refused before lxml sees it. The parser
+itself is configured with entity resolution, DTD loading and network access
+off as a second line of defence. A byte limit is checked before parsing so a
+hostile or runaway input cannot make an action allocate without bound; within
+the limit ``huge_tree`` is on, because libxml2's default per-node caps (10 MB
+text nodes) are below what a legitimate, very large document may hold.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Union
+
+from lxml import etree
+
+from ..errors import BadInput
+
+#: Largest single document (driver action, one object) accepted, in bytes.
+#: Real documents are kilobytes; tens of MB still parse, 50 MB do not.
+MAX_DOCUMENT_BYTES = 40 * 1024 * 1024
+
+#: Largest pool answer (one.vmpool.infoextended on a big cloud) accepted.
+MAX_POOL_BYTES = 1024 * 1024 * 1024
+
+_PROLOG_SKIP = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?(?:\s+|<\?(?:[^?]|\?(?!>))*\?>|<!--(?:[^-]|-(?!->))*-->)*"
+)
+_WHITESPACE = re.compile(rb"\s+")
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=True,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+        encoding="utf-8",
+    )
+
+
+def _as_bytes(data: Union[bytes, bytearray, str], what: str) -> bytes:
+    if isinstance(data, str):
+        try:
+            return data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadInput("%s is not valid UTF-8 text" % what) from None
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise BadInput("%s: expected text, got %s" % (what, type(data).__name__))
+
+
+def _check_prolog(raw: bytes, what: str) -> None:
+    """Refuse a DOCTYPE (and with it every entity trick) before parsing."""
+    if b"\x00" in raw[:4096]:
+        raise BadInput("%s is not UTF-8 XML (NUL bytes)" % what)
+    match = _PROLOG_SKIP.match(raw)
+    rest = raw[match.end():] if match else raw
+    if rest.startswith(b"<!"):
+        raise BadInput("%s contains a DOCTYPE or declaration; oned documents have none" % what)
+    if not rest.startswith(b"<"):
+        raise BadInput("%s is not an XML document" % what)
+
+
+def _mb(size: int) -> str:
+    return "%.1f MB" % (size / 1e6)
+
+
+def parse_xml(
+    data: Union[bytes, str],
+    *,
+    what: str = "XML document",
+    root: Union[str, None] = None,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
+) -> etree._Element:
+    """Parse one oned document and return its root element.
+
+    ``what`` names the input in error messages; ``root`` (optional) is the
+    required root tag. Every failure is a BadInput, never an lxml exception.
+    """
+    raw = _as_bytes(data, what)
+    if len(raw) > max_bytes:
+        raise BadInput("%s is %s, over the %s limit" % (what, _mb(len(raw)), _mb(max_bytes)))
+    _check_prolog(raw, what)
+    try:
+        element = etree.fromstring(raw, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise BadInput("%s is not well-formed XML: %s" % (what, _first_line(str(exc)))) from None
+    except (ValueError, etree.LxmlError) as exc:
+        raise BadInput("%s cannot be parsed: %s" % (what, _first_line(str(exc)))) from None
+    if element.getroottree().docinfo.internalDTD is not None:
+        raise BadInput("%s contains a DTD; oned documents have none" % what)
+    for node in element.iter():
+        if not isinstance(node.tag, str):
+            raise BadInput("%s contains an entity reference; oned documents have none" % what)
+        if node.tag.startswith("{"):
+            raise BadInput("%s element %s has a namespace; oned documents have none" % (what, node.tag))
+    if root is not None and element.tag != root:
+        raise BadInput("%s: expected a <%s> document, got <%s>" % (what, root, element.tag))
+    return element
+
+
+def decode_base64(
+    data: Union[bytes, str],
+    *,
+    what: str = "base64 input",
+    max_bytes: int = MAX_DOCUMENT_BYTES,
+) -> bytes:
+    """Decode oned's base64 (one line, or wrapped in lines), bounded by ``max_bytes`` decoded."""
+    raw = _as_bytes(data, what)
+    # 4/3 expansion plus generous room for line breaks, checked before any copy.
+    if len(raw) > (max_bytes // 3 + 1) * 4 * 1.1 + 4096:
+        raise BadInput("%s is %s, over the %s limit" % (what, _mb(len(raw)), _mb(max_bytes)))
+    compact = _WHITESPACE.sub(b"", raw)
+    if not compact:
+        raise BadInput("%s is empty" % what)
+    try:
+        decoded = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadInput("%s is not valid base64: %s" % (what, _first_line(str(exc)))) from None
+    if len(decoded) > max_bytes:
+        raise BadInput("%s decodes to %s, over the %s limit" % (what, _mb(len(decoded)), _mb(max_bytes)))
+    return decoded
+
+
+def looks_like_xml(data: Union[bytes, str]) -> bool:
+    """True when the input is plain XML rather than base64 (base64 never contains '<')."""
+    head = data[:512]
+    if isinstance(head, str):
+        return head.lstrip().startswith("<")
+    return bytes(head).lstrip().startswith(b"<") or bytes(head).startswith(b"\xef\xbb\xbf<")
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    return line[:200]
