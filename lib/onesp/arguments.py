@@ -113,6 +113,15 @@ def _src_dst(a: Sequence[str]) -> Dict[str, object]:
             "vm_id": parse_id(a[2], "VM id"), "ds_id": parse_id(a[3], "datastore id")}
 
 
+def _image_to_disk(a: Sequence[str]) -> Dict[str, object]:
+    """clone/ln: ``fe:SOURCE`` (SOURCE is the image's, not a path) then ``host:path`` of the disk."""
+    host, sep, source = a[0].partition(":")
+    if not sep:
+        raise BadInput("invalid source %r: expected <front-end>:<SOURCE>" % (a[0],))
+    return {"src_host": check_host(host), "source": _source(source), "dst": HostPath.parse(a[1], "destination"),
+            "vm_id": parse_id(a[2], "VM id"), "ds_id": parse_id(a[3], "datastore id")}
+
+
 def _disk_snap(a: Sequence[str]) -> Dict[str, object]:
     return {"dst": HostPath.parse(a[0], "disk"), "snap_id": _snap(a[1]), "vm_id": parse_id(a[2], "VM id"),
             "ds_id": parse_id(a[3], "datastore id")}
@@ -163,8 +172,8 @@ def _context(a: Sequence[str]) -> Dict[str, object]:
 
 #: action -> (minimum, maximum argument count, parser)
 _SIGNATURES = {
-    "clone": (4, 4, _src_dst),
-    "ln": (4, 4, _src_dst),
+    "clone": (4, 4, _image_to_disk),
+    "ln": (4, 4, _image_to_disk),
     "mv": (4, 4, _src_dst),
     "mkswap": (4, 4, lambda a: {"size_mb": _size(a[0]), "dst": HostPath.parse(a[1], "destination"),
                                 "vm_id": parse_id(a[2], "VM id"), "ds_id": parse_id(a[3], "datastore id")}),

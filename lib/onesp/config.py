@@ -205,6 +205,8 @@ def convert(setting: Setting, raw: str, where: str) -> object:
             return text
         if setting.kind == "words":
             return tuple(text.replace(",", " ").split())
+        if setting.kind == "delay":
+            return naming.parse_delay(text)  # empty: delete at once, as in the addon
         if not text:
             return convert(setting, setting.default, "built-in default") if setting.default else None
         if setting.kind == "int":
@@ -218,8 +220,6 @@ def convert(setting: Setting, raw: str, where: str) -> object:
             if lowered in _FALSE:
                 return False
             raise ValueError("expected yes/no (1/0, true/false), got %r" % raw)
-        if setting.kind == "delay":
-            return naming.parse_delay(text)
     except ValueError as exc:
         raise ConfigError("%s in %s: %s" % (setting.name, where, exc)) from None
     raise ConfigError("%s: unknown setting type %s" % (setting.name, setting.kind))

@@ -1,0 +1,134 @@
+"""driver: the error contract with oned, the undo stack, signals, secrets."""
+
+import io
+import os
+import signal
+import sys
+import types
+
+import pytest
+
+from onesp import driver, storpool
+from onesp.errors import Busy
+
+TOKEN = "tok-1234567890-secret"
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    log = tmp_path / "onesp.log"
+    monkeypatch.setenv("ONESP_RC", "")
+    monkeypatch.setenv("ONESP_STORPOOL_CONF", str(tmp_path / "none"))
+    monkeypatch.setenv("ONESP_SP_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("ONESP_LOG_TO_FILE", "1")
+    monkeypatch.setenv("ONESP_LOG_FILE", str(log))
+    monkeypatch.setenv("ONESP_SYSLOG", "0")
+    return log
+
+
+def action(monkeypatch, run):
+    module = types.ModuleType("onesp.actions.tm._probe")
+    module.run = run
+    monkeypatch.setitem(sys.modules, "onesp.actions.tm._probe", module)
+
+
+def invoke(argv=()):
+    out, err = io.StringIO(), io.StringIO()
+    code = driver.run_action("tm", "_probe", list(argv), stdin=lambda: b"", stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_success_prints_result_and_drops_undo(env, monkeypatch):
+    undone = []
+
+    def run(ctx):
+        ctx.undo(undone.append, "x")
+        return "one-ds-1/one-img-5 raw"
+
+    action(monkeypatch, run)
+    assert invoke() == (0, "one-ds-1/one-img-5 raw\n", "")
+    assert undone == []
+
+
+def test_failure_one_line_naming_step_and_undo_in_reverse(env, monkeypatch):
+    undone = []
+
+    def run(ctx):
+        ctx.undo(undone.append, "first")
+        ctx.undo(undone.append, "second")
+        with ctx.step("attach one-img-5-7-0 to node1"):
+            raise Busy("volume is open\nat client 3")
+
+    action(monkeypatch, run)
+    code, out, err = invoke()
+    lines = err.splitlines()
+    assert code != 0 and out == ""
+    assert lines[0] == "tm _probe: attach one-img-5-7-0 to node1: busy: volume is open at client 3"
+    assert all(line.startswith("ERROR:") for line in lines[1:])
+    assert undone == ["second", "first"]
+
+
+def test_failing_undo_does_not_stop_the_rest(env, monkeypatch):
+    undone = []
+
+    def bad():
+        raise RuntimeError("cannot")
+
+    def run(ctx):
+        ctx.undo(undone.append, "a")
+        ctx.undo(bad, label="delete x")
+        raise Busy("nope")
+
+    action(monkeypatch, run)
+    code, _, err = invoke()
+    assert undone == ["a"]
+    assert "could not undo: delete x: cannot" in err.splitlines()[1]
+
+
+def test_unexpected_exception_is_one_line_and_traceback_only_in_log(env, monkeypatch):
+    def run(ctx):
+        {}["missing"]
+
+    action(monkeypatch, run)
+    code, _, err = invoke()
+    assert code == 1
+    assert err.splitlines() == ["tm _probe: internal error: KeyError: 'missing'"]
+    assert "Traceback" not in err and "Traceback" in env.read_text()
+
+
+def test_sigterm_runs_the_undo(env, monkeypatch):
+    undone = []
+
+    def run(ctx):
+        ctx.undo(undone.append, "volume")
+        with ctx.step("import image"):
+            os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("not reached")
+
+    action(monkeypatch, run)
+    code, _, err = invoke()
+    assert code == 143 and undone == ["volume"]
+    assert err.splitlines()[0] == "tm _probe: import image: interrupted: stopped by signal 15 (SIGTERM)"
+    assert signal.getsignal(signal.SIGTERM) is not driver._Signals._handle
+
+
+def test_token_never_in_stderr_or_log(env, monkeypatch):
+    def run(ctx):
+        ctx.log.info("talking to %s with %s", ctx.sp, TOKEN)
+        raise Busy("refused " + TOKEN)
+
+    action(monkeypatch, run)
+    _, _, err = invoke()
+    assert TOKEN not in err and "***" in err
+    assert TOKEN not in env.read_text()
+    assert TOKEN not in repr(storpool.StorPool("h", 1, TOKEN))
+
+
+def test_bad_config_is_one_line(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("ONESP_ATTACH_TIMEOUT", "20s")
+    action(monkeypatch, lambda ctx: None)
+    code, _, err = invoke()
+    assert code == 1
+    assert err.splitlines() == [
+        "tm _probe: load configuration: configuration error: ATTACH_TIMEOUT in environment variable "
+        "ONESP_ATTACH_TIMEOUT: expected a whole number, got '20s'"]
