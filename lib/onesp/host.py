@@ -78,24 +78,28 @@ class Host:
         return proc.stdout.decode("utf-8", "replace")
 
     # -- helpers the actions use -------------------------------------------------------------------
-    def symlink(self, target: str, link: str, monitor_marker: Optional[str] = None) -> None:
+    def symlink(self, target: str, link: str, monitor_marker: Optional[str] = None) -> Optional[str]:
         """Make ``link`` point at ``target`` atomically (create-then-rename), creating its directory.
 
         Also writes the ``<link>.monitor`` marker the addon keeps next to each disk and, when
         ``monitor_marker`` is given (system datastore not shared), ``<sysds>/.monitor``.
+        Returns what the link pointed at before (None if it did not exist), so callers can undo.
         """
         target, link = check_path(target), check_path(link)
         directory = posixpath.dirname(link)
         temporary = "%s.onesp-tmp" % link
         commands: List[Argv] = [
+            ["sh", "-c", 'readlink -- "$1" || true', "sh", link],
             ["mkdir", "-p", "--", directory],
             ["ln", "-sfn", "--", target, temporary],
             ["mv", "-Tf", "--", temporary, link],
+            ["sh", "-c", 'printf "storpool\\n" > "$1"', "sh", link + ".monitor"],
         ]
-        self.run(*commands, what="symlink %s" % link)
-        self.write_file(link + ".monitor", b"storpool\n")
         if monitor_marker:
-            self.write_file(posixpath.join(posixpath.dirname(directory), ".monitor"), monitor_marker.encode() + b"\n")
+            marker = posixpath.join(posixpath.dirname(directory), ".monitor")
+            commands.append(["sh", "-c", 'printf "%s\\n" "$2" > "$1"', "sh", marker, monitor_marker])
+        previous = self.run(*commands, what="symlink %s" % link).strip()
+        return previous or None
 
     def remove(self, path: str) -> None:
         """Remove exactly one file or symlink (and its ``.monitor`` marker); absent is fine."""

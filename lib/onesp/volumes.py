@@ -1,0 +1,171 @@
+"""StorPool steps shared by the actions, each registering its own undo.
+
+Every function here is one step of the driver's vocabulary: create (or adopt what an
+earlier run of the same action created), grow, attach, detach, tag, delete, link on a
+host. A step that changes something registers its inverse with ``ctx.undo`` right after
+it succeeds, so an action written as a sequence of these steps rolls back completely.
+
+Existence is learnt from the answer of the call itself (``objectExists``,
+``objectDoesNotExist``) or from one single-object read, never by listing the cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Optional
+
+from .errors import AlreadyExists
+from .storpool import ApiExists, ApiNotFound
+
+MIB = 1024 * 1024
+
+
+def create(
+    ctx: Any,
+    name: str,
+    *,
+    tags: Mapping[str, str],
+    size_mb: Optional[int] = None,
+    size_bytes: Optional[int] = None,
+    template: Optional[str] = None,
+    parent: Optional[str] = None,
+    base_on: Optional[str] = None,
+    owner: Optional[Mapping[str, str]] = None,
+) -> bool:
+    """Create volume ``name`` in one call carrying size, template, parent and tags.
+
+    If it already exists and its tags include ``owner`` (an earlier run of this action made
+    it), it is adopted and False is returned; any other existing volume is an error, never
+    overwritten. A created volume is deleted at once if the action fails later.
+    """
+    size = size_bytes if size_bytes is not None else (size_mb * MIB if size_mb is not None else None)
+    with ctx.step("create volume %s" % name):
+        try:
+            ctx.sp.volume_create(name, size=size, template=template, parent=parent, base_on=base_on, tags=tags)
+        except ApiExists:
+            existing = ctx.sp.volume_or_none(name)
+            expected = dict(owner or {})
+            if existing is not None and expected and all(existing.get("tags", {}).get(k) == v for k, v in expected.items()):
+                ctx.log.info("volume %s exists from an earlier run, adopting it", name)
+                return False
+            raise AlreadyExists("volume %s exists and does not belong to this %s" % (
+                name, "disk" if expected else "request")) from None
+    ctx.undo(delete_now, ctx, name, label="delete volume %s" % name)
+    return True
+
+
+def grow(ctx: Any, name: str, size_mb: int, current_bytes: Optional[int] = None) -> None:
+    """Grow ``name`` to ``size_mb`` (never shrink); undo shrinks it back to the size it had."""
+    with ctx.step("resize volume %s to %d MB" % (name, size_mb)):
+        if current_bytes is None:
+            current_bytes = int(ctx.sp.volume(name)["size"])
+        wanted = size_mb * MIB
+        if wanted <= current_bytes:
+            return
+        ctx.sp.volume_update(name, size=wanted)
+    ctx.undo(ctx.sp.volume_update, name, size=current_bytes, shrink_ok=True, label="shrink %s back" % name)
+
+
+def attach(ctx: Any, name: str, host: str, *, readonly: bool = False, snapshot: bool = False,
+           undo: bool = True) -> str:
+    """Attach to ``host``'s StorPool client; returns the device path there."""
+    client = ctx.client_id(host)
+    with ctx.step("attach %s to %s" % (name, host)):
+        ctx.sp.attach(name, client, readonly=readonly or snapshot, snapshot=snapshot,
+                      timeout=int(ctx.config.ATTACH_TIMEOUT))
+    if undo:
+        ctx.undo(_detach_quiet, ctx, name, client, snapshot, label="detach %s from %s" % (name, host))
+    return ctx.device_path(name)
+
+
+def detach(ctx: Any, name: str, host: Optional[str] = None, *, force: bool = True, snapshot: bool = False,
+           reattach: Optional[str] = None) -> None:
+    """Detach from ``host`` (or from every client); a missing volume or attachment is fine.
+
+    ``reattach`` (``"rw"``/``"ro"``) registers an undo that attaches it to ``host`` again.
+    """
+    client: Any = ctx.client_id(host) if host else "all"
+    with ctx.step("detach %s from %s" % (name, host or "all hosts")):
+        try:
+            ctx.sp.detach(name, client, force=force, snapshot=snapshot)
+        except ApiNotFound:
+            return
+    if reattach and host:
+        ctx.undo(ctx.sp.attach, name, client, readonly=reattach == "ro", snapshot=snapshot,
+                 timeout=int(ctx.config.ATTACH_TIMEOUT), label="attach %s to %s again" % (name, host))
+
+
+def retag(ctx: Any, name: str, tags: Mapping[str, str], previous: Optional[Mapping[str, str]] = None) -> None:
+    """Set (or clear, with empty values) tags; undo restores the ``previous`` values of those keys."""
+    with ctx.step("tag volume %s" % name):
+        ctx.sp.volume_update(name, tags=tags)
+    if previous is not None:
+        restore = {k: previous.get(k, "") for k in tags}
+        ctx.undo(ctx.sp.volume_update, name, tags=restore, label="restore tags of %s" % name)
+
+
+def link(ctx: Any, host: str, name: str, path: str, *, readonly: bool = False, monitor_marker: Optional[str] = None,
+         attach_undo: bool = True) -> None:
+    """Attach ``name`` to ``host`` and point ``path`` there at its device (both undone on failure)."""
+    device = attach(ctx, name, host, readonly=readonly, undo=attach_undo)
+    node = ctx.host(host)
+    with ctx.step("link %s on %s" % (path, host)):
+        previous = node.symlink(device, path, monitor_marker)
+    if previous is None:
+        ctx.undo(node.remove, path, label="remove %s on %s" % (path, host))
+    elif previous != device:
+        ctx.undo(node.symlink, previous, path, label="restore %s on %s" % (path, host))
+
+
+def delete_now(ctx: Any, name: str) -> None:
+    """Detach everywhere and delete at once (undo of a create; staging volumes)."""
+    try:
+        ctx.sp.detach(name, "all", force=True)
+        ctx.sp.volume_delete(name)
+    except ApiNotFound:
+        pass
+
+
+def delete(ctx: Any, name: str, *, tags: Optional[Mapping[str, str]] = None, delayed: bool = True,
+           remote_backup: Optional[str] = None) -> bool:
+    """Remove a volume the way the addon does; returns False when it was already gone.
+
+    Detach from every client (forced), optionally back it up to a remote location
+    (REMOTE_BACKUP_DELETE, ``<location>[:<ignored args>]``), then, with DELAY_DELETE set,
+    keep its data as an anonymous snapshot that StorPool deletes after that delay, and
+    delete the volume. This is the last step of an action: it has no undo.
+    """
+    delay = int(ctx.config.DELAY_DELETE) if delayed else 0
+    with ctx.step("delete volume %s" % name):
+        try:
+            ctx.sp.detach(name, "all", force=True)
+        except ApiNotFound:
+            ctx.log.info("volume %s is already gone", name)
+            return False
+        if remote_backup:
+            location = remote_backup.split(":", 1)[0]
+            ctx.sp.volume_backup(name, location, tags=dict(tags or {}))
+        if delay > 0:
+            ctx.sp.volume_snapshot(name, tags=dict(tags or {}), delete_after=delay)
+        ctx.sp.volume_delete(name)
+    return True
+
+
+def delete_snapshots(ctx: Any, names: Iterable[str]) -> int:
+    """Delete exactly these snapshots (detached first); missing ones are fine. Returns how many existed."""
+    removed = 0
+    for name in names:
+        with ctx.step("delete snapshot %s" % name):
+            try:
+                ctx.sp.detach(name, "all", force=True, snapshot=True)
+                ctx.sp.snapshot_delete(name)
+                removed += 1
+            except ApiNotFound:
+                continue
+    return removed
+
+
+def _detach_quiet(ctx: Any, name: str, client: int, snapshot: bool) -> None:
+    try:
+        ctx.sp.detach(name, client, force=True, snapshot=snapshot)
+    except ApiNotFound:
+        pass
