@@ -273,35 +273,9 @@ class Vm:
 
     @property
     def sp_qosclass(self) -> Optional[str]:
-        """Raw ``USER_TEMPLATE/SP_QOSCLASS`` (``class`` or ``class;0:gold;2:silver``)."""
+        """Raw ``USER_TEMPLATE/SP_QOSCLASS`` (``class`` or ``class;0:gold;2:silver``);
+        ``naming.vm_qos_classes`` splits it into the VM default and per-disk classes."""
         return self.user_template.text("SP_QOSCLASS")
-
-    @property
-    def qosclass_default(self) -> Optional[str]:
-        """The entry of SP_QOSCLASS without ``N:``: the VM-wide class."""
-        default, _ = self._qos_entries()
-        return default
-
-    def qosclass_for_disk(self, disk_id: int) -> Optional[str]:
-        """The ``N:class`` entry of SP_QOSCLASS for disk N (not falling back to the default)."""
-        _, per_disk = self._qos_entries()
-        return per_disk.get(disk_id)
-
-    def _qos_entries(self) -> Tuple[Optional[str], Dict[int, str]]:
-        raw = self.sp_qosclass
-        default: Optional[str] = None
-        per_disk: Dict[int, str] = {}
-        for entry in (raw or "").split(";"):
-            entry = entry.strip()
-            if not entry:
-                continue
-            if ":" in entry:
-                key, _, value = entry.partition(":")
-                if key.strip().isdigit() and value.strip():
-                    per_disk[int(key.strip())] = value.strip()
-            else:
-                default = entry
-        return default, per_disk
 
     @property
     def vmsnapshot_limit(self) -> Optional[int]:
