@@ -1,0 +1,148 @@
+"""JSON views of volumes and snapshots, shaped as the official bindings' types expect.
+
+A summary is cached as encoded JSON per object (the state drops the cache entry when the
+object, its parent's name or its origin volume's name changes), so ``VolumesList`` over
+100,000 volumes is a join of ready-made byte strings.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List
+
+from .model import SpObject
+from .space import SpaceMap
+from .state import State
+
+OBJECT_BYTES = 32 << 20  # StorPool stores data in objects of at most 32 MiB
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+class RawJson:
+    """Already-encoded JSON for the ``data`` member of a response."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+def summary(state: State, obj: SpObject) -> Dict[str, Any]:
+    parent = state.objects.get(obj.parent) if obj.parent is not None else None
+    tpl = state.templates.get(obj.template)
+    data: Dict[str, Any] = {
+        "name": obj.display_name,
+        "globalId": obj.gid,
+        "id": obj.vid,
+        "visibleVolumeId": obj.vid,
+        "parentName": parent.display_name if parent is not None else "",
+        "parentVolumeId": parent.vid if parent is not None else 0,
+        "originalParentVolumeId": parent.vid if parent is not None else 0,
+        "templateName": obj.template,
+        "templateId": tpl.id if tpl is not None else 0,
+        "size": obj.size,
+        "replication": obj.replication,
+        "placeAll": obj.place_all,
+        "placeTail": obj.place_tail,
+        "placeHead": obj.place_head,
+        "iops": obj.iops,
+        "bw": obj.bw,
+        "limitType": obj.limit_type,
+        "reuseServer": obj.reuse_server,
+        "objectsCount": objects_count(obj),
+        "creationTimestamp": obj.created,
+        "flags": 0,
+        "tags": dict(obj.tags),
+    }
+    if not obj.is_volume:
+        data.update(
+            onVolume=state.on_volume(obj),
+            autoName=obj.auto_name,
+            bound=obj.bound,
+            deleted=obj.deleted,
+            transient=obj.transient,
+            targetDeleteDate=obj.delete_date,
+            recoveringFromRemote=False,
+        )
+        if obj.backup_of is not None:
+            data.update(backup=True, backupOfGlobalId=obj.backup_of)
+    return data
+
+
+def objects_count(obj: SpObject) -> int:
+    return -(-obj.size // OBJECT_BYTES)
+
+
+def summary_bytes(state: State, obj: SpObject) -> bytes:
+    cached = state.cache.get(obj.gid)
+    if cached is None:
+        cached = state.cache[obj.gid] = _encode(summary(state, obj)).encode()
+    return cached
+
+
+def listing(state: State, gids) -> bytes:
+    """A JSON array of the cached summaries of ``gids`` (VolumesList, SnapshotsList)."""
+    objects = state.objects
+    return b"[" + b",".join([summary_bytes(state, objects[g]) for g in gids]) + b"]"
+
+
+def _disk_set(state: State, obj: SpObject) -> List[int]:
+    """A synthetic, stable choice of ``replication`` disks from the object's placement groups."""
+    disks: List[int] = []
+    groups = [obj.place_head] + [obj.place_all] * max(obj.replication - 2, 0) + [obj.place_tail]
+    for pg_name in groups[: obj.replication]:
+        pg = state.pgs.get(pg_name)
+        for disk in (pg.disks if pg is not None else ()):
+            if disk not in disks:
+                disks.append(disk)
+                break
+    return disks
+
+
+def describe(state: State, obj: SpObject) -> Dict[str, Any]:
+    """VolumeDescribe / SnapshotDescribe: the summary plus per-object disk placement."""
+    disks = _disk_set(state, obj)
+    data = summary(state, obj)
+    data.update(targetDiskSets=[disks] if disks else [], objects=[disks] * objects_count(obj) if disks else [])
+    return data
+
+
+def info(state: State, obj: SpObject) -> Dict[str, Any]:
+    """VolumeGetInfo / SnapshotGetInfo: the summary plus object counts per disk."""
+    disks = _disk_set(state, obj)
+    count = objects_count(obj)
+    data = summary(state, obj)
+    data.update(
+        disksCount=len(disks),
+        objectsPerDisk={str(d): count for d in disks},
+        objectsPerChain=[{"disks": disks, "count": count}] if disks else [],
+        objectsPerDiskSet=[{"disks": disks, "count": count}] if disks else [],
+    )
+    return data
+
+
+def status(state: State, obj: SpObject, space: SpaceMap, quick: bool) -> Dict[str, Any]:
+    data = summary(state, obj)
+    data.update(
+        status="up", snapshot=not obj.is_volume, migrating=False, decreasedRedundancy=False,
+        balancerBlocked=False, syncingDataBytes=0, syncingMetaObjects=0, downBytes=0,
+        upSoonChainsCount=0, downDrives=[], missingDrives=[], missingTargetDrives=[], softEjectingDrives=[],
+    )
+    if not quick:
+        stored = space.stored(obj)
+        data.update(storedSize=stored, onDiskSize=stored * obj.replication)
+    return data
+
+
+def volume_space(state: State, obj: SpObject, space: SpaceMap) -> Dict[str, Any]:
+    data = summary(state, obj)
+    data.update(storedSize=space.stored(obj), spaceUsed=space.visible(obj))
+    return data
+
+
+def snapshot_space(state: State, obj: SpObject, space: SpaceMap) -> Dict[str, Any]:
+    data = summary(state, obj)
+    stored = space.stored(obj)
+    data.update(storedSize=stored, spaceUsed=0 if state.children.get(obj.gid) else stored)
+    return data
