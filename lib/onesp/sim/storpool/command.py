@@ -66,7 +66,8 @@ def storpool() -> None:
 
 
 @storpool.command()
-@click.option("--listen", default="127.0.0.1:0", show_default=True, help="HOST:PORT to serve on (0 = any free port).")
+@click.option("--listen", default="127.0.0.1:0", show_default=True, help="HOST:PORT to serve on (0 = any free port).",
+              callback=lambda ctx, param, value: parse_listen(value))
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False),
               help="State directory (SQLite database and backing files); kept across restarts.")
 @click.option("--dev-dir", required=True, type=click.Path(file_okay=False),
@@ -74,7 +75,8 @@ def storpool() -> None:
 @click.option("--byid-dir", type=click.Path(file_okay=False), default=None,
               help="Where attached volumes appear by global id [default: <dev-dir>-byid].")
 @click.option("--token", envvar="SP_AUTH_TOKEN", default=None, help="API token [default: random].")
-@click.option("--clients", default="1-16", show_default=True, help="Registered client ids, e.g. 1-16,20.")
+@click.option("--clients", default="1-16", show_default=True, help="Registered client ids, e.g. 1-16,20.",
+              callback=lambda ctx, param, value: parse_clients(value))
 @click.option("--location", "locations", multiple=True,
               help="A remote location NAME or NAME=STORE_DIR (share STORE_DIR with a second emulator).")
 @click.option("--cluster-id", default="emu.a", show_default=True, help="<locationId>.<subClusterId> of globalIds.")
@@ -82,18 +84,15 @@ def storpool() -> None:
 @click.option("--env-file", type=click.Path(dir_okay=False), default=None,
               help="Write the same variables to this file (mode 0600) once listening.")
 @click.option("--verbose", is_flag=True, help="Log each request (method, path, status) to stderr.")
-def serve(listen: str, data_dir: Path, dev_dir: Path, byid_dir: Optional[Path], token: Optional[str], clients: str,
-          locations: Tuple[str, ...], cluster_id: str, print_env: bool, env_file: Optional[Path],
-          verbose: bool) -> None:
+def serve(listen: Tuple[str, int], data_dir: str, dev_dir: str, byid_dir: Optional[str], token: Optional[str],
+          clients: List[int], locations: Tuple[str, ...], cluster_id: str, print_env: bool,
+          env_file: Optional[str], verbose: bool) -> None:
     """Serve the StorPool API in the foreground until SIGTERM/SIGINT."""
-    data_dir, dev_dir = Path(data_dir), Path(dev_dir)
-    byid_dir = Path(byid_dir) if byid_dir else None
-    env_file = Path(env_file) if env_file else None
     where = {}
     for spec in locations:
         name, _, store = spec.partition("=")
         where[name] = Path(store) if store else None
-    sim = StorPoolSim(data_dir, dev_dir, token=token, clients=parse_clients(clients), listen=parse_listen(listen),
+    sim = StorPoolSim(Path(data_dir), Path(dev_dir), token=token, clients=clients, listen=listen,
                       byid_dir=byid_dir, cluster_id=cluster_id, locations=where, verbose=verbose)
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -102,7 +101,7 @@ def serve(listen: str, data_dir: Path, dev_dir: Path, byid_dir: Optional[Path], 
     try:
         text = env_text(sim.env)
         if env_file is not None:
-            write_env_file(env_file, text)
+            write_env_file(Path(env_file), text)
         if print_env:
             sys.stdout.write(text)
             sys.stdout.flush()
