@@ -94,11 +94,11 @@ def test_vmpool_query_argument_is_sent_only_when_given(populated):
 
 def test_updates_merge_replace_and_refresh(populated):
     client = client_for(populated)
-    assert client.image(7).sp_qosclass is None
+    assert client.image(7).sp_qosclass is None and client.image_pool()[0].sp_qosclass is None
     assert client.image_update(7, {"SP_QOSCLASS": "gold", "NOTE": 'a "quoted" value'}) == 7
     image = client.image(7)
     assert image.sp_qosclass == "gold" and image.template["NOTE"] == 'a "quoted" value'
-    assert image.template["DEV_PREFIX"] == "vd"
+    assert image.template["DEV_PREFIX"] == "vd" and client.image_pool()[0].sp_qosclass == "gold"
     client.datastore_update(100, 'SP_REPLICATION = "3"\nBRIDGE_LIST = "node3"')
     ds = client.datastore(100)
     assert ds.sp_replication == 3 and ds.bridge_list == ("node3",) and ds.sp_qosclass == "silver"

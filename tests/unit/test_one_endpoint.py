@@ -62,6 +62,8 @@ def test_timeout_and_client_from_environment(homes, tmp_path):
     assert client.timeout == 2.5 and client.endpoint == "http://u:p@127.0.0.1:9/RPC2"
     assert "very-secret" not in repr(client) and "u:p" not in repr(client)
     assert resolve_timeout({}) == 30.0
+    with pytest.raises(ConfigError, match="not an http"):
+        OneClient.from_environment(dict(env, ONE_XMLRPC="localhost:2633"))
     for bad in ("soon", "-1", "0"):
         with pytest.raises(ConfigError, match="ONE_XMLRPC_TIMEOUT"):
             resolve_timeout({"ONE_XMLRPC_TIMEOUT": bad})

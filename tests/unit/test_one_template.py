@@ -58,3 +58,10 @@ def test_template_view_helpers():
     assert view.with_prefix("SP_") == {"SP_A": "a", "SP_B": ""}
     assert "V" not in view and view.vectors("V")[0].get_int("K") == 1
     assert "hush" not in repr(view) and "TOKEN" in repr(view)
+
+
+def test_template_equality_includes_vectors():
+    one = Template.from_xml(etree.fromstring("<T><A>1</A><V><K>1</K></V></T>"), "T")
+    two = Template.from_xml(etree.fromstring("<T><A>1</A><V><K>2</K></V></T>"), "T")
+    assert one != two and one == Template.from_xml(etree.fromstring("<T><A>1</A><V><K>1</K></V></T>"), "X")
+    assert one == {"A": "1"}

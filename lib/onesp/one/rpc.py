@@ -14,7 +14,7 @@ import socket
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
-from ..errors import BackendError, Busy, NotFound, Transient
+from ..errors import BackendError, Busy, ConfigError, NotFound, Transient
 from .datastore import Datastore
 from .endpoint import resolve_endpoint, resolve_session, resolve_timeout
 from .host import Host
@@ -94,6 +94,8 @@ class OneClient:
 
     def __init__(self, endpoint: str, session: str, timeout: float = 30, *,
                  retries: int = 3, retry_delay: float = 0.2) -> None:
+        if not endpoint.lower().startswith(("http://", "https://")):
+            raise ConfigError("oned endpoint %r is not an http:// or https:// URL" % _public_endpoint(endpoint))
         self.endpoint = endpoint
         self.timeout = float(timeout)
         self.retries = max(1, int(retries))
@@ -221,7 +223,8 @@ class OneClient:
     def _update(self, method: str, info_method: str, obj_id: int, template: TemplateArg, append: bool) -> int:
         text = template if isinstance(template, str) else render_template(template)
         result = self._call(method, (int(obj_id), text, 1 if append else 0), idempotent=False)
-        for key in [k for k in self._cache if k[:2] == (info_method, int(obj_id))]:
+        # The object and every cached pool may now be stale; the next read asks oned again.
+        for key in [k for k in self._cache if k[:2] == (info_method, int(obj_id)) or "pool" in k[0]]:
             del self._cache[key]
         return int(result)
 

@@ -12,6 +12,7 @@ holds scalars only, first occurrence wins, values exactly as oned wrote them
 from __future__ import annotations
 
 import re
+from collections import abc
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from lxml import etree
@@ -69,6 +70,15 @@ class Template(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._scalars)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Template):
+            return self._scalars == other._scalars and self._vectors == other._vectors
+        if isinstance(other, abc.Mapping):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         names = sorted(set(self._scalars) | set(self._vectors))

@@ -137,8 +137,8 @@ def looks_like_xml(data: Union[bytes, str]) -> bool:
     """True when the input is plain XML rather than base64 (base64 never contains '<')."""
     head = data[:512]
     if isinstance(head, str):
-        return head.lstrip().startswith("<")
-    return bytes(head).lstrip().startswith(b"<") or bytes(head).startswith(b"\xef\xbb\xbf<")
+        return head.lstrip("\ufeff \t\r\n").startswith("<")
+    return bytes(head).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
 
 
 def _first_line(text: str) -> str:
