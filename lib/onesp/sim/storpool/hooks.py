@@ -11,7 +11,9 @@ path                       method  body / answer
 /_sim/calls                GET     {calls: [{call, arg, method, status, error}], counts}
 /_sim/calls/reset          POST    clear the call log
 /_sim/state                GET     normalised dump (``?bytes=1`` adds content digests)
-/_sim/reset                POST    wipe everything: objects, files, faults, log, clock
+/_sim/reset                POST    wipe everything: objects, files, faults, log, clock,
+                                   options (remote location stores are kept: they may
+                                   be shared with a second emulator)
 /_sim/clock                GET     {now, offset}
 /_sim/clock                POST    {advance: seconds} -> {now, offset}; expiries run
 /_sim/open                 POST    {object, client, open=true}: mark a device held open

@@ -306,6 +306,7 @@ class State:
             del self.names[obj.name]
         self._forget_views_of(gid)
         self.children.pop(gid, None)
+        self.origins.pop(gid, None)
         self.volumes.pop(gid, None)
         self.snapshots.pop(gid, None)
         self.special.discard(gid)
