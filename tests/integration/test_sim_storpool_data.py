@@ -118,6 +118,11 @@ def test_snapshots_are_read_only_and_freeze_keeps_bytes(sp_sim):
     ok(sp_sim, "POST", "VolumeSnapshot/v", {"name": "s"})
     attach(sp_sim, "s", kind="snapshot", rights="ro")
     assert read_at(dev / "s", 0, 6) == b"frozen"
+    assert os.stat(dev / "s").st_mode & 0o222 == 0
+    ok(sp_sim, "POST", "VolumeCreate", {"name": "never-written", "size": MIB})
+    ok(sp_sim, "POST", "VolumeSnapshot/never-written", {"name": "empty-snap"})
+    attach(sp_sim, "empty-snap", kind="snapshot", rights="ro")  # its file is made on attach
+    assert os.stat(dev / "empty-snap").st_mode & 0o222 == 0 and read_at(dev / "empty-snap", 0, 4) == bytes(4)
     if os.geteuid() != 0:  # root ignores file modes
         with pytest.raises(PermissionError):
             open(dev / "s", "r+b")

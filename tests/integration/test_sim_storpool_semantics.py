@@ -194,3 +194,17 @@ def test_template_propagation_and_inheritance(sp_sim):
     assert {v["templateName"] for v in ok(sp_sim, "GET", "VolumesList")} == {"t2"}
     assert {v["iops"] for v in ok(sp_sim, "GET", "VolumesList")} == {900}
     assert ok(sp_sim, "GET", "Snapshot/s")[0]["iops"] == 900
+
+
+def test_renames_show_in_children_and_snapshot_listings(sp_sim):
+    ok(sp_sim, "POST", "VolumeCreate", {"name": "v", "size": MIB})
+    ok(sp_sim, "POST", "VolumeSnapshot/v", {"name": "s"})
+    ok(sp_sim, "POST", "VolumeCreate", {"name": "c", "parent": "s"})
+    ok(sp_sim, "GET", "VolumesList"), ok(sp_sim, "GET", "SnapshotsList")  # fill the listing caches
+    ok(sp_sim, "POST", "VolumeUpdate/v", {"rename": "v2"})
+    ok(sp_sim, "POST", "SnapshotUpdate/s", {"rename": "s2"})
+    assert {v["name"]: v["parentName"] for v in ok(sp_sim, "GET", "VolumesList")} == {"v2": "s2", "c": "s2"}
+    assert [(s["name"], s["onVolume"]) for s in ok(sp_sim, "GET", "SnapshotsList")] == [("s2", "v2")]
+    ok(sp_sim, "POST", "VolumeFreeze/v2")
+    assert {s["name"]: s["onVolume"] for s in ok(sp_sim, "GET", "SnapshotsList")} == {"s2": "-", "v2": "-"}
+    assert [v["name"] for v in ok(sp_sim, "GET", "VolumesList")] == ["c"]

@@ -47,7 +47,7 @@ class BackingFiles:
     def exists(self, gid: str) -> bool:
         return os.path.exists(self.path(gid))
 
-    def ensure(self, gid: str, size: int) -> Path:
+    def ensure(self, gid: str, size: int, readonly: bool = False) -> Path:
         """The backing file, created empty (all zeros) if the object never had one."""
         path = self.path(gid)
         if not path.exists():
@@ -56,6 +56,8 @@ class BackingFiles:
                 os.ftruncate(fd, size)
             finally:
                 os.close(fd)
+            if readonly:
+                os.chmod(path, 0o444)
         return path
 
     def copy(self, src_gid: str, dst_gid: str, size: int, readonly: bool) -> None:
@@ -114,8 +116,8 @@ class BackingFiles:
 
     # ---- device exposure -------------------------------------------------------------
 
-    def expose(self, gid: str, name: str, size: int) -> None:
-        target = self.ensure(gid, size)
+    def expose(self, gid: str, name: str, size: int, readonly: bool = False) -> None:
+        target = self.ensure(gid, size, readonly)
         if name not in (".", ".."):  # valid StorPool names, but not as a directory entry
             _symlink(target, self.dev_dir / name)
         _symlink(target, self.byid_dir / gid)
@@ -135,7 +137,7 @@ class BackingFiles:
         if new not in (".", ".."):
             _symlink(self.path(gid), self.dev_dir / new)
 
-    def sync_exposure(self, exposed: Dict[str, str], sizes: Dict[str, int]) -> None:
+    def sync_exposure(self, exposed: Dict[str, str], sizes: Dict[str, int], readonly=frozenset()) -> None:
         """After a restart: links for attached objects exist, links of ours for others do not."""
         ours = str(self.objects_dir)
         wanted = {name for name in exposed.values()}
@@ -144,7 +146,7 @@ class BackingFiles:
                 if entry.is_symlink() and os.readlink(entry.path).startswith(ours) and entry.name not in keep:
                     os.unlink(entry.path)
         for gid, name in exposed.items():
-            self.expose(gid, name, sizes[gid])
+            self.expose(gid, name, sizes[gid], gid in readonly)
 
     def wipe(self) -> None:
         """Remove every backing file and every device link pointing at one."""

@@ -64,7 +64,9 @@ class StorPoolSim:
             where = Path(store) if store else self.data_dir / "locations" / name
             self.state.locations[name] = Location(name, where)
         with self.state.lock:
-            files.sync_exposure(self.state.exposure(), {g: self.state.objects[g].size for g in self.state.attachments})
+            attached = [self.state.objects[g] for g in self.state.attachments]
+            files.sync_exposure(self.state.exposure(), {o.gid: o.size for o in attached},
+                                frozenset(o.gid for o in attached if not o.is_volume))
         self.faults = FaultBook()
         self.hooks = Hooks(self.state, self.faults, clients)
         self.dispatcher = Dispatcher(self.state, self.faults, self.token, cluster_name, self.hooks, time.sleep)

@@ -361,7 +361,7 @@ class State:
             self.attachments.pop(obj.gid, None)
         self.persist_attachments(obj.gid)
         if result and not was_exposed:
-            self.files.expose(obj.gid, obj.display_name, obj.size)
+            self.files.expose(obj.gid, obj.display_name, obj.size, readonly=not obj.is_volume)
         elif was_exposed and not result:
             self.files.unexpose(obj.gid, obj.display_name)
 
