@@ -3,4 +3,5 @@
 pytest_plugins = [
     "fixtures.sim_storpool",
     "fixtures.sim_oned",
+    "fixtures.stack",
 ]

@@ -1,0 +1,23 @@
+"""tm resize: grow the volume of a VM disk to the new size (oned never shrinks).
+
+``resize <host>:<vm dir>/disk.<n> <size MB> <vm id> <ds id>``. The host sees the new size
+of an attached StorPool volume by itself; the guest is told by the VMM driver.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import disks, volumes
+from ...errors import BadInput
+
+
+def run(ctx: Any) -> None:
+    args = ctx.tm_args()
+    if args.dst.disk_id is None:
+        raise BadInput("%s is not a disk path" % args.dst)
+    vm = ctx.one.vm(args.vm_id)
+    disk = vm.disk(args.dst.disk_id)
+    ctx.use_datastore(ctx.one.datastore(args.ds_id))
+    volume = disks.disk_volume(ctx.names, vm.id, disk)
+    volumes.grow(ctx, volume.name, args.size_mb)
