@@ -21,7 +21,6 @@ order), ``ONESP_STORPOOL_CONF`` and ``ONESP_STORPOOL_CONF_D``.
 from __future__ import annotations
 
 import os
-import platform
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
@@ -323,7 +322,7 @@ def load(
 
     conf = storpool_conf or env.get("ONESP_STORPOOL_CONF", "/etc/storpool.conf")
     conf_d = storpool_conf_d or env.get("ONESP_STORPOOL_CONF_D", "/etc/storpool.conf.d")
-    host = hostname or env.get("ONESP_HOSTNAME") or platform.node()
+    host = hostname or env.get("ONESP_HOSTNAME") or os.uname().nodename
     storpool = read_storpool_conf(conf, conf_d, host)
     for key in _STORPOOL_CONF_KEYS:
         if key in storpool:

@@ -86,10 +86,13 @@ def run_action(
     verbose = os.environ.get("ONESP_VERBOSE", "") not in ("", "0")
     try:
         cfg = config.load()
+        log = logs.setup(tag, cfg, verbose)
     except ConfigError as exc:
         stderr.write(failure_line(kind, action, "load configuration", exc) + "\n")
         return exc.exit_code
-    log = logs.setup(tag, cfg, verbose)
+    except Exception as exc:  # never a traceback for oned, even before logging exists
+        stderr.write(failure_line(kind, action, "start", exc) + "\n")
+        return 1
     log.debug("start: %s", " ".join(argv))
     ctx = Context(kind, action, argv, cfg, stdin=stdin, observer=observer)
     signals = _Signals()

@@ -8,7 +8,6 @@ lines are copied to stderr as ``DEBUG:``/``INFO:``/``ERROR:`` lines, which oned 
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import sys
 from typing import Iterable, Optional
@@ -54,7 +53,9 @@ def setup(tag: str, cfg: object, verbose: bool = False) -> logging.Logger:
     SECRETS.add(str(getattr(cfg, "SP_AUTH_TOKEN", "") or ""))
     if getattr(cfg, "SYSLOG", False) and os.path.exists("/dev/log"):
         try:
-            handler: logging.Handler = logging.handlers.SysLogHandler(address="/dev/log")
+            from logging.handlers import SysLogHandler  # syslog only: keeps pickle off the start-up path
+
+            handler: logging.Handler = SysLogHandler(address="/dev/log")
             handler.setFormatter(logging.Formatter(tag + "[%(process)d]: %(levelname)s: %(message)s"))
             _add(handler)
         except OSError:

@@ -21,7 +21,6 @@ whole name, so disk 1 of a VM can never be mistaken for disks 10-19, and
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Dict, Mapping, Optional
@@ -153,6 +152,8 @@ class Names:
 
     def staging(self, image_id: object) -> str:
         """Import staging volume; the md5 suffix is the addon's, so its leftovers are recognised too."""
+        import hashlib  # only here: keeps it off every action's start-up path
+
         base = self.image(image_id)
         digest = hashlib.md5((base + "\n").encode("ascii")).hexdigest()  # noqa: S324 - a name, not security
         return check_volume_name("%s-%s" % (base, digest))

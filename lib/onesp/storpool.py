@@ -11,7 +11,6 @@ The token lives in one private attribute; it is in no repr, message or log line.
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import time
@@ -137,7 +136,7 @@ class StorPool:
                 self.observer(method, call, arg)
             try:
                 status, answer = self._exchange(method, path, payload)
-            except (ConnectionRefusedError, socket.timeout, ConnectionResetError, http.client.HTTPException, OSError) as exc:
+            except (ConnectionRefusedError, socket.timeout, ConnectionResetError, OSError, ValueError) as exc:
                 refused = isinstance(exc, ConnectionRefusedError)
                 if attempt < self.retries and (refused or method == "GET"):
                     attempt += 1
@@ -158,7 +157,15 @@ class StorPool:
             _raise(call, status, answer)
 
     def _exchange(self, method: str, path: str, payload: Optional[bytes]) -> "tuple[int, Any]":
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout)
+        import http.client  # imported on the first call: an action failing on bad input never pays for it
+
+        try:
+            return self._request(http.client, method, path, payload)
+        except http.client.HTTPException as exc:
+            raise ConnectionResetError(str(exc)) from None
+
+    def _request(self, http_client: Any, method: str, path: str, payload: Optional[bytes]) -> "tuple[int, Any]":
+        conn = http_client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout)
         try:
             conn.connect()
             if conn.sock is not None:
