@@ -12,7 +12,11 @@ from typing import Dict, List, Optional, Tuple
 import click
 
 #: command name -> (module, attribute); the attribute is a click command or group.
-COMMANDS: Dict[str, Tuple[str, str]] = {}
+COMMANDS: Dict[str, Tuple[str, str]] = {
+    "run": ("onesp.commands.run", "run"),
+    "decode": ("onesp.commands.codec", "decode"),
+    "encode": ("onesp.commands.codec", "encode"),
+}
 SIMULATORS: Dict[str, Tuple[str, str]] = {
     "storpool": ("onesp.sim.storpool.command", "storpool"),
     "oned": ("onesp.sim.oned.command", "oned"),

@@ -1,0 +1,1 @@
+"""Subcommands of the ``onesp`` CLI (imported only when used)."""
