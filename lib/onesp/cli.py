@@ -16,6 +16,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "run": ("onesp.commands.run", "run"),
     "decode": ("onesp.commands.codec", "decode"),
     "encode": ("onesp.commands.codec", "encode"),
+    "audit": ("onesp.commands.audit", "audit"),
 }
 SIMULATORS: Dict[str, Tuple[str, str]] = {
     "storpool": ("onesp.sim.storpool.command", "storpool"),

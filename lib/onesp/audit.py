@@ -1,0 +1,176 @@
+"""Compare what StorPool holds with what oned accounts for (read-only).
+
+Findings, each about one StorPool object:
+
+orphan       a volume or snapshot of this instance (its name parses under ONE_PX, or it carries
+             this instance's ``virt``/``nloc`` tags) that no image, VM disk, disk snapshot, VM
+             snapshot or delayed-delete window accounts for
+missing      an image or a VM disk whose volume does not exist
+stale        an attachment of a VM disk's volume to a client where the VM does not run, or of
+             an image volume no running VM uses
+tags         a VM disk volume whose ``nvm``/``diskid``/``qc`` tags disagree with oned
+
+Objects of other instances (other prefixes and ``nloc`` values) are never considered, so a
+cluster shared by several OpenNebula instances audits cleanly from each of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, Iterable, List, Optional, Set
+
+from . import disks
+from .naming import Names
+
+#: VM states whose disks are not expected to exist (DONE) or not yet created (INIT, PENDING, HOLD).
+_NO_DISKS_YET = (0, 1, 2, 6)
+#: VM states whose disks are detached from every host (STOPPED, UNDEPLOYED).
+_DETACHED_STATES = (4, 9)
+#: LCM states in which a VM's disks are attached on the previous host too (migrations).
+_MIGRATING = (4, 8, 43, 45, 60, 61)
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # orphan, missing, stale, tags
+    object: str
+    detail: str
+    snapshot: bool = False
+    client: Optional[int] = None
+
+
+@dataclass
+class Expected:
+    volumes: Dict[str, str]  # name -> what accounts for it
+    snapshots: Dict[str, str]
+    disk_volumes: Dict[str, Any]  # name -> (vm, disk volume) for tag and attachment checks
+    image_volumes: Dict[str, Any]
+
+
+def _system_on_storpool(vm: Any, datastores: Dict[int, Any]) -> bool:
+    history = vm.current_history
+    if history is None:
+        return False
+    ds = datastores.get(history.ds_id)
+    tm = (ds.tm_mad if ds is not None else None) or history.tm_mad
+    return disks.is_storpool_tm(tm)
+
+
+def expected_objects(names: Names, vms: Iterable[Any], images: Iterable[Any], datastores: Dict[int, Any]) -> Expected:
+    exp = Expected({}, {}, {}, {})
+    for image in images:
+        ds = datastores.get(image.datastore_id)
+        if ds is None or not disks.is_storpool_tm(ds.ds_mad or ds.tm_mad) or not image.source:
+            continue
+        try:
+            volume = names.volume_from_source(image.source)
+        except Exception:
+            continue
+        exp.volumes[volume] = "image %d" % image.id
+        exp.image_volumes[volume] = image
+        for snap in image.snapshots:
+            exp.snapshots[names.disk_snapshot(volume, snap.id)] = "snapshot %d of image %d" % (snap.id, image.id)
+    for vm in vms:
+        if vm.state in _NO_DISKS_YET:
+            continue
+        for volume in disks.vm_volumes(names, vm, _system_on_storpool(vm, datastores)):
+            owner = "disk %d of VM %d" % (volume.disk_id, vm.id)
+            exp.volumes.setdefault(volume.name, owner)
+            if volume.per_vm or volume.name not in exp.disk_volumes:
+                exp.disk_volumes[volume.name] = (vm, volume)
+            disk = next((d for d in vm.disks if d.disk_id == volume.disk_id), None)
+            for snap in (disk.snapshots if disk is not None else ()):
+                exp.snapshots[names.disk_snapshot(volume.name, snap.id)] = "snapshot %d of %s" % (snap.id, owner)
+            for vmsnap in vm.vm_snapshots:
+                if vmsnap.hypervisor_id:
+                    exp.snapshots["%s-%s" % (volume.name, vmsnap.hypervisor_id)] = "VM snapshot %d of VM %d" % (
+                        vmsnap.snapshot_id, vm.id)
+    return exp
+
+
+def audit(cfg: Any, sp_volumes: List[Dict[str, Any]], sp_snapshots: List[Dict[str, Any]],
+          attachments: List[Dict[str, Any]], vms: List[Any], images: List[Any], datastores: Dict[int, Any],
+          client_of_host: Dict[str, int], now: int) -> List[Finding]:
+    """Every finding, sorted by kind and object name (``cfg``: a resolved configuration)."""
+    names, tags = cfg.names, cfg.tags
+    exp = expected_objects(names, vms, images, datastores)
+    findings: List[Finding] = []
+    present: Set[str] = set()
+
+    def ours(obj: Dict[str, Any]) -> bool:
+        return names.parse(obj["name"]) is not None or tags.is_ours(obj.get("tags") or {})
+
+    for volume in sp_volumes:
+        present.add(volume["name"])
+        if ours(volume) and volume["name"] not in exp.volumes:
+            findings.append(Finding("orphan", volume["name"], "volume not used by any image or VM disk"))
+    for snap in sp_snapshots:
+        name = snap["name"]
+        if name.startswith("*") or snap.get("deleted") or snap.get("transient"):
+            continue
+        present.add(name)
+        if not ours(snap) and not (snap.get("onVolume") not in (None, "-") and names.parse(snap["onVolume"])):
+            continue
+        if name in exp.snapshots:
+            continue
+        if (snap.get("targetDeleteDate") or 0) > now:
+            continue  # a delayed delete still inside its window
+        if _is_backup_of_live_vm(names, name, exp):
+            continue
+        findings.append(Finding("orphan", name, "snapshot not accounted for by oned", snapshot=True))
+    for name, owner in sorted(exp.volumes.items()):
+        if name not in present:
+            findings.append(Finding("missing", name, "%s has no StorPool volume" % owner))
+    for attachment in attachments:
+        findings.extend(_attachment_findings(attachment, exp, client_of_host))
+    by_name = {v["name"]: v for v in sp_volumes}
+    for name, (vm, volume) in sorted(exp.disk_volumes.items()):
+        if name in by_name and volume.per_vm:
+            findings.extend(_tag_findings(cfg, by_name[name], vm, volume, datastores))
+    return sorted(findings, key=lambda f: (f.kind, f.object))
+
+
+def _is_backup_of_live_vm(names: Names, name: str, exp: Expected) -> bool:
+    if "-ONEBACKUP-" not in name:
+        return False
+    return name.split("-ONEBACKUP-", 1)[0] in exp.disk_volumes
+
+
+def _attachment_findings(attachment: Dict[str, Any], exp: Expected, client_of_host: Dict[str, int]) -> List[Finding]:
+    name, client = attachment["volume"], int(attachment["client"])
+    if attachment.get("snapshot"):
+        return []
+    if name in exp.disk_volumes:
+        vm, _ = exp.disk_volumes[name]
+        running = vm.state not in _DETACHED_STATES and vm.hostname is not None
+        hosts = [h.hostname for h in (vm.history[-2:] if vm.lcm_state in _MIGRATING else vm.history[-1:])]
+        allowed = {client_of_host.get(h) for h in hosts} if running else set()
+        if client not in allowed:
+            where = "on %s" % vm.hostname if running else "not running"
+            return [Finding("stale", name, "attached to client %d but VM %d is %s" % (client, vm.id, where),
+                            client=client)]
+    elif name in exp.image_volumes:
+        return [Finding("stale", name, "image volume attached to client %d outside any VM" % client, client=client)]
+    return []
+
+
+def _tag_findings(cfg: Any, volume: Dict[str, Any], vm: Any, disk_volume: Any,
+                  datastores: Dict[int, Any]) -> List[Finding]:
+    tags = cfg.tags
+    have = volume.get("tags") or {}
+    wrong = []
+    if have.get(tags.vm_key) != str(vm.id):
+        wrong.append("%s=%s (VM %d)" % (tags.vm_key, have.get(tags.vm_key, ""), vm.id))
+    if have.get("diskid") not in (None, str(disk_volume.disk_id)):
+        wrong.append("diskid=%s (disk %d)" % (have.get("diskid"), disk_volume.disk_id))
+    history = vm.current_history
+    system_ds = datastores.get(history.ds_id) if history is not None else None
+    disk_id = None if disk_volume.type_tag == "CNTXT" else disk_volume.disk_id
+    qos = disks.qos_vm_disk(cfg, vm, disk_id, system_ds)
+    if have.get("qc") != qos:
+        wrong.append("qc=%s (expected %s)" % (have.get("qc", ""), qos or "none"))
+    return [Finding("tags", volume["name"], "; ".join(wrong))] if wrong else []
+
+
+def as_dicts(findings: Iterable[Finding]) -> List[Dict[str, Any]]:
+    return [asdict(f) for f in findings]
