@@ -154,9 +154,23 @@ def ssh_runner(ssh_command: str) -> Runner:
 
 
 def local_runner(host: str, text: str, stdin: Optional[bytes], timeout: float) -> "subprocess.CompletedProcess[bytes]":
-    """Run the script on this machine, through the same shell string ssh would carry."""
+    """Run the script on this machine, through the same shell string ssh would carry.
+
+    Several "hosts" on one machine would share one filesystem, so a live migration between
+    them could not be told apart from a no-op. With ``ONESP_LOCAL_PRIVATE_DIR`` (a directory,
+    typically the datastores directory) and ``ONESP_LOCAL_HOSTS_DIR`` set, each host sees its
+    own copy: the script runs in a private mount namespace where ``<hosts dir>/<host>`` is
+    bind-mounted over the private directory (needs root and ``unshare``; tests and the demo).
+    """
+    argv = ["sh", "-c", text]
+    private = os.environ.get("ONESP_LOCAL_PRIVATE_DIR")
+    hosts = os.environ.get("ONESP_LOCAL_HOSTS_DIR")
+    if private and hosts:
+        own = os.path.join(hosts, host)
+        os.makedirs(own, exist_ok=True)
+        argv = ["unshare", "-m", "sh", "-c", 'mount --bind "$1" "$2" && exec sh -c "$3"', "sh", own, private, text]
     env = dict(os.environ, ONESP_HOST=host)
-    return subprocess.run(["sh", "-c", text], input=stdin if stdin is not None else b"", capture_output=True,
+    return subprocess.run(argv, input=stdin if stdin is not None else b"", capture_output=True,
                           timeout=timeout, check=False, env=env)
 
 

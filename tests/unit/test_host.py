@@ -82,3 +82,16 @@ def test_ssh_runner_builds_argv_with_one_quoted_string(fp):
 
 def test_script_quotes_everything():
     assert script([["ls", "a b", "$(x)"]]) == "ls 'a b' '$(x)'"
+
+
+def test_private_host_views(tmp_path, monkeypatch):
+    shared = tmp_path / "datastores"
+    shared.mkdir()
+    monkeypatch.setenv("ONESP_LOCAL_PRIVATE_DIR", str(shared))
+    monkeypatch.setenv("ONESP_LOCAL_HOSTS_DIR", str(tmp_path / "hosts"))
+    Host("node1", local_runner).write_file(str(shared / "101" / "7" / "f"), b"one")
+    Host("node2", local_runner).write_file(str(shared / "101" / "7" / "f"), b"two")
+    assert (tmp_path / "hosts" / "node1" / "101" / "7" / "f").read_bytes() == b"one"
+    assert (tmp_path / "hosts" / "node2" / "101" / "7" / "f").read_bytes() == b"two"
+    assert Host("node1", local_runner).run(["cat", str(shared / "101" / "7" / "f")]) == "one"
+    assert not (shared / "101").exists()

@@ -146,8 +146,27 @@ class Stack:
     def disk_path(self, host: str, vm_id: int, disk_id: int, ds_id: int = SYSTEM_DS) -> str:
         return "%s/disk.%d" % (self.vm_dir(host, vm_id, ds_id), disk_id)
 
-    def local_disk(self, vm_id: int, disk_id: int, ds_id: int = SYSTEM_DS) -> Path:
-        return self.ds_location / str(ds_id) / str(vm_id) / ("disk.%d" % disk_id)
+    def local_disk(self, vm_id: int, disk_id: int, ds_id: int = SYSTEM_DS, host: Optional[str] = None) -> Path:
+        """Where a host's disk.N is, seen from this process (``host`` needed after private_hosts())."""
+        return self.host_root(host) / str(ds_id) / str(vm_id) / ("disk.%d" % disk_id)
+
+    def private_hosts(self) -> None:
+        """Give node1 and node2 separate datastores directories, as real hosts have.
+
+        Host commands then run in a private mount namespace where ``hosts/<host>`` is mounted
+        over ``ds_location`` (see host.local_runner); read a host's files with ``host_root``.
+        Live migration tests need this: otherwise both hosts are one directory.
+        """
+        self.env["ONESP_LOCAL_PRIVATE_DIR"] = str(self.ds_location)
+        self.env["ONESP_LOCAL_HOSTS_DIR"] = str(self.root / "hosts")
+        for host in HOSTS:
+            (self.root / "hosts" / host).mkdir(parents=True, exist_ok=True)
+
+    def host_root(self, host: Optional[str] = None) -> Path:
+        """The datastores directory of ``host`` as this process sees it."""
+        if host is not None and "ONESP_LOCAL_HOSTS_DIR" in self.env:
+            return Path(self.env["ONESP_LOCAL_HOSTS_DIR"]) / host
+        return self.ds_location
 
     # -- running actions ---------------------------------------------------------------------------
     def run(self, kind: str, action: str, *argv: str, stdin: bytes = b"", env: Optional[Dict[str, str]] = None,
