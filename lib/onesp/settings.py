@@ -90,6 +90,8 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("HOST_EXEC", "str", "ssh", "How commands reach hosts: ssh, or local (run on this machine; tests, demo)."),
     _s("SSH", "str", "ssh", "ssh command used to reach hosts (may carry options)."),
     _s("SSH_TIMEOUT", "int", "60", "Seconds a host command may take (mkfs and imports excluded)."),
+    _s("SCRIPTS_REMOTE_DIR", "str", "/var/tmp/one", "Where oned keeps its driver scripts on hosts (the stock kvm scripts)."),
+    _s("LIBVIRT_URI", "str", "qemu:///system", "libvirt connection of virsh on hosts (VM snapshot freeze, revert)."),
     _s("QEMU_IMG", "str", "qemu-img", "qemu-img command."),
     _s("MKSWAP", "str", "mkswap", "mkswap command on hosts."),
     _s("MKFS", "str", "mkfs", "mkfs command."),
