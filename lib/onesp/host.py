@@ -15,11 +15,13 @@ import posixpath
 import re
 import shlex
 import subprocess
-from typing import Callable, List, Optional, Sequence
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Union
 
 from .errors import BadInput, HostError
 
 Argv = Sequence[str]
+#: What a command reads on stdin: bytes, or an open binary file streamed to it (image data).
+Stdin = Optional[Union[bytes, IO[bytes]]]
 _HOSTNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 
 
@@ -61,7 +63,7 @@ class Host:
     def __repr__(self) -> str:
         return "Host(%s)" % self.name
 
-    def run(self, *commands: Argv, stdin: Optional[bytes] = None, timeout: Optional[float] = None,
+    def run(self, *commands: Argv, stdin: Stdin = None, timeout: Optional[float] = None,
             what: Optional[str] = None) -> str:
         """Run the commands in order on the host; return stdout; raise HostError on failure."""
         text = script(commands)
@@ -138,22 +140,28 @@ class Host:
         self.run(shlex.split(mkswap) + ["--", check_path(device)], what="mkswap %s" % device)
 
 
-Runner = Callable[[str, str, Optional[bytes], float], "subprocess.CompletedProcess[bytes]"]
+Runner = Callable[[str, str, Stdin, float], "subprocess.CompletedProcess[bytes]"]
+
+
+def _stdin_arguments(stdin: Stdin) -> Dict[str, Any]:
+    """bytes are written to the command whole; a file is handed over as its stdin (no copy in memory)."""
+    if stdin is None or isinstance(stdin, (bytes, bytearray)):
+        return {"input": bytes(stdin or b"")}
+    return {"stdin": stdin}
 
 
 def ssh_runner(ssh_command: str) -> Runner:
     """Run the script on the host with the configured ssh command (SSH, may carry options)."""
     base = shlex.split(ssh_command or "ssh")
 
-    def run(host: str, text: str, stdin: Optional[bytes], timeout: float) -> "subprocess.CompletedProcess[bytes]":
+    def run(host: str, text: str, stdin: Stdin, timeout: float) -> "subprocess.CompletedProcess[bytes]":
         argv = base + ["-o", "BatchMode=yes", "--", host, text]
-        return subprocess.run(argv, input=stdin if stdin is not None else b"", capture_output=True, timeout=timeout,
-                              check=False)
+        return subprocess.run(argv, capture_output=True, timeout=timeout, check=False, **_stdin_arguments(stdin))
 
     return run
 
 
-def local_runner(host: str, text: str, stdin: Optional[bytes], timeout: float) -> "subprocess.CompletedProcess[bytes]":
+def local_runner(host: str, text: str, stdin: Stdin, timeout: float) -> "subprocess.CompletedProcess[bytes]":
     """Run the script on this machine, through the same shell string ssh would carry.
 
     Several "hosts" on one machine would share one filesystem, so a live migration between
@@ -170,8 +178,8 @@ def local_runner(host: str, text: str, stdin: Optional[bytes], timeout: float) -
         os.makedirs(own, exist_ok=True)
         argv = ["unshare", "-m", "sh", "-c", 'mount --bind "$1" "$2" && exec sh -c "$3"', "sh", own, private, text]
     env = dict(os.environ, ONESP_HOST=host)
-    return subprocess.run(argv, input=stdin if stdin is not None else b"", capture_output=True,
-                          timeout=timeout, check=False, env=env)
+    return subprocess.run(argv, capture_output=True, timeout=timeout, check=False, env=env,
+                          **_stdin_arguments(stdin))
 
 
 def runner_from_config(cfg: object) -> Runner:

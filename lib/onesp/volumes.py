@@ -66,9 +66,10 @@ def grow(ctx: Any, name: str, size_mb: int, current_bytes: Optional[int] = None)
 
 
 def attach(ctx: Any, name: str, host: str, *, readonly: bool = False, snapshot: bool = False,
-           undo: bool = True) -> str:
-    """Attach to ``host``'s StorPool client; returns the device path there."""
-    client = ctx.client_id(host)
+           undo: bool = True, client: Optional[int] = None) -> str:
+    """Attach to ``host``'s StorPool client (``client`` when already known); returns the device path there."""
+    if client is None:
+        client = ctx.client_id(host)
     with ctx.step("attach %s to %s" % (name, host)):
         ctx.sp.attach(name, client, readonly=readonly or snapshot, snapshot=snapshot,
                       timeout=int(ctx.config.ATTACH_TIMEOUT))
