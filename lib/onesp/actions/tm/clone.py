@@ -1,0 +1,33 @@
+"""tm clone: a non-persistent image disk gets its own volume, cloned from the image's.
+
+``clone <fe>:<SOURCE> <host>:<vm dir>/disk.<n> <vm id> <image ds id>``. The volume
+``<image volume>-<vm>-<n>`` is created baseOn the image volume in one call that carries
+the size (when the disk's SIZE exceeds the image's ORIGINAL_SIZE), the template (only with
+NO_VOLUME_TEMPLATE off) and the tags; then it is attached to the host (READONLY_MODE for a
+READONLY disk) and ``disk.<n>`` points at its device. Run again after success, it adopts
+the volume it made (tags nvm and diskid) and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import disks
+from ...errors import BadInput
+from .common import ensure_clone, link_disk, load_disk
+
+
+def run(ctx: Any) -> None:
+    args = ctx.tm_args()
+    ref = load_disk(ctx, args.dst, args.vm_id, args.ds_id)
+    if not ref.volume.per_vm:
+        raise BadInput("disk %d of VM %d is persistent (CLONE=NO): oned links it with ln, not clone"
+                       % (ref.disk_id, ref.vm_id))
+    given = ctx.names.volume_from_source(args.source)
+    if given != ref.volume.base:
+        raise BadInput("SOURCE %s does not match disk %d of VM %d (%s)" % (args.source, ref.disk_id, ref.vm_id,
+                                                                           ref.disk.source))
+    qos = disks.qos_vm_disk(ctx.config, ref.vm, ref.disk_id, ref.system_ds)
+    created = ensure_clone(ctx, ref, qos)
+    link_disk(ctx, args.dst.host, ref.volume.name, args.dst.path, readonly=ref.volume.readonly,
+              system_ds=ref.system_ds, attach_undo=created)

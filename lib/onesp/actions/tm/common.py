@@ -1,0 +1,266 @@
+"""Steps several TM actions share: reading a VM disk once, linking it on a host, and
+the few decisions the addon makes the same way in many scripts.
+
+What is here, and who uses it:
+
+``load_disk``          the VM, the disk at a ``.../disk.N`` path, its volume, the datastore
+                       given as argument (applied to the configuration) and the system
+                       datastore, each read once (every per-disk action).
+``monitor_marker``     what ``<sysds>/.monitor`` must say (only for a non-shared system DS).
+``attach_readonly``    whether a READONLY disk is attached ``ro`` (READONLY_MODE).
+``link_disk``          attach to the host and point ``disk.N`` at the device, with undo.
+``disk_tags`` / ``owner_tags``  the tags of a VM disk's volume / the subset proving ownership.
+``ensure_clone``       the per-VM volume of a non-persistent or CDROM disk (create or adopt).
+``release_other_hosts``  detach volumes from the other hosts this VM has been placed on.
+``delete_vm_snapshots``  VMSNAPSHOT_DELETE_ON_TERMINATE, by exact names from the VM document.
+``on_host``            run a host step, skipping a host that cannot be reached.
+``frozen_guest``       domfsfreeze/domfsthaw around a step, always thawed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
+
+from ... import disks, volumes
+from ...arguments import HostPath
+from ...disks import DiskVolume
+from ...errors import BadInput, Busy, HostError, OnespError
+from ...storpool import ApiBusy, ApiNotFound
+
+#: LCM state CLEANUP_RESUBMIT: the VM is resubmitted and keeps its VM snapshots.
+LCM_CLEANUP_RESUBMIT = 15
+#: ssh exits with 255 when it cannot reach or log in to the host.
+SSH_UNREACHABLE = 255
+LIBVIRT_URI = "qemu:///system"
+_DEPLOY_ID = re.compile(r"[A-Za-z0-9_.\-]{1,128}\Z")
+
+
+@dataclass(frozen=True)
+class DiskRef:
+    """One VM disk as a per-disk TM action sees it."""
+
+    vm: Any  # one.Vm
+    disk: Any  # one.Disk
+    volume: DiskVolume
+    datastore: Any  # one.Datastore given as the action's datastore argument
+    system_ds: Any  # one.Datastore of the VM directory the path points into
+
+    @property
+    def vm_id(self) -> int:
+        return int(self.vm.id)
+
+    @property
+    def disk_id(self) -> int:
+        return int(self.disk.disk_id)
+
+
+def load_disk(ctx: Any, path: HostPath, vm_id: int, ds_id: int) -> DiskRef:
+    """Read what a per-disk action needs; the ``ds_id`` datastore configures the context.
+
+    The system datastore comes from the path (``.../<sysds>/<vm>/disk.N``, what oned
+    passes), falling back to the VM's current history record.
+    """
+    if path.disk_id is None:
+        raise BadInput("%s is not a disk path" % path)
+    with ctx.step("read VM %d" % vm_id):
+        vm = ctx.one.vm(vm_id)
+        disk = vm.disk(path.disk_id)
+    with ctx.step("read datastore %d" % ds_id):
+        datastore = ctx.one.datastore(ds_id)
+    ctx.use_datastore(datastore)
+    system_ds = system_datastore(ctx, vm, path)
+    volume = disks.disk_volume(ctx.names, vm.id, disk)
+    return DiskRef(vm, disk, volume, datastore, system_ds)
+
+
+def system_datastore(ctx: Any, vm: Any, path: HostPath) -> Any:
+    """The system datastore of the VM directory ``path`` is in (or of the VM's placement)."""
+    ds_id = path.system_ds_id if path.system_ds_id is not None else vm.system_ds_id
+    if ds_id is None:
+        raise BadInput("cannot tell the system datastore of %s" % path)
+    with ctx.step("read datastore %d" % ds_id):
+        return ctx.one.datastore(ds_id)
+
+
+def monitor_marker(system_ds: Any) -> Optional[str]:
+    """The addon writes the system DS's TM_MAD into ``<sysds>/.monitor`` only when that
+    datastore is not shared (its hosts then monitor their own VM directories)."""
+    if system_ds is not None and system_ds.shared is False and system_ds.tm_mad:
+        return str(system_ds.tm_mad)
+    return None
+
+
+def attach_readonly(ctx: Any, readonly: bool) -> bool:
+    """READONLY disks (and CDROMs, the context ISO) use READONLY_MODE; rw by default because
+    libvirt >= 7 opens even read-only disks for writing."""
+    return bool(readonly) and str(ctx.config.READONLY_MODE).strip().lower() == "ro"
+
+
+def link_disk(ctx: Any, host: str, volume: str, path: str, *, readonly: bool, system_ds: Any,
+              attach_undo: bool = True) -> None:
+    """Attach ``volume`` to ``host`` and make ``path`` a symlink to its device (both undone on failure)."""
+    volumes.link(ctx, host, volume, path, readonly=attach_readonly(ctx, readonly),
+                 monitor_marker=monitor_marker(system_ds), attach_undo=attach_undo)
+
+
+def disk_tags(ctx: Any, ref: DiskRef, qos: Optional[str], type_tag: Optional[str] = None) -> Dict[str, str]:
+    """virt, nloc, nvm, diskid, type, qc, vc-policy of the volume behind ``ref``."""
+    return ctx.tags.vm_disk(ref.vm_id, ref.disk_id, type_tag or ref.volume.type_tag, qos, ref.vm.vc_policy)
+
+
+def owner_tags(ctx: Any, vm_id: int, disk_id: int) -> Dict[str, str]:
+    """The tags that prove a volume was made for this disk of this VM (adoption on re-run)."""
+    return {ctx.tags.vm_key: str(vm_id), "diskid": str(disk_id)}
+
+
+def ensure_clone(ctx: Any, ref: DiskRef, qos: Optional[str]) -> bool:
+    """Create the per-VM volume of a non-persistent or CDROM disk from its image volume.
+
+    One VolumeCreate carrying baseOn, the size (only when the disk's SIZE exceeds the
+    image's ORIGINAL_SIZE), the template (only with NO_VOLUME_TEMPLATE off; else the clone
+    keeps its parent's) and every tag. A volume left by an earlier run for the same VM and
+    disk is adopted unchanged. Returns True when it was created now.
+    """
+    volume = ref.volume
+    if not volume.per_vm or not volume.base:
+        raise BadInput("disk %d of VM %d is not a per-VM clone of an image" % (ref.disk_id, ref.vm_id))
+    size_mb = None
+    disk = ref.disk
+    if disk.size and disk.original_size is not None and disk.size > disk.original_size and not disk.is_cdrom:
+        size_mb = int(disk.size)
+    template = None if ctx.config.NO_VOLUME_TEMPLATE else ctx.names.template(ref.datastore.id)
+    return volumes.create(ctx, volume.name, base_on=volume.base, size_mb=size_mb, template=template,
+                          tags=disk_tags(ctx, ref, qos), owner=owner_tags(ctx, ref.vm_id, ref.disk_id))
+
+
+def other_hosts(vm: Any, keep_host: str) -> List[str]:
+    """Hosts of the VM's history records other than ``keep_host``, oldest first, once each."""
+    seen: List[str] = []
+    for record in vm.history:
+        if record.hostname != keep_host and record.hostname not in seen:
+            seen.append(record.hostname)
+    return seen
+
+
+def release_other_hosts(ctx: Any, vm: Any, names: Sequence[str], keep_host: str, *, force: bool = False) -> List[int]:
+    """Detach ``names`` from every other host this VM has been placed on; returns those client ids.
+
+    Bounded cost instead of the addon's full attachment list: the candidates are the
+    hosts of the VM's own history (where its stale attachments come from), resolved to
+    client ids, and all volumes go in one VolumesReassignWait call. Without ``force`` a
+    device that is open there (a VM still running on that host) makes StorPool refuse,
+    and the action fails with a clear line instead of taking the disk away from it; a
+    stale, closed attachment is simply removed. A host whose client id is unknown (removed
+    from oned) is skipped with a log line.
+    """
+    if not names:
+        return []
+    keep = ctx.client_id(keep_host)
+    clients: List[int] = []
+    for host in other_hosts(vm, keep_host):
+        try:
+            client = ctx.client_id(host)
+        except OnespError as exc:
+            ctx.log.warning("not detaching from %s: %s", host, exc)
+            continue
+        if client != keep and client not in clients:
+            clients.append(client)
+    if not clients:
+        return []
+    shown = ", ".join(str(c) for c in clients)
+    items = [{"volume": name, "detach": clients, "force": force} for name in names]
+    with ctx.step("detach %s from other hosts (clients %s)" % (", ".join(names), shown)):
+        try:
+            _reassign(ctx, items)
+        except ApiBusy as exc:
+            raise Busy("%s; a VM may still be running there, so it is not taken away — stop it or "
+                       "detach the volume by hand" % exc.descr) from None
+    return clients
+
+
+def _reassign(ctx: Any, items: List[Dict[str, Any]]) -> None:
+    """One call for all items; if a volume has vanished, the rest one by one (missing ones skipped)."""
+    try:
+        ctx.sp.reassign(items)
+    except ApiNotFound:
+        for item in items:
+            try:
+                ctx.sp.reassign([item])
+            except ApiNotFound:
+                ctx.log.info("volume %s is gone, nothing to detach", item["volume"])
+
+
+def vm_snapshot_names(ctx: Any, vm: Any, volume: str) -> List[str]:
+    """The StorPool names of this VM's VM snapshots of ``volume``, from the VM document."""
+    found: List[str] = []
+    for snap in vm.vm_snapshots:
+        if not snap.hypervisor_id:
+            continue
+        try:
+            snap_id, timestamp = ctx.names.parse_vm_snapshot_id(snap.hypervisor_id)
+        except BadInput:
+            ctx.log.info("VM %s snapshot %d: %r is not ours, skipped", vm.id, snap.snapshot_id, snap.hypervisor_id)
+            continue
+        found.append(ctx.names.vm_snapshot(volume, snap_id, timestamp))
+    return found
+
+
+def delete_vm_snapshots(ctx: Any, vm: Any, volume_names: Iterable[str]) -> int:
+    """VMSNAPSHOT_DELETE_ON_TERMINATE: delete the VM snapshots of these volumes (not on CLEANUP_RESUBMIT)."""
+    if not ctx.config.VMSNAPSHOT_DELETE_ON_TERMINATE or vm.lcm_state == LCM_CLEANUP_RESUBMIT:
+        return 0
+    names: List[str] = []
+    for volume in volume_names:
+        names += vm_snapshot_names(ctx, vm, volume)
+    return volumes.delete_snapshots(ctx, names) if names else 0
+
+
+def on_host(ctx: Any, host: str, what: str, fn: Callable[..., Any], *args: Any) -> bool:
+    """Run a host step; a host ssh cannot reach is skipped (False) with a warning, any other failure raises."""
+    with ctx.step("%s on %s" % (what, host)):
+        try:
+            fn(*args)
+        except HostError as exc:
+            if exc.returncode != SSH_UNREACHABLE:
+                raise
+            ctx.log.warning("host %s unreachable, skipped: %s (%s)", host, what, exc)
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def frozen_guest(ctx: Any, host: str, deploy_id: Optional[str], enabled: bool = True) -> Iterator[bool]:
+    """Freeze the guest's filesystems (virsh domfsfreeze) for the block; always thawed after.
+
+    As in the addon a failed freeze (no guest agent) is logged and the step goes on
+    unfrozen; a failed thaw is retried once and then logged. Yields whether it froze.
+    """
+    if not enabled or not deploy_id:
+        yield False
+        return
+    if not _DEPLOY_ID.match(deploy_id):
+        raise BadInput("invalid deploy id %r" % deploy_id)
+    node = ctx.host(host)
+    try:
+        node.run(["virsh", "--connect", LIBVIRT_URI, "domfsfreeze", deploy_id], what="domfsfreeze %s" % deploy_id)
+        frozen = True
+    except HostError as exc:
+        ctx.log.warning("could not freeze %s on %s, continuing unfrozen: %s", deploy_id, host, exc)
+        frozen = False
+    try:
+        yield frozen
+    finally:
+        if frozen:
+            _thaw(ctx, node, deploy_id)
+
+
+def _thaw(ctx: Any, node: Any, deploy_id: str) -> None:
+    for attempt in (1, 2):
+        try:
+            node.run(["virsh", "--connect", LIBVIRT_URI, "domfsthaw", deploy_id], what="domfsthaw %s" % deploy_id)
+            return
+        except HostError as exc:
+            ctx.log.warning("thaw %s attempt %d failed: %s", deploy_id, attempt, exc)
