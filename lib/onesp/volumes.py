@@ -67,14 +67,18 @@ def grow(ctx: Any, name: str, size_mb: int, current_bytes: Optional[int] = None)
 
 def attach(ctx: Any, name: str, host: str, *, readonly: bool = False, snapshot: bool = False,
            undo: bool = True, client: Optional[int] = None) -> str:
-    """Attach to ``host``'s StorPool client (``client`` when already known); returns the device path there."""
+    """Attach to ``host``'s StorPool client (``client`` when already known); returns the device path there.
+
+    The undo is registered before the call: an attach whose wait timed out (or whose answer
+    was lost) is still recorded by StorPool, and detaching what is not attached is harmless.
+    """
     if client is None:
         client = ctx.client_id(host)
+    if undo:
+        ctx.undo(_detach_quiet, ctx, name, client, snapshot, label="detach %s from %s" % (name, host))
     with ctx.step("attach %s to %s" % (name, host)):
         ctx.sp.attach(name, client, readonly=readonly or snapshot, snapshot=snapshot,
                       timeout=int(ctx.config.ATTACH_TIMEOUT))
-    if undo:
-        ctx.undo(_detach_quiet, ctx, name, client, snapshot, label="detach %s from %s" % (name, host))
     return ctx.device_path(name)
 
 
@@ -96,12 +100,16 @@ def detach(ctx: Any, name: str, host: Optional[str] = None, *, force: bool = Tru
 
 
 def retag(ctx: Any, name: str, tags: Mapping[str, str], previous: Optional[Mapping[str, str]] = None) -> None:
-    """Set (or clear, with empty values) tags; undo restores the ``previous`` values of those keys."""
-    with ctx.step("tag volume %s" % name):
-        ctx.sp.volume_update(name, tags=tags)
+    """Set (or clear, with empty values) tags; undo restores the ``previous`` values of those keys.
+
+    The undo is registered before the call: restoring tags is harmless if the update never
+    happened, and it covers an update that took effect although its answer was lost.
+    """
     if previous is not None:
         restore = {k: previous.get(k, "") for k in tags}
         ctx.undo(ctx.sp.volume_update, name, tags=restore, label="restore tags of %s" % name)
+    with ctx.step("tag volume %s" % name):
+        ctx.sp.volume_update(name, tags=tags)
 
 
 def link(ctx: Any, host: str, name: str, path: str, *, readonly: bool = False, monitor_marker: Optional[str] = None,

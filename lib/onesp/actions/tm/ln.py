@@ -1,0 +1,69 @@
+"""tm ln: a persistent image disk uses the image's own volume (CDROMs get a per-VM clone).
+
+``ln <fe>:<SOURCE> <host>:<vm dir>/disk.<n> <vm id> <image ds id>``. Refused as by the addon:
+SHAREABLE images, and IMMUTABLE ones (CLONE=NO, SAVE=NO, READONLY=YES) unless they are
+CDROMs. A CDROM is cloned into ``<image volume>-<vm>-<n>`` (type CDROM) so the image can be
+attached to several VMs; any other persistent disk is the image volume itself, tagged for
+this VM (type PERS or PERSRO) and attached rw (READONLY_MODE when READONLY).
+
+The addon force-detaches the volume from every client first. Here only the hosts of this
+VM's own history are considered, and without force: a stale attachment left there is
+removed, but a device still open on another host (a VM running there after a split brain)
+makes the action fail with a clear line instead of ripping the disk away from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import disks, volumes
+from ...errors import BadInput, NotFound, Unsupported
+from ...storpool import ApiNotFound
+from .common import DiskRef, disk_tags, ensure_clone, link_disk, load_disk, release_other_hosts
+
+
+def run(ctx: Any) -> None:
+    args = ctx.tm_args()
+    ref = load_disk(ctx, args.dst, args.vm_id, args.ds_id)
+    disk = ref.disk
+    if disk.shareable:
+        raise Unsupported("disk %d of VM %d: SHAREABLE persistent images are not supported" % (ref.disk_id, ref.vm_id))
+    if disk.is_immutable and not disk.is_cdrom:
+        raise Unsupported("disk %d of VM %d: IMMUTABLE images are supported only as CDROM" % (ref.disk_id, ref.vm_id))
+    base = ref.volume.base if ref.volume.per_vm else ref.volume.name
+    if ctx.names.volume_from_source(args.source) != base:
+        raise BadInput("SOURCE %s does not match disk %d of VM %d (%s)" % (args.source, ref.disk_id, ref.vm_id,
+                                                                           disk.source))
+    if disk.is_cdrom:
+        _link_cdrom(ctx, args, ref)
+    elif ref.volume.per_vm:
+        raise BadInput("disk %d of VM %d is not persistent (CLONE=YES): oned clones it with clone, not ln"
+                       % (ref.disk_id, ref.vm_id))
+    else:
+        _link_persistent(ctx, args, ref)
+
+
+def _link_cdrom(ctx: Any, args: Any, ref: DiskRef) -> None:
+    qos = disks.qos_persistent(ctx.config, ref.vm, ref.disk_id, None, ref.system_ds, None, cdrom=True)
+    created = ensure_clone(ctx, ref, qos)
+    release_other_hosts(ctx, ref.vm, [ref.volume.name], args.dst.host)
+    link_disk(ctx, args.dst.host, ref.volume.name, args.dst.path, readonly=True, system_ds=ref.system_ds,
+              attach_undo=created)
+
+
+def _link_persistent(ctx: Any, args: Any, ref: DiskRef) -> None:
+    name = ref.volume.name
+    image = None
+    if ref.disk.image_id is not None:
+        with ctx.step("read image %d" % ref.disk.image_id):
+            image = ctx.one.image(ref.disk.image_id)
+    qos = disks.qos_persistent(ctx.config, ref.vm, ref.disk_id, image, ref.system_ds, ref.datastore)
+    with ctx.step("read volume %s" % name):
+        try:
+            before = ctx.sp.volume(name)
+        except ApiNotFound:
+            raise NotFound("the volume of image %s does not exist" % ref.disk.image_id) from None
+    release_other_hosts(ctx, ref.vm, [name], args.dst.host)
+    volumes.retag(ctx, name, disk_tags(ctx, ref, qos), previous=before.get("tags", {}))
+    link_disk(ctx, args.dst.host, name, args.dst.path, readonly=ref.volume.readonly, system_ds=ref.system_ds)
+
