@@ -170,6 +170,12 @@ def local_runner(host: str, text: str, stdin: Stdin, timeout: float) -> "subproc
     own copy: the script runs in a private mount namespace where ``<hosts dir>/<host>`` is
     bind-mounted over the private directory (needs root and ``unshare``; tests and the demo).
     """
+    argv, env = _local_argv(host, text)
+    return subprocess.run(argv, capture_output=True, timeout=timeout, check=False, env=env,
+                          **_stdin_arguments(stdin))
+
+
+def _local_argv(host: str, text: str) -> "tuple[List[str], Dict[str, str]]":
     argv = ["sh", "-c", text]
     private = os.environ.get("ONESP_LOCAL_PRIVATE_DIR")
     hosts = os.environ.get("ONESP_LOCAL_HOSTS_DIR")
@@ -177,10 +183,24 @@ def local_runner(host: str, text: str, stdin: Stdin, timeout: float) -> "subproc
         own = os.path.join(hosts, host)
         os.makedirs(own, exist_ok=True)
         argv = ["unshare", "-m", "sh", "-c", 'mount --bind "$1" "$2" && exec sh -c "$3"', "sh", own, private, text]
-    env = dict(os.environ, ONESP_HOST=host)
-    return subprocess.run(argv, capture_output=True, timeout=timeout, check=False, env=env,
-                          **_stdin_arguments(stdin))
+    return argv, dict(os.environ, ONESP_HOST=host)
 
 
 def runner_from_config(cfg: object) -> Runner:
     return local_runner if getattr(cfg, "HOST_EXEC") == "local" else ssh_runner(str(getattr(cfg, "SSH")))
+
+
+def spawn(cfg: object, host: str, commands: Sequence[Argv], stdout: Any, stderr: Any) -> "subprocess.Popen[bytes]":
+    """Start ``commands`` on ``host`` the way the configured runner would, without waiting.
+
+    The sending half of a stream between two hosts: its ``stdout`` (``subprocess.PIPE``)
+    becomes the stdin of ``Host.run`` on the receiving host, so the bytes flow through a
+    pipe on this machine and are never held in memory (a VM directory with a memory
+    checkpoint moved from host to host).
+    """
+    text = script(commands)
+    if getattr(cfg, "HOST_EXEC") == "local":
+        argv, env = _local_argv(check_host(host), text)
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env)
+    argv = shlex.split(str(getattr(cfg, "SSH")) or "ssh") + ["-o", "BatchMode=yes", "--", check_host(host), text]
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
