@@ -1,0 +1,77 @@
+"""tm mkimage: a volatile disk as a StorPool volume in a StorPool system datastore.
+
+``mkimage <size MB> <format> <host>:<vm dir>/disk.<n> <vm id> <system ds id>``. The volume
+``one-sys-<vm>-<n>-raw`` is created with the system datastore's template and the tags
+(type VOL, or VOLRO for READONLY) in one call, attached to the host and linked as
+``disk.<n>``; with an FS on the disk it is formatted there first (mkfs, file system from
+an allow-list). ``mkswap`` is the same with a swap area (``one-sys-<vm>-<n>-swap``).
+
+Only raw disks exist on StorPool (the addon refuses other formats too). A volume adopted
+from an earlier run of the same action is never formatted again: a guest may already use it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, List
+
+from ... import disks, volumes
+from ...errors import BadInput, Unsupported
+from .common import attach_readonly, disk_tags, link_disk, load_disk, owner_tags
+
+#: File systems mkimage makes, with the option that lets mkfs use a whole device unasked.
+FILESYSTEMS = {"ext2": ["-F"], "ext3": ["-F"], "ext4": ["-F"], "xfs": ["-f"], "btrfs": ["-f"], "vfat": []}
+#: Seconds mkfs/mkswap may take on a large device (SSH_TIMEOUT is for quick commands).
+FORMAT_TIMEOUT = 3600
+
+
+def run(ctx: Any) -> None:
+    args = ctx.tm_args()
+    if args.fmt != "raw":
+        raise Unsupported("volatile disks on StorPool are raw block devices; format %s is not supported" % args.fmt)
+    make_volatile(ctx, args, swap=False)
+
+
+def make_volatile(ctx: Any, args: Any, swap: bool) -> None:
+    """Create, format (swap or FS) and link the volatile disk at ``args.dst``."""
+    ref = load_disk(ctx, args.dst, args.vm_id, args.ds_id)
+    disk = ref.disk
+    what = "disk %d of VM %d" % (ref.disk_id, ref.vm_id)
+    if not disk.is_volatile:
+        raise BadInput("%s is not a volatile disk" % what)
+    if disk.is_swap != swap:
+        raise BadInput("%s is %s: oned makes it with %s" % (what, "a swap disk" if disk.is_swap else "not a swap disk",
+                                                            "mkswap" if disk.is_swap else "mkimage"))
+    for attribute, value in (("DRIVER", disk.driver), ("FORMAT", disk.format)):
+        if (value or "raw").lower() != "raw":
+            raise Unsupported("%s has %s %s; volatile disks on StorPool are raw" % (what, attribute, value))
+    command = _format_command(ctx, disk, swap)
+    name = ref.volume.name
+    qos = disks.qos_vm_disk(ctx.config, ref.vm, ref.disk_id, ref.system_ds)
+    created = volumes.create(ctx, name, size_mb=args.size_mb, template=ctx.names.template(args.ds_id),
+                             tags=disk_tags(ctx, ref, qos), owner=owner_tags(ctx, ref.vm_id, ref.disk_id))
+    host = args.dst.host
+    if not created or not command:
+        link_disk(ctx, host, name, args.dst.path, readonly=ref.volume.readonly, system_ds=ref.system_ds,
+                  attach_undo=created)
+        return
+    link_disk(ctx, host, name, args.dst.path, readonly=False, system_ds=ref.system_ds)
+    device = ctx.device_path(name)
+    with ctx.step("%s %s on %s" % (command[0], name, host)):
+        ctx.host(host).run(command + [device], timeout=FORMAT_TIMEOUT, what="%s %s" % (command[0], device))
+    if attach_readonly(ctx, ref.volume.readonly):
+        volumes.detach(ctx, name, host)
+        volumes.attach(ctx, name, host, readonly=True)
+
+
+def _format_command(ctx: Any, disk: Any, swap: bool) -> List[str]:
+    """argv (without the device) that prepares the volume, or [] for a blank disk."""
+    if swap:
+        return shlex.split(str(ctx.config.MKSWAP)) + ["-L", "swap"]
+    if not disk.fs:
+        return []
+    fs = disk.fs.strip().lower()
+    if fs not in FILESYSTEMS:
+        raise Unsupported("disk %d: file system %r is not one of %s" % (disk.disk_id, disk.fs,
+                                                                        ", ".join(sorted(FILESYSTEMS))))
+    return shlex.split(str(ctx.config.MKFS)) + ["-t", fs] + FILESYSTEMS[fs]
