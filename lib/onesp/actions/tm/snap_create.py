@@ -1,0 +1,26 @@
+"""tm snap_create: snapshot a VM disk's volume as ``<volume>-snap<snap id>`` (VM powered off or suspended).
+
+``snap_create <host>:<vm dir>/disk.<n> <snap id> <vm id> <ds id>``. Works for image disks
+and for volatile disks on a StorPool system datastore; a CD-ROM is refused with one line.
+DISKSNAPSHOT_LIMIT refuses the snapshot that would exceed it. Re-running the line when
+the snapshot is already there (taken from this volume) succeeds without a second one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import common, snapshots
+
+
+def create(ctx: Any, live: bool) -> None:
+    t = snapshots.target(ctx)
+    snapshots.refuse_cdrom(t)
+    snapshots.check_limit(ctx, t)
+    freeze = live and bool(ctx.config.DISK_SNAPSHOT_FSFREEZE)
+    with common.frozen_guest(ctx, t.host, t.vm.deploy_id, enabled=freeze):
+        snapshots.take(ctx, t)
+
+
+def run(ctx: Any) -> None:
+    create(ctx, live=False)

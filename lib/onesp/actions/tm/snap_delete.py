@@ -1,0 +1,19 @@
+"""tm snap_delete: delete the disk snapshot ``<volume>-snap<snap id>``.
+
+``snap_delete <host>:<vm dir>/disk.<n> <snap id> <vm id> <ds id>``. Exactly that
+snapshot (detached from every client first); one that is already gone is success.
+StorPool keeps the data newer snapshots or the volume still need.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import volumes
+from . import snapshots
+
+
+def run(ctx: Any) -> None:
+    t = snapshots.target(ctx)
+    if volumes.delete_snapshots(ctx, [t.snapshot]) == 0:
+        ctx.log.info("snapshot %s is already gone", t.snapshot)

@@ -1,0 +1,46 @@
+"""tm snap_revert: bring a VM disk back to its snapshot ``<volume>-snap<snap id>`` (VM powered off).
+
+``snap_revert <host>:<vm dir>/disk.<n> <snap id> <vm id> <ds id>``.
+
+StorPool reverts a volume in place (VolumeRevert): it keeps its name, globalId, tags and
+template, so nothing is renamed or re-created and there is no moment when the disk's
+volume does not exist (the addon renamed the volume away and created a new one from the
+snapshot). StorPool refuses to revert an attached volume, so the volume is detached from
+the VM's host, reverted, attached again and its ``disk.<n>`` link refreshed. Each step is
+undone on failure: before the revert a failure leaves everything as it was; after it the
+disk is attached and linked as before, holding the snapshot's data.
+
+Size: a reverted volume takes the snapshot's size, while oned keeps the disk's SIZE as
+it was. onesp never writes oned's database (the addon's UPDATE_ONE_DISK_SIZE ran
+``onedb change-body``), so a volume grown after the snapshot is grown back to the size
+it had: the guest finds the snapshot's data on a disk of the size oned records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import BadInput
+from . import common, snapshots
+
+
+def run(ctx: Any) -> None:
+    t = snapshots.target(ctx)
+    snapshots.refuse_cdrom(t)
+    name = t.volume.name
+    with ctx.step("read snapshot %s" % t.snapshot):
+        snapshot = ctx.sp.snapshot(t.snapshot)
+        origin = snapshot.get("onVolume")
+        if origin not in (name, "-", None):
+            raise BadInput("snapshot %s was taken from %s, not from %s" % (t.snapshot, origin, name))
+    with ctx.step("read volume %s" % name):
+        size_before = int(ctx.sp.volume(name)["size"])
+    readonly = common.attach_readonly(ctx, t.volume.readonly)
+    snapshots.detach_for_revert(ctx, name, t.host, readonly)
+    snapshots.revert(ctx, name, t.snapshot)
+    if int(snapshot["size"]) < size_before:
+        with ctx.step("grow volume %s back to %d bytes" % (name, size_before)):
+            ctx.sp.volume_update(name, size=size_before)
+        ctx.log.info("volume %s grown back from the snapshot's %d to %d bytes", name, int(snapshot["size"]),
+                     size_before)
+    common.link_disk(ctx, t.host, name, t.path, readonly=t.volume.readonly, system_ds=t.ref.system_ds)
