@@ -1,0 +1,105 @@
+"""tm delete: a VM disk, or what the StorPool system datastore keeps for a VM directory.
+
+``delete <host>:<vm dir>[/disk.<n>] <vm id> <ds id>``.
+
+A disk path: the volume of exactly that disk (never a name that merely starts the same,
+so disk 1 never touches disks 10-19). A per-VM volume (non-persistent, volatile, CDROM)
+is deleted through DELAY_DELETE (CDROM clones at once, as the addon does) with
+REMOTE_BACKUP_DELETE; the volume of a persistent image is never deleted, only detached
+and given back (VM tags cleared, qc = DEFAULT_QOSCLASS). With VMSNAPSHOT_DELETE_ON_TERMINATE
+the VM snapshots of that volume go too, by the exact names the VM document records.
+
+The VM directory: the VM's volatile disks, its context ISO (at once: it is rebuilt from
+oned) and UEFI NVRAM (delayed, unlike the addon: it cannot be rebuilt), then the
+directory on the host.
+
+StorPool comes first; a host ssh cannot reach is skipped, and the output says so. A volume
+or disk that is already gone is success.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+from ... import disks, volumes
+from ...disks import DiskVolume
+from ...storpool import ApiBusy, ApiNotFound
+from .common import delete_vm_snapshots, on_host
+
+
+def run(ctx: Any) -> Optional[str]:
+    args = ctx.tm_args()
+    path = args.dst
+    with ctx.step("read datastore %d" % args.ds_id):
+        datastore = ctx.one.datastore(args.ds_id)
+    ctx.use_datastore(datastore)
+    with ctx.step("read VM %d" % args.vm_id):
+        vm = ctx.one.vm(args.vm_id)
+    node = ctx.host(path.host)
+    if path.disk_id is not None:
+        _delete_disk(ctx, vm, path.disk_id)
+        reached = on_host(ctx, path.host, "remove %s" % path.path, node.remove, path.path)
+    else:
+        if disks.is_storpool_tm(datastore.tm_mad):
+            _delete_system_volumes(ctx, vm)
+        reached = on_host(ctx, path.host, "remove %s" % path.path, node.remove_tree, path.path)
+    if reached:
+        return None
+    return "host %s is unreachable: the StorPool part is done, removing %s there was skipped" % (path.host, path.path)
+
+
+def _delete_disk(ctx: Any, vm: Any, disk_id: int) -> None:
+    if not vm.has_disk(disk_id):
+        ctx.log.info("VM %d has no disk %d any more; only its path on the host is removed", vm.id, disk_id)
+        return
+    volume = disks.disk_volume(ctx.names, vm.id, vm.disk(disk_id))
+    if volume.per_vm:
+        _delete_volume(ctx, vm, volume)
+    else:
+        _give_back(ctx, volume)
+    delete_vm_snapshots(ctx, vm, [volume.name])
+
+
+def _delete_volume(ctx: Any, vm: Any, volume: DiskVolume) -> None:
+    """A per-VM volume; CDROM/IMMUT clones are copies of an image, deleted at once as by the addon."""
+    keep = volume.type_tag not in ("CDROM", "IMMUT")
+    remote = str(ctx.config.REMOTE_BACKUP_DELETE or "") if keep else ""
+    volumes.delete(ctx, volume.name, tags=ctx.tags.vm_group(vm.id), delayed=keep, remote_backup=remote or None)
+
+
+def _give_back(ctx: Any, volume: DiskVolume) -> None:
+    """The persistent image's own volume: detached everywhere and stripped of the VM's tags.
+
+    Detaching is forced unless the disk is READONLY; then a refusal is only logged, as the
+    addon's "soft fail" does.
+    """
+    name = volume.name
+    with ctx.step("detach %s from all hosts" % name):
+        try:
+            ctx.sp.detach(name, "all", force=not volume.readonly)
+        except ApiNotFound:
+            ctx.log.info("volume %s of a persistent image is gone, nothing to give back", name)
+            return
+        except ApiBusy as exc:
+            if not volume.readonly:
+                raise
+            ctx.log.warning("READONLY volume %s stays attached where it is open: %s", name, exc)
+    volumes.retag(ctx, name, ctx.tags.released(str(ctx.config.DEFAULT_QOSCLASS or "")))
+
+
+def _delete_system_volumes(ctx: Any, vm: Any) -> None:
+    """Volatile disks, context ISO and NVRAM of the VM (each by its exact name)."""
+    doomed: List[str] = []
+    for disk in vm.disks:
+        if disk.is_volatile:
+            volume = disks.disk_volume(ctx.names, vm.id, disk)
+            _delete_volume(ctx, vm, volume)
+            doomed.append(volume.name)
+    context = disks.context_volume(ctx.names, vm)
+    if context is not None:
+        volumes.delete(ctx, context.name, delayed=False)
+        doomed.append(context.name)
+    nvram = ctx.names.nvram(vm.id)
+    volumes.delete(ctx, nvram, tags=ctx.tags.vm_group(vm.id))
+    doomed.append(nvram)
+    delete_vm_snapshots(ctx, vm, doomed)
