@@ -1,0 +1,113 @@
+"""tm mvds: give a persistent disk back to its image when the VM is done with it.
+
+``mvds <host>:<vm dir>/disk.<n> <SOURCE> <vm id> <image ds id>``. The disk's volume is
+detached from every client (forced unless READONLY), loses the VM's tags (nvm, vc-policy,
+type, diskid) and gets the image's QoS class (image > image datastore > DEFAULT_QOSCLASS);
+when SOURCE names another volume (a deferred save-as) it is renamed to it in the same
+call. With VMSNAPSHOT_DELETE_ON_TERMINATE the VM snapshots of the disk go, by the exact
+names the VM document records. Finally ``disk.<n>`` is removed on the host (skipped, and
+said so, when the host cannot be reached).
+
+Run again after success it finds the volume already renamed and only re-applies what is
+already true.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from ... import disks, volumes
+from ...errors import NotFound, OnespError
+from ...storpool import ApiBusy, ApiExists, ApiNotFound
+from .common import delete_vm_snapshots, load_disk, on_host
+
+
+def run(ctx: Any) -> Optional[str]:
+    args = ctx.tm_args()
+    ref = load_disk(ctx, args.src, args.vm_id, args.ds_id)
+    current = ref.volume.name
+    target = ctx.names.volume_from_source(args.source)
+    with ctx.step("find the volume of disk %d of VM %d" % (ref.disk_id, ref.vm_id)):
+        name, info = _find(ctx, current, target)
+    tags = ctx.tags.released(disks.qos_image(ctx.config, _image_of(ctx, target, ref), ref.datastore))
+    _detach_everywhere(ctx, name, args.src.host, ref.volume.readonly)
+    if name != target:
+        template = None if ctx.config.NO_VOLUME_TEMPLATE else ctx.names.template(ref.datastore.id)
+        _rename(ctx, name, target, tags, info, template)
+    else:
+        volumes.retag(ctx, name, tags, previous=info.get("tags", {}))
+    delete_vm_snapshots(ctx, ref.vm, [current])
+    if on_host(ctx, args.src.host, "remove %s" % args.src.path, ctx.host(args.src.host).remove, args.src.path):
+        return None
+    return "host %s is unreachable: the disk is back in its image, removing %s there was skipped" % (
+        args.src.host, args.src.path)
+
+
+def _find(ctx: Any, current: str, target: str) -> "tuple[str, Dict[str, Any]]":
+    """The volume to give back: the disk's, or the SOURCE one if an earlier run renamed it already."""
+    for name in (current, target) if current != target else (current,):
+        info = ctx.sp.volume_or_none(name)
+        if info is not None:
+            return name, info
+    raise NotFound("neither %s nor %s exists: the disk has no volume to give back" % (current, target)
+                   if current != target else "volume %s does not exist: the disk has nothing to give back" % current)
+
+
+def _image_of(ctx: Any, target: str, ref: Any) -> Any:
+    """The image that owns SOURCE (a save-as target is another image than the disk's)."""
+    parsed = ctx.names.parse(target)
+    image_id = parsed.image_id if parsed is not None and parsed.kind == "image" else ref.disk.image_id
+    if image_id is None:
+        return None
+    with ctx.step("read image %d" % image_id):
+        try:
+            return ctx.one.image(image_id)
+        except NotFound:
+            ctx.log.info("image %d is gone; its QoS class is not used", image_id)
+            return None
+
+
+def _detach_everywhere(ctx: Any, name: str, host: str, readonly: bool) -> None:
+    """Detach from all clients; on failure later the disk is attached to its host again."""
+    ctx.undo(_attach_again, ctx, name, host, readonly, label="attach %s to %s again" % (name, host))
+    with ctx.step("detach %s from all hosts" % name):
+        try:
+            ctx.sp.detach(name, "all", force=not readonly)
+        except ApiBusy as exc:
+            if not readonly:
+                raise
+            ctx.log.warning("READONLY volume %s stays attached where it is open: %s", name, exc)
+
+
+def _attach_again(ctx: Any, name: str, host: str, readonly: bool) -> None:
+    try:
+        client = ctx.client_id(host)
+    except OnespError as exc:
+        ctx.log.info("not attaching %s to %s again: %s", name, host, exc)
+        return
+    try:
+        ctx.sp.attach(name, client, readonly=readonly and str(ctx.config.READONLY_MODE).lower() == "ro",
+                      timeout=int(ctx.config.ATTACH_TIMEOUT))
+    except ApiNotFound:
+        pass
+
+
+def _rename(ctx: Any, name: str, target: str, tags: Dict[str, str], info: Dict[str, Any],
+            template: Optional[str]) -> None:
+    """Rename to SOURCE (deferred save-as) with the released tags, in one call.
+
+    The undo is registered first, so a rename whose answer was lost is reverted as well;
+    it does nothing when no volume has the new name, or when the old one still exists.
+    """
+    previous = {k: info.get("tags", {}).get(k, "") for k in tags}
+    ctx.undo(_rename_back, ctx, target, name, previous, info.get("templateName") if template else None,
+             label="rename %s back to %s" % (target, name))
+    with ctx.step("rename volume %s to %s" % (name, target)):
+        ctx.sp.volume_update(name, rename=target, tags=tags, template=template)
+
+
+def _rename_back(ctx: Any, target: str, name: str, tags: Dict[str, str], template: Optional[str]) -> None:
+    try:
+        ctx.sp.volume_update(target, rename=name, tags=tags, template=template)
+    except (ApiNotFound, ApiExists):
+        pass
