@@ -1,0 +1,118 @@
+"""vmm snapshot_create: one crash-consistent StorPool snapshot of every disk of a VM.
+
+``snapshot_create-storpool <domain> <snapshot id> <vm id> <host>`` (VM_MAD
+``-l snapshotcreate=snapshot_create-storpool``). Prints the hypervisor id
+``ONESNAP-<snapshot id>-<timestamp>`` that oned stores with the snapshot.
+
+All the VM's StorPool volumes are snapshotted by one VolumesGroupSnapshot, which StorPool
+applies to all of them or to none. With VMSNAPSHOT_FSFREEZE the guest's filesystems are
+frozen around it and always thawed. The timestamp is the TIME oned gave the snapshot record,
+so a repeated run of the same request finds and keeps what the first run made instead of
+taking a second set. A VM without any StorPool disk is left to the stock kvm script; a VM
+with writable disks elsewhere is refused, since part of it would not revert.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, List, Mapping, Optional, Tuple
+
+from ... import volumes
+from ...errors import AlreadyExists, ConfigError, LimitReached, OnespError, Unsupported
+from ...storpool import ApiExists
+from . import document, libvirt, stock, vmsnap
+from .args import snapshot_args
+
+
+def run(ctx: Any) -> Optional[str]:
+    args = snapshot_args("snapshot_create", ctx.argv)
+    source = document.load(ctx, args.vm_id)
+    vm = source.vm
+    disk_volumes = vmsnap.snapshot_volumes(ctx, vm, source.system_ds)
+    if not disk_volumes:
+        ctx.log.info("VM %d has no StorPool volume: the stock kvm snapshot_create handles it", vm.id)
+        return stock.run(ctx, args.host, "snapshot_create", args.raw, source.document).strip() or None
+    if not ctx.config.VMSNAPSHOT_OVERRIDE:
+        raise Unsupported("StorPool VM snapshots are disabled (VMSNAPSHOT_OVERRIDE=0 in %s)"
+                          % ctx.config.origin("VMSNAPSHOT_OVERRIDE"))
+    with ctx.step("check the disks of VM %d" % vm.id):
+        outside = vmsnap.unprotected_disks(vm, disk_volumes)
+        if outside:
+            raise Unsupported("disk %s of VM %d is not on StorPool, so a StorPool VM snapshot cannot cover it"
+                              % (", ".join(str(d) for d in outside), vm.id))
+    with ctx.step("check VMSNAPSHOT_LIMIT of VM %d" % vm.id):
+        check_limit(ctx, vm, args.snap_id)
+    if vm.vmsnapshot_with_checkpoint:
+        ctx.log.info("VMSNAPSHOT_WITH_CHECKPOINT is not supported: VM %d gets a disk-only snapshot", vm.id)
+    timestamp = record_time(vm, args.snap_id)
+    hypervisor_id = ctx.names.vm_snapshot_id(args.snap_id, timestamp)
+    pairs = vmsnap.pairs(ctx, [v.name for v in disk_volumes], args.snap_id, timestamp)
+    tags = ctx.tags.vm_group(vm.id)
+    if ctx.config.VMSNAPSHOT_FSFREEZE:
+        with libvirt.frozen(ctx, args.host, args.domain):
+            group_snapshot(ctx, vm.id, hypervisor_id, pairs, tags)
+    else:
+        group_snapshot(ctx, vm.id, hypervisor_id, pairs, tags)
+    return hypervisor_id
+
+
+def check_limit(ctx: Any, vm: Any, snap_id: int) -> None:
+    """VMSNAPSHOT_LIMIT: VM user template > system datastore > global; counts the VM's other snapshots."""
+    if not ctx.config.VMSNAPSHOT_ENABLE_LIMIT:
+        return
+    raw = vm.user_template.text("VMSNAPSHOT_LIMIT")
+    if raw is not None:
+        if not raw.isdigit():
+            raise ConfigError("VMSNAPSHOT_LIMIT in the user template of VM %d: expected a whole number, got %r"
+                              % (vm.id, raw))
+        limit, where = int(raw), "the user template of VM %d" % vm.id
+    else:
+        limit, where = ctx.config.limit("VMSNAPSHOT_LIMIT"), ctx.config.origin("VMSNAPSHOT_LIMIT")
+    if limit is None:
+        return
+    others = [s for s in vm.vm_snapshots if s.snapshot_id != snap_id]
+    if len(others) >= limit:
+        raise LimitReached("VM %d already has %d snapshot(s), VMSNAPSHOT_LIMIT is %d (%s)"
+                           % (vm.id, len(others), limit, where))
+
+
+def record_time(vm: Any, snap_id: int) -> int:
+    """The TIME of oned's record of this snapshot (stable across retries), else now."""
+    for snap in vm.vm_snapshots:
+        if snap.snapshot_id == snap_id and snap.time:
+            return int(snap.time)
+    return int(time.time())
+
+
+def group_snapshot(ctx: Any, vm_id: int, label: str, pairs: List[Tuple[str, str]], tags: Mapping[str, str]) -> None:
+    """Take the group snapshot; leave nothing behind if the call fails, adopt an identical earlier one."""
+    names = [snapshot for _, snapshot in pairs]
+    with ctx.step("take snapshot %s of the %d volume(s) of VM %d" % (label, len(pairs), vm_id)):
+        try:
+            ctx.sp.group_snapshot(pairs, tags)
+        except ApiExists:
+            if not taken_earlier(ctx, pairs, tags):
+                raise AlreadyExists("a snapshot named like this VM snapshot exists and does not belong to VM %d"
+                                    % vm_id) from None
+            ctx.log.info("the snapshots of this VM snapshot exist from an earlier run: keeping them")
+        except OnespError:
+            forget(ctx, names)
+            raise
+    ctx.undo(volumes.delete_snapshots, ctx, names, label="delete the snapshots of VM %d" % vm_id)
+
+
+def taken_earlier(ctx: Any, pairs: List[Tuple[str, str]], tags: Mapping[str, str]) -> bool:
+    """True when every snapshot of the group exists and carries this VM's group tags."""
+    for _, name in pairs:
+        found = ctx.sp.snapshot_or_none(name)
+        if found is None or any(found.get("tags", {}).get(k) != v for k, v in tags.items()):
+            return False
+    return True
+
+
+def forget(ctx: Any, names: List[str]) -> None:
+    """Delete what a failed group snapshot call may still have made (an error can follow the effect)."""
+    try:
+        volumes.delete_snapshots(ctx, names)
+    except OnespError as exc:
+        ctx.log.error("could not remove the snapshots of a failed group snapshot: %s", exc)

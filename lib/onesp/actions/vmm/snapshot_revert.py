@@ -1,0 +1,132 @@
+"""vmm snapshot_revert: put every disk of a VM back to the data of one VM snapshot.
+
+``snapshot_revert-storpool <domain> <hypervisor id> <vm id> <host>`` (VM_MAD
+``-l snapshotrevert=snapshot_revert-storpool``). Prints nothing.
+
+Order, so that a failure changes nothing:
+
+1. every snapshot of the VM snapshot is looked up first; one missing refuses the revert
+   before the domain is touched;
+2. the domain is stopped (``virsh destroy``; it stays off afterwards, as with the addon:
+   oned's monitoring then sees the VM powered off and the user resumes it);
+3. the volumes are detached (StorPool refuses to revert an attached volume);
+4. one group snapshot keeps each volume's current data under a temporary name;
+5. each volume is reverted in place with VolumeRevert (name, template, tags and global id
+   stay), then grown back to the disk's size in oned if it was resized after the snapshot;
+6. the volumes are attached to the host again, and the temporary snapshots deleted.
+
+If any step of 3-6 fails, the undo stack reverts the volumes already reverted back to their
+temporary snapshot (registered before each revert, so a revert that took effect but reported
+an error is put back too), deletes the temporary snapshots and attaches the volumes again:
+every disk ends with its pre-revert data.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, List, Optional
+
+from ...errors import NotFound, OnespError
+from ...storpool import ApiNotFound
+from . import document, libvirt, stock, vmsnap
+from .args import snapshot_args
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Revert:
+    volume: str
+    snapshot: str
+    grow_to: Optional[int]  # bytes, when the disk is larger in oned than the snapshot
+
+
+def run(ctx: Any) -> None:
+    args = snapshot_args("snapshot_revert", ctx.argv)
+    source = document.load(ctx, args.vm_id)
+    vm = source.vm
+    parsed = vmsnap.parse_id(ctx, args.hypervisor_id)
+    if parsed is None:
+        ctx.log.info("%s is not a StorPool VM snapshot: the stock kvm snapshot_revert handles it", args.hypervisor_id)
+        stock.run(ctx, args.host, "snapshot_revert", args.raw, source.document)
+        return
+    with ctx.step("find the snapshots of %s of VM %d" % (args.hypervisor_id, vm.id)):
+        plan = find_snapshots(ctx, vm, source.system_ds, *parsed)
+    client = ctx.client_id(args.host)
+    libvirt.stop(ctx, args.host, args.domain)
+    names = [item.volume for item in plan]
+
+    ctx.undo(attach_all, ctx, names, client, label="attach the volumes of VM %d to %s again" % (vm.id, args.host))
+    with ctx.step("detach the volumes of VM %d" % vm.id):
+        ctx.sp.reassign([{"volume": name, "detach": "all", "force": True} for name in names])
+
+    token = "%d-%s" % (time.time(), secrets.token_hex(4))
+    keep = [(name, ctx.names.temporary(name, "SPTMP", token)) for name in names]
+    ctx.undo(drop_snapshots, ctx, [k for _, k in keep], label="delete the temporary snapshots of VM %d" % vm.id)
+    with ctx.step("keep the current data of the volumes of VM %d" % vm.id):
+        ctx.sp.group_snapshot(keep, ctx.tags.vm_group(vm.id))
+
+    for item, (_, kept) in zip(plan, keep):
+        ctx.undo(put_back, ctx, item.volume, kept, label="put %s back to its data before the revert" % item.volume)
+        with ctx.step("revert %s to %s" % (item.volume, item.snapshot)):
+            ctx.sp.volume_revert(item.volume, item.snapshot)
+            if item.grow_to is not None:
+                # no undo of its own: putting the volume back restores its size as well
+                ctx.sp.volume_update(item.volume, size=item.grow_to)
+
+    with ctx.step("attach the volumes of VM %d to %s" % (vm.id, args.host)):
+        attach_all(ctx, names, client)
+    ctx.undo_stack.drop()  # the revert is complete; what follows is tidying up
+    drop_snapshots(ctx, [k for _, k in keep], quiet=True)
+
+
+def find_snapshots(ctx: Any, vm: Any, system_ds: Any, snap_id: int, timestamp: int) -> List[Revert]:
+    """One Revert per writable StorPool volume; NotFound (naming them) if any snapshot is missing."""
+    disk_volumes = vmsnap.revert_volumes(ctx, vm, system_ds)
+    if not disk_volumes:
+        raise NotFound("VM %d has no writable StorPool volume" % vm.id)
+    plan: List[Revert] = []
+    missing: List[str] = []
+    for volume in disk_volumes:
+        name = ctx.names.vm_snapshot(volume.name, snap_id, timestamp)
+        found = ctx.sp.snapshot_or_none(name)
+        if found is None:
+            missing.append(name)
+            continue
+        size_mb = vm.disk(volume.disk_id).size
+        wanted = size_mb * MIB if size_mb else None
+        plan.append(Revert(volume.name, name, wanted if wanted and wanted > int(found["size"]) else None))
+    if missing:
+        raise NotFound("%s missing; nothing was changed" % ", ".join(missing))
+    return plan
+
+
+def attach_all(ctx: Any, names: List[str], client: int) -> None:
+    ctx.sp.reassign([{"volume": name, "rw": [client]} for name in names],
+                    attach_timeout=int(ctx.config.ATTACH_TIMEOUT))
+
+
+def put_back(ctx: Any, volume: str, kept: str) -> None:
+    """Revert ``volume`` to the snapshot of its data taken before the revert (detached first)."""
+    ctx.sp.detach(volume, "all", force=True)
+    ctx.sp.volume_revert(volume, kept)
+
+
+def drop_snapshots(ctx: Any, names: Iterable[str], quiet: bool = False) -> None:
+    """Delete the temporary snapshots (never attached); missing ones are fine.
+
+    Tries every name; the first failure is raised at the end, or only logged when ``quiet``.
+    """
+    first: Optional[OnespError] = None
+    for name in names:
+        try:
+            ctx.sp.snapshot_delete(name)
+        except ApiNotFound:
+            continue
+        except OnespError as exc:
+            ctx.log.error("could not delete the temporary snapshot %s: %s", name, exc)
+            first = first or exc
+    if first is not None and not quiet:
+        raise first

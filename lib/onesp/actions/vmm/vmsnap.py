@@ -1,0 +1,66 @@
+"""The StorPool side of a VM snapshot: which volumes it covers and what its snapshots are called.
+
+A VM snapshot is one StorPool snapshot per volume, all taken in one VolumesGroupSnapshot and
+named ``naming.Names.vm_snapshot(volume, snapshot id, timestamp)``; oned stores the
+hypervisor id ``naming.Names.vm_snapshot_id(snapshot id, timestamp)``, from which the
+snapshot names are rebuilt exactly (never searched for).
+
+Which volumes:
+
+* create: ``disks.vm_volumes`` without CDROMs and without the context ISO (it is rebuilt from
+  the VM template and is not the VM's data); READONLY disks too unless
+  VMSNAPSHOT_EXCLUDE_READONLY.
+* revert: the writable ones of those. A read-only disk cannot have changed through this VM,
+  and reverting a read-only persistent image could undo writes made through another VM.
+* delete: every StorPool volume of the VM plus its NVRAM, so that snapshots the bash addon
+  made of the context ISO and NVRAM go too (absent ones cost one call each).
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Tuple
+
+from ... import disks
+from ...disks import DiskVolume
+from ...errors import BadInput
+
+
+def system_on_storpool(system_ds: Any) -> bool:
+    return disks.is_storpool_tm(system_ds.tm_mad)
+
+
+def snapshot_volumes(ctx: Any, vm: Any, system_ds: Any) -> List[DiskVolume]:
+    return disks.vm_volumes(ctx.names, vm, system_on_storpool(system_ds), include_cdrom=False,
+                            exclude_readonly=bool(ctx.config.VMSNAPSHOT_EXCLUDE_READONLY), include_context=False)
+
+
+def revert_volumes(ctx: Any, vm: Any, system_ds: Any) -> List[DiskVolume]:
+    return disks.vm_volumes(ctx.names, vm, system_on_storpool(system_ds), include_cdrom=False,
+                            exclude_readonly=True, include_context=False)
+
+
+def cleanup_volumes(ctx: Any, vm: Any, system_ds: Any) -> List[str]:
+    on_storpool = system_on_storpool(system_ds)
+    names = [v.name for v in disks.vm_volumes(ctx.names, vm, on_storpool)]
+    if on_storpool and vm.t_os_nvram:
+        names.append(ctx.names.nvram(vm.id))
+    return names
+
+
+def unprotected_disks(vm: Any, volumes: List[DiskVolume]) -> List[int]:
+    """Writable disks the snapshot would not cover (not on StorPool): their data would not revert."""
+    covered = {v.disk_id for v in volumes}
+    return [d.disk_id for d in vm.disks if d.disk_id not in covered and not d.readonly and not d.is_cdrom]
+
+
+def parse_id(ctx: Any, hypervisor_id: str) -> Optional[Tuple[int, int]]:
+    """(snapshot id, timestamp) of a hypervisor id this driver made, None for any other (libvirt's)."""
+    try:
+        return ctx.names.parse_vm_snapshot_id(hypervisor_id)
+    except BadInput:
+        return None
+
+
+def pairs(ctx: Any, volumes: List[str], snap_id: int, timestamp: int) -> List[Tuple[str, str]]:
+    """(volume, snapshot name) of every volume for one VM snapshot."""
+    return [(name, ctx.names.vm_snapshot(name, snap_id, timestamp)) for name in volumes]
