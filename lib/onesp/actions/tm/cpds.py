@@ -1,0 +1,58 @@
+"""tm cpds: save-as — copy a disk (its current state or one of its snapshots) into a new image.
+
+``cpds <host>:<vm dir>/disk.<n> <SOURCE> <snap id> <vm id> <image ds id>``. The target volume
+is the one SOURCE names (ds mkfs reserved it for the save_as image); it is created in one
+call: baseOn the disk's volume for snap id -1 (the current state), or from the disk
+snapshot ``<volume>-snap<N>``. It carries the image's tags only (virt, nloc, qc from the image
+datastore or DEFAULT_QOSCLASS), the template of the image datastore unless
+NO_VOLUME_TEMPLATE. With DISK_SAVEAS_FSFREEZE the guest of a running VM is frozen around
+the copy of its current state, and always thawed.
+
+A target left by an earlier, interrupted run is replaced as the addon does, through
+DELAY_DELETE so its data stays recoverable for that time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from ... import disks, volumes
+from ...storpool import ApiExists
+from .common import frozen_guest, load_disk
+
+#: LCM_STATE HOTPLUG_SAVEAS: save-as of a running VM (poweroff and suspended have their own states).
+LCM_HOTPLUG_SAVEAS = 26
+
+
+def run(ctx: Any) -> None:
+    args = ctx.tm_args()
+    ref = load_disk(ctx, args.src, args.vm_id, args.ds_id)
+    target = ctx.names.volume_from_source(args.source)
+    source = ref.volume.name
+    parent = None if args.snap_id == -1 else ctx.names.disk_snapshot(source, args.snap_id)
+    tags = ctx.tags.instance()
+    qos = disks.qos_datastore(ctx.config, ref.datastore)
+    if qos:
+        tags["qc"] = qos
+    template = None if ctx.config.NO_VOLUME_TEMPLATE else ctx.names.template(ref.datastore.id)
+    live = parent is None and ref.vm.lcm_state == LCM_HOTPLUG_SAVEAS and bool(ctx.config.DISK_SAVEAS_FSFREEZE)
+    with frozen_guest(ctx, args.src.host, ref.vm.deploy_id, enabled=live):
+        _copy(ctx, target, source, parent, template, tags)
+
+
+def _copy(ctx: Any, target: str, source: str, parent: Optional[str], template: Optional[str],
+          tags: Dict[str, str]) -> None:
+    try:
+        _create(ctx, target, source, parent, template, tags)
+    except ApiExists:
+        ctx.log.warning("volume %s exists from an interrupted save-as; replacing it (kept for DELAY_DELETE)", target)
+        volumes.delete(ctx, target, tags=tags)
+        _create(ctx, target, source, parent, template, tags)
+
+
+def _create(ctx: Any, target: str, source: str, parent: Optional[str], template: Optional[str],
+            tags: Dict[str, str]) -> None:
+    what = "snapshot %s" % parent if parent else "volume %s" % source
+    with ctx.step("copy %s to volume %s" % (what, target)):
+        ctx.sp.volume_create(target, base_on=None if parent else source, parent=parent, template=template, tags=tags)
+    ctx.undo(volumes.delete_now, ctx, target, label="delete volume %s" % target)
