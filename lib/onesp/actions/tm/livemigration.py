@@ -1,0 +1,79 @@
+"""What premigrate, postmigrate and failmigrate share: who calls them, and which volumes.
+
+``<hook> <src host> <dst host> <vm dir> <vm id> <sys ds id> [<calling TM>]``, the VM
+document (base64) on stdin. oned runs the hook of the system datastore's TM; that TM runs
+the hooks of the VM's other TMs with its own name as sixth argument (``othertm``):
+
+* no sixth argument: we are the system datastore's TM. Every StorPool volume of the VM
+  moves (image disks, volatile disks, context ISO, NVRAM); with ``SP_SYSTEM=ssh`` the VM
+  directory is copied (premigrate) and removed from the host left behind (postmigrate,
+  failmigrate); the other TMs' hooks are run.
+* a sixth argument naming a StorPool TM: our own system TM has already done everything;
+  nothing to do (as in the addon).
+* any other sixth argument: we are an image TM under another system TM, which owns the
+  directory; only the StorPool image disks move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, List, Optional
+
+from ...disks import is_storpool_tm
+from . import migration, othertm, vmdir
+from .migration import VmVolume
+
+
+@dataclass(frozen=True)
+class Migration:
+    args: Any  # arguments.TmArgs
+    vm: Any  # one.Vm, as oned sent it
+    system_ds: Any  # one.Datastore
+    volumes: List[VmVolume]
+    system_tm: bool  # we are the system datastore's TM
+    copies_directory: bool  # system TM with SP_SYSTEM=ssh
+
+    @property
+    def marker(self) -> Optional[str]:
+        return migration.monitor_marker(self.system_ds) if self.system_tm else None
+
+    def argv(self) -> List[str]:
+        a = self.args
+        return [a.src_host, a.dst_host, a.vm_dir, str(a.vm_id), str(a.ds_id)]
+
+
+def prepare(ctx: Any) -> Optional[Migration]:
+    """Read what the hook needs; None when our own system TM already did the work."""
+    args = ctx.tm_args()
+    if args.calling_tm and is_storpool_tm(args.calling_tm):
+        ctx.log.info("called by the %s system TM, which moved every StorPool volume already", args.calling_tm)
+        return None
+    vm = migration.migrating_vm(ctx, args.vm_id)
+    with ctx.step("read datastore %d" % args.ds_id):
+        system_ds = ctx.one.datastore(args.ds_id)
+    system_tm = args.calling_tm is None
+    if system_tm:
+        ctx.use_datastore(system_ds)
+    volumes = migration.vm_members(ctx, vm, system_ds.id, system_tm)
+    copies = system_tm and str(ctx.config.SP_SYSTEM) == "ssh"
+    return Migration(args, vm, system_ds, volumes, system_tm, copies)
+
+
+def run_other_tms(ctx: Any, m: Migration, action: str) -> None:
+    if m.system_tm:
+        othertm.call(ctx, m.vm, action, m.argv(), str(m.system_ds.tm_mad or "storpool"))
+
+
+def remove_left_behind(ctx: Any, m: Migration, leave_host: str, keep_host: str) -> None:
+    """Remove the VM directory on ``leave_host`` after the VM settled on ``keep_host`` (the
+    last step). Only when both hosts hold a directory and they are not one directory."""
+    if not m.copies_directory:
+        return
+    path = m.args.vm_dir
+    seen = vmdir.survey(ctx, leave_host, path, keep_host, path)
+    if seen.same or not seen.source_exists:
+        return
+    if not seen.destination_existed:
+        ctx.log.warning("%s has no %s: %s on %s is kept", keep_host, path, path, leave_host)
+        return
+    vmdir.remove(ctx, leave_host, path)

@@ -1,0 +1,315 @@
+"""Moving a VM's StorPool volumes between hosts: which volumes, few calls, exact undo.
+
+mv, premigrate, postmigrate and failmigrate all change where a VM's volumes are attached.
+They describe the change as a list of ``Change`` (detach from one client, attach to
+another, or both) and ``apply`` sends it as one VolumesReassignWait per StorPool API
+endpoint (in practice one call for the whole VM), then registers the inverse change.
+
+Two kinds of volume need care:
+
+* a persistent READONLY image (``shared``) may be in use by other VMs on the same host,
+  so it is never force-detached: StorPool answers ``busy`` while it is open and that
+  answer is accepted (the addon's "soft fail");
+* a CDROM's per-VM clone may be missing for VMs deployed by old addon releases; it is
+  made again from the image volume. The NVRAM volume is ``optional``: absent means the
+  VM has none.
+
+Nothing here lists the cluster: existence is learnt from the reassign answer itself and,
+only when it says a volume is missing, from one read per candidate volume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from ... import disks
+from ...errors import BadInput, NotFound
+from ...storpool import ApiBusy, ApiExists, ApiNotFound
+
+#: Whom a change detaches a volume from: some clients, or ``"all"`` of them.
+Client = Union[Tuple[int, ...], str]
+
+
+@dataclass(frozen=True)
+class VmVolume:
+    """One StorPool volume that follows a VM from host to host."""
+
+    name: str
+    datastore_id: int  # whose StorPool endpoint holds it
+    readonly: bool  # attached with READONLY_MODE
+    shared: bool  # a persistent READONLY image: never force-detached, ``busy`` accepted
+    disk_id: Optional[int] = None  # ``disk.<n>`` in the VM directory points at it (None: NVRAM)
+    base: Optional[str] = None  # a CDROM clone is made again from this image volume if missing
+    optional: bool = False  # may not exist (NVRAM)
+    vm_id: Optional[int] = None
+    type_tag: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """What happens to one volume: detached from ``detach`` (clients, or ``"all"``), attached
+    to ``attach``; ``restore`` is the client a detach is undone onto (None: not restored,
+    e.g. stale attachments of earlier hosts)."""
+
+    volume: VmVolume
+    detach: Optional[Client] = None
+    attach: Optional[int] = None
+    restore: Optional[int] = None
+
+
+def member(vm: Any, volume: "disks.DiskVolume", datastore_id: int) -> VmVolume:
+    """A ``disks.DiskVolume`` of ``vm`` as a migrating volume."""
+    base = volume.base if volume.type_tag == "CDROM" else None
+    return VmVolume(volume.name, datastore_id, volume.readonly, volume.readonly and not volume.per_vm,
+                    volume.disk_id, base, False, int(vm.id), volume.type_tag)
+
+
+def vm_members(ctx: Any, vm: Any, system_ds_id: int, system_on_storpool: bool) -> List[VmVolume]:
+    """Every StorPool volume of ``vm``: image disks on a storpool TM and, when the system
+    datastore is StorPool, volatile disks, the context ISO and the UEFI NVRAM."""
+    found: List[VmVolume] = []
+    image_disks = {d.disk_id: d for d in vm.disks if not d.is_volatile}
+    for volume in disks.vm_volumes(ctx.names, vm, system_on_storpool):
+        disk = image_disks.get(volume.disk_id) if volume.type_tag != "CNTXT" else None
+        ds_id = disk.datastore_id if disk is not None and disk.datastore_id is not None else system_ds_id
+        found.append(member(vm, volume, ds_id))
+    if system_on_storpool and vm.t_os_nvram:
+        found.append(VmVolume(ctx.names.nvram(vm.id), system_ds_id, False, False, None, None, True, int(vm.id),
+                              "NVRAM"))
+    return found
+
+
+def foreign_disks(vm: Any) -> List[Any]:
+    """Image disks on a TM that is neither StorPool nor Ceph (the addon's "not storpool" set)."""
+    return [d for d in vm.disks if not d.is_volatile and not disks.is_storpool_tm(d.tm_mad)
+            and str(d.tm_mad or "") != "ceph"]
+
+
+def attach_readonly(ctx: Any, volume: VmVolume) -> bool:
+    """READONLY disks, CDROMs and the context ISO use READONLY_MODE (rw unless set to ro)."""
+    return volume.readonly and str(ctx.config.READONLY_MODE).strip().lower() == "ro"
+
+
+# -- one reassign per endpoint -----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def using_datastore(ctx: Any, datastore: Any) -> Iterator[None]:
+    """Talk to ``datastore``'s StorPool endpoint inside the block, then restore the configuration."""
+    saved = ctx.config
+    ctx.use_datastore(datastore)
+    try:
+        yield
+    finally:
+        ctx.config = saved
+
+
+def by_endpoint(ctx: Any, changes: Sequence[Change]) -> List[Tuple[Any, List[Change]]]:
+    """Changes grouped by the StorPool API endpoint of their volumes' datastores (in order)."""
+    groups: Dict[Tuple[str, str], Tuple[Any, List[Change]]] = {}
+    for change in changes:
+        ds_id = change.volume.datastore_id
+        with ctx.step("read datastore %d" % ds_id):
+            datastore = ctx.one.datastore(ds_id)
+        cfg = ctx.base_config.with_datastore(datastore.template, "datastore %d" % ds_id)
+        key = (str(cfg.SP_API_HTTP_HOST), str(cfg.SP_API_HTTP_PORT))
+        groups.setdefault(key, (datastore, []))[1].append(change)
+    return list(groups.values())
+
+
+def apply(ctx: Any, changes: Sequence[Change], what: str) -> List[Change]:
+    """Send ``changes`` (one VolumesReassignWait per endpoint); returns the changes made.
+
+    Undo, registered per call: the inverse change (detach what was attached, attach again
+    what was detached, with the same rights).
+    """
+    done: List[Change] = []
+    for datastore, group in by_endpoint(ctx, changes):
+        with using_datastore(ctx, datastore):
+            sp = ctx.sp
+            timeout = int(ctx.config.ATTACH_TIMEOUT)
+            with ctx.step(what):
+                made = _send(ctx, sp, group, timeout)
+            inverse = [item for change in made for item in _inverse_items(ctx, change)]
+            if inverse:
+                ctx.undo(_reassign_quietly, sp, inverse, timeout,
+                         label="undo: %s" % what)
+            done.extend(made)
+    return done
+
+
+def _send(ctx: Any, sp: Any, group: List[Change], timeout: int, retried: bool = False) -> List[Change]:
+    if not group:
+        return []
+    items = [_item(ctx, change) for change in group]
+    attaching = any(change.attach is not None for change in group)
+    try:
+        sp.reassign(items, attach_timeout=timeout if attaching else None)
+        return list(group)
+    except ApiNotFound:
+        if retried:
+            raise
+        return _send(ctx, sp, _present(ctx, sp, group), timeout, retried=True)
+    except ApiBusy:
+        if not any(c.volume.shared and c.detach is not None for c in group):
+            raise
+        return _send_soft(ctx, sp, group, timeout)
+
+
+def _send_soft(ctx: Any, sp: Any, group: List[Change], timeout: int) -> List[Change]:
+    """A shared READONLY image is open on the client (another VM uses it): everything else
+    in one call, then each such detach alone, its ``busy`` accepted."""
+    firm = [c for c in group if not (c.volume.shared and c.detach is not None)]
+    soft = [c for c in group if c.volume.shared and c.detach is not None]
+    made = _send(ctx, sp, firm, timeout)
+    for change in soft:
+        try:
+            sp.reassign([_item(ctx, change)], attach_timeout=timeout if change.attach is not None else None)
+            made.append(change)
+        except ApiBusy:
+            ctx.log.info("%s is in use on client %s, left attached there", change.volume.name, change.detach)
+            if change.attach is not None:
+                attach_only = Change(change.volume, None, change.attach, None)
+                sp.reassign([_item(ctx, attach_only)], attach_timeout=timeout)
+                made.append(attach_only)
+    return made
+
+
+def _present(ctx: Any, sp: Any, group: List[Change]) -> List[Change]:
+    """After ``objectDoesNotExist``: the changes whose volume exists (CDROM clones made again)."""
+    kept: List[Change] = []
+    for change in group:
+        volume = change.volume
+        if sp.volume_or_none(volume.name) is not None:
+            kept.append(change)
+        elif volume.base and change.attach is not None:
+            _recreate_cdrom_clone(ctx, sp, volume)
+            kept.append(change)
+        elif volume.optional or change.attach is None:
+            ctx.log.info("volume %s does not exist, nothing to move", volume.name)
+        else:
+            where = "disk %d" % volume.disk_id if volume.disk_id is not None else "the VM"
+            raise NotFound("volume %s of %s does not exist" % (volume.name, where))
+    return kept
+
+
+def _recreate_cdrom_clone(ctx: Any, sp: Any, volume: VmVolume) -> None:
+    """The per-VM clone of a CDROM image (VMs deployed before the addon used per-VM CDROMs)."""
+    tags = ctx.tags.vm_disk(volume.vm_id, volume.disk_id, "CDROM")
+    with ctx.step("create volume %s from %s" % (volume.name, volume.base)):
+        try:
+            sp.volume_create(volume.name, base_on=volume.base, tags=tags)
+        except ApiExists:
+            return  # made meanwhile by a concurrent run for this VM
+    ctx.undo(_delete_quietly, sp, volume.name, label="delete volume %s" % volume.name)
+
+
+def _rights(ctx: Any, volume: VmVolume) -> str:
+    return "ro" if attach_readonly(ctx, volume) else "rw"
+
+
+def _item(ctx: Any, change: Change) -> Dict[str, Any]:
+    item: Dict[str, Any] = {"volume": change.volume.name}
+    if change.detach is not None:
+        item["detach"] = "all" if change.detach == "all" else [int(c) for c in change.detach]
+        item["force"] = not change.volume.shared
+    if change.attach is not None:
+        item[_rights(ctx, change.volume)] = [int(change.attach)]
+    return item
+
+
+def _inverse_items(ctx: Any, change: Change) -> List[Dict[str, Any]]:
+    item: Dict[str, Any] = {"volume": change.volume.name}
+    if change.attach is not None and change.attach != change.restore:
+        item["detach"] = [int(change.attach)]
+        item["force"] = not change.volume.shared
+    if change.detach is not None and change.restore is not None and change.restore != change.attach:
+        item[_rights(ctx, change.volume)] = [int(change.restore)]
+    return [item] if len(item) > 1 else []
+
+
+def _reassign_quietly(sp: Any, items: List[Dict[str, Any]], timeout: int) -> None:
+    """Undo of a reassign. If the whole call is refused, item by item: a volume that vanished
+    meanwhile, or a shared image another VM holds open, is left as it is."""
+    try:
+        sp.reassign(items, attach_timeout=timeout if any(_attaches(i) for i in items) else None)
+        return
+    except (ApiNotFound, ApiBusy):
+        pass
+    for item in items:
+        try:
+            sp.reassign([item], attach_timeout=timeout if _attaches(item) else None)
+        except ApiNotFound:
+            continue
+        except ApiBusy:
+            if item.get("force", True):
+                raise
+
+
+def _attaches(item: Dict[str, Any]) -> bool:
+    return "rw" in item or "ro" in item
+
+
+def _delete_quietly(sp: Any, name: str) -> None:
+    try:
+        sp.detach(name, "all", force=True)
+        sp.volume_delete(name)
+    except ApiNotFound:
+        pass
+
+
+# -- the destination's VM directory -------------------------------------------------------------
+
+
+def monitor_marker(system_ds: Any) -> Optional[str]:
+    """What ``<sysds>/.monitor`` says: the system datastore's TM_MAD, written (as the addon
+    does) only when that datastore is not shared, so its hosts monitor their own VM dirs."""
+    if system_ds is not None and system_ds.shared is False and system_ds.tm_mad:
+        return str(system_ds.tm_mad)
+    return None
+
+
+def link(ctx: Any, host: str, vm_dir: str, volumes: Sequence[VmVolume], marker: Optional[str]) -> None:
+    """Point ``<vm_dir>/disk.<n>`` on ``host`` at each volume's device (atomically); undo puts
+    back what was there."""
+    node = ctx.host(host)
+    for volume in volumes:
+        if volume.disk_id is None:
+            continue
+        path = "%s/disk.%d" % (vm_dir, volume.disk_id)
+        device = ctx.device_path(volume.name)
+        with ctx.step("link %s on %s" % (path, host)):
+            previous = node.symlink(device, path, marker)
+        if previous is None:
+            ctx.undo(node.remove, path, label="remove %s on %s" % (path, host))
+        elif previous != device:
+            ctx.undo(node.symlink, previous, path, label="restore %s on %s" % (path, host))
+
+
+# -- client ids --------------------------------------------------------------------------------
+
+
+def client_ids(ctx: Any, *hosts: str) -> List[int]:
+    """Client ids of ``hosts``, all resolved before anything changes (a missing one is the error)."""
+    return [ctx.client_id(host) for host in hosts]
+
+
+# -- the VM document of the migrate hooks --------------------------------------------------------
+
+
+def migrating_vm(ctx: Any, vm_id: int) -> Any:
+    """The VM document oned gives premigrate/postmigrate/failmigrate on stdin (base64), or,
+    when run by hand without one, the VM as oned describes it now."""
+    from ...one import decode_vm_document
+
+    data = ctx.stdin
+    if data and data.strip():
+        with ctx.step("decode the VM document"):
+            vm = decode_vm_document(data)
+        if int(vm.id) != vm_id:
+            raise BadInput("the VM document on stdin is VM %d, not VM %d" % (vm.id, vm_id))
+        return vm
+    with ctx.step("read VM %d" % vm_id):
+        return ctx.one.vm(vm_id)

@@ -1,0 +1,134 @@
+"""tm mv: a disk, or the VM directory, follows the VM to another host or datastore.
+
+``mv <src host>:<path> <dst host>:<path> <vm id> <ds id>``, emitted for stop and undeploy
+(host to front-end), resume (front-end to host) and cold migration (host to host, also
+from a host that is down), per disk first (``.../disk.<n>``, ds id = the disk's datastore)
+and then for the VM directory (ds id = the system datastore).
+
+What moves is decided by the VM's LCM state (``moves``): the volume is detached from the
+source host's StorPool client, attached to the destination's, or both in one
+VolumesReassignWait, and ``disk.<n>`` on the destination points at it. The directory call
+moves the system datastore's own volumes (context ISO, NVRAM) the same way and, with
+``SP_SYSTEM=ssh``, the directory's files (``vmdir``). Same source and destination: nothing
+to do. A source host that is down (PROLOG_MIGRATE_UNKNOWN): StorPool only, nothing is
+asked of that host. Every step is undone if a later one fails; removing the source
+directory is the last step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+from ... import disks
+from ...errors import BadInput, OnespError
+from . import migration, moves, vmdir
+from .migration import VmVolume
+
+
+def run(ctx: Any) -> None:
+    args = ctx.tm_args()
+    src, dst = args.src, args.dst
+    if src.host == dst.host and src.path == dst.path:
+        ctx.log.info("%s is already where it should be", dst)
+        return
+    if src.is_disk != dst.is_disk:
+        raise BadInput("cannot move %s to %s: one is a disk, the other a directory" % (src, dst))
+    with ctx.step("read VM %d" % args.vm_id):
+        vm = ctx.one.vm(args.vm_id)
+    plan = moves.plan_for(vm)
+    with ctx.step("read datastore %d" % args.ds_id):
+        datastore = ctx.one.datastore(args.ds_id)
+    ctx.use_datastore(datastore)
+    if dst.is_disk:
+        move_disk(ctx, args, vm, plan, datastore)
+    else:
+        move_directory(ctx, args, vm, plan, datastore)
+
+
+def move_disk(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, datastore: Any) -> None:
+    disk = vm.disk(args.dst.disk_id)
+    volume = migration.member(vm, disks.disk_volume(ctx.names, vm.id, disk), datastore.id)
+    system_ds = _system_datastore(ctx, vm, args.dst)
+    move_volumes(ctx, args, vm, plan, [volume], system_ds)
+
+
+def move_directory(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, system_ds: Any) -> None:
+    src, dst = args.src, args.dst
+    files = _copies_files(ctx, src, system_ds)
+    skip_files = plan.undeploy and bool(ctx.config.SKIP_UNDEPLOY_SSH)
+    seen = None
+    if files and plan.source_alive and not skip_files:
+        seen = vmdir.survey(ctx, src.host, src.path, dst.host, dst.path)
+    if plan.attach:
+        vmdir.make(ctx, dst.host, dst.path, migration.monitor_marker(system_ds))
+    own = [v for v in migration.vm_members(ctx, vm, system_ds.id, True) if v.type_tag in ("CNTXT", "NVRAM")]
+    move_volumes(ctx, args, vm, plan, own, system_ds)
+    if not files:
+        return
+    if not plan.source_alive:
+        ctx.log.info("source host %s is down: its VM directory %s is left there", src.host, src.path)
+    elif skip_files:
+        if plan.detach_only and ctx.config.CLEAN_SRC_ON_UNDEPLOY:
+            vmdir.remove(ctx, src.host, src.path)
+    elif seen is not None and vmdir.copy(ctx, src.host, src.path, dst.host, dst.path, seen):
+        vmdir.remove(ctx, src.host, src.path)
+
+
+def move_volumes(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, volumes: List[VmVolume],
+                 system_ds: Any) -> None:
+    """Reassign ``volumes`` as ``plan`` says and point their ``disk.<n>`` on the destination at them."""
+    if not volumes:
+        return
+    src, dst = args.src, args.dst
+    src_client = ctx.client_id(src.host) if plan.detach != "none" else None
+    dst_client = ctx.client_id(dst.host) if plan.attach else None
+    others: List[int] = []
+    if plan.detach_others and ctx.config.FORCE_DETACH_OTHER_MV:
+        others = _earlier_clients(ctx, vm, dst.host, src.host)
+    changes = moves.changes(plan, volumes, src_client, dst_client, others)
+    names = ", ".join(v.name for v in volumes)
+    if plan.attach and plan.detach != "none":
+        what = "move %s from %s to %s" % (names, src.host, dst.host)
+    elif plan.attach:
+        what = "attach %s to %s" % (names, dst.host)
+    else:
+        what = "detach %s from %s" % (names, src.host if plan.detach == "source" else "all hosts")
+    migration.apply(ctx, changes, "%s (%s)" % (what, plan.state))
+    if plan.attach:
+        migration.link(ctx, dst.host, dst.vm_dir, volumes, migration.monitor_marker(system_ds))
+
+
+def _earlier_clients(ctx: Any, vm: Any, *exclude: str) -> List[int]:
+    """Client ids of the other hosts this VM has been placed on; unknown ones are skipped."""
+    clients: List[int] = []
+    for record in vm.history:
+        if record.hostname in exclude:
+            continue
+        try:
+            client = ctx.client_id(record.hostname)
+        except OnespError as exc:
+            ctx.log.warning("stale attachments on %s are left alone: %s", record.hostname, exc)
+            continue
+        if client not in clients:
+            clients.append(client)
+    return clients
+
+
+def _system_datastore(ctx: Any, vm: Any, path: Any) -> Any:
+    ds_id = path.system_ds_id if path.system_ds_id is not None else vm.system_ds_id
+    if ds_id is None:
+        raise BadInput("cannot tell the system datastore of %s" % path)
+    with ctx.step("read datastore %d" % ds_id):
+        return ctx.one.datastore(ds_id)
+
+
+def _copies_files(ctx: Any, src: Any, system_ds: Any) -> bool:
+    """SP_SYSTEM=ssh on the destination datastore, or on the one the directory comes from."""
+    if str(ctx.config.SP_SYSTEM) == "ssh":
+        return True
+    source_ds: Optional[int] = src.system_ds_id
+    if source_ds is None or source_ds == system_ds.id:
+        return False
+    with ctx.step("read datastore %d" % source_ds):
+        datastore = ctx.one.datastore(source_ds)
+    return str(ctx.base_config.with_datastore(datastore.template, "datastore %d" % source_ds).SP_SYSTEM) == "ssh"

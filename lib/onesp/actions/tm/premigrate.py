@@ -1,0 +1,40 @@
+"""tm premigrate: before a live migration, make the VM's disks usable on the destination.
+
+``premigrate <src host> <dst host> <vm dir> <vm id> <sys ds id> [<calling TM>]``, VM
+document on stdin (see ``livemigration`` for who calls it and which volumes move). Every
+StorPool volume of the VM is attached to the destination's StorPool client in one
+VolumesReassignWait (rw, READONLY_MODE for read-only ones) while it stays attached on the
+source, where the VM still runs. With ``SP_SYSTEM=ssh`` the VM directory is copied to the
+destination host. ``disk.<n>`` on the destination points at each volume. Any failure
+undoes all of it, so the destination is as before; a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import Unsupported
+from . import livemigration, migration, vmdir
+from .migration import Change
+
+
+def run(ctx: Any) -> None:
+    m = livemigration.prepare(ctx)
+    if m is None:
+        return
+    args = m.args
+    if m.copies_directory:
+        foreign = migration.foreign_disks(m.vm)
+        if foreign:
+            raise Unsupported("VM %d: disk %s is on TM %s; with SP_SYSTEM=ssh only StorPool (and Ceph) disks can "
+                              "be live-migrated" % (m.vm.id, foreign[0].disk_id, foreign[0].tm_mad))
+    dst = ctx.client_id(args.dst_host)
+    seen = vmdir.survey(ctx, args.src_host, args.vm_dir, args.dst_host, args.vm_dir) if m.copies_directory else None
+    if m.system_tm:
+        vmdir.make(ctx, args.dst_host, args.vm_dir, m.marker)
+    migration.apply(ctx, [Change(v, attach=dst) for v in m.volumes],
+                    "attach the volumes of VM %d to %s" % (m.vm.id, args.dst_host))
+    if seen is not None:
+        vmdir.copy(ctx, args.src_host, args.vm_dir, args.dst_host, args.vm_dir, seen)
+    migration.link(ctx, args.dst_host, args.vm_dir, m.volumes, m.marker)
+    livemigration.run_other_tms(ctx, m, "premigrate")
