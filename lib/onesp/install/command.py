@@ -115,8 +115,10 @@ def install(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     backup_dir = args.backup_dir or os.path.join(os.path.dirname(remotes), "onesp-backup")
     installer = files.Installer(args.source, remotes, files.owner_named(args.owner), backup_dir, _say)
     record = installer.install()
+    installer.save()  # saved after every step: an interrupted run still uninstalls cleanly
     if args.bindir:
         installer.launcher(args.bindir)
+        installer.save()
     restart, complete = _autoconf(args, record, env) if args.autoconf else (False, True)
     installer.save()
     _next_steps(args, restart)

@@ -82,9 +82,12 @@ class Installer:
         self.say = say
         self.previous = manifests.load(self.remotes)
         self.manifest = Manifest(__version__, self.remotes)
+        self.manifest.backup_dir = backup_dir
         if self.previous is not None:
             self.manifest.directories = list(self.previous.directories)
             self.manifest.backups = dict(self.previous.backups)
+            if self.previous.backups and self.previous.backup_dir:
+                self.backup_dir = self.manifest.backup_dir = self.previous.backup_dir
             self.manifest.autoconf = dict(self.previous.autoconf)
             self.manifest.launcher = self.previous.launcher
 
@@ -245,6 +248,15 @@ def _restore(record: Manifest, relative: str, say: Say) -> None:
         say("put back %s" % target)
 
 
+def _prune(top: str) -> None:
+    """Remove ``top`` and the directories under it if they hold no file."""
+    if not os.path.isdir(top):
+        return
+    for root, _, _ in sorted(os.walk(top), key=lambda entry: -entry[0].count(os.sep)):
+        if not os.listdir(root):
+            os.rmdir(root)
+
+
 def uninstall(remotes: str, say: Say) -> Manifest:
     """Remove exactly what the manifest lists (addon-storpoolrc only if never edited)."""
     remotes = os.path.abspath(remotes)
@@ -271,6 +283,8 @@ def uninstall(remotes: str, say: Say) -> Manifest:
         path = os.path.join(remotes, relative)
         if os.path.isdir(path) and not os.listdir(path):
             os.rmdir(path)
+    if record.backup_dir and not record.backups:
+        _prune(record.backup_dir)
     os.unlink(manifests.path_in(remotes))
     return record
 

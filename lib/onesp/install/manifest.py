@@ -39,6 +39,7 @@ class Manifest:
     files: Dict[str, str] = field(default_factory=dict)  # path relative to remotes -> sha256
     directories: List[str] = field(default_factory=list)  # created by the installer, relative
     backups: Dict[str, str] = field(default_factory=dict)  # relative path -> copy of the file it replaced
+    backup_dir: Optional[str] = None  # where those copies live
     rc: Dict[str, Any] = field(default_factory=dict)  # installed (bool), sha256 (as written), shipped (text)
     launcher: Optional[str] = None
     autoconf: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # label -> path, records, backups
