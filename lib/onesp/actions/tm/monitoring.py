@@ -1,0 +1,156 @@
+"""System datastore monitoring: capacity, and the sizes of the VM disks it holds.
+
+Capacity comes from the datastore's StorPool template (``VolumeTemplatesStatus``, the
+``stored`` figures StorPool already divides by replication), as the addon computes it.
+
+Disk and snapshot sizes come from one ``VolumesSpace`` and one ``SnapshotsSpace`` call and
+one VM pool read, whatever the number of VMs: each StorPool name is matched *exactly* (a
+dict keyed by the names ``disks`` derives, and ``naming``'s anchored parser for snapshot
+names), so ``one-img-10-snap0`` is never counted for the disk backed by ``one-img-1``. A
+VM belongs to this datastore when its *last* history record says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from ... import disks
+from ...errors import NotFound
+
+MIB = 1024 * 1024
+#: VM states whose disks live on a host of the datastore: ACTIVE, SUSPENDED, POWEROFF.
+MONITORED_STATES = frozenset((3, 5, 8))
+
+
+@dataclass(frozen=True)
+class Capacity:
+    used_mb: int
+    total_mb: int
+    free_mb: int
+
+    def lines(self) -> str:
+        return "USED_MB=%d\nTOTAL_MB=%d\nFREE_MB=%d" % (self.used_mb, self.total_mb, self.free_mb)
+
+
+def capacity(statuses: Iterable[Mapping[str, Any]], template: str, alt_stats: bool) -> Capacity:
+    """The capacity of ``template`` from a VolumeTemplatesStatus answer."""
+    for status in statuses:
+        if status.get("name") != template:
+            continue
+        stored = status.get("stored") or {}
+        total = int(stored.get("capacity") or 0)
+        free = int(stored.get("free") or 0)
+        if alt_stats:
+            internal = stored.get("internal") or {}
+            free += int(internal.get("u2") or 0) + int(internal.get("u3") or 0)
+        return Capacity((total - free) // MIB, total // MIB, free // MIB)
+    raise NotFound("StorPool has no template %s (create it for this datastore)" % template)
+
+
+def megabytes(size: int) -> int:
+    """Whole MiB; a disk holding any data reports at least 1."""
+    return max(1, size // MIB) if size > 0 else 0
+
+
+@dataclass(frozen=True)
+class VmReport:
+    """What monitord learns about one VM's disks."""
+
+    vm_id: int
+    disk_sizes: Tuple[Tuple[int, int], ...]  # (disk id, MB)
+    snapshot_sizes: Tuple[Tuple[int, int, int], ...]  # (snapshot id, disk id, MB)
+    vm_snapshots: Tuple[Tuple[int, int], ...] = ()  # (VM snapshot id, bytes)
+
+    def payload(self) -> str:
+        lines = ["DISK_SIZE=[ID=%d,SIZE=%d]" % item for item in self.disk_sizes]
+        lines += ["SNAPSHOT_SIZE=[ID=%d,DISK_ID=%d,SIZE=%d]" % item for item in self.snapshot_sizes]
+        lines += ["VMSNAPSHOT=[ID=%d,BYTES=%d]" % item for item in self.vm_snapshots]
+        return "\n".join(lines)
+
+    def line(self) -> str:
+        encoded = base64.b64encode(self.payload().encode("ascii")).decode("ascii")
+        return 'VM=[ID=%d,MONITOR="%s"]' % (self.vm_id, encoded)
+
+
+def on_datastore(vms: Iterable[Any], ds_id: int) -> List[Any]:
+    """VMs whose last history record places them on ``ds_id``, in a state where they hold disks."""
+    return [vm for vm in vms if vm.state in MONITORED_STATES and vm.current_history is not None
+            and vm.current_history.ds_id == ds_id]
+
+
+def sizes_by_name(entries: Iterable[Mapping[str, Any]], stored: bool) -> Dict[str, int]:
+    """name -> bytes from VolumesSpace/SnapshotsSpace (storedSize, or spaceUsed by default)."""
+    key = "storedSize" if stored else "spaceUsed"
+    return {str(e.get("name")): int(e.get(key) or 0) for e in entries if e.get("name")}
+
+
+def reports(names: Any, vms: Sequence[Any], volume_sizes: Mapping[str, int], snapshot_sizes: Mapping[str, int],
+            vm_snapshots: bool) -> List[VmReport]:
+    """One report per VM with at least one StorPool disk that StorPool knows."""
+    owner: Dict[str, Tuple[int, int]] = {}
+    for vm in vms:
+        for volume in disks.vm_volumes(names, vm, True, include_context=False):
+            owner.setdefault(volume.name, (int(vm.id), volume.disk_id))
+    snaps: Dict[int, List[Tuple[int, int, int]]] = {}
+    vmsnaps: Dict[int, Dict[int, int]] = {}
+    for name, size in snapshot_sizes.items():
+        parsed = names.parse(name)
+        if parsed is None or parsed.volume not in owner:
+            continue
+        vm_id, disk_id = owner[parsed.volume]
+        if parsed.kind == "disk_snapshot":
+            snaps.setdefault(vm_id, []).append((int(parsed.snap_id), disk_id, megabytes(size)))
+        elif parsed.kind == "vm_snapshot" and vm_snapshots:
+            totals = vmsnaps.setdefault(vm_id, {})
+            totals[int(parsed.snap_id)] = totals.get(int(parsed.snap_id), 0) + size
+    sizes: Dict[int, set] = {}
+    for name, (vm_id, disk_id) in owner.items():
+        if name in volume_sizes:
+            sizes.setdefault(vm_id, set()).add((disk_id, megabytes(volume_sizes[name])))
+    out: List[VmReport] = []
+    for vm in vms:
+        vm_id = int(vm.id)
+        if vm_id not in sizes:
+            continue
+        out.append(VmReport(vm_id, tuple(sorted(sizes[vm_id])), tuple(sorted(snaps.get(vm_id, ()))),
+                            tuple(sorted(vmsnaps.get(vm_id, {}).items()))))
+    return out
+
+
+#: monitord reads one UDP datagram per message; stay well below the 64 KiB limit.
+MAX_MESSAGE = 60000
+
+
+def messages(lines: Sequence[str], max_size: int = MAX_MESSAGE) -> List[str]:
+    """``MONITOR_VM SUCCESS -1 0 <base64(zlib(lines))>`` messages (host -1: datastore-side
+    monitoring), as many as needed for each to fit ``max_size`` bytes."""
+    if not lines:
+        return []
+    body = base64.b64encode(zlib.compress("\n".join(lines).encode("ascii"))).decode("ascii")
+    message = "MONITOR_VM SUCCESS -1 0 %s" % body
+    if len(message) <= max_size or len(lines) == 1:
+        return [message]
+    half = len(lines) // 2
+    return messages(lines[:half], max_size) + messages(lines[half:], max_size)
+
+
+def monitord_address(conf_text: Optional[str]) -> Tuple[str, int, Optional[str]]:
+    """(address, port, public key path) of monitord from monitord.conf, as OpenNebula's
+    own ``send_to_monitor`` reads them; defaults 127.0.0.1:4124."""
+    address, port, pubkey = "127.0.0.1", 4124, None
+    for raw in (conf_text or "").splitlines():
+        line = raw.split("#", 1)[0].strip().rstrip(",")
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        key, value = key.strip().upper(), value.strip().rstrip(",").strip().strip('"')
+        if key == "MONITOR_ADDRESS" and value:
+            address = "127.0.0.1" if "auto" in value.lower() else value
+        elif key == "PORT" and value.isdigit():
+            port = int(value)
+        elif key == "PUBKEY":
+            pubkey = value or None
+    return address, port, pubkey
