@@ -1,0 +1,52 @@
+"""ds clone (oneimage clone): a new image ``<px>-img-<id>`` from the volume of IMAGE/CLONING_ID.
+
+One VolumeCreate with ``baseOn`` the source image's volume (StorPool takes the transient
+snapshot itself), the target datastore's template and the image tags. The target template is
+always given, whatever NO_VOLUME_TEMPLATE says: a clone into another datastore must get that
+datastore's placement, not its source's. Cloning between StorPool clusters (datastores with
+different API endpoints) is refused. A re-run adopts the clone it made before. Prints SOURCE.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import volumes
+from ...errors import BadInput, Unsupported
+from . import common
+
+
+def run(ctx: Any) -> str:
+    image, datastore = common.action_image(ctx)
+    if image.cloning_id is None:
+        raise BadInput("image %d has no CLONING_ID: nothing to clone from" % image.id)
+    origin = ctx.names.image(image.cloning_id)
+    if image.path and ctx.names.volume_from_source(image.path) != origin:
+        raise BadInput("image PATH %s is not the volume %s of image %d" % (image.path, origin, image.cloning_id))
+    same_cluster(ctx, image, datastore)
+    target = ctx.names.image(image.id)
+    common.undo_new_volume(ctx, target)
+    volumes.create(ctx, target, base_on=origin, template=ctx.names.template(datastore.id),
+                   tags=common.image_tags(ctx, image, datastore), owner=ctx.tags.instance())
+    return common.source_line(ctx, datastore.id, image.id)
+
+
+def same_cluster(ctx: Any, image: Any, datastore: Any) -> None:
+    """Refuse a clone whose source datastore talks to another StorPool API.
+
+    The SOURCE prefix tells when the source is in this very datastore (no oned call); otherwise
+    the source image and its datastore are read once each.
+    """
+    prefix = (image.path or "").split("/", 1)[0] if "/" in (image.path or "") else ""
+    if prefix == ctx.names.template(datastore.id):
+        return
+    with ctx.step("read the datastore of image %d" % image.cloning_id):
+        source_ds_id = ctx.one.image(image.cloning_id).datastore_id
+        if source_ds_id == datastore.id:
+            return
+        theirs = ctx.base_config.with_datastore(ctx.one.datastore(source_ds_id).template, "datastore %d" % source_ds_id)
+    ours = ctx.config
+    if (theirs.SP_API_HTTP_HOST, theirs.SP_API_HTTP_PORT) != (ours.SP_API_HTTP_HOST, ours.SP_API_HTTP_PORT):
+        raise Unsupported("image %d is in datastore %d on the StorPool API at %s:%s; cloning between StorPool "
+                          "clusters is not supported" % (image.cloning_id, source_ds_id, theirs.SP_API_HTTP_HOST,
+                                                         theirs.SP_API_HTTP_PORT))

@@ -1,0 +1,102 @@
+"""What several DS actions share: the image and datastore of the driver action, the image's
+volume, its tags and SOURCE line, and the guards around volumes an action creates."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Tuple
+
+from ... import disks, volumes
+from ...errors import AlreadyExists, BadInput, Busy
+from ...storpool import ApiBusy
+
+#: Effectively no limit: imports, conversions and mkfs take as long as the data needs
+#: (SSH_TIMEOUT is for the short host commands).
+LONG_TIMEOUT = 7 * 24 * 3600.0
+
+
+def action_image(ctx: Any) -> Tuple[Any, Any]:
+    """(image, datastore) of an image action; the id on argv must be the image's."""
+    object_id, action = ctx.ds_action()
+    image = action.require_image()
+    if image.id != object_id:
+        raise BadInput("the driver action is for image %d, not %d" % (image.id, object_id))
+    return image, action.datastore
+
+
+def image_volume(ctx: Any, image: Any) -> str:
+    """The image's volume ``<px>-img-<id>``; a SOURCE naming any other volume is refused, so a
+    hand-made SOURCE can never direct a delete or revert at somebody else's volume."""
+    name = ctx.names.image(image.id)
+    if image.source and ctx.names.volume_from_source(image.source) != name:
+        raise BadInput("image %d has SOURCE %s, which is not its volume %s" % (image.id, image.source, name))
+    return name
+
+
+def image_tags(ctx: Any, image: Any, datastore: Any, clear_empty: bool = False) -> Dict[str, str]:
+    """``virt``, the instance tag and ``qc`` (image > its datastore > DEFAULT_QOSCLASS).
+
+    A volume being created gets no ``qc`` when no class applies; an existing one
+    (``clear_empty``) gets ``qc`` cleared, as the addon does.
+    """
+    tags = ctx.tags.instance()
+    qos = disks.qos_image(ctx.config, image, datastore)
+    if qos or clear_empty:
+        tags["qc"] = qos or ""
+    return tags
+
+
+def source_line(ctx: Any, ds_id: int, image_id: int, with_format: bool = False) -> str:
+    """What cp (``SOURCE raw``), mkfs and clone (``SOURCE``) print."""
+    source = ctx.names.source(ds_id, image_id)
+    return source + " raw" if with_format else source
+
+
+def finished_import(ctx: Any, name: str) -> bool:
+    """True when ``name`` exists with this instance's tags: an earlier run already made it.
+
+    One single-object read. A volume of that name without our tags is never touched.
+    """
+    with ctx.step("look up volume %s" % name):
+        found = ctx.sp.volume_or_none(name)
+    if found is None:
+        return False
+    if not ctx.tags.is_ours(found.get("tags") or {}):
+        raise AlreadyExists("volume %s exists and does not belong to this OpenNebula instance" % name)
+    ctx.log.info("volume %s exists from an earlier run of this action; nothing to do", name)
+    return True
+
+
+def undo_new_volume(ctx: Any, name: str) -> None:
+    """Register, *before* the call that creates (or renames to) ``name``, its removal on failure.
+
+    An answer can be lost after StorPool acted (timeout, reset): registering afterwards would
+    leave such a volume behind. The undo removes ``name`` only if it exists and carries this
+    instance's tags, which every volume these actions create does.
+    """
+    ctx.undo(_delete_if_ours, ctx, name, label="delete volume %s" % name)
+
+
+def _delete_if_ours(ctx: Any, name: str) -> None:
+    found = ctx.sp.volume_or_none(name)
+    if found is not None and ctx.tags.is_ours(found.get("tags") or {}):
+        volumes.delete_now(ctx, name)
+
+
+def target_snapshot(ctx: Any, image: Any) -> Tuple[str, str]:
+    """(volume, ``<volume>-snap<TARGET_SNAPSHOT>``) of an image snapshot action."""
+    volume = image_volume(ctx, image)
+    if image.target_snapshot is None:
+        raise BadInput("image %d has no TARGET_SNAPSHOT" % image.id)
+    return volume, ctx.names.disk_snapshot(volume, image.target_snapshot)
+
+
+def revert(ctx: Any, volume: str, snapshot: str) -> None:
+    """Make ``volume`` hold ``snapshot``'s data in place (VolumeRevert): name, globalId, tags and
+    template stay, so nothing ever exists under a temporary name. StorPool refuses while the
+    volume is attached; that is reported as busy, never forced."""
+    with ctx.step("revert volume %s to snapshot %s" % (volume, snapshot)):
+        try:
+            ctx.sp.volume_revert(volume, snapshot)
+        except ApiBusy:
+            raise Busy("volume %s is attached to a host; an image is reverted only while no VM uses it"
+                       % volume) from None

@@ -1,0 +1,104 @@
+"""ds cp: import an image into ``<px>-img-<id>`` and print ``SOURCE raw``.
+
+From a file or URL: find out what it is (``qemu-img info``), check MD5/SHA1, create the
+staging volume ``<px>-img-<id>-<md5>`` of the virtual size (rounded up to MiB) with the
+datastore's template and the image tags, attach it to the worker (a bridge, or the front-end),
+write the raw image onto it, detach, and rename it to ``<px>-img-<id>``. Any failure removes
+the staging volume; nothing else exists until the final rename.
+
+From a StorPool snapshot: one VolumeCreate with that snapshot as parent.
+
+A re-run after success finds ``<px>-img-<id>`` with this instance's tags and only prints the
+SOURCE again; a staging volume left by a crashed run is removed and made anew. Unlike the
+addon, SOURCE is printed only after the data is in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from ... import volumes
+from ...errors import AlreadyExists, Interrupted, OnespError
+from . import common, imports, qemu, snapsource, transfer, worker
+
+
+def run(ctx: Any) -> str:
+    image, datastore = common.action_image(ctx)
+    final = ctx.names.image(image.id)
+    output = common.source_line(ctx, datastore.id, image.id, with_format=bool(ctx.config.DS_CP_REPORT_FORMAT))
+    if common.finished_import(ctx, final):
+        return output
+    kind = imports.classify(image.path)
+    tags = common.image_tags(ctx, image, datastore)
+    template = ctx.names.template(datastore.id)
+    if kind == imports.SNAPSHOT:
+        import_snapshot(ctx, image, final, template, tags)
+    else:
+        import_data(ctx, image, datastore, kind, final, template, tags)
+    update_image(ctx, image)
+    return output
+
+
+def import_snapshot(ctx: Any, image: Any, final: str, template: str, tags: Dict[str, str]) -> None:
+    snapshot = snapsource.snapshot_name(ctx, image.path, image)
+    if image.path.startswith("SPSNAPSHOT:"):
+        snapsource.describe(ctx, snapshot)
+    common.undo_new_volume(ctx, final)
+    volumes.create(ctx, final, parent=snapshot, template=template, tags=tags)
+
+
+def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, template: str,
+                tags: Dict[str, str]) -> None:
+    staging_dir = datastore.staging_dir or str(ctx.config.STAGING_DIR)
+    decompress = not datastore.template.get_flag("NO_DECOMPRESS")
+    with imports.Fetcher(ctx, staging_dir, decompress, imports.wanted_digests(image)) as fetch:
+        if kind == imports.URL:
+            with ctx.step("download %s" % imports.shown(image.path)):
+                local = fetch.download(image.path)
+        else:
+            with ctx.step("read image file %s" % image.path):
+                local = fetch.local(imports.checked_file(image.path, datastore), image.path)
+        with ctx.step("check the checksums of %s" % local.description):
+            imports.verify(image, local)
+        with ctx.step("inspect %s" % local.description):
+            info = qemu.probe(ctx.config, local.path, local.description)
+        ctx.log.info("image %d: %s is %s%s, virtual size %d bytes", image.id, local.description, info.format,
+                     " (%s-compressed)" % local.compressed if local.compressed else "", info.virtual_size)
+        node = worker.choose(ctx, datastore.bridge_list, image.id)
+        staging = ctx.names.staging(image.id)
+        create_staging(ctx, staging, info.size_mb, template, tags)
+        device = node.attach(ctx, staging)
+        transfer.write_image(ctx, node, local, info, device, staging_dir)
+    volumes.detach(ctx, staging)
+    common.undo_new_volume(ctx, final)
+    with ctx.step("rename volume %s to %s" % (staging, final)):
+        ctx.sp.volume_update(staging, rename=final)
+
+
+def create_staging(ctx: Any, staging: str, size_mb: int, template: str, tags: Dict[str, str]) -> None:
+    """The staging volume, fresh: one left by an interrupted earlier import is removed first."""
+    common.undo_new_volume(ctx, staging)
+    try:
+        volumes.create(ctx, staging, size_mb=size_mb, template=template, tags=tags)
+    except AlreadyExists:
+        ctx.log.info("removing staging volume %s left by an earlier import", staging)
+        with ctx.step("remove the old staging volume %s" % staging):
+            volumes.delete_now(ctx, staging)
+        volumes.create(ctx, staging, size_mb=size_mb, template=template, tags=tags)
+
+
+def update_image(ctx: Any, image: Any) -> None:
+    """UPDATE_IMAGE_ON_IMPORT: tell oned the image is raw now (only when cp does not print FORMAT).
+
+    The data is in place at this point, so a refusal by oned is logged, not turned into a
+    failed import.
+    """
+    cfg = ctx.config
+    if not cfg.UPDATE_IMAGE_ON_IMPORT or cfg.DS_CP_REPORT_FORMAT or (image.driver or "") == "raw":
+        return
+    try:
+        ctx.one.image_update(image.id, {"DRIVER": "raw", "FORMAT": "raw"}, append=True)
+    except OnespError as exc:
+        if isinstance(exc, Interrupted):
+            raise
+        ctx.log.warning("could not set DRIVER=raw FORMAT=raw on image %d: %s", image.id, exc)

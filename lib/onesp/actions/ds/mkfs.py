@@ -1,0 +1,62 @@
+"""ds mkfs: an empty raw image of IMAGE/SIZE MB, with a filesystem when IMAGE/FS asks for one.
+
+The volume ``<px>-img-<id>`` is created in one call with the datastore's template and the image
+tags. A filesystem is made on the worker (a bridge, or the front-end) with a fixed command per
+filesystem type; nothing from the image or datastore template reaches its arguments. For a
+disk save-as target (FORMAT ``save_as``) only the SOURCE is printed: tm cpds writes the volume
+later. Prints the SOURCE.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, Dict, List
+
+from ... import volumes
+from ...errors import BadInput, ConfigError
+from . import common, worker
+
+#: The filesystems mkfs makes (OpenNebula's default SUPPORTED_FS) and the fixed options for each:
+#: force (the device is not a partition) and quiet.
+FILESYSTEMS: Dict[str, List[str]] = {
+    "ext2": ["-F", "-q"],
+    "ext3": ["-F", "-q"],
+    "ext4": ["-F", "-q"],
+    "xfs": ["-f", "-q"],
+}
+
+
+def run(ctx: Any) -> str:
+    image, datastore = common.action_image(ctx)
+    source = common.source_line(ctx, datastore.id, image.id)
+    if image.driver and image.driver.lower() != "raw":
+        raise BadInput("image DRIVER is %s; StorPool images are raw" % image.driver)
+    if image.is_save_as:
+        ctx.log.info("image %d is a save-as target; tm cpds will write %s", image.id, source)
+        return source
+    if (image.format or "raw").lower() != "raw":
+        raise BadInput("image FORMAT is %s; StorPool images are raw" % image.format)
+    if image.size <= 0:
+        raise BadInput("invalid image SIZE %d MB" % image.size)
+    filesystem = (image.fs or "").strip().lower()
+    if filesystem and filesystem not in FILESYSTEMS:
+        raise BadInput("filesystem %s is not supported; use one of %s" % (filesystem, ", ".join(sorted(FILESYSTEMS))))
+    volume = ctx.names.image(image.id)
+    common.undo_new_volume(ctx, volume)
+    volumes.create(ctx, volume, size_mb=image.size, template=ctx.names.template(datastore.id),
+                   tags=common.image_tags(ctx, image, datastore), owner=ctx.tags.instance())
+    if filesystem:
+        node = worker.choose(ctx, datastore.bridge_list, image.id)
+        device = node.attach(ctx, volume)
+        with ctx.step("make a %s filesystem on %s on %s" % (filesystem, volume, node.name)):
+            node.host.run(mkfs_argv(ctx.config, filesystem) + [device], timeout=common.LONG_TIMEOUT,
+                          what="mkfs -t %s" % filesystem)
+        volumes.detach(ctx, volume)
+    return source
+
+
+def mkfs_argv(cfg: Any, filesystem: str) -> List[str]:
+    argv = shlex.split(str(cfg.MKFS))
+    if not argv:
+        raise ConfigError("MKFS is empty")
+    return argv + ["-t", filesystem] + FILESYSTEMS[filesystem]

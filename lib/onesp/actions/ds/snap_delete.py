@@ -1,0 +1,18 @@
+"""ds snap_delete: delete snapshot TARGET_SNAPSHOT of a persistent image, ``<volume>-snap<N>``.
+
+Detached from every client first; a snapshot that is already gone counts as deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import volumes
+from . import common
+
+
+def run(ctx: Any) -> None:
+    image, _ = common.action_image(ctx)
+    _, snapshot = common.target_snapshot(ctx, image)
+    if not volumes.delete_snapshots(ctx, [snapshot]):
+        ctx.log.info("snapshot %s is already gone", snapshot)

@@ -1,0 +1,23 @@
+"""ds snap_revert: make a persistent image hold its snapshot TARGET_SNAPSHOT again.
+
+StorPool's in-place VolumeRevert replaces the addon's rename, re-create from the snapshot and
+delayed delete of the old volume: the volume keeps its name, globalId, tags and template, no
+temporary volume or 48 h anonymous snapshot is left, and nothing can be lost half-way. The
+image must not be attached anywhere (StorPool refuses; the action says busy). Afterwards the
+tags are set as the addon sets them: virt, the instance tag and qc (image > datastore >
+DEFAULT_QOSCLASS, cleared when none applies).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import volumes
+from . import common
+
+
+def run(ctx: Any) -> None:
+    image, datastore = common.action_image(ctx)
+    volume, snapshot = common.target_snapshot(ctx, image)
+    common.revert(ctx, volume, snapshot)
+    volumes.retag(ctx, volume, common.image_tags(ctx, image, datastore, clear_empty=True))

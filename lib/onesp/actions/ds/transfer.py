@@ -1,0 +1,70 @@
+"""Writing an image from the front-end onto an attached volume's device on the worker.
+
+* Worker = the front-end: ``qemu-img convert -n -f <fmt> -O raw <file> <device>``.
+* Worker = a bridge, raw image: the file is streamed over the host connection into
+  ``dd of=<device>`` (no copy on the bridge, no second volume).
+* Worker = a bridge, other formats: qemu-img needs random access, so the file is streamed into
+  a private ``mktemp -d`` directory under STAGING_DIR on the bridge, converted from there, and
+  the directory removed (also when anything fails).
+
+Commands are argv lists; a path or URL never reaches a shell unquoted.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from typing import Any
+
+from ...errors import HostError
+from ...host import check_path
+from .common import LONG_TIMEOUT
+from .imports import LocalImage
+from .progress import Progress
+from .qemu import ImageInfo, convert_argv
+from .worker import Worker
+
+
+def write_image(ctx: Any, worker: Worker, image: LocalImage, info: ImageInfo, device: str, staging_dir: str) -> None:
+    """Make ``device`` (at least ``info.size_mb`` big) hold the image's raw content."""
+    if worker.local:
+        convert(ctx, worker, image.path, info, device, image.description)
+        return
+    if info.format == "raw":
+        stream(ctx, worker, image, ["dd", "of=" + device, "bs=1M", "iflag=fullblock", "conv=notrunc,fsync",
+                                    "status=none"], device)
+        return
+    directory = remote_directory(ctx, worker, staging_dir)
+    copy = posixpath.join(directory, "image." + info.format)
+    stream(ctx, worker, image, ["dd", "of=" + copy, "bs=1M", "iflag=fullblock", "status=none"], copy)
+    convert(ctx, worker, copy, info, device, image.description)
+    with ctx.step("remove %s on %s" % (directory, worker.name)):
+        worker.host.run(["rm", "-rf", "--", directory], what="rm %s" % directory)
+
+
+def convert(ctx: Any, worker: Worker, source: str, info: ImageInfo, device: str, description: str) -> None:
+    label = "convert %s (%s, %d MiB) onto %s on %s" % (description, info.format, info.size_mb, device, worker.name)
+    with ctx.step(label), Progress(ctx.log, label):
+        worker.host.run(convert_argv(ctx.config, info.format, source, device), timeout=LONG_TIMEOUT,
+                        what="qemu-img convert")
+
+
+def stream(ctx: Any, worker: Worker, image: LocalImage, argv: Any, target: str) -> None:
+    """Feed the local file to ``argv`` on the worker; the shared file offset shows the progress."""
+    label = "copy %s to %s on %s" % (image.description, target, worker.name)
+    with ctx.step(label), open(image.path, "rb") as handle:
+        with Progress(ctx.log, label, image.size, lambda: os.lseek(handle.fileno(), 0, os.SEEK_CUR)):
+            worker.host.run(argv, stdin=handle, timeout=LONG_TIMEOUT, what="dd to %s" % target)
+
+
+def remote_directory(ctx: Any, worker: Worker, staging_dir: str, prefix: str = "onesp-import") -> str:
+    """A fresh private directory ``<staging_dir>/<prefix>.XXXXXXXX`` on the worker; removed if the action fails."""
+    base = check_path(staging_dir)
+    with ctx.step("make a temporary directory in %s on %s" % (base, worker.name)):
+        made = worker.host.run(["mktemp", "-d", "-p", base, prefix + ".XXXXXXXX"], what="mktemp").strip()
+        directory = check_path(made)
+        if posixpath.dirname(directory) != base:
+            raise HostError(worker.name, "mktemp", "unexpected answer %r" % made[:100])
+    ctx.undo(worker.host.run, ["rm", "-rf", "--", directory], what="rm %s" % directory,
+             label="remove %s on %s" % (directory, worker.name))
+    return directory

@@ -1,0 +1,73 @@
+"""Where image data is written: a bridge host of the datastore, or the front-end itself.
+
+The addon's rule, kept so that an image always lands on the same bridge: of the hosts in
+BRIDGE_LIST that oned monitors (state 1 or 2), take the one at index ``<id> mod <count>``.
+Without BRIDGE_LIST the front-end must be a StorPool client and does the work itself; its
+client id is the ``SP_OURID`` of its own storpool.conf (what ``storpool ... here`` uses).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+from ... import volumes
+from ...config import read_storpool_conf
+from ...errors import BadInput, ConfigError, NotFound
+from ...host import Host, check_host, local_runner
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A StorPool client that runs dd, qemu-img and mkfs on attached volumes."""
+
+    name: str
+    host: Host
+    client: Optional[int]  # known up front for the front-end; looked up for bridges
+    local: bool  # the front-end itself: files of the front-end are readable directly
+
+    def attach(self, ctx: Any, volume: str, *, snapshot: bool = False) -> str:
+        """Attach ``volume`` (read-write; snapshots read-only) here; undone on failure. Returns its device."""
+        return volumes.attach(ctx, volume, self.name, snapshot=snapshot, client=self.client)
+
+
+def choose(ctx: Any, bridges: Sequence[str], key: int) -> Worker:
+    """The bridge for object ``key`` (image or app id), or the front-end when ``bridges`` is empty."""
+    if not bridges:
+        return front_end(ctx)
+    with ctx.step("choose a bridge host of %s" % " ".join(bridges)):
+        usable = []
+        for name in bridges:
+            check_host(name)
+            try:
+                host = ctx.one.host(name)
+            except NotFound:
+                ctx.log.warning("bridge %s is not an OpenNebula host; skipped", name)
+                continue
+            if host.is_monitored:
+                usable.append(name)
+            else:
+                ctx.log.info("bridge %s is %s; skipped", name, host.state_name)
+        if not usable:
+            raise ConfigError("no host of the bridge list (%s) is monitored by OpenNebula" % " ".join(bridges))
+    name = usable[key % len(usable)]
+    ctx.log.debug("bridge for %d: %s", key, name)
+    return Worker(name, ctx.host(name), None, False)
+
+
+def front_end(ctx: Any) -> Worker:
+    """This machine as the worker (empty BRIDGE_LIST)."""
+    hostname = os.environ.get("ONESP_HOSTNAME") or os.uname().nodename
+    with ctx.step("find the StorPool client id of this front-end"):
+        conf = read_storpool_conf(os.environ.get("ONESP_STORPOOL_CONF", "/etc/storpool.conf"),
+                                  os.environ.get("ONESP_STORPOOL_CONF_D", "/etc/storpool.conf.d"), hostname)
+        raw = conf.get("SP_OURID", ("", ""))[0].strip()
+        if not raw.isdigit() or not 1 <= int(raw) <= 4095:
+            raise ConfigError("the datastore has no BRIDGE_LIST, so this front-end works on images itself, "
+                              "but its storpool.conf has no valid SP_OURID")
+    try:
+        label = check_host(hostname)
+    except BadInput:
+        label = "localhost"
+    return Worker(label, Host(label, local_runner, float(ctx.config.SSH_TIMEOUT)), int(raw), True)
