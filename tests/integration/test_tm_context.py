@@ -1,0 +1,187 @@
+"""tm context, run as oned runs it: the context ISO on a StorPool volume."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def files(stack):
+    """context.sh where oned writes it, and one FILES_DS file in a file datastore."""
+    vm_dir = stack.root / "vms" / "7"
+    vm_dir.mkdir(parents=True)
+    context_sh = vm_dir / "context.sh"
+    context_sh.write_text("ETH0_IP='10.0.0.7'\nHOSTNAME='web'\n")
+    ds_file = stack.ds_location / "2" / "9c1185a5c5e9fc54612808977ee8f548b2258d31"
+    ds_file.parent.mkdir(parents=True)
+    ds_file.write_text("#!/bin/sh\necho init\n")
+    return context_sh, ds_file
+
+
+def _context(stack, *file_args, disk=1, vm=7, host="node1", **kwargs):
+    return stack.tm("context", *[str(f) for f in file_args], stack.disk_path(host, vm, disk), str(vm), "101", **kwargs)
+
+
+def _iso_listing(stack, name):
+    size = stack.volume(name)["size"]
+    image = stack.root / "check.iso"
+    image.write_bytes(stack.read_volume(name, size))
+    if shutil.which("isoinfo") is None:
+        pytest.skip("isoinfo is not installed")
+    out = subprocess.run(["isoinfo", "-R", "-f", "-i", str(image)], capture_output=True, check=True).stdout.decode()
+    return sorted(out.split()), image
+
+
+def _read_from_iso(image, path):
+    return subprocess.run(["isoinfo", "-R", "-x", path, "-i", str(image)], capture_output=True, check=True).stdout
+
+
+def test_context_builds_writes_and_links_the_iso(stack, files):
+    context_sh, ds_file = files
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"SP_QOSCLASS": "ctx", "VC_POLICY": "p1"})
+    stack.ctl.reset_calls()
+    r = _context(stack, context_sh, "%s:'init.sh'" % ds_file)
+    counts = stack.ctl.counts()
+    assert r.ok, r
+    assert counts == {"VolumeCreate": 1, "VolumesReassignWait": 1}, counts
+    vol = stack.volume("one-sys-7-1-iso")
+    assert vol["tags"] == {"virt": "one", "nloc": "one", "nvm": "7", "diskid": "1", "type": "CNTXT",
+                           "qc": "ctx", "vc-policy": "p1"}
+    assert vol["templateName"] == "one-ds-101" and vol["size"] % 2048 == 0
+    assert stack.clients_of("one-sys-7-1-iso") == {1: "rw"}
+    assert os.readlink(stack.local_disk(7, 1)) == str(stack.dev_dir / "one-sys-7-1-iso")
+    listing, image = _iso_listing(stack, "one-sys-7-1-iso")
+    assert listing == ["/context.sh", "/init.sh"]
+    assert _read_from_iso(image, "/context.sh") == context_sh.read_bytes()
+    assert _read_from_iso(image, "/init.sh") == ds_file.read_bytes()
+    assert stack.read_volume("one-sys-7-1-iso", 5, offset=32769) == b"CD001"
+
+
+def test_context_refresh_rewrites_the_same_volume(stack, files):
+    context_sh, _ = files
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)])
+    assert _context(stack, context_sh).ok
+    big = stack.root / "vms" / "7" / "big.bin"
+    big.write_bytes(os.urandom(3 * MIB))
+    context_sh.write_text("HOSTNAME='renamed'\n")
+    r = _context(stack, context_sh, big)
+    assert r.ok, r
+    assert stack.volume_names() == ["one-sys-7-1-iso"]
+    listing, image = _iso_listing(stack, "one-sys-7-1-iso")
+    assert listing == ["/big.bin", "/context.sh"]
+    assert _read_from_iso(image, "/context.sh") == b"HOSTNAME='renamed'\n"
+    assert _read_from_iso(image, "/big.bin") == big.read_bytes()
+    assert stack.volume("one-sys-7-1-iso")["size"] > 3 * MIB
+    r = _context(stack, context_sh)
+    assert r.ok and stack.volume("one-sys-7-1-iso")["size"] < MIB  # shrunk to the new ISO
+
+
+def test_context_refuses_what_it_cannot_pack_safely(stack, files):
+    context_sh, ds_file = files
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)])
+    before = stack.state()
+    cases = {
+        "vms/7/context.sh": "tm context: bad input: invalid path 'vms/7/context.sh': not absolute",
+        "%s/../../../etc/passwd" % context_sh.parent: "relative components",
+        "%s:../escape" % ds_file: "invalid name '../escape' in the ISO",
+        "%s:sub/dir" % ds_file: "invalid name 'sub/dir' in the ISO",
+        "%s:context.sh" % ds_file: "a second file named 'context.sh'",
+        "%s/nonexistent; touch /tmp/pwned" % context_sh.parent: "not a regular file on the front-end",
+        str(context_sh.parent): "not a regular file on the front-end",
+        "http://127.0.0.1/x.sh": "tm context: unsupported: context file http://127.0.0.1/x.sh: files from URLs",
+    }
+    for bad, expected in cases.items():
+        r = _context(stack, context_sh, bad) if bad != "vms/7/context.sh" else _context(stack, bad)
+        assert r.code != 0 and len(r.error_lines) == 1 and expected in r.error_lines[0], (bad, r)
+    assert stack.state() == before
+    assert not os.path.exists("/tmp/pwned")
+
+
+def test_context_readonly_mode_ro(stack, files):
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)])
+    r = _context(stack, files[0], env={"ONESP_READONLY_MODE": "ro", "ONESP_TAG_CONTEXT_ISO": "0"})
+    assert r.ok, r
+    assert stack.clients_of("one-sys-7-1-iso") == {1: "ro"}
+    assert stack.volume("one-sys-7-1-iso")["tags"] == {}
+
+
+def test_context_detaches_the_vms_volumes_from_its_earlier_hosts(stack, files):
+    stack.put_image(5)
+    stack.put_image(6, persistent=True)
+    history = [stack.b.history("node2", hid=2), stack.b.history("node1", hid=1)]
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5, size=16), stack.b.image_disk(1, 6, persistent=True, size=16)],
+                 history=history)
+    for disk, image, action in ((0, 5, "clone"), (1, 6, "ln")):
+        assert stack.tm(action, "fe:one-ds-100/one-img-%d" % image, stack.disk_path("node1", 7, disk), "7", "100").ok
+    stack.sp.attach("one-img-6", 2)  # stale, on the VM's earlier host
+    stack.sp.attach("one-img-5-7-0", 2)
+    stack.sp.attach("one-img-5-7-0", 3)  # a client the VM never ran on
+    stack.ctl.reset_calls()
+    r = _context(stack, files[0], disk=2)
+    counts = stack.ctl.counts()
+    assert r.ok, r
+    assert counts == {"VolumeCreate": 1, "VolumesReassignWait": 2}, counts
+    assert stack.clients_of("one-img-6") == {1: "rw"}
+    assert stack.clients_of("one-img-5-7-0") == {1: "rw", 3: "rw"}
+    off = _context(stack, files[0], disk=2, env={"ONESP_FORCE_DETACH_OTHER_CONTEXT": "0"})
+    assert off.ok
+
+
+def test_context_does_not_take_a_disk_open_on_another_host(stack, files):
+    stack.put_image(6, persistent=True)
+    history = [stack.b.history("node2", hid=2), stack.b.history("node1", hid=1)]
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 6, persistent=True, size=16)], history=history)
+    stack.sp.attach("one-img-6", 2)
+    stack.ctl.set_open("one-img-6", 2)
+    before = stack.state()
+    r = _context(stack, files[0])
+    assert r.code != 0 and len(r.error_lines) == 1
+    assert r.error_lines[0].startswith("tm context: detach one-img-6, one-sys-7-1-iso from other hosts (clients 2): busy:")
+    assert stack.state() == before
+    assert not os.path.lexists(stack.local_disk(7, 1))
+
+
+def test_context_creates_uefi_nvram_once(stack, files):
+    template = stack.root / "OVMF_VARS.fd"
+    template.write_bytes(b"NVRAM-VARS" + b"\0" * 1000)
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"T_OS_NVRAM": "storpool:template=%s" % template})
+    r = _context(stack, files[0])
+    assert r.ok, r
+    vol = stack.volume("one-sys-7-NVRAM")
+    assert vol["size"] == 1024 and vol["tags"] == {"virt": "one", "nloc": "one", "nvm": "7", "type": "NVRAM"}
+    assert stack.clients_of("one-sys-7-NVRAM") == {1: "rw"}
+    stack.write_volume("one-sys-7-NVRAM", b"BOOT-ORDER")
+    assert _context(stack, files[0]).ok
+    assert stack.read_volume("one-sys-7-NVRAM", 10) == b"BOOT-ORDER"  # never overwritten once it exists
+    template.unlink()
+    assert _context(stack, files[0]).ok  # an existing NVRAM volume needs no template
+    stack.sp.detach("one-sys-7-NVRAM", "all", force=True)
+    stack.sp.volume_delete("one-sys-7-NVRAM")
+    r = _context(stack, files[0])
+    assert r.error_lines == ["tm context: create UEFI NVRAM one-sys-7-NVRAM: configuration error: T_OS_NVRAM of VM 7: template %s not found on "
+                             "the front-end" % template]
+
+
+def test_context_each_failing_call_leaves_the_state_as_before(stack, files):
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)])
+    for call, when in (("VolumeCreate", "before"), ("VolumesReassignWait", "before"),
+                       ("VolumesReassignWait", "after")):
+        before = stack.state()
+        stack.ctl.inject_fault(call, error="invalidParam", when=when, descr="injected")
+        r = _context(stack, files[0])
+        stack.ctl.clear_faults()
+        assert r.code != 0 and len(r.error_lines) == 1 and "injected" in r.error_lines[0], (call, when, r)
+        assert stack.state() == before, (call, when)
+        assert not os.path.lexists(stack.local_disk(7, 1))
+
+
+def test_context_without_an_iso_tool(stack, files):
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)])
+    r = _context(stack, files[0], env={"ONESP_MKISOFS": "no-such-mkisofs"})
+    assert r.error_lines == ["tm context: build the context ISO with no-such-mkisofs: configuration error: "
+                             "MKISOFS: no-such-mkisofs is not installed on the front-end"]
+    assert stack.volume_names() == []
