@@ -17,6 +17,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "decode": ("onesp.commands.codec", "decode"),
     "encode": ("onesp.commands.codec", "encode"),
     "audit": ("onesp.commands.audit", "audit"),
+    "doctor": ("onesp.doctor", "doctor"),
 }
 SIMULATORS: Dict[str, Tuple[str, str]] = {
     "storpool": ("onesp.sim.storpool.command", "storpool"),
