@@ -11,6 +11,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
+import subprocess
+import time
 import stat
 import sys
 from pathlib import Path
@@ -406,3 +409,74 @@ def test_revert_failing_midway_leaves_every_disk_with_its_pre_revert_bytes(stack
         assert stack.clients_of(name) == {1: "rw"}
     assert stack.ctl.state(with_bytes=True) == state
 
+
+
+def test_revert_grows_a_disk_resized_after_the_snapshot_back_to_its_size(stack, vm):
+    hid = snapshot_then_change(stack, vm)
+    stack.sp.volume_update("one-sys-7-2-raw", size=32 * MIB)
+    b = stack.b
+    vm.put(disks=[b.image_disk(0, 5, size=16), b.image_disk(1, 6, persistent=True, size=16), b.volatile_disk(2, 32)],
+           snapshots=[b.vm_snapshot(0, hid, time=TIME, active=True)])
+    stack.ctl.reset_calls()
+    r = vm.run("snapshot_revert-storpool", hid)
+    assert r.ok, r
+    assert stack.ctl.counts()["VolumeUpdate"] == 1
+    assert stack.volume("one-sys-7-2-raw")["size"] == 32 * MIB
+    assert stack.volume("one-img-6")["size"] == 16 * MIB
+    assert vm.read("one-sys-7-2-raw") == OLD["one-sys-7-2-raw"].ljust(len(NEW["one-sys-7-2-raw"]), b"\0")
+
+
+def test_delete_removes_exactly_the_snapshots_of_that_vm_snapshot(stack, vm):
+    assert vm.create(0).ok
+    hid = "ONESNAP-0-%d" % TIME
+    stack.sp.volume_snapshot("one-img-6", "one-img-6-ONESNAP-0-%d" % (TIME + 1))  # same id, other time
+    stack.sp.volume_create("one-sys-70-2-raw", size=MIB)
+    stack.sp.volume_snapshot("one-sys-70-2-raw", "one-sys-70-2-raw-" + hid)  # another VM's
+    vm.put(snapshots=[stack.b.vm_snapshot(0, hid, time=TIME, active=True)])
+    r = vm.run("snapshot_delete-storpool", hid)
+    assert r.ok, r
+    assert vm_snapshots_in(stack) == ["one-img-6-ONESNAP-0-%d" % (TIME + 1), "one-sys-70-2-raw-" + hid]
+
+
+def test_snapshot_bad_arguments(stack, vm):
+    r = stack.vmm("snapshot_create-storpool", "one-7", "x", "7", "node1", env=vm.env)
+    assert r.code != 0 and r.error_lines == ["vmm snapshot_create: bad input: invalid snapshot id 'x': expected a "
+                                             "non-negative integer"]
+    r = stack.vmm("snapshot_revert-storpool", "one-7", "ONESNAP-0-1", "7", env=vm.env)
+    assert r.code != 0 and r.error_lines == ["vmm snapshot_revert: bad input: snapshot_revert takes 4 arguments "
+                                             "(domain, hypervisor id, VM id, host), got 3"]
+    r = stack.vmm("snapshot_delete-storpool", "one-7", "ONESNAP-0-1;rm", "7", "node1", env=vm.env)
+    assert r.code != 0 and "invalid VM snapshot id" in r.error_lines[0]
+    other = stack.b.vmm_driver_action_xml(stack.put_vm(8), host="node1")
+    r = stack.vmm("snapshot_create-storpool", "one-7", "0", "7", "node1", stdin=base64.b64encode(other.encode()),
+                  env=vm.env)
+    assert r.code != 0 and r.error_lines == ["vmm snapshot_create: bad input: the driver action on stdin describes "
+                                             "VM 8, not VM 7"]
+    assert vm.virsh.calls() == []
+
+
+def test_revert_stopped_by_sigterm_puts_every_disk_back(stack, vm, tmp_path):
+    hid = snapshot_then_change(stack, vm)
+    stdin = tmp_path / "stdin"
+    stdin.write_bytes(vm.stdin())
+    state = stack.ctl.state(with_bytes=True)
+    stack.ctl.reset_calls()
+    stack.ctl.set_latency("VolumeRevert", 1000)
+    executable = Path(__file__).resolve().parents[2] / "vmm" / "kvm" / "snapshot_revert-storpool"
+    with open(stdin, "rb") as handle:
+        proc = subprocess.Popen([sys.executable, str(executable), "one-7", hid, str(VM), "node1"],
+                                stdin=handle, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=dict(stack.env, **vm.env))
+    deadline = time.monotonic() + 20
+    while stack.ctl.counts().get("VolumesGroupSnapshot", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # inside the first VolumeRevert
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    stack.ctl.set_latency("VolumeRevert", 0)
+    assert proc.returncode == 143, err
+    assert err.decode().splitlines()[0].startswith("vmm snapshot_revert: revert one-")
+    assert "interrupted: stopped by signal 15 (SIGTERM)" in err.decode()
+    for name in VOLUMES:
+        assert vm.read(name) == NEW[name], name
+    assert stack.ctl.state(with_bytes=True) == state

@@ -81,11 +81,16 @@ def snapshot_args(action: str, argv: Sequence[str]) -> SnapshotArgs:
         second = "snapshot id" if action == "snapshot_create" else "hypervisor id"
         raise BadInput("%s takes 4 arguments (domain, %s, VM id, host), got %d" % (action, second, len(argv)))
     domain, snapshot, vm, host = argv
-    fields = {"action": action, "domain": domain_name(domain), "vm_id": parse_id(vm, "VM id"),
-              "host": check_host(host), "raw": tuple(argv)}
-    if action == "snapshot_create":
-        return SnapshotArgs(snap_id=parse_id(snapshot, "snapshot id"), **fields)  # type: ignore[arg-type]
-    return SnapshotArgs(hypervisor_id=hypervisor_id(snapshot), **fields)  # type: ignore[arg-type]
+    creating = action == "snapshot_create"
+    return SnapshotArgs(
+        action=action,
+        domain=domain_name(domain),
+        vm_id=parse_id(vm, "VM id"),
+        host=check_host(host),
+        snap_id=parse_id(snapshot, "snapshot id") if creating else None,
+        hypervisor_id=None if creating else hypervisor_id(snapshot),
+        raw=tuple(argv),
+    )
 
 
 def disk_args(action: str, argv: Sequence[str]) -> DiskArgs:

@@ -1,0 +1,15 @@
+"""vmm attach_disk: hot-attach a disk with the stock kvm script, StorPool disks as block devices.
+
+``attach_disk.storpool <domain> <disk path> <target> <target index> <base64 driver action>
+<vm id> <host>`` (VM_MAD ``-l attach_disk=attach_disk.storpool``); see ``hotplug``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import hotplug
+
+
+def run(ctx: Any) -> None:
+    hotplug.run(ctx, "attach_disk")

@@ -1,0 +1,15 @@
+"""vmm detach_disk: hot-detach a disk with the stock kvm script (StorPool disks as block devices).
+
+``detach_disk.storpool <domain> <disk path> <target> <target index> <vm id> <host>`` (VM_MAD
+``-l detach_disk=detach_disk.storpool``, optional); see ``hotplug``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import hotplug
+
+
+def run(ctx: Any) -> None:
+    hotplug.run(ctx, "detach_disk")
