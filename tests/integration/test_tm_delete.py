@@ -121,11 +121,14 @@ def test_delete_of_a_cdrom_clone_is_immediate(stack):
 def test_delete_of_the_vm_directory(stack):
     stack.put_image(5)
     stack.put_vm(7, disks=[stack.b.image_disk(0, 5, size=16), stack.b.volatile_disk(1, 16),
-                           stack.b.volatile_disk(2, 16, kind="swap")])
+                           stack.b.volatile_disk(2, 16, kind="swap")],
+                 vm_snapshots=[stack.b.vm_snapshot(0, "ONESNAP-0-%d" % TS)])
     _clone(stack, 0)
     assert stack.tm("mkimage", "16", "raw", stack.disk_path("node1", 7, 1), "7", "101").ok
     assert stack.tm("mkswap", "16", stack.disk_path("node1", 7, 2), "7", "101").ok
     stack.sp.volume_create("one-sys-7-3-iso", size=MIB)
+    for volume in ("one-sys-7-1-raw", "one-sys-7-3-iso", "one-img-5-7-0"):
+        stack.sp.volume_snapshot(volume, "%s-ONESNAP-0-%d" % (volume, TS))
     stack.sp.attach("one-sys-7-3-iso", 1)
     stack.sp.volume_create("one-sys-7-NVRAM", size=MIB)
     stack.sp.volume_create("one-sys-77-NVRAM", size=MIB)
@@ -135,6 +138,7 @@ def test_delete_of_the_vm_directory(stack):
     assert stack.volume_names() == ["one-img-5", "one-img-5-7-0", "one-sys-77-NVRAM"]  # disk 0 has its own DELETE
     assert len(_anonymous(stack)) == 3  # raw, swap and NVRAM are kept for DELAY_DELETE; the ISO is not
     assert not (stack.ds_location / "101" / "7").exists()
+    assert [n for n in stack.snapshot_names() if "@" not in n] == ["one-img-5-7-0-ONESNAP-0-%d" % TS]
     again = stack.tm("delete", stack.vm_dir("node1", 7), "7", "101")
     assert again.ok, again
 

@@ -60,11 +60,12 @@ def _delete_disk(ctx: Any, vm: Any, disk_id: int) -> None:
     delete_vm_snapshots(ctx, vm, [volume.name])
 
 
-def _delete_volume(ctx: Any, vm: Any, volume: DiskVolume) -> None:
-    """A per-VM volume; CDROM/IMMUT clones are copies of an image, deleted at once as by the addon."""
+def _delete_volume(ctx: Any, vm: Any, volume: DiskVolume) -> bool:
+    """A per-VM volume; CDROM/IMMUT clones are copies of an image, deleted at once as by the addon.
+    Returns False when it was already gone."""
     keep = volume.type_tag not in ("CDROM", "IMMUT")
     remote = str(ctx.config.REMOTE_BACKUP_DELETE or "") if keep else ""
-    volumes.delete(ctx, volume.name, tags=ctx.tags.vm_group(vm.id), delayed=keep, remote_backup=remote or None)
+    return volumes.delete(ctx, volume.name, tags=ctx.tags.vm_group(vm.id), delayed=keep, remote_backup=remote or None)
 
 
 def _give_back(ctx: Any, volume: DiskVolume) -> None:
@@ -88,18 +89,22 @@ def _give_back(ctx: Any, volume: DiskVolume) -> None:
 
 
 def _delete_system_volumes(ctx: Any, vm: Any) -> None:
-    """Volatile disks, context ISO and NVRAM of the VM (each by its exact name)."""
-    doomed: List[str] = []
+    """Volatile disks, context ISO and NVRAM of the VM (each by its exact name).
+
+    The per-disk DELETE lines oned writes before this one have usually removed the volatile
+    disks and their VM snapshots already; VM snapshots are looked for only next to volumes
+    this call deletes.
+    """
+    deleted: List[str] = []
     for disk in vm.disks:
         if disk.is_volatile:
             volume = disks.disk_volume(ctx.names, vm.id, disk)
-            _delete_volume(ctx, vm, volume)
-            doomed.append(volume.name)
+            if _delete_volume(ctx, vm, volume):
+                deleted.append(volume.name)
     context = disks.context_volume(ctx.names, vm)
-    if context is not None:
-        volumes.delete(ctx, context.name, delayed=False)
-        doomed.append(context.name)
+    if context is not None and volumes.delete(ctx, context.name, delayed=False):
+        deleted.append(context.name)
     nvram = ctx.names.nvram(vm.id)
-    volumes.delete(ctx, nvram, tags=ctx.tags.vm_group(vm.id))
-    doomed.append(nvram)
-    delete_vm_snapshots(ctx, vm, doomed)
+    if volumes.delete(ctx, nvram, tags=ctx.tags.vm_group(vm.id)):
+        deleted.append(nvram)
+    delete_vm_snapshots(ctx, vm, deleted)
