@@ -142,8 +142,8 @@ class LocalActions(Item):
             return ['VM_MAD with NAME="%s" (not found)' % self.vm_mad]
         attribute = entry.attribute("ARGUMENTS")
         mapping = self._mapping(attribute.value.text if attribute else "")
-        return ['VM_MAD NAME="%s" ARGUMENTS -l %s=%s' % (self.vm_mad, action, script)
-                for action, script in self.pairs if mapping.get(action) != script]
+        lacking = ["%s=%s" % (action, script) for action, script in self.pairs if mapping.get(action) != script]
+        return ['VM_MAD NAME="%s" ARGUMENTS -l %s' % (self.vm_mad, ",".join(lacking))] if lacking else []
 
     def add(self, doc: Document) -> Tuple[str, Optional[Record], List[str]]:
         entry = self._entry(doc)

@@ -1,0 +1,288 @@
+"""The checks behind ``onesp doctor``: does this front-end's setup fit together?
+
+In order: the configuration parses; the StorPool API answers and accepts the token; oned
+answers; every datastore whose DS_MAD or TM_MAD is storpool has its StorPool template
+``<px>-ds-<id>`` with placement and replication; every host of those datastores' clusters
+has a StorPool client id; oned.conf and vmm_execrc carry the registration; the remotes tree
+holds this version as it was installed. Each check is one ``Check`` row; a failed row says
+how to fix it. A check whose input failed is skipped (with the reason), never guessed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from . import __version__, config, storpool
+from .clients import ClientIds
+from .errors import ConfigError, OnespError
+from .host import Host, runner_from_config
+
+OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
+DRIVER = "storpool"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class Places:
+    oned_conf: str
+    vmm_execrc: str
+    remotes: str
+
+
+def _rc_files(env: Mapping[str, str]) -> List[str]:
+    """The rc files config.load reads, in order (for messages and the registration plan)."""
+    if env.get("ONESP_RC") is not None:
+        return [p for p in env["ONESP_RC"].split(":") if p]
+    found = [p for p in config.rc_candidates() if os.path.isfile(p)]
+    return found[:1] + ["/etc/storpool/addon-storpool.conf"]
+
+
+class Doctor:
+    def __init__(self, places: Places, env: Mapping[str, str]) -> None:
+        self.places = places
+        self.env = env
+        self.checks: List[Check] = []
+        self.cfg: Optional[config.Config] = None
+        self.api_ok = False
+        self.one: Any = None
+        self.answers: Dict[Tuple[str, int], Tuple[Optional[Dict[str, Dict[str, Any]]], str, bool]] = {}
+
+    def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
+        self.checks.append(Check(name, status, detail, fix))
+
+    def run(self) -> List[Check]:
+        self.configuration()
+        self.storpool_api()
+        self.oned()
+        datastores = self.datastores()
+        self.hosts(datastores)
+        self.registration()
+        self.remotes()
+        return self.checks
+
+    # -- configuration -------------------------------------------------------------------------
+    def configuration(self) -> None:
+        files = [p for p in _rc_files(self.env) if os.path.isfile(p)]
+        try:
+            self.cfg = config.load(env=self.env)
+        except ConfigError as exc:
+            self.add("configuration", FAIL, str(exc), "correct that value (every key is described in docs/configuration.md)")
+            return
+        where = ", ".join(files) if files else "no addon-storpoolrc found, built-in defaults"
+        detail = "%s; ONE_PX=%s" % (where, self.cfg.ONE_PX)
+        if self.cfg.unknown:
+            unknown = ", ".join("%s (%s)" % (key, path) for key, path in sorted(self.cfg.unknown.items()))
+            self.add("configuration", WARN, "%s; unknown keys, ignored: %s" % (detail, unknown),
+                     "check their spelling against docs/configuration.md")
+            return
+        self.add("configuration", OK, detail)
+
+    # -- StorPool ----------------------------------------------------------------------------------
+    def _templates(self, cfg: config.Config) -> Tuple[Optional[Dict[str, Dict[str, Any]]], str, bool]:
+        """The templates at ``cfg``'s endpoint (asked once per endpoint): (templates or None,
+        what went wrong, whether the token was refused)."""
+        key = (str(cfg.SP_API_HTTP_HOST), int(cfg.SP_API_HTTP_PORT))  # type: ignore[arg-type]
+        if key not in self.answers:
+            try:
+                client = storpool.StorPool(key[0], key[1], str(cfg.SP_AUTH_TOKEN or ""), retries=0,
+                                           timeout=float(cfg.SP_API_TIMEOUT),  # type: ignore[arg-type]
+                                           connect_timeout=float(cfg.SP_API_CONNECT_TIMEOUT))  # type: ignore[arg-type]
+                self.answers[key] = ({t["name"]: t for t in client.templates()}, "", False)
+            except OnespError as exc:
+                self.answers[key] = (None, "%s: %s" % (exc.kind, exc), isinstance(exc, storpool.ApiAuthError))
+        return self.answers[key]
+
+    def storpool_api(self) -> None:
+        if self.cfg is None:
+            self.add("StorPool API", SKIP, "the configuration does not load")
+            return
+        endpoint = "%s:%s" % (self.cfg.SP_API_HTTP_HOST, self.cfg.SP_API_HTTP_PORT)
+        if not self.cfg.SP_AUTH_TOKEN:
+            self.add("StorPool API", FAIL, "%s: no token (SP_AUTH_TOKEN is not set)" % endpoint,
+                     "set SP_AUTH_TOKEN in addon-storpoolrc, or make /etc/storpool.conf (with SP_AUTH_TOKEN) "
+                     "readable by oneadmin")
+            return
+        templates, problem, refused = self._templates(self.cfg)
+        if templates is None:
+            fix = ("use the API token of this cluster (SP_AUTH_TOKEN in /etc/storpool.conf on a StorPool node)"
+                   if refused else "check SP_API_HTTP_HOST and SP_API_HTTP_PORT, that the StorPool API "
+                   "(storpool_mgmt) runs, and that no firewall is in the way")
+            self.add("StorPool API", FAIL, "%s: %s" % (endpoint, problem), fix)
+            return
+        self.api_ok = True
+        self.add("StorPool API", OK, "%s: token accepted, %d templates" % (endpoint, len(templates)))
+
+    # -- oned ----------------------------------------------------------------------------------------
+    def oned(self) -> None:
+        from .one import OneClient
+
+        try:
+            self.one = OneClient.from_environment(self.env)
+            datastores, hosts = self.one.datastore_pool(), self.one.host_pool()
+        except OnespError as exc:
+            self.one = None
+            self.add("oned", FAIL, str(exc), "set ONE_XMLRPC and ONE_AUTH (or ~/.one/one_auth) as for the "
+                     "onevm command, and run as oneadmin")
+            return
+        self.add("oned", OK, "%s: %d datastores, %d hosts" % (self.one.endpoint, len(datastores), len(hosts)))
+
+    def datastores(self) -> List[Any]:
+        if self.one is None or self.cfg is None:
+            self.add("datastores", SKIP, "oned or the configuration is not usable")
+            return []
+        ours = [ds for ds in self.one.datastore_pool() if DRIVER in (ds.ds_mad, ds.tm_mad)]
+        if not ours:
+            self.add("datastores", WARN, "no datastore uses the storpool drivers yet",
+                     "create them with onedatastore create (docs/installation.md)")
+        for ds in ours:
+            self._datastore(ds)
+        return ours
+
+    def _datastore(self, ds: Any) -> None:
+        name = "datastore %d" % ds.id
+        try:
+            cfg = self.cfg.with_datastore(ds.template, "datastore %d" % ds.id)  # type: ignore[union-attr]
+            template = cfg.names.template(ds.id)
+        except OnespError as exc:
+            self.add(name, FAIL, str(exc), "correct the datastore's SP_* attributes (onedatastore update %d)" % ds.id)
+            return
+        own_endpoint = (cfg.SP_API_HTTP_HOST, cfg.SP_API_HTTP_PORT) != (self.cfg.SP_API_HTTP_HOST, self.cfg.SP_API_HTTP_PORT)  # type: ignore[union-attr]
+        if not own_endpoint and not self.api_ok:
+            self.add(name, SKIP, "%s (%s): the StorPool API is not usable" % (ds.name, template))
+            return
+        templates, problem, _ = self._templates(cfg)
+        if templates is None:
+            self.add(name, FAIL, "%s: StorPool API %s:%s: %s" % (ds.name, cfg.SP_API_HTTP_HOST, cfg.SP_API_HTTP_PORT,
+                                                                 problem),
+                     "correct SP_API_HTTP_HOST, SP_API_HTTP_PORT and SP_AUTH_TOKEN of the datastore "
+                     "(onedatastore update %d)" % ds.id)
+            return
+        found = templates.get(template)
+        if found is None:
+            self.add(name, FAIL, "%s: StorPool template %s does not exist" % (ds.name, template),
+                     "create it: storpool template %s replication 3 placeAll <group> placeTail <group>" % template)
+            return
+        replication = found.get("replication")
+        place_all = found.get("placeAll") or ""
+        missing = []
+        if not isinstance(replication, int) or replication < 1:
+            missing.append("replication")
+        if not place_all:
+            missing.append("placeAll")
+        if missing:
+            self.add(name, FAIL, "%s: StorPool template %s has no %s" % (ds.name, template, " and no ".join(missing)),
+                     "set it: storpool template %s%s%s" % (template, " replication 3" if "replication" in missing else "",
+                                                           " placeAll <group>" if place_all == "" else ""))
+            return
+        self.add(name, OK, "%s: template %s, replication %d, placeAll %s, placeTail %s"
+                 % (ds.name, template, replication, place_all, found.get("placeTail") or place_all))
+
+    # -- hosts ---------------------------------------------------------------------------------------
+    def hosts(self, datastores: List[Any]) -> None:
+        if not datastores or self.one is None or self.cfg is None:
+            return
+        clusters = {cluster for ds in datastores for cluster in ds.cluster_ids}
+        hosts = [h for h in self.one.host_pool() if h.cluster_id in clusters]
+        if not hosts:
+            self.add("hosts", WARN, "no host in cluster(s) %s" % ", ".join(str(c) for c in sorted(clusters)),
+                     "add the hypervisors to the datastores' clusters (onehost create, onecluster addhost)")
+            return
+        by_name = {h.name: h for h in hosts}
+        cfg = self.cfg
+        ids = ClientIds(
+            cfg.STORPOOL_CLIENT_ID_SOURCES,  # type: ignore[arg-type]
+            str(cfg.COMMON_DOMAIN),
+            self.env.get("ONESP_STORPOOL_CONF", "/etc/storpool.conf"),
+            self.env.get("ONESP_STORPOOL_CONF_D", "/etc/storpool.conf.d"),
+            lambda name: by_name[name].template.get("SP_OURID") if name in by_name else None,
+            lambda name: Host(name, runner_from_config(cfg), 15.0).run(["storpool_confget"], what="storpool_confget"),
+        )
+        seen: Dict[int, str] = {}
+        for host in hosts:
+            name = "host %s" % host.name
+            try:
+                client = ids(host.name)
+            except OnespError as exc:
+                self.add(name, FAIL, str(exc), "set it: onehost update %s (SP_OURID = <id>), or give the host a "
+                         "[%s] section with SP_OURID in /etc/storpool.conf" % (host.name, host.name))
+                continue
+            if client in seen:
+                self.add(name, FAIL, "client id %d is also the id of host %s" % (client, seen[client]),
+                         "each host needs its own StorPool client id: correct SP_OURID of one of them")
+                continue
+            seen[client] = host.name
+            self.add(name, OK, "cluster %s, StorPool client id %d" % (host.cluster_id, client))
+
+    # -- installation --------------------------------------------------------------------------------
+    def registration(self) -> None:
+        from .install import autoconf, execrc, registration
+        from .install.onedconf import OnedConfError
+
+        fix = "run install.sh --autoconf (it keeps a copy of the file), or add it by hand (docs/installation.md)"
+        plan = autoconf.plan_for(self.places.remotes, _rc_files(self.env))
+        try:
+            text = autoconf.read_text(self.places.oned_conf)
+            missing = registration.missing(text, plan)
+            differences = registration.differences(text)
+        except OSError as exc:
+            self.add("oned.conf", FAIL, "%s: cannot read it: %s" % (self.places.oned_conf, exc.strerror or exc),
+                     "run as root or oneadmin, or name the file with --oned-conf")
+        except OnedConfError as exc:
+            self.add("oned.conf", FAIL, "%s: %s" % (self.places.oned_conf, exc), "correct the syntax at that line")
+        else:
+            if missing:
+                self.add("oned.conf", FAIL, "%s lacks: %s" % (self.places.oned_conf, "; ".join(missing)), fix)
+            elif differences:
+                self.add("oned.conf", WARN, "%s: %s" % (self.places.oned_conf, "; ".join(differences)),
+                         "use onesp's values unless you chose these on purpose")
+            else:
+                self.add("oned.conf", OK, "%s: storpool registered" % self.places.oned_conf)
+        try:
+            lacking = execrc.missing(autoconf.read_text(self.places.vmm_execrc))
+        except OSError as exc:
+            self.add("vmm_execrc", FAIL, "%s: cannot read it: %s" % (self.places.vmm_execrc, exc.strerror or exc),
+                     "run as root or oneadmin, or name the file with --vmm-execrc")
+            return
+        except OnedConfError as exc:
+            self.add("vmm_execrc", FAIL, "%s: %s" % (self.places.vmm_execrc, exc), "add %s by hand" % execrc.PAIR)
+            return
+        if lacking:
+            self.add("vmm_execrc", FAIL, "%s: %s lacks %s (live disk snapshots are refused)"
+                     % (self.places.vmm_execrc, execrc.KEY, execrc.PAIR), fix)
+        else:
+            self.add("vmm_execrc", OK, "%s: live disk snapshots allowed" % self.places.vmm_execrc)
+
+    def remotes(self) -> None:
+        from .install import files
+
+        where = self.places.remotes
+        try:
+            record, problems = files.verify(where)
+        except ConfigError as exc:
+            self.add("remotes", FAIL, str(exc), "run install.sh again (--prefix %s)" % where)
+            return
+        if record is None:
+            self.add("remotes", FAIL, "%s: onesp is not installed there" % where,
+                     "run install.sh (--prefix %s), then onehost sync --force" % where)
+        elif record.version != __version__:
+            self.add("remotes", FAIL, "%s holds onesp %s, this is %s" % (where, record.version, __version__),
+                     "run install.sh of onesp %s, then onehost sync --force" % __version__)
+        elif problems:
+            shown = ", ".join(problems[:5]) + (" and %d more" % (len(problems) - 5) if len(problems) > 5 else "")
+            self.add("remotes", FAIL, "%s: %d files differ from the installation: %s" % (where, len(problems), shown),
+                     "run install.sh again to restore them, then onehost sync --force")
+        else:
+            self.add("remotes", OK, "%s: onesp %s, %d files as installed" % (where, __version__, len(record.files)))
+
+
+def run(places: Places, env: Optional[Mapping[str, str]] = None) -> List[Check]:
+    return Doctor(places, os.environ if env is None else env).run()

@@ -1,0 +1,190 @@
+"""onesp doctor against both stand-ins: a healthy setup, then each fault on its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def etc_dir(version: str) -> Path:
+    override = os.environ.get("ONESP_SHARED_DIR")
+    shared = Path(override) if override else REPO.parent / "shared"
+    path = shared / "opennebula" / ("etc-%s" % version)
+    if not (path / "oned.conf").is_file():
+        pytest.skip("stock OpenNebula configuration not found at %s (the shared reference folder is absent)" % path)
+    return path
+
+
+class Setup:
+    """A front-end: onesp installed into a remotes tree, a registered copy of the stock oned.conf."""
+
+    def __init__(self, stack: Any, root: Path, version: str = "7.0.2", autoconf: bool = True) -> None:
+        self.stack = stack
+        self.remotes = root / "remotes"
+        self.remotes.mkdir()
+        self.oned_conf = root / "oned.conf"
+        self.vmm_execrc = root / "vmm_execrc"
+        self.oned_conf.write_bytes((etc_dir(version) / "oned.conf").read_bytes())
+        self.vmm_execrc.write_bytes((etc_dir(version) / "vmm_execrc").read_bytes())
+        args = ["--prefix", str(self.remotes), "--bindir", "", "--oned-conf", str(self.oned_conf),
+                "--vmm-execrc", str(self.vmm_execrc)] + (["--autoconf"] if autoconf else [])
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHON": sys.executable, "ONESP_RC": ""}
+        done = subprocess.run(["bash", str(REPO / "install.sh"), *args], capture_output=True, text=True, env=env,
+                              timeout=60, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def doctor(self, *extra: str, env: Optional[Dict[str, str]] = None, drop: tuple = ()) -> subprocess.CompletedProcess:
+        full = dict(self.stack.env, **(env or {}))
+        for key in drop:
+            full.pop(key, None)
+        argv = [sys.executable, "-m", "onesp", "doctor", "--oned-conf", str(self.oned_conf),
+                "--vmm-execrc", str(self.vmm_execrc), "--remotes", str(self.remotes), *extra]
+        return subprocess.run(argv, capture_output=True, text=True, env=full, timeout=60, check=False)
+
+    def checks(self, **kwargs: Any) -> "tuple[int, List[Dict[str, str]]]":
+        result = self.doctor("--json", **kwargs)
+        report = json.loads(result.stdout)
+        assert report["ok"] == (result.returncode == 0), result.stdout
+        for check in report["checks"]:
+            if check["status"] == "FAIL":
+                assert check["fix"], check  # every failing line says how to fix it
+        return result.returncode, report["checks"]
+
+
+def by_name(checks: List[Dict[str, str]]) -> Dict[str, Dict[str, str]]:
+    return {check["name"]: check for check in checks}
+
+
+def statuses(checks: List[Dict[str, str]]) -> Dict[str, str]:
+    return {check["name"]: check["status"] for check in checks}
+
+
+@pytest.mark.parametrize("version", ["7.0.2", "6.10.5"])
+def test_healthy_setup_passes_every_check_in_order(stack, tmp_path, version):
+    setup = Setup(stack, tmp_path, version)
+    code, checks = setup.checks()
+    assert code == 0, checks
+    assert [c["name"] for c in checks] == ["configuration", "StorPool API", "oned", "datastore 100", "datastore 101",
+                                           "host node1", "host node2", "oned.conf", "vmm_execrc", "remotes"]
+    assert set(statuses(checks).values()) == {"ok"}
+    found = by_name(checks)
+    assert found["datastore 100"]["detail"].endswith("template one-ds-100, replication 3, placeAll default, placeTail default")
+    assert found["host node2"]["detail"] == "cluster 0, StorPool client id 2"
+    assert "token accepted, 2 templates" in found["StorPool API"]["detail"]
+
+    table = setup.doctor()
+    assert table.returncode == 0
+    lines = table.stdout.splitlines()
+    assert lines[0].startswith("ok    configuration") and lines[-1] == "10 checks, all passed"
+
+
+def test_no_token(stack, tmp_path):
+    code, checks = Setup(stack, tmp_path).checks(drop=("SP_AUTH_TOKEN",))
+    assert code == 1
+    api = by_name(checks)["StorPool API"]
+    assert api["status"] == "FAIL" and "no token (SP_AUTH_TOKEN is not set)" in api["detail"]
+    assert "SP_AUTH_TOKEN" in api["fix"]
+    assert statuses(checks)["datastore 100"] == "skip" and statuses(checks)["host node1"] == "ok"
+
+
+def test_wrong_token(stack, tmp_path):
+    code, checks = Setup(stack, tmp_path).checks(env={"SP_AUTH_TOKEN": "not-the-token"})
+    assert code == 1
+    api = by_name(checks)["StorPool API"]
+    assert api["status"] == "FAIL" and "StorPool refused the token" in api["detail"]
+    assert "not-the-token" not in json.dumps(checks)
+    assert api["fix"].startswith("use the API token of this cluster")
+
+
+def test_unreachable_api_and_oned(stack, tmp_path):
+    setup = Setup(stack, tmp_path)
+    code, checks = setup.checks(env={"SP_API_HTTP_PORT": "1", "ONE_XMLRPC": "http://127.0.0.1:1/RPC2"})
+    assert code == 1
+    found = by_name(checks)
+    assert "cannot reach the StorPool API at 127.0.0.1:1" in found["StorPool API"]["detail"]
+    assert found["oned"]["status"] == "FAIL" and "ONE_XMLRPC" in found["oned"]["fix"]
+    assert found["datastores"]["status"] == "skip"
+
+
+def test_missing_template_and_template_without_replication(stack, tmp_path):
+    setup = Setup(stack, tmp_path)
+    stack.put_datastore(102, kind="IMAGE")
+    stack.put_datastore(103, kind="IMAGE")
+    stack.sp.template_create("one-ds-103", placeAll="default")
+    stack.put_datastore(104, kind="IMAGE", ds_mad="fs", tm_mad="ssh")  # not ours: not checked
+    code, checks = setup.checks()
+    assert code == 1
+    found = by_name(checks)
+    assert found["datastore 102"]["status"] == "FAIL"
+    assert found["datastore 102"]["detail"] == "sp-image-102: StorPool template one-ds-102 does not exist"
+    assert found["datastore 102"]["fix"] == "create it: storpool template one-ds-102 replication 3 placeAll <group> placeTail <group>"
+    assert found["datastore 103"]["detail"] == "sp-image-103: StorPool template one-ds-103 has no replication"
+    assert "datastore 104" not in found
+    assert found["datastore 100"]["status"] == "ok"
+
+
+def test_host_without_client_id_and_duplicate_ids(stack, tmp_path):
+    setup = Setup(stack, tmp_path)
+    stack.oned.put("host", stack.b.host_xml(3, "node3"))
+    stack.oned.put("host", stack.b.host_xml(4, "node4", sp_ourid=1))
+    stack.oned.put("host", stack.b.host_xml(5, "elsewhere", cluster_id=7))  # no storpool datastore in cluster 7
+    code, checks = setup.checks()
+    assert code == 1
+    found = by_name(checks)
+    assert found["host node3"]["status"] == "FAIL" and "no StorPool client id for host node3" in found["host node3"]["detail"]
+    assert found["host node3"]["fix"].startswith("set it: onehost update node3 (SP_OURID = <id>)")
+    assert found["host node4"]["detail"] == "client id 1 is also the id of host node1"
+    assert "host elsewhere" not in found
+
+
+def test_unregistered_driver(stack, tmp_path):
+    setup = Setup(stack, tmp_path, autoconf=False)
+    code, checks = setup.checks()
+    assert code == 1
+    found = by_name(checks)
+    assert found["oned.conf"]["status"] == "FAIL"
+    assert 'TM_MAD_CONF with NAME="storpool"' in found["oned.conf"]["detail"]
+    assert found["oned.conf"]["fix"].startswith("run install.sh --autoconf")
+    assert found["vmm_execrc"]["status"] == "FAIL" and "kvm-storpool" in found["vmm_execrc"]["detail"]
+    assert [c["name"] for c in checks if c["status"] == "FAIL"] == ["oned.conf", "vmm_execrc"]
+
+
+def test_installed_tree_not_matching(stack, tmp_path):
+    setup = Setup(stack, tmp_path)
+    (setup.remotes / "tm" / "storpool" / "resize").write_text("#!/bin/sh\nexit 0\n")
+    code, checks = setup.checks()
+    assert code == 1
+    assert by_name(checks)["remotes"]["detail"].endswith("1 files differ from the installation: changed tm/storpool/resize")
+    record = json.loads((setup.remotes / "onesp-install.json").read_text())
+    record["version"] = "0.0.1"
+    (setup.remotes / "onesp-install.json").write_text(json.dumps(record))
+    code, checks = setup.checks()
+    assert "holds onesp 0.0.1, this is" in by_name(checks)["remotes"]["detail"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = setup.doctor("--json", "--remotes", str(empty))
+    remotes = by_name(json.loads(result.stdout)["checks"])["remotes"]
+    assert remotes["detail"] == "%s: onesp is not installed there" % empty and "run install.sh" in remotes["fix"]
+
+
+def test_a_bad_configuration_value_is_named(stack, tmp_path):
+    setup = Setup(stack, tmp_path)
+    rc = tmp_path / "rc"
+    rc.write_text("ONE_PX=one\nREADONLY_MODE=sometimes\nNO_SUCH_KEY=1\n")
+    code, checks = setup.checks(env={"ONESP_RC": str(rc)})
+    assert code == 1
+    first = checks[0]
+    assert first["name"] == "configuration" and first["status"] == "FAIL"
+    assert "READONLY_MODE in %s line 2" % rc in first["detail"]
+    assert statuses(checks)["StorPool API"] == "skip"
+    rc.write_text("ONE_PX=one\nNO_SUCH_KEY=1\n")
+    code, checks = setup.checks(env={"ONESP_RC": str(rc)})
+    assert code == 0 and checks[0]["status"] == "warn" and "NO_SUCH_KEY" in checks[0]["detail"]
