@@ -1,0 +1,120 @@
+"""ds cp under failure: every StorPool call failing (before or after its effect), and SIGTERM mid-import,
+leave no staging or final volume, no attachment and no temporary file behind."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, Tuple
+
+import pytest
+
+from onesp.sim.stack import EXECUTABLE_DIRS
+
+MIB = 1024 * 1024
+STAGING = "one-img-5-" + hashlib.md5(b"one-img-5\n").hexdigest()
+pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is not installed")
+
+#: A qemu-img stand-in for the worker: while ``convert`` runs (the staging volume is attached),
+#: it arms the fault in ONESP_TEST_FAULT or, with ONESP_TEST_HANG, signals and waits to be stopped.
+WRAPPER = '''import json, os, sys, time
+if sys.argv[1:2] == ["convert"]:
+    if os.environ.get("ONESP_TEST_FAULT"):
+        from onesp.sim.storpool.control import SimControl
+        SimControl.from_env(os.environ).inject_fault(**json.loads(os.environ["ONESP_TEST_FAULT"]))
+    if os.environ.get("ONESP_TEST_HANG"):
+        open(os.environ["ONESP_TEST_HANG"], "w").close()
+        parent = os.getppid()
+        while os.getppid() == parent:
+            time.sleep(0.05)
+        sys.exit(1)
+os.execvp("qemu-img", ["qemu-img"] + sys.argv[1:])
+'''
+
+
+@pytest.fixture
+def prepared(stack, tmp_path: Path) -> Tuple[bytes, Dict[str, str]]:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "disk.raw").write_bytes(os.urandom(MIB + 512))
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(folder / "disk.raw"),
+                    str(folder / "disk.qcow2")], check=True)
+    wrapper = tmp_path / "qemu-img-wrapper"
+    wrapper.write_text("#!%s\n%s" % (sys.executable, WRAPPER))
+    wrapper.chmod(0o755)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    ds = stack.put_datastore(100, template={"SAFE_DIRS": str(folder)})
+    image = stack.b.image_xml(5, source="", path=str(folder / "disk.qcow2"), state=4, size=2)
+    stack.oned.put("image", image)
+    env = {"ONESP_STAGING_DIR": str(staging), "ONESP_QEMU_IMG": str(wrapper)}
+    return base64.b64encode(stack.b.ds_driver_action_xml(ds, image).encode()), env
+
+
+def assert_nothing_left(stack, before, env) -> None:
+    assert stack.state() == before
+    assert STAGING not in stack.volume_names() and "one-img-5" not in stack.volume_names()
+    assert os.listdir(env["ONESP_STAGING_DIR"]) == []
+
+
+@pytest.mark.parametrize("call, during_convert, when", [
+    ("Volume", False, "before"),  # a read: "after" is the same as "before"
+    ("VolumeCreate", False, "before"),
+    ("VolumeCreate", False, "after"),
+    ("VolumesReassignWait", False, "before"),  # the attach
+    ("VolumesReassignWait", False, "after"),
+    ("VolumesReassignWait", True, "before"),  # the detach, armed while the data is being written
+    ("VolumesReassignWait", True, "after"),
+    ("VolumeUpdate", False, "before"),  # the rename
+    ("VolumeUpdate", False, "after"),
+])
+def test_a_failing_storpool_call_leaves_nothing(stack, prepared, call, during_convert, when):
+    stdin, env = prepared
+    before = stack.state()
+    fault = {"call": call, "error": "busy", "when": when, "descr": "injected"}
+    if during_convert:
+        env = dict(env, ONESP_TEST_FAULT=json.dumps(fault))
+    else:
+        stack.ctl.inject_fault(**fault)
+    r = stack.ds("cp", "5", stdin=stdin, env=env)
+    assert r.code != 0, r
+    assert len(r.error_lines) == 1 and r.error_lines[0] == r.stderr.splitlines()[0]
+    assert r.error_lines[0].endswith("busy: injected")
+    assert "Traceback" not in r.stderr
+    stack.ctl.clear_faults()
+    assert_nothing_left(stack, before, env)
+    again = stack.ds("cp", "5", stdin=stdin, env=prepared[1])
+    assert again.ok, again
+    assert stack.volume_names() == ["one-img-5"]
+
+
+def test_sigterm_during_the_conversion_rolls_back(stack, prepared, tmp_path):
+    stdin, env = prepared
+    before = stack.state()
+    marker = tmp_path / "converting"
+    proc = subprocess.Popen([sys.executable, str(EXECUTABLE_DIRS["ds"] / "cp"), "5"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(stack.env, **env, ONESP_TEST_HANG=str(marker)))
+    proc.stdin.write(stdin)
+    proc.stdin.close()
+    proc.stdin = None
+    deadline = time.monotonic() + 20
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert marker.exists(), proc.stderr.read()
+    assert STAGING in stack.volume_names()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 143
+    assert err.decode().splitlines()[0].startswith("ds cp: convert ")
+    assert "interrupted: stopped by signal 15 (SIGTERM)" in err.decode().splitlines()[0]
+    assert out == b""
+    assert_nothing_left(stack, before, env)
