@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 from ...disks import is_storpool_tm
-from . import migration, othertm, vmdir
+from . import common, migration, othertm, vmdir
 from .migration import VmVolume
 
 
@@ -35,7 +35,7 @@ class Migration:
 
     @property
     def marker(self) -> Optional[str]:
-        return migration.monitor_marker(self.system_ds) if self.system_tm else None
+        return common.monitor_marker(self.system_ds) if self.system_tm else None
 
     def argv(self) -> List[str]:
         a = self.args

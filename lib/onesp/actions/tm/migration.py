@@ -27,6 +27,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 from ... import disks
 from ...errors import BadInput, NotFound
 from ...storpool import ApiBusy, ApiExists, ApiNotFound
+from . import common
 
 #: Whom a change detaches a volume from: some clients, or ``"all"`` of them.
 Client = Union[Tuple[int, ...], str]
@@ -85,11 +86,6 @@ def foreign_disks(vm: Any) -> List[Any]:
     """Image disks on a TM that is neither StorPool nor Ceph (the addon's "not storpool" set)."""
     return [d for d in vm.disks if not d.is_volatile and not disks.is_storpool_tm(d.tm_mad)
             and str(d.tm_mad or "") != "ceph"]
-
-
-def attach_readonly(ctx: Any, volume: VmVolume) -> bool:
-    """READONLY disks, CDROMs and the context ISO use READONLY_MODE (rw unless set to ro)."""
-    return volume.readonly and str(ctx.config.READONLY_MODE).strip().lower() == "ro"
 
 
 # -- one reassign per endpoint -----------------------------------------------------------------
@@ -207,7 +203,7 @@ def _recreate_cdrom_clone(ctx: Any, sp: Any, volume: VmVolume) -> None:
 
 
 def _rights(ctx: Any, volume: VmVolume) -> str:
-    return "ro" if attach_readonly(ctx, volume) else "rw"
+    return "ro" if common.attach_readonly(ctx, volume.readonly) else "rw"
 
 
 def _item(ctx: Any, change: Change) -> Dict[str, Any]:
@@ -261,14 +257,6 @@ def _delete_quietly(sp: Any, name: str) -> None:
 
 
 # -- the destination's VM directory -------------------------------------------------------------
-
-
-def monitor_marker(system_ds: Any) -> Optional[str]:
-    """What ``<sysds>/.monitor`` says: the system datastore's TM_MAD, written (as the addon
-    does) only when that datastore is not shared, so its hosts monitor their own VM dirs."""
-    if system_ds is not None and system_ds.shared is False and system_ds.tm_mad:
-        return str(system_ds.tm_mad)
-    return None
 
 
 def link(ctx: Any, host: str, vm_dir: str, volumes: Sequence[VmVolume], marker: Optional[str]) -> None:

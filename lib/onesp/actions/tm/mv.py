@@ -21,7 +21,7 @@ from typing import Any, List, Optional
 
 from ... import disks
 from ...errors import BadInput, OnespError
-from . import migration, moves, vmdir
+from . import common, migration, moves, vmdir
 from .migration import VmVolume
 
 
@@ -48,7 +48,7 @@ def run(ctx: Any) -> None:
 def move_disk(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, datastore: Any) -> None:
     disk = vm.disk(args.dst.disk_id)
     volume = migration.member(vm, disks.disk_volume(ctx.names, vm.id, disk), datastore.id)
-    system_ds = _system_datastore(ctx, vm, args.dst)
+    system_ds = common.system_datastore(ctx, vm, args.dst)
     move_volumes(ctx, args, vm, plan, [volume], system_ds)
 
 
@@ -60,7 +60,7 @@ def move_directory(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, system_ds
     if files and plan.source_alive and not skip_files:
         seen = vmdir.survey(ctx, src.host, src.path, dst.host, dst.path)
     if plan.attach:
-        vmdir.make(ctx, dst.host, dst.path, migration.monitor_marker(system_ds))
+        vmdir.make(ctx, dst.host, dst.path, common.monitor_marker(system_ds))
     own = [v for v in migration.vm_members(ctx, vm, system_ds.id, True) if v.type_tag in ("CNTXT", "NVRAM")]
     move_volumes(ctx, args, vm, plan, own, system_ds)
     if not files:
@@ -84,7 +84,7 @@ def move_volumes(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, volumes: Li
     dst_client = ctx.client_id(dst.host) if plan.attach else None
     others: List[int] = []
     if plan.detach_others and ctx.config.FORCE_DETACH_OTHER_MV:
-        others = _earlier_clients(ctx, vm, dst.host, src.host)
+        others = _earlier_clients(ctx, vm, dst.host)
     changes = moves.changes(plan, volumes, src_client, dst_client, others)
     names = ", ".join(v.name for v in volumes)
     if plan.attach and plan.detach != "none":
@@ -95,31 +95,21 @@ def move_volumes(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, volumes: Li
         what = "detach %s from %s" % (names, src.host if plan.detach == "source" else "all hosts")
     migration.apply(ctx, changes, "%s (%s)" % (what, plan.state))
     if plan.attach:
-        migration.link(ctx, dst.host, dst.vm_dir, volumes, migration.monitor_marker(system_ds))
+        migration.link(ctx, dst.host, dst.vm_dir, volumes, common.monitor_marker(system_ds))
 
 
-def _earlier_clients(ctx: Any, vm: Any, *exclude: str) -> List[int]:
+def _earlier_clients(ctx: Any, vm: Any, dst_host: str) -> List[int]:
     """Client ids of the other hosts this VM has been placed on; unknown ones are skipped."""
     clients: List[int] = []
-    for record in vm.history:
-        if record.hostname in exclude:
-            continue
+    for host in common.other_hosts(vm, dst_host):
         try:
-            client = ctx.client_id(record.hostname)
+            client = ctx.client_id(host)
         except OnespError as exc:
-            ctx.log.warning("stale attachments on %s are left alone: %s", record.hostname, exc)
+            ctx.log.warning("stale attachments on %s are left alone: %s", host, exc)
             continue
         if client not in clients:
             clients.append(client)
     return clients
-
-
-def _system_datastore(ctx: Any, vm: Any, path: Any) -> Any:
-    ds_id = path.system_ds_id if path.system_ds_id is not None else vm.system_ds_id
-    if ds_id is None:
-        raise BadInput("cannot tell the system datastore of %s" % path)
-    with ctx.step("read datastore %d" % ds_id):
-        return ctx.one.datastore(ds_id)
 
 
 def _copies_files(ctx: Any, src: Any, system_ds: Any) -> bool:
