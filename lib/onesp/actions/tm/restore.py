@@ -1,0 +1,147 @@
+"""tm restore: put a VM's disks back to a FULL backup, in place (VM powered off).
+
+``restore <host>:<vm dir> <vm id> <backup image id> <increment id> <disk id|-1>`` (6.10+).
+
+1. The backup datastore's own driver lists the backup (``ls``) and each disk's file is
+   streamed to ``<vm dir>/restore/`` on the VM's host and checked with ``qemu-img info``
+   (qcow2, no backing file: only FULL backups), before any volume is touched.
+2. Per disk, in place: a safety snapshot ``<volume>-tmRestore-<token>`` of the volume, its
+   size made the backup's (grown when the backup is larger; when it is smaller, cut to
+   the backup's size and grown back, so that what lies beyond reads as zeros as it did in
+   the backup, and the disk keeps the size oned records), then ``qemu-img convert -n``
+   writes the backup into the volume's device on the host. The volume keeps its name,
+   globalId, tags and attachment (the addon renamed it away and created a new one).
+3. If anything fails, every disk already written is reverted to its safety snapshot
+   (detach, VolumeRevert, attach again) and the snapshot deleted. On success the safety
+   snapshots are kept for DELAY_DELETE, like the old data the addon delay-deleted, or
+   deleted at once when it is empty.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import secrets
+import shlex
+from typing import Any, List, Tuple
+
+from ... import disks
+from ...disks import DiskVolume
+from ...errors import BackendError, BadInput, NotFound, OnespError, Unsupported
+from ...storpool import ApiNotFound
+from . import backup_source, backups, common
+
+SAFETY_MARK = "tmRestore"
+
+
+def run(ctx: Any) -> None:
+    args = ctx.tm_args()
+    if args.dst.is_disk:
+        raise BadInput("%s is a disk path, expected the VM directory" % args.dst)
+    host, work = args.dst.host, posixpath.join(args.dst.path, "restore")
+    source = backup_source.read(ctx, args.vm_id, args.image_id)
+    vm = source.vm
+    ctx.use_datastore(common.system_datastore(ctx, vm, args.dst))
+    urls = backup_source.backup_urls(ctx, source, args.increment_id)
+    if args.disk_id is not None and args.disk_id >= 0:
+        urls = {d: u for d, u in urls.items() if d == args.disk_id}
+    if not urls:
+        raise NotFound("backup image %d holds no disk %s of VM %d" % (
+            args.image_id, args.disk_id if args.disk_id is not None and args.disk_id >= 0 else "at all", vm.id))
+    targets: List[Tuple[int, str, DiskVolume]] = []
+    for disk_id in sorted(urls):
+        disk = vm.disk(disk_id)
+        if not disk.is_volatile and not disks.is_storpool_tm(disk.tm_mad):
+            raise Unsupported("disk %d of VM %d is not on StorPool (TM_MAD %s)" % (disk_id, vm.id, disk.tm_mad))
+        targets.append((disk_id, urls[disk_id], disks.disk_volume(ctx.names, vm.id, disk)))
+    client = ctx.client_id(host)
+    node = ctx.host(host)
+
+    with ctx.step("prepare %s on %s" % (work, host)):
+        node.run(["rm", "-rf", "--", work], ["mkdir", "-p", "--", work], what="prepare %s" % work)
+    ctx.undo(node.run, ["rm", "-rf", "--", work], what="remove %s" % work, label="remove %s on %s" % (work, host))
+    qemu_img = shlex.split(str(ctx.config.QEMU_IMG))
+    fetched: List[Tuple[str, int]] = []
+    for disk_id, url, _ in targets:
+        path = posixpath.join(work, "disk.%d" % disk_id)
+        with ctx.step("fetch the backup of disk %d to %s on %s" % (disk_id, path, host)):
+            backup_source.download(ctx, url, host, path, backups.COPY_TIMEOUT)
+        fetched.append((path, _virtual_size(ctx, node, qemu_img, path, disk_id)))
+
+    token = secrets.token_hex(4)
+    safety: List[str] = []
+    for (disk_id, _, volume), (path, size) in zip(targets, fetched):
+        safety.append(_write_in_place(ctx, node, qemu_img, volume, path, size, client, token))
+
+    _finish(ctx, node, work, safety)
+
+
+def _virtual_size(ctx: Any, node: Any, qemu_img: List[str], path: str, disk_id: int) -> int:
+    """The disk size a backup file holds; only a self-contained qcow2 (a FULL backup) is accepted."""
+    with ctx.step("inspect the backup of disk %d" % disk_id):
+        text = node.run(qemu_img + ["info", "--output=json", "-f", "qcow2", path], what="qemu-img info %s" % path)
+        try:
+            info = json.loads(text)
+            size = int(info["virtual-size"])
+        except (ValueError, KeyError, TypeError):
+            raise BackendError("qemu-img info %s gave no virtual size" % path) from None
+        if info.get("backing-filename") or info.get("full-backing-filename"):
+            raise Unsupported("the backup of disk %d is an increment (it has a backing file); only FULL backups "
+                              "are restored" % disk_id)
+    return size
+
+
+def _write_in_place(ctx: Any, node: Any, qemu_img: List[str], volume: DiskVolume, path: str, size: int,
+                    client: int, token: str) -> str:
+    """Safety snapshot, size, write; returns the safety snapshot's name."""
+    name = volume.name
+    with ctx.step("read volume %s" % name):
+        current = int(ctx.sp.volume(name)["size"])
+    safety = ctx.names.temporary(name, SAFETY_MARK, token)
+    readonly = common.attach_readonly(ctx, volume.readonly)
+    ctx.undo(_roll_back, ctx, name, safety, client, readonly, label="revert %s to %s" % (name, safety))
+    with ctx.step("snapshot volume %s as %s" % (name, safety)):
+        ctx.sp.volume_snapshot(name, safety)
+    with ctx.step("resize volume %s for the backup" % name):
+        if size > current:
+            ctx.sp.volume_update(name, size=size)
+        elif size < current:
+            ctx.sp.volume_update(name, size=size, shrink_ok=True)
+            ctx.sp.volume_update(name, size=current)
+    with ctx.step("write the backup into %s on %s" % (name, node.name)):
+        node.run(qemu_img + ["convert", "-n", "-f", "qcow2", "-O", "raw", path, ctx.device_path(name)],
+                 timeout=backups.COPY_TIMEOUT, what="qemu-img convert %s" % path)
+    return safety
+
+
+def _roll_back(ctx: Any, name: str, safety: str, client: int, readonly: bool) -> None:
+    """Undo of a written disk: back to the safety snapshot, in place, attached as before."""
+    try:
+        ctx.sp.snapshot(safety)
+    except ApiNotFound:
+        return  # the snapshot was never made: the volume was not touched
+    ctx.sp.detach(name, client, force=True)
+    ctx.sp.volume_revert(name, safety)
+    ctx.sp.attach(name, client, readonly=readonly, timeout=int(ctx.config.ATTACH_TIMEOUT))
+    ctx.sp.snapshot_delete(safety)
+
+
+def _finish(ctx: Any, node: Any, work: str, safety: List[str]) -> None:
+    """The restore is done: keep the old data for DELAY_DELETE (or drop it) and remove the work files.
+
+    Failures here are logged, not raised: failing the action now would revert disks that
+    were restored correctly.
+    """
+    delay = int(ctx.config.DELAY_DELETE)
+    for name in safety:
+        try:
+            if delay > 0:
+                ctx.sp.snapshot_update(name, delete_after=delay)
+            else:
+                ctx.sp.snapshot_delete(name)
+        except OnespError as exc:
+            ctx.log.error("restore done, but snapshot %s of the data before it stays: %s", name, exc)
+    try:
+        node.run(["rm", "-rf", "--", work], what="remove %s" % work)
+    except OnespError as exc:
+        ctx.log.error("restore done, but %s on %s stays: %s", work, node.name, exc)
