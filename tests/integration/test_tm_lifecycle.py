@@ -1,7 +1,5 @@
 """A VM's disks from deploy to terminate, through the transfer lines oned writes for them."""
 
-import os
-
 MIB = 1024 * 1024
 
 

@@ -156,11 +156,12 @@ def release_other_hosts(ctx: Any, vm: Any, names: Sequence[str], keep_host: str,
     stale, closed attachment is simply removed. A host whose client id is unknown (removed
     from oned) is skipped with a log line.
     """
-    if not names:
+    hosts = other_hosts(vm, keep_host)
+    if not names or not hosts:
         return []
     keep = ctx.client_id(keep_host)
     clients: List[int] = []
-    for host in other_hosts(vm, keep_host):
+    for host in hosts:
         try:
             client = ctx.client_id(host)
         except OnespError as exc:
