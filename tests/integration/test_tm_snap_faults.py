@@ -99,3 +99,17 @@ def test_a_failing_reattach_after_the_revert_is_undone(reverting):
     assert stack.clients_of(VOL) == {1: "rw"}
     assert os.readlink(stack.local_disk(7, 0)) == link
     assert _content(stack) == b"snapshot"
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_failing_snap_create_leaves_no_snapshot(stack, when):
+    stack.put_image(5, data=b"boot")
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5, size=16)])
+    disk = stack.disk_path("node1", 7, 0)
+    assert stack.tm("clone", "fe:one-ds-100/one-img-5", disk, "7", "100").ok
+    before = stack.state()
+    stack.ctl.inject_fault("VolumeSnapshot", error="busy", when=when, descr="injected")
+    r = stack.tm("snap_create", disk, "0", "7", "100")
+    assert r.code != 0
+    assert r.error_lines == ["tm snap_create: snapshot volume one-img-5-7-0 as one-img-5-7-0-snap0: busy: injected"]
+    assert stack.state() == before

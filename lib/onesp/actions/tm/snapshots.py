@@ -10,7 +10,7 @@ offers no snapshots of them and neither do we.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from ... import disks, volumes
 from ...errors import AlreadyExists, BadInput, LimitReached, Unsupported
@@ -96,11 +96,16 @@ def take(ctx: Any, t: SnapshotTarget) -> bool:
     Returns False when the snapshot was already there (a re-run of the same line). The
     snapshot carries no tags, as with the addon: a persistent image's disk snapshots
     outlive the VM and become image snapshots, so a VM tag on them would go stale.
+    The undo is registered before the call, so a snapshot made by a call whose answer
+    was lost is removed as well; one that existed before this run is never removed.
     """
+    ours = {"made": True}
+    ctx.undo(_delete_made, ctx, t.snapshot, ours, label="delete snapshot %s" % t.snapshot)
     with ctx.step("snapshot volume %s as %s" % (t.volume.name, t.snapshot)):
         try:
             ctx.sp.volume_snapshot(t.volume.name, t.snapshot)
         except ApiExists:
+            ours["made"] = False
             existing = ctx.sp.snapshot_or_none(t.snapshot)
             if existing is None:
                 raise AlreadyExists("%s exists and is a volume, not a snapshot" % t.snapshot) from None
@@ -109,8 +114,12 @@ def take(ctx: Any, t: SnapshotTarget) -> bool:
                     t.snapshot, existing.get("onVolume"), t.volume.name)) from None
             ctx.log.info("snapshot %s exists from an earlier run", t.snapshot)
             return False
-    ctx.undo(volumes.delete_snapshots, ctx, [t.snapshot], label="delete snapshot %s" % t.snapshot)
     return True
+
+
+def _delete_made(ctx: Any, name: str, ours: Dict[str, bool]) -> None:
+    if ours["made"]:
+        volumes.delete_snapshots(ctx, [name])
 
 
 def detach_for_revert(ctx: Any, name: str, host: str, readonly: bool) -> None:
