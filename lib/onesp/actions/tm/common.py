@@ -177,7 +177,7 @@ def release_other_hosts(ctx: Any, vm: Any, names: Sequence[str], keep_host: str,
         try:
             _reassign(ctx, items)
         except ApiBusy as exc:
-            raise Busy("%s; a VM may still be running there, so it is not taken away — stop it or "
+            raise Busy("%s; a VM may still be running there, so it is not taken away: stop it or "
                        "detach the volume by hand" % exc.descr) from None
     return clients
 
