@@ -215,6 +215,11 @@ def test_cp_zero_sized_image_is_refused(stack, env, tmp_path):
     assert r.error_lines == ["ds cp: inspect %s: bad input: %s has a virtual size of 0 bytes" % (empty, empty)]
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):  # the action may hang up after the first MiB
+        pass
+
+
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass
@@ -224,7 +229,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 def web(images) -> Iterator[str]:
     folder, _ = images
     handler = lambda *a, **kw: _Quiet(*a, directory=str(folder), **kw)  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
