@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import secrets
 import shlex
 import subprocess
 from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Union
@@ -89,7 +90,7 @@ class Host:
         """
         target, link = check_path(target), check_path(link)
         directory = posixpath.dirname(link)
-        temporary = "%s.onesp-tmp" % link
+        temporary = "%s.onesp-tmp.%s" % (link, secrets.token_hex(4))  # unique: two runs at once must not collide
         commands: List[Argv] = [
             ["sh", "-c", 'readlink -- "$1" || true', "sh", link],
             ["mkdir", "-p", "--", directory],
@@ -121,7 +122,7 @@ class Host:
     def write_file(self, path: str, data: bytes) -> None:
         """Write ``data`` to ``path`` through a temporary name, so readers never see half a file."""
         path = check_path(path)
-        temporary = path + ".onesp-tmp"
+        temporary = "%s.onesp-tmp.%s" % (path, secrets.token_hex(4))
         self.run(["mkdir", "-p", "--", posixpath.dirname(path)], ["dd", "of=" + temporary, "status=none"],
                  ["mv", "-f", "--", temporary, path], stdin=data, what="write %s" % path)
 

@@ -185,6 +185,20 @@ def test_failed_reassign_leaves_everything_as_before(stack):
     assert stack.state() == before
 
 
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_the_reassign_failing_leaves_the_state_as_before(stack, when):
+    """VolumesReassignWait is the only StorPool call of mv; "after": it took effect, the answer was lost."""
+    deployed(stack, MIGRATE)
+    for what, ds in ((0, "100"), (None, "101")):
+        before = stack.state()
+        stack.ctl.reset_calls()
+        stack.ctl.inject_fault("VolumesReassignWait", error="busy", when=when)
+        r = mv(stack, what, "node1", "node2", ds)
+        assert r.code != 0 and len(r.error_lines) == 1, r
+        assert stack.state() == before
+        assert {c["call"] for c in stack.ctl.calls()} == {"VolumesReassignWait"}
+
+
 def test_failed_link_moves_the_volume_back(stack):
     deployed(stack, MIGRATE)
     (stack.host_root("node2") / "101").mkdir(parents=True)

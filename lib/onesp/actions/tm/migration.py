@@ -118,21 +118,20 @@ def by_endpoint(ctx: Any, changes: Sequence[Change]) -> List[Tuple[Any, List[Cha
 def apply(ctx: Any, changes: Sequence[Change], what: str) -> List[Change]:
     """Send ``changes`` (one VolumesReassignWait per endpoint); returns the changes made.
 
-    Undo, registered per call: the inverse change (detach what was attached, attach again
-    what was detached, with the same rights).
+    The inverse change (detach what is attached, attach again what is detached, with the
+    same rights) is registered as undo *before* the call: a call that took effect but whose
+    answer was lost must be undone too, and undoing a change that did not happen is a no-op.
     """
     done: List[Change] = []
     for datastore, group in by_endpoint(ctx, changes):
         with using_datastore(ctx, datastore):
             sp = ctx.sp
             timeout = int(ctx.config.ATTACH_TIMEOUT)
-            with ctx.step(what):
-                made = _send(ctx, sp, group, timeout)
-            inverse = [item for change in made for item in _inverse_items(ctx, change)]
+            inverse = [item for change in group for item in _inverse_items(ctx, change)]
             if inverse:
-                ctx.undo(_reassign_quietly, sp, inverse, timeout,
-                         label="undo: %s" % what)
-            done.extend(made)
+                ctx.undo(_reassign_quietly, sp, inverse, timeout, label="undo: %s" % what)
+            with ctx.step(what):
+                done.extend(_send(ctx, sp, group, timeout))
     return done
 
 
