@@ -187,3 +187,14 @@ def test_revert_of_a_cdrom_is_refused(stack):
     r = _snap(stack, "snap_revert", 0)
     assert r.code != 0
     assert r.error_lines == ["tm snap_revert: unsupported: disk 0 of VM 7 is a CD-ROM; CD-ROMs have no snapshots"]
+
+
+def test_revert_refuses_a_disk_still_open_on_the_host(stack):
+    _deploy(stack)
+    assert _snap(stack, "snap_create", 0).ok
+    stack.ctl.set_open(VOL, 1)
+    before = stack.state()
+    r = _snap(stack, "snap_revert", 0)
+    assert r.code != 0
+    assert r.error_lines[0].startswith("tm snap_revert: detach one-img-5-7-0 from node1: busy:")
+    assert stack.state() == before

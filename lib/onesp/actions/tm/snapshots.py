@@ -127,11 +127,14 @@ def detach_for_revert(ctx: Any, name: str, host: str, readonly: bool) -> None:
 
     The re-attach is registered before the detach is sent: a detach that took effect but
     whose answer was lost must be undone too, and attaching what is attached is harmless.
+    The detach is not forced (the addon forced it): oned reverts only powered-off VMs, so
+    a device that is still open on the host means something uses the disk, and StorPool's
+    refusal stops the revert before anything changed.
     """
     client = ctx.client_id(host)
     ctx.undo(ctx.sp.attach, name, client, readonly=readonly, timeout=int(ctx.config.ATTACH_TIMEOUT),
              label="attach %s to %s again" % (name, host))
-    volumes.detach(ctx, name, host)
+    volumes.detach(ctx, name, host, force=False)
 
 
 def revert(ctx: Any, name: str, snapshot: str) -> None:
