@@ -3,6 +3,8 @@
 As the addon: when the volume is not already based on that snapshot it is reverted to it (in
 place, see snap_revert), then every snapshot oned lists for the image is deleted by its exact
 name ``<volume>-snap<N>``. StorPool folds a deleted parent's data into the volume by itself.
+The target snapshot is deleted only after the revert, so when it is missing an earlier run
+reverted already: the revert is skipped and the remaining snapshots are deleted (re-runs succeed).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import volumes
+from ...storpool import ApiNotFound
 from . import common
 
 
@@ -19,7 +22,10 @@ def run(ctx: Any) -> None:
     with ctx.step("look up volume %s" % volume):
         parent = ctx.sp.volume(volume).get("parentName")
     if parent != snapshot:
-        common.revert(ctx, volume, snapshot)
+        try:
+            common.revert(ctx, volume, snapshot)
+        except ApiNotFound:
+            ctx.log.warning("snapshot %s is gone, so an earlier run flattened onto it; deleting the rest", snapshot)
     names = [ctx.names.disk_snapshot(volume, snap.id) for snap in image.snapshots]
     if snapshot not in names:
         names.append(snapshot)
