@@ -2,12 +2,14 @@
 
 import base64
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 MIB = 1024 * 1024
+pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is not installed")
 VOL0 = "one-img-5-7-0"
 VOL1 = "one-sys-7-1-raw"
 

@@ -19,6 +19,7 @@ import pytest
 
 from onesp.sim.stack import Result
 
+pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is not installed")
 MIB = 1024 * 1024
 VOL0 = "one-img-5-7-0"
 VOL1 = "one-sys-7-1-raw"
