@@ -124,7 +124,7 @@ def test_source_host_down_moves_storpool_only(stack):
 
 
 @pytest.mark.parametrize("lcm, result", [
-    (38, {2: "rw"}), (44, {2: "rw"}), (45, {2: "rw"}), (46, {2: "rw"}), (61, {2: "rw"}),
+    (38, {2: "rw"}), (43, {2: "rw"}), (44, {2: "rw"}), (45, {2: "rw"}), (46, {2: "rw"}), (61, {2: "rw"}),
     (41, {}), (42, {}),
 ])
 def test_retry_states_do_what_their_original_state_does(stack, lcm, result):
@@ -251,3 +251,43 @@ def test_shared_readonly_image_in_use_by_another_vm_stays_attached(stack):
     stack.ctl.set_open("one-img-8", 1, False)
     assert mv(stack, 4, "node1", "fe").ok
     assert stack.clients_of("one-img-8") == {}
+
+
+def test_move_between_system_datastores_on_one_host(stack):
+    source = deployed(stack, MIGRATE, to="node1")
+    stack.put_datastore(102, kind="SYSTEM")
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5, size=16), stack.b.image_disk(1, 6, persistent=True, size=16),
+                           stack.b.volatile_disk(2, 16)], lcm_state=MIGRATE,
+                 history=(stack.b.history("node1", hid=1), stack.b.history("node1", hid=1, ds_id=102)))
+    checkpoint = (source / "checkpoint").read_bytes()
+    for what, ds in ((0, "100"), (1, "100"), (2, "102"), (None, "102")):
+        src = stack.disk_path("node1", 7, what) if what is not None else stack.vm_dir("node1", 7)
+        dst = stack.disk_path("node1", 7, what, 102) if what is not None else stack.vm_dir("node1", 7, 102)
+        r = stack.tm("mv", src, dst, "7", ds)
+        assert r.ok, r
+    assert attached(stack) == {name: {1: "rw"} for name in VOLUMES}
+    target = stack.host_root("node1") / "102" / "7"
+    assert (target / "checkpoint").read_bytes() == checkpoint and not source.exists()
+    with open(target / "disk.0", "rb") as dev:
+        assert dev.read(6) == b"boot-5"
+
+
+@pytest.mark.parametrize("clean", ["1", "0"])
+def test_skip_undeploy_ssh_keeps_the_directory_off_the_front_end(stack, clean):
+    source = deployed(stack, STOP)
+    env = {"ONESP_SKIP_UNDEPLOY_SSH": "1", "ONESP_CLEAN_SRC_ON_UNDEPLOY": clean}
+    for r in (stack.tm("mv", stack.disk_path("node1", 7, 0), stack.disk_path("fe", 7, 0), "7", "100", env=env),
+              stack.tm("mv", stack.vm_dir("node1", 7), stack.vm_dir("fe", 7), "7", "101", env=env)):
+        assert r.ok, r
+    assert not (stack.host_root("fe") / "101" / "7").exists()
+    assert source.exists() == (clean == "0")
+    assert stack.clients_of("one-img-5-7-0") == {} and stack.clients_of("one-sys-7-3-iso") == {}
+
+
+def test_shared_system_datastore_moves_no_files(stack):
+    source = deployed(stack, MIGRATE)
+    stack.put_datastore(101, kind="SYSTEM", sp={"SYSTEM": "shared"})
+    move_all(stack, "node1", "node2")
+    assert attached(stack) == {name: {2: "rw"} for name in VOLUMES}
+    assert (source / "checkpoint").exists()
+    assert not (stack.host_root("node2") / "101" / "7" / "checkpoint").exists()

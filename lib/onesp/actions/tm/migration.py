@@ -1,9 +1,9 @@
 """Moving a VM's StorPool volumes between hosts: which volumes, few calls, exact undo.
 
 mv, premigrate, postmigrate and failmigrate all change where a VM's volumes are attached.
-They describe the change as a list of ``Change`` (detach from one client, attach to
+They describe the change as a list of ``Change`` (detach from some clients, attach to
 another, or both) and ``apply`` sends it as one VolumesReassignWait per StorPool API
-endpoint (in practice one call for the whole VM), then registers the inverse change.
+endpoint (in practice one call for the whole VM), with the inverse change as its undo.
 
 Two kinds of volume need care:
 
@@ -273,14 +273,6 @@ def link(ctx: Any, host: str, vm_dir: str, volumes: Sequence[VmVolume], marker: 
             ctx.undo(node.remove, path, label="remove %s on %s" % (path, host))
         elif previous != device:
             ctx.undo(node.symlink, previous, path, label="restore %s on %s" % (path, host))
-
-
-# -- client ids --------------------------------------------------------------------------------
-
-
-def client_ids(ctx: Any, *hosts: str) -> List[int]:
-    """Client ids of ``hosts``, all resolved before anything changes (a missing one is the error)."""
-    return [ctx.client_id(host) for host in hosts]
 
 
 # -- the VM document of the migrate hooks --------------------------------------------------------

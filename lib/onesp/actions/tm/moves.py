@@ -24,16 +24,12 @@ class MovePlan:
     detach: str  # "none", "source" (the source host's client) or "all" (every client)
     attach: bool  # attach on the destination host
     source_alive: bool  # the source host can be reached (files copied from it, its directory removed)
-    detach_others: bool = False  # first take stale attachments away (FORCE_DETACH_OTHER_MV)
+    detach_others: bool = False  # take attachments on the VM's earlier hosts away (FORCE_DETACH_OTHER_MV)
     undeploy: bool = False  # stop, undeploy or resume: SKIP_UNDEPLOY_SSH applies
 
     @property
     def detach_only(self) -> bool:
         return not self.attach
-
-    @property
-    def attach_only(self) -> bool:
-        return self.detach == "none"
 
 
 _MIGRATE = dict(detach="source", attach=True, source_alive=True)
