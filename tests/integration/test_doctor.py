@@ -26,7 +26,7 @@ def etc_dir(version: str) -> Path:
 class Setup:
     """A front-end: onesp installed into a remotes tree, a registered copy of the stock oned.conf."""
 
-    def __init__(self, stack: Any, root: Path, version: str = "7.0.2", autoconf: bool = True) -> None:
+    def __init__(self, stack: Any, root: Path, version: str = "7.0.2", autoconf: bool = True, bindir: str = "") -> None:
         self.stack = stack
         self.remotes = root / "remotes"
         self.remotes.mkdir()
@@ -34,7 +34,7 @@ class Setup:
         self.vmm_execrc = root / "vmm_execrc"
         self.oned_conf.write_bytes((etc_dir(version) / "oned.conf").read_bytes())
         self.vmm_execrc.write_bytes((etc_dir(version) / "vmm_execrc").read_bytes())
-        args = ["--prefix", str(self.remotes), "--bindir", "", "--oned-conf", str(self.oned_conf),
+        args = ["--prefix", str(self.remotes), "--bindir", bindir, "--oned-conf", str(self.oned_conf),
                 "--vmm-execrc", str(self.vmm_execrc)] + (["--autoconf"] if autoconf else [])
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHON": sys.executable, "ONESP_RC": ""}
         done = subprocess.run(["bash", str(REPO / "install.sh"), *args], capture_output=True, text=True, env=env,
@@ -42,7 +42,7 @@ class Setup:
         assert done.returncode == 0, done.stdout + done.stderr
 
     def doctor(self, *extra: str, env: Optional[Dict[str, str]] = None, drop: tuple = ()) -> subprocess.CompletedProcess:
-        full = dict(self.stack.env, **(env or {}))
+        full = dict(self.stack.env, PYTHONPATH=str(REPO / "lib"), **(env or {}))
         for key in drop:
             full.pop(key, None)
         argv = [sys.executable, "-m", "onesp", "doctor", "--oned-conf", str(self.oned_conf),
@@ -188,3 +188,13 @@ def test_a_bad_configuration_value_is_named(stack, tmp_path):
     rc.write_text("ONE_PX=one\nNO_SUCH_KEY=1\n")
     code, checks = setup.checks(env={"ONESP_RC": str(rc)})
     assert code == 0 and checks[0]["status"] == "warn" and "NO_SUCH_KEY" in checks[0]["detail"]
+
+
+def test_the_installed_onesp_command_checks_its_own_tree(stack, tmp_path):
+    setup = Setup(stack, tmp_path, bindir=str(tmp_path / "bin"))
+    argv = [str(tmp_path / "bin" / "onesp"), "doctor", "--json", "--oned-conf", str(setup.oned_conf),
+            "--vmm-execrc", str(setup.vmm_execrc)]
+    result = subprocess.run(argv, capture_output=True, text=True, env=stack.env, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    remotes = by_name(json.loads(result.stdout)["checks"])["remotes"]
+    assert remotes["status"] == "ok" and remotes["detail"].startswith("%s: onesp " % setup.remotes)

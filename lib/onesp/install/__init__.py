@@ -2,3 +2,5 @@
 
 Run through ``install.sh`` (``python3 -m onesp.install``); needs only the standard library.
 """
+
+from __future__ import annotations
