@@ -18,6 +18,7 @@ from typing import Dict, Tuple
 import pytest
 
 from onesp.sim.stack import EXECUTABLE_DIRS
+from onesp.sim.storpool import control
 
 MIB = 1024 * 1024
 STAGING = "one-img-5-" + hashlib.md5(b"one-img-5\n").hexdigest()
@@ -48,7 +49,8 @@ def prepared(stack, tmp_path: Path) -> Tuple[bytes, Dict[str, str]]:
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(folder / "disk.raw"),
                     str(folder / "disk.qcow2")], check=True)
     wrapper = tmp_path / "qemu-img-wrapper"
-    wrapper.write_text("#!%s\n%s" % (sys.executable, WRAPPER))
+    library = Path(control.__file__).resolve().parents[3]  # the lib/ directory holding onesp
+    wrapper.write_text("#!%s\nimport sys\nsys.path.insert(0, %r)\n%s" % (sys.executable, str(library), WRAPPER))
     wrapper.chmod(0o755)
     staging = tmp_path / "staging"
     staging.mkdir()
