@@ -253,3 +253,43 @@ def test_files_belong_to_the_owner(remotes):
                  remotes / "onesp-install.json"]:
         assert (path.stat().st_uid, path.stat().st_gid) == (nobody.pw_uid, nobody.pw_gid), path
     assert (remotes / "tm" / "ssh" / "clone").stat().st_uid == 0  # OpenNebula's own files are not touched
+
+
+def test_uninstall_keeps_later_edits_and_stops_when_oned_conf_is_unreadable(tmp_path):
+    one = tmp_path / "one"
+    (one / "var" / "remotes").mkdir(parents=True)
+    (one / "etc" / "vmm_exec").mkdir(parents=True)
+    oned = one / "etc" / "oned.conf"
+    stock = (etc_dir("7.0.2") / "oned.conf").read_text()
+    oned.write_text(stock)
+    (one / "etc" / "vmm_exec" / "vmm_execrc").write_bytes((etc_dir("7.0.2") / "vmm_execrc").read_bytes())
+    env = {"ONE_LOCATION": str(one), "AUTOCONF": "1"}
+    assert install_sh("--bindir", "", env=env).returncode == 0
+
+    # the operator adds something after the install: uninstall takes back only the registration
+    oned.write_text(oned.read_text() + 'VM_RESTRICTED_ATTR = "MY_OWN"\n')
+    broken = oned.read_text() + 'BROKEN = "no end\n'
+    oned.write_text(broken)
+    refused = install_sh("--uninstall", env={"ONE_LOCATION": str(one)})
+    assert refused.returncode == 1 and "the drivers are still registered" in refused.stderr
+    assert oned.read_text() == broken and (one / "var" / "remotes" / "tm" / "storpool" / "resize").is_file()
+
+    oned.write_text(broken.replace('BROKEN = "no end\n', ""))
+    done = install_sh("--uninstall", env={"ONE_LOCATION": str(one)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert oned.read_text() == stock + 'VM_RESTRICTED_ATTR = "MY_OWN"\n'
+
+
+def test_uninstall_with_force_removes_the_files_anyway(tmp_path):
+    one = tmp_path / "one"
+    (one / "var" / "remotes").mkdir(parents=True)
+    (one / "etc" / "vmm_exec").mkdir(parents=True)
+    oned = one / "etc" / "oned.conf"
+    oned.write_text((etc_dir("6.10.5") / "oned.conf").read_text())
+    (one / "etc" / "vmm_exec" / "vmm_execrc").write_bytes((etc_dir("6.10.5") / "vmm_execrc").read_bytes())
+    assert install_sh("--bindir", "", env={"ONE_LOCATION": str(one), "AUTOCONF": "1"}).returncode == 0
+    oned.unlink()
+    forced = install_sh("--uninstall", "--force", env={"ONE_LOCATION": str(one)})
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert "cannot read or write it" in forced.stdout
+    assert not (one / "var" / "remotes" / "onesp-install.json").exists()
