@@ -25,17 +25,17 @@ STAGING = "one-img-5-" + hashlib.md5(b"one-img-5\n").hexdigest()
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is not installed")
 
 #: A qemu-img stand-in for the worker: while ``convert`` runs (the staging volume is attached),
-#: it arms the fault in ONESP_TEST_FAULT or, with ONESP_TEST_HANG, signals and waits to be stopped.
+#: it arms the fault in ONESP_TEST_FAULT or, with ONESP_TEST_HANG, writes its pid there and hangs.
 WRAPPER = '''import json, os, sys, time
 if sys.argv[1:2] == ["convert"]:
     if os.environ.get("ONESP_TEST_FAULT"):
         from onesp.sim.storpool.control import SimControl
         SimControl.from_env(os.environ).inject_fault(**json.loads(os.environ["ONESP_TEST_FAULT"]))
     if os.environ.get("ONESP_TEST_HANG"):
-        open(os.environ["ONESP_TEST_HANG"], "w").close()
-        parent = os.getppid()
-        while os.getppid() == parent:
-            time.sleep(0.05)
+        with open(os.environ["ONESP_TEST_HANG"] + ".tmp", "w") as marker:
+            marker.write(str(os.getpid()))
+        os.rename(os.environ["ONESP_TEST_HANG"] + ".tmp", os.environ["ONESP_TEST_HANG"])
+        time.sleep(60)
         sys.exit(1)
 os.execvp("qemu-img", ["qemu-img"] + sys.argv[1:])
 '''
@@ -120,3 +120,5 @@ def test_sigterm_during_the_conversion_rolls_back(stack, prepared, tmp_path):
     assert "interrupted: stopped by signal 15 (SIGTERM)" in err.decode().splitlines()[0]
     assert out == b""
     assert_nothing_left(stack, before, env)
+    with pytest.raises(ProcessLookupError):  # the conversion itself was stopped, not only its shell
+        os.kill(int(marker.read_text()), 0)

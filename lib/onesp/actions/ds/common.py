@@ -9,11 +9,6 @@ from ... import disks, volumes
 from ...errors import AlreadyExists, BadInput, Busy
 from ...storpool import ApiBusy
 
-#: Effectively no limit: imports, conversions and mkfs take as long as the data needs
-#: (SSH_TIMEOUT is for the short host commands).
-LONG_TIMEOUT = 7 * 24 * 3600.0
-
-
 def action_image(ctx: Any) -> Tuple[Any, Any]:
     """(image, datastore) of an image action; the id on argv must be the image's."""
     object_id, action = ctx.ds_action()

@@ -55,8 +55,7 @@ def run(ctx: Any) -> str:
         directory = transfer.remote_directory(ctx, node, str(ctx.config.STAGING_DIR), prefix="onesp-export")
         exported = posixpath.join(directory, "%s.%s" % (snapshot, fmt))
         with ctx.step("convert %s to %s on %s" % (snapshot, exported, node.name)):
-            node.host.run(qemu.export_argv(ctx.config, fmt, device, exported), timeout=common.LONG_TIMEOUT,
-                          what="qemu-img convert")
+            node.run_long(qemu.export_argv(ctx.config, fmt, device, exported), what="qemu-img convert")
         digest = md5(ctx, node, exported)
         volumes.delete_snapshots(ctx, [snapshot])
     else:
@@ -67,7 +66,7 @@ def run(ctx: Any) -> str:
 
 def md5(ctx: Any, node: worker.Worker, path: str) -> str:
     with ctx.step("checksum %s on %s" % (path, node.name)):
-        out = node.host.run(["md5sum", "--", path], timeout=common.LONG_TIMEOUT, what="md5sum")
+        out = node.run_long(["md5sum", "--", path], what="md5sum")
         digest = out.split(" ", 1)[0].strip().lower()
         if len(digest) != 32 or any(c not in string.hexdigits for c in digest):
             raise HostError(node.name, "md5sum", "unexpected answer %r" % out[:80])

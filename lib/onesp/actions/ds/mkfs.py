@@ -49,8 +49,7 @@ def run(ctx: Any) -> str:
         node = worker.choose(ctx, datastore.bridge_list, image.id)
         device = node.attach(ctx, volume)
         with ctx.step("make a %s filesystem on %s on %s" % (filesystem, volume, node.name)):
-            node.host.run(mkfs_argv(ctx.config, filesystem) + [device], timeout=common.LONG_TIMEOUT,
-                          what="mkfs -t %s" % filesystem)
+            node.run_long(mkfs_argv(ctx.config, filesystem) + [device], what="mkfs -t %s" % filesystem)
         volumes.detach(ctx, volume)
     return source
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from ...errors import HostError
 from ...host import check_path
-from .common import LONG_TIMEOUT
 from .imports import LocalImage
 from .progress import Progress
 from .qemu import ImageInfo, convert_argv
@@ -45,8 +44,7 @@ def write_image(ctx: Any, worker: Worker, image: LocalImage, info: ImageInfo, de
 def convert(ctx: Any, worker: Worker, source: str, info: ImageInfo, device: str, description: str) -> None:
     label = "convert %s (%s, %d MiB) onto %s on %s" % (description, info.format, info.size_mb, device, worker.name)
     with ctx.step(label), Progress(ctx.log, label):
-        worker.host.run(convert_argv(ctx.config, info.format, source, device), timeout=LONG_TIMEOUT,
-                        what="qemu-img convert")
+        worker.run_long(convert_argv(ctx.config, info.format, source, device), what="qemu-img convert")
 
 
 def stream(ctx: Any, worker: Worker, image: LocalImage, argv: Any, target: str) -> None:
@@ -54,7 +52,7 @@ def stream(ctx: Any, worker: Worker, image: LocalImage, argv: Any, target: str) 
     label = "copy %s to %s on %s" % (image.description, target, worker.name)
     with ctx.step(label), open(image.path, "rb") as handle:
         with Progress(ctx.log, label, image.size, lambda: os.lseek(handle.fileno(), 0, os.SEEK_CUR)):
-            worker.host.run(argv, stdin=handle, timeout=LONG_TIMEOUT, what="dd to %s" % target)
+            worker.run_long(argv, stdin=handle, what="dd to %s" % target)
 
 
 def remote_directory(ctx: Any, worker: Worker, staging_dir: str, prefix: str = "onesp-import") -> str:

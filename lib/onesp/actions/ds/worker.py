@@ -17,6 +17,10 @@ from ...config import read_storpool_conf
 from ...errors import BadInput, ConfigError, NotFound
 from ...host import Host, check_host, local_runner
 
+#: Effectively no limit: imports, conversions and mkfs take as long as the data needs
+#: (SSH_TIMEOUT is for the short host commands).
+LONG_TIMEOUT = 7 * 24 * 3600.0
+
 
 @dataclass(frozen=True)
 class Worker:
@@ -26,6 +30,15 @@ class Worker:
     host: Host
     client: Optional[int]  # known up front for the front-end; looked up for bridges
     local: bool  # the front-end itself: files of the front-end are readable directly
+
+    def run_long(self, argv: Sequence[str], what: str, stdin: Any = None) -> str:
+        """Run one long command (dd, qemu-img, mkfs) without a time limit.
+
+        ``exec`` makes the command replace the shell that carries it, so when the action is
+        stopped (SIGTERM, failure) the process that gets killed is the command itself rather
+        than a shell that would leave it running against a volume being detached.
+        """
+        return self.host.run(["exec"] + list(argv), stdin=stdin, timeout=LONG_TIMEOUT, what=what)
 
     def attach(self, ctx: Any, volume: str, *, snapshot: bool = False) -> str:
         """Attach ``volume`` (read-write; snapshots read-only) here; undone on failure. Returns its device."""
