@@ -192,3 +192,21 @@ def test_delete_each_failing_call_fails_cleanly_and_a_rerun_completes(stack):
     r = _delete_disk(stack, 0)
     assert r.ok, r
     assert stack.volume_names() == ["one-img-5"]
+
+
+def test_delete_removes_the_disk_snapshots_oned_lists_and_nothing_else(stack):
+    b = stack.b
+    stack.put_image(5)
+    stack.put_vm(7, disks=[b.image_disk(0, 5, size=16, snapshots=[b.disk_snapshot(0), b.disk_snapshot(1)]),
+                           b.image_disk(1, 5, size=16)], context=False)
+    for disk in (0, 1):
+        stack.sp.volume_create("one-img-5-7-%d" % disk, base_on="one-img-5",
+                               tags={"virt": "one", "nloc": "one", "nvm": "7", "diskid": str(disk)})
+    for name in ("one-img-5-7-0-snap0", "one-img-5-7-0-snap1"):
+        stack.sp.volume_snapshot("one-img-5-7-0", name)
+    stack.sp.volume_snapshot("one-img-5-7-1", "one-img-5-7-1-snap0")
+    r = stack.tm("delete", stack.disk_path("node1", 7, 0), "7", "100")
+    assert r.ok, r
+    snaps = stack.snapshot_names()
+    assert "one-img-5-7-0-snap0" not in snaps and "one-img-5-7-0-snap1" not in snaps
+    assert "one-img-5-7-1-snap0" in snaps

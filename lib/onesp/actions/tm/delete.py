@@ -5,7 +5,8 @@
 A disk path: the volume of exactly that disk (never a name that merely starts the same,
 so disk 1 never touches disks 10-19). A per-VM volume (non-persistent, volatile, CDROM)
 is deleted through DELAY_DELETE (CDROM clones at once, as the addon does) with
-REMOTE_BACKUP_DELETE; the volume of a persistent image is never deleted, only detached
+REMOTE_BACKUP_DELETE, and so are its disk snapshots (``<volume>-snap<N>`` for the snapshot
+ids the VM document lists, never found by pattern); the volume of a persistent image is never deleted, only detached
 and given back (VM tags cleared, qc = DEFAULT_QOSCLASS). With VMSNAPSHOT_DELETE_ON_TERMINATE
 the VM snapshots of that volume go too, by the exact names the VM document records.
 
@@ -52,9 +53,11 @@ def _delete_disk(ctx: Any, vm: Any, disk_id: int) -> None:
     if not vm.has_disk(disk_id):
         ctx.log.info("VM %d has no disk %d any more; only its path on the host is removed", vm.id, disk_id)
         return
-    volume = disks.disk_volume(ctx.names, vm.id, vm.disk(disk_id))
+    disk = vm.disk(disk_id)
+    volume = disks.disk_volume(ctx.names, vm.id, disk)
     if volume.per_vm:
         _delete_volume(ctx, vm, volume)
+        _delete_disk_snapshots(ctx, disk, volume)
     else:
         _give_back(ctx, volume)
     delete_vm_snapshots(ctx, vm, [volume.name])
@@ -66,6 +69,11 @@ def _delete_volume(ctx: Any, vm: Any, volume: DiskVolume) -> bool:
     keep = volume.type_tag not in ("CDROM", "IMMUT")
     remote = str(ctx.config.REMOTE_BACKUP_DELETE or "") if keep else ""
     return volumes.delete(ctx, volume.name, tags=ctx.tags.vm_group(vm.id), delayed=keep, remote_backup=remote or None)
+
+
+def _delete_disk_snapshots(ctx: Any, disk: Any, volume: DiskVolume) -> None:
+    """The disk snapshots of a per-VM volume: they would otherwise outlive it as orphans."""
+    volumes.delete_snapshots(ctx, [ctx.names.disk_snapshot(volume.name, snap.id) for snap in disk.snapshots])
 
 
 def _give_back(ctx: Any, volume: DiskVolume) -> None:
@@ -101,6 +109,7 @@ def _delete_system_volumes(ctx: Any, vm: Any) -> None:
             volume = disks.disk_volume(ctx.names, vm.id, disk)
             if _delete_volume(ctx, vm, volume):
                 deleted.append(volume.name)
+            _delete_disk_snapshots(ctx, disk, volume)
     context = disks.context_volume(ctx.names, vm)
     if context is not None and volumes.delete(ctx, context.name, delayed=False):
         deleted.append(context.name)
