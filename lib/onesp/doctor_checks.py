@@ -38,6 +38,12 @@ class Places:
     remotes: str
 
 
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    return scheme + sep + host.rpartition("@")[2] + slash + path
+
+
 def _rc_files(env: Mapping[str, str]) -> List[str]:
     """The rc files config.load reads, in order (for messages and the registration plan)."""
     if env.get("ONESP_RC") is not None:
@@ -133,7 +139,8 @@ class Doctor:
             self.add("oned", FAIL, str(exc), "set ONE_XMLRPC and ONE_AUTH (or ~/.one/one_auth) as for the "
                      "onevm command, and run as oneadmin")
             return
-        self.add("oned", OK, "%s: %d datastores, %d hosts" % (self.one.endpoint, len(datastores), len(hosts)))
+        self.add("oned", OK, "%s: %d datastores, %d hosts" % (_without_password(self.one.endpoint), len(datastores),
+                                                                len(hosts)))
 
     def datastores(self) -> List[Any]:
         if self.one is None or self.cfg is None:

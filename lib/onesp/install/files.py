@@ -117,7 +117,7 @@ class Installer:
             if same and (os.stat(target).st_mode & 0o7777) == mode:
                 self._chown(target)
                 return False
-        temporary = "%s.onesp-new.%d" % (target, os.getpid())
+        temporary = _temporary(target)
         with open(temporary, "wb") as handle:
             handle.write(data)
         os.chmod(temporary, mode)
@@ -149,8 +149,9 @@ class Installer:
             executable = relative.split("/")[0] != "lib" and os.access(path, os.X_OK)
             self._directory(relative.rsplit("/", 1)[0])
             self._keep_foreign(relative)
-            if os.path.lexists(os.path.join(self.remotes, relative)) and os.path.islink(os.path.join(self.remotes, relative)):
-                os.unlink(os.path.join(self.remotes, relative))
+            target = os.path.join(self.remotes, relative)
+            if os.path.islink(target):  # a link of the addon's (kept above): replaced by a file
+                os.unlink(target)
             written += self._write(relative, data, 0o755 if executable else 0o644)
             self.manifest.files[relative] = sha256_text(data)
         self._remove_dropped({relative for relative, _ in shipped})
@@ -205,7 +206,7 @@ class Installer:
         for directory in DRIVER_DIRS[:2]:
             here = os.path.join(self.remotes, directory)
             others = sorted(name for name in os.listdir(here) if "%s/%s" % (directory, name) not in shipped
-                            and not name.startswith(".onesp")) if os.path.isdir(here) else []
+                            and not name.startswith(".")) if os.path.isdir(here) else []
             if others:
                 self.say("note: %s also holds files onesp does not use (left from the bash addon?): %s"
                          % (here, ", ".join(others)))
@@ -225,7 +226,7 @@ class Installer:
             "main(prog_name=\"onesp\")\n"
         ) % (sys.executable or "/usr/bin/python3", LAUNCHER_MARK, self.remotes, os.path.join(self.remotes, "lib"))
         os.makedirs(bindir, exist_ok=True)
-        temporary = target + ".onesp-new"
+        temporary = _temporary(target)
         with open(temporary, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.chmod(temporary, 0o755)
@@ -237,6 +238,12 @@ class Installer:
         path = self.manifest.save()
         self._chown(path)
         return path
+
+
+def _temporary(target: str) -> str:
+    """A hidden name next to ``target`` to write before renaming (never run by oned)."""
+    directory, name = os.path.split(target)
+    return os.path.join(directory, ".%s.onesp-new.%d" % (name, os.getpid()))
 
 
 def _restore(record: Manifest, relative: str, say: Say) -> None:
