@@ -168,10 +168,12 @@ def test_unknown_destination_client_is_an_error_before_any_change(stack):
     deployed(stack, MIGRATE, to="node9")
     before = stack.state()
     stack.ctl.reset_calls()
-    r = mv(stack, 0, "node1", "node9")
-    assert r.code != 0
-    assert r.error_lines[0].startswith("tm mv: find the StorPool client id of node9: not found:")
-    assert stack.state() == before and stack.ctl.counts() == {}
+    for what in (0, None):
+        r = mv(stack, what, "node1", "node9", "101")
+        assert r.code != 0
+        assert r.error_lines[0].startswith("tm mv: find the StorPool client id of node9: not found:")
+        assert stack.state() == before and stack.ctl.counts() == {}
+        assert not (stack.host_root("node9") / "101").exists()
 
 
 def test_failed_reassign_leaves_everything_as_before(stack):

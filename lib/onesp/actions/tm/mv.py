@@ -17,7 +17,8 @@ directory is the last step.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from dataclasses import dataclass
+from typing import Any, List, Optional, Tuple
 
 from ... import disks
 from ...errors import BadInput, OnespError
@@ -49,11 +50,13 @@ def move_disk(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, datastore: Any
     disk = vm.disk(args.dst.disk_id)
     volume = migration.member(vm, disks.disk_volume(ctx.names, vm.id, disk), datastore.id)
     system_ds = common.system_datastore(ctx, vm, args.dst)
-    move_volumes(ctx, args, vm, plan, [volume], system_ds)
+    move_volumes(ctx, args, plan, [volume], system_ds, _clients(ctx, args, vm, plan))
 
 
 def move_directory(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, system_ds: Any) -> None:
     src, dst = args.src, args.dst
+    own = [v for v in migration.vm_members(ctx, vm, system_ds.id, True) if v.type_tag in ("CNTXT", "NVRAM")]
+    clients = _clients(ctx, args, vm, plan) if own else None
     files = _copies_files(ctx, src, system_ds)
     skip_files = plan.undeploy and bool(ctx.config.SKIP_UNDEPLOY_SSH)
     seen = None
@@ -61,8 +64,8 @@ def move_directory(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, system_ds
         seen = vmdir.survey(ctx, src.host, src.path, dst.host, dst.path)
     if plan.attach:
         vmdir.make(ctx, dst.host, dst.path, common.monitor_marker(system_ds))
-    own = [v for v in migration.vm_members(ctx, vm, system_ds.id, True) if v.type_tag in ("CNTXT", "NVRAM")]
-    move_volumes(ctx, args, vm, plan, own, system_ds)
+    if clients is not None:
+        move_volumes(ctx, args, plan, own, system_ds, clients)
     if not files:
         return
     if not plan.source_alive:
@@ -74,18 +77,29 @@ def move_directory(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, system_ds
         vmdir.remove(ctx, src.host, src.path)
 
 
-def move_volumes(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, volumes: List[VmVolume],
-                 system_ds: Any) -> None:
-    """Reassign ``volumes`` as ``plan`` says and point their ``disk.<n>`` on the destination at them."""
-    if not volumes:
-        return
-    src, dst = args.src, args.dst
-    src_client = ctx.client_id(src.host) if plan.detach != "none" else None
-    dst_client = ctx.client_id(dst.host) if plan.attach else None
-    others: List[int] = []
+@dataclass(frozen=True)
+class Clients:
+    """StorPool client ids a move needs, all resolved before anything changes."""
+
+    source: Optional[int]  # None: nothing is detached from the source (it is the front-end)
+    destination: Optional[int]  # None: nothing is attached (the destination is the front-end)
+    earlier: Tuple[int, ...]  # the VM's earlier hosts, whose attachments a resume from undeploy removes
+
+
+def _clients(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan) -> Clients:
+    source = ctx.client_id(args.src.host) if plan.detach != "none" else None
+    destination = ctx.client_id(args.dst.host) if plan.attach else None
+    earlier: Tuple[int, ...] = ()
     if plan.detach_others and ctx.config.FORCE_DETACH_OTHER_MV:
-        others = _earlier_clients(ctx, vm, dst.host)
-    changes = moves.changes(plan, volumes, src_client, dst_client, others)
+        earlier = tuple(_earlier_clients(ctx, vm, args.dst.host))
+    return Clients(source, destination, earlier)
+
+
+def move_volumes(ctx: Any, args: Any, plan: moves.MovePlan, volumes: List[VmVolume], system_ds: Any,
+                 clients: Clients) -> None:
+    """Reassign ``volumes`` as ``plan`` says and point their ``disk.<n>`` on the destination at them."""
+    src, dst = args.src, args.dst
+    changes = moves.changes(plan, volumes, clients.source, clients.destination, clients.earlier)
     names = ", ".join(v.name for v in volumes)
     if plan.attach and plan.detach != "none":
         what = "move %s from %s to %s" % (names, src.host, dst.host)
