@@ -4,6 +4,7 @@ Used by tests and benchmarks; stdlib only (``http.client``), one connection per 
 
     ctl = SimControl.from_env(sim.env)
     ctl.inject_fault("VolumeDelete", error="busy", transient=True, count=2, when="after")
+    ctl.inject_fault("VolumesReassignWait", error="busy", skip=1)   # the 2nd reassign fails
     ctl.set_latency("*", 5)
     ctl.counts()["VolumeCreate"]
 """
@@ -82,10 +83,16 @@ class SimControl:
 
     def inject_fault(self, call: str, error: str = "busy", transient: bool = False, count: int = 1,
                      when: str = "before", match: Optional[str] = None, descr: Optional[str] = None,
-                     status: int = 500) -> Dict[str, Any]:
-        """Fail the next ``count`` calls of ``call`` (``-1`` = until cleared, ``"*"`` = any call)."""
+                     status: int = 500, skip: int = 0) -> Dict[str, Any]:
+        """Fail the next ``count`` calls of ``call`` (``-1`` = until cleared, ``"*"`` = any call).
+
+        ``skip``: let that many matching calls pass first (for ``when="after"`` only calls
+        that succeeded count), so the k-th of several calls of one name can be failed.
+        """
         spec: Dict[str, Any] = {"call": call, "error": error, "transient": transient, "count": count,
                                 "when": when, "status": status}
+        if skip:
+            spec["skip"] = skip
         if match is not None:
             spec["match"] = match
         if descr is not None:

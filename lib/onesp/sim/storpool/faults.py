@@ -5,6 +5,13 @@ argument matches) fail with a chosen error, either *before* the call has any eff
 *after* its effect is committed (the client then sees an error for something that did
 happen). The error name ``connectionReset`` closes the connection without an answer
 instead. Latency is added per call name, ``"*"`` for every call, before the call runs.
+
+``skip`` (default 0) lets the first ``skip`` calls the rule would fire on pass untouched;
+the rule fires from the next one on. This fails the k-th call of a sequence in which the
+same call name repeats (an attach, then a detach: both ``VolumesReassignWait``). A rule
+only examines the calls that reach its point: a ``before`` rule every matching call, an
+``after`` rule only matching calls that succeeded (a call that failed had no effect whose
+answer could be lost), so only those are skipped.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ LOG_LIMIT = 200_000
 
 class FaultRule:
     def __init__(self, rid: int, spec: Dict[str, Any]) -> None:
-        allowed = {"call", "error", "descr", "transient", "count", "when", "match", "status"}
+        allowed = {"call", "error", "descr", "transient", "count", "when", "match", "status", "skip"}
         unknown = set(spec) - allowed
         if unknown:
             raise invalid("unknown fault field(s): %s" % ", ".join(sorted(unknown)))
@@ -36,6 +43,10 @@ class FaultRule:
         self.when = spec.get("when", "before")
         self.match = spec.get("match")
         self.status = int(spec.get("status", 500))
+        skip = spec.get("skip", 0)
+        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+            raise invalid("skip must be a non-negative whole number")
+        self.skip = skip
         if self.when not in ("before", "after"):
             raise invalid("when must be before or after")
         if self.count == 0 or self.count < -1:
@@ -50,7 +61,7 @@ class FaultRule:
     def to_json(self) -> Dict[str, Any]:
         return {"id": self.id, "call": self.call, "error": self.error, "descr": self.descr,
                 "transient": self.transient, "count": self.count, "when": self.when,
-                "match": self.match, "status": self.status}
+                "match": self.match, "status": self.status, "skip": self.skip}
 
 
 class FaultBook:
@@ -86,10 +97,16 @@ class FaultBook:
             self._rules = []
 
     def take(self, call: str, names: List[str], when: str) -> Optional[SimApiError]:
-        """The error of the first rule that fires for this call now (and count it down)."""
+        """The error of the first rule that fires for this call now (and count it down).
+
+        A rule still skipping lets this call pass (one fewer to skip) and the next rule is asked.
+        """
         with self._lock:
             for rule in self._rules:
                 if rule.applies(call, names, when):
+                    if rule.skip > 0:
+                        rule.skip -= 1
+                        continue
                     if rule.count > 0:
                         rule.count -= 1
                         if rule.count == 0:
