@@ -48,6 +48,7 @@ def setup(tag: str, cfg: object, verbose: bool = False) -> logging.Logger:
     for handler in list(LOGGER.handlers):
         LOGGER.removeHandler(handler)
     LOGGER.propagate = False
+    LOGGER.addHandler(logging.NullHandler())  # never Python's last-resort handler writing to oned's stderr
     level = getattr(logging, str(getattr(cfg, "LOG_LEVEL", "info")).upper(), logging.INFO)
     LOGGER.setLevel(logging.DEBUG if verbose else level)
     SECRETS.add(str(getattr(cfg, "SP_AUTH_TOKEN", "") or ""))

@@ -93,8 +93,10 @@ def test_cpds_goes_on_when_the_guest_cannot_be_frozen(stack, tmp_path):
     env["ONESP_DISK_SAVEAS_FSFREEZE"] = "1"
     r = _cpds(stack, env=env)
     assert r.ok, r
-    assert log.read_text().splitlines() == ["--connect qemu:///system domfsfreeze one-7"]
-    assert "could not freeze one-7 on node1" in stack.log_text()
+    # a failed freeze may still have frozen something: the thaw is tried (twice) anyway
+    assert log.read_text().splitlines() == ["--connect qemu:///system domfsfreeze one-7"] + [
+        "--connect qemu:///system domfsthaw one-7"] * 2
+    assert "freezing the filesystems of one-7 failed" in stack.log_text()
 
 
 def test_cpds_replaces_a_leftover_target_through_delay_delete(stack):

@@ -76,13 +76,14 @@ def test_thawed_when_the_snapshot_fails(live):
     assert SNAP not in stack.snapshot_names()
 
 
-def test_a_failed_freeze_still_snapshots_and_thaws_nothing_frozen(live):
+def test_a_failed_freeze_still_snapshots_and_thaws_whatever_froze(live):
+    """A freeze that fails (e.g. timed out) may have frozen some filesystems: thaw anyway."""
     stack, env, log = live
     r = _live(stack, dict(env, FAKE_VIRSH_FAIL="domfsfreeze"))
     assert r.ok, r
     assert SNAP in stack.snapshot_names()
-    assert [c["argv"][2] for c in _calls(log)] == ["domfsfreeze"]
-    assert "could not freeze one-7" in stack.log_text()
+    assert [c["argv"][2] for c in _calls(log)] == ["domfsfreeze", "domfsthaw"]
+    assert "freezing the filesystems of one-7 failed" in stack.log_text()
 
 
 def test_no_freeze_unless_configured_and_never_for_snap_create(live):

@@ -14,15 +14,12 @@ What is here, and who uses it:
 ``release_other_hosts``  detach volumes from the other hosts this VM has been placed on.
 ``delete_vm_snapshots``  VMSNAPSHOT_DELETE_ON_TERMINATE, by exact names from the VM document.
 ``on_host``            run a host step, skipping a host that cannot be reached.
-``frozen_guest``       domfsfreeze/domfsthaw around a step, always thawed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from ... import disks, volumes
 from ...arguments import HostPath
@@ -34,8 +31,6 @@ from ...storpool import ApiBusy, ApiNotFound
 LCM_CLEANUP_RESUBMIT = 15
 #: ssh exits with 255 when it cannot reach or log in to the host.
 SSH_UNREACHABLE = 255
-LIBVIRT_URI = "qemu:///system"
-_DEPLOY_ID = re.compile(r"[A-Za-z0-9_.\-]{1,128}\Z")
 
 
 @dataclass(frozen=True)
@@ -232,36 +227,3 @@ def on_host(ctx: Any, host: str, what: str, fn: Callable[..., Any], *args: Any) 
     return True
 
 
-@contextlib.contextmanager
-def frozen_guest(ctx: Any, host: str, deploy_id: Optional[str], enabled: bool = True) -> Iterator[bool]:
-    """Freeze the guest's filesystems (virsh domfsfreeze) for the block; always thawed after.
-
-    As in the addon a failed freeze (no guest agent) is logged and the step goes on
-    unfrozen; a failed thaw is retried once and then logged. Yields whether it froze.
-    """
-    if not enabled or not deploy_id:
-        yield False
-        return
-    if not _DEPLOY_ID.match(deploy_id):
-        raise BadInput("invalid deploy id %r" % deploy_id)
-    node = ctx.host(host)
-    try:
-        node.run(["virsh", "--connect", LIBVIRT_URI, "domfsfreeze", deploy_id], what="domfsfreeze %s" % deploy_id)
-        frozen = True
-    except HostError as exc:
-        ctx.log.warning("could not freeze %s on %s, continuing unfrozen: %s", deploy_id, host, exc)
-        frozen = False
-    try:
-        yield frozen
-    finally:
-        if frozen:
-            _thaw(ctx, node, deploy_id)
-
-
-def _thaw(ctx: Any, node: Any, deploy_id: str) -> None:
-    for attempt in (1, 2):
-        try:
-            node.run(["virsh", "--connect", LIBVIRT_URI, "domfsthaw", deploy_id], what="domfsthaw %s" % deploy_id)
-            return
-        except HostError as exc:
-            ctx.log.warning("thaw %s attempt %d failed: %s", deploy_id, attempt, exc)

@@ -18,7 +18,8 @@ from typing import Any, Dict, Optional
 
 from ... import disks, volumes
 from ...storpool import ApiExists
-from .common import frozen_guest, load_disk
+from ... import libvirt
+from .common import load_disk
 
 #: LCM_STATE HOTPLUG_SAVEAS: save-as of a running VM (poweroff and suspended have their own states).
 LCM_HOTPLUG_SAVEAS = 26
@@ -36,7 +37,7 @@ def run(ctx: Any) -> None:
         tags["qc"] = qos
     template = None if ctx.config.NO_VOLUME_TEMPLATE else ctx.names.template(ref.datastore.id)
     live = parent is None and ref.vm.lcm_state == LCM_HOTPLUG_SAVEAS and bool(ctx.config.DISK_SAVEAS_FSFREEZE)
-    with frozen_guest(ctx, args.src.host, ref.vm.deploy_id, enabled=live):
+    with libvirt.frozen(ctx, args.src.host, ref.vm.deploy_id, enabled=live):
         _copy(ctx, target, source, parent, template, tags)
 
 

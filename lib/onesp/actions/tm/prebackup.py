@@ -24,7 +24,8 @@ import shlex
 import time
 from typing import Any
 
-from . import backups, common
+from ... import libvirt
+from . import backups
 
 
 def backup(ctx: Any, live: bool) -> None:
@@ -48,7 +49,7 @@ def backup(ctx: Any, live: bool) -> None:
     freeze = live and (j.vm.backup.fs_freeze or "").strip().upper() == "AGENT"
     if live and (j.vm.backup.fs_freeze or "").strip().upper() == "SUSPEND":
         ctx.log.info("FS_FREEZE=SUSPEND is not done here; the group snapshot is crash-consistent")
-    with common.frozen_guest(ctx, j.host, j.deploy_id, enabled=freeze):
+    with libvirt.frozen(ctx, j.host, j.deploy_id, enabled=freeze):
         with ctx.step("snapshot disks %s of VM %d" % (",".join(str(d) for d, _ in disk_volumes), j.vm.id)):
             ctx.sp.group_snapshot(pairs, ctx.tags.vm_group(j.vm.id))
 

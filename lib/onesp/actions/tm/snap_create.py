@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import common, snapshots
+from ... import libvirt
+from . import snapshots
 
 
 def create(ctx: Any, live: bool) -> None:
@@ -18,7 +19,7 @@ def create(ctx: Any, live: bool) -> None:
     snapshots.refuse_cdrom(t)
     snapshots.check_limit(ctx, t)
     freeze = live and bool(ctx.config.DISK_SNAPSHOT_FSFREEZE)
-    with common.frozen_guest(ctx, t.host, t.vm.deploy_id, enabled=freeze):
+    with libvirt.frozen(ctx, t.host, t.vm.deploy_id, enabled=freeze):
         snapshots.take(ctx, t)
 
 

@@ -20,7 +20,8 @@ from typing import Any, List, Mapping, Optional, Tuple
 from ... import volumes
 from ...errors import AlreadyExists, ConfigError, LimitReached, OnespError, Unsupported
 from ...storpool import ApiExists
-from . import document, libvirt, stock, vmsnap
+from ... import libvirt
+from . import document, stock, vmsnap
 from .args import snapshot_args
 
 

@@ -30,7 +30,8 @@ from typing import Any, Iterable, List, Optional
 
 from ...errors import NotFound, OnespError
 from ...storpool import ApiNotFound
-from . import document, libvirt, stock, vmsnap
+from ... import libvirt
+from . import document, stock, vmsnap
 from .args import snapshot_args
 
 MIB = 1024 * 1024

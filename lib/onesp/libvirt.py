@@ -1,4 +1,7 @@
-"""The domain operations the VM snapshot helpers need, as ``virsh`` argv lists on the host.
+"""Domain operations on a host, as ``virsh`` argv lists (LIBVIRT_URI): guest freeze and stop.
+
+Used by the VM snapshot helpers and by the TM actions that freeze a running guest
+(live disk snapshot, live backup, save-as).
 
 * ``frozen(ctx, host, domain)``: guest filesystems frozen through the qemu guest agent
   (``virsh domfsfreeze``) for the duration of a ``with`` block, and thawed when it ends,
@@ -15,10 +18,15 @@ import contextlib
 import time
 from typing import Any, Iterator, List, Optional
 
-from ...errors import HostError
+import re
+
+from .errors import BadInput, HostError
 
 THAW_RETRY_SECONDS = 0.2
 _ABSENT = ("failed to get domain", "domain not found", "no domain with matching")
+
+
+_DOMAIN = re.compile(r"[A-Za-z0-9_.\-]{1,128}\Z")
 
 
 def virsh(ctx: Any, *args: str) -> List[str]:
@@ -26,8 +34,16 @@ def virsh(ctx: Any, *args: str) -> List[str]:
 
 
 @contextlib.contextmanager
-def frozen(ctx: Any, host: str, domain: str) -> Iterator[bool]:
-    """Freeze ``domain``'s guest filesystems for the block; yields whether the freeze worked."""
+def frozen(ctx: Any, host: str, domain: Optional[str], enabled: bool = True) -> Iterator[bool]:
+    """Freeze ``domain``'s guest filesystems for the block; yields whether the freeze worked.
+
+    With ``enabled`` false or no domain (the VM is not running) it does nothing.
+    """
+    if not enabled or not domain:
+        yield False
+        return
+    if not _DOMAIN.match(domain):
+        raise BadInput("invalid domain name %r" % (domain,))
     node = ctx.host(host)
     froze = False
     try:
