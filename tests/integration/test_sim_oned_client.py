@@ -57,7 +57,7 @@ def test_each_object_is_fetched_once(populated):
         client.host(2)
         client.version()
     counts = populated.call_log().counts
-    assert counts == {"one.vm.info": 1, "one.image.info": 1, "one.datastore.info": 1, "one.hostpool.info": 1,
+    assert counts == {"one.vm.info": 1, "one.image.info": 1, "one.datastore.info": 1, "one.host.info": 2,
                       "one.system.version": 1}
     assert populated.call_log().calls[0] == ("one.vm.info", (42,))
 
@@ -210,3 +210,19 @@ def test_signature_and_method_faults(populated):
 def test_documents_dropped_into_the_state_folder_are_served(oned_sim):
     (oned_sim.state_dir / "image" / "5.xml").write_text(image_xml(5, name="by-hand"))
     assert OneClient.from_environment(oned_sim.env).image(5).name == "by-hand"
+
+
+def test_host_by_name_uses_the_id_from_a_known_vm_history(oned_sim):
+    from onesp.one import OneClient
+    from onesp.sim.oned import builders as b
+
+    for hid in range(1, 6):
+        oned_sim.put("host", b.host_xml(hid, "node%d" % hid, sp_ourid=hid))
+    oned_sim.put("vm", b.vm_xml(7, history=(b.history("node3", hid=3),)))
+    client = OneClient(oned_sim.endpoint, "oneadmin:secret")
+    client.vm(7)
+    oned_sim.reset_calls()
+    assert client.host("node3").sp_ourid == 3
+    assert dict(oned_sim.call_log().counts) == {"one.host.info": 1}
+    assert client.host("node5").sp_ourid == 5  # no VM ran there: the pool answers
+    assert oned_sim.call_log().counts.get("one.hostpool.info") == 1

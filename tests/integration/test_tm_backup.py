@@ -58,7 +58,7 @@ def test_prebackup_writes_qcow2_copies_of_the_snapshots_and_postbackup_leaves_no
     r = _line(stack, "prebackup", vm)
     assert r.ok, r
     assert stack.ctl.counts() == {"VolumesGroupSnapshot": 1, "VolumesReassignWait": 2}
-    assert stack.oned.call_log().counts == {"one.datastore.info": 1, "one.hostpool.info": 1}
+    assert stack.oned.call_log().counts == {"one.datastore.info": 1, "one.host.info": 1}
     snaps = _backup_snapshots(stack)
     assert len(snaps) == 2
     stamp = snaps[0].rsplit("-", 1)[1]

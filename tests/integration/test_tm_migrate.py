@@ -66,7 +66,7 @@ def test_live_migration_keeps_the_data_and_leaves_only_the_destination(stack):
     r = hook(stack, "premigrate", doc)
     assert r.ok, r
     assert stack.ctl.counts() == {"VolumesReassignWait": 1}
-    assert stack.oned.call_log().counts == {"one.datastore.info": 2, "one.hostpool.info": 1}
+    assert stack.oned.call_log().counts == {"one.datastore.info": 2, "one.host.info": 1}
     assert attached(stack) == {name: {1: "rw", 2: "rw"} for name in VOLUMES}
     assert listing(stack, "node2") == listing(stack, "node1")
     with open(stack.local_disk(7, 0, host="node2"), "rb") as dev:

@@ -134,7 +134,7 @@ def test_restore_writes_every_disk_back_in_place(backed_up):
     assert received["stdin"].startswith("<DS_DRIVER_ACTION_DATA><DATASTORE><ID>102</ID>")
     assert "<VM><ID>7</ID>" in received["stdin"] and "<IMAGE><ID>200</ID>" in received["stdin"]
     assert stack.oned.call_log().counts == {"one.vm.info": 1, "one.image.info": 1, "one.datastore.info": 2,
-                                            "one.hostpool.info": 1}
+                                            "one.host.info": 1}
 
 
 def test_restore_of_one_disk_leaves_the_others(backed_up):

@@ -44,7 +44,7 @@ def test_the_calls_of_a_revert_that_grows_back(reverting):
     calls = [(c["call"], c["arg"]) for c in reverting.ctl.calls()]
     assert calls == [("Snapshot", "one-img-5-7-0-snap0"), ("Volume", VOL), ("VolumesReassignWait", VOL),
                      ("VolumeRevert", VOL), ("VolumeUpdate", VOL), ("VolumesReassignWait", VOL)]
-    assert reverting.oned.call_log().counts == {"one.vm.info": 1, "one.datastore.info": 2, "one.hostpool.info": 1}
+    assert reverting.oned.call_log().counts == {"one.vm.info": 1, "one.datastore.info": 2, "one.host.info": 1}
 
 
 # (call, when, the revert already happened)

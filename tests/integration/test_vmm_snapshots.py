@@ -170,7 +170,7 @@ def test_snapshot_change_revert_reads_back_the_snapshot_and_delete_removes_it(st
     assert r.stdout == ""
     assert stack.ctl.counts() == {"Snapshot": 3, "VolumesReassignWait": 2, "VolumesGroupSnapshot": 1,
                                   "VolumeRevert": 3, "SnapshotDelete": 3}
-    assert stack.oned.call_log().counts == {"one.hostpool.info": 1}  # the client id of node1
+    assert stack.oned.call_log().counts == {"one.host.info": 1}  # the client id of node1, by the id in its history
     assert vm.virsh.calls() == [["--connect", "qemu:///system", "destroy", "one-7"]]
     for name in VOLUMES:
         assert vm.read(name) == OLD[name].ljust(len(NEW[name]), b"\0")

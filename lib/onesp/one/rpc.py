@@ -129,10 +129,22 @@ class OneClient:
         return self._info("one.datastore.info", int(ds_id), "DATASTORE", Datastore.from_xml, extra)
 
     def host(self, id_or_name: Union[int, str]) -> Host:
-        """A host by id, or by name through the host pool (fetched once)."""
+        """A host by id, or by name.
+
+        By name, the id comes from the history of a VM already read in this action (one
+        ``one.host.info``, whatever the number of hosts); only a name no known VM ran on
+        costs the host pool (fetched once).
+        """
         if isinstance(id_or_name, int) or str(id_or_name).strip().isdigit():
             return self._info("one.host.info", int(id_or_name), "HOST", Host.from_xml)
         name = str(id_or_name).strip()
+        for key, view in list(self._cache.items()):
+            if key[0] == "one.vm.info" and isinstance(view, Vm):
+                for record in view.history:
+                    if record.hostname == name:
+                        host = self.host(record.hid)
+                        if host.name == name:
+                            return host
         for host in self.host_pool():
             if host.name == name:
                 return host
@@ -207,6 +219,10 @@ class OneClient:
     def vm_update(self, vm_id: int, template: TemplateArg, append: bool = True) -> int:
         """Merge (``append``) or replace the VM USER_TEMPLATE."""
         return self._update("one.vm.update", "one.vm.info", vm_id, template, append)
+
+    def remember(self, vm: Vm) -> None:
+        """Keep a VM document oned gave the action directly (stdin) as if ``vm()`` had read it."""
+        self._cache.setdefault(("one.vm.info", int(vm.id)), vm)
 
     def forget(self) -> None:
         """Drop everything cached; the next read asks oned again."""

@@ -57,6 +57,7 @@ def read(ctx: Any, vm_id: int, image_id: int) -> BackupImage:
     with ctx.step("read VM %d" % vm_id):
         vm_xml = ctx.one.document("vm", vm_id)
         vm = decode_vm_document(vm_xml)
+    ctx.one.remember(vm)
     with ctx.step("read backup image %d" % image_id):
         image_xml = ctx.one.document("image", image_id)
         image = Image.from_xml(parse_xml(image_xml, what="image %d" % image_id, root="IMAGE"))

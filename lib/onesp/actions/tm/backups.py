@@ -70,6 +70,7 @@ def job(ctx: Any) -> BackupJob:
         vm = decode_vm_document(xml)
     if vm.id != args.vm_id:
         raise BadInput("the VM document on stdin is VM %d, the line names VM %d" % (vm.id, args.vm_id))
+    ctx.one.remember(vm)
     with ctx.step("read datastore %d" % args.ds_id):
         ctx.use_datastore(ctx.one.datastore(args.ds_id))
     return BackupJob(args.dst.host, args.dst.path, vm, xml, tuple(args.disk_ids), args.deploy_id)

@@ -289,6 +289,7 @@ def migrating_vm(ctx: Any, vm_id: int) -> Any:
             vm = decode_vm_document(data)
         if int(vm.id) != vm_id:
             raise BadInput("the VM document on stdin is VM %d, not VM %d" % (vm.id, vm_id))
+        ctx.one.remember(vm)
         return vm
     with ctx.step("read VM %d" % vm_id):
         return ctx.one.vm(vm_id)

@@ -44,6 +44,7 @@ def load(ctx: Any, vm_id: int) -> VmmInput:
         vm = action.vm
         if vm.id != vm_id:
             raise BadInput("the driver action on stdin describes VM %d, not VM %d" % (vm.id, vm_id))
+        ctx.one.remember(vm)
         datastore = action.datastore
     else:
         with ctx.step("read VM %d from oned" % vm_id):
