@@ -9,6 +9,7 @@ from ... import disks, volumes
 from ...errors import AlreadyExists, BadInput, Busy
 from ...storpool import ApiBusy
 
+
 def action_image(ctx: Any) -> Tuple[Any, Any]:
     """(image, datastore) of an image action; the id on argv must be the image's."""
     object_id, action = ctx.ds_action()
