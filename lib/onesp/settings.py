@@ -127,4 +127,7 @@ IGNORED: Dict[str, str] = {
     "COPY_CMD_DS_BS": "block size is chosen by qemu-img",
     "DEBUG": "use LOG_LEVEL=debug",
     "ONE_ARGS": "oned is reached through XML-RPC",
+    "MONITOR_ADDRESS": "tm monitor reads monitord's address from monitord.conf",
+    "MONITOR_PORT": "tm monitor reads monitord's port from monitord.conf",
+    "MONITOR_SEND_UDP": "tm monitor always sends over UDP, as OpenNebula's own probes do",
 }
