@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -24,13 +23,10 @@ MIB = 1024 * 1024
 STAGING = "one-img-5-" + hashlib.md5(b"one-img-5\n").hexdigest()
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is not installed")
 
-#: A qemu-img stand-in for the worker: while ``convert`` runs (the staging volume is attached),
-#: it arms the fault in ONESP_TEST_FAULT or, with ONESP_TEST_HANG, writes its pid there and hangs.
-WRAPPER = '''import json, os, sys, time
+#: A qemu-img stand-in for the worker: with ONESP_TEST_HANG, ``convert`` (the staging volume is
+#: attached then) writes its pid there and hangs.
+WRAPPER = '''import os, sys, time
 if sys.argv[1:2] == ["convert"]:
-    if os.environ.get("ONESP_TEST_FAULT"):
-        from onesp.sim.storpool.control import SimControl
-        SimControl.from_env(os.environ).inject_fault(**json.loads(os.environ["ONESP_TEST_FAULT"]))
     if os.environ.get("ONESP_TEST_HANG"):
         with open(os.environ["ONESP_TEST_HANG"] + ".tmp", "w") as marker:
             marker.write(str(os.getpid()))
@@ -67,29 +63,25 @@ def assert_nothing_left(stack, before, env) -> None:
     assert os.listdir(env["ONESP_STAGING_DIR"]) == []
 
 
-@pytest.mark.parametrize("call, during_convert, when", [
-    ("Volume", False, "before"),  # a read: "after" is the same as "before"
-    ("VolumeCreate", False, "before"),
-    ("VolumeCreate", False, "after"),
-    ("VolumesReassignWait", False, "before"),  # the attach
-    ("VolumesReassignWait", False, "after"),
-    ("VolumesReassignWait", True, "before"),  # the detach, armed while the data is being written
-    ("VolumesReassignWait", True, "after"),
-    ("VolumeUpdate", False, "before"),  # the rename
-    ("VolumeUpdate", False, "after"),
+@pytest.mark.parametrize("call, skip, when, step", [
+    ("Volume", 0, "before", "look up volume one-img-5"),  # a read: "after" is the same as "before"
+    ("VolumeCreate", 0, "before", "create volume " + STAGING),
+    ("VolumeCreate", 0, "after", "create volume " + STAGING),
+    ("VolumesReassignWait", 0, "before", "attach %s to node2" % STAGING),
+    ("VolumesReassignWait", 0, "after", "attach %s to node2" % STAGING),
+    ("VolumesReassignWait", 1, "before", "detach %s from all hosts" % STAGING),  # once the data is written
+    ("VolumesReassignWait", 1, "after", "detach %s from all hosts" % STAGING),
+    ("VolumeUpdate", 0, "before", "rename volume %s to one-img-5" % STAGING),
+    ("VolumeUpdate", 0, "after", "rename volume %s to one-img-5" % STAGING),
 ])
-def test_a_failing_storpool_call_leaves_nothing(stack, prepared, call, during_convert, when):
+def test_a_failing_storpool_call_leaves_nothing(stack, prepared, call, skip, when, step):
     stdin, env = prepared
     before = stack.state()
-    fault = {"call": call, "error": "busy", "when": when, "descr": "injected"}
-    if during_convert:
-        env = dict(env, ONESP_TEST_FAULT=json.dumps(fault))
-    else:
-        stack.ctl.inject_fault(**fault)
+    stack.ctl.inject_fault(call, error="busy", when=when, descr="injected", skip=skip)
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.code != 0, r
     assert len(r.error_lines) == 1 and r.error_lines[0] == r.stderr.splitlines()[0]
-    assert r.error_lines[0].endswith("busy: injected")
+    assert r.error_lines[0] == "ds cp: %s: busy: injected" % step
     assert "Traceback" not in r.stderr
     stack.ctl.clear_faults()
     assert_nothing_left(stack, before, env)
