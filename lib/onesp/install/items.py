@@ -7,6 +7,7 @@ it added (``remove``), so whatever the operator configured stays as it was.
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import onedconf, options
@@ -16,21 +17,24 @@ DRIVER = "storpool"
 Record = Dict[str, Any]
 
 
-class Item:
+class Item(abc.ABC):
     key = ""
 
+    @abc.abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        """One line naming the entry, for messages."""
 
+    @abc.abstractmethod
     def missing(self, doc: Document) -> List[str]:
         """What of this item oned.conf lacks (empty when registered)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def add(self, doc: Document) -> Tuple[str, Optional[Record], List[str]]:
-        raise NotImplementedError
+        """Make the smallest edit that registers it: (message, record of the edit, warnings)."""
 
+    @abc.abstractmethod
     def remove(self, doc: Document, record: Record) -> str:
-        raise NotImplementedError
+        """Take back exactly what ``record`` says was added; returns a message."""
 
 
 def _arguments(entry: Entry, doc: Document) -> Tuple[Optional[onedconf.Value], Optional[str]]:
