@@ -16,7 +16,7 @@ from typing import Dict, Optional, Sequence, Tuple
 from .errors import BadInput
 from .host import check_host, check_path
 
-_ID = re.compile(r"\d{1,10}\Z")
+_ID = re.compile(r"[0-9]{1,10}\Z")  # ASCII only: \d also matches other scripts' digits, int() reads them
 
 
 def parse_id(text: str, what: str) -> int:
@@ -45,7 +45,7 @@ class HostPath:
     @property
     def disk_id(self) -> Optional[int]:
         """N when the path ends in ``disk.N``, else None (a VM directory)."""
-        match = re.search(r"/disk\.(\d+)\Z", self.path)
+        match = re.search(r"/disk\.([0-9]+)\Z", self.path)
         return int(match.group(1)) if match else None
 
     @property
@@ -61,7 +61,7 @@ class HostPath:
     def system_ds_id(self) -> Optional[int]:
         """The system datastore id from ``.../<dsid>/<vmid>[/disk.N]``."""
         parts = self.vm_dir.rstrip("/").split("/")
-        if len(parts) >= 2 and parts[-2].isdigit():
+        if len(parts) >= 2 and re.match(r"[0-9]+\Z", parts[-2]):
             return int(parts[-2])
         return None
 
