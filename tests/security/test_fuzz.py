@@ -1,0 +1,476 @@
+"""Fuzzing what oned hands the drivers: DS driver actions (XML on stdin) and TM arguments.
+
+For every example: no traceback; a failure exits non-zero with exactly one plain line naming
+the action (never "internal error", no control characters); input known to be invalid always
+fails and makes no StorPool call; and no shell ever runs part of the input — the canary
+payloads (conftest.Canary) are put at every position of every value and never create their
+file. Hostile paths keep the test's temporary directory as their prefix, so what an action
+creates on the "host" (this machine, local runner: the same quoted ``sh -c`` string ssh
+would carry) stays inside it.
+
+Most examples run in-process (onesp.driver.run_action: the same error contract); fewer run
+the executables as oned does. CI runs a few hundred examples, derandomized; the ``slow``
+tests (ONESP_SLOW=1) run 10,000 per target with fresh randomness.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Tuple
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+Canary = Any  # conftest.Canary: the ``canary`` fixture
+
+MIB = 1024 * 1024
+#: Values that have broken parsers before: signs, widths, bases, Unicode digits, traversal, options.
+SPECIAL = ["", " ", "-1", "0", "-0", "2147483647", "2147483648", "4294967296", "9" * 40, "\u0667", "\uff17",
+           "1e3", "0x10", "+5", " 5", "5 ", "NaN", "YES", "NO", "../../../etc/passwd", "/", "//", "--help", "-rf",
+           "*", "?", "~", "$HOME", "${PATH}", "%s%s%n", "\u202e", "\u00e9", "\\", "'", '"', ":", "one-img-5",
+           "one-ds-100/one-img-5", "SPSNAPSHOT:one-img-5-snap0", "VM:7-DISK:0-VMSNAP:1",
+           "http://127.0.0.1:9/x.raw", "file:///etc/passwd", "ftp://127.0.0.1/x"]
+LONG = ["A" * 5000, "/a" * 3000, "9" * 400]
+#: Numbers oned never sends as an id (the VM id, datastore id, size, snapshot id positions).
+BAD_IDS = ["-2", "2147483648", "99999999999", "1" * 400, "", " 7", "7 ", "+7", "0x7", "7.0", "1e3", "\u0667",
+           "\uff17", "7\n", "NaN", "seven", "-0"]
+BAD_HOSTS = ["node 1", "-oProxyCommand=x", "node1;x", "$(x)", "`x`", "", "a" * 300, "n\u00f6de", "node1\n", "-",
+             ".", "node1:22", "node1/x", "@node1"]
+#: In a ``host:path`` pair the host ends at the first colon, so only these are sure to be refused there.
+BAD_PAIR_HOSTS = [h for h in BAD_HOSTS if ":" not in h]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def fuzz_settings(examples: int, random: bool = False) -> settings:
+    """Hypothesis settings: derandomized for CI (the same examples every run), random for the
+    slow run. No example database: a test must not write into the checkout."""
+    return settings(max_examples=examples, derandomize=not random, deadline=None, database=None, print_blob=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                           HealthCheck.data_too_large, HealthCheck.filter_too_much])
+
+
+def xml_text(value: str) -> str:
+    """Only characters an XML 1.0 document can carry (lxml refuses the rest)."""
+    return "".join(c for c in value if c in "\t\n\r" or " " <= c <= "\ud7ff" or "\ue000" <= c <= "\ufffd"
+                   or c >= "\U00010000")
+
+
+def hostile_text(canary: Canary, original: str = "") -> st.SearchStrategy[str]:
+    """A payload at any position of the original value, or a value from the usual suspects."""
+    payload = st.sampled_from(canary.payloads)
+    injected = st.tuples(payload, st.integers(0, len(original))).map(
+        lambda p: original[:p[1]] + p[0] + original[p[1]:])
+    return st.one_of(injected, payload, st.sampled_from(SPECIAL), st.integers(-2**70, 2**70).map(str),
+                     st.text(max_size=40), st.sampled_from(LONG))
+
+
+def path_text(canary: Canary) -> st.SearchStrategy[str]:
+    """What may be pasted into a path: hostile, but never a ``..`` or ``.`` component (that would
+    leave the test's directory; check_path refuses those anyway, tested with the broken paths)."""
+    return hostile_text(canary).map(lambda v: v.replace("..", "_").replace("/.", "/_").lstrip("."))
+
+
+# -- DS: driver-action documents --------------------------------------------------------------------
+
+
+def mutate_document(data: Any, xml: str, canary: Canary) -> bytes:
+    """1-3 structural or value mutations of a valid document."""
+    root = etree.fromstring(xml.encode())
+    for _ in range(data.draw(st.integers(1, 3), label="mutations")):
+        nodes = list(root.iter())
+        node = nodes[data.draw(st.integers(0, len(nodes) - 1), label="node")]
+        kind = data.draw(st.sampled_from(["value", "value", "value", "drop", "duplicate", "add", "empty"]),
+                         label="mutation")
+        parent = node.getparent()
+        if kind == "value" or parent is None and kind in ("drop", "duplicate"):
+            node.text = xml_text(data.draw(hostile_text(canary, node.text or ""), label="value"))
+        elif kind == "drop":
+            parent.remove(node)
+        elif kind == "duplicate":
+            parent.insert(parent.index(node) + 1, copy.deepcopy(node))
+        elif kind == "add":
+            tag = data.draw(st.sampled_from(["ID", "PATH", "SOURCE", "TEMPLATE", "SP_AUTH_TOKEN", "BRIDGE_LIST",
+                                             "SIZE", "X"]), label="tag")
+            etree.SubElement(node, tag).text = xml_text(data.draw(hostile_text(canary), label="value"))
+        else:
+            for child in list(node):
+                node.remove(child)
+            node.text = None
+    return etree.tostring(root)
+
+
+def encode(data: Any, document: bytes, object_id: str) -> Tuple[List[str], bytes]:
+    """The argument forms oned uses: base64 on stdin (one line or wrapped), plain XML, in argv."""
+    form = data.draw(st.sampled_from(["stdin", "stdin", "stdin", "wrapped", "plain", "argv", "dash"]), label="form")
+    flat = base64.b64encode(document)
+    if form == "wrapped":
+        return [object_id], b"\n".join(flat[i:i + 60] for i in range(0, len(flat), 60)) + b"\n"
+    if form == "plain":
+        return [object_id], document
+    if form == "argv":
+        return [flat.decode(), object_id], b""
+    if form == "dash":
+        return ["-", object_id], flat
+    return [object_id], flat
+
+
+@dataclass
+class DsWorld:
+    documents: Dict[str, Tuple[str, str]]  # action -> (argv id, driver action XML)
+    env: Dict[str, str]
+
+
+@pytest.fixture
+def ds_world(stack: Any, tmp_path: Path) -> DsWorld:
+    """Image 5 (persistent, snapshots 0 and 1), a raw file to import, and a valid document per action."""
+    b = stack.b
+    safe = tmp_path / "images"
+    safe.mkdir()
+    (safe / "disk.raw").write_bytes(b"fuzz" * 1024 + bytes(MIB - 4096))
+    ds = stack.put_datastore(100, template={"SAFE_DIRS": str(safe)})
+    snapshots = [b.disk_snapshot(0), b.disk_snapshot(1, parent=0)]
+    stack.put_image(5, persistent=True, data=b"five", snapshots=snapshots)
+    stack.sp.volume_snapshot("one-img-5", "one-img-5-snap0")
+    stack.sp.volume_snapshot("one-img-5", "one-img-5-snap1")
+    stack.put_image(11, data=b"to be removed")
+    snap_image = b.image_xml(5, persistent=True, target_snapshot=0, state=4, size=16, snapshots=snapshots)
+
+    def action(image: Any = None, **kwargs: Any) -> str:
+        return b.ds_driver_action_xml(ds, image, **kwargs)
+
+    documents = {
+        "cp": ("8", action(b.image_xml(8, source="", path=str(safe / "disk.raw"), state=4, size=1))),
+        "mkfs": ("9", action(b.image_xml(9, type="DATABLOCK", source="", state=4, size=4, fs="ext4"))),
+        "rm": ("11", action(b.image_xml(11))),
+        "stat": ("0", action(image_path=str(safe / "disk.raw"))),
+        "clone": ("6", action(b.image_xml(6, source="", path="one-ds-100/one-img-5", state=4, cloning_id=5))),
+        "snap_delete": ("5", action(b.image_xml(5, persistent=True, target_snapshot=1, state=4, size=16,
+                                                snapshots=snapshots))),
+        "snap_revert": ("5", action(snap_image)),
+        "snap_flatten": ("5", action(snap_image)),
+        "monitor": ("100", action()),
+        "export": ("3", action(b.image_xml(5, persistent=True, size=16))),
+    }
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    # Downloads (a mutated PATH may be a URL) go to a closed local port: the network stays untouched.
+    env = {"ONESP_STAGING_DIR": str(staging), "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
+           "no_proxy": ""}
+    return DsWorld(documents, env)
+
+
+def ds_document_example(data: Any, world: DsWorld, run: Callable[..., Any], canary: Canary, contract: Any,
+                        text_argv: bool) -> None:
+    action = data.draw(st.sampled_from(sorted(world.documents)), label="action")
+    object_id, xml = world.documents[action]
+    must_fail = False
+    if data.draw(st.integers(0, 9), label="bad id?") == 0:
+        object_id, must_fail = data.draw(st.sampled_from(BAD_IDS + canary.payloads), label="id"), True
+    argv, stdin = encode(data, mutate_document(data, xml, canary), object_id)
+    if text_argv:
+        assume(not any("\x00" in a for a in argv))
+    result = run("ds", action, argv, stdin=stdin, env=world.env)
+    contract(result, "ds", action, must_fail)
+    canary.check()
+
+
+def random_input(canary: Canary) -> st.SearchStrategy[bytes]:
+    """Bytes that are not a driver action, from noise to nearly-right documents."""
+    text = st.text(max_size=300)
+    return st.one_of(
+        st.binary(max_size=2000),
+        text.map(lambda t: t.encode("utf-8")),
+        st.binary(max_size=1500).map(base64.b64encode),
+        text.map(lambda t: base64.b64encode(("<DS_DRIVER_ACTION_DATA>%s</DS_DRIVER_ACTION_DATA>" % t).encode())),
+        text.map(lambda t: ("<DS_DRIVER_ACTION_DATA><IMAGE><PATH>%s</PATH></IMAGE></DS_DRIVER_ACTION_DATA>"
+                            % xml_text(t)).encode()),
+        st.sampled_from(canary.payloads).map(str.encode),
+        st.sampled_from([b"", b"\n", b"====", b"<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><x>&e;</x>",
+                         b"<?xml version='1.0'?><DS_DRIVER_ACTION_DATA/>", b"\xef\xbb\xbf<a/>", b"<a>" * 5000]),
+    )
+
+
+def ds_random_example(data: Any, world: DsWorld, run: Callable[..., Any], canary: Canary, contract: Any,
+                      text_argv: bool) -> None:
+    action = data.draw(st.sampled_from(sorted(world.documents)), label="action")
+    payload = data.draw(random_input(canary), label="input")
+    form = data.draw(st.sampled_from(["stdin", "dash", "argv"]), label="form")
+    object_id = world.documents[action][0]
+    if form == "argv":
+        text = payload.decode("utf-8", "replace")
+        if text_argv:
+            assume("\x00" not in text)
+        argv, stdin = [text, object_id], b""
+    else:
+        argv, stdin = (["-", object_id] if form == "dash" else [object_id]), payload
+    result = run("ds", action, argv, stdin=stdin, env=world.env)
+    contract(result, "ds", action, must_fail=True)
+    canary.check()
+
+
+# -- TM (and ds export.delete): positional arguments ----------------------------------------------------
+
+
+@dataclass
+class TmWorld:
+    templates: Dict[Tuple[str, str], List[Tuple[str, str]]]  # (kind, action) -> [(position kind, value)]
+    prefixes: Dict[str, str]  # position value -> the directory its hostile variants must stay under
+    stdin: Dict[str, bytes] = field(default_factory=dict)
+    files: List[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def tm_world(stack: Any, tmp_path: Path, canary: Canary) -> TmWorld:
+    """VM 7 on node1: disk 0 cloned from image 5, disk 1 persistent image 6, disk 2 volatile, context disk 3."""
+    b = stack.b
+    stack.put_image(5, data=b"five")
+    stack.put_image(6, persistent=True, data=b"six")
+    stack.put_image(9, create_volume=False, source="")
+    vm = stack.put_vm(7, disks=[b.image_disk(0, 5, size=16), b.image_disk(1, 6, persistent=True, size=16),
+                                b.volatile_disk(2, 16)])
+    files = tmp_path / "context"
+    files.mkdir()
+    (files / "context.sh").write_text("HOSTNAME='fuzz'\n")
+    hostile_files = []
+    for payload in canary.payloads:  # real files whose paths (and, without "/", names) carry every payload
+        path = "%s/f%s" % (files, payload)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write("x\n")
+        hostile_files.append(path)
+    loc = str(stack.ds_location)
+    disk = {n: stack.disk_path("node1", 7, n) for n in range(4)}
+    vm_dir = "%s/101/7" % loc
+    export = "%s/one-img-5-export-abc123" % stack.dev_dir
+    t: Dict[Tuple[str, str], List[Tuple[str, str]]] = {
+        ("tm", "clone"): [("fe", "fe:one-ds-100/one-img-5"), ("hp", disk[0]), ("id", "7"), ("id", "100")],
+        ("tm", "ln"): [("fe", "fe:one-ds-100/one-img-6"), ("hp", disk[1]), ("id", "7"), ("id", "100")],
+        ("tm", "mv"): [("hp", disk[0]), ("hp", stack.disk_path("node2", 7, 0)), ("id", "7"), ("id", "100")],
+        ("tm", "mkswap"): [("id", "16"), ("hp", disk[2]), ("id", "7"), ("id", "101")],
+        ("tm", "mkimage"): [("id", "16"), ("fmt", "raw"), ("hp", disk[2]), ("id", "7"), ("id", "101")],
+        ("tm", "context"): [("file", str(files / "context.sh")), ("file", hostile_files[0]), ("hp", disk[3]),
+                            ("id", "7"), ("id", "101")],
+        ("tm", "mvds"): [("hp", disk[1]), ("source", "one-ds-100/one-img-6"), ("id", "7"), ("id", "100")],
+        ("tm", "cpds"): [("hp", disk[0]), ("source", "one-ds-100/one-img-9"), ("snap", "-1"), ("id", "7"),
+                         ("id", "100")],
+        ("tm", "delete"): [("hp", disk[0]), ("id", "7"), ("id", "100")],
+        ("tm", "resize"): [("hp", disk[0]), ("id", "32"), ("id", "7"), ("id", "100")],
+        ("tm", "restore"): [("hp", "node1:" + vm_dir), ("id", "7"), ("id", "20"), ("snap", "-1"), ("snap", "-1")],
+        ("ds", "export_delete"): [("host", "node2"), ("path", export)],
+    }
+    for action in ("snap_create", "snap_create_live", "snap_delete", "snap_revert"):
+        t[("tm", action)] = [("hp", disk[0]), ("snap", "0"), ("id", "7"), ("id", "100")]
+    for action in ("premigrate", "postmigrate", "failmigrate"):
+        t[("tm", action)] = [("host", "node1"), ("host", "node2"), ("path", vm_dir), ("id", "7"), ("id", "101")]
+    for action in ("prebackup", "postbackup"):
+        t[("tm", action)] = [("hp", "node1:" + vm_dir), ("disks", "0:1"), ("deploy", "one-7"), ("id", "7"),
+                             ("id", "101")]
+    prefixes = {export: str(stack.dev_dir)}
+    stdin = {a: base64.b64encode(vm.encode()) for a in ("premigrate", "postmigrate", "failmigrate")}
+    stdin.update({a: vm.encode() for a in ("prebackup", "postbackup")})
+    return TmWorld(t, prefixes, stdin, hostile_files)
+
+
+def hostile_path(data: Any, path: str, prefix: str, canary: Canary) -> Tuple[str, bool]:
+    """``path`` with a payload at any position after ``prefix``, or a path oned never sends."""
+    if data.draw(st.integers(0, 3), label="broken path?") == 0:
+        broken = data.draw(st.sampled_from(["disk.0", "../x", prefix + "/../x", prefix + "/./x", prefix + "/a\x01b",
+                                            "", "~/x", prefix + "/a\nb"]), label="path")
+        return broken, True
+    at = data.draw(st.integers(len(prefix), len(path)), label="position")
+    injected = path[:at] + data.draw(path_text(canary), label="payload") + path[at:]
+    return injected, bool(_CONTROL.search(injected))
+
+
+def shell_bait(data: Any, world: TmWorld, kind: str, value: str, canary: Canary) -> str:
+    """A value oned could send (valid by every check) that carries a payload to the host commands."""
+    payloads = [p for p in canary.payloads if not _CONTROL.search(p)]
+    if kind == "file":
+        return data.draw(st.sampled_from(world.files), label="file")
+    host, colon, path = value.partition(":") if kind == "hp" else ("", "", value)
+    prefix = world.prefixes.get(path, path.rsplit("/101/", 1)[0])
+    at = data.draw(st.integers(len(prefix), len(path)), label="position")
+    return host + colon + path[:at] + data.draw(st.sampled_from(payloads), label="payload") + path[at:]
+
+
+def hostile_argument(data: Any, world: TmWorld, kind: str, value: str, canary: Canary) -> Tuple[str, bool]:
+    """A replacement for one argument, and whether oned's contract says it must be refused."""
+    if data.draw(st.integers(0, 5), label="raw payload?") == 0 and kind != "file":
+        return data.draw(st.sampled_from(canary.payloads), label="argument"), True
+    if kind in ("id", "snap"):
+        if data.draw(st.booleans(), label="valid number?"):
+            return str(data.draw(st.integers(0, 2**31 - 1), label="number")), False
+        return data.draw(st.sampled_from(BAD_IDS + ([] if kind == "snap" else ["-1"])), label="number"), True
+    if kind == "host":
+        if data.draw(st.booleans(), label="valid host?"):
+            return data.draw(st.sampled_from(["node1", "node2", "elsewhere.example"]), label="host"), False
+        return data.draw(st.sampled_from(BAD_HOSTS), label="host"), True
+    if kind == "path":
+        return hostile_path(data, value, world.prefixes.get(value, value.rsplit("/101/", 1)[0]), canary)
+    if kind == "hp":
+        host, _, path = value.partition(":")
+        choice = data.draw(st.sampled_from(["path", "path", "host", "no colon"]), label="hp")
+        if choice == "host":
+            return data.draw(st.sampled_from(BAD_PAIR_HOSTS), label="host") + ":" + path, True
+        if choice == "no colon":
+            return path, True
+        new_path, bad = hostile_path(data, path, path.rsplit("/101/", 1)[0], canary)
+        return host + ":" + new_path, bad
+    if kind == "file":
+        name = data.draw(st.sampled_from(world.files), label="file")
+        if data.draw(st.booleans(), label="renamed?"):
+            name += ":" + data.draw(hostile_text(canary, "name"), label="name")
+        return name, False
+    if kind == "fe":
+        host, _, source = value.partition(":")
+        if data.draw(st.booleans(), label="bad host?"):
+            return data.draw(st.sampled_from(BAD_PAIR_HOSTS), label="host") + ":" + source, True
+        value, kind = source, "source"
+        prefix = host + ":"
+    else:
+        prefix = ""
+    text = data.draw(hostile_text(canary, value), label=kind)
+    patterns = {"source": r"[A-Za-z0-9_.:\-/]{1,400}\Z", "fmt": r"[A-Za-z0-9_]{1,16}\Z",
+                "deploy": r"[A-Za-z0-9_.\-]{1,128}\Z", "disks": r"[0-9:]*\Z"}
+    return prefix + text, not re.match(patterns[kind], text, re.ASCII)
+
+
+def tm_example(data: Any, world: TmWorld, run: Callable[..., Any], stack: Any, canary: Canary, contract: Any,
+               text_argv: bool) -> None:
+    kind, action = data.draw(st.sampled_from(sorted(world.templates)), label="action")
+    template = world.templates[(kind, action)]
+    argv = [value for _, value in template]
+    must_fail = False
+    baited = [i for i, (kind, _) in enumerate(template) if kind in ("hp", "path", "file")]
+    if baited and data.draw(st.booleans(), label="valid but hostile?"):
+        for position in data.draw(st.lists(st.sampled_from(baited), min_size=1, unique=True), label="positions"):
+            argv[position] = shell_bait(data, world, template[position][0], argv[position], canary)
+        positions = []
+    else:
+        positions = data.draw(st.lists(st.integers(0, len(template) - 1), min_size=1, max_size=2, unique=True),
+                              label="positions")
+    for position in positions:
+        argv[position], bad = hostile_argument(data, world, template[position][0], argv[position], canary)
+        must_fail = must_fail or bad
+    variable = action in ("context", "premigrate", "postmigrate", "failmigrate", "prebackup", "postbackup")
+    arity = data.draw(st.sampled_from(["same"] * 8 + ["fewer", "more"]), label="arity")
+    if arity == "fewer" or (arity == "more" and not variable):
+        argv = argv[:-1] if arity == "fewer" else argv + ["extra"]
+        must_fail = must_fail or not variable or len(argv) < 3
+    stdin = world.stdin.get(action, b"")
+    if stdin and data.draw(st.integers(0, 3), label="mutated document?") == 0:
+        document = stdin if stdin.startswith(b"<") else base64.b64decode(stdin)
+        stdin = base64.b64encode(mutate_document(data, document.decode(), canary))
+    if text_argv:
+        assume(not any("\x00" in a for a in argv))
+    stack.ctl.reset_calls()
+    result = run(kind, action, argv, stdin=stdin)
+    contract(result, kind, action, must_fail)
+    if must_fail:
+        assert stack.ctl.calls() == [], "refused input still reached StorPool: %s" % (result,)
+    canary.check()
+
+
+def subprocess_runner(stack: Any) -> Callable[..., Any]:
+    def run(kind: str, action: str, argv: List[str], stdin: bytes = b"", env: Any = None) -> Any:
+        executable = "export.delete" if action == "export_delete" else action
+        return stack.run(kind, executable, *argv, stdin=stdin, env=env, timeout=60)
+    return run
+
+
+# -- the targets: CI (few examples) -----------------------------------------------------------------------
+
+
+def test_every_bad_id_and_host_in_every_position_is_refused_before_any_call(stack, in_process, tm_world, contract):
+    """The sure cases, exhaustively: what the fuzzer only samples."""
+    for (kind, action), template in sorted(tm_world.templates.items()):
+        for position, (what, value) in enumerate(template):
+            if what in ("id", "snap"):
+                bad = BAD_IDS + ([] if what == "snap" else ["-1"])
+            elif what in ("host", "hp", "fe"):
+                bad = BAD_HOSTS if what == "host" else [h + value[value.index(":"):] for h in BAD_PAIR_HOSTS]
+            else:
+                continue
+            for text in bad:
+                argv = [v for _, v in template]
+                argv[position] = text
+                stack.ctl.reset_calls()
+                result = in_process(kind, action, argv, stdin=tm_world.stdin.get(action, b""))
+                contract(result, kind, action, must_fail=True)
+                assert stack.ctl.calls() == [], result
+
+
+
+@fuzz_settings(120)
+@given(data=st.data())
+def test_ds_actions_on_mutated_documents(in_process, ds_world, canary, contract, data):
+    ds_document_example(data, ds_world, in_process, canary, contract, text_argv=False)
+
+
+@fuzz_settings(60)
+@given(data=st.data())
+def test_ds_actions_on_random_bytes(in_process, ds_world, canary, contract, data):
+    ds_random_example(data, ds_world, in_process, canary, contract, text_argv=False)
+
+
+@fuzz_settings(150)
+@given(data=st.data())
+def test_tm_actions_on_hostile_arguments(stack, in_process, tm_world, canary, contract, data):
+    tm_example(data, tm_world, in_process, stack, canary, contract, text_argv=False)
+
+
+@fuzz_settings(12)
+@given(data=st.data())
+def test_ds_executables_on_mutated_documents(stack, ds_world, canary, contract, data):
+    ds_document_example(data, ds_world, subprocess_runner(stack), canary, contract, text_argv=True)
+
+
+@fuzz_settings(12)
+@given(data=st.data())
+def test_tm_executables_on_hostile_arguments(stack, tm_world, canary, contract, data):
+    tm_example(data, tm_world, subprocess_runner(stack), stack, canary, contract, text_argv=True)
+
+
+# -- the same targets at scale, outside CI (ONESP_SLOW=1) ----------------------------------------------------
+
+
+@pytest.mark.slow
+@fuzz_settings(10000, random=True)
+@given(data=st.data())
+def test_slow_ds_actions_on_mutated_documents(in_process, ds_world, canary, contract, data):
+    ds_document_example(data, ds_world, in_process, canary, contract, text_argv=False)
+
+
+@pytest.mark.slow
+@fuzz_settings(10000, random=True)
+@given(data=st.data())
+def test_slow_ds_actions_on_random_bytes(in_process, ds_world, canary, contract, data):
+    ds_random_example(data, ds_world, in_process, canary, contract, text_argv=False)
+
+
+@pytest.mark.slow
+@fuzz_settings(10000, random=True)
+@given(data=st.data())
+def test_slow_tm_actions_on_hostile_arguments(stack, in_process, tm_world, canary, contract, data):
+    tm_example(data, tm_world, in_process, stack, canary, contract, text_argv=False)
+
+
+@pytest.mark.slow
+@fuzz_settings(1000, random=True)
+@given(data=st.data())
+def test_slow_ds_executables_on_mutated_documents(stack, ds_world, canary, contract, data):
+    ds_document_example(data, ds_world, subprocess_runner(stack), canary, contract, text_argv=True)
+
+
+@pytest.mark.slow
+@fuzz_settings(1000, random=True)
+@given(data=st.data())
+def test_slow_tm_executables_on_hostile_arguments(stack, tm_world, canary, contract, data):
+    tm_example(data, tm_world, subprocess_runner(stack), stack, canary, contract, text_argv=True)
