@@ -29,8 +29,14 @@ class Undo:
         self.entries: List[Tuple[str, Callable[..., Any], tuple, dict]] = []
         self.failures: List[str] = []
 
-    def push(self, label: str, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-        self.entries.append((label, fn, args, kwargs))
+    def push(self, label: str, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Tuple[Any, ...]:
+        entry = (label, fn, args, kwargs)
+        self.entries.append(entry)
+        return entry
+
+    def discard(self, entry: Tuple[Any, ...]) -> None:
+        """Forget one registered inverse (its step turned out not to have changed anything)."""
+        self.entries = [e for e in self.entries if e is not entry]
 
     def drop(self) -> None:
         self.entries = []
@@ -176,7 +182,12 @@ class Context:
         finally:
             self.current_step = previous
 
-    def undo(self, fn: Callable[..., Any], *args: Any, label: Optional[str] = None, **kwargs: Any) -> None:
-        """Register the inverse of a step that just succeeded; it runs only if the action fails."""
+    def undo(self, fn: Callable[..., Any], *args: Any, label: Optional[str] = None, **kwargs: Any) -> Tuple[Any, ...]:
+        """Register the inverse of a step; it runs only if the action fails.
+
+        Register it right after the step succeeds — or right before the call when a lost answer
+        could hide that StorPool acted, with an inverse that is harmless if nothing happened.
+        Returns a handle for ``undo_stack.discard``.
+        """
         name = label or "%s(%s)" % (getattr(fn, "__name__", "undo"), ", ".join(str(a) for a in args))
-        self.undo_stack.push(name, fn, args, kwargs)
+        return self.undo_stack.push(name, fn, args, kwargs)

@@ -15,13 +15,25 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import signal
 import sys
 from typing import Any, Callable, List, Optional, Sequence, TextIO
 
 from . import config, logs
 from .context import Context
-from .errors import ConfigError, Interrupted, OnespError
+from .errors import BadInput, ConfigError, Interrupted, OnespError
+
+
+#: Action modules are lower-case names; helpers next to them start with "_" and are never run.
+_ACTION = re.compile(r"[a-z][a-z0-9_]{0,40}\Z")
+
+
+def _argv_for_log(argv: Sequence[str]) -> str:
+    """The arguments as the log shows them: a base64 driver action (old argv form) carries
+    the datastore's decrypted token, which no text filter recognises in base64, so long
+    arguments are summarised, never written."""
+    return " ".join(a if len(a) <= 256 else "<%d bytes>" % len(a) for a in argv)
 
 
 def _one_line(text: str) -> str:
@@ -93,12 +105,14 @@ def run_action(
     except Exception as exc:  # never a traceback for oned, even before logging exists
         stderr.write(failure_line(kind, action, "start", exc) + "\n")
         return 1
-    log.debug("start: %s", " ".join(argv))
+    log.debug("start: %s", _argv_for_log(argv))
     ctx = Context(kind, action, argv, cfg, stdin=stdin, observer=observer)
     signals = _Signals()
     signals.install()
     try:
         try:
+            if kind not in ("ds", "tm", "vmm") or not _ACTION.match(action):
+                raise BadInput("unknown action %s %s" % (kind, action))
             module = importlib.import_module("onesp.actions.%s.%s" % (kind, action))
             result = module.run(ctx)
             ctx.undo_stack.drop()

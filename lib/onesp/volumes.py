@@ -35,13 +35,16 @@ def create(
 
     If it already exists and its tags include ``owner`` (an earlier run of this action made
     it), it is adopted and False is returned; any other existing volume is an error, never
-    overwritten. A created volume is deleted at once if the action fails later.
+    overwritten. A created volume is deleted at once if the action fails later — also one
+    whose creation answer was lost (see ``undo_new_volume``).
     """
     size = size_bytes if size_bytes is not None else (size_mb * MIB if size_mb is not None else None)
     with ctx.step("create volume %s" % name):
+        entry = undo_new_volume(ctx, name, tags)
         try:
             ctx.sp.volume_create(name, size=size, template=template, parent=parent, base_on=base_on, tags=tags)
         except ApiExists:
+            ctx.undo_stack.discard(entry)
             existing = ctx.sp.volume_or_none(name)
             expected = dict(owner or {})
             if existing is not None and expected and all(existing.get("tags", {}).get(k) == v for k, v in expected.items()):
@@ -49,8 +52,25 @@ def create(
                 return False
             raise AlreadyExists("volume %s exists and does not belong to this %s" % (
                 name, "disk" if expected else "request")) from None
-    ctx.undo(delete_now, ctx, name, label="delete volume %s" % name)
     return True
+
+
+def undo_new_volume(ctx: Any, name: str, tags: Optional[Mapping[str, str]] = None) -> Any:
+    """Register, *before* the call that creates (or renames to) ``name``, its removal on failure.
+
+    An answer can be lost after StorPool acted (timeout, reset): an undo registered only after
+    the answer would leave such a volume behind. The inverse removes ``name`` only if it
+    exists and carries ``tags`` (default: this instance's), so it never touches a volume
+    someone else made. Returns the undo handle.
+    """
+    expected = {k: v for k, v in (tags or ctx.tags.instance()).items() if v}
+    return ctx.undo(_delete_if_ours, ctx, name, expected, label="delete volume %s" % name)
+
+
+def _delete_if_ours(ctx: Any, name: str, expected: Mapping[str, str]) -> None:
+    found = ctx.sp.volume_or_none(name)
+    if found is not None and all((found.get("tags") or {}).get(k) == v for k, v in expected.items()):
+        delete_now(ctx, name)
 
 
 def grow(ctx: Any, name: str, size_mb: int, current_bytes: Optional[int] = None) -> None:

@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from onesp.actions.tm import monitoring
+from onesp.actions.tm import _monitoring as monitoring
 
 MIB = 1024 * 1024
 TAGS = {"virt": "one", "nloc": "one"}

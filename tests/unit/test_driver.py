@@ -27,14 +27,14 @@ def env(tmp_path, monkeypatch):
 
 
 def action(monkeypatch, run):
-    module = types.ModuleType("onesp.actions.tm._probe")
+    module = types.ModuleType("onesp.actions.tm.probe")
     module.run = run
-    monkeypatch.setitem(sys.modules, "onesp.actions.tm._probe", module)
+    monkeypatch.setitem(sys.modules, "onesp.actions.tm.probe", module)
 
 
 def invoke(argv=()):
     out, err = io.StringIO(), io.StringIO()
-    code = driver.run_action("tm", "_probe", list(argv), stdin=lambda: b"", stdout=out, stderr=err)
+    code = driver.run_action("tm", "probe", list(argv), stdin=lambda: b"", stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -63,7 +63,7 @@ def test_failure_one_line_naming_step_and_undo_in_reverse(env, monkeypatch):
     code, out, err = invoke()
     lines = err.splitlines()
     assert code != 0 and out == ""
-    assert lines[0] == "tm _probe: attach one-img-5-7-0 to node1: busy: volume is open at client 3"
+    assert lines[0] == "tm probe: attach one-img-5-7-0 to node1: busy: volume is open at client 3"
     assert all(line.startswith("ERROR:") for line in lines[1:])
     assert undone == ["second", "first"]
 
@@ -92,7 +92,7 @@ def test_unexpected_exception_is_one_line_and_traceback_only_in_log(env, monkeyp
     action(monkeypatch, run)
     code, _, err = invoke()
     assert code == 1
-    assert err.splitlines() == ["tm _probe: internal error: KeyError: 'missing'"]
+    assert err.splitlines() == ["tm probe: internal error: KeyError: 'missing'"]
     assert "Traceback" not in err and "Traceback" in env.read_text()
 
 
@@ -108,7 +108,7 @@ def test_sigterm_runs_the_undo(env, monkeypatch):
     action(monkeypatch, run)
     code, _, err = invoke()
     assert code == 143 and undone == ["volume"]
-    assert err.splitlines()[0] == "tm _probe: import image: interrupted: stopped by signal 15 (SIGTERM)"
+    assert err.splitlines()[0] == "tm probe: import image: interrupted: stopped by signal 15 (SIGTERM)"
     assert signal.getsignal(signal.SIGTERM) is not driver._Signals._handle
 
 
@@ -130,5 +130,27 @@ def test_bad_config_is_one_line(env, monkeypatch, tmp_path):
     code, _, err = invoke()
     assert code == 1
     assert err.splitlines() == [
-        "tm _probe: load configuration: configuration error: ATTACH_TIMEOUT in environment variable "
+        "tm probe: load configuration: configuration error: ATTACH_TIMEOUT in environment variable "
         "ONESP_ATTACH_TIMEOUT: expected a whole number, got '20s'"]
+
+
+def test_helper_modules_are_never_run_as_actions(env):
+    code, _, err = invoke_named("_common")
+    assert code == 1 and err.splitlines() == ["tm _common: bad input: unknown action tm _common"]
+
+
+def invoke_named(action, argv=()):
+    out, err = io.StringIO(), io.StringIO()
+    code = driver.run_action("tm", action, list(argv), stdin=lambda: b"", stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_base64_driver_action_in_argv_is_not_logged(env, monkeypatch):
+    import base64
+
+    action(monkeypatch, lambda ctx: None)
+    secret = base64.b64encode(("<DS_DRIVER_ACTION_DATA><SP_AUTH_TOKEN>%s</SP_AUTH_TOKEN>" % ("x" * 300)).encode())
+    monkeypatch.setenv("ONESP_LOG_LEVEL", "debug")
+    assert invoke([secret.decode(), "12"])[0] == 0
+    log = env.read_text()
+    assert secret.decode()[:40] not in log and "<%d bytes> 12" % len(secret) in log

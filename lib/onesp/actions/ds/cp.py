@@ -19,7 +19,7 @@ from typing import Any, Dict
 
 from ... import volumes
 from ...errors import AlreadyExists, Interrupted, OnespError
-from . import common, imports, qemu, snapsource, transfer, worker
+from . import _common as common, _imports as imports, _qemu as qemu, _snapsource as snapsource, _transfer as transfer, _worker as worker
 
 
 def run(ctx: Any) -> str:
@@ -43,7 +43,7 @@ def import_snapshot(ctx: Any, image: Any, final: str, template: str, tags: Dict[
     snapshot = snapsource.snapshot_name(ctx, image.path, image)
     if image.path.startswith("SPSNAPSHOT:"):
         snapsource.describe(ctx, snapshot)
-    common.undo_new_volume(ctx, final)
+    volumes.undo_new_volume(ctx, final)
     volumes.create(ctx, final, parent=snapshot, template=template, tags=tags)
 
 
@@ -70,14 +70,14 @@ def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, tem
         device = node.attach(ctx, staging)
         transfer.write_image(ctx, node, local, info, device, staging_dir)
     volumes.detach(ctx, staging)
-    common.undo_new_volume(ctx, final)
+    volumes.undo_new_volume(ctx, final)
     with ctx.step("rename volume %s to %s" % (staging, final)):
         ctx.sp.volume_update(staging, rename=final)
 
 
 def create_staging(ctx: Any, staging: str, size_mb: int, template: str, tags: Dict[str, str]) -> None:
     """The staging volume, fresh: one left by an interrupted earlier import is removed first."""
-    common.undo_new_volume(ctx, staging)
+    volumes.undo_new_volume(ctx, staging)
     try:
         volumes.create(ctx, staging, size_mb=size_mb, template=template, tags=tags)
     except AlreadyExists:

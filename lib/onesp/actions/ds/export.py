@@ -24,7 +24,7 @@ from lxml import etree
 
 from ... import volumes
 from ...errors import ConfigError, HostError
-from . import common, qemu, transfer, worker
+from . import _common as common, _qemu as qemu, _transfer as transfer, _worker as worker
 
 MIB = 1024 * 1024
 _TOKEN_ALPHABET = string.ascii_lowercase + string.digits

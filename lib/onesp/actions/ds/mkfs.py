@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 
 from ... import volumes
 from ...errors import BadInput, ConfigError
-from . import common, worker
+from . import _common as common, _worker as worker
 
 #: The filesystems mkfs makes (OpenNebula's default SUPPORTED_FS) and the fixed options for each:
 #: force (the device is not a partition) and quiet.
@@ -42,7 +42,7 @@ def run(ctx: Any) -> str:
     if filesystem and filesystem not in FILESYSTEMS:
         raise BadInput("filesystem %s is not supported; use one of %s" % (filesystem, ", ".join(sorted(FILESYSTEMS))))
     volume = ctx.names.image(image.id)
-    common.undo_new_volume(ctx, volume)
+    volumes.undo_new_volume(ctx, volume)
     volumes.create(ctx, volume, size_mb=image.size, template=ctx.names.template(datastore.id),
                    tags=common.image_tags(ctx, image, datastore), owner=ctx.tags.instance())
     if filesystem:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import volumes
-from . import common
+from . import _common as common
 
 
 def run(ctx: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ... import volumes
 from ...storpool import ApiNotFound
-from . import common
+from . import _common as common
 
 
 def run(ctx: Any) -> None:

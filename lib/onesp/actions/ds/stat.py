@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ...errors import BadInput
-from . import imports, qemu, snapsource
+from . import _imports as imports, _qemu as qemu, _snapsource as snapsource
 
 
 def run(ctx: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ... import disks
 from ...errors import BadInput
-from .common import ensure_clone, link_disk, load_disk
+from ._common import ensure_clone, link_disk, load_disk
 
 
 def run(ctx: Any) -> None:

@@ -35,7 +35,7 @@ from ... import disks, volumes
 from ...errors import BadInput, ConfigError, HostError, Unsupported
 from ...host import check_path
 from ...storpool import ApiExists
-from .common import attach_readonly, link_disk, release_other_hosts
+from ._common import attach_readonly, link_disk, release_other_hosts
 
 SECTOR = 512
 ISO_TIMEOUT = 600

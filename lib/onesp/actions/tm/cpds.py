@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional
 from ... import disks, volumes
 from ...storpool import ApiExists
 from ... import libvirt
-from .common import load_disk
+from ._common import load_disk
 
 #: LCM_STATE HOTPLUG_SAVEAS: save-as of a running VM (poweroff and suspended have their own states).
 LCM_HOTPLUG_SAVEAS = 26

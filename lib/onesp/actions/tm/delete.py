@@ -25,7 +25,7 @@ from typing import Any, List, Optional
 from ... import disks, volumes
 from ...disks import DiskVolume
 from ...storpool import ApiBusy, ApiNotFound
-from .common import delete_vm_snapshots, on_host
+from ._common import delete_vm_snapshots, on_host
 
 
 def run(ctx: Any) -> Optional[str]:

@@ -19,7 +19,7 @@ from typing import Any
 from ... import disks, volumes
 from ...errors import BadInput, NotFound, Unsupported
 from ...storpool import ApiNotFound
-from .common import DiskRef, disk_tags, ensure_clone, link_disk, load_disk, release_other_hosts
+from ._common import DiskRef, disk_tags, ensure_clone, link_disk, load_disk, release_other_hosts
 
 
 def run(ctx: Any) -> None:

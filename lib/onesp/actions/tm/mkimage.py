@@ -17,7 +17,7 @@ from typing import Any, List
 
 from ... import disks, volumes
 from ...errors import BadInput, Unsupported
-from .common import attach_readonly, disk_tags, link_disk, load_disk, owner_tags
+from ._common import attach_readonly, disk_tags, link_disk, load_disk, owner_tags
 
 #: File systems mkimage makes, with the option that lets mkfs use a whole device unasked.
 FILESYSTEMS = {"ext2": ["-F"], "ext3": ["-F"], "ext4": ["-F"], "xfs": ["-f"], "btrfs": ["-f"], "vfat": []}

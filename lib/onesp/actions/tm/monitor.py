@@ -17,7 +17,7 @@ import os
 import socket
 from typing import Any, List
 
-from . import monitoring
+from . import _monitoring as monitoring
 
 MONITORD_CONF = "/etc/one/monitord.conf"
 

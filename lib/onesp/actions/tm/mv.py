@@ -22,8 +22,8 @@ from typing import Any, List, Optional, Tuple
 
 from ... import disks
 from ...errors import BadInput, OnespError
-from . import common, migration, moves, vmdir
-from .migration import VmVolume
+from . import _common as common, _migration as migration, _moves as moves, _vmdir as vmdir
+from ._migration import VmVolume
 
 
 def run(ctx: Any) -> None:

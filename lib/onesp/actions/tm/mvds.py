@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional
 from ... import disks, volumes
 from ...errors import NotFound, OnespError
 from ...storpool import ApiBusy, ApiExists, ApiNotFound
-from .common import delete_vm_snapshots, load_disk, on_host
+from ._common import delete_vm_snapshots, load_disk, on_host
 
 
 def run(ctx: Any) -> Optional[str]:

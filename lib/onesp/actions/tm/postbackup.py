@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import backups
+from . import _backups as backups
 
 
 def cleanup(ctx: Any) -> None:

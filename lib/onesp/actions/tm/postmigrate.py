@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import livemigration, migration
-from .migration import Change
+from . import _livemigration as livemigration, _migration as migration
+from ._migration import Change
 
 
 def run(ctx: Any) -> None:

@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 from ... import libvirt
-from . import backups
+from . import _backups as backups
 
 
 def backup(ctx: Any, live: bool) -> None:

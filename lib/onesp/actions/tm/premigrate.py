@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import Unsupported
-from . import livemigration, migration, vmdir
-from .migration import Change
+from . import _livemigration as livemigration, _migration as migration, _vmdir as vmdir
+from ._migration import Change
 
 
 def run(ctx: Any) -> None:

@@ -29,7 +29,7 @@ from ... import disks
 from ...disks import DiskVolume
 from ...errors import BackendError, BadInput, NotFound, OnespError, Unsupported
 from ...storpool import ApiNotFound
-from . import backup_source, backups, common
+from . import _backup_source as backup_source, _backups as backups, _common as common
 
 SAFETY_MARK = "tmRestore"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import libvirt
-from . import snapshots
+from . import _snapshots as snapshots
 
 
 def create(ctx: Any, live: bool) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import volumes
-from . import snapshots
+from . import _snapshots as snapshots
 
 
 def run(ctx: Any) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import BadInput
-from . import common, snapshots
+from . import _common as common, _snapshots as snapshots
 
 
 def run(ctx: Any) -> None:

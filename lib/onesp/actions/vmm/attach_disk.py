@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import hotplug
+from . import _hotplug as hotplug
 
 
 def run(ctx: Any) -> None:

@@ -21,8 +21,8 @@ from ... import volumes
 from ...errors import AlreadyExists, ConfigError, LimitReached, OnespError, Unsupported
 from ...storpool import ApiExists
 from ... import libvirt
-from . import document, stock, vmsnap
-from .args import snapshot_args
+from . import _document as document, _stock as stock, _vmsnap as vmsnap
+from ._args import snapshot_args
 
 
 def run(ctx: Any) -> Optional[str]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from ... import volumes
-from . import document, stock, vmsnap
-from .args import snapshot_args
+from . import _document as document, _stock as stock, _vmsnap as vmsnap
+from ._args import snapshot_args
 
 
 def run(ctx: Any) -> None:

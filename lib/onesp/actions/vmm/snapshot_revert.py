@@ -31,8 +31,8 @@ from typing import Any, Iterable, List, Optional
 from ...errors import NotFound, OnespError
 from ...storpool import ApiNotFound
 from ... import libvirt
-from . import document, stock, vmsnap
-from .args import snapshot_args
+from . import _document as document, _stock as stock, _vmsnap as vmsnap
+from ._args import snapshot_args
 
 MIB = 1024 * 1024
 

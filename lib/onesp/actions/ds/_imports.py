@@ -26,8 +26,8 @@ from typing import IO, Any, Dict, List, Optional, Sequence, Tuple, Type
 from urllib.parse import urlsplit, urlunsplit
 
 from ...errors import BackendError, BadInput, ConfigError, NotFound, Transient, Unsupported
-from .progress import Progress
-from .snapsource import looks_like_snapshot
+from ._progress import Progress
+from ._snapsource import looks_like_snapshot
 
 FILE, URL, SNAPSHOT = "file", "url", "snapshot"
 CHUNK = 1024 * 1024

@@ -27,7 +27,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 from ... import disks
 from ...errors import BadInput, NotFound
 from ...storpool import ApiBusy, ApiExists, ApiNotFound
-from . import common
+from . import _common as common
 
 #: Whom a change detaches a volume from: some clients, or ``"all"`` of them.
 Client = Union[Tuple[int, ...], str]

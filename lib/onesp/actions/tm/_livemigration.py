@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 from ...disks import is_storpool_tm
-from . import common, migration, othertm, vmdir
-from .migration import VmVolume
+from . import _common as common, _migration as migration, _othertm as othertm, _vmdir as vmdir
+from ._migration import VmVolume
 
 
 @dataclass(frozen=True)

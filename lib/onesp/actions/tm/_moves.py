@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 from ...errors import Unsupported
-from .migration import Change, Client, VmVolume
+from ._migration import Change, Client, VmVolume
 
 
 @dataclass(frozen=True)

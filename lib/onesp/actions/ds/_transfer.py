@@ -18,10 +18,10 @@ from typing import Any
 
 from ...errors import HostError
 from ...host import check_path
-from .imports import LocalImage
-from .progress import Progress
-from .qemu import ImageInfo, convert_argv
-from .worker import Worker
+from ._imports import LocalImage
+from ._progress import Progress
+from ._qemu import ImageInfo, convert_argv
+from ._worker import Worker
 
 
 def write_image(ctx: Any, worker: Worker, image: LocalImage, info: ImageInfo, device: str, staging_dir: str) -> None:

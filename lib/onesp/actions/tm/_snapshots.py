@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional
 from ... import disks, volumes
 from ...errors import AlreadyExists, BadInput, LimitReached, Unsupported
 from ...storpool import ApiExists
-from . import common
+from . import _common as common
 
 LIMIT_KEY = "DISKSNAPSHOT_LIMIT"
 

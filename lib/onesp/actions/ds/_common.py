@@ -1,11 +1,11 @@
 """What several DS actions share: the image and datastore of the driver action, the image's
-volume, its tags and SOURCE line, and the guards around volumes an action creates."""
+volume, its tags and SOURCE line."""
 
 from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
-from ... import disks, volumes
+from ... import disks
 from ...errors import AlreadyExists, BadInput, Busy
 from ...storpool import ApiBusy
 
@@ -60,22 +60,6 @@ def finished_import(ctx: Any, name: str) -> bool:
         raise AlreadyExists("volume %s exists and does not belong to this OpenNebula instance" % name)
     ctx.log.info("volume %s exists from an earlier run of this action; nothing to do", name)
     return True
-
-
-def undo_new_volume(ctx: Any, name: str) -> None:
-    """Register, *before* the call that creates (or renames to) ``name``, its removal on failure.
-
-    An answer can be lost after StorPool acted (timeout, reset): registering afterwards would
-    leave such a volume behind. The undo removes ``name`` only if it exists and carries this
-    instance's tags, which every volume these actions create does.
-    """
-    ctx.undo(_delete_if_ours, ctx, name, label="delete volume %s" % name)
-
-
-def _delete_if_ours(ctx: Any, name: str) -> None:
-    found = ctx.sp.volume_or_none(name)
-    if found is not None and ctx.tags.is_ours(found.get("tags") or {}):
-        volumes.delete_now(ctx, name)
 
 
 def target_snapshot(ctx: Any, image: Any) -> Tuple[str, str]:
