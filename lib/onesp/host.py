@@ -15,6 +15,7 @@ import posixpath
 import re
 import secrets
 import shlex
+import signal
 import subprocess
 from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Union
 
@@ -151,13 +152,45 @@ def _stdin_arguments(stdin: Stdin) -> Dict[str, Any]:
     return {"stdin": stdin}
 
 
+def _run_group(argv: List[str], stdin: Stdin, timeout: float,
+               env: Optional[Dict[str, str]] = None) -> "subprocess.CompletedProcess[bytes]":
+    """Run ``argv`` in a process group of its own, and end the whole group if we stop waiting.
+
+    ``sh -c`` forks the commands it runs, so killing only the shell (what a plain timeout
+    does) would leave a conversion or a dd running after the action gave up, was timed out
+    or got SIGTERM. The group is sent SIGTERM, then SIGKILL, before the exception goes on.
+    """
+    arguments = _stdin_arguments(stdin)
+    data = arguments.pop("input", None)
+    proc = subprocess.Popen(argv, stdin=arguments.get("stdin", subprocess.PIPE), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, start_new_session=True)
+    try:
+        out, err = proc.communicate(data, timeout=timeout)
+    except BaseException:
+        _end_group(proc)
+        raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def _end_group(proc: "subprocess.Popen[bytes]") -> None:
+    for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def ssh_runner(ssh_command: str) -> Runner:
     """Run the script on the host with the configured ssh command (SSH, may carry options)."""
     base = shlex.split(ssh_command or "ssh")
 
     def run(host: str, text: str, stdin: Stdin, timeout: float) -> "subprocess.CompletedProcess[bytes]":
-        argv = base + ["-o", "BatchMode=yes", "--", host, text]
-        return subprocess.run(argv, capture_output=True, timeout=timeout, check=False, **_stdin_arguments(stdin))
+        return _run_group(base + ["-o", "BatchMode=yes", "--", host, text], stdin, timeout)
 
     return run
 
@@ -172,8 +205,7 @@ def local_runner(host: str, text: str, stdin: Stdin, timeout: float) -> "subproc
     bind-mounted over the private directory (needs root and ``unshare``; tests and the demo).
     """
     argv, env = _local_argv(host, text)
-    return subprocess.run(argv, capture_output=True, timeout=timeout, check=False, env=env,
-                          **_stdin_arguments(stdin))
+    return _run_group(argv, stdin, timeout, env)
 
 
 def _local_argv(host: str, text: str) -> "tuple[List[str], Dict[str, str]]":

@@ -95,3 +95,15 @@ def test_private_host_views(tmp_path, monkeypatch):
     assert (tmp_path / "hosts" / "node2" / "101" / "7" / "f").read_bytes() == b"two"
     assert Host("node1", local_runner).run(["cat", str(shared / "101" / "7" / "f")]) == "one"
     assert not (shared / "101").exists()
+
+
+def test_a_timed_out_command_does_not_outlive_the_action(tmp_path):
+    marker = tmp_path / "still-running"
+    node = Host("node1", local_runner, timeout=1)
+    with pytest.raises(HostError) as err:
+        node.run(["sh", "-c", 'sleep 3; touch "$1"', "sh", str(marker)], ["true"])
+    assert "timed out" in str(err.value)
+    import time
+
+    time.sleep(3.5)
+    assert not marker.exists()
