@@ -42,6 +42,12 @@ class BadInput(OnespError):
     kind = "bad input"
 
 
+class Forbidden(OnespError):
+    """The request is well-formed but its owner may not do it (restricted path, other user's VM)."""
+
+    kind = "not allowed"
+
+
 class NotFound(OnespError):
     """The object the action needs does not exist."""
 

@@ -38,9 +38,9 @@ def test_spsnapshot_refusals(stack):
     snapshot_with_data(stack, "xone-img-3", "xone-img-3-snap0", b"x", tags={"virt": "one", "nloc": "xone"})
     cases = [
         (action(stack, "SPSNAPSHOT:handmade-golden", gid=1),
-         "ds cp: bad input: only images of the oneadmin group may be made from SPSNAPSHOT:, image 5 is in group 1"),
+         "ds cp: not allowed: only images of the oneadmin group may be made from SPSNAPSHOT:, image 5 is in group 1"),
         (action(stack, "SPSNAPSHOT:xone-img-3-snap0"),
-         "ds cp: look up snapshot xone-img-3-snap0: bad input: snapshot xone-img-3-snap0 belongs to another "
+         "ds cp: look up snapshot xone-img-3-snap0: not allowed: snapshot xone-img-3-snap0 belongs to another "
          "OpenNebula instance (nloc=xone)"),
         (action(stack, "SPSNAPSHOT:../etc"),
          "ds cp: bad input: invalid StorPool snapshot name '../etc' in SPSNAPSHOT:"),
@@ -75,7 +75,7 @@ def test_vmsnap_refusals(stack):
     put_vm_with_snapshot(stack)
     cases = [
         (action(stack, "VM:7-DISK:0-VMSNAP:2", uid=4, gid=1),
-         "ds cp: find snapshot 2 of VM 7: bad input: image 5 belongs to user 4, who does not own VM 7"),
+         "ds cp: find snapshot 2 of VM 7: not allowed: image 5 belongs to user 4, who does not own VM 7"),
         (action(stack, "VM:7-DISK:0-VMSNAP:3", uid=3, gid=1),
          "ds cp: find snapshot 3 of VM 7: not found: VM 7 has no snapshot 3"),
         (action(stack, "VM:7-DISK:0-VMSNAP:2x", uid=3, gid=1),

@@ -48,7 +48,7 @@ def test_stat_refusals(stack, folder, tmp_path):
     secret.write_bytes(b"x")
     r = stat(stack, folder, str(secret))
     assert r.code != 0 and len(r.error_lines) == 1
-    assert "bad input: not allowed to copy image file %s" % secret in r.error_lines[0]
+    assert "not allowed: copying image file %s" % secret in r.error_lines[0]
     r = stat(stack, folder, "relative/path.raw")
     assert r.error_lines == ["ds stat: bad input: image PATH 'relative/path.raw' is not an absolute path, an http(s) "
                              "URL or a snapshot source"]

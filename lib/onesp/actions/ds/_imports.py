@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import IO, Any, Dict, List, Optional, Sequence, Tuple, Type
 from urllib.parse import urlsplit, urlunsplit
 
-from ...errors import BackendError, BadInput, ConfigError, NotFound, Transient, Unsupported
+from ...errors import BackendError, BadInput, ConfigError, Forbidden, NotFound, Transient, Unsupported
 from ._progress import Progress
 from ._snapsource import looks_like_snapshot
 
@@ -74,7 +74,7 @@ def checked_file(path: str, datastore: Any) -> str:
         raise BadInput("image file %s is not a regular file" % path)
     blocked = restricted_by(real, datastore)
     if blocked:
-        raise BadInput("not allowed to copy image file %s: %s is under restricted %s and under no SAFE_DIRS entry"
+        raise Forbidden("copying image file %s: %s is under restricted %s and under no SAFE_DIRS entry"
                        % (path, real, blocked))
     if not os.access(real, os.R_OK):
         raise BadInput("cannot read image file %s: permission denied" % path)

@@ -17,7 +17,7 @@ import re
 from typing import Any, Dict, Optional
 
 from ... import disks
-from ...errors import BadInput
+from ...errors import BadInput, Forbidden
 from ...naming import check_volume_name
 
 _SPSNAPSHOT = re.compile(r"SPSNAPSHOT:(?P<name>.+)\Z")
@@ -34,7 +34,7 @@ def snapshot_name(ctx: Any, path: str, image: Optional[Any]) -> str:
     match = _SPSNAPSHOT.match(path)
     if match:
         if image is not None and image.gid != 0:
-            raise BadInput("only images of the oneadmin group may be made from SPSNAPSHOT:, image %d is in group %d"
+            raise Forbidden("only images of the oneadmin group may be made from SPSNAPSHOT:, image %d is in group %d"
                            % (image.id, image.gid))
         return _checked(match.group("name"))
     match = _VMSNAP.match(path)
@@ -45,7 +45,7 @@ def snapshot_name(ctx: Any, path: str, image: Optional[Any]) -> str:
     with ctx.step("find snapshot %d of VM %d" % (snap_id, vm_id)):
         vm = ctx.one.vm(vm_id)
         if image is not None and image.gid != 0 and image.uid != vm.uid:
-            raise BadInput("image %d belongs to user %d, who does not own VM %d" % (image.id, image.uid, vm_id))
+            raise Forbidden("image %d belongs to user %d, who does not own VM %d" % (image.id, image.uid, vm_id))
         hypervisor_id = vm.vm_snapshot(snap_id).hypervisor_id
         if not hypervisor_id:
             raise BadInput("snapshot %d of VM %d has no HYPERVISOR_ID" % (snap_id, vm_id))
@@ -64,7 +64,7 @@ def describe(ctx: Any, name: str) -> Dict[str, Any]:
         snapshot = ctx.sp.snapshot(name)
         tags = snapshot.get("tags") or {}
         if tags.get("virt") == "one" and ctx.tags.loc_key in tags and not ctx.tags.is_ours(tags):
-            raise BadInput("snapshot %s belongs to another OpenNebula instance (%s=%s)"
+            raise Forbidden("snapshot %s belongs to another OpenNebula instance (%s=%s)"
                            % (name, ctx.tags.loc_key, tags.get(ctx.tags.loc_key)))
     return snapshot
 
