@@ -1,0 +1,175 @@
+"""Image import: ds cp of a qcow2 against ``qemu-img convert`` of the same file to the same kind of device.
+
+The image is made the way real ones are: a raw file of ``size`` bytes whose 1 MiB blocks
+are, in a fixed pseudo-random pattern, full of random data (45 %), partly filled (15 %)
+or never written (40 %, holes), converted to qcow2 by qemu-img. The baseline writes it with
+``qemu-img convert -n -f qcow2 -O raw`` onto a fresh emulator volume attached to the
+front-end — the device path ds cp itself writes to. ds cp runs as oned runs it, once
+with an empty BRIDGE_LIST (the front-end converts onto the device: the same work as the
+baseline plus the action's own steps) and once through a bridge host (the qcow2 is first
+copied into a temporary directory on the bridge, because qemu-img needs random access).
+Rounds alternate baseline and ds cp; each imported volume is hashed and compared with the
+raw source, so the ratio is between runs that wrote the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List
+
+from bench.cluster import FRONT_END_CLIENT, MIB, Cluster
+from bench.timing import BenchError
+
+FIRST_IMAGE = 70000
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    size: int  # virtual size in bytes
+    data_bytes: int  # bytes of the raw source that are not holes
+    qcow2_bytes: int
+    baseline: List[float]  # seconds per qemu-img convert
+    front_end: List[float]  # seconds per ds cp without bridge
+    bridge: List[float]  # seconds per ds cp through bridge node1/node2
+    identical: bool
+
+    @staticmethod
+    def mib_per_s(size: int, seconds: List[float]) -> float:
+        return size / MIB / statistics.median(seconds)
+
+    @property
+    def ratio(self) -> float:
+        """ds cp throughput / baseline throughput (front-end worker, medians)."""
+        return statistics.median(self.baseline) / statistics.median(self.front_end)
+
+    @property
+    def bridge_ratio(self) -> float:
+        return statistics.median(self.baseline) / statistics.median(self.bridge)
+
+
+@dataclass(frozen=True)
+class SourceImage:
+    qcow2: Path
+    data_bytes: int  # bytes of the raw image that are not holes
+    digest: str  # sha256 of the raw image (what every import must write)
+
+
+def make_image(folder: Path, size: int) -> SourceImage:
+    """The qcow2 to import; the raw file it was made from is removed again."""
+    raw, qcow2 = folder / "import.raw", folder / "import.qcow2"
+    pattern = random.Random(2024)
+    written = 0
+    with open(raw, "wb") as handle:
+        handle.truncate(size)
+        for block in range(size // MIB):
+            kind = pattern.random()
+            if kind < 0.45:
+                handle.seek(block * MIB)
+                handle.write(os.urandom(MIB))
+                written += MIB
+            elif kind < 0.60:
+                handle.seek(block * MIB)
+                handle.write(os.urandom(64 * 1024) + bytes(128 * 1024) + b"\x5a" * (64 * 1024))
+                written += 256 * 1024
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(qcow2)], check=True,
+                   capture_output=True)
+    digest = _digest(raw, size)
+    raw.unlink()
+    return SourceImage(qcow2, written, digest)
+
+
+def _digest(path: Path, length: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        remaining = length
+        while remaining > 0:
+            chunk = handle.read(min(4 * MIB, remaining))
+            if not chunk:
+                break
+            digest.update(chunk)
+            remaining -= len(chunk)
+    return digest.hexdigest()
+
+
+def _volume_digest(cluster: Cluster, name: str, size: int) -> str:
+    s = cluster.stack
+    s.sp.attach(name, 16)
+    try:
+        return _digest(s.dev_dir / name, size)
+    finally:
+        s.sp.detach(name, 16, force=True)
+
+
+def _remove(cluster: Cluster, name: str) -> None:
+    cluster.stack.sp.detach(name, "all", force=True)
+    cluster.stack.sp.volume_delete(name)
+
+
+def baseline(cluster: Cluster, qcow2: Path, size: int, name: str) -> float:
+    s = cluster.stack
+    s.sp.volume_create(name, size=-(-size // MIB) * MIB, template="one-ds-100", tags={"virt": "one", "nloc": "one"})
+    s.sp.attach(name, FRONT_END_CLIENT)
+    started = time.perf_counter()
+    subprocess.run(["qemu-img", "convert", "-n", "-f", "qcow2", "-O", "raw", str(qcow2), str(s.dev_dir / name)],
+                   check=True, capture_output=True)
+    seconds = time.perf_counter() - started
+    s.sp.detach(name, FRONT_END_CLIENT)
+    return seconds
+
+
+def ds_cp(cluster: Cluster, qcow2: Path, image: int, bridge: bool) -> float:
+    s = cluster.stack
+    template = {"SAFE_DIRS": str(qcow2.parent)}
+    if not bridge:
+        template["BRIDGE_LIST"] = ""
+    ds = s.put_datastore(100, template=template)
+    xml = s.b.image_xml(image, source="", path=str(qcow2), format="qcow2", state=4, size=2048)
+    s.oned.put("image", xml)
+    env = dict(cluster.env, **({} if bridge else cluster.front_end_env))
+    started = time.perf_counter()
+    result = s.ds("cp", str(image), stdin=s.ds_action(ds, xml), env=env, timeout=1200)
+    seconds = time.perf_counter() - started
+    if not result.ok:
+        raise BenchError("ds cp of %s failed: %s" % (qcow2.name, (result.error_lines or [result.stderr])[0]))
+    return seconds
+
+
+def measure(root: Path, size: int, rounds: int, progress: Callable[[str], None]) -> ImportResult:
+    cluster = Cluster(root, volumes=0, label="import")
+    folder = root / "import"
+    folder.mkdir()
+    try:
+        started = time.perf_counter()
+        made = make_image(folder, size)
+        qcow2 = made.qcow2
+        progress("import: %d MiB qcow2 (%d MiB of data, %d MiB file) made in %.1f s"
+                 % (size // MIB, made.data_bytes // MIB, qcow2.stat().st_size // MIB, time.perf_counter() - started))
+        times: Dict[str, List[float]] = {"baseline": [], "front_end": [], "bridge": []}
+        identical = True
+        for r in range(rounds):
+            name = "bench-baseline-%d" % r
+            times["baseline"].append(baseline(cluster, qcow2, size, name))
+            identical &= _volume_digest(cluster, name, size) == made.digest
+            _remove(cluster, name)
+            for key, bridge in (("front_end", False), ("bridge", True)):
+                image = FIRST_IMAGE + 2 * r + bridge
+                times[key].append(ds_cp(cluster, qcow2, image, bridge))
+                identical &= _volume_digest(cluster, "one-img-%d" % image, size) == made.digest
+                _remove(cluster, "one-img-%d" % image)
+            progress("import round %d: qemu-img %.2f s, ds cp %.2f s, ds cp via bridge %.2f s"
+                     % (r + 1, times["baseline"][-1], times["front_end"][-1], times["bridge"][-1]))
+        if not identical:
+            raise BenchError("an imported volume does not hold the image's bytes")
+        return ImportResult(size, made.data_bytes, qcow2.stat().st_size, times["baseline"],
+                            times["front_end"], times["bridge"], identical)
+    finally:
+        cluster.close()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,125 @@
+"""Monitoring at scale: tm monitor of a system datastore holding many VMs.
+
+Each VM has 3 non-persistent disks (clones of image 5), each disk with 10 snapshots that
+the VM document lists, all seeded in the emulator (``one-img-5-<vm>-<disk>`` and
+``...-snap0..9``, attached to the StorPool clients in turn). The monitor's MONITOR_VM
+datagrams are received and decoded, so a run counts only if every VM got its disk and
+snapshot sizes.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import statistics
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List
+
+from bench import callcost
+from bench.cluster import BASE_IMAGE, MIB, Cluster
+from bench.timing import BenchError, RunSample, timed_run
+from bench.scenario import Invocation
+
+DISKS = 3
+SNAPSHOTS = 10
+FIRST_VM = 100
+_VM_LINE = re.compile(r'VM=\[ID=(\d+),MONITOR="([A-Za-z0-9+/=]*)"\]\Z')
+
+
+@dataclass(frozen=True)
+class MonitorScale:
+    vms: int
+    volumes: int
+    snapshots: int
+    setup_seconds: float
+    samples: List[RunSample]
+    reported_vms: int
+    reported_disks: int
+    reported_snapshots: int
+    call_costs: Dict[str, float]  # the stand-ins' own time per call the monitor makes (ms)
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(s.seconds for s in self.samples) * 1000
+
+    @property
+    def storpool_calls(self) -> int:
+        return self.samples[-1].storpool_total
+
+    @property
+    def storpool_breakdown(self) -> Dict[str, int]:
+        return self.samples[-1].storpool
+
+    @property
+    def xmlrpc_calls(self) -> int:
+        return self.samples[-1].xmlrpc_total
+
+
+def populate(cluster: Cluster, vms: int) -> None:
+    s, b = cluster.stack, cluster.stack.b
+    snaps = [b.disk_snapshot(n, parent=n - 1, active=n == SNAPSHOTS - 1) for n in range(SNAPSHOTS)]
+    clients = list(range(1, 17))
+    for n, vm in enumerate(range(FIRST_VM, FIRST_VM + vms)):
+        s.put_vm(vm, disks=[b.image_disk(d, BASE_IMAGE, size=1024, snapshots=snaps) for d in range(DISKS)])
+        s.sp_sim.seed(DISKS, prefix="one-img-%d-%d-" % (BASE_IMAGE, vm), size=1024 * MIB, template="one-ds-101",
+                      tags={"virt": "one", "nloc": "one", "nvm": str(vm)}, snapshots=SNAPSHOTS,
+                      attach=[clients[n % len(clients)]])
+
+
+def decode(payloads: List[bytes]) -> Dict[int, List[str]]:
+    """{vm id: monitor lines} from MONITOR_VM datagrams."""
+    found: Dict[int, List[str]] = {}
+    for data in payloads:
+        for message in data.decode("ascii").splitlines():
+            body = message.split()[4]
+            for line in zlib.decompress(base64.b64decode(body)).decode("ascii").splitlines():
+                match = _VM_LINE.match(line)
+                if match:
+                    found[int(match.group(1))] = base64.b64decode(match.group(2)).decode("ascii").splitlines()
+    return found
+
+
+def measure(root: Path, vms: int, runs: int, progress: Callable[[str], None]) -> MonitorScale:
+    started = time.perf_counter()
+    cluster = Cluster(root, volumes=0, label="%d VMs" % vms)
+    try:
+        populate(cluster, vms)
+        setup = time.perf_counter() - started
+        progress("monitor scale: %d VMs, %d volumes, %d snapshots seeded in %.1f s"
+                 % (vms, vms * DISKS, vms * DISKS * SNAPSHOTS, setup))
+        s = cluster.stack
+        stdin = s.ds_action(s.system_ds_xml, monitor_vm_disks=True, datastore_location=str(s.ds_location))
+        samples: List[RunSample] = []
+        found: Dict[int, List[str]] = {}
+        for _ in range(runs):
+            cluster.monitord.take()
+            samples.append(timed_run(cluster, Invocation("tm", "monitor", ("101",), stdin=stdin)))
+            found = _received(cluster, vms)
+        disks = sum(1 for lines in found.values() for line in lines if line.startswith("DISK_SIZE="))
+        snapshots = sum(1 for lines in found.values() for line in lines if line.startswith("SNAPSHOT_SIZE="))
+        if len(found) != vms or disks != vms * DISKS or snapshots != vms * DISKS * SNAPSHOTS:
+            raise BenchError("tm monitor reported %d VMs, %d disks, %d snapshots; expected %d, %d, %d"
+                             % (len(found), disks, snapshots, vms, vms * DISKS, vms * DISKS * SNAPSHOTS))
+        result = MonitorScale(vms, vms * DISKS, vms * DISKS * SNAPSHOTS, setup, samples, len(found), disks,
+                              snapshots, callcost.measure(cluster))
+        progress("monitor scale: tm monitor %.0f ms, %d StorPool calls" % (result.median_ms, result.storpool_calls))
+        return result
+    finally:
+        cluster.close()
+
+
+def _received(cluster: Cluster, vms: int, wait: float = 5.0) -> Dict[int, List[str]]:
+    """Wait (briefly) until the datagrams of all ``vms`` arrived; UDP on 127.0.0.1 does not lose them."""
+    deadline = time.monotonic() + wait
+    payloads: List[bytes] = []
+    found: Dict[int, List[str]] = {}
+    while time.monotonic() < deadline:
+        payloads += cluster.monitord.take()
+        found = decode(payloads)
+        if len(found) >= vms:
+            break
+        time.sleep(0.02)
+    return found

@@ -1,0 +1,64 @@
+"""Everything one benchmark run measured, handed from bench/main.py to the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from bench.image_import import ImportResult
+from bench.monitoring import MonitorScale
+from bench.parallel import ParallelResult
+from bench.scenario import Scenario
+from bench.startup import Startup
+from bench.timing import Summary
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    label: str
+    volumes: int
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Results:
+    command: str
+    quick: bool
+    runs: int
+    started: str  # date and time, UTC
+    elapsed: float  # seconds the whole run took
+    machine: Dict[str, str]
+    load_before: str
+    load_after: str
+    scenarios: List[Scenario]
+    clusters: List[ClusterSpec]  # base, ..., largest, latency (same order as tables)
+    tables: List[Dict[str, Summary]]
+    call_costs: List[Dict[str, float]]  # per cluster: whole-cluster call -> ms
+    monitor: Optional[MonitorScale]
+    startup: Optional[Startup]
+    image: Optional[ImportResult]
+    parallel: Optional[ParallelResult]
+
+    def cluster_index(self, volumes: int, latency_ms: float = 0.0) -> int:
+        for n, spec in enumerate(self.clusters):
+            if spec.volumes == volumes and spec.latency_ms == latency_ms:
+                return n
+        raise KeyError("no cluster of %d volumes with %g ms latency" % (volumes, latency_ms))
+
+    @property
+    def base(self) -> int:
+        return self.cluster_index(min(c.volumes for c in self.clusters if not c.latency_ms))
+
+    @property
+    def largest(self) -> int:
+        return self.cluster_index(max(c.volumes for c in self.clusters if not c.latency_ms))
+
+    @property
+    def scale_columns(self) -> List[int]:
+        return sorted((n for n, c in enumerate(self.clusters) if not c.latency_ms),
+                      key=lambda n: self.clusters[n].volumes)
+
+    @property
+    def latency(self) -> Optional[int]:
+        found = [n for n, c in enumerate(self.clusters) if c.latency_ms]
+        return found[0] if found else None

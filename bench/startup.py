@@ -1,0 +1,94 @@
+"""Start-up cost: what every action pays before it does anything.
+
+* bench/import_cost.py (``python -X importtime``) for the cumulative import time of one
+  action's entry path and the modules that must stay off it;
+* the wall and CPU time of an action that fails at once on bad input (tm resize with a
+  size that is not a number: no network, no host), against a bare ``python3 -c pass``
+  of the same interpreter, both run the same number of times, interleaved.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
+
+from bench.timing import BenchError, children_cpu
+
+REPO = Path(__file__).resolve().parents[1]
+ACTION = "tm/storpool/resize"
+BAD_ARGV = ["node1:/var/lib/one/datastores/101/7/disk.0", "not-a-size", "7", "100"]
+
+
+@dataclass(frozen=True)
+class ImportCost:
+    """What bench/import_cost.py reports."""
+
+    import_ms: float  # cumulative import time of the entry path (median)
+    wall_ms: float  # wall time of the failing action under -X importtime (median)
+    largest: List[Tuple[str, float]]  # (module, cumulative ms) of the largest imports
+    forbidden: str  # forbidden modules imported, or "none"
+    output: str
+
+
+@dataclass(frozen=True)
+class Startup:
+    imports: ImportCost
+    action_wall: List[float]  # seconds of each failing action run
+    action_cpu: List[float]
+    bare_wall: List[float]  # seconds of each ``python -c pass``
+    bare_cpu: List[float]
+
+    @staticmethod
+    def ms(values: List[float]) -> float:
+        return statistics.median(values) * 1000
+
+
+def _timed(argv: List[str], env: Dict[str, str]) -> Tuple[float, float, subprocess.CompletedProcess]:
+    cpu = children_cpu()
+    started = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, env=env, check=False)
+    return time.perf_counter() - started, children_cpu() - cpu, proc
+
+
+def import_cost(runs: int) -> ImportCost:
+    """Run bench/import_cost.py and read its report."""
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "import_cost.py"), "--runs", str(runs),
+                           "--action", ACTION], capture_output=True, text=True, check=False)
+    out = proc.stdout
+    imports = re.search(r"cumulative import time, median of \d+ runs: ([\d.]+) ms", out)
+    wall = re.search(r"median: ([\d.]+) ms", out)
+    forbidden = re.search(r"forbidden modules imported: (.*)", out)
+    if not (imports and wall and forbidden):
+        raise BenchError("bench/import_cost.py gave no report (exit %d): %s" % (proc.returncode,
+                                                                                (proc.stderr or out)[-300:]))
+    largest = [(m.group(2), float(m.group(1))) for m in re.finditer(r"^\s+([\d.]+) ms\s+(\S+)$", out, re.M)]
+    return ImportCost(float(imports.group(1)), float(wall.group(1)), largest, forbidden.group(1).strip(), out.strip())
+
+
+def measure(runs: int, progress: Callable[[str], None]) -> Startup:
+    report = import_cost(max(5, runs // 2))
+    env = dict(os.environ, ONESP_RC="", ONESP_SYSLOG="0", ONESP_STORPOOL_CONF="/nonexistent",
+               ONESP_LOG_TO_FILE="0")
+    action = [sys.executable, str(REPO / ACTION)] + BAD_ARGV
+    bare = [sys.executable, "-c", "pass"]
+    walls: Dict[str, List[float]] = {"action": [], "bare": []}
+    cpus: Dict[str, List[float]] = {"action": [], "bare": []}
+    for _ in range(runs):
+        for key, argv in (("action", action), ("bare", bare)):
+            wall, cpu, proc = _timed(argv, env)
+            if key == "action" and (proc.returncode == 0 or b"bad input" not in proc.stderr):
+                raise BenchError("%s did not fail on bad input: %r" % (ACTION, proc.stderr[-200:]))
+            walls[key].append(wall)
+            cpus[key].append(cpu)
+    result = Startup(report, walls["action"], cpus["action"], walls["bare"], cpus["bare"])
+    progress("startup: imports %.1f ms, failing action %.0f ms (CPU %.0f ms), python -c pass %.0f ms"
+             % (report.import_ms, Startup.ms(result.action_wall), Startup.ms(result.action_cpu),
+                Startup.ms(result.bare_wall)))
+    return result
