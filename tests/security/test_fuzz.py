@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -77,6 +77,20 @@ def path_text(canary: Canary) -> st.SearchStrategy[str]:
     return hostile_text(canary).map(lambda v: v.replace("..", "_").replace("/.", "/_").lstrip("."))
 
 
+#: Defects already pinned by a strict xfail test (test_numbers_beyond_32_bits_...): the fuzzer
+#: counts them (hypothesis statistics, "known defect") instead of stopping at the first one, so a
+#: long run still explores everything else. Remove an entry when its defect is fixed.
+KNOWN_DEFECTS = ("internal error: OverflowError: int exceeds XML-RPC limits",)
+
+
+def check(contract: Any, result: Any, kind: str, action: str, must_fail: bool) -> None:
+    for signature in KNOWN_DEFECTS:
+        if signature in result.stderr and result.code != 0:
+            event("known defect: %s" % signature)
+            return
+    contract(result, kind, action, must_fail)
+
+
 # -- DS: driver-action documents --------------------------------------------------------------------
 
 
@@ -121,10 +135,13 @@ def encode(data: Any, document: bytes, object_id: str) -> Tuple[List[str], bytes
     return [object_id], flat
 
 
-@dataclass
+@dataclass(repr=False)
 class DsWorld:
     documents: Dict[str, Tuple[str, str]]  # action -> (argv id, driver action XML)
     env: Dict[str, str]
+
+    def __repr__(self) -> str:  # shown by hypothesis in every failure report: keep it short
+        return "DsWorld(%s)" % ", ".join(sorted(self.documents))
 
 
 @pytest.fixture
@@ -177,7 +194,7 @@ def ds_document_example(data: Any, world: DsWorld, run: Callable[..., Any], cana
     if text_argv:
         assume(not any("\x00" in a for a in argv))
     result = run("ds", action, argv, stdin=stdin, env=world.env)
-    contract(result, "ds", action, must_fail)
+    check(contract, result, "ds", action, must_fail)
     canary.check()
 
 
@@ -211,19 +228,22 @@ def ds_random_example(data: Any, world: DsWorld, run: Callable[..., Any], canary
     else:
         argv, stdin = (["-", object_id] if form == "dash" else [object_id]), payload
     result = run("ds", action, argv, stdin=stdin, env=world.env)
-    contract(result, "ds", action, must_fail=True)
+    check(contract, result, "ds", action, must_fail=True)
     canary.check()
 
 
 # -- TM (and ds export.delete): positional arguments ----------------------------------------------------
 
 
-@dataclass
+@dataclass(repr=False)
 class TmWorld:
     templates: Dict[Tuple[str, str], List[Tuple[str, str]]]  # (kind, action) -> [(position kind, value)]
     prefixes: Dict[str, str]  # position value -> the directory its hostile variants must stay under
     stdin: Dict[str, bytes] = field(default_factory=dict)
     files: List[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return "TmWorld(%s)" % ", ".join(action for _, action in sorted(self.templates))
 
 
 @pytest.fixture
@@ -372,7 +392,7 @@ def tm_example(data: Any, world: TmWorld, run: Callable[..., Any], stack: Any, c
         assume(not any("\x00" in a for a in argv))
     stack.ctl.reset_calls()
     result = run(kind, action, argv, stdin=stdin)
-    contract(result, kind, action, must_fail)
+    check(contract, result, kind, action, must_fail)
     if must_fail:
         assert stack.ctl.calls() == [], "refused input still reached StorPool: %s" % (result,)
     canary.check()
@@ -386,6 +406,38 @@ def subprocess_runner(stack: Any) -> Callable[..., Any]:
 
 
 # -- the targets: CI (few examples) -----------------------------------------------------------------------
+
+
+OVERFLOW = ("OneClient hands ints >= 2**31 to xmlrpc.client, whose OverflowError escapes as 'internal error: "
+            "OverflowError: int exceeds XML-RPC limits' instead of a bad-input/not-found line")
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param("system datastore id from the path", marks=pytest.mark.xfail(strict=True, reason=OVERFLOW)),
+    pytest.param("digits-only host name", marks=pytest.mark.xfail(strict=True, reason=OVERFLOW)),
+    pytest.param("digits-only BRIDGE_LIST entry", marks=pytest.mark.xfail(strict=True, reason=OVERFLOW)),
+])
+def test_numbers_beyond_32_bits_reaching_oned_fail_with_a_clear_line(stack, in_process, contract, case):
+    """Found by the slow fuzz run: HostPath.system_ds_id has no upper bound, and OneClient.host
+    looks a digits-only name up as a host id, so both reach one.*.info with a number oned's
+    XML-RPC (32-bit ints) cannot carry."""
+    b = stack.b
+    stack.put_image(5)
+    vm = stack.put_vm(7, disks=[b.image_disk(0, 5, size=16)], lcm_state=4,
+                      history=(b.history("node1", hid=1), b.history("node2", hid=2)))
+    if case == "system datastore id from the path":
+        kind, action = "tm", "clone"
+        result = in_process(kind, action, ["fe:one-ds-100/one-img-5",
+                                           "node1:%s/2147483648/7/disk.0" % stack.ds_location, "7", "100"])
+    elif case == "digits-only host name":
+        kind, action = "tm", "premigrate"
+        result = in_process(kind, action, ["node1", "4294967296", "%s/101/7" % stack.ds_location, "7", "101"],
+                            stdin=base64.b64encode(vm.encode()))
+    else:
+        kind, action = "ds", "export"
+        ds = b.datastore_xml(100, bridge_list=("4294967296",))
+        result = in_process(kind, action, ["3"], stdin=stack.ds_action(ds, b.image_xml(5, persistent=True, size=16)))
+    contract(result, kind, action, must_fail=True)
 
 
 def test_every_bad_id_and_host_in_every_position_is_refused_before_any_call(stack, in_process, tm_world, contract):
