@@ -28,12 +28,14 @@ def _median_ms(call: Callable[[], object], repeat: int) -> float:
     return statistics.median(times) * 1000
 
 
-def measure(cluster: Cluster, repeat: int = 3) -> Dict[str, float]:
-    """{call name: median ms} for the StorPool monitoring calls and the VM pool read."""
+def measure(cluster: Cluster, repeat: int = 3, vm_pool: bool = True) -> Dict[str, float]:
+    """{call name: median ms} for the StorPool monitoring calls and (``vm_pool``) the VM pool read."""
     ctl = cluster.stack.ctl
     out: Dict[str, float] = {}
     for call in STORPOOL_CALLS:
         out[call] = _median_ms(lambda: ctl.api("GET", call), repeat)
+    if not vm_pool:
+        return out
     oned = cluster.stack.oned
     proxy = xmlrpc.client.ServerProxy(oned.endpoint)
     out[VM_POOL] = _median_ms(lambda: proxy.one.vmpool.infoextended(oned.auth, -2, -1, -1, -1), repeat)

@@ -50,7 +50,7 @@ class Plan:
 
 
 FULL = Plan(runs=20, warmup=1, volumes=(10, 1000, 10000), latency_ms=2.0, monitor_vms=1000, monitor_runs=5,
-            image_mib=2048, import_rounds=3, clones=32, singles=5, startup_runs=20)
+            image_mib=2048, import_rounds=5, clones=32, singles=5, startup_runs=20)
 #: Proves every part works in seconds (one run per action and cluster); the numbers mean nothing.
 QUICK = Plan(runs=1, warmup=0, volumes=(10, 20), latency_ms=2.0, monitor_vms=5, monitor_runs=1, image_mib=16,
              import_rounds=1, clones=4, singles=2, startup_runs=2)
@@ -129,7 +129,7 @@ def measure(options: argparse.Namespace, plan: Plan, runs: int, only: List[str],
                                                     "label": s.label} for s in specs])
     try:
         tables = actions.measure(clusters, runs, plan.warmup, progress, only)
-        costs = [callcost.measure(c) if not c.latency_ms else {} for c in clusters]
+        costs = [callcost.measure(c, vm_pool=False) if not c.latency_ms else {} for c in clusters]
     finally:
         for cluster in clusters:
             cluster.close()

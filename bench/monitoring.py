@@ -10,13 +10,19 @@ snapshot sizes.
 from __future__ import annotations
 
 import base64
+import os
+import pstats
 import re
 import statistics
+import subprocess
+import sys
 import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
+
+from onesp.sim.stack import EXECUTABLE_DIRS
 
 from bench import callcost
 from bench.cluster import BASE_IMAGE, MIB, Cluster
@@ -40,6 +46,7 @@ class MonitorScale:
     reported_disks: int
     reported_snapshots: int
     call_costs: Dict[str, float]  # the stand-ins' own time per call the monitor makes (ms)
+    profile: List[Tuple[str, int, float]]  # (onesp function, calls, cumulative ms under cProfile)
 
     @property
     def median_ms(self) -> float:
@@ -104,7 +111,7 @@ def measure(root: Path, vms: int, runs: int, progress: Callable[[str], None]) ->
             raise BenchError("tm monitor reported %d VMs, %d disks, %d snapshots; expected %d, %d, %d"
                              % (len(found), disks, snapshots, vms, vms * DISKS, vms * DISKS * SNAPSHOTS))
         result = MonitorScale(vms, vms * DISKS, vms * DISKS * SNAPSHOTS, setup, samples, len(found), disks,
-                              snapshots, callcost.measure(cluster))
+                              snapshots, callcost.measure(cluster), profile(cluster, stdin))
         progress("monitor scale: tm monitor %.0f ms, %d StorPool calls" % (result.median_ms, result.storpool_calls))
         return result
     finally:
@@ -123,3 +130,25 @@ def _received(cluster: Cluster, vms: int, wait: float = 5.0) -> Dict[int, List[s
             break
         time.sleep(0.02)
     return found
+
+
+def profile(cluster: Cluster, stdin: bytes, top: int = 8) -> List[Tuple[str, int, float]]:
+    """The onesp functions that take longest in one more tm monitor run, under cProfile.
+
+    The profiler slows everything down, so the numbers only compare with each other. The
+    functions every call passes through (the driver, run, collect) are left out.
+    """
+    out = cluster.root / "monitor.prof"
+    env = dict(cluster.stack.env, **cluster.env)
+    proc = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), str(EXECUTABLE_DIRS["tm"] / "monitor"),
+                           "101"], input=stdin, env=env, capture_output=True, timeout=600, check=False)
+    if proc.returncode != 0:
+        raise BenchError("tm monitor under cProfile failed: %s" % proc.stderr.decode("utf-8", "replace")[-300:])
+    stats = pstats.Stats(str(out)).stats  # type: ignore[attr-defined]
+    rows = []
+    for (filename, _, function), (_, calls, _, cumulative, _) in stats.items():
+        path = os.path.normpath(filename).replace(os.sep, "/")
+        if "/onesp/" in path and not function.startswith("<"):
+            rows.append(("onesp/%s %s" % (path.split("/onesp/", 1)[1], function), calls, cumulative * 1000))
+    whole = max((row[2] for row in rows), default=0.0)
+    return sorted((row for row in rows if row[2] < 0.9 * whole), key=lambda row: -row[2])[:top]

@@ -117,6 +117,13 @@ def monitoring(res: Results) -> List[str]:
                 "documents, and process start-up."
                 % (", ".join("%s %s ms" % (k, ms(v)) for k, v in m.call_costs.items()), ms(answer),
                    ms(m.median_ms), count(m.snapshots), count(m.vms))]
+    if m.profile:
+        out += ["", "Where the action's own time goes: one more run under cProfile, the onesp functions with the "
+                "largest cumulative time, leaving out the driver and the action's entry that every call passes "
+                "through (the profiler inflates every figure; they compare with each other, not with the medians "
+                "above; a function's time includes the functions it calls):", ""]
+        out += table(["function", "calls", "cumulative ms"],
+                     [["`%s`" % name, count(calls), ms(cumulative)] for name, calls, cumulative in m.profile], "lrr")
     return out
 
 
@@ -151,8 +158,9 @@ def image_import(res: Results) -> List[str]:
     rows = [("`qemu-img convert -n -f qcow2 -O raw` onto the attached volume", im.baseline, 1.0),
             ("ds cp, no BRIDGE_LIST (the front-end converts onto the device)", im.front_end, im.ratio),
             ("ds cp via bridge node1 (qcow2 copied to the bridge first)", im.bridge, im.bridge_ratio)]
-    cells = [[label, "%.2f" % statistics.median(t), "%.0f" % im.mib_per_s(im.size, t), "%.0f %%" % (100 * share)]
-             for label, t, share in rows]
+    cells = [[label, "%.2f" % statistics.median(t), "%.2f-%.2f" % (min(t), max(t)), "%.0f" % im.mib_per_s(im.size, t),
+              "%.0f %%" % (100 * share)] for label, t, share in rows]
+    spread = max(max(t) - min(t) for _, t, _ in rows[:2]) * 1000
     overhead = (statistics.median(im.front_end) - statistics.median(im.baseline)) * 1000
     out = ["## 5. Image import", "",
            "A %s MiB qcow2 (%s MiB of random data in 1 MiB blocks, partly filled blocks and holes; %s MiB file) "
@@ -160,13 +168,14 @@ def image_import(res: Results) -> List[str]:
            "read back and matched the raw file's SHA-256: %s. Throughput = virtual size / wall time."
            % (count(mib), count(im.data_bytes // MIB), count(im.qcow2_bytes // MIB), len(im.baseline),
               "yes" if im.identical else "NO"), ""]
-    out += table(["writer", "median s", "MiB/s", "of the raw copy"], cells, "lrrr")
-    out += ["", "ds cp on the front-end does the same conversion plus its own steps (process start, qemu-img "
-            "info, 5 StorPool calls: create the staging volume, attach, detach, rename); those cost about %.0f "
-            "ms here. The copy itself runs at page-cache speed on this machine, so that fixed cost weighs more "
-            "than it would against a real device's bandwidth. Through a bridge the qcow2 is first streamed into "
-            "a temporary directory on the bridge (qemu-img needs random access to it) and converted there, "
-            "which costs a second pass over the file." % overhead]
+    out += table(["writer", "median s", "min-max s", "MiB/s (virtual size)", "of the raw copy"], cells, "lrrrr")
+    out += ["", "ds cp on the front-end runs the same conversion plus its own steps (process start, qemu-img "
+            "info, 5 StorPool calls: create the staging volume, attach it, detach it, rename it); the medians "
+            "differ by %.0f ms, while one writer's time varies by up to %.0f ms from round to round here. The "
+            "copy runs at page-cache speed on this machine, so the fixed cost of the steps weighs more than it "
+            "would against a real device's bandwidth. Through a bridge the qcow2 is first streamed into a "
+            "temporary directory on the bridge (qemu-img needs random access to it) and converted there: a "
+            "second pass over the file, which is what the bridge row pays for." % (overhead, spread)]
     return out
 
 

@@ -75,9 +75,24 @@ def scaling(res: Results) -> List[str]:
            "where the wall-time ratio moves and it does not, the action did the same work."
            % (" / ".join(count(res.clusters[n].volumes) for n in columns), targets.MAX_RATIO), ""]
     out += table(headers, rows, "l" + "r" * (len(columns) + 4) + "l")
+    notes = []
+    for scenario in res.scenarios:
+        name, big = scenario.name, large[scenario.name]
+        grew = big.median_ms / small[scenario.name].median_ms
+        if scenario.per_object or grew <= targets.MAX_RATIO:
+            continue
+        calls = sorted(c for c in res.call_costs[res.largest] if c in big.storpool_breakdown)
+        answer = sum(res.call_costs[res.largest][c] for c in calls)
+        notes.append("%s (%.1fx) makes the same %d call(s) at every size, but %s cover%s the whole cluster: at %s "
+                     "volumes the emulator alone takes %s ms to answer them (table below), the rest of the growth "
+                     "is the action reading those answers." % (name, grew, big.storpool_calls, ", ".join(calls),
+                                                              "" if len(calls) > 1 else "s",
+                                                              count(res.clusters[res.largest].volumes), ms(answer)))
+    if notes:
+        out += ["", "Growth of the monitors, which answer for a whole datastore: " + " ".join(notes)]
     costs = [res.call_costs[n] for n in columns]
     if all(costs):
-        out += ["", "Time the stand-ins take to answer the whole-cluster calls of the two monitors, asked directly "
+        out += ["", "Time the emulator takes to answer the whole-cluster calls of the two monitors, asked directly "
                 "from the benchmark process (median of 3; no action around them):", ""]
         calls = list(costs[0])
         out += table(["call"] + ["%s vols ms" % count(res.clusters[n].volumes) for n in columns],
