@@ -29,6 +29,8 @@ from bench.cluster import FRONT_END_CLIENT, MIB, Cluster
 from bench.timing import BenchError
 
 FIRST_IMAGE = 70000
+#: The image that shows ds cp's fixed cost: the same steps around an almost empty copy.
+TINY = MIB
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class ImportResult:
     baseline: List[float]  # seconds per qemu-img convert
     front_end: List[float]  # seconds per ds cp without bridge
     bridge: List[float]  # seconds per ds cp through bridge node1/node2
-    identical: bool
+    tiny_baseline: List[float]  # the same, for a 1 MiB image
+    tiny_front_end: List[float]
 
     @staticmethod
     def mib_per_s(size: int, seconds: List[float]) -> float:
@@ -54,6 +57,16 @@ class ImportResult:
     def bridge_ratio(self) -> float:
         return statistics.median(self.baseline) / statistics.median(self.bridge)
 
+    @property
+    def fixed_cost(self) -> float:
+        """Seconds ds cp adds around the conversion itself (from the 1 MiB image)."""
+        return statistics.median(self.tiny_front_end) - statistics.median(self.tiny_baseline)
+
+    def ratio_at(self, bytes_per_second: float) -> float:
+        """The ratio if the copy ran at ``bytes_per_second`` (this image's data bytes) and the fixed cost stayed."""
+        copy = self.data_bytes / bytes_per_second
+        return copy / (copy + self.fixed_cost)
+
 
 @dataclass(frozen=True)
 class SourceImage:
@@ -64,6 +77,7 @@ class SourceImage:
 
 def make_image(folder: Path, size: int) -> SourceImage:
     """The qcow2 to import; the raw file it was made from is removed again."""
+    folder.mkdir(parents=True, exist_ok=True)
     raw, qcow2 = folder / "import.raw", folder / "import.qcow2"
     pattern = random.Random(2024)
     written = 0
@@ -117,6 +131,7 @@ def baseline(cluster: Cluster, qcow2: Path, size: int, name: str) -> float:
     s = cluster.stack
     s.sp.volume_create(name, size=-(-size // MIB) * MIB, template="one-ds-100", tags={"virt": "one", "nloc": "one"})
     s.sp.attach(name, FRONT_END_CLIENT)
+    os.sync()  # earlier rounds' dirty pages are written back now, not during the timed copy
     started = time.perf_counter()
     subprocess.run(["qemu-img", "convert", "-n", "-f", "qcow2", "-O", "raw", str(qcow2), str(s.dev_dir / name)],
                    check=True, capture_output=True)
@@ -134,12 +149,32 @@ def ds_cp(cluster: Cluster, qcow2: Path, image: int, bridge: bool) -> float:
     xml = s.b.image_xml(image, source="", path=str(qcow2), format="qcow2", state=4, size=2048)
     s.oned.put("image", xml)
     env = dict(cluster.env, **({} if bridge else cluster.front_end_env))
+    os.sync()
     started = time.perf_counter()
     result = s.ds("cp", str(image), stdin=s.ds_action(ds, xml), env=env, timeout=1200)
     seconds = time.perf_counter() - started
     if not result.ok:
         raise BenchError("ds cp of %s failed: %s" % (qcow2.name, (result.error_lines or [result.stderr])[0]))
     return seconds
+
+
+def import_round(cluster: Cluster, source: SourceImage, size: int, image: int, times: Dict[str, List[float]],
+                 bridge: bool = True) -> None:
+    """One baseline copy and one ds cp per worker kind; each result read back and compared with the source."""
+    name = "bench-baseline-%d" % image
+    times["baseline"].append(baseline(cluster, source.qcow2, size, name))
+    written = {name: _volume_digest(cluster, name, size)}
+    _remove(cluster, name)
+    for key, via_bridge in (("front_end", False), ("bridge", True)):
+        if via_bridge and not bridge:
+            continue
+        target = image + 1 + via_bridge
+        times[key].append(ds_cp(cluster, source.qcow2, target, via_bridge))
+        written["one-img-%d" % target] = _volume_digest(cluster, "one-img-%d" % target, size)
+        _remove(cluster, "one-img-%d" % target)
+    wrong = sorted(volume for volume, digest in written.items() if digest != source.digest)
+    if wrong:
+        raise BenchError("%s do(es) not hold the bytes of %s" % (", ".join(wrong), source.qcow2.name))
 
 
 def measure(root: Path, size: int, rounds: int, progress: Callable[[str], None]) -> ImportResult:
@@ -149,27 +184,21 @@ def measure(root: Path, size: int, rounds: int, progress: Callable[[str], None])
     try:
         started = time.perf_counter()
         made = make_image(folder, size)
-        qcow2 = made.qcow2
+        tiny = make_image(folder / "tiny", TINY)
         progress("import: %d MiB qcow2 (%d MiB of data, %d MiB file) made in %.1f s"
-                 % (size // MIB, made.data_bytes // MIB, qcow2.stat().st_size // MIB, time.perf_counter() - started))
+                 % (size // MIB, made.data_bytes // MIB, made.qcow2.stat().st_size // MIB,
+                    time.perf_counter() - started))
         times: Dict[str, List[float]] = {"baseline": [], "front_end": [], "bridge": []}
-        identical = True
+        fixed: Dict[str, List[float]] = {"baseline": [], "front_end": []}
         for r in range(rounds):
-            name = "bench-baseline-%d" % r
-            times["baseline"].append(baseline(cluster, qcow2, size, name))
-            identical &= _volume_digest(cluster, name, size) == made.digest
-            _remove(cluster, name)
-            for key, bridge in (("front_end", False), ("bridge", True)):
-                image = FIRST_IMAGE + 2 * r + bridge
-                times[key].append(ds_cp(cluster, qcow2, image, bridge))
-                identical &= _volume_digest(cluster, "one-img-%d" % image, size) == made.digest
-                _remove(cluster, "one-img-%d" % image)
-            progress("import round %d: qemu-img %.2f s, ds cp %.2f s, ds cp via bridge %.2f s"
-                     % (r + 1, times["baseline"][-1], times["front_end"][-1], times["bridge"][-1]))
-        if not identical:
-            raise BenchError("an imported volume does not hold the image's bytes")
-        return ImportResult(size, made.data_bytes, qcow2.stat().st_size, times["baseline"],
-                            times["front_end"], times["bridge"], identical)
+            import_round(cluster, made, size, FIRST_IMAGE + 10 * r, times)
+            import_round(cluster, tiny, TINY, FIRST_IMAGE + 10 * r + 5, fixed, bridge=False)
+            progress("import round %d: qemu-img %.2f s, ds cp %.2f s, ds cp via bridge %.2f s; %d MiB image: "
+                     "qemu-img %.3f s, ds cp %.3f s" % (r + 1, times["baseline"][-1], times["front_end"][-1],
+                                                        times["bridge"][-1], TINY // MIB, fixed["baseline"][-1],
+                                                        fixed["front_end"][-1]))
+        return ImportResult(size, made.data_bytes, made.qcow2.stat().st_size, times["baseline"], times["front_end"],
+                            times["bridge"], fixed["baseline"], fixed["front_end"])
     finally:
         cluster.close()
         shutil.rmtree(folder, ignore_errors=True)

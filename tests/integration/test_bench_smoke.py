@@ -73,7 +73,7 @@ def test_quick_run_writes_every_section_with_every_action(tmp_path: Path) -> Non
     assert [row[0] for row in _rows(doc, "## 7. With")] == ACTIONS
 
     assert "5 VMs, 15 DISK_SIZE and 150 SNAPSHOT_SIZE entries reported" in doc
-    assert "matched the raw file's SHA-256: yes" in doc
+    assert "every imported volume was read back and matched the raw file's SHA-256" in doc
     assert re.search(r"4 tm clone of image 5 onto 4 VMs, .*: 0 failed; leaked .*: nothing\.", doc)
     assert "imported: **none**" in doc  # no forbidden module on the start-up path
 
