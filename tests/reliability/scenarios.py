@@ -50,8 +50,10 @@ class Invocation:
         """The start of the action's error line: ``tm clone``, ``vmm snapshot_create``."""
         return "%s %s" % (self.kind, self.executable.replace("-storpool", ""))
 
-    def run(self, stack: Stack, **kwargs: Any) -> Result:
-        return stack.run(self.kind, self.executable, *self.argv, stdin=self.stdin, env=dict(self.env), **kwargs)
+    def run(self, stack: Stack, env: Optional[Mapping[str, str]] = None, **kwargs: Any) -> Result:
+        """Run it; ``env`` adds to (and overrides) the invocation's own environment."""
+        return stack.run(self.kind, self.executable, *self.argv, stdin=self.stdin, env=dict(self.env, **(env or {})),
+                         **kwargs)
 
     def command(self, stack: Stack) -> List[str]:
         """The argv of the executable itself (for tests that start it with Popen)."""
