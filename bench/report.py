@@ -120,8 +120,9 @@ def monitoring(res: Results) -> List[str]:
     if m.profile:
         out += ["", "Where the action's own time goes: one more run under cProfile, the onesp functions with the "
                 "largest cumulative time, leaving out the driver and the action's entry that every call passes "
-                "through (the profiler inflates every figure; they compare with each other, not with the medians "
-                "above; a function's time includes the functions it calls):", ""]
+                "through, and functions that only wrap the one above them (the profiler inflates every figure; they "
+                "compare with each other, not with the medians above; a function's time includes the functions it "
+                "calls):", ""]
         out += table(["function", "calls", "cumulative ms"],
                      [["`%s`" % name, count(calls), ms(cumulative)] for name, calls, cumulative in m.profile], "lrr")
     return out
