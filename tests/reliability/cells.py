@@ -16,7 +16,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, TypeV
 
 from onesp.sim.stack import Result, Stack
 
-from .scenarios import Invocation, Scenario, Snapshot, prepare, snapshot
+from .invocation import Invocation
+from .scenarios import Scenario, prepare
+from .state import Snapshot, snapshot
 
 T = TypeVar("T")
 

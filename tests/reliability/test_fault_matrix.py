@@ -17,20 +17,21 @@ line ``<kind> <action>: <step>: storpool error: <fault>``, no failed undo, and:
 
 The cells come from the recorded calls, so a new call in an action is covered without
 editing this file. Cells of a defect already reported are listed in KNOWN_DEFECTS: they are
-left out of the matrix test and each is run by test_known_defect, a strict xfail that turns
-red when the defect is fixed (then delete its entry).
+left out of the matrix test and run by test_known_defect, one strict xfail per defect that
+turns red when the defect is fixed (then delete its entries).
 """
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, List, Tuple
 
 import pytest
 
 from onesp.sim.stack import Stack
 
 from .cells import Cell, Recording, cells, descr, differences, error_line_problem, fault, in_pool, record
-from .scenarios import BY_NAME, SCENARIOS, Scenario, prepare, scenario_id, snapshot
+from .scenarios import BY_NAME, SCENARIOS, Scenario, prepare, scenario_id
+from .state import snapshot
 from .tally import TALLY
 
 LOST_CREATE = ("the delete undo of the volume is registered only after VolumeCreate answers (%s), so a create "
@@ -128,13 +129,27 @@ def test_each_mutating_call_failing_leaves_the_start_or_the_end_state(stacks, sc
     assert not problems, "%s:\n%s" % (scenario.name, "\n".join(problems))
 
 
-@pytest.mark.parametrize("name, key", [
-    pytest.param(name, key, marks=pytest.mark.xfail(strict=True, reason=why), id="%s-%s" % (name.replace(" ", "-"), key))
-    for (name, key), why in sorted(KNOWN_DEFECTS.items())])
-def test_known_defect(stacks, name, key):
+def defect_groups(known: Dict[Tuple[str, str], str]) -> List[Tuple[str, str, List[str]]]:
+    """(scenario, defect, cell keys) for each defect of each scenario, in a stable order."""
+    groups: Dict[Tuple[str, str], List[str]] = {}
+    for (name, key), why in sorted(known.items()):
+        groups.setdefault((name, why), []).append(key)
+    return [(name, why, keys) for (name, why), keys in groups.items()]
+
+
+def xfail_params(known: Dict[Tuple[str, str], str]) -> List[Any]:
+    """One strict xfail per (scenario, defect): it turns red when every cell of it passes."""
+    return [pytest.param(name, keys, marks=pytest.mark.xfail(strict=True, reason=why),
+                         id="%s-%s" % (name.replace(" ", "-"), keys[0])) for name, why, keys in defect_groups(known)]
+
+
+@pytest.mark.parametrize("name, keys", xfail_params(KNOWN_DEFECTS))
+def test_known_defect(stacks, name, keys):
     scenario = BY_NAME[name]
     skip_without_tools(scenario)
     rec = record(stacks[0], scenario)
-    [cell] = [c for c in cells(rec.calls) if c.key == key]
-    problems = check_cell(stacks[0], rec, cell)
-    assert not problems, "%s %s:\n%s" % (name, cell, "\n".join(problems))
+    chosen = [c for c in cells(rec.calls) if c.key in keys]
+    assert len(chosen) == len(keys), "cells %s are no longer in the matrix" % keys
+    found = in_pool(stacks, chosen, lambda stack, cell: check_cell(stack, rec, cell))
+    problems = ["%s: %s" % (cell, p) for cell, ps in zip(chosen, found) for p in ps]
+    assert not problems, "%s:\n%s" % (name, "\n".join(problems))

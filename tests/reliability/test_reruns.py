@@ -13,7 +13,8 @@ import pytest
 from typing import Dict
 
 from .cells import differences
-from .scenarios import SCENARIOS, Snapshot, host_state, prepare, scenario_id
+from .scenarios import SCENARIOS, prepare, scenario_id
+from .state import Snapshot, host_state
 from .tally import TALLY
 from .test_fault_matrix import skip_without_tools
 

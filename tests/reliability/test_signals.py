@@ -29,9 +29,10 @@ from onesp.sim.stack import Stack
 
 from . import hostsim
 from .cells import differences, in_pool
-from .scenarios import BY_NAME, Scenario, prepare, snapshot
+from .scenarios import BY_NAME, Scenario, prepare
+from .state import snapshot
 from .tally import TALLY
-from .test_fault_matrix import skip_without_tools
+from .test_fault_matrix import skip_without_tools, xfail_params
 
 LATENCY = 0.6  # seconds a delayed call takes
 STOP_TIMEOUT = 6  # seconds an action may take to undo and exit after SIGTERM (a held command sleeps 60)
@@ -219,14 +220,18 @@ def test_sigterm_at_each_step_undoes_everything(stacks, name):
     assert not problems, "%s:\n%s" % (name, "\n".join(problems))
 
 
-@pytest.mark.parametrize("name, key", [
-    pytest.param(name, key, marks=pytest.mark.xfail(strict=True, reason=why), id="%s-%s" % (name.replace(" ", "-"), key))
-    for (name, key), why in sorted(KNOWN_DEFECTS.items())])
-def test_known_defect(stacks, name, key):
+@pytest.mark.parametrize("name, keys", xfail_params(KNOWN_DEFECTS))
+def test_known_defect(stacks, name, keys):
     scenario = BY_NAME[name]
     skip_without_tools(scenario)
     steps = steps_of(stacks[0], scenario)
     calls = stacks[0].ctl.calls()
-    [step] = [s for s in steps if s.key == key]
-    problems = interrupt(stacks[0], scenario, step, calls[step.index]["call"] if step.kind == "call" else None)
-    assert not problems, "%s %s:\n%s" % (name, step, "\n".join(problems))
+    chosen = [s for s in steps if s.key in keys]
+    assert len(chosen) == len(keys), "steps %s are no longer generated" % keys
+
+    def work(stack: Stack, step: Step) -> List[str]:
+        return interrupt(stack, scenario, step, calls[step.index]["call"] if step.kind == "call" else None)
+
+    found = in_pool(stacks, chosen, work)
+    problems = ["%s: %s" % (step, p) for step, ps in zip(chosen, found) for p in ps]
+    assert not problems, "%s:\n%s" % (name, "\n".join(problems))

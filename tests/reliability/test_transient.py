@@ -20,9 +20,10 @@ import pytest
 from onesp.sim.stack import Stack
 
 from .cells import Cell, Recording, cells, differences, fault, in_pool, record
-from .scenarios import BY_NAME, SCENARIOS, prepare, scenario_id, snapshot
+from .scenarios import BY_NAME, SCENARIOS, prepare, scenario_id
+from .state import snapshot
 from .tally import TALLY
-from .test_fault_matrix import skip_without_tools
+from .test_fault_matrix import skip_without_tools, xfail_params
 
 #: (scenario, cell key) -> the defect, as reported.
 KNOWN_DEFECTS: Dict[Tuple[str, str], str] = {}
@@ -65,13 +66,13 @@ def test_two_transient_failures_of_any_call_are_retried(stacks, scenario):
     assert not problems, "%s:\n%s" % (scenario.name, "\n".join(problems))
 
 
-@pytest.mark.parametrize("name, key", [
-    pytest.param(name, key, marks=pytest.mark.xfail(strict=True, reason=why), id="%s-%s" % (name.replace(" ", "-"), key))
-    for (name, key), why in sorted(KNOWN_DEFECTS.items())])
-def test_known_defect(stacks, name, key):
+@pytest.mark.parametrize("name, keys", xfail_params(KNOWN_DEFECTS))
+def test_known_defect(stacks, name, keys):
     scenario = BY_NAME[name]
     skip_without_tools(scenario)
     rec = record(stacks[0], scenario)
-    [cell] = [c for c in transient_cells(rec) if c.key == key]
-    problems = check_cell(stacks[0], rec, cell)
-    assert not problems, "%s %s:\n%s" % (name, cell, "\n".join(problems))
+    chosen = [c for c in transient_cells(rec) if c.key in keys]
+    assert len(chosen) == len(keys), "cells %s are no longer generated" % keys
+    found = in_pool(stacks, chosen, lambda stack, cell: check_cell(stack, rec, cell))
+    problems = ["%s: %s" % (cell, p) for cell, ps in zip(chosen, found) for p in ps]
+    assert not problems, "%s:\n%s" % (name, "\n".join(problems))
