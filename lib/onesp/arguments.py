@@ -62,7 +62,7 @@ class HostPath:
         """The system datastore id from ``.../<dsid>/<vmid>[/disk.N]``."""
         parts = self.vm_dir.rstrip("/").split("/")
         if len(parts) >= 2 and re.match(r"[0-9]+\Z", parts[-2]):
-            return int(parts[-2])
+            return parse_id(parts[-2], "system datastore id in %s" % self.path)
         return None
 
 

@@ -175,9 +175,12 @@ class Context:
         LOG.debug("step: %s", description)
         try:
             yield
-        except OnespError as exc:
+        except BaseException as exc:  # the innermost step names where anything went wrong
             if getattr(exc, "step", None) is None:
-                exc.step = description  # type: ignore[attr-defined]
+                try:
+                    exc.step = description  # type: ignore[attr-defined]
+                except AttributeError:
+                    pass
             raise
         finally:
             self.current_step = previous

@@ -49,7 +49,15 @@ def failure_line(kind: str, action: str, step: Optional[str], error: BaseExcepti
         parts.append("%s: %s" % (error.kind, error))
     else:
         parts.append("internal error: %s: %s" % (error.__class__.__name__, error))
-    return _mask(_one_line(": ".join(parts)))
+    return _mask(_shorten(_one_line(": ".join(parts))))
+
+
+def _shorten(line: str, limit: int = 600) -> str:
+    """oned shows the line in one field: a hostile 5,000-character value is cut in the middle."""
+    if len(line) <= limit:
+        return line
+    keep = (limit - 20) // 2
+    return "%s ...[%d characters]... %s" % (line[:keep], len(line) - 2 * keep, line[-keep:])
 
 
 def _mask(text: str) -> str:

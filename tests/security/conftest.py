@@ -27,14 +27,8 @@ import pytest
 from onesp import driver
 from onesp.sim.stack import Result, Stack
 
-SLOW = os.environ.get("ONESP_SLOW", "") == "1"
 #: Control characters (other than the blank a line may carry) never belong in a user-facing line.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("slow") is not None and not SLOW:
-        pytest.skip("slow run kept out of CI: set ONESP_SLOW=1 to run it")
 
 
 class Canary:

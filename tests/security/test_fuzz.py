@@ -44,7 +44,7 @@ def fuzz_settings(examples: int, random: bool = False) -> settings:
 #: Defects already pinned by a strict xfail test (test_numbers_beyond_32_bits_...): the fuzzer
 #: counts them (hypothesis statistics, "known defect") instead of stopping at the first one, so a
 #: long run still explores everything else. Remove an entry when its defect is fixed.
-KNOWN_DEFECTS = ("internal error: OverflowError: int exceeds XML-RPC limits",)
+KNOWN_DEFECTS: Tuple[str, ...] = ()
 
 
 def check(contract: Any, result: Any, kind: str, action: str, must_fail: bool) -> None:
@@ -254,19 +254,13 @@ def subprocess_runner(stack: Any) -> Callable[..., Any]:
 # -- the targets: CI (few examples) -----------------------------------------------------------------------
 
 
-OVERFLOW = ("OneClient hands ints >= 2**31 to xmlrpc.client, whose OverflowError escapes as 'internal error: "
-            "OverflowError: int exceeds XML-RPC limits' instead of a bad-input/not-found line")
-
-
 @pytest.mark.parametrize("case", [
-    pytest.param("system datastore id from the path", marks=pytest.mark.xfail(strict=True, reason=OVERFLOW)),
-    pytest.param("digits-only host name", marks=pytest.mark.xfail(strict=True, reason=OVERFLOW)),
-    pytest.param("digits-only BRIDGE_LIST entry", marks=pytest.mark.xfail(strict=True, reason=OVERFLOW)),
+    "system datastore id from the path", "digits-only host name", "digits-only BRIDGE_LIST entry",
 ])
 def test_numbers_beyond_32_bits_reaching_oned_fail_with_a_clear_line(stack, in_process, contract, case):
-    """Found by the slow fuzz run: HostPath.system_ds_id has no upper bound, and OneClient.host
-    looks a digits-only name up as a host id, so both reach one.*.info with a number oned's
-    XML-RPC (32-bit ints) cannot carry."""
+    """Found by the slow fuzz run (then fixed): a number oned's 32-bit XML-RPC integers cannot
+    carry, from a path component, a digits-only host name or BRIDGE_LIST entry, is refused with
+    one line instead of escaping as an OverflowError."""
     b = stack.b
     stack.put_image(5)
     vm = stack.put_vm(7, disks=[b.image_disk(0, 5, size=16)], lcm_state=4,

@@ -14,7 +14,7 @@ import socket
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
-from ..errors import BackendError, Busy, ConfigError, NotFound, Transient
+from ..errors import BackendError, BadInput, Busy, ConfigError, NotFound, Transient
 from .datastore import Datastore
 from .endpoint import resolve_endpoint, resolve_session, resolve_timeout
 from .host import Host
@@ -135,7 +135,7 @@ class OneClient:
         ``one.host.info``, whatever the number of hosts); only a name no known VM ran on
         costs the host pool (fetched once).
         """
-        if isinstance(id_or_name, int) or str(id_or_name).strip().isdigit():
+        if isinstance(id_or_name, int) or (str(id_or_name).strip().isdigit() and len(str(id_or_name).strip()) <= 10):
             return self._info("one.host.info", int(id_or_name), "HOST", Host.from_xml)
         name = str(id_or_name).strip()
         for key, view in list(self._cache.items()):
@@ -264,6 +264,10 @@ class OneClient:
         from xml.parsers.expat import ExpatError
 
         shown = "%s(%s)" % (method, ", ".join("<text>" if isinstance(p, str) else repr(p) for p in params))
+        for param in params:
+            if isinstance(param, int) and not isinstance(param, bool) and not -2**31 <= param < 2**31:
+                # oned's XML-RPC carries 32-bit integers: such an id names no object
+                raise BadInput("%s: %d is out of range for an OpenNebula id" % (method, param))
         where = _public_endpoint(self.endpoint)
         for attempt in range(1, self.retries + 1):
             started = time.monotonic()
