@@ -8,6 +8,7 @@ after.
 
 from __future__ import annotations
 
+import functools
 import shutil
 from dataclasses import dataclass
 from typing import Callable, FrozenSet, List, Tuple
@@ -45,7 +46,17 @@ class Scenario:
     private_hosts: bool = False
 
     def missing_tools(self) -> List[str]:
-        return [tool for tool in self.needs if shutil.which(tool) is None]
+        missing = [tool for tool in self.needs if shutil.which(tool) is None]
+        if self.private_hosts and not _private_hosts_supported():
+            missing.append("a private mount namespace per host (root and unshare -m)")
+        return missing
+
+
+@functools.lru_cache(maxsize=None)
+def _private_hosts_supported() -> bool:
+    from onesp.demo import private_hosts_supported
+
+    return private_hosts_supported()
 
 def prepare(stack: Stack, scenario: Scenario) -> Invocation:
     """Reset, build the scenario's starting state, clear the call log; returns the invocation."""

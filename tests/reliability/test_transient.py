@@ -13,20 +13,17 @@ the fault matrix's "after" cell.
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import List
 
 import pytest
 
 from onesp.sim.stack import Stack
 
 from .cells import Cell, Recording, cells, differences, fault, in_pool, record
-from .scenarios import BY_NAME, SCENARIOS, prepare, scenario_id
+from .scenarios import SCENARIOS, prepare, scenario_id
 from .state import snapshot
 from .tally import TALLY
-from .test_fault_matrix import skip_without_tools, xfail_params
-
-#: (scenario, cell key) -> the defect, as reported.
-KNOWN_DEFECTS: Dict[Tuple[str, str], str] = {}
+from .test_fault_matrix import skip_without_tools
 
 
 def transient_cells(rec: Recording) -> List[Cell]:
@@ -57,22 +54,7 @@ def test_two_transient_failures_of_any_call_are_retried(stacks, scenario):
     skip_without_tools(scenario)
     rec = record(stacks[0], scenario)
     matrix = transient_cells(rec)
-    known = {key for (name, key) in KNOWN_DEFECTS if name == scenario.name}
-    assert known <= {c.key for c in matrix}, "a known defect's cell is no longer generated: update KNOWN_DEFECTS"
-    checked = [c for c in matrix if c.key not in known]
-    found = in_pool(stacks, checked, lambda stack, cell: check_cell(stack, rec, cell))
-    problems = ["%s: %s" % (cell, p) for cell, ps in zip(checked, found) for p in ps]
+    found = in_pool(stacks, matrix, lambda stack, cell: check_cell(stack, rec, cell))
+    problems = ["%s: %s" % (cell, p) for cell, ps in zip(matrix, found) for p in ps]
     TALLY.add("transient errors", scenario.name, len(matrix))
     assert not problems, "%s:\n%s" % (scenario.name, "\n".join(problems))
-
-
-@pytest.mark.parametrize("name, keys", xfail_params(KNOWN_DEFECTS))
-def test_known_defect(stacks, name, keys):
-    scenario = BY_NAME[name]
-    skip_without_tools(scenario)
-    rec = record(stacks[0], scenario)
-    chosen = [c for c in transient_cells(rec) if c.key in keys]
-    assert len(chosen) == len(keys), "cells %s are no longer generated" % keys
-    found = in_pool(stacks, chosen, lambda stack, cell: check_cell(stack, rec, cell))
-    problems = ["%s: %s" % (cell, p) for cell, ps in zip(chosen, found) for p in ps]
-    assert not problems, "%s:\n%s" % (name, "\n".join(problems))
