@@ -20,7 +20,7 @@ import signal
 import sys
 from typing import Any, Callable, List, Optional, Sequence, TextIO
 
-from . import config, logs
+from . import config, interrupts, logs
 from .context import Context
 from .errors import BadInput, ConfigError, Interrupted, OnespError
 
@@ -86,7 +86,7 @@ class _Signals:
         if self.undoing:
             logs.LOGGER.warning("signal %d ignored while undoing", signum)
             return
-        raise Interrupted("stopped by signal %d (%s)" % (signum, signal.Signals(signum).name))
+        interrupts.deliver(signum)
 
 
 def run_action(

@@ -67,7 +67,11 @@ class Host:
 
     def run(self, *commands: Argv, stdin: Stdin = None, timeout: Optional[float] = None,
             what: Optional[str] = None) -> str:
-        """Run the commands in order on the host; return stdout; raise HostError on failure."""
+        """Run the commands in order on the host; return stdout; raise HostError on failure.
+
+        A SIGTERM meanwhile stops the commands (their whole process group) and goes on as
+        ``Interrupted``.
+        """
         text = script(commands)
         label = what or " ".join(commands[0][:2])
         try:
@@ -229,11 +233,18 @@ def spawn(cfg: object, host: str, commands: Sequence[Argv], stdout: Any, stderr:
     The sending half of a stream between two hosts: its ``stdout`` (``subprocess.PIPE``)
     becomes the stdin of ``Host.run`` on the receiving host, so the bytes flow through a
     pipe on this machine and are never held in memory (a VM directory with a memory
-    checkpoint moved from host to host).
+    checkpoint moved from host to host). It runs in a process group of its own: ``stop``
+    ends all of it.
     """
     text = script(commands)
     if getattr(cfg, "HOST_EXEC") == "local":
         argv, env = _local_argv(check_host(host), text)
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env)
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env,
+                                start_new_session=True)
     argv = shlex.split(str(getattr(cfg, "SSH")) or "ssh") + ["-o", "BatchMode=yes", "--", check_host(host), text]
-    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True)
+
+
+def stop(proc: "subprocess.Popen[bytes]") -> None:
+    """End a ``spawn``ed command and everything it started (its own process group)."""
+    _end_group(proc)

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
+from . import interrupts
 from .errors import AlreadyExists, BackendError, BadInput, Busy, ConfigError, NotFound, OnespError, Transient
 
 ClientId = Union[int, str]
@@ -135,7 +136,8 @@ class StorPool:
             if self.observer is not None:
                 self.observer(method, call, arg)
             try:
-                status, answer = self._exchange(method, path, payload)
+                with interrupts.deferred():
+                    status, answer = self._exchange(method, path, payload)
             except (ConnectionRefusedError, socket.timeout, ConnectionResetError, OSError, ValueError) as exc:
                 refused = isinstance(exc, ConnectionRefusedError)
                 if attempt < self.retries and (refused or method == "GET"):

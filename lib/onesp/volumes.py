@@ -170,12 +170,18 @@ def delete(ctx: Any, name: str, *, tags: Optional[Mapping[str, str]] = None, del
         except ApiNotFound:
             ctx.log.info("volume %s is already gone", name)
             return False
-        if remote_backup:
+        if remote_backup:  # a missing location is an error, never "already gone"
             location = remote_backup.split(":", 1)[0]
             ctx.sp.volume_backup(name, location, tags=dict(tags or {}))
-        if delay > 0:
-            ctx.sp.volume_snapshot(name, tags=dict(tags or {}), delete_after=delay)
-        ctx.sp.volume_delete(name)
+        try:
+            if delay > 0:
+                ctx.sp.volume_snapshot(name, tags=dict(tags or {}), delete_after=delay)
+            ctx.sp.volume_delete(name)
+        except ApiNotFound:
+            if ctx.sp.volume_or_none(name) is not None:
+                raise
+            ctx.log.info("volume %s was deleted meanwhile (a concurrent delete of the same disk)", name)
+            return False
     return True
 
 

@@ -52,7 +52,7 @@ def test_snapshot_overwrite_revert_brings_the_bytes_back_in_place(stack):
     stack.ctl.reset_calls()
     r = _snap(stack, "snap_revert", 0)
     assert r.ok, r
-    assert stack.ctl.counts() == {"Snapshot": 1, "Volume": 1, "VolumesReassignWait": 2, "VolumeRevert": 1}
+    assert stack.ctl.counts() == {"Snapshot": 1, "VolumesReassignWait": 2, "VolumeRevert": 1}
     assert _read_disk(stack, 19) == b"state at snapshot 0"
     assert _identity(stack, VOL) == before
     assert stack.clients_of(VOL) == {1: "rw"}

@@ -168,7 +168,7 @@ def test_snapshot_change_revert_reads_back_the_snapshot_and_delete_removes_it(st
     r = vm.run("snapshot_revert-storpool", hid)
     assert r.ok, r
     assert r.stdout == ""
-    assert stack.ctl.counts() == {"Snapshot": 3, "VolumesReassignWait": 2, "VolumesGroupSnapshot": 1,
+    assert stack.ctl.counts() == {"Snapshot": 3, "VolumesReassignWait": 2, "VolumeSnapshot": 3,
                                   "VolumeRevert": 3, "SnapshotDelete": 3}
     assert stack.oned.call_log().counts == {"one.host.info": 1}  # the client id of node1, by the id in its history
     assert vm.virsh.calls() == [["--connect", "qemu:///system", "destroy", "one-7"]]
@@ -394,7 +394,7 @@ def test_revert_of_a_stopped_or_vanished_domain_proceeds(stack, vm, fail, stdout
     ("VolumeRevert", "one-img-6", "before"),
     ("VolumeRevert", "one-img-6", "after"),
     ("VolumeRevert", "one-sys-7-2-raw", "after"),
-    ("VolumesGroupSnapshot", None, "after"),
+    ("VolumeSnapshot", "one-sys-7-2-raw", "after"),
 ])
 def test_revert_failing_midway_leaves_every_disk_with_its_pre_revert_bytes(stack, vm, call, match, when):
     hid = snapshot_then_change(stack, vm)
@@ -468,7 +468,7 @@ def test_revert_stopped_by_sigterm_puts_every_disk_back(stack, vm, tmp_path):
                                 stdin=handle, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=dict(stack.env, **vm.env))
     deadline = time.monotonic() + 20
-    while stack.ctl.counts().get("VolumesGroupSnapshot", 0) < 1 and time.monotonic() < deadline:
+    while stack.ctl.counts().get("VolumeSnapshot", 0) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)  # inside the first VolumeRevert
     proc.send_signal(signal.SIGTERM)

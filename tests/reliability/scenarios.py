@@ -29,6 +29,10 @@ DELETIONS = frozenset({"VolumeDelete", "SnapshotDelete"})
 DELETE_ACTION = DELETIONS | {"VolumesReassignWait", "VolumeSnapshot"}
 #: A revert in place replaces the volume's data: only a copy taken first could undo it.
 REVERTS = DELETIONS | {"VolumeRevert"}
+#: tm ln first releases closed attachments left on hosts the VM has left (one reassign, no
+#: undo by design: which existed is unknown without a cluster-wide listing); past it, a failure
+#: leaves them released, which is the end state a re-run reaches.
+RELEASES = DELETIONS | {"VolumesReassignWait"}
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ SCENARIOS: Tuple[Scenario, ...] = (
     Scenario("ds snap_revert", ds_snap("snap_revert", 0, template={"SP_QOSCLASS": "gold"}), irreversible=REVERTS),
     Scenario("ds snap_flatten", ds_snap("snap_flatten", 0), irreversible=REVERTS),
     Scenario("tm clone", tm_clone),
-    Scenario("tm ln", tm_ln),
+    Scenario("tm ln", tm_ln, irreversible=RELEASES),
     Scenario("tm mkimage", tm_mkimage, needs=("mkfs.ext4",)),
     Scenario("tm mkswap", tm_mkswap, needs=("mkswap",)),
     Scenario("tm context", tm_context, needs=("mkisofs",)),
@@ -102,7 +106,7 @@ SCENARIOS: Tuple[Scenario, ...] = (
     Scenario("tm resize", tm_resize),
     Scenario("vmm snapshot_create", vmm_snapshot("snapshot_create-storpool", False)),
     Scenario("vmm snapshot_delete", vmm_snapshot("snapshot_delete-storpool", True)),
-    Scenario("vmm snapshot_revert", vmm_snapshot("snapshot_revert-storpool", True)),
+    Scenario("vmm snapshot_revert", vmm_snapshot("snapshot_revert-storpool", True), irreversible=REVERTS),
 )
 
 BY_NAME = {s.name: s for s in SCENARIOS}

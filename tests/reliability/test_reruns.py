@@ -19,14 +19,10 @@ from .tally import TALLY
 from .test_fault_matrix import skip_without_tools
 
 
-#: scenario -> the defect, as reported.
+#: scenario -> why its second run changes something (a defect as reported, or a deliberate choice).
 KNOWN_DEFECTS: Dict[str, str] = {
-    "ds mkfs": ("ds mkfs ignores that volumes.create adopted the volume of the first run (returns False) and makes "
-                "the ext4 filesystem again: the second run rewrites one-img-5 (new filesystem UUID and times; "
-                "tm mkimage formats only a volume it created)"),
-    "tm cpds": ("tm cpds treats its own finished copy one-img-12 as a leftover and replaces it: the second run "
-                "deletes it through DELAY_DELETE (an extra 48 h copy one-img-12@<n>) and copies again (new "
-                "globalId); the tags of the first copy could prove it complete and let it be adopted"),
+    "tm cpds": ("deliberate: run again, a save-as of a disk's current state copies that state again (the disk "
+                "may have changed since), and the earlier copy one-img-12 goes through DELAY_DELETE"),
 }
 
 

@@ -39,29 +39,17 @@ STOP_TIMEOUT = 6  # seconds an action may take to undo and exit after SIGTERM (a
 SIGNALLED = ("tm clone", "ds cp", "tm premigrate")
 INTERRUPTED = "interrupted: stopped by signal 15 (SIGTERM)"
 
-IN_FLIGHT = ("SIGTERM interrupts the action inside the StorPool call (driver._Signals raises at once), so the undo "
-             "(volumes.undo_new_volume: delete %s if it exists and is ours) looks before the delayed create has "
-             "landed and the volume is left behind; deferring the interruption until the call in flight has "
-             "answered would let the undo see it")
 LOST_HOST_ANSWER = ("the undo of the host step is registered only after the host command answers (%s), so SIGTERM "
                     "after the command ran but before its answer leaves %s behind")
-STREAM_WAIT = ("tm/_vmdir.py _stream never stops the sending tar (host.spawn, in the action's own process group) "
-               "when the copy is interrupted: its finally waits up to 60 s for it, so the undo does not run in time "
-               "(node2 keeps the 4 attachments and 101/7 until oned's kill skips it), or the action exits and the "
-               "sender outlives it; sender.kill() would end only the sender's top process, not its group")
 
 #: (scenario, step key) -> the defect, as reported.
 KNOWN_DEFECTS: Dict[tuple, str] = {
-    ("tm clone", "call0-in-flight"): IN_FLIGHT % "one-img-5-7-0",
     ("tm clone", "host:node1 sh -c#0:after"): LOST_HOST_ANSWER % ("host.Host.symlink / volumes.link", "datastores/101/7/disk.0 "
                                                      "and its .monitor"),
-    ("ds cp", "call1-in-flight"): IN_FLIGHT % "the staging volume one-img-5-<md5>",
     ("ds cp", "host:node2 mktemp -d#0:after"): LOST_HOST_ANSWER % ("ds/_transfer: mktemp -d on the bridge, name learnt from its "
                                                   "answer", "the staging directory onesp-import.XXXXXXXX"),
     ("tm premigrate", "host:node2 sh -c#1:after"): LOST_HOST_ANSWER % ("tm/_vmdir.py make: 'existed' learnt from its answer",
                                                          "101/7 on node2"),
-    ("tm premigrate", "host:node1 tar -C#0:before"): STREAM_WAIT,
-    ("tm premigrate", "host:node1 tar -C#0:after"): STREAM_WAIT,
 }
 
 

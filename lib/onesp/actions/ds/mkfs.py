@@ -42,16 +42,24 @@ def run(ctx: Any) -> str:
     if filesystem and filesystem not in FILESYSTEMS:
         raise BadInput("filesystem %s is not supported; use one of %s" % (filesystem, ", ".join(sorted(FILESYSTEMS))))
     volume = ctx.names.image(image.id)
-    volumes.undo_new_volume(ctx, volume)
-    volumes.create(ctx, volume, size_mb=image.size, template=ctx.names.template(datastore.id),
-                   tags=common.image_tags(ctx, image, datastore), owner=ctx.tags.instance())
+    created = volumes.create(ctx, volume, size_mb=image.size, template=ctx.names.template(datastore.id),
+                             tags=common.image_tags(ctx, image, datastore), owner=ctx.tags.instance())
     if filesystem:
         node = worker.choose(ctx, datastore.bridge_list, image.id)
         device = node.attach(ctx, volume)
-        with ctx.step("make a %s filesystem on %s on %s" % (filesystem, volume, node.name)):
-            node.run_long(mkfs_argv(ctx.config, filesystem) + [device], what="mkfs -t %s" % filesystem)
+        if created or _filesystem_on(node, device) != filesystem:
+            with ctx.step("make a %s filesystem on %s on %s" % (filesystem, volume, node.name)):
+                node.run_long(mkfs_argv(ctx.config, filesystem) + [device], what="mkfs -t %s" % filesystem)
+        else:
+            ctx.log.info("%s already holds a %s filesystem from an earlier run; kept", volume, filesystem)
         volumes.detach(ctx, volume)
     return source
+
+
+def _filesystem_on(node: Any, device: str) -> str:
+    """The filesystem type on ``device`` (blkid), empty when none: a re-run never formats twice."""
+    return node.host.run(["sh", "-c", 'blkid -o value -s TYPE -- "$1" || true', "sh", device],
+                         what="blkid %s" % device).strip()
 
 
 def mkfs_argv(cfg: Any, filesystem: str) -> List[str]:

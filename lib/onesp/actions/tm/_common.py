@@ -150,6 +150,10 @@ def release_other_hosts(ctx: Any, vm: Any, names: Sequence[str], keep_host: str,
     and the action fails with a clear line instead of taking the disk away from it; a
     stale, closed attachment is simply removed. A host whose client id is unknown (removed
     from oned) is skipped with a log line.
+
+    There is no undo: what it removes are closed attachments on hosts this VM has left, and
+    which of them existed is not known without listing every attachment of the cluster. If
+    the action fails later they stay removed — the state a re-run reaches anyway.
     """
     hosts = other_hosts(vm, keep_host)
     if not names or not hosts:

@@ -46,6 +46,10 @@ def _copy(ctx: Any, target: str, source: str, parent: Optional[str], template: O
     try:
         _create(ctx, target, source, parent, template, tags)
     except ApiExists:
+        existing = ctx.sp.volume_or_none(target)
+        if parent and existing is not None and existing.get("parentName") == parent:
+            ctx.log.info("volume %s is already a copy of %s (an earlier run), keeping it", target, parent)
+            return
         ctx.log.warning("volume %s exists from an interrupted save-as; replacing it (kept for DELAY_DELETE)", target)
         volumes.delete(ctx, target, tags=tags)
         _create(ctx, target, source, parent, template, tags)
@@ -55,5 +59,10 @@ def _create(ctx: Any, target: str, source: str, parent: Optional[str], template:
             tags: Dict[str, str]) -> None:
     what = "snapshot %s" % parent if parent else "volume %s" % source
     with ctx.step("copy %s to volume %s" % (what, target)):
-        ctx.sp.volume_create(target, base_on=None if parent else source, parent=parent, template=template, tags=tags)
-    ctx.undo(volumes.delete_now, ctx, target, label="delete volume %s" % target)
+        entry = volumes.undo_new_volume(ctx, target, tags)
+        try:
+            ctx.sp.volume_create(target, base_on=None if parent else source, parent=parent, template=template,
+                                 tags=tags)
+        except ApiExists:
+            ctx.undo_stack.discard(entry)
+            raise

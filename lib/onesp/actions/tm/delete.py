@@ -99,21 +99,22 @@ def _give_back(ctx: Any, volume: DiskVolume) -> None:
 def _delete_system_volumes(ctx: Any, vm: Any) -> None:
     """Volatile disks, context ISO and NVRAM of the VM (each by its exact name).
 
-    The per-disk DELETE lines oned writes before this one have usually removed the volatile
-    disks and their VM snapshots already; VM snapshots are looked for only next to volumes
-    this call deletes.
+    The VM snapshots of all of them are deleted by their exact names whether or not the
+    volume was still there: an earlier run that failed half-way may have deleted a volume
+    and not yet its VM snapshots (oned retries the line).
     """
-    deleted: List[str] = []
+    names: List[str] = []
     for disk in vm.disks:
         if disk.is_volatile:
             volume = disks.disk_volume(ctx.names, vm.id, disk)
-            if _delete_volume(ctx, vm, volume):
-                deleted.append(volume.name)
+            _delete_volume(ctx, vm, volume)
             _delete_disk_snapshots(ctx, disk, volume)
+            names.append(volume.name)
     context = disks.context_volume(ctx.names, vm)
-    if context is not None and volumes.delete(ctx, context.name, delayed=False):
-        deleted.append(context.name)
+    if context is not None:
+        volumes.delete(ctx, context.name, delayed=False)
+        names.append(context.name)
     nvram = ctx.names.nvram(vm.id)
-    if volumes.delete(ctx, nvram, tags=ctx.tags.vm_group(vm.id)):
-        deleted.append(nvram)
-    delete_vm_snapshots(ctx, vm, deleted)
+    volumes.delete(ctx, nvram, tags=ctx.tags.vm_group(vm.id))
+    names.append(nvram)
+    delete_vm_snapshots(ctx, vm, names)

@@ -12,8 +12,10 @@ disk is attached and linked as before, holding the snapshot's data.
 
 Size: a reverted volume takes the snapshot's size, while oned keeps the disk's SIZE as
 it was. onesp never writes oned's database (the addon's UPDATE_ONE_DISK_SIZE ran
-``onedb change-body``), so a volume grown after the snapshot is grown back to the size
-it had: the guest finds the snapshot's data on a disk of the size oned records.
+``onedb change-body``), so a volume grown after the snapshot is grown back to the disk's
+SIZE in oned — taken from the VM document, not from the volume, so a re-run after a
+failure between the revert and the grow still knows it: the guest finds the snapshot's
+data on a disk of the size oned records.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import BadInput
+from ...volumes import MIB
 from . import _common as common, _snapshots as snapshots
 
 
@@ -33,8 +36,11 @@ def run(ctx: Any) -> None:
         origin = snapshot.get("onVolume")
         if origin not in (name, "-", None):
             raise BadInput("snapshot %s was taken from %s, not from %s" % (t.snapshot, origin, name))
-    with ctx.step("read volume %s" % name):
-        size_before = int(ctx.sp.volume(name)["size"])
+    if t.ref.disk.size is not None:
+        size_before = int(t.ref.disk.size) * MIB
+    else:
+        with ctx.step("read volume %s" % name):
+            size_before = int(ctx.sp.volume(name)["size"])
     readonly = common.attach_readonly(ctx, t.volume.readonly)
     snapshots.detach_for_revert(ctx, name, t.host, readonly)
     snapshots.revert(ctx, name, t.snapshot)

@@ -10,7 +10,9 @@ Order, so that a failure changes nothing:
 2. the domain is stopped (``virsh destroy``; it stays off afterwards, as with the addon:
    oned's monitoring then sees the VM powered off and the user resumes it);
 3. the volumes are detached (StorPool refuses to revert an attached volume);
-4. one group snapshot keeps each volume's current data under a temporary name;
+4. a snapshot of each volume keeps its current data under a temporary name derived from
+   the VM snapshot (``<volume>-SPTMP-<snap id>-<ts>``) that expires by itself after a day
+   (``deleteAfter``), so no failure can leave it behind for good;
 5. each volume is reverted in place with VolumeRevert (name, template, tags and global id
    stay), then grown back to the disk's size in oned if it was resized after the snapshot;
 6. the volumes are attached to the host again, and the temporary snapshots deleted.
@@ -18,23 +20,25 @@ Order, so that a failure changes nothing:
 If any step of 3-6 fails, the undo stack reverts the volumes already reverted back to their
 temporary snapshot (registered before each revert, so a revert that took effect but reported
 an error is put back too), deletes the temporary snapshots and attaches the volumes again:
-every disk ends with its pre-revert data.
+every disk ends with its pre-revert data. If only the final deletion fails, the revert is
+complete: the action says so in its error line, and the copies expire by themselves (a
+re-run replaces them).
 """
 
 from __future__ import annotations
 
-import secrets
-import time
 from dataclasses import dataclass
 from typing import Any, Iterable, List, Optional
 
 from ...errors import NotFound, OnespError
-from ...storpool import ApiNotFound
+from ...storpool import ApiExists, ApiNotFound
 from ... import libvirt
 from . import _document as document, _stock as stock, _vmsnap as vmsnap
 from ._args import snapshot_args
 
 MIB = 1024 * 1024
+#: How long a temporary copy of a disk's pre-revert data lives if nobody deletes it.
+TEMPORARY_SECONDS = 86400
 
 
 @dataclass(frozen=True)
@@ -63,11 +67,12 @@ def run(ctx: Any) -> None:
     with ctx.step("detach the volumes of VM %d" % vm.id):
         ctx.sp.reassign([{"volume": name, "detach": "all", "force": True} for name in names])
 
-    token = "%d-%s" % (time.time(), secrets.token_hex(4))
+    token = "%d-%d" % parsed
     keep = [(name, ctx.names.temporary(name, "SPTMP", token)) for name in names]
     ctx.undo(drop_snapshots, ctx, [k for _, k in keep], label="delete the temporary snapshots of VM %d" % vm.id)
-    with ctx.step("keep the current data of the volumes of VM %d" % vm.id):
-        ctx.sp.group_snapshot(keep, ctx.tags.vm_group(vm.id))
+    for name, kept in keep:
+        with ctx.step("keep the current data of %s as %s" % (name, kept)):
+            keep_copy(ctx, name, kept, ctx.tags.vm_group(vm.id))
 
     for item, (_, kept) in zip(plan, keep):
         ctx.undo(put_back, ctx, item.volume, kept, label="put %s back to its data before the revert" % item.volume)
@@ -80,7 +85,9 @@ def run(ctx: Any) -> None:
     with ctx.step("attach the volumes of VM %d to %s" % (vm.id, args.host)):
         attach_all(ctx, names, client)
     ctx.undo_stack.drop()  # the revert is complete; what follows is tidying up
-    drop_snapshots(ctx, [k for _, k in keep], quiet=True)
+    with ctx.step("delete the temporary snapshots of VM %d (the revert itself is complete; "
+                  "they expire by themselves)" % vm.id):
+        drop_snapshots(ctx, [k for _, k in keep])
 
 
 def find_snapshots(ctx: Any, vm: Any, system_ds: Any, snap_id: int, timestamp: int) -> List[Revert]:
@@ -109,16 +116,26 @@ def attach_all(ctx: Any, names: List[str], client: int) -> None:
                     attach_timeout=int(ctx.config.ATTACH_TIMEOUT))
 
 
+def keep_copy(ctx: Any, volume: str, kept: str, tags: Any) -> None:
+    """Snapshot ``volume`` as ``kept`` (expiring after a day); a copy left by an earlier,
+    interrupted run of the same revert is replaced, since the data to keep is today's."""
+    try:
+        ctx.sp.volume_snapshot(volume, kept, tags=tags, delete_after=TEMPORARY_SECONDS)
+    except ApiExists:
+        ctx.sp.snapshot_delete(kept)
+        ctx.sp.volume_snapshot(volume, kept, tags=tags, delete_after=TEMPORARY_SECONDS)
+
+
 def put_back(ctx: Any, volume: str, kept: str) -> None:
     """Revert ``volume`` to the snapshot of its data taken before the revert (detached first)."""
     ctx.sp.detach(volume, "all", force=True)
     ctx.sp.volume_revert(volume, kept)
 
 
-def drop_snapshots(ctx: Any, names: Iterable[str], quiet: bool = False) -> None:
+def drop_snapshots(ctx: Any, names: Iterable[str]) -> None:
     """Delete the temporary snapshots (never attached); missing ones are fine.
 
-    Tries every name; the first failure is raised at the end, or only logged when ``quiet``.
+    Tries every name; the first failure is raised at the end.
     """
     first: Optional[OnespError] = None
     for name in names:
@@ -129,5 +146,5 @@ def drop_snapshots(ctx: Any, names: Iterable[str], quiet: bool = False) -> None:
         except OnespError as exc:
             ctx.log.error("could not delete the temporary snapshot %s: %s", name, exc)
             first = first or exc
-    if first is not None and not quiet:
+    if first is not None:
         raise first
