@@ -22,11 +22,9 @@ MAX_PARALLEL = 3.0
 #: Why an action makes more StorPool calls than the target, when it does (read from its code).
 CALL_REASONS = {
     "tm snap_revert": "StorPool refuses VolumeRevert on an attached volume, so the revert itself is three calls "
-                      "(detach, VolumeRevert, attach); two reads come on top: the snapshot (to refuse one taken "
-                      "from another volume, and for its size) and the volume (its size before, to grow it back "
-                      "when the snapshot is smaller). lib/onesp/actions/tm/snap_revert.py could take the size "
-                      "before from the disk's SIZE in the VM document instead of the Volume read (4 calls); the "
-                      "Snapshot read is a safety check worth its round trip.",
+                      "(detach, VolumeRevert, attach); one read comes on top: the snapshot, to refuse one taken "
+                      "from another volume and to know its size (the size to grow back to comes from the disk's "
+                      "SIZE in the VM document). Dropping that read would revert without the safety check.",
 }
 
 
