@@ -136,6 +136,11 @@ def link(ctx: Any, host: str, name: str, path: str, *, readonly: bool = False, m
          attach_undo: bool = True) -> None:
     """Attach ``name`` to ``host`` and point ``path`` there at its device (both undone on failure)."""
     device = attach(ctx, name, host, readonly=readonly, undo=attach_undo)
+    link_path(ctx, host, device, path, monitor_marker)
+
+
+def link_path(ctx: Any, host: str, device: str, path: str, monitor_marker: Optional[str] = None) -> None:
+    """Point ``path`` on ``host`` at ``device`` (atomically); undo puts back what was there."""
     node = ctx.host(host)
     with ctx.step("link %s on %s" % (path, host)):
         previous = node.symlink(device, path, monitor_marker)

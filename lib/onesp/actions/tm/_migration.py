@@ -24,7 +24,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from ... import disks
+from ... import disks, volumes as volume_steps
 from ...errors import BadInput, NotFound
 from ...storpool import ApiBusy, ApiExists, ApiNotFound
 from . import _common as common
@@ -261,18 +261,10 @@ def _delete_quietly(sp: Any, name: str) -> None:
 def link(ctx: Any, host: str, vm_dir: str, volumes: Sequence[VmVolume], marker: Optional[str]) -> None:
     """Point ``<vm_dir>/disk.<n>`` on ``host`` at each volume's device (atomically); undo puts
     back what was there."""
-    node = ctx.host(host)
     for volume in volumes:
-        if volume.disk_id is None:
-            continue
-        path = "%s/disk.%d" % (vm_dir, volume.disk_id)
-        device = ctx.device_path(volume.name)
-        with ctx.step("link %s on %s" % (path, host)):
-            previous = node.symlink(device, path, marker)
-        if previous is None:
-            ctx.undo(node.remove, path, label="remove %s on %s" % (path, host))
-        elif previous != device:
-            ctx.undo(node.symlink, previous, path, label="restore %s on %s" % (path, host))
+        if volume.disk_id is not None:
+            volume_steps.link_path(ctx, host, ctx.device_path(volume.name), "%s/disk.%d" % (vm_dir, volume.disk_id),
+                                   marker)
 
 
 # -- the VM document of the migrate hooks --------------------------------------------------------
