@@ -56,10 +56,11 @@ def stream(ctx: Any, worker: Worker, image: LocalImage, argv: Any, target: str) 
 
 
 def remote_directory(ctx: Any, worker: Worker, staging_dir: str, prefix: str = "onesp-import") -> str:
-    """A fresh private directory ``<staging_dir>/<prefix>.XXXXXXXX`` on the worker; removed if the action fails."""
+    """A fresh private directory ``<staging_dir>/<prefix>.<8 random characters>`` (mktemp -d) on the worker;
+    removed if the action fails."""
     base = check_path(staging_dir)
     with ctx.step("make a temporary directory in %s on %s" % (base, worker.name)):
-        made = worker.host.run(["mktemp", "-d", "-p", base, prefix + ".XXXXXXXX"], what="mktemp").strip()
+        made = worker.host.run(["mktemp", "-d", "-p", base, prefix + "." + "X" * 8], what="mktemp").strip()
         directory = check_path(made)
         if posixpath.dirname(directory) != base:
             raise HostError(worker.name, "mktemp", "unexpected answer %r" % made[:100])

@@ -2,7 +2,7 @@
 
 ``<file>`` is what ``export`` handed out, and nothing else is touched: the device of an export
 snapshot ``<px>-img-<id>-export-<token>`` (detached everywhere and deleted), or a converted
-file in an ``onesp-export.XXXXXXXX`` directory on the host (the directory is removed). What is
+file in an ``onesp-export.<random>`` directory on the host (the directory is removed). What is
 already gone counts as removed.
 """
 
