@@ -123,19 +123,19 @@ def _stream(ctx: Any, src_host: str, src_dir: str, destination: Any, dst_dir: st
         sender = hosts.spawn(ctx.config, src_host, [["tar", "-C", src_dir, "--sparse", "-cf", "-", "."]],
                              stdout=subprocess.PIPE, stderr=errors)
         try:
-            destination.run(["mkdir", "-p", "--", dst_dir], ["tar", "-C", dst_dir, "--sparse", "-xf", "-"],
-                            stdin=sender.stdout, timeout=COPY_TIMEOUT, what="tar -x into %s" % dst_dir)
-        except BaseException:
-            hosts.stop(sender)  # the receiver failed or the action was stopped: so does the sender
-            raise
-        finally:
-            if sender.stdout is not None:
-                sender.stdout.close()
-        try:
+            try:
+                destination.run(["mkdir", "-p", "--", dst_dir], ["tar", "-C", dst_dir, "--sparse", "-xf", "-"],
+                                stdin=sender.stdout, timeout=COPY_TIMEOUT, what="tar -x into %s" % dst_dir)
+            finally:
+                if sender.stdout is not None:
+                    sender.stdout.close()
             code = sender.wait(timeout=60)
         except subprocess.TimeoutExpired:
             hosts.stop(sender)
             code = sender.wait()
+        except BaseException:
+            hosts.stop(sender)  # the receiver failed or the action was stopped: so does the sender
+            raise
         if code != 0:
             errors.seek(0)
             first = next((ln.strip() for ln in errors.read().decode("utf-8", "replace").splitlines() if ln.strip()), "")
