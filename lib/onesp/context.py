@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 from . import arguments, config, storpool
 from .clients import ClientIds
-from .errors import OnespError
+from .errors import ConfigError, OnespError
 from .host import Host, runner_from_config
 from .naming import Names, TagPolicy
 
@@ -78,6 +78,7 @@ class Context:
         self._hosts: Dict[str, Host] = {}
         self._client_ids: Optional[ClientIds] = None
         self._tm_args: Optional[arguments.TmArgs] = None
+        self._locks: List[Any] = []
 
     # -- input -----------------------------------------------------------------------------------
     @property
@@ -165,6 +166,28 @@ class Context:
     def device_path(self, volume: str) -> str:
         """Where an attached volume appears on a host (SP_DEV_DIR, /dev/storpool by default)."""
         return posixpath.join(str(self.config.SP_DEV_DIR), volume)
+
+    def lock(self, name: str) -> None:
+        """Wait for, then hold until the process ends, the front-end lock ``name`` (e.g. ``vm-42``).
+
+        oned runs actions in parallel; the few that must not overlap for one object (two
+        migrate hooks of one VM) take its lock. It is an flock on a file in LOCK_DIR, a
+        directory this user owns (made 0700 on first use): the kernel drops it when the
+        process exits, however it exits.
+        """
+        import fcntl
+
+        directory = str(self.config.LOCK_DIR)
+        with self.step("lock %s" % name):
+            try:
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError("LOCK_DIR %s: %s" % (directory, exc.strerror)) from None
+            if os.stat(directory).st_uid != os.geteuid():
+                raise ConfigError("LOCK_DIR %s belongs to another user" % directory)
+            handle = open(os.path.join(directory, "%s.lock" % name), "a")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        self._locks.append(handle)
 
     # -- steps and undo --------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -91,6 +91,7 @@ class Stack:
             "ONESP_LOG_FILE": str(self.log_file),
             "ONESP_LOG_LEVEL": "debug",
             "ONESP_STORPOOL_RETRIES": "2",
+            "ONESP_LOCK_DIR": str(root / "locks"),
         }
         self.env.update(sp_sim.env)
         self.env.update(oned_sim.env)

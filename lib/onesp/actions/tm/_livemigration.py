@@ -48,6 +48,7 @@ def prepare(ctx: Any) -> Optional[Migration]:
     if args.calling_tm and is_storpool_tm(args.calling_tm):
         ctx.log.info("called by the %s system TM, which moved every StorPool volume already", args.calling_tm)
         return None
+    ctx.lock("vm-%d" % args.vm_id)  # two hooks of one VM (a retried premigrate) never interleave
     vm = migration.migrating_vm(ctx, args.vm_id)
     with ctx.step("read datastore %d" % args.ds_id):
         system_ds = ctx.one.datastore(args.ds_id)
