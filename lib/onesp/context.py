@@ -168,12 +168,12 @@ class Context:
         return posixpath.join(str(self.config.SP_DEV_DIR), volume)
 
     def lock(self, name: str) -> None:
-        """Wait for, then hold until the process ends, the front-end lock ``name`` (e.g. ``vm-42``).
+        """Wait for, then hold until the action ends, the front-end lock ``name`` (e.g. ``vm-42``).
 
         oned runs actions in parallel; the few that must not overlap for one object (two
         migrate hooks of one VM) take its lock. It is an flock on a file in LOCK_DIR, a
-        directory this user owns (made 0700 on first use): the kernel drops it when the
-        process exits, however it exits.
+        directory this user owns (made 0700 on first use), released when the action ends
+        (``release``) — and by the kernel if the process dies.
         """
         import fcntl
 
@@ -188,6 +188,11 @@ class Context:
             handle = open(os.path.join(directory, "%s.lock" % name), "a")
             fcntl.flock(handle, fcntl.LOCK_EX)
         self._locks.append(handle)
+
+    def release(self) -> None:
+        """Give up the locks (the driver calls it when the action has ended, undo included)."""
+        while self._locks:
+            self._locks.pop().close()
 
     # -- steps and undo --------------------------------------------------------------------------------
     @contextlib.contextmanager

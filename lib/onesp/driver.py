@@ -143,6 +143,7 @@ def run_action(
                 stderr.write(_mask(_one_line(detail)) + "\n")
             return exc.exit_code if isinstance(exc, OnespError) else 1
     finally:
+        ctx.release()
         signals.restore()
     if result:
         text = str(result)

@@ -154,3 +154,16 @@ def test_base64_driver_action_in_argv_is_not_logged(env, monkeypatch):
     assert invoke([secret.decode(), "12"])[0] == 0
     log = env.read_text()
     assert secret.decode()[:40] not in log and "<%d bytes> 12" % len(secret) in log
+
+
+def test_locks_are_released_when_the_action_ends(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("ONESP_LOCK_DIR", str(tmp_path / "locks"))
+
+    def run(ctx):
+        ctx.lock("vm-7")
+        raise Busy("after locking")
+
+    action(monkeypatch, run)
+    assert invoke()[0] == 1
+    assert invoke()[0] == 1  # the same process locks again: the first run released it
+    assert oct((tmp_path / "locks").stat().st_mode & 0o777) == "0o700"
