@@ -167,3 +167,35 @@ def test_locks_are_released_when_the_action_ends(env, monkeypatch, tmp_path):
     assert invoke()[0] == 1
     assert invoke()[0] == 1  # the same process locks again: the first run released it
     assert oct((tmp_path / "locks").stat().st_mode & 0o777) == "0o700"
+
+
+def test_progress_feeds_a_terminal_display_and_the_log(env, monkeypatch):
+    import logging
+
+    from onesp import progress
+
+    seen = []
+    monkeypatch.setattr(progress, "DISPLAY", lambda *a: seen.append(a))
+    monkeypatch.setattr(progress, "TICK", 0.01)
+    counter = {"n": 0}
+
+    def position():
+        counter["n"] += 1024 * 1024
+        return min(counter["n"], 8 * 1024 * 1024)
+
+    import time
+
+    with progress.Progress(logging.getLogger("onesp.test"), "copy x", 8 * 1024 * 1024, position):
+        time.sleep(0.1)
+    assert seen and seen[-1][3] is True and seen[-1][2] == 8 * 1024 * 1024
+    assert any(not finished for *_, finished in seen)
+
+
+def test_progress_bar_draws_one_line(capsys):
+    from onesp.commands.run import progress_bar
+
+    progress_bar("import image 5", 512 * 1024 * 1024, 1024 * 1024 * 1024, False)
+    progress_bar("import image 5", 1024 * 1024 * 1024, 1024 * 1024 * 1024, True)
+    err = capsys.readouterr().err
+    assert "[###############               ]  50% 512.0/1024.0 MiB" in err
+    assert err.endswith("100% 1024.0/1024.0 MiB\n")

@@ -11,6 +11,19 @@ import click
 
 from ..driver import run_action
 
+def progress_bar(label: str, moved: int, total: Optional[int], finished: bool) -> None:
+    """Draw a long transfer's progress on the terminal (``progress.DISPLAY``), one line redrawn."""
+    mib = moved / 1048576.0
+    if total:
+        share = min(1.0, moved / float(total))
+        bar = "#" * int(share * 30)
+        text = "%s [%-30s] %3d%% %.1f/%.1f MiB" % (label[:40], bar, share * 100, mib, total / 1048576.0)
+    else:
+        text = "%s %.1f MiB" % (label[:40], mib)
+    sys.stderr.write("\r\033[K" + text + ("\n" if finished else ""))
+    sys.stderr.flush()
+
+
 KINDS = {"ds": "datastore", "tm": "transfer manager", "vmm": "virtual machine manager helper"}
 
 
@@ -58,6 +71,10 @@ def run(kind: str, action: str, args: Tuple[str, ...], xml_file: Optional[str], 
 
     if verbose:
         os.environ["ONESP_VERBOSE"] = "1"
+    elif sys.stderr.isatty():
+        from .. import progress
+
+        progress.DISPLAY = progress_bar
     code = run_action(kind, module_name(kind, action), list(args), stdin=lambda: payload,
                       observer=observer if verbose else None)
     sys.exit(code)

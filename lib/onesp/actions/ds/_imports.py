@@ -26,7 +26,7 @@ from typing import IO, Any, Dict, List, Optional, Sequence, Tuple, Type
 from urllib.parse import urlsplit, urlunsplit
 
 from ...errors import BackendError, BadInput, ConfigError, Forbidden, NotFound, Transient, Unsupported
-from ._progress import Progress
+from ...progress import Progress
 from ._snapsource import looks_like_snapshot
 
 FILE, URL, SNAPSHOT = "file", "url", "snapshot"

@@ -19,7 +19,7 @@ from typing import Any
 from ...errors import HostError
 from ...host import check_path
 from ._imports import LocalImage
-from ._progress import Progress
+from ...progress import Progress
 from ._qemu import ImageInfo, convert_argv
 from ._worker import Worker
 

@@ -1,8 +1,10 @@
-"""Progress lines in the log while a long transfer runs.
+"""Progress of a long transfer: lines in the log, and a bar on a terminal.
 
-A background thread writes a line every ``INTERVAL`` seconds with what has moved so far
+A background thread writes a log line every ``INTERVAL`` seconds with what has moved so far
 (when the caller can tell) and the elapsed time; leaving the block writes one summary line
-with the rate. The thread only reads: it never touches the action's state or undo stack.
+with the rate. When a person runs the action on a terminal (``onesp run``), ``DISPLAY`` is
+set and also gets the figures several times a second, to draw a progress bar. The thread
+only reads: it never touches the action's state or undo stack.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from types import TracebackType
 from typing import Any, Callable, Optional, Type
 
 INTERVAL = 15.0
+TICK = 0.25
 MIB = 1024 * 1024
+
+#: Called with (label, bytes moved, total or None, finished) when set (a terminal is watching).
+DISPLAY: Optional[Callable[[str, int, Optional[int], bool], None]] = None
 
 
 def _mib(count: int) -> str:
@@ -47,6 +53,8 @@ class Progress:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
+        if DISPLAY is not None:
+            DISPLAY(self.label, self._moved(), self.total, True)
         elapsed = max(time.monotonic() - self._started, 1e-6)
         if kind is not None:
             self.log.info("%s: stopped after %.1f s", self.label, elapsed)
@@ -66,7 +74,13 @@ class Progress:
         return self.done
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        logged = time.monotonic()
+        while not self._stop.wait(TICK if DISPLAY is not None else self.interval):
+            if DISPLAY is not None:
+                DISPLAY(self.label, self._moved(), self.total, False)
+                if time.monotonic() - logged < self.interval:
+                    continue
+            logged = time.monotonic()
             elapsed = time.monotonic() - self._started
             moved = self._moved()
             if moved and self.total:
