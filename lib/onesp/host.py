@@ -114,6 +114,14 @@ class Host:
         path = check_path(path)
         self.run(["rm", "-f", "--", path, path + ".monitor"], what="remove %s" % path)
 
+    def unlink_disk(self, path: str) -> None:
+        """Remove a disk link made by ``symlink`` (and its marker), and its directory if that is
+        now empty: what a failed first deploy made, it takes back entirely."""
+        path = check_path(path)
+        self.run(["rm", "-f", "--", path, path + ".monitor"],
+                 ["sh", "-c", 'rmdir -- "$1" 2>/dev/null || true', "sh", posixpath.dirname(path)],
+                 what="remove %s" % path)
+
     def remove_tree(self, path: str) -> None:
         """Remove a VM directory (``.../<sysds>/<vmid>``); refuses anything shallower."""
         path = check_path(path)

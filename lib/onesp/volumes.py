@@ -11,7 +11,7 @@ Existence is learnt from the answer of the call itself (``objectExists``,
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Dict, Iterable, Mapping, Optional
 
 from .errors import AlreadyExists
 from .storpool import ApiExists, ApiNotFound
@@ -140,14 +140,28 @@ def link(ctx: Any, host: str, name: str, path: str, *, readonly: bool = False, m
 
 
 def link_path(ctx: Any, host: str, device: str, path: str, monitor_marker: Optional[str] = None) -> None:
-    """Point ``path`` on ``host`` at ``device`` (atomically); undo puts back what was there."""
+    """Point ``path`` on ``host`` at ``device`` (atomically); undo puts back what was there.
+
+    The undo is registered before the command: if its answer never arrives (SIGTERM meanwhile)
+    it removes the link only when it points at ``device``, i.e. when the command did run.
+    """
     node = ctx.host(host)
+    seen: Dict[str, Optional[str]] = {}
+
+    def put_back() -> None:
+        if "previous" not in seen:
+            if node.readlink(path) == device:
+                node.unlink_disk(path)
+        elif seen["previous"] is None:
+            node.unlink_disk(path)
+        elif seen["previous"] != device:
+            node.symlink(seen["previous"] or "", path)
+
+    entry = ctx.undo(put_back, label="put back %s on %s" % (path, host))
     with ctx.step("link %s on %s" % (path, host)):
-        previous = node.symlink(device, path, monitor_marker)
-    if previous is None:
-        ctx.undo(node.remove, path, label="remove %s on %s" % (path, host))
-    elif previous != device:
-        ctx.undo(node.symlink, previous, path, label="restore %s on %s" % (path, host))
+        seen["previous"] = node.symlink(device, path, monitor_marker)
+    if seen["previous"] == device:
+        ctx.undo_stack.discard(entry)  # it pointed there already: nothing to undo
 
 
 def delete_now(ctx: Any, name: str) -> None:

@@ -44,10 +44,6 @@ LOST_HOST_ANSWER = ("the undo of the host step is registered only after the host
 
 #: (scenario, step key) -> the defect, as reported.
 KNOWN_DEFECTS: Dict[tuple, str] = {
-    ("tm clone", "host:node1 sh -c#0:after"): LOST_HOST_ANSWER % ("host.Host.symlink / volumes.link", "datastores/101/7/disk.0 "
-                                                     "and its .monitor"),
-    ("ds cp", "host:node2 mktemp -d#0:after"): LOST_HOST_ANSWER % ("ds/_transfer: mktemp -d on the bridge, name learnt from its "
-                                                  "answer", "the staging directory onesp-import.XXXXXXXX"),
     ("tm premigrate", "host:node2 sh -c#1:after"): LOST_HOST_ANSWER % ("tm/_vmdir.py make: 'existed' learnt from its answer",
                                                          "101/7 on node2"),
 }

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import posixpath
+import secrets
 from typing import Any
 
-from ...errors import HostError
+
 from ...host import check_path
 from ._imports import LocalImage
 from ...progress import Progress
@@ -56,14 +57,16 @@ def stream(ctx: Any, worker: Worker, image: LocalImage, argv: Any, target: str) 
 
 
 def remote_directory(ctx: Any, worker: Worker, staging_dir: str, prefix: str = "onesp-import") -> str:
-    """A fresh private directory ``<staging_dir>/<prefix>.<8 random characters>`` (mktemp -d) on the worker;
-    removed if the action fails."""
+    """A fresh private directory ``<staging_dir>/<prefix>.<random>`` on the worker; removed if the action fails.
+
+    The name is drawn here (not by mktemp on the host), so its removal is registered before the
+    command runs: a SIGTERM after the directory was made but before the answer arrived still
+    removes it. ``mkdir -m 700`` fails if the name exists, and follows no link.
+    """
     base = check_path(staging_dir)
-    with ctx.step("make a temporary directory in %s on %s" % (base, worker.name)):
-        made = worker.host.run(["mktemp", "-d", "-p", base, prefix + "." + "X" * 8], what="mktemp").strip()
-        directory = check_path(made)
-        if posixpath.dirname(directory) != base:
-            raise HostError(worker.name, "mktemp", "unexpected answer %r" % made[:100])
+    directory = check_path(posixpath.join(base, "%s.%s" % (prefix, secrets.token_hex(6))))
     ctx.undo(worker.host.run, ["rm", "-rf", "--", directory], what="rm %s" % directory,
              label="remove %s on %s" % (directory, worker.name))
+    with ctx.step("make a temporary directory in %s on %s" % (base, worker.name)):
+        worker.host.run(["mkdir", "-m", "700", "--", directory], what="mkdir %s" % directory)
     return directory

@@ -16,7 +16,7 @@ from ... import volumes
 from ...errors import BadInput
 from ...host import check_host, check_path
 
-_EXPORT_DIRECTORY = re.compile(r"onesp-export\.[A-Za-z0-9]{8}\Z")
+_EXPORT_DIRECTORY = re.compile(r"onesp-export\.[0-9a-f]{12}\Z")  # _transfer.remote_directory
 
 
 def run(ctx: Any) -> None:
