@@ -14,7 +14,7 @@ from typing import Dict, Optional, Tuple
 
 from lxml import etree
 
-from .fields import Fields
+from .fields import Fields, owner
 from .template import Template
 
 #: DATASTORE/TYPE values.
@@ -49,11 +49,7 @@ class Datastore:
         f = Fields(element, where)
         return cls(
             id=ds_id,
-            name=f.req_str("NAME"),
-            uid=f.req_int("UID"),
-            gid=f.req_int("GID"),
-            uname=f.opt_str("UNAME"),
-            gname=f.opt_str("GNAME"),
+            **owner(f),
             ds_mad=f.opt_str("DS_MAD"),
             tm_mad=f.opt_str("TM_MAD"),
             base_path=f.opt_str("BASE_PATH"),

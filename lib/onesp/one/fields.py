@@ -8,7 +8,7 @@ so a message points at the exact element that was wrong.
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from lxml import etree
 
@@ -129,3 +129,9 @@ def int_list(value: Optional[str], where: str, sep: str = ",") -> Tuple[int, ...
     if value is None or value.strip() == "":
         return ()
     return tuple(parse_int(part, where) for part in value.split(sep) if part.strip())
+
+
+def owner(f: "Fields") -> Dict[str, Any]:
+    """The header every pool object starts with (NAME, UID, GID, UNAME, GNAME), as view fields."""
+    return {"name": f.req_str("NAME"), "uid": f.req_int("UID"), "gid": f.req_int("GID"),
+            "uname": f.opt_str("UNAME"), "gname": f.opt_str("GNAME")}

@@ -8,7 +8,7 @@ from typing import Optional, Tuple
 from lxml import etree
 
 from .disk import DiskSnapshot, find_snapshot, parse_snapshot_list
-from .fields import Fields
+from .fields import Fields, owner
 from .template import Template
 
 #: IMAGE/TYPE values.
@@ -66,11 +66,7 @@ class Image:
         f = Fields(element, where)
         return cls(
             id=image_id,
-            name=f.req_str("NAME"),
-            uid=f.req_int("UID"),
-            gid=f.req_int("GID"),
-            uname=f.opt_str("UNAME"),
-            gname=f.opt_str("GNAME"),
+            **owner(f),
             type=f.req_int("TYPE"),
             disk_type=f.opt_int("DISK_TYPE"),
             persistent=f.flag("PERSISTENT"),

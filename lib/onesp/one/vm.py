@@ -9,7 +9,7 @@ from lxml import etree
 
 from ..errors import NotFound
 from .disk import Disk, DiskSnapshot, parse_disks, parse_snapshot_list
-from .fields import Fields
+from .fields import Fields, owner
 from .template import Template
 
 #: VM STATE values (reference section 8.1).
@@ -192,11 +192,7 @@ class Vm:
         )
         return cls(
             id=vm_id,
-            name=f.req_str("NAME"),
-            uid=f.req_int("UID"),
-            gid=f.req_int("GID"),
-            uname=f.opt_str("UNAME"),
-            gname=f.opt_str("GNAME"),
+            **owner(f),
             state=f.req_int("STATE"),
             lcm_state=f.req_int("LCM_STATE"),
             prev_state=f.opt_int("PREV_STATE"),

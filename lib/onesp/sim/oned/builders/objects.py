@@ -7,7 +7,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 from lxml import etree
 
 from .vm import DEFAULT_TIME, SnapshotSpec
-from .xml import add, add_ids, add_permissions, add_template, parse_fragment, serialize, text_of
+from .xml import add, add_ids, add_template, owned_root, parse_fragment, serialize, text_of
 
 IMAGE_TYPE_IDS = {"OS": 0, "CDROM": 1, "DATABLOCK": 2, "KERNEL": 3, "RAMDISK": 4, "CONTEXT": 5, "BACKUP": 6}
 DATASTORE_KINDS = {"IMAGE": (0, "IMAGE_DS"), "SYSTEM": (1, "SYSTEM_DS"), "FILE": (2, "FILE_DS")}
@@ -21,13 +21,7 @@ def image_xml(image_id: int, *, name: Optional[str] = None, type: Union[str, int
               target_snapshot: int = -1, template: Optional[Mapping[str, Any]] = None,
               snapshots: Sequence[SnapshotSpec] = (), disk_type: int = 2, version: str = "7.0") -> str:
     """An image. ``source=None`` gives ``one-ds-<ds>/one-img-<id>``; pass '' for one not yet copied."""
-    root = etree.Element("IMAGE")
-    for tag, value in (("ID", image_id), ("UID", uid), ("GID", gid)):
-        add(root, tag, value)
-    add(root, "UNAME", uname, cdata=False)
-    add(root, "GNAME", gname, cdata=False)
-    add(root, "NAME", name or "image-%d" % image_id, cdata=False)
-    add_permissions(root)
+    root = owned_root("IMAGE", image_id, name or "image-%d" % image_id, uid, gid, uname, gname)
     add(root, "TYPE", IMAGE_TYPE_IDS[type] if isinstance(type, str) else type)
     add(root, "DISK_TYPE", disk_type)
     add(root, "PERSISTENT", 1 if persistent else 0)
@@ -88,13 +82,7 @@ def datastore_xml(ds_id: int, *, name: Optional[str] = None, kind: str = "IMAGE"
     type_id, type_name = DATASTORE_KINDS[kind]
     system = kind == "SYSTEM"
     ds_mad = ds_mad if ds_mad is not None else ("-" if system else "storpool")
-    root = etree.Element("DATASTORE")
-    for tag, value in (("ID", ds_id), ("UID", 0), ("GID", 0)):
-        add(root, tag, value)
-    add(root, "UNAME", "oneadmin", cdata=False)
-    add(root, "GNAME", "oneadmin", cdata=False)
-    add(root, "NAME", name or "sp-%s-%d" % (kind.lower(), ds_id), cdata=False)
-    add_permissions(root)
+    root = owned_root("DATASTORE", ds_id, name or "sp-%s-%d" % (kind.lower(), ds_id))
     add(root, "DS_MAD", ds_mad)
     add(root, "TM_MAD", tm_mad)
     add(root, "BASE_PATH", "%s/%d" % (location, ds_id))

@@ -13,7 +13,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from lxml import etree
 
-from .xml import add, add_ids, add_permissions, add_template, serialize, text_of
+from .xml import add, add_ids, add_template, owned_root, serialize, text_of
 
 DEFAULT_TIME = 1736100000
 BACKUP_CONFIG_ORDER = (
@@ -205,13 +205,7 @@ def vm_xml(vm_id: int = 42, *, name: Optional[str] = None, uid: int = 0, gid: in
            tpm_model: Optional[str] = None, locked: bool = False, version: str = "7.0") -> str:
     """A full VM document. ``context=True`` adds a context disk with DISK_ID = number of disks."""
     modern = not version.startswith("6.")
-    root = etree.Element("VM")
-    for tag, value in (("ID", vm_id), ("UID", uid), ("GID", gid)):
-        add(root, tag, value)
-    add(root, "UNAME", uname, cdata=False)
-    add(root, "GNAME", gname, cdata=False)
-    add(root, "NAME", name or "vm-%d" % vm_id, cdata=False)
-    add_permissions(root)
+    root = owned_root("VM", vm_id, name or "vm-%d" % vm_id, uid, gid, uname, gname)
     add(root, "LAST_POLL", DEFAULT_TIME)
     for tag, value in (("STATE", state), ("LCM_STATE", lcm_state),
                        ("PREV_STATE", state if prev_state is None else prev_state),

@@ -36,6 +36,19 @@ def add_ids(parent: etree._Element, tag: str, ids: Iterable[int]) -> etree._Elem
     return holder
 
 
+def owned_root(tag: str, object_id: int, name: str, uid: int = 0, gid: int = 0, uname: str = "oneadmin",
+               gname: str = "oneadmin") -> etree._Element:
+    """The root of a pool object with the header oned writes first: ids, owner, name, permissions."""
+    root = etree.Element(tag)
+    for child, value in (("ID", object_id), ("UID", uid), ("GID", gid)):
+        add(root, child, value)
+    add(root, "UNAME", uname, cdata=False)
+    add(root, "GNAME", gname, cdata=False)
+    add(root, "NAME", name, cdata=False)
+    add_permissions(root)
+    return root
+
+
 def add_permissions(parent: etree._Element) -> None:
     holder = etree.SubElement(parent, "PERMISSIONS")
     for tag, value in (("OWNER_U", 1), ("OWNER_M", 1), ("OWNER_A", 0), ("GROUP_U", 0), ("GROUP_M", 0),
