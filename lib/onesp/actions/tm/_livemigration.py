@@ -21,7 +21,7 @@ from typing import Any, List, Optional
 
 from ...disks import is_storpool_tm
 from . import _common as common, _migration as migration, _othertm as othertm, _vmdir as vmdir
-from ._migration import VmVolume
+from ._migration import Change, VmVolume
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,18 @@ def remove_left_behind(ctx: Any, m: Migration, leave_host: str, keep_host: str) 
         ctx.log.warning("%s has no %s: %s on %s is kept", keep_host, path, path, leave_host)
         return
     vmdir.remove(ctx, leave_host, path)
+
+
+def release(ctx: Any, action: str, source: bool) -> None:
+    """postmigrate (``source``: the VM left it) and failmigrate (the destination it never
+    reached): detach the VM's volumes from that host's client in one call, run the other
+    TMs' hook, and remove the VM directory left there (last)."""
+    m = prepare(ctx)
+    if m is None:
+        return
+    leave, keep = (m.args.src_host, m.args.dst_host) if source else (m.args.dst_host, m.args.src_host)
+    client = ctx.client_id(leave)
+    migration.apply(ctx, [Change(v, detach=(client,), restore=client) for v in m.volumes],
+                    "detach the volumes of VM %d from %s" % (m.vm.id, leave))
+    run_other_tms(ctx, m, action)
+    remove_left_behind(ctx, m, leave, keep)

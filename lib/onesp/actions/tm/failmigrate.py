@@ -11,17 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _livemigration as livemigration, _migration as migration
-from ._migration import Change
+from . import _livemigration as livemigration
 
 
 def run(ctx: Any) -> None:
-    m = livemigration.prepare(ctx)
-    if m is None:
-        return
-    args = m.args
-    dst = ctx.client_id(args.dst_host)
-    migration.apply(ctx, [Change(v, detach=(dst,), restore=dst) for v in m.volumes],
-                    "detach the volumes of VM %d from %s" % (m.vm.id, args.dst_host))
-    livemigration.run_other_tms(ctx, m, "failmigrate")
-    livemigration.remove_left_behind(ctx, m, args.dst_host, args.src_host)
+    livemigration.release(ctx, "failmigrate", source=False)

@@ -12,17 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _livemigration as livemigration, _migration as migration
-from ._migration import Change
+from . import _livemigration as livemigration
 
 
 def run(ctx: Any) -> None:
-    m = livemigration.prepare(ctx)
-    if m is None:
-        return
-    args = m.args
-    src = ctx.client_id(args.src_host)
-    migration.apply(ctx, [Change(v, detach=(src,), restore=src) for v in m.volumes],
-                    "detach the volumes of VM %d from %s" % (m.vm.id, args.src_host))
-    livemigration.run_other_tms(ctx, m, "postmigrate")
-    livemigration.remove_left_behind(ctx, m, args.src_host, args.dst_host)
+    livemigration.release(ctx, "postmigrate", source=True)
