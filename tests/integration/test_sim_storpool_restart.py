@@ -59,7 +59,7 @@ def test_restart_keeps_objects_attachments_and_bytes(tmp_path):
 
 def test_serve_command_runs_until_sigterm(tmp_path):
     env_file = tmp_path / "sp.env"
-    env = dict(os.environ, SP_AUTH_TOKEN="99")
+    env = dict(os.environ, SP_AUTH_TOKEN="tok-never-logged-4711")
     cmd = [sys.executable, "-m", "onesp.sim.storpool", "serve", "--listen", "127.0.0.1:0",
            "--data", str(tmp_path / "data"), "--dev-dir", str(tmp_path / "dev"), "--clients", "1-4,9",
            "--env-file", str(env_file), "--print-env"]
@@ -71,7 +71,7 @@ def test_serve_command_runs_until_sigterm(tmp_path):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         values = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
-        assert values["SP_AUTH_TOKEN"] == "99" and oct(env_file.stat().st_mode & 0o777) == "0o600"
+        assert values["SP_AUTH_TOKEN"] == "tok-never-logged-4711" and oct(env_file.stat().st_mode & 0o777) == "0o600"
         ctl = SimControl.from_env(values)
         assert sorted(ok(ctl, "GET", "ServicesList")["clients"]) == ["1", "2", "3", "4", "9"]
         ok(ctl, "POST", "VolumeCreate", {"name": "v", "size": MIB})
@@ -83,7 +83,7 @@ def test_serve_command_runs_until_sigterm(tmp_path):
             proc.wait()
     assert proc.returncode == 0, err
     assert "SP_API_HTTP_PORT=%s" % values["SP_API_HTTP_PORT"] in out
-    assert "99" not in err  # the token is never logged
+    assert "tok-never-logged" not in err  # the token is never logged
     with StorPoolSim(tmp_path / "data", tmp_path / "dev", token="1") as sim:
         assert [v["name"] for v in ok(SimControl.from_env(sim.env), "GET", "VolumesList")] == ["v"]
 
