@@ -59,6 +59,10 @@ def survey(ctx: Any, src_host: str, src_dir: str, dst_host: str, dst_dir: str) -
         return Survey(True, True, True, frozenset(), frozenset())
     probe = _PROBE + secrets.token_hex(8)
     destination = ctx.host(dst_host)
+    remove_probe = ["rm", "-f", "--", posixpath.join(dst_dir, probe)]
+    # registered before the look writes it: a SIGTERM that cuts off the answer still removes it
+    entry = ctx.undo(destination.run, remove_probe, what="remove probe",
+                     label="remove the probe in %s on %s" % (dst_dir, dst_host))
     with ctx.step("look at %s on %s" % (dst_dir, dst_host)):
         state, dst_names = _parse(destination.run(["sh", "-c", _LOOK_AT_DESTINATION, "sh", dst_dir, probe],
                                                   what="look at %s" % dst_dir))
@@ -69,7 +73,8 @@ def survey(ctx: Any, src_host: str, src_dir: str, dst_host: str, dst_dir: str) -
     finally:
         if state == "existed":
             with ctx.step("remove the probe in %s on %s" % (dst_dir, dst_host)):
-                destination.run(["rm", "-f", "--", posixpath.join(dst_dir, probe)], what="remove probe")
+                destination.run(remove_probe, what="remove probe")
+        ctx.undo_stack.discard(entry)
     return Survey(seen != "missing", seen == "same", state == "existed", src_names, dst_names)
 
 
@@ -80,18 +85,28 @@ def _parse(output: str) -> "tuple[str, FrozenSet[str]]":
     return state, frozenset(n for n in names.split("/") if n and n not in (".", ".."))
 
 
-def make(ctx: Any, host: str, path: str, monitor_marker: Optional[str]) -> None:
+def make(ctx: Any, host: str, path: str, monitor_marker: Optional[str], existed: Optional[bool] = None) -> None:
     """``mkdir -p`` the VM directory; with a marker (system datastore not shared) also write
-    ``<sysds>/.monitor`` as the addon does. A directory made here is removed on undo."""
+    ``<sysds>/.monitor`` as the addon does. A directory made here is removed on undo.
+
+    Whether the directory was there is known before it is made (``existed``, from a survey, or
+    one short look), so its undo is in place before mkdir runs: a SIGTERM that cuts off
+    mkdir's answer still removes the directory, and a directory that was there is never removed.
+    """
     node = ctx.host(host)
-    commands = [["sh", "-c", 'if [ -d "$1" ]; then echo existed; fi; mkdir -p -- "$1"', "sh", path]]
+    if existed is None:
+        with ctx.step("look at %s on %s" % (path, host)):
+            existed = node.run(["sh", "-c", 'if [ -d "$1" ]; then echo existed; fi', "sh", path],
+                               what="look at %s" % path).strip() == "existed"
+    commands = [] if existed else [["mkdir", "-p", "--", path]]
     if monitor_marker:
         marker = posixpath.join(posixpath.dirname(path), ".monitor")
         commands.append(["sh", "-c", 'printf "%s\\n" "$2" > "$1"', "sh", marker, monitor_marker])
-    with ctx.step("make %s on %s" % (path, host)):
-        existed = node.run(*commands, what="mkdir %s" % path).strip() == "existed"
     if not existed:
         ctx.undo(node.remove_tree, path, label="remove %s on %s" % (path, host))
+    if commands:
+        with ctx.step("make %s on %s" % (path, host)):
+            node.run(*commands, what="write %s" % marker if existed else "mkdir %s" % path)
 
 
 def copy(ctx: Any, src_host: str, src_dir: str, dst_host: str, dst_dir: str, seen: Survey) -> bool:

@@ -63,7 +63,7 @@ def move_directory(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, system_ds
     if files and plan.source_alive and not skip_files:
         seen = vmdir.survey(ctx, src.host, src.path, dst.host, dst.path)
     if plan.attach:
-        vmdir.make(ctx, dst.host, dst.path, common.monitor_marker(system_ds))
+        vmdir.make(ctx, dst.host, dst.path, common.monitor_marker(system_ds), seen.destination_existed if seen else None)
     if clients is not None:
         move_volumes(ctx, args, plan, own, system_ds, clients)
     if not files:
