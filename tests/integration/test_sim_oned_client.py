@@ -183,6 +183,16 @@ def test_timeouts(populated):
     assert time.monotonic() - started < 1.5
 
 
+def test_a_client_that_gave_up_is_not_a_traceback(populated, capfd):
+    client = client_for(populated, timeout=0.2)
+    populated.inject("one.vm.info", delay=0.5)
+    with pytest.raises(Transient):
+        client.vm(42)
+    time.sleep(0.6)  # the stand-in answers into the closed connection
+    assert client_for(populated).vm(42).id == 42
+    assert capfd.readouterr().err == ""
+
+
 def test_stopped_oned_is_a_transient_error(oned_sim):
     endpoint = oned_sim.endpoint
     oned_sim.stop()

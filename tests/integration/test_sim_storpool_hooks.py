@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.client
+import socket
+import struct
 import time
 
 import pytest
@@ -158,3 +160,19 @@ def test_hooks_need_the_token(sp_sim):
     conn.request("GET", "/_sim/state")
     assert conn.getresponse().status == 401
     conn.close()
+
+
+def test_a_client_that_goes_away_mid_call_is_not_a_traceback(sp_sim, capfd):
+    """An action killed while its call is in flight: the emulator says nothing and serves on."""
+    sp_sim.ctl.set_latency("VolumesList", 200)
+    request = b"GET /ctrl/1.0/VolumesList HTTP/1.0\r\nAuthorization: Storpool v1:%s\r\n\r\n" % (
+        sp_sim.env["SP_AUTH_TOKEN"].encode())
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", int(sp_sim.env["SP_API_HTTP_PORT"]))) as client:
+            client.sendall(request)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+    time.sleep(0.5)
+    assert [c["call"] for c in sp_sim.ctl.calls()] == ["VolumesList"] * 3
+    sp_sim.ctl.set_latency("VolumesList", 0)
+    assert sp_sim.api("GET", "VolumesList").ok
+    assert capfd.readouterr().err == ""

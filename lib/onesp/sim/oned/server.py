@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ...errors import OnespError
+from ..httpserver import SimHTTPServer
 from .pools import owner_matches, pool_document, select_ids, short_vm, vm_state_matches
 from .store import KINDS, DocumentStore
 from .templatetext import TemplateSyntaxError, apply_template
@@ -131,7 +132,7 @@ class OnedSim:
         self.listen = listen
         self.version = version
         self.auth_file = self.state_dir / "one_auth"
-        self._server: Optional[http.server.ThreadingHTTPServer] = None
+        self._server: Optional[SimHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
         self._calls: List[Tuple[str, Tuple[Any, ...]]] = []
@@ -145,8 +146,7 @@ class OnedSim:
         fd = os.open(str(self.auth_file), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(self.auth + "\n")
-        server = http.server.ThreadingHTTPServer(self.listen, _Handler)
-        server.daemon_threads = True
+        server = SimHTTPServer(self.listen, _Handler)
         server.sim = self  # type: ignore[attr-defined]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},

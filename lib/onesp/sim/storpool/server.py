@@ -10,17 +10,14 @@ from __future__ import annotations
 import socket
 import struct
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Tuple
 
+from ..httpserver import SimHTTPServer
 from .dispatch import Dispatcher
 
 
-class ApiServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
+class ApiServer(SimHTTPServer):
     def __init__(self, address: Tuple[str, int], dispatcher: Dispatcher, verbose: bool = False) -> None:
         super().__init__(address, _Handler)
         self.dispatcher = dispatcher
