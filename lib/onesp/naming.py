@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, Mapping, Optional
+from functools import lru_cache
+from typing import Dict, Mapping, Optional, Pattern, Tuple
 
 from .errors import BadInput
 
@@ -100,6 +101,27 @@ class ParsedName:
     fmt: Optional[str] = None
     volume: Optional[str] = None  # for snapshots: the volume name they belong to
     timestamp: Optional[int] = None
+
+
+@lru_cache(maxsize=8)
+def _patterns(px: str, vmsnap_tag: str) -> Tuple[Tuple[str, Pattern[str]], ...]:
+    """The anchored pattern of each kind of name, compiled once per instance prefix (the
+    monitor classifies every snapshot of the datastore with them)."""
+    px = re.escape(px)
+    tag = re.escape(vmsnap_tag)
+    vol = r"(?P<volume>%s-(?:img|sys)-[0-9A-Za-z-]+?)" % px
+    patterns = (
+        ("vm_snapshot", r"%s-%s-(?P<snap>\d+)-(?P<ts>\d+)" % (vol, tag)),
+        ("disk_snapshot", r"%s-snap(?P<snap>\d+)" % vol),
+        ("staging", r"%s-img-(?P<img>\d+)-(?P<md5>[0-9a-f]{32})" % px),
+        ("nonpersistent", r"%s-img-(?P<img>\d+)-(?P<vm>\d+)-(?P<disk>\d+)" % px),
+        ("image", r"%s-img-(?P<img>\d+)" % px),
+        ("swap", r"%s-sys-(?P<vm>\d+)-(?P<disk>\d+)-swap" % px),
+        ("context", r"%s-sys-(?P<vm>\d+)-(?P<disk>\d+)-iso" % px),
+        ("volatile", r"%s-sys-(?P<vm>\d+)-(?P<disk>\d+)-(?P<fmt>[a-z0-9]+)" % px),
+        ("nvram", r"%s-sys-(?P<vm>\d+)-NVRAM" % px),
+    )
+    return tuple((kind, re.compile(pattern + r"\Z")) for kind, pattern in patterns)
 
 
 @dataclass(frozen=True)
@@ -194,22 +216,8 @@ class Names:
     # -- parsers -------------------------------------------------------------------------------
     def parse(self, name: str) -> Optional[ParsedName]:
         """Classify ``name``; None when it is not an object of this instance's convention."""
-        px = re.escape(self.px)
-        tag = re.escape(self.vmsnap_tag)
-        vol = r"(?P<volume>%s-(?:img|sys)-[0-9A-Za-z-]+?)" % px
-        patterns = (
-            ("vm_snapshot", r"%s-%s-(?P<snap>\d+)-(?P<ts>\d+)" % (vol, tag)),
-            ("disk_snapshot", r"%s-snap(?P<snap>\d+)" % vol),
-            ("staging", r"%s-img-(?P<img>\d+)-(?P<md5>[0-9a-f]{32})" % px),
-            ("nonpersistent", r"%s-img-(?P<img>\d+)-(?P<vm>\d+)-(?P<disk>\d+)" % px),
-            ("image", r"%s-img-(?P<img>\d+)" % px),
-            ("swap", r"%s-sys-(?P<vm>\d+)-(?P<disk>\d+)-swap" % px),
-            ("context", r"%s-sys-(?P<vm>\d+)-(?P<disk>\d+)-iso" % px),
-            ("volatile", r"%s-sys-(?P<vm>\d+)-(?P<disk>\d+)-(?P<fmt>[a-z0-9]+)" % px),
-            ("nvram", r"%s-sys-(?P<vm>\d+)-NVRAM" % px),
-        )
-        for kind, pattern in patterns:
-            match = re.match(pattern + r"\Z", name)
+        for kind, pattern in _patterns(self.px, self.vmsnap_tag):
+            match = pattern.match(name)
             if not match:
                 continue
             groups = match.groupdict()

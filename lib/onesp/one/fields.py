@@ -42,29 +42,44 @@ def parse_flag(value: str, where: str) -> bool:
 
 
 class Fields:
-    """Reader over one element, remembering its path for error messages."""
+    """Reader over one element, remembering its path for error messages.
 
-    __slots__ = ("element", "where")
+    The first child of each tag is indexed once, on the first read: a VM pool view reads
+    some 40 fields of each of thousands of disks and snapshots, and a dictionary lookup per
+    field keeps that linear in the document (``element.find`` per field scans the children
+    every time).
+    """
+
+    __slots__ = ("element", "where", "_first")
 
     def __init__(self, element: etree._Element, where: str) -> None:
         self.element = element
         self.where = where
+        self._first: Optional[Dict[str, etree._Element]] = None
 
     def path(self, tag: str) -> str:
         return "%s/%s" % (self.where, tag)
 
+    def child(self, tag: str) -> Optional[etree._Element]:
+        """The first child ``tag``, None when absent."""
+        first = self._first
+        if first is None:
+            first = {}
+            for node in self.element:
+                if isinstance(node.tag, str):  # comments and processing instructions have none
+                    first.setdefault(node.tag, node)
+            self._first = first
+        return first.get(tag)
+
     def raw(self, tag: str) -> Optional[str]:
         """Text of the first child ``tag`` ('' when empty), None when absent."""
-        child = self.element.find(tag)
+        child = self.child(tag)
         if child is None:
             return None
         return child.text or ""
 
-    def child(self, tag: str) -> Optional[etree._Element]:
-        return self.element.find(tag)
-
     def require_child(self, tag: str) -> etree._Element:
-        child = self.element.find(tag)
+        child = self.child(tag)
         if child is None:
             raise BadInput("%s is missing" % self.path(tag))
         return child
