@@ -7,9 +7,27 @@ immutable ``globalId`` (``gid``), never names, so renames touch one record.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 Limit = Union[int, str]
+
+#: The placement and QoS policy a volume, snapshot or template carries: API field ->
+#: (record attribute, default). A template's replication defaults to "-" (not set) instead.
+_POLICY: Dict[str, Tuple[str, Any]] = {
+    "replication": ("replication", 3), "placeAll": ("place_all", "default"),
+    "placeTail": ("place_tail", "default"), "placeHead": ("place_head", "default"),
+    "iops": ("iops", "-"), "bw": ("bw", "-"), "limitType": ("limit_type", "total"),
+    "reuseServer": ("reuse_server", False),
+}
+
+
+def _default_policy(record: Any) -> None:
+    for attr, default in _POLICY.values():
+        setattr(record, attr, default)
+
+
+def _policy_of(record: Any) -> Dict[str, Any]:
+    return {api_key: getattr(record, attr) for api_key, (attr, _) in _POLICY.items()}
 
 
 class SpObject:
@@ -35,14 +53,7 @@ class SpObject:
         self.parent: Optional[str] = None
         self.template = ""
         self.size = size
-        self.replication = 3
-        self.place_all = "default"
-        self.place_tail = "default"
-        self.place_head = "default"
-        self.iops: Limit = "-"
-        self.bw: Limit = "-"
-        self.limit_type = "total"
-        self.reuse_server = False
+        _default_policy(self)
         self.tags: Dict[str, str] = {}
         self.created = created
         self.origin: Optional[str] = None
@@ -71,15 +82,11 @@ class SpObject:
         return self.name
 
     def policy(self) -> Dict[str, Any]:
-        return {
-            "replication": self.replication, "placeAll": self.place_all, "placeTail": self.place_tail,
-            "placeHead": self.place_head, "iops": self.iops, "bw": self.bw,
-            "limitType": self.limit_type, "reuseServer": self.reuse_server,
-        }
+        return _policy_of(self)
 
     def apply_policy(self, values: Dict[str, Any]) -> None:
         """Set policy fields from a dict with API field names (missing keys keep their value)."""
-        for api_key, attr in _POLICY_ATTRS.items():
+        for api_key, (attr, _) in _POLICY.items():
             if api_key not in values:
                 continue
             value = values[api_key]
@@ -96,13 +103,6 @@ class SpObject:
         for slot in cls.__slots__:
             setattr(obj, slot, doc[slot])
         return obj
-
-
-_POLICY_ATTRS = {
-    "replication": "replication", "placeAll": "place_all", "placeTail": "place_tail",
-    "placeHead": "place_head", "iops": "iops", "bw": "bw", "limitType": "limit_type",
-    "reuseServer": "reuse_server",
-}
 
 
 class Attachment:
@@ -127,24 +127,15 @@ class Template:
         self.name = name
         self.parent = ""
         self.size: Limit = "-"
+        _default_policy(self)
         self.replication: Limit = "-"
-        self.place_all = "default"
-        self.place_tail = "default"
-        self.place_head = "default"
-        self.iops: Limit = "-"
-        self.bw: Limit = "-"
-        self.limit_type = "total"
-        self.reuse_server = False
         self.tags: Dict[str, str] = {}
 
     def policy(self) -> Dict[str, Any]:
         """Policy values the template imposes on its volumes (replication only when set)."""
-        out = {
-            "placeAll": self.place_all, "placeTail": self.place_tail, "placeHead": self.place_head,
-            "iops": self.iops, "bw": self.bw, "limitType": self.limit_type, "reuseServer": self.reuse_server,
-        }
-        if self.replication != "-":
-            out["replication"] = self.replication
+        out = _policy_of(self)
+        if self.replication == "-":
+            del out["replication"]
         return out
 
     def to_doc(self) -> Dict[str, Any]:
