@@ -14,7 +14,7 @@ from typing import Dict, Optional, Tuple
 
 from lxml import etree
 
-from .fields import Fields, owner
+from .fields import owner, pool_object
 from .template import Template
 
 #: DATASTORE/TYPE values.
@@ -44,9 +44,7 @@ class Datastore:
 
     @classmethod
     def from_xml(cls, element: etree._Element) -> "Datastore":
-        ds_id = Fields(element, "DATASTORE").req_int("ID")
-        where = "DATASTORE[ID=%d]" % ds_id
-        f = Fields(element, where)
+        ds_id, f = pool_object(element, "DATASTORE")
         return cls(
             id=ds_id,
             **owner(f),
@@ -61,7 +59,7 @@ class Datastore:
             free_mb=f.opt_int("FREE_MB"),
             used_mb=f.opt_int("USED_MB"),
             image_ids=f.ids("IMAGES"),
-            template=Template.from_xml(f.child("TEMPLATE"), where + "/TEMPLATE"),
+            template=Template.from_xml(f.child("TEMPLATE"), f.path("TEMPLATE")),
         )
 
     @property

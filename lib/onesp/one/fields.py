@@ -139,6 +139,15 @@ class Fields:
         return tuple(parse_int(node.text or "", where) for node in holder.findall("ID"))
 
 
+def pool_object(element: etree._Element, kind: str) -> Tuple[int, Fields]:
+    """The id of a pool object (VM, IMAGE, ...) and a reader over it whose messages name the
+    object: ``IMAGE[ID=7]/SOURCE``, not just ``IMAGE/SOURCE``."""
+    f = Fields(element, kind)
+    obj_id = f.req_int("ID")
+    f.where = "%s[ID=%d]" % (kind, obj_id)
+    return obj_id, f
+
+
 def int_list(value: Optional[str], where: str, sep: str = ",") -> Tuple[int, ...]:
     """'1,2, 3' -> (1, 2, 3); None or '' -> ()."""
     if value is None or value.strip() == "":

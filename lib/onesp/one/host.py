@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 
 from lxml import etree
 
-from .fields import Fields
+from .fields import pool_object
 from .template import Template
 
 #: HOST/STATE values.
@@ -32,9 +32,7 @@ class Host:
 
     @classmethod
     def from_xml(cls, element: etree._Element) -> "Host":
-        host_id = Fields(element, "HOST").req_int("ID")
-        where = "HOST[ID=%d]" % host_id
-        f = Fields(element, where)
+        host_id, f = pool_object(element, "HOST")
         return cls(
             id=host_id,
             name=f.req_str("NAME"),
@@ -45,7 +43,7 @@ class Host:
             cluster_id=f.opt_int("CLUSTER_ID"),
             cluster=f.opt_str("CLUSTER"),
             vms=f.ids("VMS"),
-            template=Template.from_xml(f.child("TEMPLATE"), where + "/TEMPLATE"),
+            template=Template.from_xml(f.child("TEMPLATE"), f.path("TEMPLATE")),
         )
 
     @property

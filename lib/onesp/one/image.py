@@ -8,7 +8,7 @@ from typing import Optional, Tuple
 from lxml import etree
 
 from .disk import DiskSnapshot, find_snapshot, parse_snapshot_list
-from .fields import Fields, owner
+from .fields import owner, pool_object
 from .template import Template
 
 #: IMAGE/TYPE values.
@@ -61,9 +61,7 @@ class Image:
 
     @classmethod
     def from_xml(cls, element: etree._Element) -> "Image":
-        image_id = Fields(element, "IMAGE").req_int("ID")
-        where = "IMAGE[ID=%d]" % image_id
-        f = Fields(element, where)
+        image_id, f = pool_object(element, "IMAGE")
         return cls(
             id=image_id,
             **owner(f),
@@ -87,10 +85,10 @@ class Image:
             datastore=f.opt_str("DATASTORE"),
             vms=f.ids("VMS"),
             clones=f.ids("CLONES"),
-            snapshots=parse_snapshot_list(f.child("SNAPSHOTS"), where + "/SNAPSHOTS"),
+            snapshots=parse_snapshot_list(f.child("SNAPSHOTS"), f.path("SNAPSHOTS")),
             backup_disk_ids=f.ids("BACKUP_DISK_IDS"),
             locked=f.child("LOCK") is not None,
-            template=Template.from_xml(f.child("TEMPLATE"), where + "/TEMPLATE"),
+            template=Template.from_xml(f.child("TEMPLATE"), f.path("TEMPLATE")),
         )
 
     @property

@@ -9,7 +9,7 @@ from lxml import etree
 
 from ..errors import NotFound
 from .disk import Disk, DiskSnapshot, parse_disks, parse_snapshot_list
-from .fields import Fields, owner
+from .fields import Fields, owner, pool_object
 from .template import Template
 
 #: VM STATE values (reference section 8.1).
@@ -163,10 +163,8 @@ class Vm:
 
     @classmethod
     def from_xml(cls, element: etree._Element) -> "Vm":
-        top = Fields(element, "VM")
-        vm_id = top.req_int("ID")
-        where = "VM[ID=%d]" % vm_id
-        f = Fields(element, where)
+        vm_id, f = pool_object(element, "VM")
+        where = f.where
         tmpl_el = f.child("TEMPLATE")
         tmpl = Fields(tmpl_el if tmpl_el is not None else etree.Element("TEMPLATE"), where + "/TEMPLATE")
         context_el = tmpl.child("CONTEXT")
