@@ -205,7 +205,22 @@ def _insert_after_last(doc: Document, name: str, block: str, gap: str) -> str:
     return text + ("" if text.endswith("\n") or not text else "\n") + gap[1:] + block + "\n"
 
 
-class Block(Item):
+class WholeEntry(Item):
+    """An item that is one whole entry of oned.conf: removing it removes that entry."""
+
+    @abc.abstractmethod
+    def _entry(self, doc: Document) -> Optional[Entry]:
+        """The entry in ``doc`` that registers the item, if any."""
+
+    def remove(self, doc: Document, record: Record) -> str:
+        entry = self._entry(doc)
+        if entry is None:
+            return doc.text
+        start, end = onedconf.removal_span(doc.text, entry)
+        return doc.text[:start] + doc.text[end:]
+
+
+class Block(WholeEntry):
     """A ``TM_MAD_CONF``/``DS_MAD_CONF`` block for the driver."""
 
     def __init__(self, entry: str, values: Tuple[Tuple[str, str], ...]) -> None:
@@ -246,15 +261,8 @@ class Block(Item):
             return doc.text, None, self.differences(doc)
         return _insert_after_last(doc, self.entry, self.render(), "\n\n"), {"item": self.key}, []
 
-    def remove(self, doc: Document, record: Record) -> str:
-        entry = self._entry(doc)
-        if entry is None:
-            return doc.text
-        start, end = onedconf.removal_span(doc.text, entry)
-        return doc.text[:start] + doc.text[end:]
 
-
-class Restricted(Item):
+class Restricted(WholeEntry):
     """``VM_RESTRICTED_ATTR = "<name>"``."""
 
     def __init__(self, name: str) -> None:
@@ -277,10 +285,3 @@ class Restricted(Item):
         if self._entry(doc):
             return doc.text, None, []
         return _insert_after_last(doc, "VM_RESTRICTED_ATTR", self.describe(), "\n"), {"item": self.key}, []
-
-    def remove(self, doc: Document, record: Record) -> str:
-        entry = self._entry(doc)
-        if entry is None:
-            return doc.text
-        start, end = onedconf.removal_span(doc.text, entry)
-        return doc.text[:start] + doc.text[end:]
