@@ -6,7 +6,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 from lxml import etree
 
-from .vm import DEFAULT_TIME, SnapshotSpec
+from .vm import DEFAULT_TIME, SnapshotSpec, add_snapshot
 from .xml import add, add_ids, add_template, owned_root, parse_fragment, serialize, text_of
 
 IMAGE_TYPE_IDS = {"OS": 0, "CDROM": 1, "DATABLOCK": 2, "KERNEL": 3, "RAMDISK": 4, "CONTEXT": 5, "BACKUP": 6}
@@ -52,17 +52,7 @@ def image_xml(image_id: int, *, name: Optional[str] = None, type: Union[str, int
     add(holder, "CURRENT_BASE", -1, cdata=False)
     add(holder, "NEXT_SNAPSHOT", str(max([s.id for s in snapshots] + [-1]) + 1))
     for snap in snapshots:
-        node = etree.SubElement(holder, "SNAPSHOT")
-        if snap.children:  # image.xsd wants CHILDREN before ACTIVE
-            add(node, "CHILDREN", ",".join(str(c) for c in snap.children))
-        if snap.active:
-            add(node, "ACTIVE", "YES")
-        add(node, "DATE", snap.date)
-        add(node, "ID", snap.id)
-        if snap.name is not None:
-            add(node, "NAME", snap.name)
-        add(node, "PARENT", snap.parent)
-        add(node, "SIZE", snap.size)
+        add_snapshot(holder, snap, children_first=True)
     etree.SubElement(root, "BACKUP_INCREMENTS")
     add_ids(root, "BACKUP_DISK_IDS", ())
     return serialize(root)

@@ -180,17 +180,22 @@ def _add_snapshots(root: etree._Element, disk: DiskSpec) -> None:
     add(holder, "DISK_ID", disk.disk_id)
     add(holder, "NEXT_SNAPSHOT", max(s.id for s in disk.snapshots) + 1)
     for snap in disk.snapshots:
-        node = etree.SubElement(holder, "SNAPSHOT")
-        if snap.active:
-            add(node, "ACTIVE", "YES")
-        if snap.children:
-            add(node, "CHILDREN", ",".join(str(c) for c in snap.children))
-        add(node, "DATE", snap.date)
-        add(node, "ID", snap.id)
-        if snap.name is not None:
-            add(node, "NAME", snap.name)
-        add(node, "PARENT", snap.parent)
-        add(node, "SIZE", snap.size)
+        add_snapshot(holder, snap, children_first=False)
+
+
+def add_snapshot(holder: etree._Element, snap: SnapshotSpec, children_first: bool) -> None:
+    """One ``SNAPSHOT`` of a disk or image; vm.xsd wants ACTIVE before CHILDREN, image.xsd the reverse."""
+    node = etree.SubElement(holder, "SNAPSHOT")
+    children = [("CHILDREN", ",".join(str(c) for c in snap.children))] if snap.children else []
+    active = [("ACTIVE", "YES")] if snap.active else []
+    for tag, value in (children + active if children_first else active + children):
+        add(node, tag, value)
+    add(node, "DATE", snap.date)
+    add(node, "ID", snap.id)
+    if snap.name is not None:
+        add(node, "NAME", snap.name)
+    add(node, "PARENT", snap.parent)
+    add(node, "SIZE", snap.size)
 
 
 def vm_xml(vm_id: int = 42, *, name: Optional[str] = None, uid: int = 0, gid: int = 0,
