@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
-from onesp.sim.stack import EXECUTABLE_DIRS
+from onesp.sim.stack import EXECUTABLE_DIRS, Invocation
 
 from bench import callcost
 from bench.cluster import BASE_IMAGE, MIB, Cluster
 from bench.timing import BenchError, RunSample, timed_run
-from bench.scenario import Invocation
 
 DISKS = 3
 SNAPSHOTS = 10

@@ -10,21 +10,11 @@ Each scenario uses its own range of VM and image ids, so runs never meet old sta
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Optional
+
+from onesp.sim.stack import Invocation
 
 from bench.cluster import Cluster
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """One run of an executable: ``<kind>/<action> argv...`` with stdin and extra environment."""
-
-    kind: str
-    action: str
-    argv: Tuple[str, ...]
-    stdin: bytes = b""
-    env: Dict[str, str] = field(default_factory=dict)
 
 
 class Scenario(ABC):

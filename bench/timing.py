@@ -54,13 +54,13 @@ def timed_run(cluster: Cluster, invocation: Invocation) -> RunSample:
     stack.oned.reset_calls()
     cpu_before = children_cpu()
     started = time.perf_counter()
-    result = cluster.run(invocation.kind, invocation.action, list(invocation.argv), stdin=invocation.stdin,
+    result = cluster.run(invocation.kind, invocation.executable, list(invocation.argv), stdin=invocation.stdin,
                          env=invocation.env)
     seconds = time.perf_counter() - started
     cpu = children_cpu() - cpu_before
     if not result.ok:
         line = (result.error_lines or [result.stderr.strip()[-300:]] or ["?"])[0]
-        raise BenchError("%s %s failed (exit %d) on %s: %s" % (invocation.kind, invocation.action, result.code,
+        raise BenchError("%s %s failed (exit %d) on %s: %s" % (invocation.kind, invocation.executable, result.code,
                                                                cluster.label, line))
     log = stack.oned.call_log()
     return RunSample(seconds, cpu, dict(stack.ctl.counts()), tuple(log.calls), result.stdout)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from typing import List, Optional
 
+from onesp.sim.stack import Invocation
+
 from bench.cluster import BASE_IMAGE, MIB, Cluster
-from bench.scenario import Invocation, Scenario
+from bench.scenario import Scenario
 
 IMAGE_DS, SYSTEM_DS = "100", "101"
 PROLOG_MIGRATE = 8

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, TypeV
 
 from onesp.sim.stack import Result, Stack
 
-from .invocation import Invocation
+from onesp.sim.stack import Invocation
 from .scenarios import Scenario, prepare
 from .state import Snapshot, snapshot
 

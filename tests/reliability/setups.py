@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Optional, Sequence
 
 from onesp.sim.stack import Stack
 
-from .invocation import Invocation
+from onesp.sim.stack import Invocation
 
 MIB = 1024 * 1024
 VM = 7

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from onesp.sim.stack import Stack
 
-from .invocation import Invocation
+from onesp.sim.stack import Invocation
 from .setups import MIB, TS, VM, VM_TAGS, clone_deployed, link
 
 

@@ -129,7 +129,7 @@ def interrupt(stack: Stack, scenario: Scenario, step: Step, call_name: Optional[
     port = int(stack.env["SP_API_HTTP_PORT"])
     if call_name:
         stack.ctl.set_latency(call_name, LATENCY * 1000)
-    proc = subprocess.Popen(invocation.command(stack), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(invocation.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
     assert proc.stdin is not None
     proc.stdin.write(invocation.stdin)

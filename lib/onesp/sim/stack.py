@@ -23,9 +23,9 @@ import base64
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import storpool
 from .oned import OnedSim, builders
@@ -63,6 +63,33 @@ class Result:
 
     def __str__(self) -> str:
         return "exit %d\nstdout: %s\nstderr: %s" % (self.code, self.stdout, self.stderr)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """How oned runs one action: executable (kind, file name), argv, stdin, extra environment.
+
+    The tests and the benchmarks describe every action run this way."""
+
+    kind: str
+    executable: str
+    argv: Tuple[str, ...]
+    stdin: bytes = b""
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The start of the action's error line: ``tm clone``, ``vmm snapshot_create``."""
+        return "%s %s" % (self.kind, self.executable.replace("-storpool", ""))
+
+    def run(self, stack: "Stack", env: Optional[Mapping[str, str]] = None, **kwargs: Any) -> Result:
+        """Run it; ``env`` adds to (and overrides) the invocation's own environment."""
+        return stack.run(self.kind, self.executable, *self.argv, stdin=self.stdin, env=dict(self.env, **(env or {})),
+                         **kwargs)
+
+    def command(self) -> List[str]:
+        """The argv of the executable itself (for tests that start it with Popen)."""
+        return [sys.executable, str(EXECUTABLE_DIRS[self.kind] / self.executable), *self.argv]
 
 
 class Stack:
