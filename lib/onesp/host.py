@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import secrets
 import shlex
 import signal
 import subprocess
 from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Union
 
 from .errors import BadInput, HostError
+from .naming import unique_token
 
 Argv = Sequence[str]
 #: What a command reads on stdin: bytes, or an open binary file streamed to it (image data).
@@ -95,7 +95,7 @@ class Host:
         """
         target, link = check_path(target), check_path(link)
         directory = posixpath.dirname(link)
-        temporary = "%s.onesp-tmp.%s" % (link, secrets.token_hex(4))  # unique: two runs at once must not collide
+        temporary = "%s.onesp-tmp.%s" % (link, unique_token(4))  # unique: two runs at once must not collide
         commands: List[Argv] = [
             ["sh", "-c", 'readlink -- "$1" || true', "sh", link],
             ["mkdir", "-p", "--", directory],
@@ -135,7 +135,7 @@ class Host:
     def write_file(self, path: str, data: bytes) -> None:
         """Write ``data`` to ``path`` through a temporary name, so readers never see half a file."""
         path = check_path(path)
-        temporary = "%s.onesp-tmp.%s" % (path, secrets.token_hex(4))
+        temporary = "%s.onesp-tmp.%s" % (path, unique_token(4))
         self.run(["mkdir", "-p", "--", posixpath.dirname(path)], ["dd", "of=" + temporary, "status=none"],
                  ["mv", "-f", "--", temporary, path], stdin=data, what="write %s" % path)
 

@@ -21,6 +21,7 @@ whole name, so disk 1 of a VM can never be mistaken for disks 10-19, and
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,6 +42,13 @@ _RESERVED = frozenset(("list", "status"))
 DISK_TYPES = frozenset(
     ("NPERS", "NPERSRO", "PERS", "PERSRO", "CDROM", "IMMUT", "VOL", "VOLRO", "CNTXT", "NVRAM", "SWTPM", "CHKPNT")
 )
+
+
+def unique_token(nbytes: int = 4) -> str:
+    """Random hex that keeps the names two concurrent runs make apart (temporary links,
+    staging directories, helper snapshots). os.urandom, not the secrets module, which
+    would put hashlib and hmac on every action's start-up path."""
+    return os.urandom(nbytes).hex()
 
 
 def check_volume_name(name: str) -> str:

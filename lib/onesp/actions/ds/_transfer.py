@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import os
 import posixpath
-import secrets
 from typing import Any
 
 
 from ...host import check_path
+from ...naming import unique_token
 from ._imports import LocalImage
 from ...progress import Progress
 from ._qemu import ImageInfo, convert_argv
@@ -64,7 +64,7 @@ def remote_directory(ctx: Any, worker: Worker, staging_dir: str, prefix: str = "
     removes it. ``mkdir -m 700`` fails if the name exists, and follows no link.
     """
     base = check_path(staging_dir)
-    directory = check_path(posixpath.join(base, "%s.%s" % (prefix, secrets.token_hex(6))))
+    directory = check_path(posixpath.join(base, "%s.%s" % (prefix, unique_token(6))))
     ctx.undo(worker.host.run, ["rm", "-rf", "--", directory], what="rm %s" % directory,
              label="remove %s on %s" % (directory, worker.name))
     with ctx.step("make a temporary directory in %s on %s" % (base, worker.name)):

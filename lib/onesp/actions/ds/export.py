@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import secrets
 import string
 import sys
 from typing import Any
@@ -24,10 +23,10 @@ from lxml import etree
 
 from ... import volumes
 from ...errors import ConfigError, HostError
+from ...naming import unique_token
 from . import _common as common, _qemu as qemu, _transfer as transfer, _worker as worker
 
 MIB = 1024 * 1024
-_TOKEN_ALPHABET = string.ascii_lowercase + string.digits
 
 
 def run(ctx: Any) -> str:
@@ -45,7 +44,7 @@ def run(ctx: Any) -> str:
     node = worker.choose(ctx, bridges, app_id)
     with ctx.step("look up volume %s" % volume):
         size_mb = -(-int(ctx.sp.volume(volume)["size"]) // MIB)
-    snapshot = ctx.names.temporary(volume, "export", "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(6)))
+    snapshot = ctx.names.temporary(volume, "export", unique_token(3))
     ctx.undo(volumes.delete_snapshots, ctx, [snapshot], label="delete snapshot %s" % snapshot)
     with ctx.step("snapshot %s as %s" % (volume, snapshot)):
         ctx.sp.volume_snapshot(volume, snapshot, tags=ctx.tags.instance())

@@ -15,7 +15,6 @@ nothing to remove — removing the "source" would delete the destination.
 from __future__ import annotations
 
 import posixpath
-import secrets
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any, FrozenSet, Optional
 
 from ... import host as hosts
 from ...errors import HostError
+from ...naming import unique_token
 
 _PROBE = ".onesp-probe-"
 #: A directory with a memory checkpoint can take long to copy; the copy is still stopped by SIGTERM.
@@ -57,7 +57,7 @@ def survey(ctx: Any, src_host: str, src_dir: str, dst_host: str, dst_dir: str) -
     """Look at both directories (three short host commands)."""
     if src_host == dst_host and src_dir == dst_dir:
         return Survey(True, True, True, frozenset(), frozenset())
-    probe = _PROBE + secrets.token_hex(8)
+    probe = _PROBE + unique_token(8)
     destination = ctx.host(dst_host)
     remove_probe = ["rm", "-f", "--", posixpath.join(dst_dir, probe)]
     # registered before the look writes it: a SIGTERM that cuts off the answer still removes it

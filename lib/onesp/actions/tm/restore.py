@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import posixpath
-import secrets
 import shlex
 from typing import Any, List, Tuple
 
 from ... import disks
 from ...disks import DiskVolume
 from ...errors import BackendError, BadInput, NotFound, OnespError, Unsupported
+from ...naming import unique_token
 from ...storpool import ApiNotFound
 from . import _backup_source as backup_source, _backups as backups, _common as common
 
@@ -68,7 +68,7 @@ def run(ctx: Any) -> None:
             backup_source.download(ctx, url, host, path, backups.COPY_TIMEOUT)
         fetched.append((path, _virtual_size(ctx, node, qemu_img, path, disk_id)))
 
-    token = secrets.token_hex(4)
+    token = unique_token(4)
     safety: List[str] = []
     for (disk_id, _, volume), (path, size) in zip(targets, fetched):
         safety.append(_write_in_place(ctx, node, qemu_img, volume, path, size, client, token))
