@@ -97,6 +97,8 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("MKSWAP", "str", "mkswap", "mkswap command on hosts."),
     _s("MKFS", "str", "mkfs", "mkfs command."),
     _s("MKISOFS", "str", "genisoimage", "ISO builder for the context disk (genisoimage, mkisofs or xorriso -as mkisofs)."),
+    _s("CONTEXT_PACKAGES_DIR", "str", "/usr/share/one/context",
+       "What goes into the context ISO of a VM with INCLUDE_CONTEXT_PACKAGES (OpenNebula's guest packages)."),
     # -- logging
     _s("LOG_TO_FILE", "bool", "0", "Also append log lines to LOG_FILE."),
     _s("LOG_FILE", "str", "/var/log/one/addon-storpool.log", "Log file used when LOG_TO_FILE is set."),

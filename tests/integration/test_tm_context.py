@@ -185,3 +185,31 @@ def test_context_without_an_iso_tool(stack, files):
     assert r.error_lines == ["tm context: build the context ISO with no-such-mkisofs: configuration error: "
                              "MKISOFS: no-such-mkisofs is not installed on the front-end"]
     assert stack.volume_names() == []
+
+
+def test_context_includes_the_guest_packages_when_the_vm_asks(stack, files):
+    context_sh, ds_file = files
+    packages = stack.root / "context-packages"
+    (packages / "rpm").mkdir(parents=True)
+    (packages / "one-context_6.10.0-1.deb").write_bytes(b"deb package")
+    (packages / "rpm" / "one-context-6.10.0-1.el9.noarch.rpm").write_bytes(b"rpm package")
+    (packages / "init.sh").write_text("the packages' init.sh\n")  # oned's file of that name wins
+    env = {"ONESP_CONTEXT_PACKAGES_DIR": str(packages)}
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"INCLUDE_CONTEXT_PACKAGES": "1"})
+    r = _context(stack, context_sh, "%s:'init.sh'" % ds_file, env=env)
+    assert r.ok, r
+    listing, image = _iso_listing(stack, "one-sys-7-1-iso")
+    assert listing == ["/context.sh", "/init.sh", "/one-context_6.10.0-1.deb", "/rpm",
+                       "/rpm/one-context-6.10.0-1.el9.noarch.rpm"]
+    assert _read_from_iso(image, "/init.sh") == ds_file.read_bytes()
+    assert _read_from_iso(image, "/rpm/one-context-6.10.0-1.el9.noarch.rpm") == b"rpm package"
+
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"INCLUDE_CONTEXT_PACKAGES": "0"})
+    assert _context(stack, context_sh, env=env).ok
+    assert _iso_listing(stack, "one-sys-7-1-iso")[0] == ["/context.sh"]
+
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"INCLUDE_CONTEXT_PACKAGES": "YES"})
+    r = _context(stack, context_sh, env={"ONESP_CONTEXT_PACKAGES_DIR": str(stack.root / "missing")})
+    assert r.error_lines == ["tm context: include the context packages: configuration error: CONTEXT_PACKAGES_DIR %s "
+                             "(INCLUDE_CONTEXT_PACKAGES) is not a directory" % (stack.root / "missing")]
+    assert _iso_listing(stack, "one-sys-7-1-iso")[0] == ["/context.sh"]  # the ISO as it was

@@ -17,7 +17,12 @@ the VM's volumes are then detached from the other hosts of its history (see
 UEFI NVRAM (``T_OS_NVRAM="storpool:template=<file>"``): ``one-sys-<vm>-NVRAM`` is created
 from the template file once and attached to the host, as the addon does.
 
-Deliberately not done: http:// context files (refused), INCLUDE_CONTEXT_PACKAGES. A refresh
+With ``INCLUDE_CONTEXT_PACKAGES`` (a number above 0, or YES, in the VM's user template) the
+ISO also holds the files under CONTEXT_PACKAGES_DIR (OpenNebula's guest context packages) at
+their relative paths, as the addon's rsync of ``/usr/share/one/context/*`` did; a file oned
+lists under the same name wins.
+
+Deliberately not done: http:// context files (refused). A refresh
 overwrites the previous ISO in place, so its content cannot be rolled back; a re-run
 rebuilds it from oned's current state.
 """
@@ -29,7 +34,7 @@ import re
 import shlex
 import subprocess
 import tempfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ... import disks, volumes
 from ...errors import BadInput, ConfigError, HostError, Unsupported
@@ -58,6 +63,9 @@ def run(ctx: Any) -> None:
     if vm.context_disk_id is not None and vm.context_disk_id != dst.disk_id:
         raise BadInput("the context disk of VM %d is disk %d, not %d" % (vm.id, vm.context_disk_id, dst.disk_id))
     entries = iso_entries(args.files)
+    if _wants_packages(vm.include_context_packages):
+        with ctx.step("include the context packages"):
+            entries += package_entries(str(ctx.config.CONTEXT_PACKAGES_DIR), {target for _, target in entries})
     name = ctx.names.context(vm.id, dst.disk_id)
     tags = None
     if ctx.config.TAG_CONTEXT_ISO:
@@ -108,6 +116,27 @@ def iso_entries(files: Tuple[str, ...]) -> List[Tuple[str, str]]:
     return entries
 
 
+def _wants_packages(value: Optional[str]) -> bool:
+    text = (value or "").strip().upper()
+    return text in ("YES", "TRUE") or (text.isdigit() and int(text) > 0)
+
+
+def package_entries(directory: str, taken: Set[str]) -> List[Tuple[str, str]]:
+    """(source path, path in the ISO) of every regular file under ``directory`` (the
+    directories below it walked, symlinked directories not), leaving out the names in ``taken``."""
+    if not os.path.isdir(directory):
+        raise ConfigError("CONTEXT_PACKAGES_DIR %s (INCLUDE_CONTEXT_PACKAGES) is not a directory" % directory)
+    found: List[Tuple[str, str]] = []
+    for root, dirs, files in os.walk(directory):
+        dirs.sort()
+        for name in sorted(files):
+            source = os.path.join(root, name)
+            target = os.path.relpath(source, directory).replace(os.sep, "/")
+            if os.path.isfile(source) and target not in taken:
+                found.append((source, target))
+    return found
+
+
 def build_iso(ctx: Any, entries: List[Tuple[str, str]], staging: str) -> str:
     """Copy the entries into ``staging/files`` and pack them; returns the ISO's path."""
     tree = os.path.join(staging, "files")
@@ -115,6 +144,8 @@ def build_iso(ctx: Any, entries: List[Tuple[str, str]], staging: str) -> str:
     with ctx.step("collect the context files"):
         for source, target in entries:
             try:
+                if "/" in target:  # a package in a subdirectory of CONTEXT_PACKAGES_DIR
+                    os.makedirs(os.path.join(tree, os.path.dirname(target)), 0o755, exist_ok=True)
                 with open(source, "rb") as src, open(os.path.join(tree, target), "xb") as out:
                     while True:
                         chunk = src.read(1 << 20)
