@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shlex
 import shutil
 import subprocess
@@ -16,8 +17,8 @@ from onesp.sim.stack import EXECUTABLE_DIRS
 MIB = 1024 * 1024
 
 
-def export(stack, env=None, app_id: str = "3", ds_template=None):
-    xml = stack.put_image(5, data=b"exported bytes")
+def export(stack, env=None, app_id: str = "3", ds_template=None, put: bool = True):
+    xml = stack.put_image(5, data=b"exported bytes") if put else stack.oned.get("image", 5)
     ds = stack.put_datastore(100, template=ds_template or {})
     stack.ctl.reset_calls()
     r = stack.ds("export", app_id, stdin=stack.ds_action(ds, xml), env=env)
@@ -66,6 +67,28 @@ def test_export_as_a_qcow2_file(stack, tmp_path):
     assert back.read_bytes().startswith(b"exported bytes")
     assert stack.snapshot_names() == [] and stack.attachments() == []
     assert dispose(stack, info, env=env).ok
+    assert list((tmp_path / "staging").iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is not installed")
+def test_export_with_extra_qemu_img_options(stack, tmp_path):
+    (tmp_path / "staging").mkdir()
+    env = {"ONESP_EXPORT_FILE_FORMAT": "qcow2", "ONESP_STAGING_DIR": str(tmp_path / "staging"),
+           "ONESP_EXPORT_QEMU_IMG_ARGS": "-c -o 'compat=0.10'"}
+    r, info = export(stack, env=env, ds_template={"EXPORT_BRIDGE_LIST": "node1"})
+    assert r.ok, r
+    path = info.findtext("IMPORT_SOURCE").split(":", 2)[2]
+    details = json.loads(subprocess.run(["qemu-img", "info", "--output=json", path], capture_output=True,
+                                        check=True).stdout)
+    assert details["format"] == "qcow2" and details["format-specific"]["data"]["compat"] == "0.10"
+    assert dispose(stack, info, env=env).ok
+
+    r, _ = export(stack, env=dict(env, ONESP_EXPORT_QEMU_IMG_ARGS="-o 'compat=0.10"),
+                  ds_template={"EXPORT_BRIDGE_LIST": "node1"}, put=False)
+    [line] = r.error_lines
+    assert line.startswith("ds export: convert one-img-5-export-") and line.endswith(
+        ": configuration error: EXPORT_QEMU_IMG_ARGS: No closing quotation"), line
+    assert stack.snapshot_names() == [] and stack.attachments() == []
     assert list((tmp_path / "staging").iterdir()) == []
 
 

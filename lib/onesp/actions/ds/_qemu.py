@@ -98,4 +98,9 @@ def export_argv(cfg: Any, fmt: str, device: str, target: str) -> List[str]:
     """Write a raw device into a new file of format ``fmt`` (marketplace export)."""
     if fmt not in ("raw", "qcow2"):
         raise Unsupported("cannot export as %s" % fmt)
-    return qemu_img(cfg) + ["convert", "-f", "raw", "-O", fmt, device, target]
+    try:
+        extra = shlex.split(str(cfg.EXPORT_QEMU_IMG_ARGS or ""))
+    except ValueError as exc:
+        raise ConfigError("EXPORT_QEMU_IMG_ARGS: %s" % exc) from None
+    # Options only, split like a shell but never given to one: each stays one argv element.
+    return qemu_img(cfg) + ["convert"] + extra + ["-f", "raw", "-O", fmt, device, target]

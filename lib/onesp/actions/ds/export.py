@@ -7,8 +7,9 @@ attached until the marketplace runs DISPOSE_CMD (``export.delete``); with EXPORT
 raw or qcow2 it is a converted file in a private directory under STAGING_DIR on the bridge, and
 the snapshot is removed at once. MD5 and SIZE (MB of the volume) go with it.
 
-Not carried over: EXPORT_TRANSPORT other than ssh, and EXPORT_QEMU_IMG_ARGS (free-form
-arguments from a configuration file would reach a shell on the bridge).
+EXPORT_QEMU_IMG_ARGS (say ``-c`` to compress a qcow2) is split like a shell and passed as
+argv elements before the conversion's own options; no shell sees it. Not carried over:
+EXPORT_TRANSPORT other than ssh.
 """
 
 from __future__ import annotations
