@@ -134,4 +134,6 @@ IGNORED: Dict[str, str] = {
     "MONITOR_ADDRESS": "tm monitor reads monitord's address from monitord.conf",
     "MONITOR_PORT": "tm monitor reads monitord's port from monitord.conf",
     "MONITOR_SEND_UDP": "tm monitor always sends over UDP, as OpenNebula's own probes do",
+    "MV_DETACH_ALL": "each disk's tm mv moves its own volume in one call",
+    "CDROM_BACKWARD_COMPATIBILITY": "CDROMs are per-VM clones; onesp audit lists an image volume left attached",
 }
