@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Dict, Iterator, Tuple
 
@@ -257,6 +258,24 @@ def test_cp_from_http_with_md5(stack, images, env, web):
     assert other.code != 0 and other.error_lines[0].startswith("ds cp: unsupported: cannot import from ftp://")
     assert stack.volume_names() == ["one-img-5"]
     assert os.listdir(env["ONESP_STAGING_DIR"]) == []
+
+
+def test_cp_from_http_keeps_to_the_datastores_transfer_limit(stack, images, env, web):
+    folder, data = images
+    stdin = setup(stack, folder, web + "/disk.raw", ds_template={"LIMIT_TRANSFER_BW": "2M"})
+    started = time.monotonic()
+    r = stack.ds("cp", "5", stdin=stdin, env=env)
+    elapsed = time.monotonic() - started
+    assert r.ok, r
+    assert read_back(stack, data)[:len(data)] == data
+    # 3 MiB at 2 MiB/s: at least 1.25 s once the first 512 KiB chunk (not waited for) is out
+    assert elapsed >= 1.25, elapsed
+
+    stdin = setup(stack, folder, web + "/disk.raw", image_id=6, ds_template={"LIMIT_TRANSFER_BW": "fast"})
+    bad = stack.ds("cp", "6", stdin=stdin, env=env)
+    assert bad.error_lines == ["ds cp: configuration error: LIMIT_TRANSFER_BW of datastore 100 is 'fast': give "
+                               "bytes per second, optionally with K, M or G"]
+    assert stack.volume_names() == ["one-img-5"]
 
 
 def test_cp_update_image_on_import(stack, images, env):

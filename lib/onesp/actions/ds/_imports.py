@@ -11,7 +11,9 @@ IMAGE/PATH is one of
 
 gzip, bzip2 and xz files are decompressed, as OpenNebula's downloader does, unless the
 datastore sets NO_DECOMPRESS. MD5 and SHA1 are computed over the file as given, in the same
-pass that downloads or decompresses it.
+pass that downloads or decompresses it. A download keeps to the datastore's
+LIMIT_TRANSFER_BW (bytes per second; K, M and G are 1024-based, as curl reads them for
+OpenNebula's downloader).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any, Dict, List, Optional, Sequence, Tuple, Type
@@ -35,6 +38,19 @@ CHUNK = 1024 * 1024
 DOWNLOAD_TIMEOUT = 60.0
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://")
+_RATE = re.compile(r"([0-9]{1,15})([KMG]?)\Z", re.IGNORECASE)
+
+
+def transfer_limit(datastore: Any) -> Optional[int]:
+    """LIMIT_TRANSFER_BW of ``datastore`` in bytes per second; None when it sets none."""
+    text = (datastore.limit_transfer_bw or "").strip()
+    if not text:
+        return None
+    match = _RATE.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise ConfigError("LIMIT_TRANSFER_BW of datastore %d is %r: give bytes per second, optionally with K, M or G"
+                          % (datastore.id, text[:40]))
+    return int(match.group(1)) * 1024 ** " KMG".index(match.group(2).upper() or " ")
 
 
 def classify(path: Optional[str]) -> str:
@@ -162,11 +178,13 @@ def wanted_digests(image: Any) -> List[str]:
 class Fetcher:
     """Makes local, uncompressed copies in a private temporary directory, removed on exit."""
 
-    def __init__(self, ctx: Any, staging_dir: str, decompress: bool = True, digests: Sequence[str] = ()) -> None:
+    def __init__(self, ctx: Any, staging_dir: str, decompress: bool = True, digests: Sequence[str] = (),
+                 rate_limit: Optional[int] = None) -> None:
         self.ctx = ctx
         self.staging_dir = staging_dir
         self.decompress = decompress
         self.digests = list(digests)
+        self.rate_limit = rate_limit  # bytes per second a download may take
         self.directory = ""
 
     def __enter__(self) -> "Fetcher":
@@ -202,12 +220,16 @@ class Fetcher:
         with response, open(target, "wb") as out:
             reader = _Hashing(response, self.digests)
             with Progress(self.ctx.log, "download %s" % description, total, lambda: reader.count):
+                chunk = CHUNK if not self.rate_limit else max(16384, min(CHUNK, self.rate_limit // 4))
+                started = time.monotonic()
                 try:
                     while True:
-                        data = reader.read(CHUNK)
+                        data = reader.read(chunk)
                         if not data:
                             break
                         out.write(data)
+                        if self.rate_limit:  # ahead of the allowed rate: wait until it catches up
+                            time.sleep(max(0.0, reader.count / self.rate_limit - (time.monotonic() - started)))
                 except OSError as exc:
                     raise Transient("download of %s failed after %d bytes: %s" % (description, reader.count, exc)) from None
             if total is not None and reader.count != total:

@@ -51,7 +51,8 @@ def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, tem
                 tags: Dict[str, str]) -> None:
     staging_dir = datastore.staging_dir or str(ctx.config.STAGING_DIR)
     decompress = not datastore.template.get_flag("NO_DECOMPRESS")
-    with imports.Fetcher(ctx, staging_dir, decompress, imports.wanted_digests(image)) as fetch:
+    limit = imports.transfer_limit(datastore) if kind == imports.URL else None
+    with imports.Fetcher(ctx, staging_dir, decompress, imports.wanted_digests(image), limit) as fetch:
         if kind == imports.URL:
             with ctx.step("download %s" % imports.shown(image.path)):
                 local = fetch.download(image.path)
