@@ -71,13 +71,13 @@ def test_connection_reset_after_the_effect(sp_sim):
 
 
 def test_latency_per_call_and_for_all(sp_sim):
-    sp_sim.ctl.set_latency("VolumesList", 300)
+    sp_sim.ctl.set_latency("VolumesList", 800)
     started = time.monotonic()
     sp_sim.api("GET", "VolumesList")
-    assert time.monotonic() - started >= 0.3
+    assert time.monotonic() - started >= 0.8
     started = time.monotonic()
     sp_sim.api("GET", "SnapshotsList")
-    assert time.monotonic() - started < 0.3
+    assert time.monotonic() - started < 0.8  # not delayed (a margin for a busy machine)
     sp_sim.ctl.set_latency("VolumesList", 0)
     sp_sim.ctl.set_latency("*", 200)
     started = time.monotonic()
