@@ -14,6 +14,7 @@ files (names and contents, read with isoinfo), which a second run must leave unc
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import tempfile
 from typing import Dict
@@ -54,6 +55,8 @@ def exact(stack) -> Snapshot:
         if parsed is not None and parsed.kind == "context":
             image = stack.read_volume(name, volume["size"])
             if image[ISO_MAGIC_AT:ISO_MAGIC_AT + 5] == b"CD001":  # a scenario's seeded volume may hold other bytes
+                if shutil.which("isoinfo") is None:
+                    pytest.skip("comparing context ISOs needs isoinfo (genisoimage)")
                 volume["digest"] = "files " + iso_files_digest(image)
     return Snapshot(state, host_state(stack))
 
