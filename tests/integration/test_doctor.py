@@ -11,16 +11,9 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
+from fixtures.sim_oned import stock_etc_dir
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def etc_dir(version: str) -> Path:
-    override = os.environ.get("ONESP_SHARED_DIR")
-    shared = Path(override) if override else REPO.parent / "shared"
-    path = shared / "opennebula" / ("etc-%s" % version)
-    if not (path / "oned.conf").is_file():
-        pytest.skip("stock OpenNebula configuration not found at %s (the shared reference folder is absent)" % path)
-    return path
 
 
 class Setup:
@@ -32,8 +25,8 @@ class Setup:
         self.remotes.mkdir()
         self.oned_conf = root / "oned.conf"
         self.vmm_execrc = root / "vmm_execrc"
-        self.oned_conf.write_bytes((etc_dir(version) / "oned.conf").read_bytes())
-        self.vmm_execrc.write_bytes((etc_dir(version) / "vmm_execrc").read_bytes())
+        self.oned_conf.write_bytes((stock_etc_dir(version) / "oned.conf").read_bytes())
+        self.vmm_execrc.write_bytes((stock_etc_dir(version) / "vmm_execrc").read_bytes())
         args = ["--prefix", str(self.remotes), "--bindir", bindir, "--oned-conf", str(self.oned_conf),
                 "--vmm-execrc", str(self.vmm_execrc)] + (["--autoconf"] if autoconf else [])
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHON": sys.executable, "ONESP_RC": ""}

@@ -15,6 +15,8 @@ import pytest
 from onesp import __version__
 from onesp.sim.stack import Result
 
+from fixtures.sim_oned import stock_etc_dir
+
 REPO = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 
@@ -34,16 +36,6 @@ def snapshot(root: Path) -> Dict[str, bytes]:
         key = str(path.relative_to(root))
         found[key + "/" if path.is_dir() else key] = b"" if path.is_dir() else path.read_bytes()
     return found
-
-
-def etc_dir(version: str) -> Path:
-    """Stock OpenNebula configuration files (skips when the shared reference folder is absent)."""
-    override = os.environ.get("ONESP_SHARED_DIR")
-    shared = Path(override) if override else REPO.parent / "shared"
-    path = shared / "opennebula" / ("etc-%s" % version)
-    if not (path / "oned.conf").is_file():
-        pytest.skip("stock OpenNebula configuration not found at %s (the shared reference folder is absent)" % path)
-    return path
 
 
 @pytest.fixture
@@ -188,8 +180,8 @@ def test_autoconf_through_install_sh_and_back(tmp_path, version):
     (one / "etc" / "vmm_exec").mkdir(parents=True)
     oned = one / "etc" / "oned.conf"
     execrc = one / "etc" / "vmm_exec" / "vmm_execrc"
-    oned.write_bytes((etc_dir(version) / "oned.conf").read_bytes())
-    execrc.write_bytes((etc_dir(version) / "vmm_execrc").read_bytes())
+    oned.write_bytes((stock_etc_dir(version) / "oned.conf").read_bytes())
+    execrc.write_bytes((stock_etc_dir(version) / "vmm_execrc").read_bytes())
     env = {"ONE_LOCATION": str(one), "AUTOCONF": "1"}
 
     first = install_sh("--bindir", "", env=env)
@@ -199,7 +191,7 @@ def test_autoconf_through_install_sh_and_back(tmp_path, version):
     assert "attach_disk=attach_disk.storpool" in text
     assert "kvm-storpool" in execrc.read_text()
     copies = sorted(p.name for p in (one / "etc").iterdir() if ".onesp-" in p.name)
-    assert len(copies) == 1 and (one / "etc" / copies[0]).read_bytes() == (etc_dir(version) / "oned.conf").read_bytes()
+    assert len(copies) == 1 and (one / "etc" / copies[0]).read_bytes() == (stock_etc_dir(version) / "oned.conf").read_bytes()
     assert "restart oned" in first.stdout
 
     second = install_sh("--bindir", "", env=env)
@@ -209,8 +201,8 @@ def test_autoconf_through_install_sh_and_back(tmp_path, version):
 
     gone = install_sh("--uninstall", env={"ONE_LOCATION": str(one)})
     assert gone.returncode == 0, gone.stdout + gone.stderr
-    assert oned.read_bytes() == (etc_dir(version) / "oned.conf").read_bytes()
-    assert execrc.read_bytes() == (etc_dir(version) / "vmm_execrc").read_bytes()
+    assert oned.read_bytes() == (stock_etc_dir(version) / "oned.conf").read_bytes()
+    assert execrc.read_bytes() == (stock_etc_dir(version) / "vmm_execrc").read_bytes()
     assert not (one / "var" / "remotes" / "tm").exists()
 
 
@@ -260,9 +252,9 @@ def test_uninstall_keeps_later_edits_and_stops_when_oned_conf_is_unreadable(tmp_
     (one / "var" / "remotes").mkdir(parents=True)
     (one / "etc" / "vmm_exec").mkdir(parents=True)
     oned = one / "etc" / "oned.conf"
-    stock = (etc_dir("7.0.2") / "oned.conf").read_text()
+    stock = (stock_etc_dir("7.0.2") / "oned.conf").read_text()
     oned.write_text(stock)
-    (one / "etc" / "vmm_exec" / "vmm_execrc").write_bytes((etc_dir("7.0.2") / "vmm_execrc").read_bytes())
+    (one / "etc" / "vmm_exec" / "vmm_execrc").write_bytes((stock_etc_dir("7.0.2") / "vmm_execrc").read_bytes())
     env = {"ONE_LOCATION": str(one), "AUTOCONF": "1"}
     assert install_sh("--bindir", "", env=env).returncode == 0
 
@@ -285,8 +277,8 @@ def test_uninstall_with_force_removes_the_files_anyway(tmp_path):
     (one / "var" / "remotes").mkdir(parents=True)
     (one / "etc" / "vmm_exec").mkdir(parents=True)
     oned = one / "etc" / "oned.conf"
-    oned.write_text((etc_dir("6.10.5") / "oned.conf").read_text())
-    (one / "etc" / "vmm_exec" / "vmm_execrc").write_bytes((etc_dir("6.10.5") / "vmm_execrc").read_bytes())
+    oned.write_text((stock_etc_dir("6.10.5") / "oned.conf").read_text())
+    (one / "etc" / "vmm_exec" / "vmm_execrc").write_bytes((stock_etc_dir("6.10.5") / "vmm_execrc").read_bytes())
     assert install_sh("--bindir", "", env={"ONE_LOCATION": str(one), "AUTOCONF": "1"}).returncode == 0
     oned.unlink()
     forced = install_sh("--uninstall", "--force", env={"ONE_LOCATION": str(one)})

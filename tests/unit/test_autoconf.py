@@ -14,26 +14,19 @@ from onesp.install import autoconf, execrc, onedconf, options, registration
 from onesp.install.onedconf import OnedConfError
 from onesp.install.registration import Plan
 
+from fixtures.sim_oned import stock_etc_dir
+
 ALL_HELPERS = frozenset(script for _, script in registration.HOTPLUG_HELPERS + registration.SNAPSHOT_HELPERS)
 FULL = Plan(ALL_HELPERS, True)
 LOCAL = ("attach_disk=attach_disk.storpool,detach_disk=detach_disk.storpool,snapshotcreate=snapshot_create-storpool,"
          "snapshotrevert=snapshot_revert-storpool,snapshotdelete=snapshot_delete-storpool")
 
 
-def etc_dir(version: str) -> Path:
-    override = os.environ.get("ONESP_SHARED_DIR")
-    shared = Path(override) if override else Path(__file__).resolve().parents[2].parent / "shared"
-    path = shared / "opennebula" / ("etc-%s" % version)
-    if not (path / "oned.conf").is_file():
-        pytest.skip("stock OpenNebula configuration not found at %s (the shared reference folder is absent)" % path)
-    return path
-
-
 VERSIONS = ("7.0.2", "6.10.5")
 
 
 def stock(version: str, name: str = "oned.conf") -> str:
-    return autoconf.read_text(str(etc_dir(version) / name))
+    return autoconf.read_text(str(stock_etc_dir(version) / name))
 
 
 def changed_lines(before: str, after: str) -> Tuple[List[Tuple[str, str]], List[str]]:
