@@ -5,17 +5,17 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-import http.server
 import os
 import shutil
 import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import Dict, Iterator, Tuple
 
 import pytest
 from lxml import etree
+
+from fixtures.web import serve_directory
 
 MIB = 1024 * 1024
 STAGING = "one-img-5-" + hashlib.md5(b"one-img-5\n").hexdigest()
@@ -216,28 +216,10 @@ def test_cp_zero_sized_image_is_refused(stack, env, tmp_path):
     assert r.error_lines == ["ds cp: inspect %s: bad input: %s has a virtual size of 0 bytes" % (empty, empty)]
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    def handle_error(self, request, client_address):  # the action may hang up after the first MiB
-        pass
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        pass
-
-
 @pytest.fixture
 def web(images) -> Iterator[str]:
-    folder, _ = images
-    handler = lambda *a, **kw: _Quiet(*a, directory=str(folder), **kw)  # noqa: E731
-    server = _Server(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield "http://127.0.0.1:%d" % server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_directory(images[0]) as url:
+        yield url
 
 
 def test_cp_from_http_with_md5(stack, images, env, web):

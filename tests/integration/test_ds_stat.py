@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import bz2
-import http.server
 import os
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+from fixtures.web import serve_directory
 
 MIB = 1024 * 1024
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is not installed")
@@ -54,26 +54,10 @@ def test_stat_refusals(stack, folder, tmp_path):
                              "URL or a snapshot source"]
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    def handle_error(self, request, client_address):  # the action may hang up after the first MiB
-        pass
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002
-        pass
-
-
 @pytest.fixture
 def web(folder) -> Iterator[str]:
-    server = _Server(("127.0.0.1", 0),
-                                             lambda *a, **kw: _Quiet(*a, directory=str(folder), **kw))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield "http://127.0.0.1:%d" % server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_directory(folder) as url:
+        yield url
 
 
 def test_stat_of_urls(stack, folder, web, tmp_path):
