@@ -14,9 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, TypeVar
 
-from onesp.sim.stack import Result, Stack
+from onesp.sim.stack import Invocation, Result, Stack
 
-from onesp.sim.stack import Invocation
 from .scenarios import Scenario, prepare
 from .state import Snapshot, snapshot
 

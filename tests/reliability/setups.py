@@ -14,9 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence
 
-from onesp.sim.stack import Stack
-
-from onesp.sim.stack import Invocation
+from onesp.sim.stack import Invocation, Stack
 
 MIB = 1024 * 1024
 VM = 7
@@ -29,6 +27,17 @@ def link(stack: Stack, volume: str, disk: int, host: Optional[str] = None, ds: i
     link.parent.mkdir(parents=True, exist_ok=True)
     os.symlink(str(stack.dev_dir / volume), link)
     return link
+
+
+def vm_volumes(stack: Stack) -> None:
+    """The volumes of VM 7 (images 5 and 6 registered): disk 0 a clone of image 5, disk 1
+    persistent image 6, disk 2 a volatile raw disk, disk 3 its context ISO, all tagged."""
+    stack.sp.volume_create("one-img-5-7-0", base_on="one-img-5", tags=dict(VM_TAGS, diskid="0", type="NPERS"))
+    stack.sp.volume_update("one-img-6", tags=dict(VM_TAGS, diskid="1", type="PERS"))
+    stack.sp.volume_create("one-sys-7-2-raw", size=16 * MIB, template="one-ds-101",
+                           tags=dict(VM_TAGS, diskid="2", type="VOL"))
+    stack.sp.volume_create("one-sys-7-3-iso", size=MIB, template="one-ds-101",
+                           tags=dict(VM_TAGS, diskid="3", type="CNTXT"))
 
 
 def clone_deployed(stack: Stack, snapshots: Sequence[Any] = (), size: int = 16, **vm: Any) -> None:
@@ -134,12 +143,7 @@ def vmm_snapshot(action: str, taken: bool) -> Callable[[Stack], Invocation]:
         b = stack.b
         stack.put_image(5)
         stack.put_image(6, persistent=True)
-        stack.sp.volume_create("one-img-5-7-0", base_on="one-img-5", tags=dict(VM_TAGS, diskid="0", type="NPERS"))
-        stack.sp.volume_update("one-img-6", tags=dict(VM_TAGS, diskid="1", type="PERS"))
-        stack.sp.volume_create("one-sys-7-2-raw", size=16 * MIB, template="one-ds-101",
-                               tags=dict(VM_TAGS, diskid="2", type="VOL"))
-        stack.sp.volume_create("one-sys-7-3-iso", size=MIB, template="one-ds-101",
-                               tags=dict(VM_TAGS, diskid="3", type="CNTXT"))
+        vm_volumes(stack)
         for name in VMM_VOLUMES:
             stack.sp.attach(name, 1)
             stack.write_volume(name, b"at snapshot time: " + name.encode())

@@ -5,10 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Any, Callable
 
-from onesp.sim.stack import Stack
+from onesp.sim.stack import Invocation, Stack
 
-from onesp.sim.stack import Invocation
-from .setups import MIB, TS, VM, VM_TAGS, clone_deployed, link
+from .setups import MIB, TS, VM, VM_TAGS, clone_deployed, link, vm_volumes
 
 
 def tm_clone(stack: Stack) -> Invocation:
@@ -70,12 +69,7 @@ def _vm_on_node1(stack: Stack, lcm_state: int, **vm: Any) -> str:
     disks = [b.image_disk(0, 5, size=16), b.image_disk(1, 6, persistent=True, size=16), b.volatile_disk(2, 16)]
     xml = stack.put_vm(VM, disks=disks, lcm_state=lcm_state,
                        history=(b.history("node1", hid=1), b.history("node2", hid=2)), **vm)
-    stack.sp.volume_create("one-img-5-7-0", base_on="one-img-5", tags=dict(VM_TAGS, diskid="0", type="NPERS"))
-    stack.sp.volume_update("one-img-6", tags=dict(VM_TAGS, diskid="1", type="PERS"))
-    stack.sp.volume_create("one-sys-7-2-raw", size=16 * MIB, template="one-ds-101",
-                           tags=dict(VM_TAGS, diskid="2", type="VOL"))
-    stack.sp.volume_create("one-sys-7-3-iso", size=MIB, template="one-ds-101",
-                           tags=dict(VM_TAGS, diskid="3", type="CNTXT"))
+    vm_volumes(stack)
     for disk, name in enumerate(DEPLOYED):
         stack.sp.attach(name, 1)
         made = link(stack, name, disk, host="node1")
