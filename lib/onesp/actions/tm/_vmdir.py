@@ -102,11 +102,12 @@ def make(ctx: Any, host: str, path: str, monitor_marker: Optional[str], existed:
     if monitor_marker:
         marker = posixpath.join(posixpath.dirname(path), ".monitor")
         commands.append(["sh", "-c", 'printf "%s\\n" "$2" > "$1"', "sh", marker, monitor_marker])
+    if not commands:
+        return
     if not existed:
         ctx.undo(node.remove_tree, path, label="remove %s on %s" % (path, host))
-    if commands:
-        with ctx.step("make %s on %s" % (path, host)):
-            node.run(*commands, what="write %s" % marker if existed else "mkdir %s" % path)
+    with ctx.step("make %s on %s" % (path, host)):
+        node.run(*commands, what="mkdir %s" % path)
 
 
 def copy(ctx: Any, src_host: str, src_dir: str, dst_host: str, dst_dir: str, seen: Survey) -> bool:
