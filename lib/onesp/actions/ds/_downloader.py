@@ -147,8 +147,7 @@ class Downloader:
                 proc.stdout.close()  # type: ignore[union-attr]
             if code != 0:
                 errors.seek(0)
-                raise BackendError("OpenNebula's downloader failed for %s (exit status %d): %s"
-                                   % (description, code, _reason(errors.read(65536))))
+                raise BackendError("%s exited with status %d: %s" % (self.program, code, _reason(errors.read(65536))))
         return reader.count, reader.digests()
 
 
