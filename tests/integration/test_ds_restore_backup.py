@@ -18,8 +18,10 @@ import getpass
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Dict, Iterator
 
@@ -28,6 +30,7 @@ from lxml import etree
 
 from fixtures.web import serve_directory
 from onesp.sim.oned import builders
+from onesp.sim.stack import Invocation
 from security.test_real_ssh import SshServer, sshd  # noqa: F401 - the module's sshd fixture
 
 MIB = 1024 * 1024
@@ -147,6 +150,28 @@ def test_failing_downloader_gives_one_line_and_leaves_nothing(stack, env, backup
     assert len(r.error_lines) == 1 and r.error_lines[0].endswith(
         "configuration error: OpenNebula's downloader /nonexistent/dl.sh is missing or not executable (set DOWNLOADER)"), r
     assert stack.volume_names() == []
+
+
+def test_sigterm_during_the_download_ends_the_downloader_and_leaves_nothing(stack, env, backup, tmp_path):
+    marker = tmp_path / "downloading"
+    proc = subprocess.Popen(Invocation("ds", "cp", ("5",)).command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dict(stack.env, **env, STANDIN_HANG=str(marker)))
+    proc.stdin.write(image_action(stack, backup))
+    proc.stdin.close()
+    proc.stdin = None
+    deadline = time.monotonic() + 20
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert marker.exists(), proc.stderr.read()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 143
+    lines = err.decode().splitlines()
+    assert lines[0].startswith("ds cp: download rsync://") and "interrupted: stopped by signal 15 (SIGTERM)" in lines[0]
+    downloader_pid = int(marker.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(downloader_pid, 0)
+    assert stack.volume_names() == [] and os.listdir(env["ONESP_STAGING_DIR"]) == []
 
 
 def test_hostile_backup_path_reaches_the_downloader_as_one_argument(stack, sshd, env, tmp_path, disk):  # noqa: F811
