@@ -148,7 +148,8 @@ def test_failing_downloader_gives_one_line_and_leaves_nothing(stack, env, backup
 
     r = stack.ds("cp", "5", stdin=image_action(stack, backup), env=dict(env, ONESP_DOWNLOADER="/nonexistent/dl.sh"))
     assert len(r.error_lines) == 1 and r.error_lines[0].endswith(
-        "configuration error: OpenNebula's downloader /nonexistent/dl.sh is missing or not executable (set DOWNLOADER)"), r
+        "configuration error: OpenNebula's downloader /nonexistent/dl.sh is missing or not executable "
+        "(set DOWNLOADER)"), r
     assert stack.volume_names() == []
 
 
@@ -187,8 +188,8 @@ def test_hostile_backup_path_reaches_the_downloader_as_one_argument(stack, sshd,
 
 
 def test_rbd_format_backups_and_unknown_schemes_are_refused(stack, env):
-    r = stack.ds("cp", "5", stdin=image_action(stack, "rsync+rbd://101//0:abc//var/lib/one/datastores/101/7/abc/disk.0.rbd2"),
-                 env=env)
+    rbd_backup = "rsync+rbd://101//0:abc//var/lib/one/datastores/101/7/abc/disk.0.rbd2"
+    r = stack.ds("cp", "5", stdin=image_action(stack, rbd_backup), env=env)
     assert r.error_lines == ["ds cp: unsupported: rsync+rbd:// is a backup in Ceph's RBD format, which only a Ceph "
                              "datastore can restore"], r
     r = stack.ds("stat", "3", stdin=stack.ds_action(stack.put_datastore(100), image_path="lxd://images/alpine"),

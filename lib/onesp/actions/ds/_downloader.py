@@ -124,7 +124,8 @@ class Downloader:
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
                                         env=self.env, start_new_session=True)
             except OSError as exc:
-                raise ConfigError("cannot run OpenNebula's downloader %s: %s" % (self.program, exc.strerror or exc)) from None
+                raise ConfigError("cannot run OpenNebula's downloader %s: %s"
+                                  % (self.program, exc.strerror or exc)) from None
             reader = imports._Hashing(proc.stdout, self.fetcher.digests)
             started = time.monotonic()
             try:
