@@ -127,20 +127,21 @@ class Downloader:
                 raise ConfigError("cannot run OpenNebula's downloader %s: %s"
                                   % (self.program, exc.strerror or exc)) from None
             reader = imports._Hashing(proc.stdout, self.fetcher.digests)
+            written = 0
             started = time.monotonic()
             try:
-                while limit is None or reader.count < limit:
-                    data = reader.read(chunk if limit is None else min(chunk, limit - reader.count))
+                while True:
+                    data = reader.read(chunk)
                     if not data:
                         break
+                    if limit is not None:  # the downloader stops at --max-size and then cleans up: let it
+                        data = data[:max(0, limit - written)]
                     out.write(data)
+                    written += len(data)
                     if progress is not None:
-                        progress.done = reader.count
+                        progress.done = written
                     if rate:  # ahead of the allowed rate: wait until it catches up
                         time.sleep(max(0.0, reader.count / rate - (time.monotonic() - started)))
-                if limit is not None and reader.count >= limit:
-                    stop(proc)  # enough read: a downloader that ignored --max-size ends here
-                    return reader.count, reader.digests()
                 code = proc.wait()
             finally:
                 if proc.poll() is None:
@@ -149,7 +150,7 @@ class Downloader:
             if code != 0:
                 errors.seek(0)
                 raise BackendError("%s exited with status %d: %s" % (self.program, code, _reason(errors.read(65536))))
-        return reader.count, reader.digests()
+        return written, reader.digests()
 
 
 def _reason(stderr: bytes) -> str:
