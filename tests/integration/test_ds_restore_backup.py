@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import getpass
+import hashlib
 import os
 import shlex
 import shutil
@@ -102,9 +103,9 @@ def restore_url(disk_path: str) -> str:
     return "rsync://%d//0:%s/%s" % (BACKUP_DS, BACKUP_ID, disk_path)
 
 
-def image_action(stack, path: str) -> bytes:
+def image_action(stack, path: str, **template: str) -> bytes:
     ds = stack.put_datastore(100)
-    xml = stack.b.image_xml(5, source="", path=path, state=4, size=4)
+    xml = stack.b.image_xml(5, source="", path=path, state=4, size=4, template=template)
     stack.oned.put("image", xml)
     return stack.ds_action(ds, xml)
 
@@ -117,19 +118,36 @@ def backup(stack, sshd, tmp_path, disk) -> Iterator[str]:  # noqa: F811
     yield restore_url(path)
 
 
-def test_restore_rsync_backup_stat_and_cp(stack, env, backup, disk):
+def test_restore_rsync_backup_stat_and_cp(stack, env, backup, disk, tmp_path):
     ds = stack.put_datastore(100)
     r = stack.ds("stat", "3", stdin=stack.ds_action(ds, image_path=backup), env=env)
     assert r.ok, r
     assert r.stdout == "4\n"  # the qcow2 header's virtual size, from the first MiB the downloader sent
 
-    r = stack.ds("cp", "5", stdin=image_action(stack, backup), env=env)
+    seen = tmp_path / "downloader-env"
+    stdin = image_action(stack, backup, MD5=hashlib.md5(backup_file(backup).read_bytes()).hexdigest())
+    r = stack.ds("cp", "5", stdin=stdin, env=dict(env, STANDIN_ENV=str(seen)))
     assert r.ok, r
+    passed = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
+    assert base64.b64decode(passed["DRV_ACTION"]) == base64.b64decode(stdin)  # as the addon exported it
+    assert stack.token not in seen.read_text()
     assert r.stdout == "one-ds-100/one-img-5 raw\n"
     assert stack.volume("one-img-5")["size"] == 4 * MIB
     assert stack.read_volume("one-img-5", 4 * MIB) == disk + bytes(4 * MIB - len(disk))
     assert stack.volume_names() == ["one-img-5"] and stack.attachments() == []
     assert os.listdir(env["ONESP_STAGING_DIR"]) == []
+
+
+def backup_file(url: str) -> Path:
+    """The disk file on the backup host (this machine) that a restore URL names."""
+    return Path("/" + url.split("/", 5)[5].lstrip("/"))
+
+
+def test_wrong_md5_of_a_restored_backup_is_refused_and_leaves_nothing(stack, env, backup):
+    r = stack.ds("cp", "5", stdin=image_action(stack, backup, MD5="0" * 32), env=env)
+    assert r.code != 0 and len(r.error_lines) == 1, r
+    assert r.error_lines[0].startswith("ds cp: check the checksums of rsync://") and "bad input: MD5 of" in r.error_lines[0]
+    assert stack.volume_names() == [] and os.listdir(env["ONESP_STAGING_DIR"]) == []
 
 
 def test_failing_downloader_gives_one_line_and_leaves_nothing(stack, env, backup):
