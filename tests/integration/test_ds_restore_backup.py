@@ -146,7 +146,8 @@ def backup_file(url: str) -> Path:
 def test_wrong_md5_of_a_restored_backup_is_refused_and_leaves_nothing(stack, env, backup):
     r = stack.ds("cp", "5", stdin=image_action(stack, backup, MD5="0" * 32), env=env)
     assert r.code != 0 and len(r.error_lines) == 1, r
-    assert r.error_lines[0].startswith("ds cp: check the checksums of rsync://") and "bad input: MD5 of" in r.error_lines[0]
+    assert r.error_lines[0].startswith("ds cp: check the checksums of rsync://")
+    assert "bad input: MD5 of" in r.error_lines[0]
     assert stack.volume_names() == [] and os.listdir(env["ONESP_STAGING_DIR"]) == []
 
 
