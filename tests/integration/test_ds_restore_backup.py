@@ -104,7 +104,7 @@ def restore_url(disk_path: str) -> str:
 
 
 def image_action(stack, path: str, **template: str) -> bytes:
-    ds = stack.put_datastore(100)
+    ds = stack.put_datastore(100, sp={"AUTH_TOKEN": stack.token})  # a datastore may carry the token
     xml = stack.b.image_xml(5, source="", path=path, state=4, size=4, template=template)
     stack.oned.put("image", xml)
     return stack.ds_action(ds, xml)
@@ -129,8 +129,9 @@ def test_restore_rsync_backup_stat_and_cp(stack, env, backup, disk, tmp_path):
     r = stack.ds("cp", "5", stdin=stdin, env=dict(env, STANDIN_ENV=str(seen)))
     assert r.ok, r
     passed = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
-    assert base64.b64decode(passed["DRV_ACTION"]) == base64.b64decode(stdin)  # as the addon exported it
-    assert stack.token not in seen.read_text()
+    given = etree.fromstring(base64.b64decode(passed["DRV_ACTION"]))  # the driver action, as the addon exported it
+    assert given.findtext("IMAGE/PATH") == backup and given.findtext("DATASTORE/ID") == "100"
+    assert stack.token not in seen.read_text() and stack.token not in base64.b64decode(passed["DRV_ACTION"]).decode()
     assert r.stdout == "one-ds-100/one-img-5 raw\n"
     assert stack.volume("one-img-5")["size"] == 4 * MIB
     assert stack.read_volume("one-img-5", 4 * MIB) == disk + bytes(4 * MIB - len(disk))

@@ -13,8 +13,8 @@ incremental chain into one qcow2 on the backup host and removes that copy afterw
 onesp does the same rather than re-implementing each backup driver (which would fall behind
 them): it runs ``DOWNLOADER`` (default: ``datastore/downloader.sh`` of the remotes tree onesp is
 installed in) as ``downloader.sh --nodecomp <url> -``, the URL one argv element and never part
-of a shell string, with the driver action in ``DRV_ACTION`` as the addon exported it and without
-the StorPool token in the environment. Its stdout is streamed into the Fetcher's private
+of a shell string, with the driver action in ``DRV_ACTION`` as the addon exported it, and the StorPool token
+neither in that action nor in the environment. Its stdout is streamed into the Fetcher's private
 directory with the same MD5/SHA1, decompression (unless NO_DECOMPRESS) and LIMIT_TRANSFER_BW as
 an http(s) download; the downloader runs in a process group of its own that is ended when the
 action stops early, and its error output becomes the one-line error.
@@ -69,11 +69,18 @@ def downloader_path(config: Any) -> str:
 
 
 def encoded_action(ctx: Any) -> str:
-    """The driver action as base64 text, the form OpenNebula's downloader reads from DRV_ACTION."""
-    data = ctx.ds_action_text().strip()
-    if data.startswith(b"<"):
-        data = base64.b64encode(data)
-    return data.decode("ascii", "replace")
+    """The driver action as base64, the form OpenNebula's downloader reads from DRV_ACTION, without
+    the datastore's SP_AUTH_TOKEN (no downloader needs it; s3 reads the MARKETPLACE part)."""
+    from lxml import etree
+
+    from ...one.xmlsafe import decode_base64, looks_like_xml, parse_xml
+
+    data = ctx.ds_action_text()
+    root = parse_xml(data if looks_like_xml(data) else decode_base64(data, what="driver action"),
+                     what="driver action", root="DS_DRIVER_ACTION_DATA")
+    for secret in root.findall("DATASTORE/TEMPLATE/SP_AUTH_TOKEN"):
+        secret.getparent().remove(secret)
+    return base64.b64encode(etree.tostring(root)).decode("ascii")
 
 
 class Downloader:
