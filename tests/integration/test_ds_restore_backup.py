@@ -170,6 +170,11 @@ def test_failing_downloader_gives_one_line_and_leaves_nothing(stack, env, backup
     assert len(r.error_lines) == 1 and r.error_lines[0].endswith(
         "configuration error: OpenNebula's downloader /nonexistent/dl.sh is missing or not executable "
         "(set DOWNLOADER)"), r
+    default = {key: value for key, value in env.items() if key != "ONESP_DOWNLOADER"}
+    r = stack.ds("cp", "5", stdin=image_action(stack, backup), env=default)  # beside lib/ of the remotes tree
+    remotes = Path(__file__).resolve().parents[2]
+    assert r.error_lines[0].endswith("downloader %s is missing or not executable (set DOWNLOADER)"
+                                     % (remotes / "datastore" / "downloader.sh")), r
     assert stack.volume_names() == []
 
 

@@ -13,16 +13,17 @@ incremental chain into one qcow2 on the backup host and removes that copy afterw
 onesp does the same rather than re-implementing each backup driver (which would fall behind
 them): it runs ``DOWNLOADER`` (default: ``datastore/downloader.sh`` of the remotes tree onesp is
 installed in) as ``downloader.sh --nodecomp <url> -``, the URL one argv element and never part
-of a shell string, with the driver action in ``DRV_ACTION`` as the addon exported it, and the StorPool token
-neither in that action nor in the environment. Its stdout is streamed into the Fetcher's private
+of a shell string, with the driver action in ``DRV_ACTION`` as the addon exported it, and the
+StorPool token neither in that action nor in the environment. Its stdout is streamed into the Fetcher's private
 directory with the same MD5/SHA1, decompression (unless NO_DECOMPRESS) and LIMIT_TRANSFER_BW as
 an http(s) download; the downloader runs in a process group of its own that is ended when the
 action stops early, and its error output becomes the one-line error.
 
 Schemes passed on: rsync and restic (backups), s3 (private marketplaces), ssh and rbd (the other
 sources the addon passed on). Backups in Ceph's RBD format (``rsync+rbd://``, ``restic+rbd://``)
-are a tarball of RBD diffs that only a Ceph datastore can import, so they are refused here;
-lxd:// and vcenter:// (gone in OpenNebula 7) are not images for a StorPool datastore.
+are a tarball of RBD diffs that only a Ceph datastore can import, so they are refused here.
+lxd:// (LXD container images), vcenter:// (gone from OpenNebula 7's downloader) and netapp://
+(a NetApp datastore's own volumes) are not sources for a StorPool image.
 """
 
 from __future__ import annotations
