@@ -96,11 +96,18 @@ class Context:
         """(id, DriverAction) of a DS action; the action's datastore configures this context."""
         from .one import decode_driver_action
 
-        object_id, encoded = arguments.ds_args(self.argv, self.stdin if len(self.argv) != 2 or self.argv[0] == "-" else b"")
+        object_id, encoded = self._ds_args()
         with self.step("decode the driver action"):
             action = decode_driver_action(encoded)
         self.use_datastore(action.datastore)
         return object_id, action
+
+    def ds_action_text(self) -> bytes:
+        """The DS driver action as oned passed it (base64, or plain XML), for helpers that read it themselves."""
+        return self._ds_args()[1]
+
+    def _ds_args(self) -> Tuple[int, bytes]:
+        return arguments.ds_args(self.argv, self.stdin if len(self.argv) != 2 or self.argv[0] == "-" else b"")
 
     # -- configuration -------------------------------------------------------------------------------
     def use_datastore(self, datastore: Any) -> None:

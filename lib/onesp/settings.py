@@ -83,6 +83,8 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("EXPORT_BRIDGE_LIST", "words", "", "Hosts used for marketplace export (datastore attribute wins).", datastore=True),
     _s("EXPORT_FILE_FORMAT", "str", "", "Export as a converted file (raw, qcow2) instead of the device."),
     _s("EXPORT_QEMU_IMG_ARGS", "str", "", "Extra qemu-img convert options for EXPORT_FILE_FORMAT (e.g. -c), split like a shell."),
+    _s("DOWNLOADER", "str", "", "OpenNebula's downloader.sh for rsync://, restic://, s3://, ssh:// and rbd:// image PATHs "
+       "(default: datastore/downloader.sh of the remotes tree onesp is installed in)."),
     _s("STAGING_DIR", "str", "/var/tmp", "Directory on the bridge host for temporary files of imports (non-raw images) and exports."),
     _s("SP_SPACE_USED_LVMWAY", "bool", "0", "Report storedSize instead of spaceUsed as disk size in monitoring."),
     _s("MONITOR_VMSNAPSHOTS", "bool", "0", "tm monitor also reports VM snapshot sizes."),

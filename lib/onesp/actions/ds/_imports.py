@@ -7,6 +7,8 @@ IMAGE/PATH is one of
   directories and $HOME), judged on the path with every symlink resolved;
 * an http(s) URL, downloaded by this process with urllib (never through a shell, no ftp or
   file redirects);
+* an rsync://, restic://, s3://, ssh:// or rbd:// URL (restored backups, private marketplaces),
+  fetched by OpenNebula's own downloader (see ``_downloader``);
 * ``SPSNAPSHOT:<name>`` or ``VM:<vm>-DISK:<disk>-VMSNAP:<id>`` (see ``snapsource``).
 
 gzip, bzip2 and xz files are decompressed, as OpenNebula's downloader does, unless the
@@ -32,7 +34,7 @@ from ...errors import BackendError, BadInput, ConfigError, Forbidden, NotFound, 
 from ...progress import Progress
 from ._snapsource import looks_like_snapshot
 
-FILE, URL, SNAPSHOT = "file", "url", "snapshot"
+FILE, URL, SNAPSHOT, DOWNLOADER = "file", "url", "snapshot", "downloader"
 CHUNK = 1024 * 1024
 #: Seconds a download may wait for the server (connect or between reads).
 DOWNLOAD_TIMEOUT = 60.0
@@ -54,7 +56,7 @@ def transfer_limit(datastore: Any) -> Optional[int]:
 
 
 def classify(path: Optional[str]) -> str:
-    """FILE, URL or SNAPSHOT; anything else is refused with the reason."""
+    """FILE, URL, DOWNLOADER (see ``_downloader``) or SNAPSHOT; anything else is refused with the reason."""
     if not path or not path.strip():
         raise BadInput("the image has no PATH to import from")
     if any(ord(c) < 32 or ord(c) == 127 for c in path):
@@ -65,8 +67,12 @@ def classify(path: Optional[str]) -> str:
     if scheme:
         if scheme.group(1).lower() in ("http", "https"):
             return URL
-        raise Unsupported("cannot import from %s:// (local files, http(s) URLs, SPSNAPSHOT: and "
-                          "VM:<vm>-DISK:<disk>-VMSNAP:<id> are supported)" % scheme.group(1))
+        from ._downloader import passes
+
+        if passes(scheme.group(1)):
+            return DOWNLOADER
+        raise Unsupported("cannot import from %s:// (local files, http(s), rsync, restic, s3, ssh and rbd URLs, "
+                          "SPSNAPSHOT: and VM:<vm>-DISK:<disk>-VMSNAP:<id> are supported)" % scheme.group(1))
     if path.startswith("/"):
         return FILE
     raise BadInput("image PATH %r is not an absolute path, an http(s) URL or a snapshot source" % path[:80])

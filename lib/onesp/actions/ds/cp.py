@@ -1,6 +1,7 @@
 """ds cp: import an image into ``<px>-img-<id>`` and print ``SOURCE raw``.
 
-From a file or URL: find out what it is (``qemu-img info``), check MD5/SHA1, create the
+From a file or URL (rsync://, restic://, s3:// and the like through OpenNebula's downloader, see
+``_downloader``): find out what it is (``qemu-img info``), check MD5/SHA1, create the
 staging volume ``<px>-img-<id>-<md5>`` of the virtual size (rounded up to MiB) with the
 datastore's template and the image tags, attach it to the worker (a bridge, or the front-end),
 write the raw image onto it, detach, and rename it to ``<px>-img-<id>``. Any failure removes
@@ -19,7 +20,7 @@ from typing import Any, Dict
 
 from ... import volumes
 from ...errors import AlreadyExists, Interrupted, OnespError
-from . import _common as common, _imports as imports, _qemu as qemu, _snapsource as snapsource, _transfer as transfer, _worker as worker
+from . import _common as common, _downloader as downloader, _imports as imports, _qemu as qemu, _snapsource as snapsource, _transfer as transfer, _worker as worker
 
 
 def run(ctx: Any) -> str:
@@ -51,11 +52,14 @@ def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, tem
                 tags: Dict[str, str]) -> None:
     staging_dir = datastore.staging_dir or str(ctx.config.STAGING_DIR)
     decompress = not datastore.template.get_flag("NO_DECOMPRESS")
-    limit = imports.transfer_limit(datastore) if kind == imports.URL else None
+    limit = imports.transfer_limit(datastore) if kind in (imports.URL, imports.DOWNLOADER) else None
     with imports.Fetcher(ctx, staging_dir, decompress, imports.wanted_digests(image), limit) as fetch:
         if kind == imports.URL:
             with ctx.step("download %s" % imports.shown(image.path)):
                 local = fetch.download(image.path)
+        elif kind == imports.DOWNLOADER:
+            with ctx.step("download %s with OpenNebula's downloader" % imports.shown(image.path)):
+                local = downloader.Downloader(ctx, fetch).download(image.path)
         else:
             with ctx.step("read image file %s" % image.path):
                 local = fetch.local(imports.checked_file(image.path, datastore), image.path)
