@@ -61,7 +61,7 @@ def _shorten(line: str, limit: int = 600) -> str:
     """oned shows the line in one field: a hostile 5,000-character value is cut in the middle."""
     if len(line) <= limit:
         return line
-    keep = (limit - 20) // 2
+    keep = (limit - len(" ...[%d characters]... " % len(line))) // 2  # the marker counts, so the bound holds
     return "%s ...[%d characters]... %s" % (line[:keep], len(line) - 2 * keep, line[-keep:])
 
 
