@@ -167,31 +167,24 @@ def test_the_log_file_is_made_private_and_never_followed_or_taken_from_another_a
 
 
 # -- item 7: a termination is never swallowed ----------------------------------------------------------
-def test_sigterm_at_a_best_effort_lookup_stops_the_action_before_any_change(stack):
-    """tm ln looks up the client id of each earlier host of the VM, and a host it cannot resolve
-    is skipped with a warning (log and carry on). SIGTERM while the lookup runs on that host
-    (``storpool_confget`` through ssh) stops the action there: status 143, one line, nothing
-    attached, tagged or linked."""
-    persistent_vm(stack, history=[stack.b.history("node3", hid=1), stack.b.history("node1", hid=2)])
+def _sigterm_at_the_lookup_of_node3(stack: Stack, action: str, argv: List[str]) -> str:
+    """Run ``action``, SIGTERM it while it looks up the client id of node3 on node3 itself
+    (``storpool_confget`` through ssh, held); its one line, after checking the status, that
+    stdout is empty and that the held command was stopped with the action."""
     marker = stack.root / "holding"
     env = dict(stack.env, **fake_ssh(stack, "if host == 'node3':\n    open(%r, 'w').write(str(os.getpid()))\n"
                                             "    time.sleep(60)" % str(marker)))
-    before = stack.state()
-    proc = subprocess.Popen([sys.executable, str(EXECUTABLE_DIRS["tm"] / "ln"), *ln_argv(stack)],
+    proc = subprocess.Popen([sys.executable, str(EXECUTABLE_DIRS["tm"] / action), *argv],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert marker.exists(), proc.communicate()
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=10)
+    out, err = proc.communicate(timeout=20)
     stderr = err.decode()
     assert proc.returncode == 143, stderr
-    lines = [line for line in stderr.splitlines() if line.split(":", 1)[0] not in ("ERROR", "INFO", "WARN", "DEBUG")]
-    assert lines == ["tm ln: find the StorPool client id of node3: interrupted: stopped by signal 15 (SIGTERM)"]
     assert out == b""
-    assert stack.state() == before
-    assert not stack.local_disk(7, 0).exists() and not stack.local_disk(7, 0).is_symlink()
     held = int(marker.read_text())
     for _ in range(100):  # the host command's process group was stopped with the action
         try:
@@ -202,6 +195,38 @@ def test_sigterm_at_a_best_effort_lookup_stops_the_action_before_any_change(stac
     else:
         os.kill(held, signal.SIGKILL)
         pytest.fail("the held host command still runs")
+    lines = [line for line in stderr.splitlines() if line.split(":", 1)[0] not in ("ERROR", "INFO", "WARN", "DEBUG")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def test_sigterm_at_a_best_effort_lookup_stops_the_action_before_any_change(stack):
+    """tm ln looks up the client id of each earlier host of the VM, to detach the disk there,
+    and a host it cannot resolve is skipped with a warning (log and carry on). SIGTERM while
+    that lookup runs stops the action there: nothing attached, tagged or linked."""
+    persistent_vm(stack, history=[stack.b.history("node3", hid=1), stack.b.history("node1", hid=2)])
+    before = stack.state()
+    line = _sigterm_at_the_lookup_of_node3(stack, "ln", ln_argv(stack))
+    assert line == "tm ln: find the StorPool client id of node3: interrupted: stopped by signal 15 (SIGTERM)"
+    assert stack.state() == before
+    assert not stack.local_disk(7, 0).is_symlink()
+
+
+def test_sigterm_at_a_best_effort_lookup_undoes_what_the_action_made(stack):
+    """tm context makes, links and writes the context volume, then detaches the VM's volumes
+    from its earlier hosts, skipping a host it cannot resolve. SIGTERM at that lookup runs the
+    undo: the context volume and its link are gone again."""
+    context_sh = stack.root / "vms" / "7" / "context.sh"
+    context_sh.parent.mkdir(parents=True)
+    context_sh.write_text("HOSTNAME='web'\n")
+    stack.put_image(6, persistent=True)
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 6, persistent=True, size=16)],
+                 history=[stack.b.history("node3", hid=1), stack.b.history("node1", hid=2)])
+    before = stack.state()
+    line = _sigterm_at_the_lookup_of_node3(stack, "context", [str(context_sh), stack.disk_path("node1", 7, 1), "7", "101"])
+    assert line.startswith("tm context: find the StorPool client id of node3: interrupted: stopped by signal 15"), line
+    assert stack.state() == before
+    assert not stack.local_disk(7, 1).is_symlink()
 
 
 # -- item 5: masked before cut, no control character ---------------------------------------------------
