@@ -10,9 +10,10 @@ followed at most by ``ERROR:`` lines (which oned treats as log), and the exit st
 non-zero. Tracebacks go to the log only. SIGTERM and SIGINT raise ``Interrupted`` inside
 the action, so the same undo runs, and the exit status is 128 + the signal's number.
 
-The line is built in one order: the token masked (raw and base64), control characters
-escaped, whitespace folded to one line, and only then shortened to 600 characters, so a
-cut can never leave a piece of the token that the mask no longer recognises.
+The line is built in one order: the token masked (raw and base64), whitespace folded to
+one line, control characters escaped (``logs.printable``, as in the log), and only then
+shortened to 600 characters, so a cut never leaves a piece of the token the mask could
+no longer recognise.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def run_action(
                 log.error("%s failed at %s: %s%s", action, step or "start", exc,
                           " (%s)" % exc.detail if exc.detail else "")
             elif isinstance(exc, Interrupted):
-                log.warning("%s stopped at %s: %s", action, step or "start", exc)
+                log.error("%s stopped at %s: %s", action, step or "start", exc)
             elif isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 exc = Interrupted("interrupted", signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM)
             else:

@@ -110,7 +110,7 @@ def setup(tag: str, cfg: object, verbose: bool = False) -> logging.Logger:
             handler.setFormatter(logging.Formatter("%(asctime)s " + tag + "[%(process)d] %(levelname)s: %(message)s"))
             _add(handler)
         except OSError as exc:
-            sys.stderr.write("WARN: cannot open log file %s: %s\n" % (path, printable(str(exc.strerror or exc))))
+            sys.stderr.write(printable("WARN: cannot open log file %s: %s" % (path, exc.strerror or exc)) + "\n")
     if verbose:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s: " + tag + ": %(message)s"))
