@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 from . import arguments, config, storpool
 from .clients import ClientIds
-from .errors import ConfigError, OnespError
+from .errors import OnespError
 from .host import Host, runner_from_config
 from .naming import Names, TagPolicy
 
@@ -178,22 +178,14 @@ class Context:
         """Wait for, then hold until the action ends, the front-end lock ``name`` (e.g. ``vm-42``).
 
         oned runs actions in parallel; the few that must not overlap for one object (two
-        migrate hooks of one VM) take its lock. It is an flock on a file in LOCK_DIR, a
-        directory this user owns (made 0700 on first use), released when the action ends
-        (``release``) — and by the kernel if the process dies.
+        migrate hooks of one VM) take its lock: an flock on a file in LOCK_DIR, released when
+        the action ends (``release``) — and by the kernel if the process dies. ``locks`` makes
+        and checks the directory, so another local account cannot squat or redirect it.
         """
-        import fcntl
+        from . import locks
 
-        directory = str(self.config.LOCK_DIR)
         with self.step("lock %s" % name):
-            try:
-                os.makedirs(directory, mode=0o700, exist_ok=True)
-            except OSError as exc:
-                raise ConfigError("LOCK_DIR %s: %s" % (directory, exc.strerror)) from None
-            if os.stat(directory).st_uid != os.geteuid():
-                raise ConfigError("LOCK_DIR %s belongs to another user" % directory)
-            handle = open(os.path.join(directory, "%s.lock" % name), "a")
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle = locks.hold(str(self.config.LOCK_DIR), name)
         self._locks.append(handle)
 
     def release(self) -> None:

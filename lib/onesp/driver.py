@@ -8,7 +8,12 @@ line naming the action, the step and the object::
 
 followed at most by ``ERROR:`` lines (which oned treats as log), and the exit status is
 non-zero. Tracebacks go to the log only. SIGTERM and SIGINT raise ``Interrupted`` inside
-the action, so the same undo runs.
+the action, so the same undo runs, and the exit status is 128 + the signal's number.
+
+The line is built in one order: the token masked (raw and base64), whitespace folded to
+one line, control characters escaped (``logs.printable``, as in the log), and only then
+shortened to 600 characters, so a cut never leaves a piece of the token the mask could
+no longer recognise.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ def _argv_for_log(argv: Sequence[str]) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    """Masked, control characters escaped, folded to one line: what oned may show of ``text``."""
+    return logs.printable(" ".join(logs.SECRETS.mask(str(text)).split()))
 
 
 def failure_line(kind: str, action: str, step: Optional[str], error: BaseException) -> str:
@@ -45,25 +51,19 @@ def failure_line(kind: str, action: str, step: Optional[str], error: BaseExcepti
     parts = ["%s %s" % (kind, action)]
     if step:
         parts.append(step)
-    if isinstance(error, OnespError):
+    if isinstance(error, (OnespError, Interrupted)):
         parts.append("%s: %s" % (error.kind, error))
     else:
         parts.append("internal error: %s: %s" % (error.__class__.__name__, error))
-    return _mask(_shorten(_one_line(": ".join(parts))))
+    return _shorten(_one_line(": ".join(parts)))
 
 
 def _shorten(line: str, limit: int = 600) -> str:
     """oned shows the line in one field: a hostile 5,000-character value is cut in the middle."""
     if len(line) <= limit:
         return line
-    keep = (limit - 20) // 2
+    keep = (limit - len(" ...[%d characters]... " % len(line))) // 2  # the marker counts, so the bound holds
     return "%s ...[%d characters]... %s" % (line[:keep], len(line) - 2 * keep, line[-keep:])
-
-
-def _mask(text: str) -> str:
-    for secret in logs.SECRETS.secrets:
-        text = text.replace(secret, "***")
-    return text
 
 
 class _Signals:
@@ -130,8 +130,10 @@ def run_action(
             if isinstance(exc, OnespError):
                 log.error("%s failed at %s: %s%s", action, step or "start", exc,
                           " (%s)" % exc.detail if exc.detail else "")
+            elif isinstance(exc, Interrupted):
+                log.error("%s stopped at %s: %s", action, step or "start", exc)
             elif isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                exc = Interrupted("interrupted")
+                exc = Interrupted("interrupted", signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM)
             else:
                 log.error("%s failed at %s", action, step or "start", exc_info=True)
             undone = ctx.undo_stack.run()
@@ -140,8 +142,8 @@ def run_action(
                 detail = "ERROR: rolled back %d step(s)" % undone
                 if ctx.undo_stack.failures:
                     detail += "; could not undo: " + "; ".join(ctx.undo_stack.failures)
-                stderr.write(_mask(_one_line(detail)) + "\n")
-            return exc.exit_code if isinstance(exc, OnespError) else 1
+                stderr.write(_shorten(_one_line(detail), 4000) + "\n")
+            return exc.exit_code if isinstance(exc, (OnespError, Interrupted)) else 1
     finally:
         ctx.release()
         signals.restore()

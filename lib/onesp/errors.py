@@ -1,6 +1,7 @@
 """The error vocabulary of onesp.
 
-Every failure an action can meet is one of these classes. ``driver`` turns any of
+Every failure an action can meet is one of these classes (``Interrupted``, a termination,
+is kept outside the ``OnespError`` family on purpose). ``driver`` turns any of
 them into the single stderr line oned shows to the user, so the message of an
 error must read well after ``"<kind> <action>: <step>: "``: short, lower case,
 naming the object, never containing a secret.
@@ -108,8 +109,21 @@ class HostError(OnespError):
         self.returncode = returncode
 
 
-class Interrupted(OnespError):
-    """The action received SIGTERM or SIGINT; its undo stack has run."""
+class Interrupted(BaseException):
+    """The action received SIGTERM or SIGINT; the driver runs its undo stack and exits 128+signal.
+
+    Deliberately not an ``OnespError``, nor even an ``Exception`` (like ``KeyboardInterrupt``):
+    a best-effort step that logs an error and carries on (``except OnespError``, ``except
+    Exception``) cannot swallow a termination, whatever it catches. Only the driver catches it.
+    """
 
     kind = "interrupted"
-    exit_code = 143
+
+    def __init__(self, message: str, signum: int = 15) -> None:
+        super().__init__(message)
+        self.message = message
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+    def __str__(self) -> str:
+        return self.message

@@ -20,7 +20,7 @@ _pending: Optional[int] = None
 
 
 def interrupted(signum: int) -> Interrupted:
-    return Interrupted("stopped by signal %d (%s)" % (signum, signal.Signals(signum).name))
+    return Interrupted("stopped by signal %d (%s)" % (signum, signal.Signals(signum).name), signum)
 
 
 def deliver(signum: int) -> None:

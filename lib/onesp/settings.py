@@ -90,7 +90,7 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("MONITOR_VMSNAPSHOTS", "bool", "0", "tm monitor also reports VM snapshot sizes."),
     _s("ALT_STATS", "bool", "0", "Datastore free space also counts StorPool's internal reserve."),
     # -- tools and hosts
-    _s("LOCK_DIR", "str", "/run/lock/onesp", "Directory of the per-VM lock files that keep two actions on one VM apart."),
+    _s("LOCK_DIR", "str", "/var/lock/one/onesp", "Directory of the per-VM lock files that keep two actions on one VM apart (under OpenNebula's own lock directory, which only oneadmin can write)."),
     _s("HOST_EXEC", "str", "ssh", "How commands reach hosts: ssh, or local (run on this machine; tests, demo)."),
     _s("SSH", "str", "ssh", "ssh command used to reach hosts (may carry options)."),
     _s("SSH_TIMEOUT", "int", "60", "Seconds a host command may take (mkfs and imports excluded)."),

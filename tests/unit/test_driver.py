@@ -9,7 +9,7 @@ import types
 import pytest
 
 from onesp import driver, storpool
-from onesp.errors import Busy
+from onesp.errors import Busy, OnespError
 
 TOKEN = "tok-1234567890-secret"
 
@@ -110,6 +110,28 @@ def test_sigterm_runs_the_undo(env, monkeypatch):
     assert code == 143 and undone == ["volume"]
     assert err.splitlines()[0] == "tm probe: import image: interrupted: stopped by signal 15 (SIGTERM)"
     assert signal.getsignal(signal.SIGTERM) is not driver._Signals._handle
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_is_never_caught_by_a_handler_that_logs_and_carries_on(env, monkeypatch, signum, status):
+    undone = []
+
+    def run(ctx):
+        ctx.undo(undone.append, "volume")
+        for catch in (OnespError, Exception):
+            try:
+                with ctx.step("best-effort cleanup"):
+                    os.kill(os.getpid(), signum)
+            except catch as exc:
+                ctx.log.warning("carrying on: %s", exc)
+        return "done"
+
+    action(monkeypatch, run)
+    code, out, err = invoke()
+    assert (code, out, undone) == (status, "", ["volume"])
+    assert err.splitlines()[0] == "tm probe: best-effort cleanup: interrupted: stopped by signal %d (%s)" % (
+        signum, signal.Signals(signum).name)
+    assert "carrying on" not in env.read_text()
 
 
 def test_token_never_in_stderr_or_log(env, monkeypatch):

@@ -10,10 +10,12 @@ from typing import Optional, Tuple
 import click
 
 from ..driver import run_action
+from ..logs import printable
 
 def progress_bar(label: str, moved: int, total: Optional[int], finished: bool) -> None:
     """Draw a long transfer's progress on the terminal (``progress.DISPLAY``), one line redrawn."""
     mib = moved / 1048576.0
+    label = printable(label)  # a name from oned or a URL: no escape sequence reaches the terminal
     if total:
         share = min(1.0, moved / float(total))
         bar = "#" * int(share * 30)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from ... import volumes
-from ...errors import AlreadyExists, Interrupted, OnespError
+from ...errors import AlreadyExists, OnespError
 from . import _common as common, _downloader as downloader, _imports as imports, _qemu as qemu, _snapsource as snapsource, _transfer as transfer, _worker as worker
 
 
@@ -103,7 +103,5 @@ def update_image(ctx: Any, image: Any) -> None:
         return
     try:
         ctx.one.image_update(image.id, {"DRIVER": "raw", "FORMAT": "raw"}, append=True)
-    except OnespError as exc:
-        if isinstance(exc, Interrupted):
-            raise
+    except OnespError as exc:  # a termination is no OnespError: it is never caught here
         ctx.log.warning("could not set DRIVER=raw FORMAT=raw on image %d: %s", image.id, exc)
