@@ -27,7 +27,8 @@ from .errors import BadInput
 _O_PATH = getattr(os, "O_PATH", 0)
 
 
-def _inside(path: str, directories: Sequence[str]) -> bool:
+def inside(path: str, directories: Sequence[str]) -> bool:
+    """``path`` is one of ``directories`` or below one (compared as strings: pass real paths)."""
     return any(path == d or path.startswith(d.rstrip("/") + "/") for d in directories)
 
 
@@ -58,7 +59,7 @@ def open_confined(name: str, directories: Sequence[str], what: str) -> Tuple[Bin
     path = resolve(name, directories, what)
     allowed = [os.path.realpath(d) for d in directories]
     shown = " ".join(directories)
-    if not _inside(os.path.normpath(path), [os.path.normpath(d) for d in directories] + allowed):
+    if not inside(os.path.normpath(path), [os.path.normpath(d) for d in directories] + allowed):
         raise BadInput("%s %s: not under an allowed directory (%s)" % (what, name, shown))
     try:
         fd = os.open(path, (_O_PATH or (os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)) | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -72,7 +73,7 @@ def open_confined(name: str, directories: Sequence[str], what: str) -> Tuple[Bin
             raise BadInput("%s %s: cannot open it: it is a symlink" % (what, name))
         if not stat.S_ISREG(info.st_mode):
             raise BadInput("%s %s: not a regular file" % (what, name))
-        if not _inside(real, allowed):
+        if not inside(real, allowed):
             raise BadInput("%s %s: is %s, not under an allowed directory (%s)" % (what, name, real, shown))
         if _O_PATH:
             reading = os.open("/proc/self/fd/%d" % fd, os.O_RDONLY | os.O_CLOEXEC)

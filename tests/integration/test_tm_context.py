@@ -265,3 +265,29 @@ def test_context_includes_the_guest_packages_when_the_vm_asks(stack, files):
     assert r.error_lines == ["tm context: include the context packages: configuration error: CONTEXT_PACKAGES_DIR %s "
                              "(INCLUDE_CONTEXT_PACKAGES) is not a directory" % (stack.root / "missing")]
     assert _iso_listing(stack, "one-sys-7-1-iso")[0] == ["/context.sh"]  # the ISO as it was
+
+
+def test_context_packages_are_read_only_from_inside_their_directory(stack, files):
+    """INCLUDE_CONTEXT_PACKAGES is the VM owner's: a link in CONTEXT_PACKAGES_DIR that leads
+    out of it is refused (judged by the opened file), one that stays inside is packed."""
+    context_sh, _ = files
+    packages = stack.root / "context-packages"
+    packages.mkdir()
+    (packages / "one-context_6.10.0-1.deb").write_bytes(b"deb package")
+    os.symlink("one-context_6.10.0-1.deb", str(packages / "one-context_latest.deb"))
+    env = {"ONESP_CONTEXT_PACKAGES_DIR": str(packages)}
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"INCLUDE_CONTEXT_PACKAGES": "YES"})
+    assert _context(stack, context_sh, env=env).ok
+    listing, image = _iso_listing(stack, "one-sys-7-1-iso")
+    assert listing == ["/context.sh", "/one-context_6.10.0-1.deb", "/one-context_latest.deb"]
+    assert _read_from_iso(image, "/one-context_latest.deb") == b"deb package"
+
+    secret = stack.root / "one_auth"
+    secret.write_text("oneadmin:secret\n")
+    os.symlink(str(secret), str(packages / "zz-leak.deb"))
+    before = stack.state()
+    r = _context(stack, context_sh, env=env)
+    assert r.error_lines == ["tm context: collect the context files: bad input: context package %s: is %s, outside "
+                             "CONTEXT_PACKAGES_DIR %s" % (packages / "zz-leak.deb", secret, packages)]
+    assert stack.state() == before
+    assert b"oneadmin:secret" not in stack.read_volume("one-sys-7-1-iso", stack.volume("one-sys-7-1-iso")["size"])

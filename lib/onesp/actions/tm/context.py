@@ -39,6 +39,7 @@ import os
 import posixpath
 import re
 import shlex
+import stat
 import subprocess
 import tempfile
 from typing import Any, BinaryIO, Dict, List, Optional, Set, Tuple
@@ -53,6 +54,8 @@ SECTOR = 512
 ISO_TIMEOUT = 600
 WRITE_TIMEOUT = 600
 _TARGET = re.compile(r"[^/\x00-\x1f\x7f]{1,255}\Z")
+#: A file for the ISO: (path on the front-end, name in the ISO, directory it must really be in or None).
+IsoEntry = Tuple[str, str, Optional[str]]
 
 
 def run(ctx: Any) -> None:
@@ -70,7 +73,7 @@ def run(ctx: Any) -> None:
     entries = iso_entries(args.files)
     if _wants_packages(vm.include_context_packages):
         with ctx.step("include the context packages"):
-            entries += package_entries(str(ctx.config.CONTEXT_PACKAGES_DIR), {target for _, target in entries})
+            entries += package_entries(str(ctx.config.CONTEXT_PACKAGES_DIR), {entry[1] for entry in entries})
     name = ctx.names.context(vm.id, dst.disk_id)
     with contextlib.ExitStack() as opened:
         nvram = _nvram_source(ctx, vm) if wants_nvram(vm) else None
@@ -89,7 +92,7 @@ def run(ctx: Any) -> None:
 # -- the ISO ----------------------------------------------------------------------------------------
 
 
-def _write_iso(ctx: Any, vm: Any, name: str, entries: List[Tuple[str, str]], dst: Any, system_ds: Any) -> None:
+def _write_iso(ctx: Any, vm: Any, name: str, entries: List[IsoEntry], dst: Any, system_ds: Any) -> None:
     """Build the ISO, put it on volume ``name`` attached to the host and point ``disk.<n>`` at it."""
     tags = None
     if ctx.config.TAG_CONTEXT_ISO:
@@ -109,10 +112,10 @@ def _write_iso(ctx: Any, vm: Any, name: str, entries: List[Tuple[str, str]], dst
 
 
 def iso_entries(files: Tuple[str, ...]) -> List[Tuple[str, str]]:
-    """(source path, name in the ISO) for each argument; refuses anything but plain files."""
+    """(source path, name in the ISO, None) for each argument; refuses anything but plain files."""
     if not files:
         raise BadInput("no context files given")
-    entries: List[Tuple[str, str]] = []
+    entries: List[IsoEntry] = []
     names = set()
     for item in files:
         if "://" in item:
@@ -127,7 +130,7 @@ def iso_entries(files: Tuple[str, ...]) -> List[Tuple[str, str]]:
         if not os.path.isfile(source):
             raise BadInput("context file %s: not a regular file on the front-end" % source)
         names.add(target)
-        entries.append((source, target))
+        entries.append((source, target, None))
     return entries
 
 
@@ -136,32 +139,51 @@ def _wants_packages(value: Optional[str]) -> bool:
     return text in ("YES", "TRUE") or (text.isdigit() and int(text) > 0)
 
 
-def package_entries(directory: str, taken: Set[str]) -> List[Tuple[str, str]]:
-    """(source path, path in the ISO) of every regular file under ``directory`` (the
-    directories below it walked, symlinked directories not), leaving out the names in ``taken``."""
+def package_entries(directory: str, taken: Set[str]) -> List[IsoEntry]:
+    """(source path, path in the ISO, ``directory``) of every regular file under ``directory``
+    (the directories below it walked, symlinked directories not), leaving out the names in
+    ``taken``. A file is read only if, as opened, it is inside ``directory`` (see build_iso)."""
     if not os.path.isdir(directory):
         raise ConfigError("CONTEXT_PACKAGES_DIR %s (INCLUDE_CONTEXT_PACKAGES) is not a directory" % directory)
-    found: List[Tuple[str, str]] = []
+    found: List[IsoEntry] = []
     for root, dirs, files in os.walk(directory):
         dirs.sort()
         for name in sorted(files):
             source = os.path.join(root, name)
             target = os.path.relpath(source, directory).replace(os.sep, "/")
             if os.path.isfile(source) and target not in taken:
-                found.append((source, target))
+                found.append((source, target, directory))
     return found
 
 
-def build_iso(ctx: Any, entries: List[Tuple[str, str]], staging: str) -> str:
+def _open_regular(source: str, within: Optional[str]) -> BinaryIO:
+    """``source`` opened for reading, judged by what was opened: a regular file (a FIFO or a
+    device is refused, never waited on) and, with ``within``, really inside that directory."""
+    handle = os.fdopen(os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC), "rb")
+    try:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise BadInput("context file %s: not a regular file on the front-end" % source)
+        if within is not None:
+            real = os.readlink("/proc/self/fd/%d" % handle.fileno())
+            if not frontfiles.inside(real, [os.path.realpath(within)]):
+                raise BadInput("context package %s: is %s, outside CONTEXT_PACKAGES_DIR %s" % (source, real, within))
+        os.set_blocking(handle.fileno(), True)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def build_iso(ctx: Any, entries: List[IsoEntry], staging: str) -> str:
     """Copy the entries into ``staging/files`` and pack them; returns the ISO's path."""
     tree = os.path.join(staging, "files")
     os.mkdir(tree, 0o700)
     with ctx.step("collect the context files"):
-        for source, target in entries:
+        for source, target, within in entries:
             try:
                 if "/" in target:  # a package in a subdirectory of CONTEXT_PACKAGES_DIR
                     os.makedirs(os.path.join(tree, os.path.dirname(target)), 0o755, exist_ok=True)
-                with open(source, "rb") as src, open(os.path.join(tree, target), "xb") as out:
+                with _open_regular(source, within) as src, open(os.path.join(tree, target), "xb") as out:
                     while True:
                         chunk = src.read(1 << 20)
                         if not chunk:
