@@ -19,8 +19,9 @@ from the template file once and attached to the host, as the addon does; the tem
 as opened, a regular file under an OVMF_PATH directory (a bare name is looked up in the first),
 so a VM owner cannot have any other front-end file copied into a volume. For a VM with
 OS/FIRMWARE set, oned writes ``<nvram><vm dir>/<vm name>_VARS.fd</nvram>`` into the domain
-(LibVirtDriverKVM.cc); that path is made a symlink to the NVRAM volume's device, so QEMU's
-pflash is the StorPool volume without any deploy tweak (mv and premigrate keep the link).
+(LibVirtDriverKVM.cc); that path is made a symlink to the NVRAM volume's device, so the
+pflash libvirt opens by that path is the StorPool volume without any deploy tweak (mv and
+premigrate keep the link).
 
 With ``INCLUDE_CONTEXT_PACKAGES`` (a number above 0, or YES, in the VM's user template) the
 ISO also holds the files under CONTEXT_PACKAGES_DIR (OpenNebula's guest context packages) at
