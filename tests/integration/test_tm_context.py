@@ -212,6 +212,13 @@ def test_context_reads_nvram_templates_only_under_ovmf_path(stack, files):
                                     "%s: %s" % (bad, expected)), (bad, r)
         assert stack.state() == before, bad
         assert sorted(os.listdir(stack.ds_location)) == ["2"], bad  # no VM directory, no link
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"T_OS_NVRAM": "storpool:template=OVMF_VARS.fd"},
+                 os={"FIRMWARE": "/usr/share/OVMF/OVMF_CODE.fd", "FIRMWARE_FORMAT": "qcow2"})
+    r = _context(stack, files[0], env=env)
+    assert r.error_lines == ["tm context: unsupported: T_OS_NVRAM of VM 7: OS/FIRMWARE_FORMAT is qcow2, and "
+                             "OpenNebula's kvm deploy would convert its template onto the NVRAM volume at every "
+                             "start; use raw"]
+    assert stack.state() == before
     stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"T_OS_NVRAM": "storpool:template=/etc/shadow"})
     r = _context(stack, files[0], env={"ONESP_OVMF_PATH": ""})
     assert r.error_lines == ["tm context: read the NVRAM template of VM 7: bad input: T_OS_NVRAM template "

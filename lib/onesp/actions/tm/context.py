@@ -245,6 +245,10 @@ def _nvram_source(ctx: Any, vm: Any) -> Optional[Tuple[BinaryIO, int]]:
     Runs before anything is created, so a template that is refused leaves nothing behind.
     The file is confined to OVMF_PATH by what was opened (see ``frontfiles``).
     """
+    for os_section in vm.template.vectors("OS"):
+        if (os_section.text("FIRMWARE_FORMAT") or "").strip().lower() == "qcow2":
+            raise Unsupported("T_OS_NVRAM of VM %d: OS/FIRMWARE_FORMAT is qcow2, and OpenNebula's kvm deploy would "
+                              "convert its template onto the NVRAM volume at every start; use raw" % vm.id)
     name = ctx.names.nvram(vm.id)
     with ctx.step("look for UEFI NVRAM %s" % name):
         if ctx.sp.volume_or_none(name) is not None:
