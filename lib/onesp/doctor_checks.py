@@ -1,7 +1,8 @@
 """The checks behind ``onesp doctor``: does this front-end's setup fit together?
 
 In order: the configuration parses; the StorPool API answers and accepts the token; oned
-answers; every datastore whose DS_MAD or TM_MAD is storpool has its StorPool template
+answers; every datastore whose DS_MAD or TM_MAD is storpool has DISK_TYPE BLOCK (a system
+datastore also CONTEXT_DISK_TYPE: else oned writes its disks as files) and its StorPool template
 ``<px>-ds-<id>`` with placement and replication; every host of those datastores' clusters
 has a StorPool client id; oned.conf and vmm_execrc carry the registration; the remotes tree
 holds this version as it was installed. Each check is one ``Check`` row; a failed row says
@@ -50,6 +51,23 @@ def _rc_files(env: Mapping[str, str]) -> List[str]:
         return [p for p in env["ONESP_RC"].split(":") if p]
     found = [p for p in config.rc_candidates() if os.path.isfile(p)]
     return found[:1] + ["/etc/storpool/addon-storpool.conf"]
+
+
+#: What oned reads to write ``<disk type='block'>``: an image datastore's DISK_TYPE (its disks);
+#: a system datastore's DISK_TYPE (volatile disks) and CONTEXT_DISK_TYPE (the context CD-ROM).
+_DISK_TYPE_KEYS = {False: ("DISK_TYPE",), True: ("DISK_TYPE", "CONTEXT_DISK_TYPE")}
+
+
+def disk_types(ds: Any) -> List[str]:
+    """What of ``ds``'s disk types is not BLOCK (datastores on other TMs are not asked about)."""
+    if ds.tm_mad != DRIVER:
+        return []
+    wrong = []
+    for key in _DISK_TYPE_KEYS[ds.is_system]:
+        value = (ds.template.text(key) or "").strip().upper()
+        if value != "BLOCK":
+            wrong.append("%s is %s" % (key, value) if value else "%s is not set" % key)
+    return wrong
 
 
 class Doctor:
@@ -156,6 +174,12 @@ class Doctor:
 
     def _datastore(self, ds: Any) -> None:
         name = "datastore %d" % ds.id
+        wrong = disk_types(ds)
+        if wrong:
+            self.add(name, FAIL, "%s: %s, so QEMU opens its StorPool volumes as files" % (ds.name, ", ".join(wrong)),
+                     "onedatastore update %d and set %s (VMs deployed afterwards use it)"
+                     % (ds.id, ", ".join('%s = "BLOCK"' % key for key in _DISK_TYPE_KEYS[ds.is_system])))
+            return
         try:
             cfg = self.cfg.with_datastore(ds.template, "datastore %d" % ds.id)  # type: ignore[union-attr]
             template = cfg.names.template(ds.id)

@@ -100,6 +100,9 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("MKSWAP", "str", "mkswap", "mkswap command on hosts."),
     _s("MKFS", "str", "mkfs", "mkfs command."),
     _s("MKISOFS", "str", "genisoimage", "ISO builder for the context disk (genisoimage, mkisofs or xorriso -as mkisofs)."),
+    _s("OVMF_PATH", "words", "/var/lib/one/remotes/OVMF /usr/share/OVMF /usr/share/edk2 /usr/share/AAVMF",
+       "Front-end directories UEFI NVRAM templates (T_OS_NVRAM template=) may be read from; a bare name is looked "
+       "up in the first."),
     _s("CONTEXT_PACKAGES_DIR", "str", "/usr/share/one/context",
        "What goes into the context ISO of a VM with INCLUDE_CONTEXT_PACKAGES (OpenNebula's guest packages)."),
     # -- logging

@@ -124,6 +124,32 @@ def test_missing_template_and_template_without_replication(stack, tmp_path):
     assert found["datastore 100"]["status"] == "ok"
 
 
+def test_datastores_whose_disks_would_reach_qemu_as_files(stack, tmp_path):
+    """oned writes <disk type='file'> unless the datastore says BLOCK: DISK_TYPE of an image
+    datastore, DISK_TYPE (volatile disks) and CONTEXT_DISK_TYPE (context CD-ROM) of a system one."""
+    setup = Setup(stack, tmp_path)
+    stack.put_datastore(101, kind="SYSTEM", template={"DISK_TYPE": "FILE", "CONTEXT_DISK_TYPE": ""})
+    stack.put_datastore(102, kind="SYSTEM", template={"DISK_TYPE": "block", "CONTEXT_DISK_TYPE": ""})
+    stack.put_datastore(103, kind="IMAGE", template={"DISK_TYPE": "FILE"})
+    stack.put_datastore(105, kind="SYSTEM", tm_mad="ssh", template={"DISK_TYPE": "FILE"})  # not ours
+    for ds in (102, 103):
+        stack.sp.template_create("one-ds-%d" % ds, replication=3, placeAll="default")
+    code, checks = setup.checks()
+    assert code == 1
+    found = by_name(checks)
+    assert found["datastore 101"] == {
+        "name": "datastore 101", "status": "FAIL",
+        "detail": "sp-system-101: DISK_TYPE is FILE, CONTEXT_DISK_TYPE is not set, so QEMU opens its StorPool volumes "
+                  "as files",
+        "fix": 'onedatastore update 101 and set DISK_TYPE = "BLOCK", CONTEXT_DISK_TYPE = "BLOCK" (VMs deployed '
+               'afterwards use it)'}
+    assert found["datastore 102"]["detail"] == ("sp-system-102: CONTEXT_DISK_TYPE is not set, so QEMU opens its "
+                                                "StorPool volumes as files")
+    assert found["datastore 103"]["fix"] == 'onedatastore update 103 and set DISK_TYPE = "BLOCK" (VMs deployed ' \
+                                            'afterwards use it)'
+    assert found["datastore 100"]["status"] == "ok" and "datastore 105" not in found
+
+
 def test_host_without_client_id_and_duplicate_ids(stack, tmp_path):
     setup = Setup(stack, tmp_path)
     stack.oned.put("host", stack.b.host_xml(3, "node3"))

@@ -145,25 +145,84 @@ def test_context_does_not_take_a_disk_open_on_another_host(stack, files):
     assert not os.path.lexists(stack.local_disk(7, 1))
 
 
-def test_context_creates_uefi_nvram_once(stack, files):
-    template = stack.root / "OVMF_VARS.fd"
+def _ovmf(stack):
+    """An OVMF_PATH directory holding OVMF_VARS.fd."""
+    ovmf = stack.root / "OVMF"
+    ovmf.mkdir()
+    template = ovmf / "OVMF_VARS.fd"
     template.write_bytes(b"NVRAM-VARS" + b"\0" * 1000)
-    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"T_OS_NVRAM": "storpool:template=%s" % template})
-    r = _context(stack, files[0])
-    assert r.ok, r
-    vol = stack.volume("one-sys-7-NVRAM")
-    assert vol["size"] == 1024 and vol["tags"] == {"virt": "one", "nloc": "one", "nvm": "7", "type": "NVRAM"}
-    assert stack.clients_of("one-sys-7-NVRAM") == {1: "rw"}
-    stack.write_volume("one-sys-7-NVRAM", b"BOOT-ORDER")
-    assert _context(stack, files[0]).ok
-    assert stack.read_volume("one-sys-7-NVRAM", 10) == b"BOOT-ORDER"  # never overwritten once it exists
+    return ovmf, template, {"ONESP_OVMF_PATH": "%s /nonexistent/second" % ovmf}
+
+
+def test_context_creates_uefi_nvram_once(stack, files):
+    ovmf, template, env = _ovmf(stack)
+    for spec in ("storpool:template=OVMF_VARS.fd", "storpool:template=%s" % template):
+        stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"T_OS_NVRAM": spec})
+        r = _context(stack, files[0], env=env)
+        assert r.ok, r
+        vol = stack.volume("one-sys-7-NVRAM")
+        assert vol["size"] == 1024 and vol["tags"] == {"virt": "one", "nloc": "one", "nvm": "7", "type": "NVRAM"}
+        assert stack.clients_of("one-sys-7-NVRAM") == {1: "rw"}
+        assert stack.read_volume("one-sys-7-NVRAM", 10) == b"NVRAM-VARS"
+        # the path oned writes as the domain's <nvram> is the volume's device
+        assert os.readlink(stack.ds_location / "101" / "7" / "vm-7_VARS.fd") == str(stack.dev_dir / "one-sys-7-NVRAM")
+        stack.write_volume("one-sys-7-NVRAM", b"BOOT-ORDER")
+        assert _context(stack, files[0], env=env).ok
+        assert stack.read_volume("one-sys-7-NVRAM", 10) == b"BOOT-ORDER"  # never overwritten once it exists
+        stack.sp.detach("one-sys-7-NVRAM", "all", force=True)
+        stack.sp.volume_delete("one-sys-7-NVRAM")
+    assert _context(stack, files[0], env=env).ok
     template.unlink()
-    assert _context(stack, files[0]).ok  # an existing NVRAM volume needs no template
+    assert _context(stack, files[0], env=env).ok  # an existing NVRAM volume needs no template
     stack.sp.detach("one-sys-7-NVRAM", "all", force=True)
     stack.sp.volume_delete("one-sys-7-NVRAM")
-    r = _context(stack, files[0])
-    assert r.error_lines == ["tm context: create UEFI NVRAM one-sys-7-NVRAM: configuration error: T_OS_NVRAM of VM 7: template %s not found on "
-                             "the front-end" % template]
+    r = _context(stack, files[0], env=env)
+    assert r.error_lines == ["tm context: read the NVRAM template of VM 7: bad input: T_OS_NVRAM template %s: cannot "
+                             "open it: No such file or directory" % template]
+
+
+def test_context_reads_nvram_templates_only_under_ovmf_path(stack, files):
+    """T_OS_NVRAM is the VM owner's: a template outside OVMF_PATH — by name, by symlink, by a
+    symlinked directory, by ``..`` — is refused with one line, before anything is made."""
+    ovmf, template, env = _ovmf(stack)
+    secret = stack.root / "one_auth"
+    secret.write_text("oneadmin:secret\n")
+    os.symlink(str(secret), str(ovmf / "link.fd"))
+    os.symlink(str(stack.root), str(ovmf / "subdir"))
+    os.mkfifo(str(ovmf / "fifo.fd"))
+    (ovmf / "dir.fd").mkdir()
+    outside = "not under an allowed directory (%s /nonexistent/second)" % ovmf
+    cases = {
+        "/etc/shadow": outside,
+        str(secret): outside,
+        "%s/../one_auth" % ovmf: "relative components",
+        "link.fd": "cannot open it: it is a symlink",
+        "%s/subdir/one_auth" % ovmf: "is %s, %s" % (secret, outside),
+        "fifo.fd": "not a regular file",
+        "dir.fd": "not a regular file",
+        "sub/OVMF_VARS.fd": "not a bare file name and not an absolute path",
+        "/nonexistent/second/x.fd": "cannot open it: No such file or directory",
+    }
+    before = stack.state()
+    for bad, expected in cases.items():
+        stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"T_OS_NVRAM": "storpool:template=" + bad})
+        r = _context(stack, files[0], env=env)
+        assert r.code != 0 and len(r.error_lines) == 1, (bad, r)
+        assert r.error_lines[0] == ("tm context: read the NVRAM template of VM 7: bad input: T_OS_NVRAM template "
+                                    "%s: %s" % (bad, expected)), (bad, r)
+        assert stack.state() == before, bad
+        assert sorted(os.listdir(stack.ds_location)) == ["2"], bad  # no VM directory, no link
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"T_OS_NVRAM": "storpool:template=OVMF_VARS.fd"},
+                 os={"FIRMWARE": "/usr/share/OVMF/OVMF_CODE.fd", "FIRMWARE_FORMAT": "qcow2"})
+    r = _context(stack, files[0], env=env)
+    assert r.error_lines == ["tm context: unsupported: T_OS_NVRAM of VM 7: OS/FIRMWARE_FORMAT is qcow2, and "
+                             "OpenNebula's kvm deploy would convert its template onto the NVRAM volume at every "
+                             "start; use raw"]
+    assert stack.state() == before
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"T_OS_NVRAM": "storpool:template=/etc/shadow"})
+    r = _context(stack, files[0], env={"ONESP_OVMF_PATH": ""})
+    assert r.error_lines == ["tm context: read the NVRAM template of VM 7: bad input: T_OS_NVRAM template "
+                             "/etc/shadow: no directory is allowed for it (configuration)"]
 
 
 def test_context_each_failing_call_leaves_the_state_as_before(stack, files):
@@ -213,3 +272,29 @@ def test_context_includes_the_guest_packages_when_the_vm_asks(stack, files):
     assert r.error_lines == ["tm context: include the context packages: configuration error: CONTEXT_PACKAGES_DIR %s "
                              "(INCLUDE_CONTEXT_PACKAGES) is not a directory" % (stack.root / "missing")]
     assert _iso_listing(stack, "one-sys-7-1-iso")[0] == ["/context.sh"]  # the ISO as it was
+
+
+def test_context_packages_are_read_only_from_inside_their_directory(stack, files):
+    """INCLUDE_CONTEXT_PACKAGES is the VM owner's: a link in CONTEXT_PACKAGES_DIR that leads
+    out of it is refused (judged by the opened file), one that stays inside is packed."""
+    context_sh, _ = files
+    packages = stack.root / "context-packages"
+    packages.mkdir()
+    (packages / "one-context_6.10.0-1.deb").write_bytes(b"deb package")
+    os.symlink("one-context_6.10.0-1.deb", str(packages / "one-context_latest.deb"))
+    env = {"ONESP_CONTEXT_PACKAGES_DIR": str(packages)}
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"INCLUDE_CONTEXT_PACKAGES": "YES"})
+    assert _context(stack, context_sh, env=env).ok
+    listing, image = _iso_listing(stack, "one-sys-7-1-iso")
+    assert listing == ["/context.sh", "/one-context_6.10.0-1.deb", "/one-context_latest.deb"]
+    assert _read_from_iso(image, "/one-context_latest.deb") == b"deb package"
+
+    secret = stack.root / "one_auth"
+    secret.write_text("oneadmin:secret\n")
+    os.symlink(str(secret), str(packages / "zz-leak.deb"))
+    before = stack.state()
+    r = _context(stack, context_sh, env=env)
+    assert r.error_lines == ["tm context: collect the context files: bad input: context package %s: is %s, outside "
+                             "CONTEXT_PACKAGES_DIR %s" % (packages / "zz-leak.deb", secret, packages)]
+    assert stack.state() == before
+    assert b"oneadmin:secret" not in stack.read_volume("one-sys-7-1-iso", stack.volume("one-sys-7-1-iso")["size"])

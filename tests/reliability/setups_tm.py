@@ -46,6 +46,7 @@ def tm_context(stack: Stack) -> Invocation:
     context_sh.write_text("ETH0_IP='10.0.0.7'\nHOSTNAME='web'\n")
     nvram = folder / "OVMF_VARS.fd"
     nvram.write_bytes(b"NVRAM-VARS" + bytes(1014))
+    stack.env["ONESP_OVMF_PATH"] = str(folder)
     stack.put_image(6, persistent=True)
     stack.put_vm(VM, disks=[b.image_disk(0, 6, persistent=True, size=16)],
                  history=[b.history("node2", hid=2), b.history("node1", hid=1)],

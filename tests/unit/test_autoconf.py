@@ -57,21 +57,46 @@ def test_register_touches_only_the_registration_lines(version):
     old_ds, new_ds = ds
     d_list, s_list = old_ds.split('"')[1].split(" -s ")
     assert new_ds == old_ds.replace(d_list, d_list + ",storpool").replace(s_list + '"', s_list + ',storpool"')
-    ours = [registration.Restricted(name).describe() for name in registration.RESTRICTED_ATTRS]
+    ours = [registration.Restricted(name).describe() for name in registration.RESTRICTED_ATTRS
+            if name != "CONTEXT/FILES"]  # the stock file restricts it already
+    ours += [registration.Restricted(name, "IMAGE_RESTRICTED_ATTR").describe()
+             for name in registration.IMAGE_RESTRICTED_ATTRS]
     ours += registration.Block("TM_MAD_CONF", registration.TM_MAD_CONF).render().splitlines()
     ours += registration.Block("DS_MAD_CONF", registration.DS_MAD_CONF).render().splitlines()
     # compared as multisets: difflib may pair a new closing bracket with an old one
     assert Counter(line for line in inserted if line.strip()) == Counter(ours)
-    assert ours[:5] == ['VM_RESTRICTED_ATTR = "DISKSNAPSHOT_LIMIT"', 'VM_RESTRICTED_ATTR = "VMSNAPSHOT_LIMIT"',
-                        'VM_RESTRICTED_ATTR = "VC_POLICY"', 'VM_RESTRICTED_ATTR = "SP_QOSCLASS"', "TM_MAD_CONF = ["]
+    assert ours[:9] == ['VM_RESTRICTED_ATTR = "DISKSNAPSHOT_LIMIT"', 'VM_RESTRICTED_ATTR = "VMSNAPSHOT_LIMIT"',
+                        'VM_RESTRICTED_ATTR = "VC_POLICY"', 'VM_RESTRICTED_ATTR = "SP_QOSCLASS"',
+                        'VM_RESTRICTED_ATTR = "T_OS_NVRAM"', 'VM_RESTRICTED_ATTR = "T_OS"',
+                        'VM_RESTRICTED_ATTR = "T_OS_LOADER"', 'IMAGE_RESTRICTED_ATTR = "SP_QOSCLASS"', "TM_MAD_CONF = ["]
     doc = onedconf.parse(outcome.text)
     (tm_conf,) = doc.vectors("TM_MAD_CONF", NAME="storpool")
     assert {a.name: a.value.text for a in tm_conf.attributes} == dict(registration.TM_MAD_CONF)
     (ds_conf,) = doc.vectors("DS_MAD_CONF", NAME="storpool")
     assert {a.name: a.value.text for a in ds_conf.attributes} == dict(registration.DS_MAD_CONF)
     assert registration.missing(outcome.text, FULL) == []
-    assert len(registration.missing(original, FULL)) == 10
+    assert len(registration.missing(original, FULL)) == 14
     assert registration.missing(original, FULL)[-1] == 'VM_MAD NAME="kvm" ARGUMENTS -l %s' % LOCAL
+
+
+@pytest.mark.parametrize("version", ("6.10.5", "7.0.2", "7.2.0", "7.4.0"))
+def test_owners_cannot_set_what_names_front_end_files_or_changes_storpool_cost(version):
+    """After AUTOCONF on each stock oned.conf, oned refuses these attributes from anyone but
+    oneadmin, and every image datastore of the storpool TM gets DISK_TYPE=BLOCK."""
+    doc = onedconf.parse(registration.register(stock(version), FULL).text)
+
+    def restricted(entry):
+        return {e.value.text for e in doc.named(entry) if e.value is not None}
+
+    assert {"T_OS_NVRAM", "T_OS", "T_OS_LOADER", "CONTEXT/FILES", "SP_QOSCLASS", "VC_POLICY", "DISKSNAPSHOT_LIMIT",
+            "VMSNAPSHOT_LIMIT"} <= restricted("VM_RESTRICTED_ATTR")
+    assert {"SP_QOSCLASS", "SOURCE"} <= restricted("IMAGE_RESTRICTED_ATTR")
+    (tm_conf,) = doc.vectors("TM_MAD_CONF", NAME="storpool")
+    assert tm_conf.text("DISK_TYPE") == "BLOCK"
+    without = stock(version).replace('VM_RESTRICTED_ATTR = "CONTEXT/FILES"\n', "")
+    outcome = registration.register(without, FULL)
+    assert 'VM_RESTRICTED_ATTR = "CONTEXT/FILES"' in outcome.text  # put back where an operator dropped it
+    assert registration.unregister(outcome.text, outcome.records).text == without
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -136,7 +161,8 @@ def test_an_existing_storpool_block_is_kept_and_its_differences_reported():
     outcome = registration.register(text, FULL)
     assert outcome.text.count('NAME = "storpool"') == 2  # the operator's TM block + our DS block
     assert not any(r["item"] == "TM_MAD_CONF storpool" for r in outcome.records)
-    assert outcome.notes == ['TM_MAD_CONF NAME="storpool" has LN_TARGET="SYSTEM"; onesp expects "NONE"']
+    assert outcome.notes == ['TM_MAD_CONF NAME="storpool" has LN_TARGET="SYSTEM"; onesp expects "NONE"',
+                             'TM_MAD_CONF NAME="storpool" has DISK_TYPE=nothing; onesp expects "BLOCK"']
     assert registration.differences(outcome.text) == outcome.notes
 
 

@@ -263,17 +263,18 @@ class Block(WholeEntry):
 
 
 class Restricted(WholeEntry):
-    """``VM_RESTRICTED_ATTR = "<name>"``."""
+    """``VM_RESTRICTED_ATTR = "<name>"`` (or another ``*_RESTRICTED_ATTR`` list)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, entry: str = "VM_RESTRICTED_ATTR") -> None:
         self.name = name
-        self.key = "VM_RESTRICTED_ATTR %s" % name
+        self.entry = entry
+        self.key = "%s %s" % (entry, name)
 
     def describe(self) -> str:
-        return 'VM_RESTRICTED_ATTR = "%s"' % self.name
+        return '%s = "%s"' % (self.entry, self.name)
 
     def _entry(self, doc: Document) -> Optional[Entry]:
-        for entry in doc.named("VM_RESTRICTED_ATTR"):
+        for entry in doc.named(self.entry):
             if entry.value is not None and entry.value.text == self.name:
                 return entry
         return None
@@ -284,4 +285,4 @@ class Restricted(WholeEntry):
     def add(self, doc: Document) -> Tuple[str, Optional[Record], List[str]]:
         if self._entry(doc):
             return doc.text, None, []
-        return _insert_after_last(doc, "VM_RESTRICTED_ATTR", self.describe(), "\n"), {"item": self.key}, []
+        return _insert_after_last(doc, self.entry, self.describe(), "\n"), {"item": self.key}, []

@@ -2,7 +2,7 @@
 
 The registration is a list of items (``items.py``): ``storpool`` in the TM_MAD ``-d`` and
 DATASTORE_MAD ``-d``/``-s`` lists, the TM_MAD_CONF and DS_MAD_CONF blocks, the
-VM_RESTRICTED_ATTR lines and, for the VMM helpers that are installed, the VM_MAD kvm
+VM_RESTRICTED_ATTR and IMAGE_RESTRICTED_ATTR lines and, for the VMM helpers that are installed, the VM_MAD kvm
 ``-l`` overrides. What was added is returned as records; things the operator configured
 before us are never recorded, so removing the registration leaves them alone. Values are
 those of the bash addon's installer, so oned treats our datastores as it treated the addon's.
@@ -19,15 +19,23 @@ from .onedconf import Document, OnedConfError
 
 __all__ = ["Block", "DRIVER", "LocalActions", "MadList", "Plan", "Record", "Restricted", "missing", "register", "unregister"]
 
+#: DISK_TYPE: oned copies it into every image datastore with TM_MAD storpool (Datastore::set_tm_mad),
+#: so each image disk reaches libvirt as ``<disk type='block'>`` whatever the datastore template says.
 TM_MAD_CONF: Tuple[Tuple[str, str], ...] = (
     ("NAME", DRIVER), ("LN_TARGET", "NONE"), ("CLONE_TARGET", "SELF"), ("SHARED", "YES"),
-    ("DS_MIGRATE", "YES"), ("DRIVER", "raw"), ("ALLOW_ORPHANS", "YES"),
+    ("DS_MIGRATE", "YES"), ("DRIVER", "raw"), ("ALLOW_ORPHANS", "YES"), ("DISK_TYPE", "BLOCK"),
 )
 DS_MAD_CONF: Tuple[Tuple[str, str], ...] = (
     ("NAME", DRIVER), ("REQUIRED_ATTRS", "DISK_TYPE"), ("PERSISTENT_ONLY", "NO"), ("MARKETPLACE_ACTIONS", "export"),
 )
-#: VM template attributes only oneadmin may set (they change cost or limits on StorPool).
-RESTRICTED_ATTRS = ("DISKSNAPSHOT_LIMIT", "VMSNAPSHOT_LIMIT", "VC_POLICY", "SP_QOSCLASS")
+#: VM template attributes only oneadmin may set: the first four change cost or limits on StorPool;
+#: T_OS_NVRAM names a front-end file copied into a volume, T_OS and T_OS_LOADER drive the addon's
+#: UEFI deploy tweak where it is still in use (the addon restricted them too); CONTEXT/FILES names
+#: front-end files tm context packs into the ISO (stock oned.conf restricts it already: ensured).
+RESTRICTED_ATTRS = ("DISKSNAPSHOT_LIMIT", "VMSNAPSHOT_LIMIT", "VC_POLICY", "SP_QOSCLASS",
+                    "T_OS_NVRAM", "T_OS", "T_OS_LOADER", "CONTEXT/FILES")
+#: Image template attributes only oneadmin may set: SP_QOSCLASS is the image volume's QoS class.
+IMAGE_RESTRICTED_ATTRS = ("SP_QOSCLASS",)
 #: VM_MAD kvm ``-l`` overrides: (action, helper script in vmm/kvm/).
 HOTPLUG_HELPERS = (("attach_disk", "attach_disk.storpool"), ("detach_disk", "detach_disk.storpool"))
 SNAPSHOT_HELPERS = (
@@ -60,6 +68,7 @@ class Plan:
             Block("DS_MAD_CONF", DS_MAD_CONF),
         ]
         found += [Restricted(name) for name in RESTRICTED_ATTRS]
+        found += [Restricted(name, "IMAGE_RESTRICTED_ATTR") for name in IMAGE_RESTRICTED_ATTRS]
         if self.local_actions():
             found.append(LocalActions("kvm", self.local_actions()))
         return found

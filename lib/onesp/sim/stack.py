@@ -134,9 +134,11 @@ class Stack:
 
     # -- documents --------------------------------------------------------------------------------
     def put_datastore(self, ds_id: int, kind: str = "IMAGE", **kwargs: Any) -> str:
+        """A datastore document; a SYSTEM one has the disk types docs/installation.md sets."""
         kwargs.setdefault("location", str(self.ds_location))
         if kind == "SYSTEM":
             kwargs.setdefault("shared", True)
+            kwargs["template"] = dict({"DISK_TYPE": "BLOCK", "CONTEXT_DISK_TYPE": "BLOCK"}, **(kwargs.get("template") or {}))
         xml = builders.datastore_xml(ds_id, kind=kind, **kwargs)
         self.oned.put("datastore", xml)
         return xml

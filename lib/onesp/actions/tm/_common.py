@@ -9,6 +9,7 @@ What is here, and who uses it:
 ``monitor_marker``     what ``<sysds>/.monitor`` must say (only for a non-shared system DS).
 ``attach_readonly``    whether a READONLY disk is attached ``ro`` (READONLY_MODE).
 ``link_disk``          attach to the host and point ``disk.N`` at the device, with undo.
+``nvram_file``         the file in the VM directory oned names as the domain's UEFI ``<nvram>``.
 ``disk_tags`` / ``owner_tags``  the tags of a VM disk's volume / the subset proving ownership.
 ``ensure_clone``       the per-VM volume of a non-persistent or CDROM disk (create or adopt).
 ``release_other_hosts``  detach volumes from the other hosts this VM has been placed on.
@@ -99,6 +100,16 @@ def link_disk(ctx: Any, host: str, volume: str, path: str, *, readonly: bool, sy
     """Attach ``volume`` to ``host`` and make ``path`` a symlink to its device (both undone on failure)."""
     volumes.link(ctx, host, volume, path, readonly=attach_readonly(ctx, readonly),
                  monitor_marker=monitor_marker(system_ds), attach_undo=attach_undo)
+
+
+def nvram_file(vm: Any) -> str:
+    """``<vm name>_VARS.fd``: oned writes ``<nvram><system dir>/<vm name>_VARS.fd</nvram>`` for a
+    VM with OS/FIRMWARE (LibVirtDriverKVM.cc, 6.10 to 7.4). oned refuses a name with ``/``; a
+    name that could not be one file name here is refused too."""
+    name = "%s_VARS.fd" % vm.name
+    if "/" in name or any(ord(c) < 32 or ord(c) == 127 for c in name) or len(name.encode("utf-8", "replace")) > 255:
+        raise BadInput("VM %d: its name %r cannot be a file name in the VM directory" % (vm.id, vm.name))
+    return name
 
 
 def disk_tags(ctx: Any, ref: DiskRef, qos: Optional[str], type_tag: Optional[str] = None) -> Dict[str, str]:

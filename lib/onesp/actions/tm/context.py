@@ -15,7 +15,13 @@ the VM's volumes are then detached from the other hosts of its history (see
 ``common.release_other_hosts``; never forced).
 
 UEFI NVRAM (``T_OS_NVRAM="storpool:template=<file>"``): ``one-sys-<vm>-NVRAM`` is created
-from the template file once and attached to the host, as the addon does.
+from the template file once and attached to the host, as the addon does; the template must be,
+as opened, a regular file under an OVMF_PATH directory (a bare name is looked up in the first),
+so a VM owner cannot have any other front-end file copied into a volume. For a VM with
+OS/FIRMWARE set, oned writes ``<nvram><vm dir>/<vm name>_VARS.fd</nvram>`` into the domain
+(LibVirtDriverKVM.cc); that path is made a symlink to the NVRAM volume's device, so the
+pflash libvirt opens by that path is the StorPool volume without any deploy tweak (mv and
+premigrate keep the link).
 
 With ``INCLUDE_CONTEXT_PACKAGES`` (a number above 0, or YES, in the VM's user template) the
 ISO also holds the files under CONTEXT_PACKAGES_DIR (OpenNebula's guest context packages) at
@@ -29,25 +35,28 @@ rebuilds it from oned's current state.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import posixpath
 import re
 import shlex
+import stat
 import subprocess
 import tempfile
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, BinaryIO, Dict, List, Optional, Set, Tuple
 
-from ... import disks, volumes
+from ... import disks, frontfiles, volumes
 from ...errors import BadInput, ConfigError, HostError, Unsupported
 from ...host import check_path
 from ...storpool import ApiExists
-from ._common import attach_readonly, link_disk, release_other_hosts
+from ._common import attach_readonly, link_disk, monitor_marker, nvram_file, release_other_hosts
 
 SECTOR = 512
 ISO_TIMEOUT = 600
 WRITE_TIMEOUT = 600
-#: Where relative NVRAM template names are found on the front-end (the addon's OVMF_PATH default).
-OVMF_PATH = "/var/lib/one/remotes/OVMF"
 _TARGET = re.compile(r"[^/\x00-\x1f\x7f]{1,255}\Z")
+#: A file for the ISO: (path on the front-end, name in the ISO, directory it must really be in or None).
+IsoEntry = Tuple[str, str, Optional[str]]
 
 
 def run(ctx: Any) -> None:
@@ -65,27 +74,18 @@ def run(ctx: Any) -> None:
     entries = iso_entries(args.files)
     if _wants_packages(vm.include_context_packages):
         with ctx.step("include the context packages"):
-            entries += package_entries(str(ctx.config.CONTEXT_PACKAGES_DIR), {target for _, target in entries})
+            entries += package_entries(str(ctx.config.CONTEXT_PACKAGES_DIR), {entry[1] for entry in entries})
     name = ctx.names.context(vm.id, dst.disk_id)
-    tags = None
-    if ctx.config.TAG_CONTEXT_ISO:
-        tags = ctx.tags.vm_disk(vm.id, dst.disk_id, "CNTXT", disks.qos_context(ctx.config, vm, system_ds),
-                                vm.vc_policy)
-    with tempfile.TemporaryDirectory(prefix="onesp-context-") as staging:
-        iso = build_iso(ctx, entries, staging)
-        size = -(-os.path.getsize(iso) // SECTOR) * SECTOR
-        created = _create_or_resize(ctx, name, size, ctx.names.template(args.ds_id), tags)
-        link_disk(ctx, dst.host, name, dst.path, readonly=False, system_ds=system_ds, attach_undo=created)
-        with open(iso, "rb") as data, ctx.step("write the context ISO to %s on %s" % (name, dst.host)):
-            ctx.host(dst.host).run(["dd", "of=" + ctx.device_path(name), "bs=1M", "conv=notrunc,fdatasync",
-                                    "status=none"], stdin=data, timeout=WRITE_TIMEOUT, what="dd of=%s" % name)
-    if attach_readonly(ctx, True):
-        volumes.detach(ctx, name, dst.host)
-        volumes.attach(ctx, name, dst.host, readonly=True)
-    _nvram(ctx, vm, dst.host, system_ds)
+    with contextlib.ExitStack() as opened:
+        nvram = _nvram_source(ctx, vm) if wants_nvram(vm) else None
+        if nvram is not None:
+            opened.callback(nvram[0].close)
+        _write_iso(ctx, vm, name, entries, dst, system_ds)
+        if wants_nvram(vm):
+            _nvram(ctx, vm, dst.host, dst.vm_dir, system_ds, nvram)
     if ctx.config.FORCE_DETACH_OTHER_CONTEXT:
         names = [v.name for v in disks.vm_volumes(ctx.names, vm, system_on_storpool=True, include_context=False)]
-        if vm.t_os_nvram and vm.t_os_nvram.startswith("storpool"):
+        if wants_nvram(vm):
             names.append(ctx.names.nvram(vm.id))
         release_other_hosts(ctx, vm, names + [name], dst.host)
 
@@ -93,11 +93,30 @@ def run(ctx: Any) -> None:
 # -- the ISO ----------------------------------------------------------------------------------------
 
 
+def _write_iso(ctx: Any, vm: Any, name: str, entries: List[IsoEntry], dst: Any, system_ds: Any) -> None:
+    """Build the ISO, put it on volume ``name`` attached to the host and point ``disk.<n>`` at it."""
+    tags = None
+    if ctx.config.TAG_CONTEXT_ISO:
+        tags = ctx.tags.vm_disk(vm.id, dst.disk_id, "CNTXT", disks.qos_context(ctx.config, vm, system_ds),
+                                vm.vc_policy)
+    with tempfile.TemporaryDirectory(prefix="onesp-context-") as staging:
+        iso = build_iso(ctx, entries, staging)
+        size = -(-os.path.getsize(iso) // SECTOR) * SECTOR
+        created = _create_or_resize(ctx, name, size, ctx.names.template(system_ds.id), tags)
+        link_disk(ctx, dst.host, name, dst.path, readonly=False, system_ds=system_ds, attach_undo=created)
+        with open(iso, "rb") as data, ctx.step("write the context ISO to %s on %s" % (name, dst.host)):
+            ctx.host(dst.host).run(["dd", "of=" + ctx.device_path(name), "bs=1M", "conv=notrunc,fdatasync",
+                                    "status=none"], stdin=data, timeout=WRITE_TIMEOUT, what="dd of=%s" % name)
+    if attach_readonly(ctx, True):
+        volumes.detach(ctx, name, dst.host)
+        volumes.attach(ctx, name, dst.host, readonly=True)
+
+
 def iso_entries(files: Tuple[str, ...]) -> List[Tuple[str, str]]:
-    """(source path, name in the ISO) for each argument; refuses anything but plain files."""
+    """(source path, name in the ISO, None) for each argument; refuses anything but plain files."""
     if not files:
         raise BadInput("no context files given")
-    entries: List[Tuple[str, str]] = []
+    entries: List[IsoEntry] = []
     names = set()
     for item in files:
         if "://" in item:
@@ -112,7 +131,7 @@ def iso_entries(files: Tuple[str, ...]) -> List[Tuple[str, str]]:
         if not os.path.isfile(source):
             raise BadInput("context file %s: not a regular file on the front-end" % source)
         names.add(target)
-        entries.append((source, target))
+        entries.append((source, target, None))
     return entries
 
 
@@ -121,32 +140,51 @@ def _wants_packages(value: Optional[str]) -> bool:
     return text in ("YES", "TRUE") or (text.isdigit() and int(text) > 0)
 
 
-def package_entries(directory: str, taken: Set[str]) -> List[Tuple[str, str]]:
-    """(source path, path in the ISO) of every regular file under ``directory`` (the
-    directories below it walked, symlinked directories not), leaving out the names in ``taken``."""
+def package_entries(directory: str, taken: Set[str]) -> List[IsoEntry]:
+    """(source path, path in the ISO, ``directory``) of every regular file under ``directory``
+    (the directories below it walked, symlinked directories not), leaving out the names in
+    ``taken``. A file is read only if, as opened, it is inside ``directory`` (see build_iso)."""
     if not os.path.isdir(directory):
         raise ConfigError("CONTEXT_PACKAGES_DIR %s (INCLUDE_CONTEXT_PACKAGES) is not a directory" % directory)
-    found: List[Tuple[str, str]] = []
+    found: List[IsoEntry] = []
     for root, dirs, files in os.walk(directory):
         dirs.sort()
         for name in sorted(files):
             source = os.path.join(root, name)
             target = os.path.relpath(source, directory).replace(os.sep, "/")
             if os.path.isfile(source) and target not in taken:
-                found.append((source, target))
+                found.append((source, target, directory))
     return found
 
 
-def build_iso(ctx: Any, entries: List[Tuple[str, str]], staging: str) -> str:
+def _open_regular(source: str, within: Optional[str]) -> BinaryIO:
+    """``source`` opened for reading, judged by what was opened: a regular file (a FIFO or a
+    device is refused, never waited on) and, with ``within``, really inside that directory."""
+    handle = os.fdopen(os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC), "rb")
+    try:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise BadInput("context file %s: not a regular file on the front-end" % source)
+        if within is not None:
+            real = os.readlink("/proc/self/fd/%d" % handle.fileno())
+            if not frontfiles.inside(real, [os.path.realpath(within)]):
+                raise BadInput("context package %s: is %s, outside CONTEXT_PACKAGES_DIR %s" % (source, real, within))
+        os.set_blocking(handle.fileno(), True)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def build_iso(ctx: Any, entries: List[IsoEntry], staging: str) -> str:
     """Copy the entries into ``staging/files`` and pack them; returns the ISO's path."""
     tree = os.path.join(staging, "files")
     os.mkdir(tree, 0o700)
     with ctx.step("collect the context files"):
-        for source, target in entries:
+        for source, target, within in entries:
             try:
                 if "/" in target:  # a package in a subdirectory of CONTEXT_PACKAGES_DIR
                     os.makedirs(os.path.join(tree, os.path.dirname(target)), 0o755, exist_ok=True)
-                with open(source, "rb") as src, open(os.path.join(tree, target), "xb") as out:
+                with _open_regular(source, within) as src, open(os.path.join(tree, target), "xb") as out:
                     while True:
                         chunk = src.read(1 << 20)
                         if not chunk:
@@ -186,37 +224,58 @@ def _create_or_resize(ctx: Any, name: str, size: int, template: str, tags: Optio
 # -- UEFI NVRAM --------------------------------------------------------------------------------------
 
 
+def wants_nvram(vm: Any) -> bool:
+    """``T_OS_NVRAM="storpool..."``: the VM's UEFI variables live on StorPool."""
+    return bool(vm.t_os_nvram) and str(vm.t_os_nvram).startswith("storpool")
+
+
 def nvram_template(spec: str) -> Optional[str]:
-    """The template file of ``T_OS_NVRAM="storpool:template=<file> [type=...]"`` (None if absent)."""
+    """The template name of ``T_OS_NVRAM="storpool:template=<file> [type=...]"`` (None if absent)."""
     _, _, options = spec.partition(":")
     for word in options.replace(",", " ").split():
         key, _, value = word.partition("=")
         if key == "template" and value:
-            path = value if value.startswith("/") else os.path.join(OVMF_PATH, value)
-            if "/../" in path + "/":
-                raise BadInput("T_OS_NVRAM template %r: relative components" % value)
-            return path
+            return value
     return None
 
 
-def _nvram(ctx: Any, vm: Any, host: str, system_ds: Any) -> None:
-    spec = vm.t_os_nvram
-    if not spec or not spec.startswith("storpool"):
-        return
+def _nvram_source(ctx: Any, vm: Any) -> Optional[Tuple[BinaryIO, int]]:
+    """The opened NVRAM template when the VM's NVRAM volume must be made now (None: it exists).
+
+    Runs before anything is created, so a template that is refused leaves nothing behind.
+    The file is confined to OVMF_PATH by what was opened (see ``frontfiles``).
+    """
+    for os_section in vm.template.vectors("OS"):
+        if (os_section.text("FIRMWARE_FORMAT") or "").strip().lower() == "qcow2":
+            raise Unsupported("T_OS_NVRAM of VM %d: OS/FIRMWARE_FORMAT is qcow2, and OpenNebula's kvm deploy would "
+                              "convert its template onto the NVRAM volume at every start; use raw" % vm.id)
     name = ctx.names.nvram(vm.id)
-    template = nvram_template(spec)
+    with ctx.step("look for UEFI NVRAM %s" % name):
+        if ctx.sp.volume_or_none(name) is not None:
+            return None
+    template = nvram_template(str(vm.t_os_nvram))
+    with ctx.step("read the NVRAM template of VM %d" % vm.id):
+        if template is None:
+            raise BadInput("T_OS_NVRAM names no template (storpool:template=<file>) and %s does not exist" % name)
+        handle, size, _ = frontfiles.open_confined(template, tuple(ctx.config.OVMF_PATH), "T_OS_NVRAM template")
+    return handle, size
+
+
+def _nvram(ctx: Any, vm: Any, host: str, vm_dir: str, system_ds: Any, source: Optional[Tuple[BinaryIO, int]]) -> None:
+    """Create the NVRAM volume from ``source`` (when given), attach it to ``host`` and point
+    ``<vm dir>/<vm name>_VARS.fd`` — the path oned writes into the domain's ``<nvram>`` —
+    at its device."""
+    name = ctx.names.nvram(vm.id)
     created = False
-    if template and os.path.isfile(template):
-        size = max(SECTOR, -(-os.path.getsize(template) // SECTOR) * SECTOR)
+    if source is not None:
+        size = max(SECTOR, -(-source[1] // SECTOR) * SECTOR)
         tags = ctx.tags.vm_disk(vm.id, None, "NVRAM", disks.qos_context(ctx.config, vm, system_ds),
                                 vm.vc_policy)
         created = volumes.create(ctx, name, size_bytes=size, template=ctx.names.template(system_ds.id), tags=tags,
                                  owner={ctx.tags.vm_key: str(vm.id), "type": "NVRAM"})
-    elif ctx.sp.volume_or_none(name) is None:
-        with ctx.step("create UEFI NVRAM %s" % name):
-            raise ConfigError("T_OS_NVRAM of VM %d: template %s not found on the front-end" % (vm.id, template))
     device = volumes.attach(ctx, name, host, undo=created)
-    if created:
-        with open(template, "rb") as data, ctx.step("write the NVRAM template to %s on %s" % (name, host)):
+    if created and source is not None:
+        with ctx.step("write the NVRAM template to %s on %s" % (name, host)):
             ctx.host(host).run(["dd", "of=" + device, "bs=128k", "conv=notrunc,fdatasync", "status=none"],
-                               stdin=data, timeout=WRITE_TIMEOUT, what="dd of=%s" % name)
+                               stdin=source[0], timeout=WRITE_TIMEOUT, what="dd of=%s" % name)
+    volumes.link_path(ctx, host, device, posixpath.join(vm_dir, nvram_file(vm)), monitor_marker(system_ds))

@@ -107,9 +107,9 @@ def move_volumes(ctx: Any, args: Any, plan: moves.MovePlan, volumes: List[VmVolu
         what = "attach %s to %s" % (names, dst.host)
     else:
         what = "detach %s from %s" % (names, src.host if plan.detach == "source" else "all hosts")
-    migration.apply(ctx, changes, "%s (%s)" % (what, plan.state))
+    done = migration.apply(ctx, changes, "%s (%s)" % (what, plan.state))
     if plan.attach:
-        migration.link(ctx, dst.host, dst.vm_dir, volumes, common.monitor_marker(system_ds))
+        migration.link(ctx, dst.host, dst.vm_dir, migration.moved(done), common.monitor_marker(system_ds))
 
 
 def _earlier_clients(ctx: Any, vm: Any, dst_host: str) -> List[int]:

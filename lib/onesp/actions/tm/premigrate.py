@@ -32,9 +32,9 @@ def run(ctx: Any) -> None:
     seen = vmdir.survey(ctx, args.src_host, args.vm_dir, args.dst_host, args.vm_dir) if m.copies_directory else None
     if m.system_tm:
         vmdir.make(ctx, args.dst_host, args.vm_dir, m.marker, seen.destination_existed if seen else None)
-    migration.apply(ctx, [Change(v, attach=dst) for v in m.volumes],
-                    "attach the volumes of VM %d to %s" % (m.vm.id, args.dst_host))
+    done = migration.apply(ctx, [Change(v, attach=dst) for v in m.volumes],
+                           "attach the volumes of VM %d to %s" % (m.vm.id, args.dst_host))
     if seen is not None:
         vmdir.copy(ctx, args.src_host, args.vm_dir, args.dst_host, args.vm_dir, seen)
-    migration.link(ctx, args.dst_host, args.vm_dir, m.volumes, m.marker)
+    migration.link(ctx, args.dst_host, args.vm_dir, migration.moved(done), m.marker)
     livemigration.run_other_tms(ctx, m, "premigrate")

@@ -207,7 +207,8 @@ def vm_xml(vm_id: int = 42, *, name: Optional[str] = None, uid: int = 0, gid: in
            user_template: Optional[Mapping[str, Any]] = None, vm_snapshots: Sequence[VmSnapshotSpec] = (),
            backup_config: Optional[Mapping[str, Any]] = None, backup_ids: Sequence[int] = (),
            tm_mad_system: str = "storpool", memory: int = 1024, cpu: str = "1",
-           tpm_model: Optional[str] = None, locked: bool = False, version: str = "7.0") -> str:
+           tpm_model: Optional[str] = None, locked: bool = False, version: str = "7.0",
+           os: Optional[Mapping[str, Any]] = None) -> str:
     """A full VM document. ``context=True`` adds a context disk with DISK_ID = number of disks."""
     modern = not version.startswith("6.")
     root = owned_root("VM", vm_id, name or "vm-%d" % vm_id, uid, gid, uname, gname)
@@ -236,6 +237,8 @@ def vm_xml(vm_id: int = 42, *, name: Optional[str] = None, uid: int = 0, gid: in
     for disk in disks:
         add_template(template, "DISK", disk.attributes)
     add(template, "MEMORY", str(memory))
+    if os:
+        add_template(template, "OS", dict(os))
     for snap in vm_snapshots:
         node = etree.SubElement(template, "SNAPSHOT")
         if snap.active:
