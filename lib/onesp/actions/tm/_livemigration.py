@@ -12,6 +12,14 @@ the hooks of the VM's other TMs with its own name as sixth argument (``othertm``
   nothing to do (as in the addon).
 * any other sixth argument: we are an image TM under another system TM, which owns the
   directory; only the StorPool image disks move.
+
+Both hosts may be one host: OpenNebula 7.2 added live migration to another system datastore,
+which it allows only without a change of host, and then calls these hooks with that host as
+source and destination, the new datastore's VM directory and id (``migrate_transfer_command``
+in src/tm/TransferManager.cc). The VM keeps running there on the same StorPool attachments,
+so nothing is attached or detached: premigrate only makes the new directory and its
+``disk.<n>`` links; the previous datastore's directory is kept, since the running VM's
+definition still names its disk paths until it is next deployed.
 """
 
 from __future__ import annotations
@@ -36,6 +44,11 @@ class Migration:
     @property
     def marker(self) -> Optional[str]:
         return common.monitor_marker(self.system_ds) if self.system_tm else None
+
+    @property
+    def same_host(self) -> bool:
+        """A move to another system datastore on the host where the VM runs (OpenNebula 7.2+)."""
+        return self.args.src_host == self.args.dst_host
 
     def argv(self) -> List[str]:
         a = self.args
@@ -88,6 +101,11 @@ def release(ctx: Any, action: str, source: bool) -> None:
     if m is None:
         return
     leave, keep = (m.args.src_host, m.args.dst_host) if source else (m.args.dst_host, m.args.src_host)
+    if m.same_host:
+        ctx.log.info("VM %d stays on %s (a move between system datastores): its volumes stay attached there",
+                     m.vm.id, leave)
+        run_other_tms(ctx, m, action)
+        return
     client = ctx.client_id(leave)
     migration.apply(ctx, [Change(v, detach=(client,), restore=client) for v in m.volumes],
                     "detach the volumes of VM %d from %s" % (m.vm.id, leave))
