@@ -97,7 +97,8 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("QEMU_IMG", "str", "qemu-img", "qemu-img command."),
     _s("MKSWAP", "str", "mkswap", "mkswap command on hosts."),
     _s("MKFS", "str", "mkfs", "mkfs command."),
-    _s("MKISOFS", "str", "genisoimage", "ISO builder for the context disk (genisoimage, mkisofs or xorriso -as mkisofs)."),
+    _s("MKISOFS", "str", "genisoimage", "ISO builder for the context disk (genisoimage, mkisofs or xorriso -as mkisofs); "
+       "the default gives way to xorriso -as mkisofs where genisoimage is not installed."),
     _s("CONTEXT_PACKAGES_DIR", "str", "/usr/share/one/context",
        "What goes into the context ISO of a VM with INCLUDE_CONTEXT_PACKAGES (OpenNebula's guest packages)."),
     # -- logging

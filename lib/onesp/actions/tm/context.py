@@ -5,7 +5,7 @@
 
 The files oned lists are copied into a private staging directory — under their own base
 name, or under ``<name>`` for ``<file>:<name>`` (the FILES_DS form) — and MKISOFS packs
-them (volume id CONTEXT, Joliet and Rock Ridge); nothing reaches a shell, only regular
+them (volume id CONTEXT, Joliet and Rock Ridge; see ``iso_tool``); nothing reaches a shell, only regular
 files named in the arguments are read, and a name can never leave the staging directory.
 The ISO goes to ``one-sys-<vm>-<n>-iso``: created with the system datastore's template
 (tags type CNTXT when TAG_CONTEXT_ISO), or resized to the new ISO when it exists (context
@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import tempfile
 from typing import Any, Dict, List, Optional, Set, Tuple
@@ -44,6 +45,8 @@ from ._common import attach_readonly, link_disk, release_other_hosts
 
 SECTOR = 512
 ISO_TIMEOUT = 600
+#: MKISOFS when unset; replaced by xorriso where it is not installed (iso_tool).
+DEFAULT_ISO_TOOL = "genisoimage"
 WRITE_TIMEOUT = 600
 #: Where relative NVRAM template names are found on the front-end (the addon's OVMF_PATH default).
 OVMF_PATH = "/var/lib/one/remotes/OVMF"
@@ -137,6 +140,16 @@ def package_entries(directory: str, taken: Set[str]) -> List[Tuple[str, str]]:
     return found
 
 
+def iso_tool(configured: str) -> List[str]:
+    """The ISO builder's argv: MKISOFS as configured, except that the default genisoimage,
+    where it is not installed, gives way to ``xorriso -as mkisofs`` (what stock OpenNebula
+    7.2+ installs and its own context action runs)."""
+    tool = shlex.split(configured) or [DEFAULT_ISO_TOOL]
+    if tool == [DEFAULT_ISO_TOOL] and shutil.which(DEFAULT_ISO_TOOL) is None and shutil.which("xorriso"):
+        return ["xorriso", "-as", "mkisofs"]
+    return tool
+
+
 def build_iso(ctx: Any, entries: List[Tuple[str, str]], staging: str) -> str:
     """Copy the entries into ``staging/files`` and pack them; returns the ISO's path."""
     tree = os.path.join(staging, "files")
@@ -155,7 +168,7 @@ def build_iso(ctx: Any, entries: List[Tuple[str, str]], staging: str) -> str:
             except OSError as exc:
                 raise BadInput("context file %s: %s" % (source, exc.strerror or exc)) from None
     iso = os.path.join(staging, "context.iso")
-    tool = shlex.split(str(ctx.config.MKISOFS)) or ["genisoimage"]
+    tool = iso_tool(str(ctx.config.MKISOFS))
     argv = tool + ["-quiet", "-o", iso, "-V", "CONTEXT", "-J", "-R", tree]
     with ctx.step("build the context ISO with %s" % tool[0]):
         try:
