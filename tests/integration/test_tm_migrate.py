@@ -256,3 +256,18 @@ def test_move_to_another_system_datastore_on_the_same_host_keeps_every_volume_at
     r = stack.tm("failmigrate", "node1", "node1", new_dir, "7", "102", stdin=doc)
     assert r.ok, r
     assert attached(stack) == {name: {1: "rw"} for name in VOLUMES}
+
+
+def test_move_to_a_system_datastore_on_another_storpool_cluster_is_refused_before_any_change(stack):
+    doc = running(stack, history=(stack.b.history("node1", hid=1, ds_id=101),
+                                  stack.b.history("node1", hid=1, ds_id=102)))
+    stack.put_datastore(102, kind="SYSTEM", sp={"API_HTTP_HOST": "192.0.2.9", "API_HTTP_PORT": "81"})
+    before = stack.state()
+    stack.ctl.reset_calls()
+    r = stack.tm("premigrate", "node1", "node1", "%s/102/7" % stack.ds_location, "7", "102", stdin=doc)
+    assert r.code != 0
+    assert r.error_lines == ["tm premigrate: unsupported: VM 7: system datastores 101 and 102 use different StorPool "
+                             "clusters (%s:%s, 192.0.2.9:81); its volumes cannot follow a live move between them"
+                             % (stack.env["SP_API_HTTP_HOST"], stack.env["SP_API_HTTP_PORT"])]
+    assert stack.state() == before and listing(stack, "node1") is not None
+    assert not (stack.host_root("node1") / "102").exists()

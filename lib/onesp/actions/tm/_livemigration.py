@@ -19,7 +19,8 @@ source and destination, the new datastore's VM directory and id (``migrate_trans
 in src/tm/TransferManager.cc). The VM keeps running there on the same StorPool attachments,
 so nothing is attached or detached: premigrate only makes the new directory and its
 ``disk.<n>`` links; the previous datastore's directory is kept, since the running VM's
-definition still names its disk paths until it is next deployed.
+definition still names its disk paths until it is next deployed. Two system datastores on
+different StorPool clusters are refused: the volumes could not follow.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 from ...disks import is_storpool_tm
+from ...errors import Unsupported
 from . import _common as common, _migration as migration, _othertm as othertm, _vmdir as vmdir
 from ._migration import Change, VmVolume
 
@@ -71,6 +73,24 @@ def prepare(ctx: Any) -> Optional[Migration]:
     volumes = migration.vm_members(ctx, vm, system_ds.id, system_tm)
     copies = system_tm and str(ctx.config.SP_SYSTEM) == "ssh"
     return Migration(args, vm, system_ds, volumes, system_tm, copies)
+
+
+def refuse_another_cluster(ctx: Any, m: Migration) -> None:
+    """A move to another system datastore on the same host leaves every volume where it is, so
+    the two datastores must use one StorPool cluster: refused before any change otherwise."""
+    previous = m.vm.previous_history
+    if not (m.same_host and m.system_tm) or previous is None or previous.ds_id == m.system_ds.id:
+        return
+    with ctx.step("read datastore %d" % previous.ds_id):
+        old = ctx.one.datastore(previous.ds_id)
+    apis = []
+    for datastore in (old, m.system_ds):
+        cfg = ctx.base_config.with_datastore(datastore.template, "datastore %d" % datastore.id)
+        apis.append("%s:%s" % (cfg.SP_API_HTTP_HOST, cfg.SP_API_HTTP_PORT))
+    if apis[0] != apis[1]:
+        raise Unsupported("VM %d: system datastores %d and %d use different StorPool clusters (%s, %s); its "
+                          "volumes cannot follow a live move between them" % (m.vm.id, old.id, m.system_ds.id,
+                                                                              apis[0], apis[1]))
 
 
 def run_other_tms(ctx: Any, m: Migration, action: str) -> None:

@@ -30,6 +30,7 @@ def run(ctx: Any) -> None:
         if foreign:
             raise Unsupported("VM %d: disk %s is on TM %s; with SP_SYSTEM=ssh only StorPool (and Ceph) disks can "
                               "be live-migrated" % (m.vm.id, foreign[0].disk_id, foreign[0].tm_mad))
+    livemigration.refuse_another_cluster(ctx, m)
     dst = None if m.same_host else ctx.client_id(args.dst_host)
     copies = m.copies_directory and not m.same_host
     seen = vmdir.survey(ctx, args.src_host, args.vm_dir, args.dst_host, args.vm_dir) if copies else None
