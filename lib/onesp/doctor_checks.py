@@ -22,6 +22,9 @@ from .host import Host, runner_from_config
 
 OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
 DRIVER = "storpool"
+#: What OpenNebula 7.2+ refuses when a system datastore says NO (VirtualMachineAPI.cc, migrate).
+_REFUSED = {"DS_LIVE_MIGRATE": "live migration to another system datastore",
+            "DS_MIGRATE_SNAP": "moving a VM with disk snapshots to another system datastore"}
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,21 @@ class Doctor:
                      "create them with onedatastore create (docs/installation.md)")
         for ds in ours:
             self._datastore(ds)
+            self._moves(ds)
         return ours
+
+    def _moves(self, ds: Any) -> None:
+        """A row only for a system datastore whose template refuses moves: oned 7.2+ copies
+        DS_LIVE_MIGRATE and DS_MIGRATE_SNAP from TM_MAD_CONF when a datastore is created, and
+        its upgrade writes NO into the existing datastores of a driver it does not know."""
+        if ds.tm_mad != DRIVER or not ds.is_system:
+            return
+        refused = [key for key in ("DS_LIVE_MIGRATE", "DS_MIGRATE_SNAP") if ds.template.get_flag(key) is False]
+        if refused:
+            self.add("datastore %d moves" % ds.id, WARN,
+                     "%s: %s: oned refuses %s" % (ds.name, ", ".join("%s=NO" % key for key in refused),
+                                                 " and ".join(_REFUSED[key] for key in refused)),
+                     "onedatastore update %d --append, with %s" % (ds.id, " ".join('%s="YES"' % k for k in refused)))
 
     def _datastore(self, ds: Any) -> None:
         name = "datastore %d" % ds.id

@@ -99,7 +99,8 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("QEMU_IMG", "str", "qemu-img", "qemu-img command."),
     _s("MKSWAP", "str", "mkswap", "mkswap command on hosts."),
     _s("MKFS", "str", "mkfs", "mkfs command."),
-    _s("MKISOFS", "str", "genisoimage", "ISO builder for the context disk (genisoimage, mkisofs or xorriso -as mkisofs)."),
+    _s("MKISOFS", "str", "genisoimage", "ISO builder for the context disk (genisoimage, mkisofs or xorriso -as mkisofs); "
+       "the default gives way to xorriso -as mkisofs where genisoimage is not installed."),
     _s("OVMF_PATH", "words", "/var/lib/one/remotes/OVMF /usr/share/OVMF /usr/share/edk2 /usr/share/AAVMF",
        "Front-end directories UEFI NVRAM templates (T_OS_NVRAM template=) may be read from; a bare name is looked "
        "up in the first."),

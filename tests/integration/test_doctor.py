@@ -60,7 +60,7 @@ def statuses(checks: List[Dict[str, str]]) -> Dict[str, str]:
     return {check["name"]: check["status"] for check in checks}
 
 
-@pytest.mark.parametrize("version", ["7.0.2", "6.10.5"])
+@pytest.mark.parametrize("version", ["7.0.2", "6.10.5", "7.2.0", "7.4.0"])
 def test_healthy_setup_passes_every_check_in_order(stack, tmp_path, version):
     setup = Setup(stack, tmp_path, version)
     code, checks = setup.checks()
@@ -217,3 +217,27 @@ def test_the_installed_onesp_command_checks_its_own_tree(stack, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     remotes = by_name(json.loads(result.stdout)["checks"])["remotes"]
     assert remotes["status"] == "ok" and remotes["detail"].startswith("%s: onesp " % setup.remotes)
+
+
+def test_a_storpool_block_without_the_7_2_keys_and_datastores_refusing_moves(stack, tmp_path):
+    """What an upgrade from 7.0 leaves: the addon's TM_MAD_CONF, and onedb's NO in the datastore."""
+    stack.put_datastore(101, kind="SYSTEM", template={"DS_LIVE_MIGRATE": "NO", "DS_MIGRATE_SNAP": "NO"})
+    stack.put_datastore(102, kind="SYSTEM", template={"DS_LIVE_MIGRATE": "YES", "DS_MIGRATE_SNAP": "NO"})
+    stack.sp.template_create("one-ds-102", replication=3, placeAll="default", placeTail="default")
+    setup = Setup(stack, tmp_path, "7.2.0")
+    text = setup.oned_conf.read_text()
+    setup.oned_conf.write_text(text.replace(',\n    DS_LIVE_MIGRATE = "YES",\n    DS_MIGRATE_SNAP = "YES"', ""))
+    code, checks = setup.checks()
+    assert code != 0
+    found = by_name(checks)
+    assert found["oned.conf"]["status"] == "FAIL"
+    assert found["oned.conf"]["detail"].endswith('lacks: DS_LIVE_MIGRATE, DS_MIGRATE_SNAP in TM_MAD_CONF with '
+                                                 'NAME="storpool"')
+    assert found["datastore 101 moves"] == {
+        "name": "datastore 101 moves", "status": "warn",
+        "detail": "sp-system-101: DS_LIVE_MIGRATE=NO, DS_MIGRATE_SNAP=NO: oned refuses live migration to another "
+                  "system datastore and moving a VM with disk snapshots to another system datastore",
+        "fix": 'onedatastore update 101 --append, with DS_LIVE_MIGRATE="YES" DS_MIGRATE_SNAP="YES"'}
+    assert found["datastore 102 moves"]["detail"] == ("sp-system-102: DS_MIGRATE_SNAP=NO: oned refuses moving a VM "
+                                                      "with disk snapshots to another system datastore")
+    assert "datastore 100 moves" not in found  # an image datastore has no such attributes

@@ -173,7 +173,7 @@ def test_our_rc_is_upgraded_when_untouched_and_kept_when_edited(remotes):
     assert rc.exists()
 
 
-@pytest.mark.parametrize("version", ["7.0.2", "6.10.5"])
+@pytest.mark.parametrize("version", ["7.0.2", "6.10.5", "7.2.0", "7.4.0"])
 def test_autoconf_through_install_sh_and_back(tmp_path, version):
     one = tmp_path / "one"
     (one / "var" / "remotes").mkdir(parents=True)

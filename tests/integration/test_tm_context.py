@@ -298,3 +298,39 @@ def test_context_packages_are_read_only_from_inside_their_directory(stack, files
                              "CONTEXT_PACKAGES_DIR %s" % (packages / "zz-leak.deb", secret, packages)]
     assert stack.state() == before
     assert b"oneadmin:secret" not in stack.read_volume("one-sys-7-1-iso", stack.volume("one-sys-7-1-iso")["size"])
+
+
+def _path_without(tmp_path, *tools):
+    """A PATH holding every command of this one except ``tools``."""
+    farm = tmp_path / "bin"
+    farm.mkdir()
+    for directory in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep):
+        if not os.path.isdir(directory):
+            continue
+        for name in os.listdir(directory):
+            if name not in tools and not (farm / name).exists() and os.access(os.path.join(directory, name), os.X_OK):
+                (farm / name).symlink_to(os.path.join(directory, name))
+    return str(farm)
+
+
+@pytest.mark.parametrize("absent, used", [(("xorriso",), "genisoimage"), (("genisoimage", "mkisofs"), "xorriso")])
+def test_context_uses_xorriso_where_genisoimage_is_absent(stack, files, tmp_path, absent, used):
+    """Stock OpenNebula 7.2+ front-ends have xorriso, not genisoimage: either builds the ISO."""
+    if shutil.which(used) is None:
+        pytest.skip("%s is not installed" % used)
+    context_sh, ds_file = files
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)])
+    r = _context(stack, context_sh, "%s:'init.sh'" % ds_file, env={"PATH": _path_without(tmp_path, *absent)})
+    assert r.ok, r
+    listing, image = _iso_listing(stack, "one-sys-7-1-iso")
+    assert listing == ["/context.sh", "/init.sh"]
+    assert _read_from_iso(image, "/context.sh") == context_sh.read_bytes()
+    assert "build the context ISO with %s" % used in stack.log_text()
+
+
+def test_context_without_genisoimage_nor_xorriso(stack, files, tmp_path):
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)])
+    r = _context(stack, files[0], env={"PATH": _path_without(tmp_path, "genisoimage", "mkisofs", "xorriso")})
+    assert r.error_lines == ["tm context: build the context ISO with genisoimage: configuration error: "
+                             "MKISOFS: genisoimage is not installed on the front-end"]
+    assert stack.volume_names() == []

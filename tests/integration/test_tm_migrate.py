@@ -28,9 +28,8 @@ def running(stack, private=True, extra_disks=(), **vm):
     stack.put_image(6, persistent=True)
     disks = [b.image_disk(0, 5, size=16), b.image_disk(1, 6, persistent=True, size=16),
              b.volatile_disk(2, 16)] + list(extra_disks)
-    xml = stack.put_vm(7, disks=disks, lcm_state=4, context={"DISK_ID": "3"},
-                       history=(b.history("node1", hid=1), b.history("node2", hid=2)),
-                       **vm)
+    vm.setdefault("history", (b.history("node1", hid=1), b.history("node2", hid=2)))
+    xml = stack.put_vm(7, disks=disks, lcm_state=4, context={"DISK_ID": "3"}, **vm)
     stack.sp.volume_create("one-img-5-7-0", base_on="one-img-5", tags=dict(TAGS, diskid="0", type="NPERS"))
     stack.sp.volume_create("one-sys-7-2-raw", size=16 * MIB, tags=dict(TAGS, diskid="2", type="VOL"))
     stack.sp.volume_create("one-sys-7-3-iso", size=MIB, tags=dict(TAGS, diskid="3", type="CNTXT"))
@@ -233,3 +232,42 @@ def test_a_failing_other_tm_undoes_premigrate(stack, tmp_path):
     assert proc.stderr.decode().splitlines()[0] == (
         "tm premigrate: run premigrate of TM fake: backend error: fake/premigrate failed: no route to the ceph monitors")
     assert stack.state() == before
+
+
+def test_move_to_another_system_datastore_on_the_same_host_keeps_every_volume_attached(stack):
+    """OpenNebula 7.2 live-migrates a VM to another system datastore only on its own host: the
+    hooks get that host twice, the new datastore's directory and id."""
+    doc = running(stack, history=(stack.b.history("node1", hid=1, ds_id=101),
+                                  stack.b.history("node1", hid=1, ds_id=102)))
+    stack.put_datastore(102, kind="SYSTEM")
+    stack.sp.template_create("one-ds-102", replication=3, placeAll="default", placeTail="default")
+    new_dir = "%s/102/7" % stack.ds_location
+    old = listing(stack, "node1")
+    stack.ctl.reset_calls()
+    for action in ("premigrate", "postmigrate"):
+        r = stack.tm(action, "node1", "node1", new_dir, "7", "102", stdin=doc)
+        assert r.ok, r
+        assert attached(stack) == {name: {1: "rw"} for name in VOLUMES}, action
+    assert "VolumesReassignWait" not in stack.ctl.counts()
+    new = stack.host_root("node1") / "102" / "7"
+    assert [os.readlink(str(new / ("disk.%d" % disk))) for disk in range(4)] == [
+        str(stack.dev_dir / name) for name in VOLUMES]
+    assert listing(stack, "node1") == old  # the running VM's definition still names these paths
+    r = stack.tm("failmigrate", "node1", "node1", new_dir, "7", "102", stdin=doc)
+    assert r.ok, r
+    assert attached(stack) == {name: {1: "rw"} for name in VOLUMES}
+
+
+def test_move_to_a_system_datastore_on_another_storpool_cluster_is_refused_before_any_change(stack):
+    doc = running(stack, history=(stack.b.history("node1", hid=1, ds_id=101),
+                                  stack.b.history("node1", hid=1, ds_id=102)))
+    stack.put_datastore(102, kind="SYSTEM", sp={"API_HTTP_HOST": "192.0.2.9", "API_HTTP_PORT": "81"})
+    before = stack.state()
+    stack.ctl.reset_calls()
+    r = stack.tm("premigrate", "node1", "node1", "%s/102/7" % stack.ds_location, "7", "102", stdin=doc)
+    assert r.code != 0
+    assert r.error_lines == ["tm premigrate: unsupported: VM 7: system datastores 101 and 102 use different StorPool "
+                             "clusters (%s:%s, 192.0.2.9:81); its volumes cannot follow a live move between them"
+                             % (stack.env["SP_API_HTTP_HOST"], stack.env["SP_API_HTTP_PORT"])]
+    assert stack.state() == before and listing(stack, "node1") is not None
+    assert not (stack.host_root("node1") / "102").exists()

@@ -22,7 +22,8 @@ LOCAL = ("attach_disk=attach_disk.storpool,detach_disk=detach_disk.storpool,snap
          "snapshotrevert=snapshot_revert-storpool,snapshotdelete=snapshot_delete-storpool")
 
 
-VERSIONS = ("7.0.2", "6.10.5")
+#: the supported range: every stock oned.conf from 6.10 to 7.4
+VERSIONS = ("7.0.2", "6.10.5", "7.2.0", "7.4.0")
 
 
 def stock(version: str, name: str = "oned.conf") -> str:
@@ -72,6 +73,9 @@ def test_register_touches_only_the_registration_lines(version):
     doc = onedconf.parse(outcome.text)
     (tm_conf,) = doc.vectors("TM_MAD_CONF", NAME="storpool")
     assert {a.name: a.value.text for a in tm_conf.attributes} == dict(registration.TM_MAD_CONF)
+    # OpenNebula 7.2+ reads these as NO when absent: no live move between system datastores,
+    # no move at all of a VM with disk snapshots
+    assert (tm_conf.text("DS_LIVE_MIGRATE"), tm_conf.text("DS_MIGRATE_SNAP")) == ("YES", "YES")
     (ds_conf,) = doc.vectors("DS_MAD_CONF", NAME="storpool")
     assert {a.name: a.value.text for a in ds_conf.attributes} == dict(registration.DS_MAD_CONF)
     assert registration.missing(outcome.text, FULL) == []
@@ -164,6 +168,27 @@ def test_an_existing_storpool_block_is_kept_and_its_differences_reported():
     assert outcome.notes == ['TM_MAD_CONF NAME="storpool" has LN_TARGET="SYSTEM"; onesp expects "NONE"',
                              'TM_MAD_CONF NAME="storpool" has DISK_TYPE=nothing; onesp expects "BLOCK"']
     assert registration.differences(outcome.text) == outcome.notes
+
+
+def test_a_storpool_block_written_before_7_2_gets_the_two_keys_and_gives_them_back():
+    """The addon's (or an older onesp's) block has neither DS_LIVE_MIGRATE nor DS_MIGRATE_SNAP."""
+    block = ('TM_MAD_CONF = [\n    NAME = "storpool", LN_TARGET = "NONE", CLONE_TARGET = "SELF", SHARED = "yes",\n'
+             '    DS_MIGRATE = "yes", DRIVER = "raw", ALLOW_ORPHANS = "yes"\n]\n')
+    text = stock("7.2.0") + "\n" + block
+    assert registration.missing(text, FULL)[3] == 'DS_LIVE_MIGRATE, DS_MIGRATE_SNAP in TM_MAD_CONF with NAME="storpool"'
+    outcome = registration.register(text, FULL)
+    assert outcome.notes == []
+    (tm_conf,) = onedconf.parse(outcome.text).vectors("TM_MAD_CONF", NAME="storpool")
+    assert tm_conf.text("DS_LIVE_MIGRATE") == "YES" and tm_conf.text("DS_MIGRATE_SNAP") == "YES"
+    assert outcome.text.endswith('ALLOW_ORPHANS = "yes",\n    DS_LIVE_MIGRATE = "YES",\n    DS_MIGRATE_SNAP = "YES"\n]\n')
+    assert registration.missing(outcome.text, FULL) == []
+    assert registration.register(outcome.text, FULL).records == []
+    assert registration.unregister(outcome.text, outcome.records).text == text
+    # a value the operator chose is kept, and reported
+    chosen = text.replace('ALLOW_ORPHANS = "yes"', 'ALLOW_ORPHANS = "yes", DS_MIGRATE_SNAP = "NO"')
+    kept = registration.register(chosen, FULL)
+    assert 'DS_MIGRATE_SNAP = "NO"' in kept.text and kept.text.count("DS_MIGRATE_SNAP") == chosen.count("DS_MIGRATE_SNAP")
+    assert kept.notes == ['TM_MAD_CONF NAME="storpool" has DS_MIGRATE_SNAP="NO"; onesp expects "YES"']
 
 
 @pytest.mark.parametrize("broken, where", [

@@ -136,3 +136,10 @@ def test_readme_links_the_documentation_and_every_link_resolves():
     for page in [REPO / "README.md"] + sorted(DOCS.glob("*.md")):
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
             assert (page.parent / target).is_file(), "%s links to missing %s" % (page.name, target)
+
+
+def test_the_supported_opennebula_range_is_stated_where_operators_look():
+    """6.10 to 7.4: the stock oned.conf of each is registered (test_autoconf) and their documents
+    are read (test_one_views) and validated (tests/conformance)."""
+    for page in (REPO / "README.md", DOCS / "installation.md"):
+        assert "OpenNebula 6.10 to 7.4 (6.10, 7.0, 7.2 and 7.4)" in page.read_text(), page.name

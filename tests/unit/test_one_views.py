@@ -162,6 +162,19 @@ def test_opennebula_6_documents_lack_7_0_fields():
     assert image.modtime is None and image.regtime is not None
 
 
+@pytest.mark.parametrize("version", ["6.10", "7.0", "7.2", "7.4"])
+def test_documents_of_every_supported_version_parse(version):
+    vm = vm_of(full_vm(version=version, locked=True))
+    assert [d.disk_id for d in vm.disks] == [0, 1, 2, 3, 4] and vm.locked
+    assert (vm.current_history.plan_id is None) == (version == "6.10")
+    system = Datastore.from_xml(parse_xml(datastore_xml(101, kind="SYSTEM", version=version)))
+    assert system.is_system and system.shared
+    moves = [system.template.get_flag(key) for key in ("DS_LIVE_MIGRATE", "DS_MIGRATE_SNAP")]
+    assert moves == ([True, True] if version in ("7.2", "7.4") else [None, None])
+    image = Image.from_xml(parse_xml(image_xml(7, version=version)))
+    assert image.id == 7 and (image.modtime is None) == (version == "6.10")
+
+
 def test_datastore_sp_attributes_and_secrets():
     ds = Datastore.from_xml(parse_xml(datastore_xml(
         100, sp={"REPLICATION": 3, "AUTH_TOKEN": "tok-secret-123", "API_HTTP_PORT": "81", "QOSCLASS": "gold",

@@ -262,6 +262,53 @@ class Block(WholeEntry):
         return _insert_after_last(doc, self.entry, self.render(), "\n\n"), {"item": self.key}, []
 
 
+class BlockKeys(Item):
+    """Keys an existing ``NAME="storpool"`` block lacks, added at its end (a block written
+    before OpenNebula 7.2 added DS_LIVE_MIGRATE and DS_MIGRATE_SNAP, whose absence oned reads
+    as NO). A key the operator set is never changed; only the added keys are removed."""
+
+    def __init__(self, entry: str, values: Tuple[Tuple[str, str], ...]) -> None:
+        self.entry = entry
+        self.values = values
+        self.key = "%s %s keys" % (entry, DRIVER)
+
+    def describe(self) -> str:
+        return '%s in %s with NAME="%s"' % (", ".join(key for key, _ in self.values), self.entry, DRIVER)
+
+    def _entry(self, doc: Document) -> Optional[Entry]:
+        found = doc.vectors(self.entry, NAME=DRIVER)
+        return found[-1] if found else None
+
+    def _lacking(self, entry: Entry) -> List[Tuple[str, str]]:
+        return [(key, value) for key, value in self.values if entry.attribute(key) is None]
+
+    def missing(self, doc: Document) -> List[str]:
+        entry = self._entry(doc)
+        lacking = self._lacking(entry) if entry is not None else []
+        return ['%s in %s with NAME="%s"' % (", ".join(k for k, _ in lacking), self.entry, DRIVER)] if lacking else []
+
+    def add(self, doc: Document) -> Tuple[str, Optional[Record], List[str]]:
+        entry = self._entry(doc)
+        lacking = self._lacking(entry) if entry is not None and entry.attributes else []
+        if not lacking:
+            return doc.text, None, []
+        at = entry.attributes[-1].value.end  # type: ignore[union-attr]
+        added = "".join(",\n    %s = %s" % (key, onedconf.quote(value)) for key, value in lacking)
+        return onedconf.splice(doc.text, at, at, added), {"item": self.key, "added": [k for k, _ in lacking]}, []
+
+    def remove(self, doc: Document, record: Record) -> str:
+        text = doc.text
+        for key in reversed(record.get("added", [])):
+            entry = onedconf.parse(text).vectors(self.entry, NAME=DRIVER)
+            attributes = entry[-1].attributes if entry else ()
+            names = [a.name for a in attributes]
+            if key not in names or names.index(key) == 0:
+                continue
+            index = names.index(key)
+            text = onedconf.splice(text, attributes[index - 1].value.end, attributes[index].value.end, "")
+        return text
+
+
 class Restricted(WholeEntry):
     """``VM_RESTRICTED_ATTR = "<name>"`` (or another ``*_RESTRICTED_ATTR`` list)."""
 

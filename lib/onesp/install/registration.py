@@ -14,17 +14,22 @@ from dataclasses import dataclass, field
 from typing import FrozenSet, List, Sequence, Tuple
 
 from . import onedconf
-from .items import DRIVER, Block, Item, LocalActions, MadList, Record, Restricted
+from .items import DRIVER, Block, BlockKeys, Item, LocalActions, MadList, Record, Restricted
 from .onedconf import Document, OnedConfError
 
-__all__ = ["Block", "DRIVER", "LocalActions", "MadList", "Plan", "Record", "Restricted", "missing", "register", "unregister"]
+__all__ = ["Block", "BlockKeys", "DRIVER", "LocalActions", "MadList", "Plan", "Record", "Restricted", "missing", "register", "unregister"]
 
+#: OpenNebula 7.2+ reads these as NO when absent (src/datastore/Datastore.cc), which refuses a
+#: live move to another system datastore and any move of a VM with disk snapshots; they are also
+#: added to a storpool TM_MAD_CONF written before. Such a move keeps the VM's volumes where they
+#: are, and disk snapshots are StorPool snapshots, which do not depend on the system datastore.
+TM_MAD_CONF_7_2: Tuple[Tuple[str, str], ...] = (("DS_LIVE_MIGRATE", "YES"), ("DS_MIGRATE_SNAP", "YES"))
 #: DISK_TYPE: oned copies it into every image datastore with TM_MAD storpool (Datastore::set_tm_mad),
 #: so each image disk reaches libvirt as ``<disk type='block'>`` whatever the datastore template says.
 TM_MAD_CONF: Tuple[Tuple[str, str], ...] = (
     ("NAME", DRIVER), ("LN_TARGET", "NONE"), ("CLONE_TARGET", "SELF"), ("SHARED", "YES"),
     ("DS_MIGRATE", "YES"), ("DRIVER", "raw"), ("ALLOW_ORPHANS", "YES"), ("DISK_TYPE", "BLOCK"),
-)
+) + TM_MAD_CONF_7_2
 DS_MAD_CONF: Tuple[Tuple[str, str], ...] = (
     ("NAME", DRIVER), ("REQUIRED_ATTRS", "DISK_TYPE"), ("PERSISTENT_ONLY", "NO"), ("MARKETPLACE_ACTIONS", "export"),
 )
@@ -64,6 +69,7 @@ class Plan:
             MadList("TM_MAD", "one_tm", "-d", "--tm-types", None),
             MadList("DATASTORE_MAD", "one_datastore", "-d", "--ds-types", None),
             MadList("DATASTORE_MAD", "one_datastore", "-s", "--system-ds-types", SYSTEM_DS_DEFAULTS),
+            BlockKeys("TM_MAD_CONF", TM_MAD_CONF_7_2),
             Block("TM_MAD_CONF", TM_MAD_CONF),
             Block("DS_MAD_CONF", DS_MAD_CONF),
         ]

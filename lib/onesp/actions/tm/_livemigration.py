@@ -12,6 +12,15 @@ the hooks of the VM's other TMs with its own name as sixth argument (``othertm``
   nothing to do (as in the addon).
 * any other sixth argument: we are an image TM under another system TM, which owns the
   directory; only the StorPool image disks move.
+
+Both hosts may be one host: OpenNebula 7.2 added live migration to another system datastore,
+which it allows only without a change of host, and then calls these hooks with that host as
+source and destination, the new datastore's VM directory and id (``migrate_transfer_command``
+in src/tm/TransferManager.cc). The VM keeps running there on the same StorPool attachments,
+so nothing is attached or detached: premigrate only makes the new directory and its
+``disk.<n>`` links; the previous datastore's directory is kept, since the running VM's
+definition still names its disk paths until it is next deployed. Two system datastores on
+different StorPool clusters are refused: the volumes could not follow.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 from ...disks import is_storpool_tm
+from ...errors import Unsupported
 from . import _common as common, _migration as migration, _othertm as othertm, _vmdir as vmdir
 from ._migration import Change, VmVolume
 
@@ -36,6 +46,11 @@ class Migration:
     @property
     def marker(self) -> Optional[str]:
         return common.monitor_marker(self.system_ds) if self.system_tm else None
+
+    @property
+    def same_host(self) -> bool:
+        """A move to another system datastore on the host where the VM runs (OpenNebula 7.2+)."""
+        return self.args.src_host == self.args.dst_host
 
     def argv(self) -> List[str]:
         a = self.args
@@ -58,6 +73,24 @@ def prepare(ctx: Any) -> Optional[Migration]:
     volumes = migration.vm_members(ctx, vm, system_ds.id, system_tm)
     copies = system_tm and str(ctx.config.SP_SYSTEM) == "ssh"
     return Migration(args, vm, system_ds, volumes, system_tm, copies)
+
+
+def refuse_another_cluster(ctx: Any, m: Migration) -> None:
+    """A move to another system datastore on the same host leaves every volume where it is, so
+    the two datastores must use one StorPool cluster: refused before any change otherwise."""
+    previous = m.vm.previous_history
+    if not (m.same_host and m.system_tm) or previous is None or previous.ds_id == m.system_ds.id:
+        return
+    with ctx.step("read datastore %d" % previous.ds_id):
+        old = ctx.one.datastore(previous.ds_id)
+    apis = []
+    for datastore in (old, m.system_ds):
+        cfg = ctx.base_config.with_datastore(datastore.template, "datastore %d" % datastore.id)
+        apis.append("%s:%s" % (cfg.SP_API_HTTP_HOST, cfg.SP_API_HTTP_PORT))
+    if apis[0] != apis[1]:
+        raise Unsupported("VM %d: system datastores %d and %d use different StorPool clusters (%s, %s); its "
+                          "volumes cannot follow a live move between them" % (m.vm.id, old.id, m.system_ds.id,
+                                                                              apis[0], apis[1]))
 
 
 def run_other_tms(ctx: Any, m: Migration, action: str) -> None:
@@ -88,6 +121,11 @@ def release(ctx: Any, action: str, source: bool) -> None:
     if m is None:
         return
     leave, keep = (m.args.src_host, m.args.dst_host) if source else (m.args.dst_host, m.args.src_host)
+    if m.same_host:
+        ctx.log.info("VM %d stays on %s (a move between system datastores): its volumes stay attached there",
+                     m.vm.id, leave)
+        run_other_tms(ctx, m, action)
+        return
     client = ctx.client_id(leave)
     migration.apply(ctx, [Change(v, detach=(client,), restore=client) for v in m.volumes],
                     "detach the volumes of VM %d from %s" % (m.vm.id, leave))

@@ -5,7 +5,7 @@
 
 The files oned lists are copied into a private staging directory — under their own base
 name, or under ``<name>`` for ``<file>:<name>`` (the FILES_DS form) — and MKISOFS packs
-them (volume id CONTEXT, Joliet and Rock Ridge); nothing reaches a shell, only regular
+them (volume id CONTEXT, Joliet and Rock Ridge; see ``iso_tool``); nothing reaches a shell, only regular
 files named in the arguments are read, and a name can never leave the staging directory.
 The ISO goes to ``one-sys-<vm>-<n>-iso``: created with the system datastore's template
 (tags type CNTXT when TAG_CONTEXT_ISO), or resized to the new ISO when it exists (context
@@ -40,6 +40,7 @@ import os
 import posixpath
 import re
 import shlex
+import shutil
 import stat
 import subprocess
 import tempfile
@@ -53,6 +54,8 @@ from ._common import attach_readonly, link_disk, monitor_marker, nvram_file, rel
 
 SECTOR = 512
 ISO_TIMEOUT = 600
+#: MKISOFS when unset; replaced by xorriso where it is not installed (iso_tool).
+DEFAULT_ISO_TOOL = "genisoimage"
 WRITE_TIMEOUT = 600
 _TARGET = re.compile(r"[^/\x00-\x1f\x7f]{1,255}\Z")
 #: A file for the ISO: (path on the front-end, name in the ISO, directory it must really be in or None).
@@ -175,6 +178,16 @@ def _open_regular(source: str, within: Optional[str]) -> BinaryIO:
     return handle
 
 
+def iso_tool(configured: str) -> List[str]:
+    """The ISO builder's argv: MKISOFS as configured, except that the default genisoimage,
+    where it is not installed, gives way to ``xorriso -as mkisofs`` (what stock OpenNebula
+    7.2+ installs and its own context action runs)."""
+    tool = shlex.split(configured) or [DEFAULT_ISO_TOOL]
+    if tool == [DEFAULT_ISO_TOOL] and shutil.which(DEFAULT_ISO_TOOL) is None and shutil.which("xorriso"):
+        return ["xorriso", "-as", "mkisofs"]
+    return tool
+
+
 def build_iso(ctx: Any, entries: List[IsoEntry], staging: str) -> str:
     """Copy the entries into ``staging/files`` and pack them; returns the ISO's path."""
     tree = os.path.join(staging, "files")
@@ -193,7 +206,7 @@ def build_iso(ctx: Any, entries: List[IsoEntry], staging: str) -> str:
             except OSError as exc:
                 raise BadInput("context file %s: %s" % (source, exc.strerror or exc)) from None
     iso = os.path.join(staging, "context.iso")
-    tool = shlex.split(str(ctx.config.MKISOFS)) or ["genisoimage"]
+    tool = iso_tool(str(ctx.config.MKISOFS))
     argv = tool + ["-quiet", "-o", iso, "-V", "CONTEXT", "-J", "-R", tree]
     with ctx.step("build the context ISO with %s" % tool[0]):
         try:

@@ -7,6 +7,8 @@ VolumesReassignWait (rw, READONLY_MODE for read-only ones) while it stays attach
 source, where the VM still runs. With ``SP_SYSTEM=ssh`` the VM directory is copied to the
 destination host. ``disk.<n>`` on the destination points at each volume. Any failure
 undoes all of it, so the destination is as before; a second run changes nothing.
+A move to another system datastore on the same host attaches nothing (the volumes are
+attached there already, and the undo of an attach would detach them from the running VM).
 """
 
 from __future__ import annotations
@@ -28,13 +30,18 @@ def run(ctx: Any) -> None:
         if foreign:
             raise Unsupported("VM %d: disk %s is on TM %s; with SP_SYSTEM=ssh only StorPool (and Ceph) disks can "
                               "be live-migrated" % (m.vm.id, foreign[0].disk_id, foreign[0].tm_mad))
-    dst = ctx.client_id(args.dst_host)
-    seen = vmdir.survey(ctx, args.src_host, args.vm_dir, args.dst_host, args.vm_dir) if m.copies_directory else None
+    livemigration.refuse_another_cluster(ctx, m)
+    dst = None if m.same_host else ctx.client_id(args.dst_host)
+    copies = m.copies_directory and not m.same_host
+    seen = vmdir.survey(ctx, args.src_host, args.vm_dir, args.dst_host, args.vm_dir) if copies else None
     if m.system_tm:
         vmdir.make(ctx, args.dst_host, args.vm_dir, m.marker, seen.destination_existed if seen else None)
-    done = migration.apply(ctx, [Change(v, attach=dst) for v in m.volumes],
-                           "attach the volumes of VM %d to %s" % (m.vm.id, args.dst_host))
+    if dst is None:  # the same host: every volume is attached there already
+        linked = list(m.volumes)
+    else:
+        linked = migration.moved(migration.apply(ctx, [Change(v, attach=dst) for v in m.volumes],
+                                                 "attach the volumes of VM %d to %s" % (m.vm.id, args.dst_host)))
     if seen is not None:
         vmdir.copy(ctx, args.src_host, args.vm_dir, args.dst_host, args.vm_dir, seen)
-    migration.link(ctx, args.dst_host, args.vm_dir, migration.moved(done), m.marker)
+    migration.link(ctx, args.dst_host, args.vm_dir, linked, m.marker)
     livemigration.run_other_tms(ctx, m, "premigrate")

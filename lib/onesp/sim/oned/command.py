@@ -30,7 +30,8 @@ def oned() -> None:
 @click.option("--auth", default="oneadmin:secret", show_default=True,
               help="The only session string accepted (user:password).")
 @click.option("--version", "one_version", default="7.0.2", show_default=True,
-              help="What one.system.version answers.")
+              help="The OpenNebula version it stands in for: what one.system.version answers "
+              "and the shape of the pool answers (6.10 to 7.4).")
 def serve(listen: str, state_dir: str, auth: str, one_version: str) -> None:
     """Serve until SIGTERM or SIGINT.
 

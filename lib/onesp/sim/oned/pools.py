@@ -10,6 +10,8 @@ from typing import Iterable, List
 
 from lxml import etree
 
+from .builders.xml import at_least
+
 _DONE = 6
 
 
@@ -66,11 +68,15 @@ def _copy_text(source: etree._Element, target: etree._Element, tag: str, default
     etree.SubElement(target, tag).text = found.text if found is not None and found.text is not None else default
 
 
-def short_vm(full: etree._Element) -> etree._Element:
-    """The body ``one.vmpool.info`` gives for a VM (``vm_pool.xsd``), cut from the full document."""
+def short_vm(full: etree._Element, version: str = "7.0") -> etree._Element:
+    """The body ``one.vmpool.info`` gives for a VM (``vm_pool.xsd``), cut from the full document;
+    OpenNebula 7.4 added the VM's LOCK to it."""
     vm = etree.Element("VM")
     for tag in _SHORT_TOP:
         _copy_text(full, vm, tag, "" if tag in ("UNAME", "GNAME", "NAME", "DEPLOY_ID") else "0")
+    lock = full.find("LOCK")
+    if lock is not None and at_least(version, "7.4"):
+        vm.append(_deep_copy(lock))
     template = etree.SubElement(vm, "TEMPLATE")
     full_template = full.find("TEMPLATE")
     if full_template is not None:

@@ -310,7 +310,7 @@ class OnedSim:
                 if element is None or not owner_matches(element, filter_flag):
                     continue
                 if vm_state_matches(element, state):
-                    members.append(element if extended else short_vm(element))
+                    members.append(element if extended else short_vm(element, self.version))
             return [True, pool_document("VM_POOL", members), 0]
         return handler
 

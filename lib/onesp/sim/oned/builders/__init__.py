@@ -1,8 +1,9 @@
 """Builders of oned documents for tests and the demo.
 
-Every document they produce validates against OpenNebula 7.0's XSDs (see
-tests/conformance); ``version="6.10"`` leaves out what 7.0 added (history
-PLAN_ID/ACTION_ID, image MODTIME) to exercise the readers on older shapes.
+Every document they produce validates against the XSDs of OpenNebula 7.0, 7.2 and 7.4
+(see tests/conformance). ``version`` shapes it for a release: "6.10" leaves out what 7.0
+added (history PLAN_ID/ACTION_ID, image MODTIME) to exercise the readers on older shapes;
+"7.2" and later give system datastores DS_LIVE_MIGRATE and DS_MIGRATE_SNAP.
 
 Example::
 

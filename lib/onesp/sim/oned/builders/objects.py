@@ -7,7 +7,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 from lxml import etree
 
 from .vm import DEFAULT_TIME, SnapshotSpec, add_snapshot
-from .xml import add, add_ids, add_template, owned_root, parse_fragment, serialize, text_of
+from .xml import add, add_ids, at_least, add_template, owned_root, parse_fragment, serialize, text_of
 
 IMAGE_TYPE_IDS = {"OS": 0, "CDROM": 1, "DATABLOCK": 2, "KERNEL": 3, "RAMDISK": 4, "CONTEXT": 5, "BACKUP": 6}
 DATASTORE_KINDS = {"IMAGE": (0, "IMAGE_DS"), "SYSTEM": (1, "SYSTEM_DS"), "FILE": (2, "FILE_DS")}
@@ -63,8 +63,10 @@ def datastore_xml(ds_id: int, *, name: Optional[str] = None, kind: str = "IMAGE"
                   shared: Optional[bool] = None, sp: Optional[Mapping[str, Any]] = None,
                   template: Optional[Mapping[str, Any]] = None, cluster_ids: Sequence[int] = (0,),
                   images: Sequence[int] = (), total_mb: int = 4194304, free_mb: int = 3670016,
-                  state: int = 0, location: str = "/var/lib/one//datastores") -> str:
-    """An IMAGE, SYSTEM or FILE datastore with the template attributes oned adds.
+                  state: int = 0, location: str = "/var/lib/one//datastores", version: str = "7.0") -> str:
+    """An IMAGE, SYSTEM or FILE datastore with the template attributes oned adds (a system
+    datastore of ``version`` 7.2 or later also DS_LIVE_MIGRATE and DS_MIGRATE_SNAP, copied
+    from onesp's TM_MAD_CONF).
 
     ``sp`` holds StorPool attributes; keys may omit the ``SP_`` prefix
     (``sp={"QOSCLASS": "gold"}`` writes SP_QOSCLASS).
@@ -99,6 +101,8 @@ def datastore_xml(ds_id: int, *, name: Optional[str] = None, kind: str = "IMAGE"
     if system:
         attributes["SHARED"] = text_of(True if shared is None else shared)
         attributes["DS_MIGRATE"] = "YES"
+        if at_least(version, "7.2"):
+            attributes.update({"DS_LIVE_MIGRATE": "YES", "DS_MIGRATE_SNAP": "YES"})
     else:
         attributes.update({"DS_MAD": ds_mad, "CLONE_TARGET": "SELF", "LN_TARGET": "NONE", "DRIVER": "raw"})
         if shared is not None:

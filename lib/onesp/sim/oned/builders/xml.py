@@ -10,6 +10,13 @@ from lxml import etree
 Scalar = Union[str, int, bool, None]
 
 
+def at_least(version: str, wanted: str) -> bool:
+    """Whether OpenNebula ``version`` ("7.2", "7.4.0", "6.10.5") is ``wanted`` or newer."""
+    def numbers(text: str) -> "tuple[int, ...]":
+        return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
+    return numbers(version) >= numbers(wanted)
+
+
 def text_of(value: Scalar) -> str:
     if value is None:
         return ""
