@@ -177,7 +177,7 @@ def test_a_storpool_block_written_before_7_2_gets_the_two_keys_and_gives_them_ba
     text = stock("7.2.0") + "\n" + block
     assert registration.missing(text, FULL)[3] == 'DS_LIVE_MIGRATE, DS_MIGRATE_SNAP in TM_MAD_CONF with NAME="storpool"'
     outcome = registration.register(text, FULL)
-    assert outcome.notes == []
+    assert outcome.notes == ['TM_MAD_CONF NAME="storpool" has DISK_TYPE=nothing; onesp expects "BLOCK"']  # told, not changed
     (tm_conf,) = onedconf.parse(outcome.text).vectors("TM_MAD_CONF", NAME="storpool")
     assert tm_conf.text("DS_LIVE_MIGRATE") == "YES" and tm_conf.text("DS_MIGRATE_SNAP") == "YES"
     assert outcome.text.endswith('ALLOW_ORPHANS = "yes",\n    DS_LIVE_MIGRATE = "YES",\n    DS_MIGRATE_SNAP = "YES"\n]\n')
@@ -188,7 +188,8 @@ def test_a_storpool_block_written_before_7_2_gets_the_two_keys_and_gives_them_ba
     chosen = text.replace('ALLOW_ORPHANS = "yes"', 'ALLOW_ORPHANS = "yes", DS_MIGRATE_SNAP = "NO"')
     kept = registration.register(chosen, FULL)
     assert 'DS_MIGRATE_SNAP = "NO"' in kept.text and kept.text.count("DS_MIGRATE_SNAP") == chosen.count("DS_MIGRATE_SNAP")
-    assert kept.notes == ['TM_MAD_CONF NAME="storpool" has DS_MIGRATE_SNAP="NO"; onesp expects "YES"']
+    assert kept.notes == ['TM_MAD_CONF NAME="storpool" has DISK_TYPE=nothing; onesp expects "BLOCK"',
+                          'TM_MAD_CONF NAME="storpool" has DS_MIGRATE_SNAP="NO"; onesp expects "YES"']
 
 
 @pytest.mark.parametrize("broken, where", [
