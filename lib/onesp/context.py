@@ -78,7 +78,7 @@ class Context:
         self._hosts: Dict[str, Host] = {}
         self._client_ids: Optional[ClientIds] = None
         self._tm_args: Optional[arguments.TmArgs] = None
-        self._locks: List[Any] = []
+        self._locks: Dict[str, Any] = {}  # name -> open lock file, in the order taken
 
     # -- input -----------------------------------------------------------------------------------
     @property
@@ -171,12 +171,15 @@ class Context:
         """Wait for, then hold until the action ends, the front-end lock ``name`` (e.g. ``vm-42``).
 
         oned runs actions in parallel; the few that must not overlap for one object (two
-        migrate hooks of one VM) take its lock. It is an flock on a file in LOCK_DIR, a
+        migrate hooks of one VM, two runs creating one volume: ``volumes.hold``) take its
+        lock; taking a lock this action holds already is a no-op. It is an flock on a file in LOCK_DIR, a
         directory this user owns (made 0700 on first use), released when the action ends
         (``release``) — and by the kernel if the process dies.
         """
         import fcntl
 
+        if name in self._locks:
+            return  # held already by this action (flock would wait for its own other descriptor)
         directory = str(self.config.LOCK_DIR)
         with self.step("lock %s" % name):
             try:
@@ -187,12 +190,12 @@ class Context:
                 raise ConfigError("LOCK_DIR %s belongs to another user" % directory)
             handle = open(os.path.join(directory, "%s.lock" % name), "a")
             fcntl.flock(handle, fcntl.LOCK_EX)
-        self._locks.append(handle)
+        self._locks[name] = handle
 
     def release(self) -> None:
         """Give up the locks (the driver calls it when the action has ended, undo included)."""
         while self._locks:
-            self._locks.pop().close()
+            self._locks.popitem()[1].close()
 
     # -- steps and undo --------------------------------------------------------------------------------
     @contextlib.contextmanager

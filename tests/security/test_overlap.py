@@ -1,0 +1,136 @@
+"""Two runs of one action on one object, overlapping: oned's run and a hand re-run (or oned's retry).
+
+Each test starts the same executable twice, the second a moment after the first, with
+StorPool latency (the emulator's ``/_sim/latency``) holding the first run inside its
+create..rename window while the second starts. A fault, where a test injects one, hits the
+first run. Whatever the order, no run may remove what the other made: a volume or snapshot
+whose name a run printed (or linked) exists afterwards with its data, and nothing is left
+behind. ``ds mkfs`` run again over an image's data never formats it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, List
+
+import pytest
+
+MIB = 1024 * 1024
+IMAGE_TAGS = {"virt": "one", "nloc": "one"}
+
+
+def overlapping(run: Callable[[], Any], gap: float, second: Callable[[], Any] = None) -> List[Any]:
+    """Start ``run``, then ``second`` (default: ``run`` again) ``gap`` seconds later; both results."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(run)
+        time.sleep(gap)
+        later = pool.submit(second or run)
+        return [first.result(), later.result()]
+
+
+@pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is not installed")
+def test_two_ds_cp_of_one_image_both_print_a_source_that_exists(stack, tmp_path: Path):
+    """The second run starts while the first one's rename to one-img-5 is on its way."""
+    data = os.urandom(3 * MIB) + b"end of image"
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "disk.raw").write_bytes(data)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    ds = stack.put_datastore(100, template={"SAFE_DIRS": str(folder)})
+    image = stack.b.image_xml(5, source="", path=str(folder / "disk.raw"), state=4, size=4)
+    stack.oned.put("image", image)
+    stdin = stack.ds_action(ds, image)
+    stack.ctl.set_latency("VolumeUpdate", 2500)
+    results = overlapping(lambda: stack.ds("cp", "5", stdin=stdin, env={"ONESP_STAGING_DIR": str(staging)}), 1.2)
+    stack.ctl.set_latency("VolumeUpdate", 0)
+    assert [r.code for r in results] == [0, 0], [str(r) for r in results]
+    assert [r.stdout for r in results] == ["one-ds-100/one-img-5 raw\n"] * 2
+    assert stack.volume_names() == ["one-img-5"]  # no staging volume left, the printed one exists
+    assert stack.volume("one-img-5")["tags"] == IMAGE_TAGS
+    assert stack.read_volume("one-img-5", len(data)) == data
+    assert stack.attachments() == []
+
+
+def test_ds_clone_whose_answer_is_lost_never_removes_the_clone_a_rerun_printed(stack):
+    """The first run's VolumeCreate takes effect but its answer is lost, so it rolls back."""
+    stack.put_image(5, data=b"original bytes")
+    image = stack.b.image_xml(6, source="", path="one-ds-100/one-img-5", state=4, cloning_id=5, datastore_id=100)
+    stack.oned.put("image", image)
+    stdin = stack.ds_action(stack.oned.get("datastore", 100), image)
+    stack.ctl.set_latency("VolumeCreate", 1500)
+    stack.ctl.inject_fault("VolumeCreate", error="busy", when="after", descr="answer lost")
+    results = sorted(overlapping(lambda: stack.ds("clone", "6", stdin=stdin), 0.7), key=lambda r: r.code)
+    stack.ctl.set_latency("VolumeCreate", 0)
+    assert results[0].code == 0 and results[0].stdout == "one-ds-100/one-img-6\n", [str(r) for r in results]
+    assert results[1].code != 0
+    assert results[1].error_lines == ["ds clone: create volume one-img-6: busy: answer lost"]
+    assert stack.volume_names() == ["one-img-5", "one-img-6"]  # what the successful run printed exists
+    assert stack.read_volume("one-img-6", 14) == b"original bytes"
+
+
+def test_tm_clone_that_fails_never_removes_the_volume_the_other_run_linked(stack):
+    """The first run made one-img-5-7-0, then its attach fails and it rolls back."""
+    stack.put_image(5, data=b"golden")
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5, size=16)])
+    stack.ctl.set_latency("VolumeCreate", 1500)
+    stack.ctl.inject_fault("VolumesReassignWait", error="busy", descr="attach failed")
+    results = sorted(overlapping(
+        lambda: stack.tm("clone", "fe:one-ds-100/one-img-5", stack.disk_path("node1", 7, 0), "7", "100"), 0.7),
+        key=lambda r: r.code)
+    stack.ctl.set_latency("VolumeCreate", 0)
+    assert results[0].code == 0, [str(r) for r in results]
+    assert results[1].code != 0 and len(results[1].error_lines) == 1, results[1]
+    assert "attach failed" in results[1].error_lines[0]
+    assert stack.volume_names() == ["one-img-5", "one-img-5-7-0"]
+    assert stack.volume("one-img-5-7-0")["tags"] == dict(IMAGE_TAGS, nvm="7", diskid="0", type="NPERS")
+    assert stack.clients_of("one-img-5-7-0") == {1: "rw"}
+    link = stack.local_disk(7, 0)
+    assert os.readlink(link) == str(stack.dev_dir / "one-img-5-7-0")
+    with open(link, "rb") as dev:
+        assert dev.read(6) == b"golden"
+
+
+def test_tm_snap_create_whose_answer_is_lost_never_removes_the_snapshot_a_rerun_reported(stack):
+    stack.put_image(5, data=b"boot")
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5, size=16)])
+    assert stack.tm("clone", "fe:one-ds-100/one-img-5", stack.disk_path("node1", 7, 0), "7", "100").ok
+    stack.ctl.set_latency("VolumeSnapshot", 1500)
+    stack.ctl.inject_fault("VolumeSnapshot", error="busy", when="after", descr="answer lost")
+    results = sorted(overlapping(
+        lambda: stack.tm("snap_create", stack.disk_path("node1", 7, 0), "0", "7", "100"), 0.7),
+        key=lambda r: r.code)
+    stack.ctl.set_latency("VolumeSnapshot", 0)
+    assert results[0].code == 0, [str(r) for r in results]
+    assert results[1].error_lines == [
+        "tm snap_create: snapshot volume one-img-5-7-0 as one-img-5-7-0-snap0: busy: answer lost"], results[1]
+    assert stack.snapshot_names() == ["one-img-5-7-0-snap0"]
+
+
+def mkfs_action(stack, fs: str) -> bytes:
+    image = stack.b.image_xml(5, type="DATABLOCK", source="", state=4, size=10, fs=fs)
+    stack.oned.put("image", image)
+    return stack.ds_action(stack.put_datastore(100), image)
+
+
+@pytest.mark.skipif(shutil.which("mkfs.ext4") is None or shutil.which("blkid") is None,
+                    reason="mkfs.ext4 and blkid are needed")
+@pytest.mark.parametrize("held", [b"", b"\x55\xaa partition table and a guest's data"])
+def test_ds_mkfs_run_again_over_data_never_formats_it(stack, held):
+    """one-img-5 with this instance's tags holds data (or nothing blkid knows): mkfs keeps its hands off."""
+    assert stack.ds("mkfs", "5", stdin=mkfs_action(stack, "ext4")).ok
+    stack.write_volume("one-img-5", bytes(2 * MIB))  # the guest wiped the filesystem and wrote its own
+    stack.write_volume("one-img-5", held, offset=4096)
+    before = stack.state()
+    r = stack.ds("mkfs", "5", stdin=mkfs_action(stack, "ext4"))
+    assert r.code != 0
+    assert r.error_lines == [
+        "ds mkfs: look for the ext4 filesystem on one-img-5: already exists: volume one-img-5 exists and holds no "
+        "filesystem blkid knows, not a ext4 filesystem; an existing volume is never formatted (remove it if it "
+        "holds nothing and run again)"], r
+    assert stack.state() == before
+    assert stack.read_volume("one-img-5", len(held), offset=4096) == held
