@@ -2,8 +2,8 @@
 
 Each test starts the same executable twice, the second a moment after the first, with
 StorPool latency (the emulator's ``/_sim/latency``) holding the first run inside its
-create..rename window while the second starts. A fault, where a test injects one, hits the
-first run. Whatever the order, no run may remove what the other made: a volume or snapshot
+create..rename window, or inside the undo of a failure injected into it, while the second
+starts. Whatever the order, no run may remove what the other made: a volume or snapshot
 whose name a run printed (or linked) exists afterwards with its data, and nothing is left
 behind. ``ds mkfs`` run again over an image's data never formats it.
 """
@@ -15,7 +15,7 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, List
+from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 
@@ -23,13 +23,19 @@ MIB = 1024 * 1024
 IMAGE_TAGS = {"virt": "one", "nloc": "one"}
 
 
-def overlapping(run: Callable[[], Any], gap: float, second: Callable[[], Any] = None) -> List[Any]:
+def overlapping(run: Callable[[], Any], gap: float, second: Optional[Callable[[], Any]] = None) -> List[Any]:
     """Start ``run``, then ``second`` (default: ``run`` again) ``gap`` seconds later; both results."""
     with ThreadPoolExecutor(max_workers=2) as pool:
         first = pool.submit(run)
         time.sleep(gap)
         later = pool.submit(second or run)
         return [first.result(), later.result()]
+
+
+def slow(stack: Any, latency: Dict[str, int]) -> None:
+    """Delay these StorPool calls by so many ms each (and no other call: ``{}`` clears them)."""
+    for call in ("VolumeCreate", "VolumesReassignWait", "VolumeDelete", "VolumeSnapshot", "SnapshotDelete"):
+        stack.ctl.set_latency(call, latency.get(call, 0))
 
 
 @pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is not installed")
@@ -62,10 +68,10 @@ def test_ds_clone_whose_answer_is_lost_never_removes_the_clone_a_rerun_printed(s
     image = stack.b.image_xml(6, source="", path="one-ds-100/one-img-5", state=4, cloning_id=5, datastore_id=100)
     stack.oned.put("image", image)
     stdin = stack.ds_action(stack.oned.get("datastore", 100), image)
-    stack.ctl.set_latency("VolumeCreate", 1500)
+    slow(stack, {"VolumeCreate": 1500, "VolumeDelete": 2000})  # the undo of the first run is slow too
     stack.ctl.inject_fault("VolumeCreate", error="busy", when="after", descr="answer lost")
     results = sorted(overlapping(lambda: stack.ds("clone", "6", stdin=stdin), 0.7), key=lambda r: r.code)
-    stack.ctl.set_latency("VolumeCreate", 0)
+    slow(stack, {})
     assert results[0].code == 0 and results[0].stdout == "one-ds-100/one-img-6\n", [str(r) for r in results]
     assert results[1].code != 0
     assert results[1].error_lines == ["ds clone: create volume one-img-6: busy: answer lost"]
@@ -74,15 +80,15 @@ def test_ds_clone_whose_answer_is_lost_never_removes_the_clone_a_rerun_printed(s
 
 
 def test_tm_clone_that_fails_never_removes_the_volume_the_other_run_linked(stack):
-    """The first run made one-img-5-7-0, then its attach fails and it rolls back."""
+    """The first run made one-img-5-7-0, then its attach fails and it rolls back (detach, delete)."""
     stack.put_image(5, data=b"golden")
     stack.put_vm(7, disks=[stack.b.image_disk(0, 5, size=16)])
-    stack.ctl.set_latency("VolumeCreate", 1500)
+    slow(stack, {"VolumeCreate": 1500, "VolumesReassignWait": 1000, "VolumeDelete": 2000})
     stack.ctl.inject_fault("VolumesReassignWait", error="busy", descr="attach failed")
     results = sorted(overlapping(
         lambda: stack.tm("clone", "fe:one-ds-100/one-img-5", stack.disk_path("node1", 7, 0), "7", "100"), 0.7),
         key=lambda r: r.code)
-    stack.ctl.set_latency("VolumeCreate", 0)
+    slow(stack, {})
     assert results[0].code == 0, [str(r) for r in results]
     assert results[1].code != 0 and len(results[1].error_lines) == 1, results[1]
     assert "attach failed" in results[1].error_lines[0]
@@ -99,12 +105,12 @@ def test_tm_snap_create_whose_answer_is_lost_never_removes_the_snapshot_a_rerun_
     stack.put_image(5, data=b"boot")
     stack.put_vm(7, disks=[stack.b.image_disk(0, 5, size=16)])
     assert stack.tm("clone", "fe:one-ds-100/one-img-5", stack.disk_path("node1", 7, 0), "7", "100").ok
-    stack.ctl.set_latency("VolumeSnapshot", 1500)
+    slow(stack, {"VolumeSnapshot": 1500, "SnapshotDelete": 2000})
     stack.ctl.inject_fault("VolumeSnapshot", error="busy", when="after", descr="answer lost")
     results = sorted(overlapping(
         lambda: stack.tm("snap_create", stack.disk_path("node1", 7, 0), "0", "7", "100"), 0.7),
         key=lambda r: r.code)
-    stack.ctl.set_latency("VolumeSnapshot", 0)
+    slow(stack, {})
     assert results[0].code == 0, [str(r) for r in results]
     assert results[1].error_lines == [
         "tm snap_create: snapshot volume one-img-5-7-0 as one-img-5-7-0-snap0: busy: answer lost"], results[1]
