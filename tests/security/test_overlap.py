@@ -15,7 +15,7 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -79,26 +79,35 @@ def test_ds_clone_whose_answer_is_lost_never_removes_the_clone_a_rerun_printed(s
     assert stack.read_volume("one-img-6", 14) == b"original bytes"
 
 
-def test_tm_clone_that_fails_never_removes_the_volume_the_other_run_linked(stack):
-    """The first run made one-img-5-7-0, then its attach fails and it rolls back (detach, delete)."""
+def clone_disk(stack: Any) -> Tuple[Callable[[], Any], str, Dict[str, str]]:
     stack.put_image(5, data=b"golden")
     stack.put_vm(7, disks=[stack.b.image_disk(0, 5, size=16)])
+    return (lambda: stack.tm("clone", "fe:one-ds-100/one-img-5", stack.disk_path("node1", 7, 0), "7", "100"),
+            "one-img-5-7-0", dict(IMAGE_TAGS, nvm="7", diskid="0", type="NPERS"))
+
+
+def volatile_disk(stack: Any) -> Tuple[Callable[[], Any], str, Dict[str, str]]:
+    stack.put_vm(7, disks=[stack.b.volatile_disk(0, 16)])
+    return (lambda: stack.tm("mkimage", "16", "raw", stack.disk_path("node1", 7, 0), "7", "101"),
+            "one-sys-7-0-raw", dict(IMAGE_TAGS, nvm="7", diskid="0", type="VOL"))
+
+
+@pytest.mark.parametrize("disk", [clone_disk, volatile_disk], ids=["tm clone", "tm mkimage"])
+def test_tm_disk_run_that_fails_never_removes_the_volume_the_other_run_linked(stack, disk):
+    """The first run made the disk's volume, then its attach fails and it rolls back (detach, delete)."""
+    run, name, tags = disk(stack)
+    images = stack.volume_names()
     slow(stack, {"VolumeCreate": 1500, "VolumesReassignWait": 1000, "VolumeDelete": 2000})
     stack.ctl.inject_fault("VolumesReassignWait", error="busy", descr="attach failed")
-    results = sorted(overlapping(
-        lambda: stack.tm("clone", "fe:one-ds-100/one-img-5", stack.disk_path("node1", 7, 0), "7", "100"), 0.7),
-        key=lambda r: r.code)
+    results = sorted(overlapping(run, 0.7), key=lambda r: r.code)
     slow(stack, {})
     assert results[0].code == 0, [str(r) for r in results]
     assert results[1].code != 0 and len(results[1].error_lines) == 1, results[1]
     assert "attach failed" in results[1].error_lines[0]
-    assert stack.volume_names() == ["one-img-5", "one-img-5-7-0"]
-    assert stack.volume("one-img-5-7-0")["tags"] == dict(IMAGE_TAGS, nvm="7", diskid="0", type="NPERS")
-    assert stack.clients_of("one-img-5-7-0") == {1: "rw"}
-    link = stack.local_disk(7, 0)
-    assert os.readlink(link) == str(stack.dev_dir / "one-img-5-7-0")
-    with open(link, "rb") as dev:
-        assert dev.read(6) == b"golden"
+    assert stack.volume_names() == sorted(images + [name])
+    assert stack.volume(name)["tags"] == tags
+    assert stack.clients_of(name) == {1: "rw"}
+    assert os.readlink(stack.local_disk(7, 0)) == str(stack.dev_dir / name)
 
 
 def test_tm_snap_create_whose_answer_is_lost_never_removes_the_snapshot_a_rerun_reported(stack):
