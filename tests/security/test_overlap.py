@@ -10,6 +10,7 @@ behind. ``ds mkfs`` run again over an image's data never formats it.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import time
@@ -34,7 +35,8 @@ def overlapping(run: Callable[[], Any], gap: float, second: Optional[Callable[[]
 
 def slow(stack: Any, latency: Dict[str, int]) -> None:
     """Delay these StorPool calls by so many ms each (and no other call: ``{}`` clears them)."""
-    for call in ("VolumeCreate", "VolumesReassignWait", "VolumeDelete", "VolumeSnapshot", "SnapshotDelete"):
+    for call in ("VolumeCreate", "VolumesReassignWait", "VolumeDelete", "VolumeSnapshot", "VolumesGroupSnapshot",
+                 "SnapshotDelete"):
         stack.ctl.set_latency(call, latency.get(call, 0))
 
 
@@ -149,3 +151,26 @@ def test_ds_mkfs_run_again_over_data_never_formats_it(stack, held):
         "holds nothing and run again)"], r
     assert stack.state() == before
     assert stack.read_volume("one-img-5", len(held), offset=4096) == held
+
+
+def test_vmm_snapshot_create_whose_answer_is_lost_never_removes_the_snapshots_a_rerun_reported(stack):
+    """VM 7's two disks; the first run's group snapshot lands but its answer is lost, so it forgets them."""
+    b = stack.b
+    stack.put_image(5)
+    disk_tags = dict(IMAGE_TAGS, nvm="7", type="NPERS")
+    stack.sp.volume_create("one-img-5-7-0", base_on="one-img-5", tags=dict(disk_tags, diskid="0"))
+    stack.sp.volume_create("one-img-5-7-1", base_on="one-img-5", tags=dict(disk_tags, diskid="1"))
+    vm_xml = stack.put_vm(7, disks=[b.image_disk(0, 5, size=16), b.image_disk(1, 5, size=16)], context=False,
+                          vm_snapshots=[b.vm_snapshot(0, "", time=1736200000, active=True)])
+    stdin = base64.b64encode(b.vmm_driver_action_xml(vm_xml, host="node1", datastore=stack.system_ds_xml).encode())
+    slow(stack, {"VolumesGroupSnapshot": 1500, "SnapshotDelete": 2000})
+    stack.ctl.inject_fault("VolumesGroupSnapshot", error="busy", when="after", descr="answer lost")
+    results = sorted(overlapping(
+        lambda: stack.vmm("snapshot_create-storpool", "one-7", "0", "7", "node1", stdin=stdin), 0.7),
+        key=lambda r: r.code)
+    slow(stack, {})
+    assert results[0].code == 0, [str(r) for r in results]
+    hypervisor_id = results[0].stdout.strip()
+    assert results[1].code != 0 and len(results[1].error_lines) == 1, results[1]
+    assert "answer lost" in results[1].error_lines[0]
+    assert stack.snapshot_names() == ["one-img-5-7-0-" + hypervisor_id, "one-img-5-7-1-" + hypervisor_id]
