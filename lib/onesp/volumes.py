@@ -39,7 +39,7 @@ def create(
     base_on: Optional[str] = None,
     owner: Optional[Mapping[str, str]] = None,
 ) -> bool:
-    """Create volume ``name`` in one call carrying size, template, parent and tags.
+    """Create volume ``name`` in one call carrying size, template, parent and tags (``name`` held first).
 
     If it already exists and its tags include ``owner`` (an earlier run of this action made
     it), it is adopted and False is returned; any other existing volume is an error, never
