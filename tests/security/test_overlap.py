@@ -174,3 +174,24 @@ def test_vmm_snapshot_create_whose_answer_is_lost_never_removes_the_snapshots_a_
     assert results[1].code != 0 and len(results[1].error_lines) == 1, results[1]
     assert "answer lost" in results[1].error_lines[0]
     assert stack.snapshot_names() == ["one-img-5-7-0-" + hypervisor_id, "one-img-5-7-1-" + hypervisor_id]
+
+
+def test_tm_mvds_whose_rename_answer_is_lost_never_renames_back_what_the_other_run_gave_back(stack):
+    """A deferred save-as: disk 0 (persistent image 6) goes back as one-img-12; the first run's rename
+    lands but its answer is lost, so it renames back."""
+    stack.put_image(6, persistent=True, data=b"state of the disk")
+    stack.put_image(12, create_volume=False)
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 6, persistent=True, size=16)])
+    assert stack.tm("ln", "fe:one-ds-100/one-img-6", stack.disk_path("node1", 7, 0), "7", "100").ok
+    stack.ctl.set_latency("VolumeUpdate", 1500)
+    stack.ctl.inject_fault("VolumeUpdate", error="busy", when="after", descr="answer lost")
+    results = sorted(overlapping(
+        lambda: stack.tm("mvds", stack.disk_path("node1", 7, 0), "one-ds-100/one-img-12", "7", "100"), 0.7),
+        key=lambda r: r.code)
+    stack.ctl.set_latency("VolumeUpdate", 0)
+    assert results[0].code == 0, [str(r) for r in results]
+    assert results[1].error_lines == ["tm mvds: rename volume one-img-6 to one-img-12: busy: answer lost"], results[1]
+    assert stack.volume_names() == ["one-img-12"]  # given back under the name the successful run reported
+    assert stack.volume("one-img-12")["tags"] == IMAGE_TAGS
+    assert stack.attachments() == []
+    assert stack.read_volume("one-img-12", 17) == b"state of the disk"
