@@ -12,6 +12,11 @@ tags         a VM disk volume whose ``nvm``/``diskid``/``qc`` tags disagree with
 
 Objects of other instances (other prefixes and ``nloc`` values) are never considered, so a
 cluster shared by several OpenNebula instances audits cleanly from each of them.
+
+An orphan created less than AUDIT_ORPHAN_GRACE ago (StorPool's ``creationTimestamp``) is
+listed as too new and never removed: an action still in flight makes objects oned records
+only when it ends (a disk snapshot, a VM snapshot, an imported image). An object without a
+creation time counts as new, and so does one from a StorPool clock ahead of this one.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ class Finding:
     detail: str
     snapshot: bool = False
     client: Optional[int] = None
+    age: Optional[int] = None  # seconds since StorPool created the object (orphans)
+    too_new: bool = False  # an orphan inside AUDIT_ORPHAN_GRACE: listed, never removed
 
 
 @dataclass
@@ -97,13 +104,15 @@ def audit(cfg: Any, sp_volumes: List[Dict[str, Any]], sp_snapshots: List[Dict[st
     findings: List[Finding] = []
     present: Set[str] = set()
 
+    grace = int(cfg.AUDIT_ORPHAN_GRACE)
+
     def ours(obj: Dict[str, Any]) -> bool:
         return names.parse(obj["name"]) is not None or tags.is_ours(obj.get("tags") or {})
 
     for volume in sp_volumes:
         present.add(volume["name"])
         if ours(volume) and volume["name"] not in exp.volumes:
-            findings.append(Finding("orphan", volume["name"], "volume not used by any image or VM disk"))
+            findings.append(orphan(volume, "volume not used by any image or VM disk", now, grace))
     for snap in sp_snapshots:
         name = snap["name"]
         if name.startswith("*") or snap.get("deleted") or snap.get("transient"):
@@ -117,7 +126,7 @@ def audit(cfg: Any, sp_volumes: List[Dict[str, Any]], sp_snapshots: List[Dict[st
             continue  # a delayed delete still inside its window
         if _is_backup_of_live_vm(names, name, exp):
             continue
-        findings.append(Finding("orphan", name, "snapshot not accounted for by oned", snapshot=True))
+        findings.append(orphan(snap, "snapshot not accounted for by oned", now, grace, snapshot=True))
     for name, owner in sorted(exp.volumes.items()):
         if name not in present:
             findings.append(Finding("missing", name, "%s has no StorPool volume" % owner))
@@ -128,6 +137,25 @@ def audit(cfg: Any, sp_volumes: List[Dict[str, Any]], sp_snapshots: List[Dict[st
         if name in by_name and volume.per_vm:
             findings.extend(_tag_findings(cfg, by_name[name], vm, volume, datastores))
     return sorted(findings, key=lambda f: (f.kind, f.object))
+
+
+def orphan(obj: Dict[str, Any], what: str, now: int, grace: int, snapshot: bool = False) -> Finding:
+    """An orphan finding that says how old the object is, and whether it is too new to remove."""
+    created = obj.get("creationTimestamp")
+    age = now - created if isinstance(created, int) and created > 0 else None
+    too_new = age is None or age < grace
+    detail = "%s; created %s" % (what, "at an unknown time" if age is None else "%s ago" % _duration(max(age, 0)))
+    if too_new:
+        detail += "; too new to remove (AUDIT_ORPHAN_GRACE %s)" % _duration(grace)
+    return Finding("orphan", obj["name"], detail, snapshot=snapshot, age=age, too_new=too_new)
+
+
+def _duration(seconds: int) -> str:
+    """``90s``, ``1h``, ``36h``: the largest unit that divides it, or that leaves a number of at least 10."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and (seconds % size == 0 or seconds >= 10 * size):
+            return "%d%s" % (seconds // size, unit)
+    return "%ds" % seconds
 
 
 def _is_backup_of_live_vm(names: Names, name: str, exp: Expected) -> bool:

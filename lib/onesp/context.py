@@ -78,7 +78,7 @@ class Context:
         self._hosts: Dict[str, Host] = {}
         self._client_ids: Optional[ClientIds] = None
         self._tm_args: Optional[arguments.TmArgs] = None
-        self._locks: List[Any] = []
+        self._locks: Dict[str, Any] = {}  # name -> open lock file, in the order taken
 
     # -- input -----------------------------------------------------------------------------------
     @property
@@ -178,20 +178,24 @@ class Context:
         """Wait for, then hold until the action ends, the front-end lock ``name`` (e.g. ``vm-42``).
 
         oned runs actions in parallel; the few that must not overlap for one object (two
-        migrate hooks of one VM) take its lock: an flock on a file in LOCK_DIR, released when
-        the action ends (``release``) — and by the kernel if the process dies. ``locks`` makes
-        and checks the directory, so another local account cannot squat or redirect it.
+        migrate hooks of one VM, two runs creating one volume: ``volumes.hold``) take its
+        lock; taking a lock this action holds already is a no-op. It is an flock on a file in
+        LOCK_DIR, released when the action ends (``release``) — and by the kernel if the process
+        dies. ``locks`` makes and checks the directory, so another local account cannot squat or
+        redirect it.
         """
         from . import locks
 
+        if name in self._locks:
+            return  # held already by this action (flock would wait for its own other descriptor)
         with self.step("lock %s" % name):
             handle = locks.hold(str(self.config.LOCK_DIR), name)
-        self._locks.append(handle)
+        self._locks[name] = handle
 
     def release(self) -> None:
         """Give up the locks (the driver calls it when the action has ended, undo included)."""
         while self._locks:
-            self._locks.pop().close()
+            self._locks.popitem()[1].close()
 
     # -- steps and undo --------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -89,8 +89,9 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("SP_SPACE_USED_LVMWAY", "bool", "0", "Report storedSize instead of spaceUsed as disk size in monitoring."),
     _s("MONITOR_VMSNAPSHOTS", "bool", "0", "tm monitor also reports VM snapshot sizes."),
     _s("ALT_STATS", "bool", "0", "Datastore free space also counts StorPool's internal reserve."),
+    _s("AUDIT_ORPHAN_GRACE", "delay", "1h", "onesp audit never removes an orphan younger than this (an action may still be making it)."),
     # -- tools and hosts
-    _s("LOCK_DIR", "str", "/var/lock/one/onesp", "Directory of the per-VM lock files that keep two actions on one VM apart (under OpenNebula's own lock directory, which only oneadmin can write)."),
+    _s("LOCK_DIR", "str", "/var/lock/one/onesp", "Directory of the lock files that keep two actions on one VM or one volume apart (under OpenNebula's own lock directory, which only oneadmin can write)."),
     _s("HOST_EXEC", "str", "ssh", "How commands reach hosts: ssh, or local (run on this machine; tests, demo)."),
     _s("SSH", "str", "ssh", "ssh command used to reach hosts (may carry options)."),
     _s("SSH_TIMEOUT", "int", "60", "Seconds a host command may take (mkfs and imports excluded)."),

@@ -7,6 +7,14 @@ it succeeds, so an action written as a sequence of these steps rolls back comple
 
 Existence is learnt from the answer of the call itself (``objectExists``,
 ``objectDoesNotExist``) or from one single-object read, never by listing the cluster.
+
+Two runs of one action may overlap (oned's run and an operator's re-run, or oned's retry of
+a run it gave up on). Every step that makes a named object first ``hold``s that name: a
+front-end lock kept until the run has ended, undo included. So from the check "does it
+exist?" to the end of the run no other run makes, adopts or removes that object, and an
+undo registered before a create (a lost answer) can only ever find what its own run made.
+An object adopted from an earlier run gets no undo at all: its creator has finished and
+may have printed it to oned.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ def create(
     base_on: Optional[str] = None,
     owner: Optional[Mapping[str, str]] = None,
 ) -> bool:
-    """Create volume ``name`` in one call carrying size, template, parent and tags.
+    """Create volume ``name`` in one call carrying size, template, parent and tags (``name`` held first).
 
     If it already exists and its tags include ``owner`` (an earlier run of this action made
     it), it is adopted and False is returned; any other existing volume is an error, never
@@ -39,6 +47,7 @@ def create(
     whose creation answer was lost (see ``undo_new_volume``).
     """
     size = size_bytes if size_bytes is not None else (size_mb * MIB if size_mb is not None else None)
+    hold(ctx, name)
     with ctx.step("create volume %s" % name):
         entry = undo_new_volume(ctx, name, tags)
         try:
@@ -55,14 +64,27 @@ def create(
     return True
 
 
+def hold(ctx: Any, name: str) -> None:
+    """Hold the front-end lock of the volume or snapshot ``name`` until this run has ended.
+
+    Take it before looking whether ``name`` exists: a second run of the same action waits
+    here until the first has finished (or rolled back), then finds its result and adopts it
+    (or finds nothing and starts afresh). It is the one lock of ``Context.lock`` (flock in
+    LOCK_DIR), re-entrant within a run; names are StorPool names, safe as file names.
+    """
+    ctx.lock("volume-%s" % name)
+
+
 def undo_new_volume(ctx: Any, name: str, tags: Optional[Mapping[str, str]] = None) -> Any:
     """Register, *before* the call that creates (or renames to) ``name``, its removal on failure.
 
     An answer can be lost after StorPool acted (timeout, reset): an undo registered only after
     the answer would leave such a volume behind. The inverse removes ``name`` only if it
     exists and carries ``tags`` (default: this instance's), so it never touches a volume
-    someone else made. Returns the undo handle.
+    someone else made; and ``name`` is held (``hold``), so no other run of this front-end can
+    have made it meanwhile. Returns the undo handle.
     """
+    hold(ctx, name)
     expected = {k: v for k, v in (tags or ctx.tags.instance()).items() if v}
     return ctx.undo(_delete_if_ours, ctx, name, expected, label="delete volume %s" % name)
 

@@ -28,11 +28,12 @@ def collect(cfg: Any, sp: storpool.StorPool, one: Any) -> List[Finding]:
 
 
 def remove_orphans(cfg: Any, findings: List[Finding]) -> int:
-    """Remove exactly the orphans listed (volumes through DELAY_DELETE); returns how many."""
+    """Remove exactly the orphans listed (volumes through DELAY_DELETE) that are not too new;
+    returns how many."""
     ctx = Context("audit", "delete-orphans", [], cfg)
     removed = 0
     for finding in findings:
-        if finding.kind != "orphan":
+        if finding.kind != "orphan" or finding.too_new:
             continue
         if finding.snapshot:
             removed += volumes.delete_snapshots(ctx, [finding.object])
@@ -49,7 +50,8 @@ def audit(as_json: bool, delete_orphans: bool, yes: bool) -> None:
     """Report StorPool volumes and snapshots of this instance (ONE_PX) that no image, VM disk,
     snapshot or delayed delete accounts for, missing volumes, stale attachments and wrong tags.
 
-    Read-only unless --delete-orphans --yes, which removes only the orphans it lists.
+    Read-only unless --delete-orphans --yes, which removes only the orphans it lists, except
+    those created less than AUDIT_ORPHAN_GRACE ago (listed as too new).
     Exit status 0 when nothing was found, 1 when something was.
 
     Example: onesp audit --json
@@ -71,4 +73,8 @@ def audit(as_json: bool, delete_orphans: bool, yes: bool) -> None:
         click.echo("%d orphans, %d missing, %d stale attachments, %d tag mismatches%s" % (
             counts["orphan"], counts["missing"], counts["stale"], counts["tags"],
             "; removed %d orphans" % removed if delete_orphans else ""))
+        young = sum(1 for f in findings if f.too_new)
+        if young:
+            click.echo("%d orphans are too new to remove: created less than AUDIT_ORPHAN_GRACE (%ss) ago"
+                       % (young, cfg.AUDIT_ORPHAN_GRACE))
     sys.exit(1 if findings and not delete_orphans else 0)

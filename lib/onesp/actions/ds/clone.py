@@ -25,7 +25,6 @@ def run(ctx: Any) -> str:
         raise BadInput("image PATH %s is not the volume %s of image %d" % (image.path, origin, image.cloning_id))
     same_cluster(ctx, image, datastore)
     target = ctx.names.image(image.id)
-    volumes.undo_new_volume(ctx, target)
     volumes.create(ctx, target, base_on=origin, template=ctx.names.template(datastore.id),
                    tags=common.image_tags(ctx, image, datastore), owner=ctx.tags.instance())
     return common.source_line(ctx, datastore.id, image.id)

@@ -11,7 +11,9 @@ From a StorPool snapshot: one VolumeCreate with that snapshot as parent.
 
 A re-run after success finds ``<px>-img-<id>`` with this instance's tags and only prints the
 SOURCE again; a staging volume left by a crashed run is removed and made anew. Unlike the
-addon, SOURCE is printed only after the data is in place.
+addon, SOURCE is printed only after the data is in place. A run holds the image volume's
+front-end lock (``volumes.hold``) from its first look to its end, so two runs started
+together (oned's and a hand re-run) never share the staging volume or remove each other's.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def run(ctx: Any) -> str:
     image, datastore = common.action_image(ctx)
     final = ctx.names.image(image.id)
     output = common.source_line(ctx, datastore.id, image.id, with_format=bool(ctx.config.DS_CP_REPORT_FORMAT))
+    volumes.hold(ctx, final)  # a concurrent run of this import finishes (or rolls back) first
     if common.finished_import(ctx, final):
         return output
     kind = imports.classify(image.path)
@@ -44,7 +47,6 @@ def import_snapshot(ctx: Any, image: Any, final: str, template: str, tags: Dict[
     snapshot = snapsource.snapshot_name(ctx, image.path, image)
     if image.path.startswith("SPSNAPSHOT:"):
         snapsource.describe(ctx, snapshot)
-    volumes.undo_new_volume(ctx, final)
     volumes.create(ctx, final, parent=snapshot, template=template, tags=tags)
 
 

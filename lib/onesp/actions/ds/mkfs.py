@@ -2,7 +2,8 @@
 
 The volume ``<px>-img-<id>`` is created in one call with the datastore's template and the image
 tags. A filesystem is made on the worker (a bridge, or the front-end) with a fixed command per
-filesystem type; nothing from the image or datastore template reaches its arguments. For a
+filesystem type; nothing from the image or datastore template reaches its arguments; a volume
+that existed before this run is never formatted (``keep_adopted``). For a
 disk save-as target (FORMAT ``save_as``) only the SOURCE is printed: tm cpds writes the volume
 later. Prints the SOURCE.
 """
@@ -13,7 +14,7 @@ import shlex
 from typing import Any, Dict, List
 
 from ... import volumes
-from ...errors import BadInput, ConfigError
+from ...errors import AlreadyExists, BadInput, ConfigError
 from . import _common as common, _worker as worker
 
 #: The filesystems mkfs makes (OpenNebula's default SUPPORTED_FS) and the fixed options for each:
@@ -47,13 +48,32 @@ def run(ctx: Any) -> str:
     if filesystem:
         node = worker.choose(ctx, datastore.bridge_list, image.id)
         device = node.attach(ctx, volume)
-        if created or _filesystem_on(node, device) != filesystem:
+        if created:
             with ctx.step("make a %s filesystem on %s on %s" % (filesystem, volume, node.name)):
                 node.run_long(mkfs_argv(ctx.config, filesystem) + [device], what="mkfs -t %s" % filesystem)
         else:
-            ctx.log.info("%s already holds a %s filesystem from an earlier run; kept", volume, filesystem)
+            keep_adopted(ctx, node, device, volume, filesystem)
         volumes.detach(ctx, volume)
     return source
+
+
+def keep_adopted(ctx: Any, node: Any, device: str, volume: str, filesystem: str) -> None:
+    """Accept a volume this run did not create only if it holds exactly the wanted filesystem.
+
+    A volume that already exists is formatted never: its tags say only which OpenNebula it
+    belongs to, not that nothing was written since, and oned never runs mkfs twice for one
+    image id once it has succeeded; so it is an earlier run's result, or data (an image of a
+    re-created oned whose ids start again, a hand re-run for an image in use, a partitioned
+    or reformatted disk) that a format would destroy.
+    """
+    with ctx.step("look for the %s filesystem on %s" % (filesystem, volume)):
+        found = _filesystem_on(node, device)
+        if found != filesystem:
+            raise AlreadyExists("volume %s exists and holds %s, not a %s filesystem; an existing volume is never "
+                                "formatted (remove it if it holds nothing and run again)"
+                                % (volume, "a %s filesystem" % found if found else "no filesystem blkid knows",
+                                   filesystem))
+    ctx.log.info("%s already holds a %s filesystem from an earlier run; kept", volume, filesystem)
 
 
 def _filesystem_on(node: Any, device: str) -> str:

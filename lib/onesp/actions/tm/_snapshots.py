@@ -99,6 +99,7 @@ def take(ctx: Any, t: SnapshotTarget) -> bool:
     The undo is registered before the call, so a snapshot made by a call whose answer
     was lost is removed as well; one that existed before this run is never removed.
     """
+    volumes.hold(ctx, t.snapshot)  # a concurrent run of this line ends before this one looks
     ours = {"made": True}
     ctx.undo(_delete_made, ctx, t.snapshot, ours, label="delete snapshot %s" % t.snapshot)
     with ctx.step("snapshot volume %s as %s" % (t.volume.name, t.snapshot)):

@@ -27,6 +27,7 @@ def run(ctx: Any) -> Optional[str]:
     ref = load_disk(ctx, args.src, args.vm_id, args.ds_id)
     current = ref.volume.name
     target = ctx.names.volume_from_source(args.source)
+    volumes.hold(ctx, target)  # a concurrent run of this line (a retry) ends, rename and undo included, first
     with ctx.step("find the volume of disk %d of VM %d" % (ref.disk_id, ref.vm_id)):
         name, info = _find(ctx, current, target)
     tags = ctx.tags.released(disks.qos_image(ctx.config, _image_of(ctx, target, ref), ref.datastore))

@@ -88,6 +88,8 @@ def record_time(vm: Any, snap_id: int) -> int:
 def group_snapshot(ctx: Any, vm_id: int, label: str, pairs: List[Tuple[str, str]], tags: Mapping[str, str]) -> None:
     """Take the group snapshot; leave nothing behind if the call fails, adopt an identical earlier one."""
     names = [snapshot for _, snapshot in pairs]
+    for name in sorted(names):  # one order for every run: two runs never wait for each other crosswise
+        volumes.hold(ctx, name)
     with ctx.step("take snapshot %s of the %d volume(s) of VM %d" % (label, len(pairs), vm_id)):
         try:
             ctx.sp.group_snapshot(pairs, tags)
@@ -96,6 +98,7 @@ def group_snapshot(ctx: Any, vm_id: int, label: str, pairs: List[Tuple[str, str]
                 raise AlreadyExists("a snapshot named like this VM snapshot exists and does not belong to VM %d"
                                     % vm_id) from None
             ctx.log.info("the snapshots of this VM snapshot exist from an earlier run: keeping them")
+            return  # an earlier run's: never removed by this run's undo
         except OnespError:
             forget(ctx, names)
             raise
