@@ -45,8 +45,6 @@ from ._common import attach_readonly, link_disk, release_other_hosts
 SECTOR = 512
 ISO_TIMEOUT = 600
 WRITE_TIMEOUT = 600
-#: Where relative NVRAM template names are found on the front-end (the addon's OVMF_PATH default).
-OVMF_PATH = "/var/lib/one/remotes/OVMF"
 _TARGET = re.compile(r"[^/\x00-\x1f\x7f]{1,255}\Z")
 
 
@@ -186,13 +184,14 @@ def _create_or_resize(ctx: Any, name: str, size: int, template: str, tags: Optio
 # -- UEFI NVRAM --------------------------------------------------------------------------------------
 
 
-def nvram_template(spec: str) -> Optional[str]:
-    """The template file of ``T_OS_NVRAM="storpool:template=<file> [type=...]"`` (None if absent)."""
+def nvram_template(spec: str, ovmf_path: str) -> Optional[str]:
+    """The template file of ``T_OS_NVRAM="storpool:template=<file> [type=...]"`` (None if absent);
+    a relative name is looked up in ``ovmf_path`` (OVMF_PATH)."""
     _, _, options = spec.partition(":")
     for word in options.replace(",", " ").split():
         key, _, value = word.partition("=")
         if key == "template" and value:
-            path = value if value.startswith("/") else os.path.join(OVMF_PATH, value)
+            path = value if value.startswith("/") else os.path.join(ovmf_path, value)
             if "/../" in path + "/":
                 raise BadInput("T_OS_NVRAM template %r: relative components" % value)
             return path
@@ -204,7 +203,7 @@ def _nvram(ctx: Any, vm: Any, host: str, system_ds: Any) -> None:
     if not spec or not spec.startswith("storpool"):
         return
     name = ctx.names.nvram(vm.id)
-    template = nvram_template(spec)
+    template = nvram_template(spec, str(ctx.config.OVMF_PATH))
     created = False
     if template and os.path.isfile(template):
         size = max(SECTOR, -(-os.path.getsize(template) // SECTOR) * SECTOR)
