@@ -399,6 +399,35 @@ def load(
     return _validated(Config(values, origins, frozenset(pinned), unknown, bound, tuple(warnings)))
 
 
+def remote_backup(value: str, where: str) -> Tuple[str, Dict[str, str]]:
+    """REMOTE_BACKUP_DELETE ``<location>[:<args>]``: the location and the tags its args set.
+
+    The addon passed ``<args>`` to ``storpool volume <v> backup <location>``; the only
+    arguments that command takes there are ``tag <name>=<value>`` pairs (``clusterB:tag del=y``),
+    and they are the tags of the backup here. Anything else is a configuration error, raised
+    before the volume is touched.
+    """
+    location, _, args = value.strip().partition(":")
+    location = location.strip()
+    if not location or not location.replace("-", "a").replace("_", "a").replace(".", "a").isalnum():
+        raise ConfigError("REMOTE_BACKUP_DELETE in %s: %r is not a StorPool location name" % (where, location))
+    words = args.split()
+    tags: Dict[str, str] = {}
+    while words:
+        word = words.pop(0)
+        pair = words.pop(0) if word == "tag" and words else ""
+        name, eq, tag_value = pair.partition("=")
+        try:
+            if not eq:
+                raise BadInput("expected 'tag <name>=<value>'")
+            naming.check_tag(name, tag_value)
+        except BadInput as exc:
+            raise ConfigError("REMOTE_BACKUP_DELETE in %s: cannot pass %r to the backup: %s"
+                              % (where, " ".join([word, pair]).strip(), exc)) from None
+        tags[name] = tag_value
+    return location, tags
+
+
 def known_unused(key: str) -> bool:
     """A key of the bash addon that onesp reads past on purpose (``settings.IGNORED``)."""
     return key in IGNORED or key.startswith(IGNORED_PREFIXES)
