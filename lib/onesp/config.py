@@ -26,10 +26,12 @@ from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from . import naming
 from .errors import BadInput, ConfigError
-from .settings import BY_NAME, IGNORED, SETTINGS, Setting
+from .settings import BY_NAME, IGNORED, IGNORED_PREFIXES, SETTINGS, Setting
 
-_TRUE = frozenset(("1", "yes", "y", "true", "on"))
-_FALSE = frozenset(("0", "no", "n", "false", "off"))
+#: The addon's boolTrue: these (in any case) are true, everything else is false.
+_TRUE = frozenset(("1", "y", "yes", "t", "true", "on"))
+#: What reads as false without a warning.
+_FALSE = frozenset(("0", "n", "no", "f", "false", "off"))
 _STORPOOL_CONF_KEYS = ("SP_API_HTTP_HOST", "SP_API_HTTP_PORT", "SP_AUTH_TOKEN")
 _REMOTES = ("/var/lib/one/remotes", "/var/tmp/one")
 
@@ -196,32 +198,61 @@ def storpool_conf_sections(path: str) -> Dict[str, Dict[str, str]]:
 # -- typed values ----------------------------------------------------------------------------
 
 
-def convert(setting: Setting, raw: str, where: str) -> object:
-    """Turn a raw string into the setting's type; a bad value names the key and where it came from."""
+def convert(setting: Setting, raw: str, where: str, warnings: Optional[List[str]] = None) -> object:
+    """Turn a raw string into the setting's type, the way the addon read it.
+
+    A value that cannot be read follows the key's rule (``settings.ON_BAD``): a configuration
+    error naming the key and where it came from, or the addon's reading with a warning added
+    to ``warnings`` (the same text, ending in what is used instead).
+    """
     text = raw.strip()
     try:
-        if setting.kind == "str":
-            return text
-        if setting.kind == "words":
-            return tuple(text.replace(",", " ").split())
-        if setting.kind == "delay":
-            return naming.parse_delay(text)  # empty: delete at once, as in the addon
-        if not text:
-            return convert(setting, setting.default, "built-in default") if setting.default else None
-        if setting.kind == "int":
-            if not text.isdigit():
-                raise ValueError("expected a whole number, got %r" % raw)
-            return int(text)
-        if setting.kind == "bool":
-            lowered = text.lower()
-            if lowered in _TRUE:
-                return True
-            if lowered in _FALSE:
-                return False
-            raise ValueError("expected yes/no (1/0, true/false), got %r" % raw)
+        return _typed(setting, text, raw)
     except ValueError as exc:
-        raise ConfigError("%s in %s: %s" % (setting.name, where, exc)) from None
-    raise ConfigError("%s: unknown setting type %s" % (setting.name, setting.kind))
+        rule = setting.bad_rule
+        if rule == "fail" or warnings is None:
+            raise ConfigError("%s in %s: %s" % (setting.name, where, exc)) from None
+        if rule == "no":
+            used: object = False
+            instead = "read as no, as the addon did"
+        else:  # "default", and "digits" when the value has none
+            used = _typed(setting, setting.default, setting.default)
+            instead = "using the default %s" % setting.default
+        warnings.append("%s in %s: %s; %s" % (setting.name, where, exc, instead))
+        return used
+
+
+def _typed(setting: Setting, text: str, raw: str) -> object:
+    """The typed value of stripped ``text``; ValueError says what was expected."""
+    if setting.kind == "str":
+        return text
+    if setting.kind == "words":
+        return tuple(text.replace(",", " ").split())
+    if setting.kind == "delay":
+        return naming.parse_delay(text)  # empty: delete at once, as in the addon
+    if not text:
+        if setting.kind == "bool":
+            return False  # KEY= in the addon's rc file: its boolTrue says no
+        return _typed(setting, setting.default, setting.default) if setting.default else None
+    if setting.kind == "int":
+        if not text.isdigit():
+            if setting.on_bad == "digits" and any(ch.isdigit() for ch in text):
+                return int("".join(ch for ch in text if ch.isdigit()))  # the addon kept the digits: 20s is 20
+            raise ValueError("expected a whole number, got %r" % raw)
+        return int(text)
+    if setting.kind == "choice":
+        lowered = text.lower()
+        if lowered not in setting.choices:
+            raise ValueError("expected one of %s, got %r" % ("/".join(setting.choices), raw))
+        return lowered
+    if setting.kind == "bool":
+        lowered = text.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError("expected yes/no (1/0, y/n, t/f, true/false, on/off), got %r" % raw)
+    raise ValueError("unknown setting type %s" % setting.kind)
 
 
 @dataclass(frozen=True)
@@ -229,12 +260,18 @@ class Config:
     """Resolved configuration: ``cfg.ONE_PX``, ``cfg.origin("ONE_PX")``.
 
     ``pinned`` holds the keys set through ``ONESP_<KEY>``, which datastore attributes never override.
+    ``token_endpoint`` is the API endpoint (host, port) of the layer that set ``SP_AUTH_TOKEN``:
+    the token is sent there and nowhere else (None: set through ``ONESP_SP_AUTH_TOKEN``, which
+    goes with whatever endpoint is in force). ``warnings`` are the values that could not be read
+    and were replaced by the addon's reading, each with its file and line.
     """
 
     values: Mapping[str, object]
     origins: Mapping[str, str]
     pinned: FrozenSet[str] = frozenset()
     unknown: Mapping[str, str] = field(default_factory=dict)
+    token_endpoint: Optional[Tuple[str, int]] = None
+    warnings: Tuple[str, ...] = ()
 
     def __getattr__(self, name: str) -> object:
         if name.isupper() and name in BY_NAME:
@@ -249,19 +286,34 @@ class Config:
     def origin(self, name: str) -> str:
         return self.origins.get(name, "built-in default")
 
+    def oned_environment(self, env: Mapping[str, str]) -> Mapping[str, str]:
+        """``env`` for finding oned, with ONE_XMLRPC from addon-storpoolrc when ``env`` has none."""
+        if (env.get("ONE_XMLRPC") or "").strip() or not self.ONE_XMLRPC:
+            return env
+        return dict(env, ONE_XMLRPC=str(self.ONE_XMLRPC))
+
+    @property
+    def endpoint(self) -> Tuple[str, int]:
+        """The StorPool API address and port in force."""
+        return (str(self.SP_API_HTTP_HOST), int(self.SP_API_HTTP_PORT))  # type: ignore[call-overload]
+
     def with_datastore(self, attributes: Mapping[str, Optional[str]], label: str) -> "Config":
         """This configuration with a datastore's SP_* (and limit) attributes applied."""
         values = dict(self.values)
         origins = dict(self.origins)
+        warnings = list(self.warnings)
         for setting in SETTINGS:
             if not setting.datastore or setting.name in self.pinned:
                 continue
             raw = attributes.get(setting.name)
             if raw is None or not str(raw).strip():
                 continue
-            values[setting.name] = convert(setting, str(raw), label)
+            values[setting.name] = convert(setting, str(raw), label, warnings)
             origins[setting.name] = label
-        return _validated(Config(values, origins, self.pinned, self.unknown))
+        bound = self.token_endpoint
+        if origins.get("SP_AUTH_TOKEN") == label:
+            bound = _endpoint(values)
+        return _validated(Config(values, origins, self.pinned, self.unknown, bound, tuple(warnings)))
 
     @property
     def names(self) -> naming.Names:
@@ -292,19 +344,15 @@ def load(
 ) -> Config:
     """Resolve the configuration from files and environment (see the module docstring)."""
     env = os.environ if env is None else env
-    values: Dict[str, object] = {}
-    origins: Dict[str, str] = {}
-    for setting in SETTINGS:
-        values[setting.name] = convert(setting, setting.default, "built-in default")
-
     if rc_files is None:
         if env.get("ONESP_RC") is not None:
             rc_files = [p for p in env["ONESP_RC"].split(":") if p]
         else:
             found = [p for p in rc_candidates() if os.path.isfile(p)]
             rc_files = found[:1] + ["/etc/storpool/addon-storpool.conf"]
-    raw: Dict[str, Tuple[str, str]] = {}
+    layers: List[Dict[str, Tuple[str, str]]] = []  # lowest first: {key: (raw value, where)}
     unknown: Dict[str, str] = {}
+    scope: Dict[str, str] = {}
     for path in rc_files:
         if not os.path.isfile(path):
             continue
@@ -313,50 +361,85 @@ def load(
                 text = handle.read()
         except OSError as exc:
             raise ConfigError("cannot read %s: %s" % (path, exc.strerror)) from None
-        known = {k: v for k, (v, _) in raw.items()}
-        for key, (value, line) in parse_assignments(text, path, known).items():
+        layer: Dict[str, Tuple[str, str]] = {}
+        for key, (value, line) in parse_assignments(text, path, scope).items():
+            scope[key] = value
             if key in BY_NAME:
-                raw[key] = (value, "%s line %d" % (path, line))
-            elif key not in IGNORED:
-                unknown[key] = path
+                layer[key] = (value, "%s line %d" % (path, line))
+            elif not known_unused(key):
+                unknown[key] = "%s line %d" % (path, line)
+        layers.append(layer)
 
     conf = storpool_conf or env.get("ONESP_STORPOOL_CONF", "/etc/storpool.conf")
     conf_d = storpool_conf_d or env.get("ONESP_STORPOOL_CONF_D", "/etc/storpool.conf.d")
     host = hostname or env.get("ONESP_HOSTNAME") or os.uname().nodename
     storpool = read_storpool_conf(conf, conf_d, host)
-    for key in _STORPOOL_CONF_KEYS:
-        if key in storpool:
-            raw[key] = storpool[key]
-        if env.get(key):
-            raw[key] = (env[key], "environment variable %s" % key)
+    layers.append({key: storpool[key] for key in _STORPOOL_CONF_KEYS if key in storpool})
+    layers.append({key: (env[key], "environment variable %s" % key) for key in _STORPOOL_CONF_KEYS if env.get(key)})
+    pinned = {s.name for s in SETTINGS if "ONESP_" + s.name in env}
+    layers.append({name: (env["ONESP_" + name], "environment variable ONESP_" + name) for name in pinned})
 
-    pinned = set()
-    for setting in SETTINGS:
-        name = "ONESP_" + setting.name
-        if name in env:
-            raw[setting.name] = (env[name], "environment variable %s" % name)
-            pinned.add(setting.name)
-
-    for key, (value, where) in raw.items():
-        values[key] = convert(BY_NAME[key], value, where)
+    merged: Dict[str, Tuple[str, str]] = {}
+    bound: Optional[Tuple[str, int]] = None
+    for layer in layers:
+        merged.update(layer)
+        if "SP_AUTH_TOKEN" in layer:  # the token belongs to the endpoint of the layer that set it
+            bound = _endpoint({key: merged[key][0] if key in merged else BY_NAME[key].default
+                               for key in ("SP_API_HTTP_HOST", "SP_API_HTTP_PORT")})
+    warnings: List[str] = []
+    values: Dict[str, object] = {s.name: convert(s, s.default, "built-in default") for s in SETTINGS}
+    origins: Dict[str, str] = {}
+    for key, (value, where) in merged.items():
+        values[key] = convert(BY_NAME[key], value, where, warnings)
         origins[key] = where
     if not values["LOC_TAG_VAL"]:
         values["LOC_TAG_VAL"] = values["ONE_PX"]
-    return _validated(Config(values, origins, frozenset(pinned), unknown))
+    if "SP_AUTH_TOKEN" in pinned:
+        bound = None
+    return _validated(Config(values, origins, frozenset(pinned), unknown, bound, tuple(warnings)))
 
 
-_CHOICES = {
-    "READONLY_MODE": ("rw", "ro"),
-    "SP_SYSTEM": ("ssh", "shared"),
-    "HOST_EXEC": ("ssh", "local"),
-    "LOG_LEVEL": ("debug", "info", "warning", "error"),
-}
+def remote_backup(value: str, where: str) -> Tuple[str, Dict[str, str]]:
+    """REMOTE_BACKUP_DELETE ``<location>[:<args>]``: the location and the tags its args set.
+
+    The addon passed ``<args>`` to ``storpool volume <v> backup <location>``; the only
+    arguments that command takes there are ``tag <name>=<value>`` pairs (``clusterB:tag del=y``),
+    and they are the tags of the backup here. Anything else is a configuration error, raised
+    before the volume is touched.
+    """
+    location, _, args = value.strip().partition(":")
+    location = location.strip()
+    if not location or not location.replace("-", "a").replace("_", "a").replace(".", "a").isalnum():
+        raise ConfigError("REMOTE_BACKUP_DELETE in %s: %r is not a StorPool location name" % (where, location))
+    words = args.split()
+    tags: Dict[str, str] = {}
+    while words:
+        word = words.pop(0)
+        pair = words.pop(0) if word == "tag" and words else ""
+        name, eq, tag_value = pair.partition("=")
+        try:
+            if not eq:
+                raise BadInput("expected 'tag <name>=<value>'")
+            naming.check_tag(name, tag_value)
+        except BadInput as exc:
+            raise ConfigError("REMOTE_BACKUP_DELETE in %s: cannot pass %r to the backup: %s"
+                              % (where, " ".join([word, pair]).strip(), exc)) from None
+        tags[name] = tag_value
+    return location, tags
+
+
+def known_unused(key: str) -> bool:
+    """A key of the bash addon that onesp reads past on purpose (``settings.IGNORED``)."""
+    return key in IGNORED or key.startswith(IGNORED_PREFIXES)
+
+
+def _endpoint(values: Mapping[str, object]) -> Tuple[str, int]:
+    """(host, port) of raw or typed values; a port that is not a number compares as -1."""
+    port = str(values["SP_API_HTTP_PORT"]).strip()
+    return (str(values["SP_API_HTTP_HOST"]).strip(), int(port) if port.isdigit() else -1)
 
 
 def _validated(cfg: Config) -> Config:
-    for key, allowed in _CHOICES.items():
-        if cfg.get(key) not in allowed:
-            raise ConfigError("%s in %s: expected one of %s, got %r" % (key, cfg.origin(key), "/".join(allowed), cfg.get(key)))
     checks = (
         ("ONE_PX", lambda v: naming.check_prefix(v)),
         ("VMSNAPSHOT_TAG", lambda v: naming.check_template_name(v)),
@@ -373,4 +456,17 @@ def _validated(cfg: Config) -> Config:
     port = cfg.get("SP_API_HTTP_PORT")
     if not isinstance(port, int) or not 0 < port < 65536:
         raise ConfigError("SP_API_HTTP_PORT in %s: not a TCP port: %r" % (cfg.origin("SP_API_HTTP_PORT"), port))
+    _check_token_endpoint(cfg)
     return cfg
+
+
+def _check_token_endpoint(cfg: Config) -> None:
+    """The token goes only to the endpoint it was configured with (never a datastore's own API)."""
+    if not cfg.SP_AUTH_TOKEN or cfg.token_endpoint is None or cfg.token_endpoint == _endpoint(cfg.values):
+        return
+    key = "SP_API_HTTP_HOST" if cfg.token_endpoint[0] != _endpoint(cfg.values)[0] else "SP_API_HTTP_PORT"
+    raise ConfigError(
+        "%s in %s points the StorPool API at %s:%s without an SP_AUTH_TOKEN of its own; the token from %s "
+        "is sent only to %s:%s (set SP_AUTH_TOKEN there too)"
+        % (key, cfg.origin(key), cfg.SP_API_HTTP_HOST, cfg.SP_API_HTTP_PORT, cfg.origin("SP_AUTH_TOKEN"),
+           cfg.token_endpoint[0], cfg.token_endpoint[1]))

@@ -113,6 +113,8 @@ class Context:
     def use_datastore(self, datastore: Any) -> None:
         """Apply a datastore's attributes (API endpoint, limits, SP_SYSTEM) to this action's config."""
         self.config = self.base_config.with_datastore(datastore.template, "datastore %s" % datastore.id)
+        for warning in self.config.warnings[len(self.base_config.warnings):]:
+            self.log.warning("configuration: %s", warning)
 
     @property
     def names(self) -> Names:
@@ -140,7 +142,7 @@ class Context:
         if self._one is None:
             from .one import OneClient
 
-            self._one = OneClient.from_environment()
+            self._one = OneClient.from_environment(self.base_config.oned_environment(os.environ))
         return self._one
 
     def host(self, name: str) -> Host:

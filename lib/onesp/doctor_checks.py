@@ -106,6 +106,10 @@ class Doctor:
             return
         where = ", ".join(files) if files else "no addon-storpoolrc found, built-in defaults"
         detail = "%s; ONE_PX=%s" % (where, self.cfg.ONE_PX)
+        if self.cfg.warnings:
+            self.add("configuration", WARN, "%s; values onesp cannot read: %s" % (detail, "; ".join(self.cfg.warnings)),
+                     "correct them (docs/configuration.md, 'Values onesp cannot read', says what is used meanwhile)")
+            return
         if self.cfg.unknown:
             unknown = ", ".join("%s (%s)" % (key, path) for key, path in sorted(self.cfg.unknown.items()))
             self.add("configuration", WARN, "%s; unknown keys, ignored: %s" % (detail, unknown),
@@ -153,7 +157,7 @@ class Doctor:
         from .one import OneClient
 
         try:
-            self.one = OneClient.from_environment(self.env)
+            self.one = OneClient.from_environment(self.cfg.oned_environment(self.env) if self.cfg else self.env)
             datastores, hosts = self.one.datastore_pool(), self.one.host_pool()
         except OnespError as exc:
             self.one = None
@@ -231,8 +235,14 @@ class Doctor:
                      "set it: storpool template %s%s%s" % (template, " replication 3" if "replication" in missing else "",
                                                            " placeAll <group>" if place_all == "" else ""))
             return
-        self.add(name, OK, "%s: template %s, replication %d, placeAll %s, placeTail %s"
-                 % (ds.name, template, replication, place_all, found.get("placeTail") or place_all))
+        detail = "%s: template %s, replication %d, placeAll %s, placeTail %s" % (
+            ds.name, template, replication, place_all, found.get("placeTail") or place_all)
+        unreadable = cfg.warnings[len(self.cfg.warnings):]  # type: ignore[union-attr]
+        if unreadable:
+            self.add(name, WARN, "%s; values onesp cannot read: %s" % (detail, "; ".join(unreadable)),
+                     "correct the datastore's attributes (onedatastore update %d)" % ds.id)
+            return
+        self.add(name, OK, detail)
 
     # -- hosts ---------------------------------------------------------------------------------------
     def hosts(self, datastores: List[Any]) -> None:

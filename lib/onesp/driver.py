@@ -113,6 +113,8 @@ def run_action(
     except Exception as exc:  # never a traceback for oned, even before logging exists
         stderr.write(failure_line(kind, action, "start", exc) + "\n")
         return 1
+    for warning in cfg.warnings:
+        log.warning("configuration: %s", warning)
     log.debug("start: %s", _argv_for_log(argv))
     ctx = Context(kind, action, argv, cfg, stdin=stdin, observer=observer)
     signals = _Signals()

@@ -15,17 +15,34 @@ from dataclasses import dataclass
 from typing import Dict, Tuple
 
 
+#: What happens to a value onesp cannot read (``Setting.on_bad``):
+#: ``fail``    every action fails with one configuration error naming the key, file and line;
+#: ``default`` the built-in default is used, with a warning (log, ``onesp doctor``) naming file and line;
+#: ``digits``  the digits of the value are used, as the addon did (``20s`` is 20); none: as ``default``;
+#: ``no``      (booleans) anything but 1/y/yes/t/true/on reads as no, as the addon's ``boolTrue``
+#:             did; a value that is not 0/n/no/f/false/off either is warned about.
+ON_BAD = ("fail", "default", "digits", "no")
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
-    kind: str  # str, int, bool, delay, words
+    kind: str  # str, int, bool, delay, words, choice
     default: str
     doc: str
     datastore: bool = False  # may be overridden by a datastore template attribute
+    choices: Tuple[str, ...] = ()  # kind "choice": the allowed values, lower case (read case-insensitively)
+    on_bad: str = "fail"  # see ON_BAD
+
+    @property
+    def bad_rule(self) -> str:
+        """The rule for an unreadable value: booleans always read the addon's way."""
+        return "no" if self.kind == "bool" else self.on_bad
 
 
-def _s(name: str, kind: str, default: str, doc: str, datastore: bool = False) -> Setting:
-    return Setting(name, kind, default, doc, datastore)
+def _s(name: str, kind: str, default: str, doc: str, datastore: bool = False,
+       choices: Tuple[str, ...] = (), on_bad: str = "fail") -> Setting:
+    return Setting(name, kind, default, doc, datastore, choices, on_bad)
 
 
 SETTINGS: Tuple[Setting, ...] = (
@@ -40,10 +57,11 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("SP_API_HTTP_HOST", "str", "127.0.0.1", "StorPool API address.", datastore=True),
     _s("SP_API_HTTP_PORT", "int", "81", "StorPool API port.", datastore=True),
     _s("SP_AUTH_TOKEN", "str", "", "StorPool API token (kept out of logs and argv).", datastore=True),
-    _s("SP_API_CONNECT_TIMEOUT", "int", "3", "Seconds to wait for a connection to the StorPool API."),
-    _s("SP_API_TIMEOUT", "int", "300", "Seconds to wait for a StorPool API answer."),
-    _s("STORPOOL_RETRIES", "int", "5", "Retries of a StorPool call that failed transiently (never of a refusal)."),
-    _s("ATTACH_TIMEOUT", "int", "20", "Seconds StorPool waits for a client when attaching."),
+    _s("SP_API_CONNECT_TIMEOUT", "int", "3", "Seconds to wait for a connection to the StorPool API.", on_bad="default"),
+    _s("SP_API_TIMEOUT", "int", "300", "Seconds to wait for a StorPool API answer.", on_bad="default"),
+    _s("STORPOOL_RETRIES", "int", "5", "Retries of a StorPool call that failed transiently (never of a refusal).",
+       on_bad="default"),
+    _s("ATTACH_TIMEOUT", "int", "20", "Seconds StorPool waits for a client when attaching.", on_bad="digits"),
     _s("SP_DEV_DIR", "str", "/dev/storpool", "Directory where attached volumes appear on hosts."),
     # -- behaviour of the actions
     _s(
@@ -53,7 +71,8 @@ SETTINGS: Tuple[Setting, ...] = (
         "Keep deleted disks and images as anonymous snapshots for this long (<n>[smhd]; empty deletes at once).",
     ),
     _s("NO_VOLUME_TEMPLATE", "bool", "1", "Clones inherit their parent's template instead of the datastore's."),
-    _s("READONLY_MODE", "str", "rw", "Attach mode for READONLY disks, CDROMs and the context ISO (rw or ro)."),
+    _s("READONLY_MODE", "choice", "rw", "Attach mode for READONLY disks, CDROMs and the context ISO (rw or ro).",
+       choices=("rw", "ro")),
     _s(
         "STORPOOL_CLIENT_ID_SOURCES",
         "words",
@@ -61,7 +80,8 @@ SETTINGS: Tuple[Setting, ...] = (
         "Where a host's StorPool client id is looked up, in order (ONEHOST, LOCAL, FROMHOST).",
     ),
     _s("COMMON_DOMAIN", "str", "", "Domain appended to host names when looking up client ids."),
-    _s("SP_SYSTEM", "str", "ssh", "System datastore mode: ssh (VM dirs copied) or shared.", datastore=True),
+    _s("SP_SYSTEM", "choice", "ssh", "System datastore mode: ssh (VM dirs copied) or shared.", datastore=True,
+       choices=("ssh", "shared")),
     _s("SP_TEMPLATE_PROPAGATE", "bool", "1", "Propagate template changes to existing volumes.", datastore=True),
     _s("SKIP_UNDEPLOY_SSH", "bool", "0", "Do not copy the VM directory to the front-end on stop/undeploy."),
     _s("CLEAN_SRC_ON_UNDEPLOY", "bool", "1", "With SKIP_UNDEPLOY_SSH, remove the VM directory on the source host."),
@@ -77,14 +97,17 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("VMSNAPSHOT_ENABLE_LIMIT", "bool", "1", "Enforce VMSNAPSHOT_LIMIT."),
     _s("VMSNAPSHOT_LIMIT", "str", "", "Maximum VM snapshots per VM (empty: no limit).", datastore=True),
     _s("VMSNAPSHOT_EXCLUDE_READONLY", "bool", "0", "Leave READONLY disks out of VM snapshots."),
-    _s("DS_CP_REPORT_FORMAT", "bool", "1", "ds cp prints 'SOURCE raw' (the image is stored raw)."),
+    _s("DS_CP_REPORT_FORMAT", "bool", "1",
+       "ds cp always prints 'SOURCE raw' (oned 6.0+ needs the format); 0 only lets UPDATE_IMAGE_ON_IMPORT run."),
     _s("UPDATE_IMAGE_ON_IMPORT", "bool", "0", "After import, set the image's DRIVER and FORMAT to raw in oned."),
+    _s("DS_CP_FORCE_DEV_PREFIX", "str", "", "With UPDATE_IMAGE_ON_IMPORT, also set the image's DEV_PREFIX (e.g. sd)."),
     _s("REMOTE_BACKUP_DELETE", "str", "", "<location>[:<args>]: back up a volume to that location before deleting it.", datastore=True),
     _s("EXPORT_BRIDGE_LIST", "words", "", "Hosts used for marketplace export (datastore attribute wins).", datastore=True),
     _s("EXPORT_FILE_FORMAT", "str", "", "Export as a converted file (raw, qcow2) instead of the device."),
     _s("EXPORT_QEMU_IMG_ARGS", "str", "", "Extra qemu-img convert options for EXPORT_FILE_FORMAT (e.g. -c), split like a shell."),
     _s("DOWNLOADER", "str", "", "OpenNebula's downloader.sh for rsync://, restic://, s3://, ssh:// and rbd:// image PATHs "
        "(default: datastore/downloader.sh of the remotes tree onesp is installed in)."),
+    _s("EXPORT_TRANSPORT", "str", "ssh", "Scheme of the IMPORT_SOURCE URL an export reports (<scheme>://<bridge>:<file>)."),
     _s("STAGING_DIR", "str", "/var/tmp", "Directory on the bridge host for temporary files of imports (non-raw images) and exports."),
     _s("SP_SPACE_USED_LVMWAY", "bool", "0", "Report storedSize instead of spaceUsed as disk size in monitoring."),
     _s("MONITOR_VMSNAPSHOTS", "bool", "0", "tm monitor also reports VM snapshot sizes."),
@@ -92,9 +115,11 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("AUDIT_ORPHAN_GRACE", "delay", "1h", "onesp audit never removes an orphan younger than this (an action may still be making it)."),
     # -- tools and hosts
     _s("LOCK_DIR", "str", "/var/lock/one/onesp", "Directory of the lock files that keep two actions on one VM or one volume apart (under OpenNebula's own lock directory, which only oneadmin can write)."),
-    _s("HOST_EXEC", "str", "ssh", "How commands reach hosts: ssh, or local (run on this machine; tests, demo)."),
+    _s("ONE_XMLRPC", "str", "", "oned's XML-RPC endpoint when the environment sets none (the addon's rc file could export it)."),
+    _s("HOST_EXEC", "choice", "ssh", "How commands reach hosts: ssh, or local (run on this machine; tests, demo).",
+       choices=("ssh", "local")),
     _s("SSH", "str", "ssh", "ssh command used to reach hosts (may carry options)."),
-    _s("SSH_TIMEOUT", "int", "60", "Seconds a host command may take (mkfs and imports excluded)."),
+    _s("SSH_TIMEOUT", "int", "60", "Seconds a host command may take (mkfs and imports excluded).", on_bad="default"),
     _s("SCRIPTS_REMOTE_DIR", "str", "/var/tmp/one", "Where oned keeps its driver scripts on hosts (the stock kvm scripts)."),
     _s("LIBVIRT_URI", "str", "qemu:///system", "libvirt connection of virsh on hosts (VM snapshot freeze, revert)."),
     _s("QEMU_IMG", "str", "qemu-img", "qemu-img command."),
@@ -110,7 +135,8 @@ SETTINGS: Tuple[Setting, ...] = (
     # -- logging
     _s("LOG_TO_FILE", "bool", "0", "Also append log lines to LOG_FILE."),
     _s("LOG_FILE", "str", "/var/log/one/addon-storpool.log", "Log file used when LOG_TO_FILE is set."),
-    _s("LOG_LEVEL", "str", "info", "Log verbosity: debug, info, warning or error."),
+    _s("LOG_LEVEL", "choice", "info", "Log verbosity: debug, info, warning or error.",
+       choices=("debug", "info", "warning", "error"), on_bad="default"),
     _s("SYSLOG", "bool", "1", "Log to syslog (tags tm_sp_<action>, ds_sp_<action>, vmm_sp_<action>)."),
 )
 
@@ -143,4 +169,45 @@ IGNORED: Dict[str, str] = {
     "MONITOR_SEND_UDP": "tm monitor always sends over UDP, as OpenNebula's own probes do",
     "MV_DETACH_ALL": "each disk's tm mv moves its own volume in one call",
     "CDROM_BACKWARD_COMPATIBILITY": "CDROMs are per-VM clones; onesp audit lists an image volume left attached",
+    "FORCE_DETACH_BY_TAG": "finding a VM's volumes by tag means listing every volume of the cluster; the VM document names them",
+    "RAFT_LEADER_IP": "no periodic job runs on the front-end, so none has to find the RAFT leader",
+    "MONITOR_HOST_ID": "VM disk sizes go to monitord as host -1 (the datastore side), as OpenNebula's datastore probes send them",
+    "NC_WAIT_TIME": "tm monitor sends its messages over UDP without nc",
+    "NVRAM_TEMPLATE_PATH": "used by the addon's deploy tweak os.py on hosts; deploy tweaks are not part of onesp",
+    "PING_COUNT": "tm delete never pings a host before cleaning up",
+    "UPDATE_IMAGE_LOCK_STRING": "an image update oned refuses is logged, not retried",
+    "VMSNAPSHOT_ATOMIC": "VM snapshots are always one atomic group snapshot",
+    "VMSNAPSHOT_FSFREEZE_MULTIDISKS": "the whole VM is frozen once around its group snapshot (VMSNAPSHOT_FSFREEZE)",
+    "DD": "images are written with qemu-img",
+    "TAR": "the VM directory is copied with the hosts' own tar (through the front-end)",
+    "WGET": "ds cp downloads http(s) images itself",
+    "AWK": "no awk is run",
+    "DU": "no du is run",
+    "STAT": "no stat is run",
+    "JQ_BIN": "StorPool answers are read by onesp itself",
+    "QEMU_PROTOCOL": "used by the addon's migrate tweaks; they are not part of onesp",
+    "MIGRATE_OPTIONS": "used by the addon's migrate tweaks; they are not part of onesp",
+    "SYNC_TIME": "used by the addon's migrate tweaks; they are not part of onesp",
+    "MONITOR_SYNC_REMOTE": "monitor_helper-sync is not needed: tm monitor and ds monitor ask StorPool directly",
+    "SP_JSON_PATH": "monitor_helper-sync is not needed: tm monitor and ds monitor ask StorPool directly",
+    "SP_FE_JSON_PATH": "monitor_helper-sync is not needed: tm monitor and ds monitor ask StorPool directly",
+    "ONE_VM_POOL_RUN": "monitor_helper-sync is not needed: tm monitor and ds monitor ask StorPool directly",
+    "ONE_VM_POOL_XML": "monitor_helper-sync is not needed: tm monitor and ds monitor ask StorPool directly",
+    "ONE_VM_POOL_MINUTES": "monitor_helper-sync is not needed: tm monitor and ds monitor ask StorPool directly",
+    "ONEDATASTORE_XML": "monitor_helper-sync is not needed: tm monitor and ds monitor ask StorPool directly",
+    "sshConnectTimeout": "monitor_helper-sync is not needed: tm monitor and ds monitor ask StorPool directly",
+    "sshConnectionAttempts": "monitor_helper-sync is not needed: tm monitor and ds monitor ask StorPool directly",
+}
+
+#: Families of addon keys, by prefix, that load without error but change nothing here.
+IGNORED_PREFIXES: Tuple[str, ...] = ("DEBUG_", "DDEBUG_", "DDDEBUG_", "DDDDEBUG_", "T_", "SP_CMD_", "SP_TEMPLATE_STATUS_",
+                                     "SP_VOLUME_SPACE_", "SP_SNAPSHOT_SPACE_", "SP_VOLUME_STATUS_", "SP_VOLUME_LIST_",
+                                     "SP_SNAPSHOT_LIST_")
+
+#: Why each family of ``IGNORED_PREFIXES`` is ignored.
+IGNORED_FAMILIES: Dict[str, str] = {
+    "DEBUG_*, DDEBUG_*, DDDEBUG_*, DDDDEBUG_*": "the addon's per-script debug switches; use LOG_LEVEL=debug",
+    "T_*": "deploy tweaks (T_PERSISTENT_CDROM, T_CPUTUNE_*, T_BLK_QUEUES, ...) are not part of onesp",
+    "SP_CMD_*, SP_TEMPLATE_STATUS_*, SP_VOLUME_SPACE_*, SP_SNAPSHOT_SPACE_*, SP_VOLUME_STATUS_*, SP_VOLUME_LIST_*, "
+    "SP_SNAPSHOT_LIST_*": "monitor_helper-sync is not needed: tm monitor and ds monitor ask StorPool directly",
 }

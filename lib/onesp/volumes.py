@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, Mapping, Optional
 
+from .config import remote_backup as remote_backup_target
 from .errors import AlreadyExists
 from .storpool import ApiExists, ApiNotFound
 
@@ -200,20 +201,24 @@ def delete(ctx: Any, name: str, *, tags: Optional[Mapping[str, str]] = None, del
     """Remove a volume the way the addon does; returns False when it was already gone.
 
     Detach from every client (forced), optionally back it up to a remote location
-    (REMOTE_BACKUP_DELETE, ``<location>[:<ignored args>]``), then, with DELAY_DELETE set,
-    keep its data as an anonymous snapshot that StorPool deletes after that delay, and
-    delete the volume. This is the last step of an action: it has no undo.
+    (REMOTE_BACKUP_DELETE, ``<location>[:tag <name>=<value> ...]``, those tags added to the
+    backup's), then, with DELAY_DELETE set, keep its data as an anonymous snapshot that
+    StorPool deletes after that delay, and delete the volume. This is the last step of an
+    action: it has no undo.
     """
     delay = int(ctx.config.DELAY_DELETE) if delayed else 0
+    backup = None
+    if remote_backup:
+        backup = remote_backup_target(remote_backup, ctx.config.origin("REMOTE_BACKUP_DELETE"))
     with ctx.step("delete volume %s" % name):
         try:
             ctx.sp.detach(name, "all", force=True)
         except ApiNotFound:
             ctx.log.info("volume %s is already gone", name)
             return False
-        if remote_backup:  # a missing location is an error, never "already gone"
-            location = remote_backup.split(":", 1)[0]
-            ctx.sp.volume_backup(name, location, tags=dict(tags or {}))
+        if backup is not None:  # a missing location is an error, never "already gone"
+            location, extra = backup
+            ctx.sp.volume_backup(name, location, tags=dict(tags or {}, **extra))
         try:
             if delay > 0:
                 ctx.sp.volume_snapshot(name, tags=dict(tags or {}), delete_after=delay)

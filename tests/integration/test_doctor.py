@@ -209,6 +209,24 @@ def test_a_bad_configuration_value_is_named(stack, tmp_path):
     assert code == 0 and checks[0]["status"] == "warn" and "NO_SUCH_KEY" in checks[0]["detail"]
 
 
+def test_values_onesp_cannot_read_are_named_with_file_and_line(stack, tmp_path):
+    setup = Setup(stack, tmp_path)
+    rc = tmp_path / "rc"
+    rc.write_text("READONLY_MODE=RO\nVMSNAPSHOT_FSFREEZE=maybe\nATTACH_TIMEOUT=soon\n")
+    stack.put_datastore(100, template={"SP_TEMPLATE_PROPAGATE": "always"})
+    code, checks = setup.checks(env={"ONESP_RC": str(rc)})
+    assert code == 0, checks
+    found = by_name(checks)
+    assert found["configuration"]["status"] == "warn"
+    assert ("VMSNAPSHOT_FSFREEZE in %s line 2: expected yes/no (1/0, y/n, t/f, true/false, on/off), got 'maybe'; "
+            "read as no, as the addon did" % rc) in found["configuration"]["detail"]
+    assert "ATTACH_TIMEOUT in %s line 3: expected a whole number, got 'soon'; using the default 20" % rc in \
+        found["configuration"]["detail"]
+    assert "READONLY_MODE" not in found["configuration"]["detail"]  # RO is what the addon read as ro
+    assert found["datastore 100"]["status"] == "warn"
+    assert "SP_TEMPLATE_PROPAGATE in datastore 100: " in found["datastore 100"]["detail"]
+
+
 def test_the_installed_onesp_command_checks_its_own_tree(stack, tmp_path):
     setup = Setup(stack, tmp_path, bindir=str(tmp_path / "bin"))
     argv = [str(tmp_path / "bin" / "onesp"), "doctor", "--json", "--oned-conf", str(setup.oned_conf),

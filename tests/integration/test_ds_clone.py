@@ -45,7 +45,7 @@ def test_clone_into_another_datastore_gets_its_template(stack):
 
 def test_clone_refusals(stack):
     stack.put_image(5)
-    stack.put_datastore(103, sp={"API_HTTP_HOST": "192.0.2.1"})
+    stack.put_datastore(103, sp={"API_HTTP_HOST": "192.0.2.1", "AUTH_TOKEN": "other-clusters-token"})
     stack.put_datastore(102)
     other = stack.b.image_xml(5, datastore_id=103)
     stack.oned.put("image", other)

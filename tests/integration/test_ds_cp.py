@@ -263,9 +263,24 @@ def test_cp_from_http_keeps_to_the_datastores_transfer_limit(stack, images, env,
 def test_cp_update_image_on_import(stack, images, env):
     folder, _ = images
     stdin = setup(stack, folder, str(folder / "disk.qcow2"), template={"DRIVER": "qcow2"})
-    r = stack.ds("cp", "5", stdin=stdin, env=dict(env, ONESP_DS_CP_REPORT_FORMAT="0", ONESP_UPDATE_IMAGE_ON_IMPORT="1"))
+    r = stack.ds("cp", "5", stdin=stdin, env=dict(env, ONESP_DS_CP_REPORT_FORMAT="0", ONESP_UPDATE_IMAGE_ON_IMPORT="1",
+                                                  ONESP_DS_CP_FORCE_DEV_PREFIX="sd"))
     assert r.ok, r
-    assert r.stdout == "one-ds-100/one-img-5\n"
+    assert r.stdout == "one-ds-100/one-img-5 raw\n"  # oned 6.0+ puts an image without FORMAT in ERROR
     assert stack.oned.call_log().count("one.image.update") == 1
     template = etree.fromstring(stack.oned.get("image", 5).encode()).find("TEMPLATE")
-    assert (template.findtext("DRIVER"), template.findtext("FORMAT")) == ("raw", "raw")
+    assert (template.findtext("DRIVER"), template.findtext("FORMAT"), template.findtext("DEV_PREFIX")) == (
+        "raw", "raw", "sd")
+
+
+def test_cp_always_reports_the_format_and_checks_the_dev_prefix_first(stack, images, env):
+    folder, _ = images
+    stdin = setup(stack, folder, str(folder / "disk.raw"))
+    r = stack.ds("cp", "5", stdin=stdin, env=dict(env, ONESP_DS_CP_REPORT_FORMAT="no"))
+    assert r.ok and r.stdout == "one-ds-100/one-img-5 raw\n", r
+    stdin = setup(stack, folder, str(folder / "disk.qcow2"), image_id=6, template={"DRIVER": "qcow2"})
+    r = stack.ds("cp", "6", stdin=stdin, env=dict(env, ONESP_DS_CP_REPORT_FORMAT="0", ONESP_UPDATE_IMAGE_ON_IMPORT="1",
+                                                  ONESP_DS_CP_FORCE_DEV_PREFIX="s d"))
+    assert r.error_lines == ["ds cp: configuration error: DS_CP_FORCE_DEV_PREFIX in environment variable "
+                             "ONESP_DS_CP_FORCE_DEV_PREFIX: expected a device prefix such as sd or vd, got 's d'"], r
+    assert stack.volume_names() == ["one-img-5"]

@@ -52,6 +52,20 @@ def test_export_of_the_device(stack):
     assert dispose(stack, info).ok  # already gone
 
 
+def test_export_reports_the_transport_export_transport_names(stack, tmp_path):
+    rc = tmp_path / "addon-storpoolrc"
+    rc.write_text("EXPORT_TRANSPORT=scp\n")
+    r, info = export(stack, env={"ONESP_RC": str(rc)})
+    assert r.ok, r
+    assert info.findtext("IMPORT_SOURCE").startswith("scp://node2:%s/one-img-5-export-" % stack.dev_dir)
+    assert dispose(stack, info).ok
+    rc.write_text("EXPORT_TRANSPORT='ssh://evil'\n")
+    r, _ = export(stack, env={"ONESP_RC": str(rc)}, put=False)
+    assert r.error_lines == ["ds export: configuration error: EXPORT_TRANSPORT in %s line 1: expected a URL scheme "
+                             "such as ssh, got 'ssh://evil'" % rc], r
+    assert stack.snapshot_names() == [] and stack.attachments() == []
+
+
 @pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is not installed")
 def test_export_as_a_qcow2_file(stack, tmp_path):
     env = {"ONESP_EXPORT_FILE_FORMAT": "qcow2", "ONESP_STAGING_DIR": str(tmp_path / "staging")}

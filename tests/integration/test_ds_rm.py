@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 MIB = 1024 * 1024
 STAGING = "one-img-5-" + hashlib.md5(b"one-img-5\n").hexdigest()
@@ -58,6 +59,38 @@ def test_rm_backs_up_to_the_remote_location_first(stack):
     assert r.code != 0 and len(r.error_lines) == 1
     assert r.error_lines[0].startswith("ds rm: delete volume one-img-5: not found:")
     assert "one-img-5" in stack.volume_names()
+
+
+def remote_location(stack, tmp_path, name="clusterB"):
+    """A backup location in the emulator (its store directory holds one JSON record per backup)."""
+    from onesp.sim.storpool.remote import Location
+
+    with stack.sp_sim.state.lock:
+        stack.sp_sim.state.locations[name] = Location(name, tmp_path / name)
+    return tmp_path / name
+
+
+def test_rm_backs_up_with_the_tags_remote_backup_delete_names(stack, tmp_path):
+    store = remote_location(stack, tmp_path)
+    stdin = image_with_snapshots(stack, ds_template={"REMOTE_BACKUP_DELETE": "clusterB:tag del=y tag site=b"})
+    r = stack.ds("rm", "5", stdin=stdin)
+    assert r.ok, r
+    records = [json.loads(p.read_text()) for p in store.glob("*.json")]
+    assert [(rec["onVolume"], rec["tags"]) for rec in records] == [
+        ("one-img-5", {"virt": "one", "nloc": "one", "del": "y", "site": "b"})]
+    assert "one-img-5" not in stack.volume_names()
+
+
+def test_rm_refuses_remote_backup_arguments_it_cannot_pass_before_touching_anything(stack, tmp_path):
+    store = remote_location(stack, tmp_path)
+    stdin = image_with_snapshots(stack, ds_template={"REMOTE_BACKUP_DELETE": "clusterB:--compress"})
+    stack.sp.attach("one-img-5", 1)
+    before = stack.state()
+    r = stack.ds("rm", "5", stdin=stdin)
+    assert r.code != 0 and r.error_lines == [
+        "ds rm: configuration error: REMOTE_BACKUP_DELETE in datastore 100: cannot pass '--compress' to the "
+        "backup: expected 'tag <name>=<value>'"]
+    assert stack.state() == before and list(store.glob("*.json")) == []
 
 
 def test_rm_ignores_a_source_naming_another_volume(stack):

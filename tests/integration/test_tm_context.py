@@ -225,6 +225,37 @@ def test_context_reads_nvram_templates_only_under_ovmf_path(stack, files):
                              "/etc/shadow: no directory is allowed for it (configuration)"]
 
 
+def test_context_finds_a_relative_nvram_template_in_ovmf_path(stack, files):
+    ovmf = stack.root / "OVMF"
+    ovmf.mkdir()
+    (ovmf / "OVMF_VARS.fd").write_bytes(b"NVRAM-VARS" + b"\0" * 1000)
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"T_OS_NVRAM": "storpool:template=OVMF_VARS.fd"})
+    r = _context(stack, files[0], env={"ONESP_OVMF_PATH": str(ovmf)})
+    assert r.ok, r
+    assert stack.read_volume("one-sys-7-NVRAM", 10) == b"NVRAM-VARS"
+
+
+def test_context_reaches_oned_at_the_one_xmlrpc_the_rc_file_exports(stack, files, tmp_path):
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)])
+    rc = tmp_path / "addon-storpoolrc"
+    rc.write_text("export ONE_XMLRPC=%s\n" % stack.env["ONE_XMLRPC"])
+    r = _context(stack, files[0], env={"ONE_XMLRPC": "", "ONESP_RC": str(rc)})
+    assert r.ok, r
+
+
+def test_addon_spellings_load_and_unreadable_values_are_logged_with_file_and_line(stack, files, tmp_path):
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)])
+    rc = tmp_path / "addon-storpoolrc"
+    rc.write_text("READONLY_MODE=RO\nTAG_CONTEXT_ISO=T\nATTACH_TIMEOUT=20s\nVMSNAPSHOT_FSFREEZE=maybe\n")
+    r = _context(stack, files[0], env={"ONESP_RC": str(rc)})
+    assert r.ok and r.stderr == "", r
+    assert stack.clients_of("one-sys-7-1-iso") == {1: "ro"}
+    warnings = [line for line in stack.log_text().splitlines() if "WARN" in line and "configuration:" in line]
+    assert len(warnings) == 1 and warnings[0].endswith(
+        "configuration: VMSNAPSHOT_FSFREEZE in %s line 4: expected yes/no (1/0, y/n, t/f, true/false, on/off), "
+        "got 'maybe'; read as no, as the addon did" % rc), warnings
+
+
 def test_context_each_failing_call_leaves_the_state_as_before(stack, files):
     stack.put_vm(7, disks=[stack.b.image_disk(0, 5)])
     for call, when in (("VolumeCreate", "before"), ("VolumesReassignWait", "before"),

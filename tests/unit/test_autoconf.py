@@ -266,3 +266,13 @@ def test_plan_reads_the_override_and_the_installed_helpers(tmp_path):
         ("attach_disk", "attach_disk.storpool"), ("snapshotcreate", "snapshot_create-storpool"))
     rc.write_text("VMSNAPSHOT_OVERRIDE=0\n")
     assert autoconf.plan_for(str(tmp_path), [str(rc)]).local_actions() == (("attach_disk", "attach_disk.storpool"),)
+
+
+def test_plan_reads_the_override_as_the_addon_spelled_it(tmp_path):
+    (tmp_path / "vmm" / "kvm").mkdir(parents=True)
+    (tmp_path / "vmm" / "kvm" / "snapshot_create-storpool").write_text("")
+    rc = tmp_path / "addon-storpoolrc"
+    for value, registered in (("T", True), ("On", True), ("disabled", False), ("", False)):
+        rc.write_text("VMSNAPSHOT_OVERRIDE=%s\n" % value)
+        plan = autoconf.plan_for(str(tmp_path), [str(rc)])
+        assert bool(plan.local_actions()) is registered, value

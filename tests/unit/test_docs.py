@@ -10,7 +10,7 @@ import pytest
 
 from onesp import naming
 from onesp.install import registration
-from onesp.settings import IGNORED, SETTINGS
+from onesp.settings import BY_NAME, IGNORED, IGNORED_PREFIXES, SETTINGS
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
@@ -62,8 +62,29 @@ def test_the_reference_lists_no_key_the_code_lacks(configuration):
 
 def test_ignored_keys_of_the_addon_are_listed(configuration):
     ignored = section(configuration, "### Keys of the bash addon that onesp accepts and ignores")
-    named = set(re.findall(r"`([A-Z0-9_]+)`", ignored))
+    named = set(re.findall(r"`([A-Za-z0-9_]+\*?)`", ignored))
     assert set(IGNORED) <= named, sorted(set(IGNORED) - named)
+    families = {prefix + "*" for prefix in IGNORED_PREFIXES}
+    assert families <= named, sorted(families - named)
+
+
+def test_the_rule_for_unreadable_values_is_documented_per_key(configuration):
+    table = section(configuration, "### Values onesp cannot read")
+    rows = {}
+    for line in table.splitlines():
+        match = re.match(r"\| (fail|default|digits|no) \| ([^|]*) \|", line)
+        if match:
+            rows[match.group(1)] = set(re.findall(r"`([A-Z0-9_]+)`", match.group(2)))
+    for setting in SETTINGS:
+        rule = setting.bad_rule
+        if rule == "no":
+            continue  # the row says "every boolean"
+        if rule == "fail" and setting.kind in ("str", "words") and setting.name not in rows["fail"]:
+            continue  # text values are taken as they are, unless a check names them
+        assert setting.name in rows.get(rule, set()), "%s: rule %s is not in the table" % (setting.name, rule)
+    for rule, names in rows.items():
+        for name in names:
+            assert BY_NAME[name].bad_rule == rule, "%s is listed under %s" % (name, rule)
 
 
 def attributes_read() -> Dict[str, Set[str]]:

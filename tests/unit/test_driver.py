@@ -147,13 +147,13 @@ def test_token_never_in_stderr_or_log(env, monkeypatch):
 
 
 def test_bad_config_is_one_line(env, monkeypatch, tmp_path):
-    monkeypatch.setenv("ONESP_ATTACH_TIMEOUT", "20s")
+    monkeypatch.setenv("ONESP_READONLY_MODE", "rx")
     action(monkeypatch, lambda ctx: None)
     code, _, err = invoke()
     assert code == 1
     assert err.splitlines() == [
-        "tm probe: load configuration: configuration error: ATTACH_TIMEOUT in environment variable "
-        "ONESP_ATTACH_TIMEOUT: expected a whole number, got '20s'"]
+        "tm probe: load configuration: configuration error: READONLY_MODE in environment variable "
+        "ONESP_READONLY_MODE: expected one of rw/ro, got 'rx'"]
 
 
 def test_helper_modules_are_never_run_as_actions(env):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import Any, Dict, List
@@ -60,7 +61,7 @@ def audit(as_json: bool, delete_orphans: bool, yes: bool) -> None:
         raise click.UsageError("--delete-orphans removes data: add --yes to confirm")
     try:
         cfg = config.load()
-        findings = collect(cfg, storpool.from_config(cfg), OneClient.from_environment())
+        findings = collect(cfg, storpool.from_config(cfg), OneClient.from_environment(cfg.oned_environment(os.environ)))
         removed = remove_orphans(cfg, findings) if delete_orphans else 0
     except OnespError as exc:
         raise click.ClickException("%s: %s" % (exc.kind, exc)) from None

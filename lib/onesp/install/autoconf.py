@@ -63,7 +63,8 @@ def plan_for(remotes: str, rc_files: Sequence[str] = ()) -> Plan:
             continue
         found = config.parse_assignments(read_text(path), path).get(setting.name)
         if found is not None:
-            enabled = config.convert(setting, found[0], "%s line %d" % (path, found[1]))
+            # read as the drivers read it (an unreadable value is no; onesp doctor names it)
+            enabled = config.convert(setting, found[0], "%s line %d" % (path, found[1]), [])
     return Plan(helpers, bool(enabled))
 
 

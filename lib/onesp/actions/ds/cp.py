@@ -11,9 +11,12 @@ From a StorPool snapshot: one VolumeCreate with that snapshot as parent.
 
 A re-run after success finds ``<px>-img-<id>`` with this instance's tags and only prints the
 SOURCE again; a staging volume left by a crashed run is removed and made anew. Unlike the
-addon, SOURCE is printed only after the data is in place. A run holds the image volume's
-front-end lock (``volumes.hold``) from its first look to its end, so two runs started
-together (oned's and a hand re-run) never share the staging volume or remove each other's.
+addon, SOURCE is printed only after the data is in place, and always with its format:
+oned 6.0 and later put an image in ERROR when cp's answer has no FORMAT, so
+``DS_CP_REPORT_FORMAT=0`` only lets UPDATE_IMAGE_ON_IMPORT run, as it did in the addon. A run
+holds the image volume's front-end lock (``volumes.hold``) from its first look to its end, so
+two runs started together (oned's and a hand re-run) never share the staging volume or remove
+each other's.
 """
 
 from __future__ import annotations
@@ -21,15 +24,16 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from ... import volumes
-from ...errors import AlreadyExists, OnespError
+from ...errors import AlreadyExists, ConfigError, OnespError
 from . import _common as common, _downloader as downloader, _imports as imports, _qemu as qemu, _snapsource as snapsource, _transfer as transfer, _worker as worker
 
 
 def run(ctx: Any) -> str:
     image, datastore = common.action_image(ctx)
     final = ctx.names.image(image.id)
-    output = common.source_line(ctx, datastore.id, image.id, with_format=bool(ctx.config.DS_CP_REPORT_FORMAT))
+    output = common.source_line(ctx, datastore.id, image.id, with_format=True)  # oned 6.0+ needs FORMAT
     volumes.hold(ctx, final)  # a concurrent run of this import finishes (or rolls back) first
+    update = image_update(ctx, image)
     if common.finished_import(ctx, final):
         return output
     kind = imports.classify(image.path)
@@ -39,7 +43,8 @@ def run(ctx: Any) -> str:
         import_snapshot(ctx, image, final, template, tags)
     else:
         import_data(ctx, image, datastore, kind, final, template, tags)
-    update_image(ctx, image)
+    if update:
+        update_image(ctx, image, update)
     return output
 
 
@@ -94,16 +99,28 @@ def create_staging(ctx: Any, staging: str, size_mb: int, template: str, tags: Di
         volumes.create(ctx, staging, size_mb=size_mb, template=template, tags=tags)
 
 
-def update_image(ctx: Any, image: Any) -> None:
-    """UPDATE_IMAGE_ON_IMPORT: tell oned the image is raw now (only when cp does not print FORMAT).
-
-    The data is in place at this point, so a refusal by oned is logged, not turned into a
-    failed import.
-    """
+def image_update(ctx: Any, image: Any) -> Dict[str, str]:
+    """What UPDATE_IMAGE_ON_IMPORT writes into the image template (nothing unless it is on and
+    DS_CP_REPORT_FORMAT is 0, as in the addon); DS_CP_FORCE_DEV_PREFIX adds DEV_PREFIX.
+    Checked before anything is imported."""
     cfg = ctx.config
     if not cfg.UPDATE_IMAGE_ON_IMPORT or cfg.DS_CP_REPORT_FORMAT or (image.driver or "") == "raw":
-        return
+        return {}
+    update = {"DRIVER": "raw", "FORMAT": "raw"}
+    prefix = str(cfg.DS_CP_FORCE_DEV_PREFIX or "")
+    if prefix:
+        if not (prefix.isascii() and prefix.isalpha() and prefix.islower()):
+            raise ConfigError("DS_CP_FORCE_DEV_PREFIX in %s: expected a device prefix such as sd or vd, got %r"
+                              % (cfg.origin("DS_CP_FORCE_DEV_PREFIX"), prefix))
+        update["DEV_PREFIX"] = prefix
+    return update
+
+
+def update_image(ctx: Any, image: Any, update: Dict[str, str]) -> None:
+    """Tell oned the image is raw now. The data is in place at this point, so a refusal by
+    oned is logged, not turned into a failed import."""
     try:
-        ctx.one.image_update(image.id, {"DRIVER": "raw", "FORMAT": "raw"}, append=True)
+        ctx.one.image_update(image.id, update, append=True)
     except OnespError as exc:  # a termination is no OnespError: it is never caught here
-        ctx.log.warning("could not set DRIVER=raw FORMAT=raw on image %d: %s", image.id, exc)
+        ctx.log.warning("could not set %s on image %d: %s", " ".join("%s=%s" % kv for kv in update.items()),
+                        image.id, exc)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import string
 import sys
 from typing import Any
@@ -42,6 +43,10 @@ def run(ctx: Any) -> str:
     fmt = str(ctx.config.EXPORT_FILE_FORMAT or "").strip().lower()
     if fmt not in ("", "raw", "qcow", "qcow2"):
         raise ConfigError("EXPORT_FILE_FORMAT %s: use raw or qcow2 (or leave it empty to export the device)" % fmt)
+    scheme = str(ctx.config.EXPORT_TRANSPORT or "").strip() or "ssh"
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme):
+        raise ConfigError("EXPORT_TRANSPORT in %s: expected a URL scheme such as ssh, got %r"
+                          % (ctx.config.origin("EXPORT_TRANSPORT"), scheme))
     node = worker.choose(ctx, bridges, app_id)
     with ctx.step("look up volume %s" % volume):
         size_mb = -(-int(ctx.sp.volume(volume)["size"]) // MIB)
@@ -61,7 +66,7 @@ def run(ctx: Any) -> str:
     else:
         fmt, exported = "raw", device
         digest = md5(ctx, node, exported)
-    return import_info(node.name, exported, digest, size_mb, fmt)
+    return import_info(node.name, exported, digest, size_mb, fmt, scheme)
 
 
 def md5(ctx: Any, node: worker.Worker, path: str) -> str:
@@ -73,11 +78,12 @@ def md5(ctx: Any, node: worker.Worker, path: str) -> str:
     return digest
 
 
-def import_info(host: str, path: str, digest: str, size_mb: int, fmt: str) -> str:
-    """The ``<IMPORT_INFO>`` block the marketplace driver reads."""
+def import_info(host: str, path: str, digest: str, size_mb: int, fmt: str, scheme: str = "ssh") -> str:
+    """The ``<IMPORT_INFO>`` block the marketplace driver reads (``IMPORT_SOURCE`` is
+    ``<EXPORT_TRANSPORT>://<bridge>:<file>``)."""
     dispose = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0] or ".")), "export.delete")
     root = etree.Element("IMPORT_INFO")
-    for tag, value in (("IMPORT_SOURCE", "ssh://%s:%s" % (host, path)), ("MD5", digest), ("SIZE", str(size_mb)),
+    for tag, value in (("IMPORT_SOURCE", "%s://%s:%s" % (scheme, host, path)), ("MD5", digest), ("SIZE", str(size_mb)),
                        ("FORMAT", fmt), ("DISPOSE", "YES"), ("DISPOSE_CMD", "%s %s %s" % (dispose, host, path))):
         etree.SubElement(root, tag).text = etree.CDATA(value) if tag != "DISPOSE" else value
     return etree.tostring(root, encoding="unicode", pretty_print=True)
