@@ -84,6 +84,7 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("EXPORT_FILE_FORMAT", "str", "", "Export as a converted file (raw, qcow2) instead of the device."),
     _s("EXPORT_QEMU_IMG_ARGS", "str", "", "Extra qemu-img convert options for EXPORT_FILE_FORMAT (e.g. -c), split like a shell."),
     _s("STAGING_DIR", "str", "/var/tmp", "Directory on the bridge host for temporary files of imports (non-raw images) and exports."),
+    _s("DOWNLOAD_TIMEOUT", "int", "60", "An http(s) download (ds cp, ds stat) that brings less than 64 KiB in this many seconds, answer included, is given up."),
     _s("SP_SPACE_USED_LVMWAY", "bool", "0", "Report storedSize instead of spaceUsed as disk size in monitoring."),
     _s("MONITOR_VMSNAPSHOTS", "bool", "0", "tm monitor also reports VM snapshot sizes."),
     _s("ALT_STATS", "bool", "0", "Datastore free space also counts StorPool's internal reserve."),
