@@ -4,16 +4,18 @@ IMAGE/PATH is one of
 
 * an absolute path of a file on the front-end, allowed only as OpenNebula allows it: under a
   datastore SAFE_DIRS entry, or else not under RESTRICTED_DIRS (plus oned's own var and etc
-  directories and $HOME), judged on the path with every symlink resolved;
+  directories and $HOME). The file is opened once and judged on the open file (its real path,
+  type, and in world-writable directories its owner and links, see ``open_checked``); readers
+  and qemu-img then use that descriptor, never the name again;
 * an http(s) URL, downloaded by this process with urllib (never through a shell, no ftp or
-  file redirects);
+  file redirects; see ``_download`` for credentials and slow servers);
 * ``SPSNAPSHOT:<name>`` or ``VM:<vm>-DISK:<disk>-VMSNAP:<id>`` (see ``snapsource``).
 
 gzip, bzip2 and xz files are decompressed, as OpenNebula's downloader does, unless the
 datastore sets NO_DECOMPRESS. MD5 and SHA1 are computed over the file as given, in the same
 pass that downloads or decompresses it. A download keeps to the datastore's
 LIMIT_TRANSFER_BW (bytes per second; K, M and G are 1024-based, as curl reads them for
-OpenNebula's downloader).
+OpenNebula's downloader). Downloads and decompressed files are bounded (see ``Fetcher``).
 """
 
 from __future__ import annotations
