@@ -296,6 +296,26 @@ def test_cp_imports_the_file_it_checked_even_when_it_is_swapped_meanwhile(stack,
     assert read_back(stack, data) == data + bytes(4096)
 
 
+def test_cp_conversion_opens_no_backing_file_named_after_the_checks(stack, env, tmp_path):
+    """The image's owner rewrites its header in place (same file) once qemu-img info passed: the
+    backing file it names from then on must not be read by the conversion."""
+    safe = tmp_path / "safe"
+    safe.mkdir()
+    image = safe / "empty.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image), "1M"], check=True)
+    secret = tmp_path / "secret.raw"
+    secret.write_bytes(b"SECRET" * (MIB // 6 + 1))
+    wrapper = tmp_path / "qemu-img"
+    wrapper.write_text('#!/bin/sh\nif [ -e "{0}.seen" ]; then qemu-img rebase -u -f qcow2 -b "{1}" -F raw "{2}"; fi\n'
+                       'touch "{0}.seen"\nexec qemu-img "$@"\n'.format(wrapper, secret, image))
+    wrapper.chmod(0o755)
+    r = stack.ds("cp", "5", stdin=setup(stack, safe, str(image)), env=dict(env, ONESP_QEMU_IMG=str(wrapper)))
+    assert "backing file: %s" % secret in subprocess.run(["qemu-img", "info", str(image)], capture_output=True,
+                                                         text=True, check=True).stdout  # the rewrite happened
+    assert r.ok, r
+    assert stack.read_volume("one-img-5", MIB) == bytes(MIB)
+
+
 @pytest.mark.parametrize("fmt", ["qcow2", "vmdk"])
 def test_cp_refuses_an_image_cut_short(stack, images, env, tmp_path, fmt):
     folder, _ = images

@@ -131,10 +131,16 @@ def checked(data: Any, fmt: str, size: int, description: str) -> ImageInfo:
 
 def convert_argv(cfg: Any, fmt: str, source: str, device: str) -> List[str]:
     """Write ``source`` (``SOURCE`` when the image is the command's stdin) as raw onto an existing
-    device (``-n``: never create or truncate it)."""
+    device (``-n``: never create or truncate it).
+
+    The source is named with its options (``json:``) so that it opens no backing file even if
+    its header named one by the time of the conversion: ``probe`` refused such images, this
+    keeps it so should the file change after that.
+    """
     if fmt not in SUPPORTED_FORMATS:
         raise Unsupported("cannot convert a %s image" % fmt)
-    return qemu_img(cfg) + ["convert", "-n", "-f", fmt, "-O", "raw", source, device]
+    options = {"driver": fmt, "backing": None, "file": {"driver": "file", "filename": source}}
+    return qemu_img(cfg) + ["convert", "-n", "-f", fmt, "-O", "raw", "json:" + json.dumps(options), device]
 
 
 def export_argv(cfg: Any, fmt: str, device: str, target: str) -> List[str]:
