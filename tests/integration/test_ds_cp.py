@@ -286,8 +286,8 @@ def test_cp_imports_the_file_it_checked_even_when_it_is_swapped_meanwhile(stack,
     secret = tmp_path / "secret.raw"
     secret.write_bytes(b"SECRET" * (len(data) // 6))
     wrapper = tmp_path / "qemu-img"
-    wrapper.write_text('#!/bin/sh\nif [ ! -e "%s.done" ]; then touch "%s.done"; ln -sfn "%s" "%s"; fi\nexec qemu-img "$@"\n'
-                       % (wrapper, wrapper, secret, safe / "disk.qcow2"))
+    wrapper.write_text('#!/bin/sh\nif [ ! -e "{0}.done" ]; then touch "{0}.done"; ln -sfn "{1}" "{2}"; fi\n'
+                       'exec qemu-img "$@"\n'.format(wrapper, secret, safe / "disk.qcow2"))
     wrapper.chmod(0o755)
     stdin = setup(stack, safe, str(safe / "disk.qcow2"))
     r = stack.ds("cp", "5", stdin=stdin, env=dict(env, ONESP_QEMU_IMG=str(wrapper)))

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any, Dict, List, Optional, Tuple, Type
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
-from ...errors import BackendError, BadInput, NotFound, Transient
+from ...errors import BackendError, BadInput, ConfigError, NotFound, Transient
 
 #: Bytes each DOWNLOAD_TIMEOUT seconds must bring (about 1 KiB/s over the default minute).
 MIN_BYTES = 64 * 1024
@@ -158,6 +158,8 @@ class Download:
 
     def __init__(self, url: str, timeout: float, headers: Optional[Dict[str, str]] = None,
                  rate_limit: Optional[int] = None) -> None:
+        if not timeout > 0:
+            raise ConfigError("DOWNLOAD_TIMEOUT is %g: give a number of seconds above 0" % timeout)
         self.url = url
         self.description = shown(url)
         self.timeout = timeout

@@ -48,7 +48,8 @@ def qemu_img(cfg: Any) -> List[str]:
     return argv
 
 
-def _run(argv: List[str], fd: int, what: str, description: str, cpu_seconds: int) -> "subprocess.CompletedProcess[bytes]":
+def _run(argv: List[str], fd: int, what: str, description: str,
+         cpu_seconds: int) -> "subprocess.CompletedProcess[bytes]":
     """Run qemu-img on the open file ``fd``: it is the command's stdin, which qemu-img opens as
     ``/dev/stdin``, so qemu-img reads the file that was checked, not whatever a name points
     at by then."""
