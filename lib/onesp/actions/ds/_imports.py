@@ -91,10 +91,7 @@ def open_checked(path: str, datastore: Any) -> int:
     a restricted directory (a device, a FIFO) is ever opened. In a world-writable directory
     the last component may not be a symbolic link.
     """
-    early = restricted_by(os.path.realpath(path), datastore)
-    if early:
-        raise Forbidden("copying image file %s: %s is under restricted %s and under no SAFE_DIRS entry"
-                        % (path, os.path.realpath(path), early))
+    _allowed(path, os.path.realpath(path), datastore)
     directory, name = os.path.split(path)
     try:
         parent = os.open(directory or "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -136,18 +133,25 @@ def _judge_open_file(fd: int, path: str, datastore: Any) -> None:
         real = os.readlink("/proc/self/fd/%d" % fd)
     except OSError:  # no /proc: the resolved name must still be the file that is open
         real = os.path.realpath(path)
-        now = os.stat(real)
-        if (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino):
+        try:
+            now = os.stat(real)
+        except OSError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino):
             raise Forbidden("image file %s changed while it was opened" % path) from None
     if info.st_nlink == 0 or not real.startswith("/"):
         raise NotFound("image file %s was removed while it was opened" % path)
+    _allowed(path, real, datastore)
+    refusal = _shared_refusal(real, info)
+    if refusal:
+        raise Forbidden("copying image file %s: %s" % (path, refusal))
+
+
+def _allowed(path: str, real: str, datastore: Any) -> None:
     blocked = restricted_by(real, datastore)
     if blocked:
         raise Forbidden("copying image file %s: %s is under restricted %s and under no SAFE_DIRS entry"
                         % (path, real, blocked))
-    refusal = _shared_refusal(real, info)
-    if refusal:
-        raise Forbidden("copying image file %s: %s" % (path, refusal))
 
 
 def _world_writable(mode: int) -> bool:
