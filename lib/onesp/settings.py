@@ -86,6 +86,7 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("DOWNLOADER", "str", "", "OpenNebula's downloader.sh for rsync://, restic://, s3://, ssh:// and rbd:// image PATHs "
        "(default: datastore/downloader.sh of the remotes tree onesp is installed in)."),
     _s("STAGING_DIR", "str", "/var/tmp", "Directory on the bridge host for temporary files of imports (non-raw images) and exports."),
+    _s("DOWNLOAD_TIMEOUT", "int", "60", "An http(s) download (ds cp, ds stat) that brings less than 64 KiB in this many seconds, answer included, is given up."),
     _s("SP_SPACE_USED_LVMWAY", "bool", "0", "Report storedSize instead of spaceUsed as disk size in monitoring."),
     _s("MONITOR_VMSNAPSHOTS", "bool", "0", "tm monitor also reports VM snapshot sizes."),
     _s("ALT_STATS", "bool", "0", "Datastore free space also counts StorPool's internal reserve."),
