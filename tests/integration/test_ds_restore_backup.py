@@ -307,3 +307,14 @@ def test_downloader_stat_of_a_compressed_qcow2_decompresses_only_its_header(stac
     assert r.ok, r
     assert r.stdout == "16\n"
     assert os.listdir(env["ONESP_STAGING_DIR"]) == []
+
+
+def test_downloader_error_shows_no_password_of_the_url(stack, env):
+    """The downloader quotes the PATH in its error; the one line onesp prints shows it without the password."""
+    path = "ssh://backup:secret-pw@127.0.0.1/disks/disk.0"
+    r = stack.ds("cp", "5", stdin=image_action(stack, path), env=env)
+    assert r.error_lines == ["ds cp: download ssh://127.0.0.1/disks/disk.0 with OpenNebula's downloader: backend "
+                             "error: %s exited with status 255: Cannot read from ssh://127.0.0.1/disks/disk.0"
+                             % env["ONESP_DOWNLOADER"]], r
+    assert "secret-pw" not in r.stdout + r.stderr + stack.log_text()
+    assert stack.volume_names() == []

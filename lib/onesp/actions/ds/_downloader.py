@@ -137,13 +137,26 @@ class Downloader:
                 proc.stdout.close()  # type: ignore[union-attr]
             if code != 0:
                 errors.seek(0)
-                raise BackendError("%s exited with status %d: %s" % (self.program, code, _reason(errors.read(65536))))
+                raise BackendError("%s exited with status %d: %s" % (self.program, code, _reason(errors.read(65536), url)))
         return received
 
 
-def _reason(stderr: bytes) -> str:
-    """The downloader's own explanation: its last line, unless that is only its closing 'Error copying'."""
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+def _reason(stderr: bytes, url: str) -> str:
+    """The downloader's own explanation: its last line, unless that is only its closing 'Error copying'.
+
+    The downloader may quote the URL as it was given, password included: the URL is put as
+    ``shown`` shows it, and a password left anywhere else is masked.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    text = stderr.decode("utf-8", "replace").replace(url, shown(url))
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        text = text.replace(password, "***").replace(unquote(password), "***")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     if len(lines) > 1 and lines[-1] == "Error copying":
         lines.pop()
     return lines[-1][:300] if lines else "no error output"
