@@ -109,6 +109,7 @@ SETTINGS: Tuple[Setting, ...] = (
        "(default: datastore/downloader.sh of the remotes tree onesp is installed in)."),
     _s("EXPORT_TRANSPORT", "str", "ssh", "Scheme of the IMPORT_SOURCE URL an export reports (<scheme>://<bridge>:<file>)."),
     _s("STAGING_DIR", "str", "/var/tmp", "Directory on the bridge host for temporary files of imports (non-raw images) and exports."),
+    _s("DOWNLOAD_TIMEOUT", "int", "60", "An http(s) download (ds cp, ds stat) that brings less than 64 KiB in this many seconds, answer included, is given up.", on_bad="default"),
     _s("SP_SPACE_USED_LVMWAY", "bool", "0", "Report storedSize instead of spaceUsed as disk size in monitoring."),
     _s("MONITOR_VMSNAPSHOTS", "bool", "0", "tm monitor also reports VM snapshot sizes."),
     _s("ALT_STATS", "bool", "0", "Datastore free space also counts StorPool's internal reserve."),

@@ -11,10 +11,12 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Dict, Iterator, Tuple
+from urllib.parse import quote
 
 import pytest
 from lxml import etree
 
+from fixtures import web as web_fixture
 from fixtures.web import serve_directory
 
 MIB = 1024 * 1024
@@ -284,3 +286,166 @@ def test_cp_always_reports_the_format_and_checks_the_dev_prefix_first(stack, ima
     assert r.error_lines == ["ds cp: configuration error: DS_CP_FORCE_DEV_PREFIX in environment variable "
                              "ONESP_DS_CP_FORCE_DEV_PREFIX: expected a device prefix such as sd or vd, got 's d'"], r
     assert stack.volume_names() == ["one-img-5"]
+
+
+# -- hostile image owners: the file judged is the file imported -------------------------------------
+
+
+def test_cp_imports_the_file_it_checked_even_when_it_is_swapped_meanwhile(stack, images, env, tmp_path):
+    """QEMU_IMG is a wrapper that, before the first qemu-img runs, puts a symlink to a file outside
+    SAFE_DIRS where the checked file was: the import must still be the checked file's content."""
+    folder, data = images
+    safe = tmp_path / "safe"
+    safe.mkdir()
+    shutil.copy(folder / "disk.qcow2", safe / "disk.qcow2")
+    secret = tmp_path / "secret.raw"
+    secret.write_bytes(b"SECRET" * (len(data) // 6))
+    wrapper = tmp_path / "qemu-img"
+    wrapper.write_text('#!/bin/sh\nif [ ! -e "{0}.done" ]; then touch "{0}.done"; ln -sfn "{1}" "{2}"; fi\n'
+                       'exec qemu-img "$@"\n'.format(wrapper, secret, safe / "disk.qcow2"))
+    wrapper.chmod(0o755)
+    stdin = setup(stack, safe, str(safe / "disk.qcow2"))
+    r = stack.ds("cp", "5", stdin=stdin, env=dict(env, ONESP_QEMU_IMG=str(wrapper)))
+    assert (safe / "disk.qcow2").is_symlink()  # the swap happened
+    assert r.ok, r
+    assert read_back(stack, data) == data + bytes(4096)
+
+
+def test_cp_conversion_opens_no_backing_file_named_after_the_checks(stack, env, tmp_path):
+    """The image's owner rewrites its header in place (same file) once qemu-img info passed: the
+    backing file it names from then on must not be read by the conversion."""
+    safe = tmp_path / "safe"
+    safe.mkdir()
+    image = safe / "empty.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image), "1M"], check=True)
+    secret = tmp_path / "secret.raw"
+    secret.write_bytes(b"SECRET" * (MIB // 6 + 1))
+    wrapper = tmp_path / "qemu-img"
+    wrapper.write_text('#!/bin/sh\nif [ -e "{0}.seen" ]; then qemu-img rebase -u -f qcow2 -b "{1}" -F raw "{2}"; fi\n'
+                       'touch "{0}.seen"\nexec qemu-img "$@"\n'.format(wrapper, secret, image))
+    wrapper.chmod(0o755)
+    r = stack.ds("cp", "5", stdin=setup(stack, safe, str(image)), env=dict(env, ONESP_QEMU_IMG=str(wrapper)))
+    assert "backing file: %s" % secret in subprocess.run(["qemu-img", "info", str(image)], capture_output=True,
+                                                         text=True, check=True).stdout  # the rewrite happened
+    assert r.ok, r
+    assert stack.read_volume("one-img-5", MIB) == bytes(MIB)
+
+
+@pytest.mark.parametrize("fmt", ["qcow2", "vmdk"])
+def test_cp_refuses_an_image_cut_short(stack, images, env, tmp_path, fmt):
+    folder, _ = images
+    whole = (folder / ("disk." + fmt)).read_bytes()
+    cut = tmp_path / ("cut." + fmt)
+    cut.write_bytes(whole[:len(whole) // 2])
+    before = stack.state()
+    r = stack.ds("cp", "5", stdin=setup(stack, tmp_path, str(cut)), env=env)
+    assert r.code != 0
+    assert len(r.error_lines) == 1 and r.error_lines == [r.stderr.strip()]
+    assert r.error_lines[0].startswith("ds cp: inspect %s: bad input: %s is damaged" % (cut, cut))
+    assert stack.state() == before and stack.volume_names() == []
+    assert os.listdir(env["ONESP_STAGING_DIR"]) == []
+
+
+def test_cp_from_a_world_writable_directory_only_takes_files_nobody_else_controls(stack, images, env, tmp_path):
+    folder, data = images
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    own = shared / "own.raw"
+    shutil.copy(folder / "disk.raw", own)
+    others = shared / "others.raw"
+    shutil.copy(folder / "disk.raw", others)
+    os.chown(others, 12345, 12345)
+    writable = shared / "writable.raw"
+    shutil.copy(folder / "disk.raw", writable)
+    writable.chmod(0o666)
+    linked = shared / "linked.raw"
+    os.link(folder / "disk.raw", linked)
+    (shared / "link.raw").symlink_to(own)  # to an allowed file, but links there are not followed
+    refusals = {
+        others: "and belongs to uid 12345 (only files of oneadmin or root are imported from there)",
+        writable: "and others may write to it",
+        linked: "and it has 2 hard links",
+    }
+    for image_id, (path, reason) in enumerate(refusals.items(), 6):
+        r = stack.ds("cp", str(image_id), stdin=setup(stack, shared, str(path), image_id=image_id), env=env)
+        assert r.error_lines == ["ds cp: read image file %s: not allowed: copying image file %s: it is below %s, a "
+                                 "directory every local account can write to, %s" % (path, path, shared, reason)]
+    r = stack.ds("cp", "9", stdin=setup(stack, shared, str(shared / "link.raw"), image_id=9), env=env)
+    assert r.error_lines == ["ds cp: read image file {0}: not allowed: image file {0} is a symbolic link in {1}, a "
+                             "directory every local account can write to".format(shared / "link.raw", shared)]
+    assert stack.volume_names() == []
+    r = stack.ds("cp", "5", stdin=setup(stack, shared, str(own)), env=env)
+    assert r.ok, r
+    assert read_back(stack, data) == data + bytes(4096)
+
+
+def test_cp_of_a_decompression_bomb_stops_at_the_datastores_free_space(stack, env, tmp_path):
+    bomb = tmp_path / "bomb.raw.gz"
+    bomb.write_bytes(gzip.compress(bytes(16 * MIB), compresslevel=9) * 16)  # 256 MiB of zeros in 250 KB
+    ds = stack.b.datastore_xml(100, template={"SAFE_DIRS": str(tmp_path)}, free_mb=64,
+                               location=str(stack.ds_location))
+    stack.oned.put("datastore", ds)
+    xml = stack.b.image_xml(5, source="", path=str(bomb), state=4, size=4)
+    stdin = stack.ds_action(ds, xml)
+    r = stack.ds("cp", "5", stdin=stdin, env=env)
+    assert r.error_lines == ["ds cp: read image file %s: bad input: %s once decompressed is more than 64 MiB, the "
+                             "datastore's free space (FREE_MB)" % (bomb, bomb)]
+    assert stack.volume_names() == []
+    assert os.listdir(env["ONESP_STAGING_DIR"]) == []
+
+
+@pytest.fixture
+def hostile_web(images) -> Iterator[Tuple[str, list]]:
+    seen: list = []
+    with serve_directory(images[0], seen) as url:
+        yield url, seen
+
+
+@pytest.mark.parametrize("where", ["slow", "slow-headers"])
+def test_cp_gives_up_on_a_server_that_sends_a_byte_every_few_seconds(stack, images, env, hostile_web, where):
+    folder, _ = images
+    web, _ = hostile_web
+    url = "%s/%s/disk.raw" % (web, where)
+    started = time.monotonic()
+    r = stack.ds("cp", "5", stdin=setup(stack, folder, url), env=dict(env, ONESP_DOWNLOAD_TIMEOUT="2"), timeout=60)
+    elapsed = time.monotonic() - started
+    assert r.error_lines == ["ds cp: download %s: temporary failure: gave up on %s: less than 65536 bytes came in 2 "
+                             "seconds (DOWNLOAD_TIMEOUT)" % (url, url)]
+    assert elapsed < 10, elapsed
+    assert stack.volume_names() == []
+    assert os.listdir(env["ONESP_STAGING_DIR"]) == []
+
+
+def test_cp_from_a_url_with_user_and_password(stack, images, env, hostile_web):
+    folder, data = images
+    web, seen = hostile_web
+    password = quote(web_fixture.PASSWORD, safe="")
+    base = web.replace("http://", "http://%s:%s@" % (web_fixture.USER, password))
+    r = stack.ds("cp", "5", stdin=setup(stack, folder, base + "/private/disk.qcow2"), env=env)
+    assert r.ok, r
+    assert read_back(stack, data) == data + bytes(4096)
+    redirected = stack.ds("cp", "6", stdin=setup(stack, folder, base + "/redirect/private/disk.qcow2", image_id=6),
+                          env=env)
+    shown = web + "/redirect/private/disk.qcow2"
+    assert redirected.error_lines == ["ds cp: download %s: backend error: cannot download %s: HTTP 401 Unauthorized"
+                                      % (shown, shown)]
+    assert seen[-1] == ("/private/disk.qcow2", None)  # the credentials did not follow the redirect
+    for text in (r.stdout, r.stderr, redirected.stderr, stack.log_text()):
+        assert "w0rd-secret" not in text and password not in text
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("http://127.0.0.1:99999/disk.raw", "the port is not a number from 0 to 65535"),
+    ("http://[::1/disk.raw", "a [ or ] around the host is unmatched"),
+    ("https://user:hunter2@[::1/disk.raw", "a [ or ] around the host is unmatched"),
+    ("http:///disk.raw", None),
+])
+def test_cp_malformed_urls_are_bad_input(stack, images, env, url, reason):
+    folder, _ = images
+    r = stack.ds("cp", "5", stdin=setup(stack, folder, url), env=env)
+    scheme = url.partition("://")[0]
+    expected = ("malformed URL %s://...: %s" % (scheme, reason)) if reason else "URL http://... names no host"
+    assert r.error_lines == ["ds cp: bad input: " + expected]
+    assert "hunter2" not in r.stderr + stack.log_text()
+    assert stack.volume_names() == []

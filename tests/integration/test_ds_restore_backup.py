@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import getpass
+import gzip
 import hashlib
 import os
 import shlex
@@ -223,20 +224,97 @@ def test_rbd_format_backups_and_unknown_schemes_are_refused(stack, env):
     assert stack.volume_names() == []
 
 
-def test_s3_marketplace_image_gets_the_driver_action(stack, env, tmp_path, disk):
+def with_marketplace(action: bytes, endpoint: str) -> bytes:
+    """The driver action with the MARKETPLACE of a private S3 marketplace at ``endpoint``."""
+    root = etree.fromstring(base64.b64decode(action))
+    market = etree.SubElement(etree.SubElement(root, "MARKETPLACE"), "TEMPLATE")
+    for key, value in (("ACCESS_KEY_ID", "AKID"), ("SECRET_ACCESS_KEY", "secret"), ("ENDPOINT", endpoint)):
+        etree.SubElement(market, key).text = value
+    return base64.b64encode(etree.tostring(root))
+
+
+def s3_cp(stack, env, bucket: Path, name: str, **datastore):
+    """ds cp of image 5 from ``s3://<bucket>/<name>``, the bucket served by an S3 stand-in."""
+    ds = stack.b.datastore_xml(100, location=str(stack.ds_location), **datastore)
+    stack.oned.put("datastore", ds)
+    xml = stack.b.image_xml(5, source="", path="s3://%s/%s" % (bucket.name, name), state=4, size=4)
+    stack.oned.put("image", xml)
+    with serve_directory(bucket.parent) as endpoint:
+        return stack.ds("cp", "5", stdin=with_marketplace(stack.ds_action(ds, xml), endpoint), env=env)
+
+
+@pytest.fixture
+def bucket(tmp_path: Path) -> Path:
+    path = tmp_path / "s3" / "apps"
+    path.mkdir(parents=True)
+    return path
+
+
+def test_s3_marketplace_image_gets_the_driver_action(stack, env, bucket, disk):
     """An s3:// PATH of a private marketplace: the downloader reads the keys and endpoint from the
     MARKETPLACE in DRV_ACTION, which onesp passes on as the addon did."""
-    bucket = tmp_path / "s3" / "apps"
-    bucket.mkdir(parents=True)
     (bucket / "disk.raw").write_bytes(disk)
-    ds = stack.put_datastore(100)
-    xml = stack.b.image_xml(5, source="", path="s3://apps/disk.raw", state=4, size=4)
-    stack.oned.put("image", xml)
-    with serve_directory(tmp_path / "s3") as endpoint:
-        action = etree.fromstring(base64.b64decode(stack.ds_action(ds, xml)))
-        market = etree.SubElement(etree.SubElement(action, "MARKETPLACE"), "TEMPLATE")
-        for key, value in (("ACCESS_KEY_ID", "AKID"), ("SECRET_ACCESS_KEY", "secret"), ("ENDPOINT", endpoint)):
-            etree.SubElement(market, key).text = value
-        r = stack.ds("cp", "5", stdin=base64.b64encode(etree.tostring(action)), env=env)
+    r = s3_cp(stack, env, bucket, "disk.raw")
     assert r.ok, r
     assert stack.read_volume("one-img-5", len(disk)) == disk
+
+
+def test_downloader_output_is_bounded_by_the_datastores_free_space(stack, env, bucket, disk):
+    """What the downloader sends, and what it decompresses into, may not pass FREE_MB, as for http(s)."""
+    (bucket / "disk.raw").write_bytes(disk)  # 3 MiB and a bit
+    r = s3_cp(stack, env, bucket, "disk.raw", free_mb=2)
+    assert r.error_lines == ["ds cp: download s3://apps/disk.raw with OpenNebula's downloader: bad input: the "
+                             "download of s3://apps/disk.raw is more than 2 MiB, the datastore's free space "
+                             "(FREE_MB)"], r
+    assert stack.volume_names() == [] and os.listdir(env["ONESP_STAGING_DIR"]) == []
+
+    (bucket / "bomb.raw.gz").write_bytes(gzip.compress(bytes(16 * MIB), compresslevel=9) * 16)  # 256 MiB of zeros
+    r = s3_cp(stack, env, bucket, "bomb.raw.gz", free_mb=64)
+    assert r.error_lines == ["ds cp: download s3://apps/bomb.raw.gz with OpenNebula's downloader: bad input: "
+                             "s3://apps/bomb.raw.gz once decompressed is more than 64 MiB, the datastore's free "
+                             "space (FREE_MB)"], r
+    assert stack.volume_names() == [] and os.listdir(env["ONESP_STAGING_DIR"]) == []
+
+
+def test_downloader_image_cut_short_is_refused_as_damaged(stack, env, bucket, disk, tmp_path):
+    raw = tmp_path / "disk.raw"
+    raw.write_bytes(disk)
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(tmp_path / "disk.qcow2")],
+                   check=True)
+    whole = (tmp_path / "disk.qcow2").read_bytes()
+    (bucket / "cut.qcow2").write_bytes(whole[:len(whole) // 2])
+    r = s3_cp(stack, env, bucket, "cut.qcow2")
+    assert len(r.error_lines) == 1 and r.error_lines == [r.stderr.strip()], r
+    assert r.error_lines[0].startswith("ds cp: inspect s3://apps/cut.qcow2: bad input: s3://apps/cut.qcow2 is "
+                                       "damaged"), r
+    assert stack.volume_names() == [] and os.listdir(env["ONESP_STAGING_DIR"]) == []
+
+
+def test_downloader_stat_of_a_compressed_qcow2_decompresses_only_its_header(stack, env, bucket, tmp_path):
+    """The first MiB of the qcow2 is one gzip member, the rest a member cut short: stat stops at the
+    header, so it tells the size without reaching the damaged rest."""
+    raw = tmp_path / "full.raw"
+    raw.write_bytes(b"not zeros " * (16 * MIB // 10))
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(tmp_path / "full.qcow2")],
+                   check=True)
+    image = (tmp_path / "full.qcow2").read_bytes()
+    rest = gzip.compress(image[MIB:])
+    (bucket / "full.qcow2.gz").write_bytes(gzip.compress(image[:MIB]) + rest[:len(rest) // 2])
+    ds = stack.put_datastore(100)
+    with serve_directory(bucket.parent) as endpoint:
+        stdin = with_marketplace(stack.ds_action(ds, image_path="s3://apps/full.qcow2.gz"), endpoint)
+        r = stack.ds("stat", "3", stdin=stdin, env=env)
+    assert r.ok, r
+    assert r.stdout == "16\n"
+    assert os.listdir(env["ONESP_STAGING_DIR"]) == []
+
+
+def test_downloader_error_shows_no_password_of_the_url(stack, env):
+    """The downloader quotes the PATH in its error; the one line onesp prints shows it without the password."""
+    path = "ssh://backup:secret-pw@127.0.0.1/disks/disk.0"
+    r = stack.ds("cp", "5", stdin=image_action(stack, path), env=env)
+    assert r.error_lines == ["ds cp: download ssh://127.0.0.1/disks/disk.0 with OpenNebula's downloader: backend "
+                             "error: %s exited with status 255: Cannot read from ssh://127.0.0.1/disks/disk.0"
+                             % env["ONESP_DOWNLOADER"]], r
+    assert "secret-pw" not in r.stdout + r.stderr + stack.log_text()
+    assert stack.volume_names() == []

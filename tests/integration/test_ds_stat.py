@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import bz2
+import gzip
 import os
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -76,3 +79,104 @@ def test_stat_of_urls(stack, folder, web, tmp_path):
     assert missing.error_lines == ["ds stat: inspect %s/none.qcow2: not found: cannot download %s/none.qcow2: "
                                    "HTTP 404 File not found" % (web, web)]
     assert os.listdir(staging) == []
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """512 MiB of zeros in about 500 KB: 32 gzip members of 16 MiB each (gunzip reads them as one)."""
+    path = tmp_path_factory.mktemp("bomb") / "bomb.raw.gz"
+    path.write_bytes(gzip.compress(bytes(16 * MIB), compresslevel=9) * 32)
+    return path
+
+
+def disk_use(folder: Path) -> int:
+    """Bytes the files below ``folder`` take on disk (not their apparent size)."""
+    used = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            try:
+                used += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except FileNotFoundError:
+                pass
+    return used
+
+
+def watched(action, folder: Path):
+    """Run ``action()`` while sampling the disk use below ``folder``: (its result, the most seen)."""
+    result, most = [], [0]
+    thread = threading.Thread(target=lambda: result.append(action()))
+    thread.start()
+    while thread.is_alive():
+        most[0] = max(most[0], disk_use(folder))
+        time.sleep(0.02)
+    thread.join()
+    return result[0], most[0]
+
+
+@pytest.mark.parametrize("source", ["file", "url"])
+def test_stat_of_a_decompression_bomb_writes_next_to_nothing(stack, bomb, tmp_path, source):
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    ds = stack.put_datastore(100, template={"SAFE_DIRS": str(bomb.parent), "STAGING_DIR": str(staging)})
+    with serve_directory(bomb.parent) as web:
+        path = str(bomb) if source == "file" else web + "/" + bomb.name
+        r, most = watched(lambda: stack.ds("stat", "3", stdin=stack.ds_action(ds, image_path=path)), staging)
+    assert r.ok, r
+    assert r.stdout == "512\n"
+    assert most < bomb.stat().st_size + 8 * MIB, most  # the download itself, and no more than a few MiB besides
+    assert os.listdir(staging) == []
+
+
+def test_stat_of_a_bomb_beyond_the_datastores_free_space(stack, bomb, tmp_path):
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    ds = stack.b.datastore_xml(100, template={"SAFE_DIRS": str(bomb.parent), "STAGING_DIR": str(staging)},
+                               free_mb=100, location=str(stack.ds_location))
+    stack.oned.put("datastore", ds)
+    r = stack.ds("stat", "3", stdin=stack.ds_action(ds, image_path=str(bomb)))
+    assert r.error_lines == ["ds stat: inspect image file %s: bad input: %s once decompressed is more than 100 MiB, "
+                             "the datastore's free space (FREE_MB)" % (bomb, bomb)]
+    assert os.listdir(staging) == []
+
+
+def test_stat_of_a_compressed_qcow2_reads_only_its_header(stack, tmp_path):
+    """A 64 MiB qcow2 full of data, gzip-compressed: its size is in the first MiB, so no more is unpacked."""
+    image = tmp_path / "full.qcow2"
+    (tmp_path / "full.raw").write_bytes(os.urandom(MIB) * 64)
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(tmp_path / "full.raw"), str(image)],
+                   check=True)
+    with gzip.open(tmp_path / "full.qcow2.gz", "wb", compresslevel=1) as out:
+        out.write(image.read_bytes())
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    ds = stack.put_datastore(100, template={"SAFE_DIRS": str(tmp_path), "STAGING_DIR": str(staging)})
+    r, most = watched(lambda: stack.ds("stat", "3", stdin=stack.ds_action(ds, image_path=str(image) + ".gz")),
+                      staging)
+    assert r.ok, r
+    assert r.stdout == "64\n"
+    assert most <= 2 * MIB, most
+
+
+@pytest.mark.parametrize("where", ["slow", "slow-headers"])
+def test_stat_gives_up_on_a_server_that_sends_a_byte_every_few_seconds(stack, folder, tmp_path, where):
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    ds = stack.put_datastore(100, template={"STAGING_DIR": str(staging)})
+    with serve_directory(folder) as web:
+        url = "%s/%s/big.qcow2" % (web, where)
+        started = time.monotonic()
+        r = stack.ds("stat", "3", stdin=stack.ds_action(ds, image_path=url), env={"ONESP_DOWNLOAD_TIMEOUT": "2"},
+                     timeout=60)
+    assert time.monotonic() - started < 10
+    assert r.error_lines == ["ds stat: inspect %s: temporary failure: gave up on %s: less than 65536 bytes came in 2 "
+                             "seconds (DOWNLOAD_TIMEOUT)" % (url, url)]
+    assert os.listdir(staging) == []
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:65536/big.qcow2", "http://[127.0.0.1/big.qcow2",
+                                 "http://u:secret-pw@127.0.0.1:x/big.qcow2"])
+def test_stat_of_a_malformed_url_is_one_bad_input_line(stack, url):
+    ds = stack.put_datastore(100)
+    r = stack.ds("stat", "3", stdin=stack.ds_action(ds, image_path=url))
+    assert len(r.error_lines) == 1 and r.error_lines[0].startswith("ds stat: bad input: malformed URL http://...: ")
+    assert "secret-pw" not in r.stderr + stack.log_text()

@@ -17,12 +17,22 @@ from lxml import etree
 
 Canary = Any  # conftest.Canary: the ``canary`` fixture
 
+#: A password in hostile URLs: it must never be shown (test_fuzz.check).
+URL_PASSWORD = "fuzz-url-password"
 #: Values that have broken parsers before: signs, widths, bases, Unicode digits, traversal, options.
 SPECIAL = ["", " ", "-1", "0", "-0", "2147483647", "2147483648", "4294967296", "9" * 40, "\u0667", "\uff17",
            "1e3", "0x10", "+5", " 5", "5 ", "NaN", "YES", "NO", "../../../etc/passwd", "/", "//", "--help", "-rf",
            "*", "?", "~", "$HOME", "${PATH}", "%s%s%n", "\u202e", "\u00e9", "\\", "'", '"', ":", "one-img-5",
            "one-ds-100/one-img-5", "SPSNAPSHOT:one-img-5-snap0", "VM:7-DISK:0-VMSNAP:1",
            "http://127.0.0.1:9/x.raw", "file:///etc/passwd", "ftp://127.0.0.1/x"]
+#: Image PATHs an image owner could set that can never be imported: malformed URLs (with and
+#: without a password), a URL to a closed port, files that are not images or not allowed.
+HOSTILE_PATHS = ["http://127.0.0.1:99999/x.raw", "http://[::1/x.raw", "https://[127.0.0.1]x/", "http://:80/x",
+                 "http://", "http://127.0.0.1:x/", "http://user:%s@127.0.0.1:9/x.raw" % URL_PASSWORD,
+                 "http://u:%s@[::1/x" % URL_PASSWORD, "https://u:%s@127.0.0.1:99999/x" % URL_PASSWORD,
+                 "/dev/stdin", "/dev/zero", "/proc/self/fd/0", "/proc/self/environ", "/var/tmp", "/etc/shadow",
+                 "/var/tmp/onesp-import-x/image", "/nonexistent/x.raw"]
+SPECIAL += HOSTILE_PATHS
 LONG = ["A" * 5000, "/a" * 3000, "9" * 400]
 #: Numbers oned never sends as an id (the VM id, datastore id, size, snapshot id positions).
 BAD_IDS = ["-2", "2147483648", "99999999999", "1" * 400, "", " 7", "7 ", "+7", "0x7", "7.0", "1e3", "\u0667",

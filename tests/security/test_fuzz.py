@@ -25,9 +25,11 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from .fuzz_inputs import (
-    BAD_HOSTS, BAD_IDS, BAD_PAIR_HOSTS, Canary, encode, hostile_argument, mutate_document, random_input, shell_bait,
+    BAD_HOSTS, BAD_IDS, BAD_PAIR_HOSTS, HOSTILE_PATHS, URL_PASSWORD, Canary, encode, hostile_argument, mutate_document,
+    random_input, shell_bait,
 )
 
 MIB = 1024 * 1024
@@ -53,6 +55,7 @@ def check(contract: Any, result: Any, kind: str, action: str, must_fail: bool) -
             event("known defect: %s" % signature)
             return
     contract(result, kind, action, must_fail)
+    assert URL_PASSWORD not in result.stdout + result.stderr, result
 
 
 # -- DS: driver-action documents --------------------------------------------------------------------
@@ -278,6 +281,23 @@ def test_numbers_beyond_32_bits_reaching_oned_fail_with_a_clear_line(stack, in_p
         ds = b.datastore_xml(100, bridge_list=("4294967296",))
         result = in_process(kind, action, ["3"], stdin=stack.ds_action(ds, b.image_xml(5, persistent=True, size=16)))
     contract(result, kind, action, must_fail=True)
+
+
+def test_every_hostile_image_path_is_refused_with_one_clear_line(stack, in_process, ds_world, contract):
+    """What the fuzzer only samples for IMAGE/PATH, exhaustively: ds cp and ds stat refuse each
+    (never an internal error) without showing a URL's password or making a volume."""
+    volumes = stack.volume_names()
+    for action in ("cp", "stat"):
+        object_id, xml = ds_world.documents[action]
+        for path in HOSTILE_PATHS:
+            root = etree.fromstring(xml.encode())
+            for node in root.iter("PATH"):
+                node.text = path
+            result = in_process("ds", action, [object_id], stdin=base64.b64encode(etree.tostring(root)),
+                                env=ds_world.env)
+            check(contract, result, "ds", action, must_fail=True)
+    assert URL_PASSWORD not in stack.log_text()
+    assert stack.volume_names() == volumes
 
 
 def test_every_bad_id_and_host_in_every_position_is_refused_before_any_call(stack, in_process, tm_world, contract):

@@ -14,10 +14,14 @@ onesp does the same rather than re-implementing each backup driver (which would 
 them): it runs ``DOWNLOADER`` (default: ``datastore/downloader.sh`` of the remotes tree onesp is
 installed in) as ``downloader.sh --nodecomp <url> -``, the URL one argv element and never part
 of a shell string, with the driver action in ``DRV_ACTION`` as the addon exported it, and the
-StorPool token neither in that action nor in the environment. Its stdout is streamed into the Fetcher's private
-directory with the same MD5/SHA1, decompression (unless NO_DECOMPRESS) and LIMIT_TRANSFER_BW as
-an http(s) download; the downloader runs in a process group of its own that is ended when the
-action stops early, and its error output becomes the one-line error.
+StorPool token neither in that action nor in the environment. Its stdout goes into the Fetcher's
+private directory through ``Fetcher.receive``, as an http(s) download does: the same MD5/SHA1,
+LIMIT_TRANSFER_BW and bound on size (see ``Fetcher``), then the same bounded decompression
+(unless NO_DECOMPRESS) and an open descriptor that ``qemu-img info`` and ``qemu-img check`` read.
+The downloader runs in a process group of its own that is ended when the action stops early
+(or the bound is passed), and its error output becomes the one-line error. DOWNLOAD_TIMEOUT
+is for http(s) only: the downloader may spend long merging increments on the backup host
+before it sends the first byte.
 
 Schemes passed on: rsync and restic (backups), s3 (private marketplaces), ssh and rbd (the other
 sources the addon passed on). Backups in Ceph's RBD format (``rsync+rbd://``, ``restic+rbd://``)
@@ -32,12 +36,11 @@ import base64
 import os
 import subprocess
 import tempfile
-import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...errors import BackendError, ConfigError, Unsupported
-from ...progress import Progress
 from . import _imports as imports
+from ._download import shown
 
 SCHEMES = frozenset(("rsync", "restic", "s3", "ssh", "rbd"))
 _RBD_BACKUPS = frozenset(("rsync+rbd", "restic+rbd"))
@@ -95,38 +98,28 @@ class Downloader:
         env["DRV_ACTION"] = encoded_action(ctx)
         self.env = env
 
-    def download(self, url: str) -> imports.LocalImage:
-        """The whole image (decompressed here when it is compressed and NO_DECOMPRESS is off)."""
-        description = imports.shown(url)
-        target = os.path.join(self.fetcher.directory, "download")
-        with Progress(self.ctx.log, "download %s" % description) as progress:
-            count, digests = self._run(url, [], target, None, progress)
-        fetcher = self.fetcher
-        with open(target, "rb") as handle:
-            kind = imports.compression(handle.read(8)) if fetcher.decompress else None
-            if kind is None:
-                return imports.LocalImage(target, count, digests, description)
-            handle.seek(0)
-            result = fetcher._unpack(handle, kind, description)
-        os.unlink(target)
-        return imports.LocalImage(result.path, result.size, digests, description, kind)
+    def download(self, url: str, enough: Optional[imports.Enough] = None) -> imports.LocalImage:
+        """The whole image, held open (decompressed here when it is compressed and NO_DECOMPRESS is
+        off; ``enough`` may end that early, see ``Fetcher._unpack``)."""
+        description = shown(url)
+        target, count, digests = self._run(url, [], "download", None, "download %s" % description)
+        return self.fetcher.staged(target, count, digests, description, enough)
 
-    def head(self, url: str, limit: int = imports.CHUNK) -> Tuple[str, Optional[int], bool]:
-        """The first ``limit`` bytes (the downloader's --max-size): (path, size if all read, all read)."""
-        target = os.path.join(self.fetcher.directory, "head")
-        count, _ = self._run(url, ["--max-size", str(limit)], target, limit, None)
+    def head(self, url: str, limit: int = imports.CHUNK) -> Tuple[int, Optional[int], bool]:
+        """The first ``limit`` bytes (the downloader's --max-size): (their descriptor, size if all
+        read, all read)."""
+        target, count, _ = self._run(url, ["--max-size", str(limit)], "head", limit, None)
         complete = count < limit
-        return target, (count if complete else None), complete
+        return self.fetcher.held(target), (count if complete else None), complete
 
-    def _run(self, url: str, options: List[str], target: str, limit: Optional[int],
-             progress: Optional[Progress]) -> Tuple[int, Dict[str, str]]:
+    def _run(self, url: str, options: List[str], name: str, keep: Optional[int],
+             label: Optional[str]) -> Tuple[str, int, Dict[str, str]]:
+        """Run the downloader into ``name`` through ``Fetcher.receive`` (its bounds and pace)."""
         from ...host import stop
 
-        description = imports.shown(url)
+        description = shown(url)
         argv = [self.program, "--nodecomp"] + options + [url, "-"]
-        rate = self.fetcher.rate_limit
-        chunk = imports.CHUNK if not rate else max(16384, min(imports.CHUNK, rate // 4))
-        with tempfile.TemporaryFile(dir=self.fetcher.directory) as errors, open(target, "wb") as out:
+        with tempfile.TemporaryFile(dir=self.fetcher.directory) as errors:
             self.ctx.log.debug("running %s for %s", self.program, description)
             try:
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
@@ -134,22 +127,9 @@ class Downloader:
             except OSError as exc:
                 raise ConfigError("cannot run OpenNebula's downloader %s: %s"
                                   % (self.program, exc.strerror or exc)) from None
-            reader = imports._Hashing(proc.stdout, self.fetcher.digests)
-            written = 0
-            started = time.monotonic()
             try:
-                while True:
-                    data = reader.read(chunk)
-                    if not data:
-                        break
-                    if limit is not None:  # the downloader stops at --max-size and then cleans up: let it
-                        data = data[:max(0, limit - written)]
-                    out.write(data)
-                    written += len(data)
-                    if progress is not None:
-                        progress.done = written
-                    if rate:  # ahead of the allowed rate: wait until it catches up
-                        time.sleep(max(0.0, reader.count / rate - (time.monotonic() - started)))
+                # the downloader stops at --max-size and then cleans up: its output is read to the end
+                received = self.fetcher.receive(proc.stdout, name, description, keep=keep, label=label)
                 code = proc.wait()
             finally:
                 if proc.poll() is None:
@@ -157,13 +137,26 @@ class Downloader:
                 proc.stdout.close()  # type: ignore[union-attr]
             if code != 0:
                 errors.seek(0)
-                raise BackendError("%s exited with status %d: %s" % (self.program, code, _reason(errors.read(65536))))
-        return written, reader.digests()
+                raise BackendError("%s exited with status %d: %s" % (self.program, code, _reason(errors.read(65536), url)))
+        return received
 
 
-def _reason(stderr: bytes) -> str:
-    """The downloader's own explanation: its last line, unless that is only its closing 'Error copying'."""
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+def _reason(stderr: bytes, url: str) -> str:
+    """The downloader's own explanation: its last line, unless that is only its closing 'Error copying'.
+
+    The downloader may quote the URL as it was given, password included: the URL is put as
+    ``shown`` shows it, and a password left anywhere else is masked.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    text = stderr.decode("utf-8", "replace").replace(url, shown(url))
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        text = text.replace(password, "***").replace(unquote(password), "***")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     if len(lines) > 1 and lines[-1] == "Error copying":
         lines.pop()
     return lines[-1][:300] if lines else "no error output"

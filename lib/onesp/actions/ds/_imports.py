@@ -4,40 +4,48 @@ IMAGE/PATH is one of
 
 * an absolute path of a file on the front-end, allowed only as OpenNebula allows it: under a
   datastore SAFE_DIRS entry, or else not under RESTRICTED_DIRS (plus oned's own var and etc
-  directories and $HOME), judged on the path with every symlink resolved;
+  directories and $HOME). The file is opened once and judged on the open file (its real path,
+  type, and in world-writable directories its owner and links, see ``open_checked``); readers
+  and qemu-img then use that descriptor, never the name again;
 * an http(s) URL, downloaded by this process with urllib (never through a shell, no ftp or
-  file redirects);
+  file redirects; see ``_download`` for credentials and slow servers);
 * an rsync://, restic://, s3://, ssh:// or rbd:// URL (restored backups, private marketplaces),
-  fetched by OpenNebula's own downloader (see ``_downloader``);
+  fetched by OpenNebula's own downloader (see ``_downloader``) into the same ``Fetcher`` as an
+  http(s) download, so it is bounded, decompressed and held open alike;
 * ``SPSNAPSHOT:<name>`` or ``VM:<vm>-DISK:<disk>-VMSNAP:<id>`` (see ``snapsource``).
 
 gzip, bzip2 and xz files are decompressed, as OpenNebula's downloader does, unless the
 datastore sets NO_DECOMPRESS. MD5 and SHA1 are computed over the file as given, in the same
 pass that downloads or decompresses it. A download keeps to the datastore's
 LIMIT_TRANSFER_BW (bytes per second; K, M and G are 1024-based, as curl reads them for
-OpenNebula's downloader).
+OpenNebula's downloader). Downloads and decompressed files are bounded (see ``Fetcher``).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, Any, Dict, List, Optional, Sequence, Tuple, Type
-from urllib.parse import urlsplit, urlunsplit
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
-from ...errors import BackendError, BadInput, ConfigError, Forbidden, NotFound, Transient, Unsupported
+from ...errors import BadInput, ConfigError, Forbidden, NotFound, Transient, Unsupported
 from ...progress import Progress
+from ._download import Download, check_url, shown
 from ._snapsource import looks_like_snapshot
 
 FILE, URL, SNAPSHOT, DOWNLOADER = "file", "url", "snapshot", "downloader"
-CHUNK = 1024 * 1024
-#: Seconds a download may wait for the server (connect or between reads).
-DOWNLOAD_TIMEOUT = 60.0
+MIB = CHUNK = 1024 * 1024
+#: Decompressed bytes after which ``enough`` is asked (see Fetcher._unpack).
+PREFIX = CHUNK
+_ZEROS = bytes(CHUNK)
+#: Asked with the descriptor of a partly decompressed file: does it tell what is needed?
+Enough = Callable[[int], bool]
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://")
 _RATE = re.compile(r"([0-9]{1,15})([KMG]?)\Z", re.IGNORECASE)
@@ -66,6 +74,7 @@ def classify(path: Optional[str]) -> str:
     scheme = _SCHEME.match(path)
     if scheme:
         if scheme.group(1).lower() in ("http", "https"):
+            check_url(path)
             return URL
         from ._downloader import passes
 
@@ -78,29 +87,112 @@ def classify(path: Optional[str]) -> str:
     raise BadInput("image PATH %r is not an absolute path, an http(s) URL or a snapshot source" % path[:80])
 
 
-def shown(url: str) -> str:
-    """A URL for messages and logs: no user:password, no query (it may carry a signature)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += ":%d" % parts.port
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+def open_checked(path: str, datastore: Any) -> int:
+    """An open, read-only descriptor of the local source file ``path`` that this datastore may import.
+
+    The file is opened once and judged on what was opened, never again by name, so a file
+    swapped in after the check cannot be the one imported: its real path (the kernel's name
+    for the open file), its type (regular files only; ``O_NONBLOCK`` keeps a FIFO from
+    blocking the open) and, below a directory every local account can write to, its owner and
+    links (see ``_shared_refusal``). The path is also judged before the open, so nothing under
+    a restricted directory (a device, a FIFO) is ever opened. In a world-writable directory
+    the last component may not be a symbolic link.
+    """
+    _allowed(path, os.path.realpath(path), datastore)
+    directory, name = os.path.split(path)
+    try:
+        parent = os.open(directory or "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise _open_error(path, exc) from None
+    try:
+        shared = _world_writable(os.fstat(parent).st_mode)
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (os.O_NOFOLLOW if shared else 0)
+        try:
+            fd = os.open(name or ".", flags, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP and shared:
+                raise Forbidden("image file %s is a symbolic link in %s, a directory every local account can "
+                                "write to" % (path, directory)) from None
+            raise _open_error(path, exc) from None
+    finally:
+        os.close(parent)
+    try:
+        _judge_open_file(fd, path, datastore)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
-def checked_file(path: str, datastore: Any) -> str:
-    """The resolved path of a local source file that this datastore may import."""
-    real = os.path.realpath(path)
-    if not os.path.exists(real):
-        raise NotFound("image file %s does not exist" % path)
-    if not os.path.isfile(real):
+def _open_error(path: str, exc: OSError) -> Exception:
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return NotFound("image file %s does not exist" % path)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return BadInput("cannot read image file %s: permission denied" % path)
+    return BadInput("cannot open image file %s: %s" % (path, exc.strerror or exc))
+
+
+def _judge_open_file(fd: int, path: str, datastore: Any) -> None:
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
         raise BadInput("image file %s is not a regular file" % path)
+    try:
+        real = os.readlink("/proc/self/fd/%d" % fd)
+    except OSError:  # no /proc: the resolved name must still be the file that is open
+        real = os.path.realpath(path)
+        try:
+            now = os.stat(real)
+        except OSError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino):
+            raise Forbidden("image file %s changed while it was opened" % path) from None
+    if info.st_nlink == 0 or not real.startswith("/"):
+        raise NotFound("image file %s was removed while it was opened" % path)
+    _allowed(path, real, datastore)
+    refusal = _shared_refusal(real, info)
+    if refusal:
+        raise Forbidden("copying image file %s: %s" % (path, refusal))
+
+
+def _allowed(path: str, real: str, datastore: Any) -> None:
     blocked = restricted_by(real, datastore)
     if blocked:
         raise Forbidden("copying image file %s: %s is under restricted %s and under no SAFE_DIRS entry"
-                       % (path, real, blocked))
-    if not os.access(real, os.R_OK):
-        raise BadInput("cannot read image file %s: permission denied" % path)
-    return real
+                        % (path, real, blocked))
+
+
+def _world_writable(mode: int) -> bool:
+    return bool(mode & stat.S_IWOTH)
+
+
+def _shared_refusal(real: str, info: os.stat_result) -> Optional[str]:
+    """Why a file below a world-writable directory (``/var/tmp``, ``/tmp``) is not imported; None if it is.
+
+    Any local account can put files there, so being there says nothing about who made the
+    file. Only a file of the account onesp runs as (oneadmin: Sunstone's uploads are) or of
+    root qualifies, with no group or other write permission (nobody else may rewrite it
+    between the checks and the copy) and a single link (a hard link another account made to
+    a file of oneadmin elsewhere would otherwise carry that file out).
+    """
+    directory = os.path.dirname(real)
+    while True:
+        try:
+            mode = os.stat(directory).st_mode
+        except OSError:
+            mode = 0
+        if _world_writable(mode):
+            break
+        if directory == "/":
+            return None
+        directory = os.path.dirname(directory)
+    where = "it is below %s, a directory every local account can write to, " % directory
+    if info.st_uid not in (0, os.geteuid()):
+        return where + "and belongs to uid %d (only files of oneadmin or root are imported from there)" % info.st_uid
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return where + "and others may write to it"
+    if info.st_nlink != 1:
+        return where + "and it has %d hard links" % info.st_nlink
+    return None
 
 
 def restricted_by(real: str, datastore: Any) -> Optional[str]:
@@ -108,6 +200,7 @@ def restricted_by(real: str, datastore: Any) -> Optional[str]:
 
     SAFE_DIRS win and must contain the file as a path prefix (``/var/tmp`` allows
     ``/var/tmp/x``, not ``/var/tmpx``); restricted entries match as plain prefixes, as upstream.
+    Without SAFE_DIRS in the datastore template, ``/var/tmp`` is safe, as oned sets it.
     """
     for safe in datastore.safe_dirs or ("/var/tmp",):
         base = os.path.realpath(safe)
@@ -132,13 +225,22 @@ def compression(head: bytes) -> Optional[str]:
 
 @dataclass(frozen=True)
 class LocalImage:
-    """A readable, uncompressed image on the front-end."""
+    """A readable, uncompressed image on the front-end, held open by the Fetcher that made it.
 
-    path: str
-    size: int  # bytes at ``path``
+    Readers and qemu-img get this descriptor (qemu-img as its stdin, opening ``/dev/stdin``),
+    never a name, so what they read is the file that was checked.
+    """
+
+    fd: int
+    size: int  # bytes in the file
     digests: Dict[str, str]  # md5/sha1 (as asked) of the source as given
     description: str  # for messages
     compressed: Optional[str] = None
+
+    def reader(self) -> IO[bytes]:
+        """A new file object at the start of the file (it shares its offset with ``fd``)."""
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        return os.fdopen(os.dup(self.fd), "rb")
 
 
 class _Hashing:
@@ -182,99 +284,172 @@ def wanted_digests(image: Any) -> List[str]:
 
 
 class Fetcher:
-    """Makes local, uncompressed copies in a private temporary directory, removed on exit."""
+    """Makes local, uncompressed copies in a private temporary directory, removed on exit.
+
+    What it writes is bounded by ``room``: the free space of the staging directory, and the
+    datastore's FREE_MB when oned reports it (the image could not be stored anyway). A
+    download or a decompressed file that grows past it is given up with one line. Runs of
+    zeros are not written but skipped (the file is sparse), so a small compressed file that
+    expands into gigabytes of zeros costs no disk space before the bound applies.
+    """
 
     def __init__(self, ctx: Any, staging_dir: str, decompress: bool = True, digests: Sequence[str] = (),
-                 rate_limit: Optional[int] = None) -> None:
+                 rate_limit: Optional[int] = None, free_mb: Optional[int] = None) -> None:
         self.ctx = ctx
         self.staging_dir = staging_dir
         self.decompress = decompress
         self.digests = list(digests)
         self.rate_limit = rate_limit  # bytes per second a download may take
+        self.free_mb = free_mb if free_mb and free_mb > 0 else None
+        self.timeout = float(ctx.config.DOWNLOAD_TIMEOUT)
         self.directory = ""
+        self.room = 0
+        self.room_reason = ""
+        self._fds: List[int] = []
 
     def __enter__(self) -> "Fetcher":
         try:
             self.directory = tempfile.mkdtemp(prefix="onesp-import-", dir=self.staging_dir)
+            space = os.statvfs(self.directory)
         except OSError as exc:
             raise ConfigError("cannot make a temporary directory in STAGING_DIR %s: %s"
                               % (self.staging_dir, exc.strerror or exc)) from None
+        self.room = space.f_bavail * space.f_frsize
+        self.room_reason = "the free space in STAGING_DIR %s" % self.staging_dir
+        if self.free_mb is not None and self.free_mb * MIB < self.room:
+            self.room, self.room_reason = self.free_mb * MIB, "the datastore's free space (FREE_MB)"
         return self
 
     def __exit__(self, kind: Optional[Type[BaseException]], exc: Optional[BaseException],
                  tb: Optional[TracebackType]) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
         if self.directory:
             shutil.rmtree(self.directory, ignore_errors=True)
 
-    # -- sources ----------------------------------------------------------------------------------
-    def local(self, real_path: str, description: str) -> LocalImage:
-        """A front-end file: used in place unless it is compressed or digests are wanted."""
-        with open(real_path, "rb") as handle:
-            kind = compression(handle.read(8)) if self.decompress else None
-            size = os.fstat(handle.fileno()).st_size
-            if kind is None and not self.digests:
-                return LocalImage(real_path, size, {}, description)
-            handle.seek(0)
-            with Progress(self.ctx.log, "read %s" % description, size, lambda: handle.tell()):
-                return self._consume(handle, description, kind, keep=real_path)
+    def _hold(self, fd: int) -> int:
+        self._fds.append(fd)
+        return fd
 
-    def download(self, url: str) -> LocalImage:
+    def held(self, path: str) -> int:
+        """A read-only descriptor of a file this Fetcher wrote, closed when it exits."""
+        return self._hold(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+
+    # -- sources ----------------------------------------------------------------------------------
+    def local(self, path: str, datastore: Any, enough: Optional[Enough] = None) -> LocalImage:
+        """A front-end file that this datastore may import: used in place unless it is compressed
+        or digests are wanted. ``enough`` may end a decompression early (see ``_unpack``)."""
+        fd = self._hold(open_checked(path, datastore))
+        size = os.fstat(fd).st_size
+        kind = compression(os.pread(fd, 8, 0)) if self.decompress else None
+        if kind is None and not self.digests:
+            return LocalImage(fd, size, {}, path)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            with Progress(self.ctx.log, "read %s" % path, size, lambda: handle.tell()):
+                return self._consume(handle, path, kind, fd, enough)
+
+    def download(self, url: str, enough: Optional[Enough] = None) -> LocalImage:
         """An http(s) URL, downloaded here (then decompressed if needed)."""
         description = shown(url)
-        response, total = open_url(url)
-        target = os.path.join(self.directory, "download")
-        with response, open(target, "wb") as out:
-            reader = _Hashing(response, self.digests)
-            with Progress(self.ctx.log, "download %s" % description, total, lambda: reader.count):
-                chunk = CHUNK if not self.rate_limit else max(16384, min(CHUNK, self.rate_limit // 4))
-                started = time.monotonic()
-                try:
-                    while True:
-                        data = reader.read(chunk)
-                        if not data:
-                            break
-                        out.write(data)
-                        if self.rate_limit:  # ahead of the allowed rate: wait until it catches up
-                            time.sleep(max(0.0, reader.count / self.rate_limit - (time.monotonic() - started)))
-                except OSError as exc:
-                    raise Transient("download of %s failed after %d bytes: %s" % (description, reader.count, exc)) from None
-            if total is not None and reader.count != total:
-                raise Transient("download of %s ended after %d of %d bytes" % (description, reader.count, total))
-        digests = reader.digests()
-        with open(target, "rb") as handle:
-            kind = compression(handle.read(8)) if self.decompress else None
-            if kind is None:
-                return LocalImage(target, reader.count, digests, description)
-            handle.seek(0)
-            result = self._unpack(handle, kind, description)
-        os.unlink(target)
-        return LocalImage(result.path, result.size, digests, description, kind)
+        with Download(url, self.timeout, rate_limit=self.rate_limit) as response:
+            total = response.length
+            if total is not None and total > self.room:
+                raise self._too_big("%s is %d bytes" % (description, total))
+            target, count, digests = self.receive(response, "download", description, total,
+                                                  label="download %s" % description)
+            if total is not None and count != total:
+                raise Transient("download of %s ended after %d of %d bytes" % (description, count, total))
+        return self.staged(target, count, digests, description, enough)
 
-    def head(self, url: str, limit: int = CHUNK) -> Tuple[str, Optional[int], bool]:
-        """The first ``limit`` bytes of a URL in a file: (path, total size if told, whole file read)."""
-        response, total = open_url(url, {"Range": "bytes=0-%d" % (limit - 1)})
+    def head(self, url: str, limit: int = CHUNK) -> Tuple[int, Optional[int], bool]:
+        """The first ``limit`` bytes of a URL in a file: (its descriptor, total size if told, whole file read)."""
         target = os.path.join(self.directory, "head")
-        with response, open(target, "wb") as out:
-            data = response.read(limit)
-            out.write(data)
-            ranged = response.status == 206
-            if ranged:
-                whole = (response.headers.get("Content-Range") or "").rpartition("/")[2]
+        with Download(url, self.timeout, {"Range": "bytes=0-%d" % (limit - 1)}) as response, \
+                open(target, "wb") as out:
+            total = response.length
+            got = 0
+            while got < limit:
+                data = response.read(min(CHUNK, limit - got))
+                if not data:
+                    break
+                out.write(data)
+                got += len(data)
+            if response.status == 206:
+                whole = (response.response_headers.get("Content-Range") or "").rpartition("/")[2]
                 total = int(whole) if whole.isdigit() else None
-        complete = total is not None and len(data) >= total
-        return target, total, complete
+        complete = total is not None and got >= total
+        return self.held(target), total, complete
 
     # -- passes ----------------------------------------------------------------------------------
-    def _consume(self, handle: IO[bytes], description: str, kind: Optional[str], keep: str) -> LocalImage:
+    def receive(self, stream: Any, name: str, description: str, total: Optional[int] = None,
+                keep: Optional[int] = None, label: Optional[str] = None) -> Tuple[str, int, Dict[str, str]]:
+        """Write what ``stream`` sends into ``name`` in the private directory: (its path, bytes
+        written, digests of all that was read).
+
+        Every download goes through here (http(s) above, OpenNebula's downloader in
+        ``_downloader``), so each is bounded by ``room`` and paced by LIMIT_TRANSFER_BW alike.
+        With ``keep``, only the first ``keep`` bytes are written and the rest is read and
+        dropped (OpenNebula's downloader cleans up on the backup host only when its output is
+        read to the end). ``label`` logs the progress.
+        """
+        import contextlib
+
+        target = os.path.join(self.directory, name)
+        reader = _Hashing(stream, self.digests)
+        written = 0
+        chunk = CHUNK if not self.rate_limit else max(16384, min(CHUNK, self.rate_limit // 4))
+        progress: Any = (Progress(self.ctx.log, label, total, lambda: reader.count) if label
+                         else contextlib.nullcontext())
+        with open(target, "wb") as out, progress:
+            started = time.monotonic()
+            try:
+                while True:
+                    data = reader.read(chunk)
+                    if not data:
+                        break
+                    if keep is not None:
+                        data = data[:max(0, keep - written)]
+                    if written + len(data) > self.room:
+                        raise self._too_big("the download of %s" % description)
+                    out.write(data)
+                    written += len(data)
+                    if self.rate_limit:  # ahead of the allowed rate: wait until it catches up
+                        time.sleep(max(0.0, reader.count / self.rate_limit - (time.monotonic() - started)))
+            except OSError as exc:
+                raise Transient("download of %s failed after %d bytes: %s" % (description, reader.count, exc)) from None
+        return target, written, reader.digests()
+
+    def staged(self, path: str, size: int, digests: Dict[str, str], description: str,
+               enough: Optional[Enough] = None) -> LocalImage:
+        """A received file in the private directory, held open; decompressed first when it is
+        compressed (and decompression is on). ``enough`` may end that early (see ``_unpack``)."""
+        fd = self.held(path)
+        kind = compression(os.pread(fd, 8, 0)) if self.decompress else None
+        if kind is None:
+            return LocalImage(fd, size, digests, description)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            result = self._unpack(handle, kind, description, enough)
+        os.unlink(path)
+        return LocalImage(result.fd, result.size, digests, description, kind)
+
+    def _consume(self, handle: IO[bytes], description: str, kind: Optional[str], fd: int,
+                 enough: Optional[Enough]) -> LocalImage:
         reader = _Hashing(handle, self.digests)
         if kind is None:
             reader.drain()
-            return LocalImage(keep, reader.count, reader.digests(), description)
-        result = self._unpack(reader, kind, description)
+            return LocalImage(fd, reader.count, reader.digests(), description)
+        result = self._unpack(reader, kind, description, enough)
         reader.drain()
-        return LocalImage(result.path, result.size, reader.digests(), description, kind)
+        return LocalImage(result.fd, result.size, reader.digests(), description, kind)
 
-    def _unpack(self, stream: Any, kind: str, description: str) -> LocalImage:
+    def _unpack(self, stream: Any, kind: str, description: str, enough: Optional[Enough] = None) -> LocalImage:
+        """Decompress into a sparse file of at most ``room`` bytes.
+
+        ``enough``, when given, is asked once, with the descriptor of the first ``PREFIX``
+        bytes written, whether they already tell what is needed (``ds stat``: the header of
+        a qcow2 or VMDK holds its size); True ends the decompression there.
+        """
         import bz2
         import gzip
         import lzma
@@ -282,49 +457,32 @@ class Fetcher:
         opener = {"gzip": gzip.GzipFile, "bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}[kind]
         target = os.path.join(self.directory, "image")
         written = 0
+        asked = enough is None
         self.ctx.log.info("decompressing %s (%s)", description, kind)
         try:
             with opener(fileobj=stream) if kind == "gzip" else opener(stream) as source, open(target, "wb") as out:
+                fd = self.held(target)
                 while True:
                     data = source.read(CHUNK)
                     if not data:
                         break
-                    out.write(data)
                     written += len(data)
+                    if written > self.room:
+                        raise self._too_big("%s once decompressed" % description)
+                    if data == _ZEROS[:len(data)]:
+                        out.seek(len(data), os.SEEK_CUR)
+                    else:
+                        out.write(data)
+                    if not asked and written >= PREFIX:
+                        asked = True
+                        out.truncate(written)
+                        out.flush()
+                        if enough is not None and enough(fd):
+                            break
+                out.truncate(written)
         except (OSError, EOFError, lzma.LZMAError) as exc:
             raise BadInput("cannot decompress %s (%s): %s" % (description, kind, exc)) from None
-        return LocalImage(target, written, {}, description, kind)
+        return LocalImage(fd, written, {}, description, kind)
 
-
-def open_url(url: str, headers: Optional[Dict[str, str]] = None) -> Tuple[Any, Optional[int]]:
-    """An open http(s) response and its Content-Length; errors become one clear onesp error."""
-    import http.client
-    import urllib.error
-    import urllib.request
-
-    description = shown(url)
-    opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.ProxyHandler(), urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
-                    urllib.request.HTTPRedirectHandler(), urllib.request.HTTPErrorProcessor(),
-                    urllib.request.HTTPDefaultErrorHandler()):
-        opener.add_handler(handler)
-    request = urllib.request.Request(url, headers=dict({"User-Agent": "onesp", "Accept-Encoding": "identity"},
-                                                       **(headers or {})))
-    try:
-        response = opener.open(request, timeout=DOWNLOAD_TIMEOUT)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        message = "cannot download %s: HTTP %d %s" % (description, exc.code, exc.reason)
-        if exc.code in (404, 410):
-            raise NotFound(message) from None
-        if exc.code >= 500:
-            raise Transient(message) from None
-        raise BackendError(message) from None
-    except urllib.error.URLError as exc:
-        raise Transient("cannot download %s: %s" % (description, exc.reason)) from None
-    except (OSError, http.client.HTTPException) as exc:
-        raise Transient("cannot download %s: %s" % (description, exc)) from None
-    except ValueError as exc:
-        raise BadInput("invalid URL %s: %s" % (description, exc)) from None
-    length = response.headers.get("Content-Length")
-    return response, (int(length) if length and length.isdigit() else None)
+    def _too_big(self, what: str) -> BadInput:
+        return BadInput("%s is more than %d MiB, %s" % (what, self.room // MIB, self.room_reason))

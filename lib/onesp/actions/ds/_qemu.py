@@ -1,15 +1,18 @@
 """What an image file is, asked of ``qemu-img info --output=json`` (the extension is never trusted).
 
-Only self-contained images of the formats below are accepted: a qcow2 with a backing file or
-an external data file, or a VMDK whose extents are other files, would make the import read
-files the user named indirectly, so they are refused. ``qemu-img info`` runs under a CPU and
+qemu-img gets the checked file's descriptor as its stdin and opens ``/dev/stdin``, never a
+path a user named. Only self-contained images of the formats below are accepted: a qcow2
+with a backing file or an external data file, or a VMDK whose extents are other files, would
+make the import read files the user named indirectly, so they are refused. ``qemu-img info`` runs under a CPU and
 memory limit because the file is untrusted input; conversions later name the detected format
-explicitly (``-f``), so no second guess can differ from this one.
+explicitly (``-f``), so no second guess can differ from this one. ``qemu-img check`` refuses
+images whose metadata is damaged (a qcow2 cut short would otherwise convert into zeros).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 from dataclasses import dataclass
@@ -20,7 +23,11 @@ from ...errors import BadInput, ConfigError, HostError, Unsupported
 SUPPORTED_FORMATS = ("raw", "qcow2", "vmdk", "vhdx")
 MIB = 1024 * 1024
 _INFO_CPU_SECONDS = 30
+_CHECK_CPU_SECONDS = 600  # reads all metadata of a possibly big image
 _INFO_MEMORY = 1024 * MIB
+_CHECKED_FORMATS = ("qcow2", "vmdk", "vhdx")
+#: What qemu-img is told to open: the image's descriptor is the command's stdin.
+SOURCE = "/dev/stdin"
 
 
 @dataclass(frozen=True)
@@ -41,26 +48,37 @@ def qemu_img(cfg: Any) -> List[str]:
     return argv
 
 
-def _limits() -> None:  # runs in the child before exec
-    import resource
+def _run(argv: List[str], fd: int, what: str, description: str,
+         cpu_seconds: int) -> "subprocess.CompletedProcess[bytes]":
+    """Run qemu-img on the open file ``fd``: it is the command's stdin, which qemu-img opens as
+    ``/dev/stdin``, so qemu-img reads the file that was checked, not whatever a name points
+    at by then."""
+    def limits() -> None:  # runs in the child before exec
+        import resource
 
-    resource.setrlimit(resource.RLIMIT_CPU, (_INFO_CPU_SECONDS, _INFO_CPU_SECONDS))
-    resource.setrlimit(resource.RLIMIT_AS, (_INFO_MEMORY, _INFO_MEMORY))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+        resource.setrlimit(resource.RLIMIT_AS, (_INFO_MEMORY, _INFO_MEMORY))
 
-
-def probe(cfg: Any, path: str, description: str) -> ImageInfo:
-    """Format and virtual size of the local file ``path`` (``description`` names it in messages)."""
-    argv = qemu_img(cfg) + ["info", "--output=json", path]
+    os.lseek(fd, 0, os.SEEK_SET)
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=2 * _INFO_CPU_SECONDS, check=False,
-                              preexec_fn=_limits)
+        return subprocess.run(argv, stdin=fd, capture_output=True, timeout=2 * cpu_seconds, check=False,
+                              preexec_fn=limits)
     except subprocess.TimeoutExpired:
-        raise BadInput("qemu-img info on %s took too long" % description) from None
+        raise BadInput("qemu-img %s on %s took too long" % (what, description)) from None
     except OSError as exc:
-        raise HostError("front-end", "qemu-img info", exc.strerror or str(exc)) from None
+        raise HostError("front-end", "qemu-img %s" % what, exc.strerror or str(exc)) from None
+
+
+def _first_line(data: bytes) -> str:
+    return next((line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()), "")[:200]
+
+
+def probe(cfg: Any, fd: int, description: str) -> ImageInfo:
+    """Format and virtual size of the open local file ``fd`` (``description`` names it in messages)."""
+    proc = _run(qemu_img(cfg) + ["info", "--output=json", SOURCE], fd, "info", description, _INFO_CPU_SECONDS)
     if proc.returncode != 0:
-        first = next((line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines() if line.strip()), "")
-        raise BadInput("qemu-img cannot read %s: %s" % (description, first[:200] or "exit status %d" % proc.returncode))
+        raise BadInput("qemu-img cannot read %s: %s" % (description, _first_line(proc.stderr)
+                                                         or "exit status %d" % proc.returncode))
     try:
         data = json.loads(proc.stdout.decode("utf-8", "replace"))
         fmt = str(data["format"])
@@ -68,6 +86,31 @@ def probe(cfg: Any, path: str, description: str) -> ImageInfo:
     except (ValueError, KeyError, TypeError):
         raise BadInput("qemu-img info gave no format and size for %s" % description) from None
     return checked(data, fmt, size, description)
+
+
+def intact(cfg: Any, fd: int, info: ImageInfo, description: str) -> None:
+    """Refuse a damaged image: ``qemu-img check`` of the formats that keep metadata.
+
+    A qcow2 or VMDK cut short converts "successfully" into zeros where the data was, so the
+    metadata is checked before anything is written. Leaked clusters (exit status 3) waste
+    space but lose no data and pass.
+    """
+    if info.format not in _CHECKED_FORMATS:
+        return
+    proc = _run(qemu_img(cfg) + ["check", "-f", info.format, "--output=json", SOURCE], fd, "check", description,
+                _CHECK_CPU_SECONDS)
+    if proc.returncode in (0, 3):
+        return
+    try:
+        found = json.loads(proc.stdout.decode("utf-8", "replace"))
+        corruptions = int(found.get("corruptions") or 0)
+    except (ValueError, TypeError, AttributeError):
+        corruptions = 0
+    if corruptions:
+        raise BadInput("%s is damaged (qemu-img check found %d corruptions); it is not imported"
+                       % (description, corruptions))
+    raise BadInput("%s is damaged: qemu-img check failed: %s" % (description, _first_line(proc.stderr)
+                                                                 or "exit status %d" % proc.returncode))
 
 
 def checked(data: Any, fmt: str, size: int, description: str) -> ImageInfo:
@@ -88,10 +131,17 @@ def checked(data: Any, fmt: str, size: int, description: str) -> ImageInfo:
 
 
 def convert_argv(cfg: Any, fmt: str, source: str, device: str) -> List[str]:
-    """Write ``source`` as raw onto an existing device (``-n``: never create or truncate it)."""
+    """Write ``source`` (``SOURCE`` when the image is the command's stdin) as raw onto an existing
+    device (``-n``: never create or truncate it).
+
+    The source is named with its options (``json:``) so that it opens no backing file even if
+    its header named one by the time of the conversion: ``probe`` refused such images, this
+    keeps it so should the file change after that.
+    """
     if fmt not in SUPPORTED_FORMATS:
         raise Unsupported("cannot convert a %s image" % fmt)
-    return qemu_img(cfg) + ["convert", "-n", "-f", fmt, "-O", "raw", source, device]
+    options = {"driver": fmt, "backing": None, "file": {"driver": "file", "filename": source}}
+    return qemu_img(cfg) + ["convert", "-n", "-f", fmt, "-O", "raw", "json:" + json.dumps(options), device]
 
 
 def export_argv(cfg: Any, fmt: str, device: str, target: str) -> List[str]:

@@ -1,6 +1,7 @@
 """Writing an image from the front-end onto an attached volume's device on the worker.
 
-* Worker = the front-end: ``qemu-img convert -n -f <fmt> -O raw <file> <device>``.
+* Worker = the front-end: ``qemu-img convert -n -f <fmt> -O raw /dev/stdin <device>`` with the
+  checked file's descriptor as stdin (never its name again).
 * Worker = a bridge, raw image: the file is streamed over the host connection into
   ``dd of=<device>`` (no copy on the bridge, no second volume).
 * Worker = a bridge, other formats: qemu-img needs random access, so the file is streamed into
@@ -21,14 +22,15 @@ from ...host import check_path
 from ...naming import unique_token
 from ._imports import LocalImage
 from ...progress import Progress
-from ._qemu import ImageInfo, convert_argv
+from ._qemu import SOURCE, ImageInfo, convert_argv
 from ._worker import Worker
 
 
 def write_image(ctx: Any, worker: Worker, image: LocalImage, info: ImageInfo, device: str, staging_dir: str) -> None:
     """Make ``device`` (at least ``info.size_mb`` big) hold the image's raw content."""
     if worker.local:
-        convert(ctx, worker, image.path, info, device, image.description)
+        with image.reader() as handle:
+            convert(ctx, worker, SOURCE, info, device, image.description, stdin=handle)
         return
     if info.format == "raw":
         stream(ctx, worker, image, ["dd", "of=" + device, "bs=1M", "iflag=fullblock", "conv=notrunc,fsync",
@@ -42,16 +44,17 @@ def write_image(ctx: Any, worker: Worker, image: LocalImage, info: ImageInfo, de
         worker.host.run(["rm", "-rf", "--", directory], what="rm %s" % directory)
 
 
-def convert(ctx: Any, worker: Worker, source: str, info: ImageInfo, device: str, description: str) -> None:
+def convert(ctx: Any, worker: Worker, source: str, info: ImageInfo, device: str, description: str,
+            stdin: Any = None) -> None:
     label = "convert %s (%s, %d MiB) onto %s on %s" % (description, info.format, info.size_mb, device, worker.name)
     with ctx.step(label), Progress(ctx.log, label):
-        worker.run_long(convert_argv(ctx.config, info.format, source, device), what="qemu-img convert")
+        worker.run_long(convert_argv(ctx.config, info.format, source, device), what="qemu-img convert", stdin=stdin)
 
 
 def stream(ctx: Any, worker: Worker, image: LocalImage, argv: Any, target: str) -> None:
     """Feed the local file to ``argv`` on the worker; the shared file offset shows the progress."""
     label = "copy %s to %s on %s" % (image.description, target, worker.name)
-    with ctx.step(label), open(image.path, "rb") as handle:
+    with ctx.step(label), image.reader() as handle:
         with Progress(ctx.log, label, image.size, lambda: os.lseek(handle.fileno(), 0, os.SEEK_CUR)):
             worker.run_long(argv, stdin=handle, what="dd to %s" % target)
 

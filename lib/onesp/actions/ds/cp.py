@@ -1,10 +1,11 @@
 """ds cp: import an image into ``<px>-img-<id>`` and print ``SOURCE raw``.
 
 From a file or URL (rsync://, restic://, s3:// and the like through OpenNebula's downloader, see
-``_downloader``): find out what it is (``qemu-img info``), check MD5/SHA1, create the
-staging volume ``<px>-img-<id>-<md5>`` of the virtual size (rounded up to MiB) with the
-datastore's template and the image tags, attach it to the worker (a bridge, or the front-end),
-write the raw image onto it, detach, and rename it to ``<px>-img-<id>``. Any failure removes
+``_downloader``): find out what it is (``qemu-img info``; ``qemu-img check`` refuses damaged
+images), check MD5/SHA1, create the staging volume ``<px>-img-<id>-<md5>`` of the virtual size
+(rounded up to MiB) with the datastore's template and the image tags, attach it to the worker
+(a bridge, or the front-end), write the raw image onto it, detach, and rename it to
+``<px>-img-<id>``. Any failure removes
 the staging volume; nothing else exists until the final rename.
 
 From a StorPool snapshot: one VolumeCreate with that snapshot as parent.
@@ -60,7 +61,8 @@ def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, tem
     staging_dir = datastore.staging_dir or str(ctx.config.STAGING_DIR)
     decompress = not datastore.template.get_flag("NO_DECOMPRESS")
     limit = imports.transfer_limit(datastore) if kind in (imports.URL, imports.DOWNLOADER) else None
-    with imports.Fetcher(ctx, staging_dir, decompress, imports.wanted_digests(image), limit) as fetch:
+    with imports.Fetcher(ctx, staging_dir, decompress, imports.wanted_digests(image), limit,
+                         datastore.free_mb) as fetch:
         if kind == imports.URL:
             with ctx.step("download %s" % imports.shown(image.path)):
                 local = fetch.download(image.path)
@@ -69,11 +71,12 @@ def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, tem
                 local = downloader.Downloader(ctx, fetch).download(image.path)
         else:
             with ctx.step("read image file %s" % image.path):
-                local = fetch.local(imports.checked_file(image.path, datastore), image.path)
+                local = fetch.local(image.path, datastore)
         with ctx.step("check the checksums of %s" % local.description):
             imports.verify(image, local)
         with ctx.step("inspect %s" % local.description):
-            info = qemu.probe(ctx.config, local.path, local.description)
+            info = qemu.probe(ctx.config, local.fd, local.description)
+            qemu.intact(ctx.config, local.fd, info, local.description)
         ctx.log.info("image %d: %s is %s%s, virtual size %d bytes", image.id, local.description, info.format,
                      " (%s-compressed)" % local.compressed if local.compressed else "", info.virtual_size)
         node = worker.choose(ctx, datastore.bridge_list, image.id)
