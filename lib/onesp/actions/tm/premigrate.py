@@ -5,8 +5,12 @@ document on stdin (see ``livemigration`` for who calls it and which volumes move
 StorPool volume of the VM is attached to the destination's StorPool client in one
 VolumesReassignWait (rw, READONLY_MODE for read-only ones) while it stays attached on the
 source, where the VM still runs. With ``SP_SYSTEM=ssh`` the VM directory is copied to the
-destination host. ``disk.<n>`` on the destination points at each volume. Any failure
-undoes all of it, so the destination is as before; a second run changes nothing.
+destination host. ``disk.<n>`` on the destination points at each volume. The UEFI NVRAM
+file (``_nvram``) is first saved into its volume on the source, where the VM runs (so the
+volume holds the NVRAM as of this migration), and written from the volume on the
+destination only when no regular file is there after the copy (QEMU rewrites the
+destination's flash from the migrated state; it only needs the file). Any failure undoes
+all of it, so the destination is as before (the saved volume aside); a second run changes nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import Unsupported
-from . import _livemigration as livemigration, _migration as migration, _vmdir as vmdir
+from . import _livemigration as livemigration, _migration as migration, _nvram as uefi, _vmdir as vmdir
 from ._migration import Change
 
 
@@ -29,6 +33,10 @@ def run(ctx: Any) -> None:
             raise Unsupported("VM %d: disk %s is on TM %s; with SP_SYSTEM=ssh only StorPool (and Ceph) disks can "
                               "be live-migrated" % (m.vm.id, foreign[0].disk_id, foreign[0].tm_mad))
     dst = ctx.client_id(args.dst_host)
+    nvram = migration.nvram_member(m.volumes)
+    nvram_size = uefi.volume_size(ctx, nvram.name) if nvram is not None else None
+    if nvram is not None and nvram_size is not None:
+        nvram_size = uefi.save(ctx, args.src_host, m.vm, args.vm_dir, nvram.name, nvram_size)
     seen = vmdir.survey(ctx, args.src_host, args.vm_dir, args.dst_host, args.vm_dir) if m.copies_directory else None
     if m.system_tm:
         vmdir.make(ctx, args.dst_host, args.vm_dir, m.marker, seen.destination_existed if seen else None)
@@ -36,5 +44,8 @@ def run(ctx: Any) -> None:
                            "attach the volumes of VM %d to %s" % (m.vm.id, args.dst_host))
     if seen is not None:
         vmdir.copy(ctx, args.src_host, args.vm_dir, args.dst_host, args.vm_dir, seen)
-    migration.link(ctx, args.dst_host, args.vm_dir, migration.moved(done), m.marker)
+    moved = migration.moved(done)
+    migration.link(ctx, args.dst_host, args.vm_dir, moved, m.marker)
+    if nvram is not None and nvram_size is not None and nvram in moved:
+        uefi.restore(ctx, args.dst_host, m.vm, args.vm_dir, nvram.name, nvram_size, keep_file=True)
     livemigration.run_other_tms(ctx, m, "premigrate")
