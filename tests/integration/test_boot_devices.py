@@ -254,3 +254,14 @@ def test_live_migration_without_a_directory_copy_writes_the_file_on_the_destinat
     assert r.ok, r
     assert nvram_file(stack, "node2") == with_guest_bytes(b"BOOT-ORDER-1")
     assert nvram_file(stack, "node1") == with_guest_bytes(b"BOOT-ORDER-1")
+
+    # a VM the addon deployed opens the device itself (<nvram type='block'>) and has no file:
+    # none is made for it, which a later save would write over what it changed on the device
+    for host in ("node1", "node2"):
+        os.unlink(str(nvram_path(stack, host)))
+    stack.write_volume(NVRAM, b"ON-THE-DEVICE")
+    r = stack.tm("premigrate", "node1", "node2", "%s/101/7" % stack.ds_location, "7", "101", stdin=doc,
+                 env={"ONESP_SP_SYSTEM": "shared"})
+    assert r.ok, r
+    assert not os.path.lexists(nvram_path(stack, "node2"))
+    assert stack.read_volume(NVRAM, 13) == b"ON-THE-DEVICE"

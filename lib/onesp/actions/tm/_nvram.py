@@ -40,6 +40,7 @@ file there is replaced, never written through, and a reader never sees half a fi
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from ...errors import BadInput, HostError
@@ -93,10 +94,23 @@ def volume_size(ctx: Any, name: str) -> Optional[int]:
     return None if found is None else int(found["size"])
 
 
-def save(ctx: Any, host: str, vm: Any, vm_dir: str, name: str, size: int) -> int:
+@dataclass(frozen=True)
+class Saved:
+    """What a save found at the NVRAM path, and the volume's size after it."""
+
+    found: str  # "file" (saved), "link" (not read through) or "absent"
+    size: int
+
+    @property
+    def path_in_use(self) -> bool:
+        """The VM's domain opens the NVRAM path. With nothing there it uses no such path: the
+        addon's deploy tweak pointed its ``<nvram type='block'>`` at the device itself."""
+        return self.found != "absent"
+
+
+def save(ctx: Any, host: str, vm: Any, vm_dir: str, name: str, size: int) -> Saved:
     """Copy the NVRAM file on ``host`` into volume ``name`` (of ``size`` bytes), attached
-    there; returns the volume's size after it. A missing file, or a symlink (nothing is read
-    through it), is nothing to save.
+    there. A missing file, or a symlink (nothing is read through it), is nothing to save.
 
     Deliberately without undo, the resize included: the volume then holds what the file
     holds, which every later step expects (putting back the old size alone would cut the
@@ -116,9 +130,10 @@ def save(ctx: Any, host: str, vm: Any, vm_dir: str, name: str, size: int) -> int
     if answer in ("link", "absent"):
         ctx.log.info("%s on %s is %s: nothing to save into %s", source, host,
                      "a symlink" if answer == "link" else "missing", name)
-    elif answer != "saved":
+        return Saved(answer, size)
+    if answer != "saved":
         raise HostError(host, "save %s" % source, "unexpected answer %r" % answer[:100])
-    return size
+    return Saved("file", size)
 
 
 def _run_save(node: Any, source: str, device: str, size: int) -> str:

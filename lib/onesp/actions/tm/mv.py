@@ -68,7 +68,7 @@ def move_directory(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, system_ds
     if files and plan.source_alive and not skip_files:
         seen = vmdir.survey(ctx, src.host, src.path, dst.host, dst.path)
     if nvram is not None and nvram_size is not None and plan.source_alive and plan.detach != "none":
-        nvram_size = uefi.save(ctx, src.host, vm, src.vm_dir, nvram.name, nvram_size)
+        nvram_size = uefi.save(ctx, src.host, vm, src.vm_dir, nvram.name, nvram_size).size
     if plan.attach:
         vmdir.make(ctx, dst.host, dst.path, common.monitor_marker(system_ds), seen.destination_existed if seen else None)
     moved: List[VmVolume] = []

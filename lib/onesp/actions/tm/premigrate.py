@@ -9,7 +9,9 @@ destination host. ``disk.<n>`` on the destination points at each volume. The UEF
 file (``_nvram``) is first saved into its volume on the source, where the VM runs (so the
 volume holds the NVRAM as of this migration), and written from the volume on the
 destination only when no regular file is there after the copy (QEMU rewrites the
-destination's flash from the migrated state; it only needs the file). Any failure undoes
+destination's flash from the migrated state; it only needs the file) — and only when the
+source had something at that path: a domain the addon's deploy tweak made opens the device
+itself, and a file nobody uses would later be saved over the NVRAM it changed. Any failure undoes
 all of it, so the destination is as before (the saved volume aside); a second run changes nothing.
 """
 
@@ -35,8 +37,9 @@ def run(ctx: Any) -> None:
     dst = ctx.client_id(args.dst_host)
     nvram = migration.nvram_member(m.volumes)
     nvram_size = uefi.volume_size(ctx, nvram.name) if nvram is not None else None
+    saved = None
     if nvram is not None and nvram_size is not None:
-        nvram_size = uefi.save(ctx, args.src_host, m.vm, args.vm_dir, nvram.name, nvram_size)
+        saved = uefi.save(ctx, args.src_host, m.vm, args.vm_dir, nvram.name, nvram_size)
     seen = vmdir.survey(ctx, args.src_host, args.vm_dir, args.dst_host, args.vm_dir) if m.copies_directory else None
     if m.system_tm:
         vmdir.make(ctx, args.dst_host, args.vm_dir, m.marker, seen.destination_existed if seen else None)
@@ -46,6 +49,6 @@ def run(ctx: Any) -> None:
         vmdir.copy(ctx, args.src_host, args.vm_dir, args.dst_host, args.vm_dir, seen)
     moved = migration.moved(done)
     migration.link(ctx, args.dst_host, args.vm_dir, moved, m.marker)
-    if nvram is not None and nvram_size is not None and nvram in moved:
-        uefi.restore(ctx, args.dst_host, m.vm, args.vm_dir, nvram.name, nvram_size, keep_file=True)
+    if nvram is not None and saved is not None and saved.path_in_use and nvram in moved:
+        uefi.restore(ctx, args.dst_host, m.vm, args.vm_dir, nvram.name, saved.size, keep_file=True)
     livemigration.run_other_tms(ctx, m, "premigrate")
