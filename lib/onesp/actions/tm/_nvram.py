@@ -12,13 +12,16 @@ needs a deploy tweak. So the path holds a regular file, and the volume
   a re-deploy after a host failure, tm mv on the destination of a resume or cold migration
   (the volume is authoritative: whatever was at the path is replaced), tm premigrate on the
   destination of a live migration (only when no regular file arrived there: QEMU rewrites
-  the destination's flash from the migrated state anyway, the file only has to exist).
+  the destination's flash from the migrated state anyway, the file only has to exist; and
+  only when the source had something at the path, see ``Saved.path_in_use``).
 * ``save`` (file -> volume) where the VM's state leaves a host: tm mv on the source of a
   stop, undeploy or cold migration, and tm premigrate on the source of a live migration
   (taken while the VM runs).
 
 Between those points the guest's NVRAM changes live only in the file on the host; a host
-that dies loses them, and the VM restarts from the volume's copy.
+that dies loses them, and the VM restarts from the volume's copy. Deliberately no save
+where the state stays on its host (power off, suspend, reboot: the file is the NVRAM
+there), and none before tm delete (a terminated VM's NVRAM volume is deleted with it).
 
 Sizes: the volume's size *is* the NVRAM's size, so a restore copies the whole volume and
 needs no other record. tm context creates the volume with exactly the template's size (a
