@@ -37,8 +37,8 @@ def tm_mkswap(stack: Stack) -> Invocation:
 
 
 def tm_context(stack: Stack) -> Invocation:
-    """Context ISO and UEFI NVRAM of VM 7 deployed on node1; its persistent disk is still
-    attached on the VM's earlier host node2 as well."""
+    """Context ISO and UEFI NVRAM (volume, and its file in the VM directory) of VM 7 deployed
+    on node1; its persistent disk is still attached on the VM's earlier host node2 as well."""
     b = stack.b
     folder = stack.root / "vms" / "7"
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,7 +48,7 @@ def tm_context(stack: Stack) -> Invocation:
     nvram.write_bytes(b"NVRAM-VARS" + bytes(1014))
     stack.env["ONESP_OVMF_PATH"] = str(folder)
     stack.put_image(6, persistent=True)
-    stack.put_vm(VM, disks=[b.image_disk(0, 6, persistent=True, size=16)],
+    stack.put_vm(VM, disks=[b.image_disk(0, 6, persistent=True, size=16)], lcm_state=1,  # PROLOG: a deploy
                  history=[b.history("node2", hid=2), b.history("node1", hid=1)],
                  user_template={"T_OS_NVRAM": "storpool:template=%s" % nvram})
     stack.sp.attach("one-img-6", 1)
