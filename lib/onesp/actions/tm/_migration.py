@@ -77,6 +77,7 @@ def vm_members(ctx: Any, vm: Any, system_ds_id: int, system_on_storpool: bool) -
         ds_id = disk.datastore_id if disk is not None and disk.datastore_id is not None else system_ds_id
         found.append(member(vm, volume, ds_id))
     if system_on_storpool and vm.t_os_nvram:
+        common.nvram_file(vm)  # a VM name that cannot name its NVRAM file is refused before any change
         found.append(VmVolume(ctx.names.nvram(vm.id), system_ds_id, False, False, None, None, True, int(vm.id),
                               "NVRAM"))
     return found

@@ -51,7 +51,7 @@ from ...errors import BadInput, ConfigError, HostError, Unsupported
 from ...host import check_path
 from ...storpool import ApiExists
 from . import _nvram as uefi
-from ._common import attach_readonly, link_disk, release_other_hosts
+from ._common import attach_readonly, link_disk, nvram_file, release_other_hosts
 
 SECTOR = 512
 ISO_TIMEOUT = 600
@@ -254,6 +254,7 @@ def _nvram_source(ctx: Any, vm: Any) -> Tuple[Optional[BinaryIO], int]:
         if (os_section.text("FIRMWARE_FORMAT") or "").strip().lower() == "qcow2":
             raise Unsupported("T_OS_NVRAM of VM %d: OS/FIRMWARE_FORMAT is qcow2, and OpenNebula's kvm deploy would "
                               "convert its template onto the NVRAM volume at every start; use raw" % vm.id)
+    nvram_file(vm)  # a VM name that cannot name its NVRAM file is refused before anything is made
     name = ctx.names.nvram(vm.id)
     existing = uefi.volume_size(ctx, name)
     if existing is not None:
