@@ -12,8 +12,8 @@ moves the system datastore's own volumes (context ISO, NVRAM) the same way and, 
 ``SP_SYSTEM=ssh``, the directory's files (``vmdir``). The UEFI NVRAM file (``_nvram``) is
 saved into its volume on the source before the volume leaves it (stop, undeploy, cold
 migration from a host that is up) and written from the volume on the destination (resume,
-cold migration), replacing whatever the directory copy brought. Same source and destination: nothing
-to do. A source host that is down (PROLOG_MIGRATE_UNKNOWN): StorPool only, nothing is
+cold migration), replacing whatever the directory copy brought. Same source and
+destination: nothing to do. A source host that is down (PROLOG_MIGRATE_UNKNOWN): StorPool only, nothing is
 asked of that host. Every step is undone if a later one fails; removing the source
 directory is the last step.
 """

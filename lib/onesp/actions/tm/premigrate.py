@@ -9,10 +9,11 @@ destination host. ``disk.<n>`` on the destination points at each volume. The UEF
 file (``_nvram``) is first saved into its volume on the source, where the VM runs (so the
 volume holds the NVRAM as of this migration), and written from the volume on the
 destination only when no regular file is there after the copy (QEMU rewrites the
-destination's flash from the migrated state; it only needs the file) — and only when the
-source had something at that path: a domain the addon's deploy tweak made opens the device
-itself, and a file nobody uses would later be saved over the NVRAM it changed. Any failure undoes
-all of it, so the destination is as before (the saved volume aside); a second run changes nothing.
+destination's flash from the migrated state; it only needs the file) and the source had
+something at that path (a domain the addon's deploy tweak made opens the device itself, and
+a file it does not use would later be saved over the NVRAM it changed). Any failure undoes
+all of it, so the destination is as before (the saved volume aside); a second run changes
+nothing.
 """
 
 from __future__ import annotations
