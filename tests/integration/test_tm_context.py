@@ -150,25 +150,27 @@ def _ovmf(stack):
     ovmf = stack.root / "OVMF"
     ovmf.mkdir()
     template = ovmf / "OVMF_VARS.fd"
-    template.write_bytes(b"NVRAM-VARS" + b"\0" * 1000)
+    template.write_bytes(b"NVRAM-VARS" + b"\0" * 1014)
     return ovmf, template, {"ONESP_OVMF_PATH": "%s /nonexistent/second" % ovmf}
 
 
 def test_context_creates_uefi_nvram_once(stack, files):
     ovmf, template, env = _ovmf(stack)
     for spec in ("storpool:template=OVMF_VARS.fd", "storpool:template=%s" % template):
-        stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"T_OS_NVRAM": spec})
+        stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"T_OS_NVRAM": spec}, lcm_state=1)
         r = _context(stack, files[0], env=env)
         assert r.ok, r
         vol = stack.volume("one-sys-7-NVRAM")
         assert vol["size"] == 1024 and vol["tags"] == {"virt": "one", "nloc": "one", "nvm": "7", "type": "NVRAM"}
         assert stack.clients_of("one-sys-7-NVRAM") == {1: "rw"}
         assert stack.read_volume("one-sys-7-NVRAM", 10) == b"NVRAM-VARS"
-        # the path oned writes as the domain's <nvram> is the volume's device
-        assert os.readlink(stack.ds_location / "101" / "7" / "vm-7_VARS.fd") == str(stack.dev_dir / "one-sys-7-NVRAM")
+        # the path oned writes as the domain's <nvram> is a regular file with the volume's bytes
+        nvram_file = stack.ds_location / "101" / "7" / "vm-7_VARS.fd"
+        assert not nvram_file.is_symlink() and nvram_file.read_bytes() == template.read_bytes()
         stack.write_volume("one-sys-7-NVRAM", b"BOOT-ORDER")
         assert _context(stack, files[0], env=env).ok
         assert stack.read_volume("one-sys-7-NVRAM", 10) == b"BOOT-ORDER"  # never overwritten once it exists
+        assert nvram_file.read_bytes()[:10] == b"BOOT-ORDER"  # a deploy starts from the volume
         stack.sp.detach("one-sys-7-NVRAM", "all", force=True)
         stack.sp.volume_delete("one-sys-7-NVRAM")
     assert _context(stack, files[0], env=env).ok

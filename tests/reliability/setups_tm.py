@@ -37,8 +37,8 @@ def tm_mkswap(stack: Stack) -> Invocation:
 
 
 def tm_context(stack: Stack) -> Invocation:
-    """Context ISO and UEFI NVRAM of VM 7 deployed on node1; its persistent disk is still
-    attached on the VM's earlier host node2 as well."""
+    """Context ISO and UEFI NVRAM (volume, and its file in the VM directory) of VM 7 deployed
+    on node1; its persistent disk is still attached on the VM's earlier host node2 as well."""
     b = stack.b
     folder = stack.root / "vms" / "7"
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,7 +48,7 @@ def tm_context(stack: Stack) -> Invocation:
     nvram.write_bytes(b"NVRAM-VARS" + bytes(1014))
     stack.env["ONESP_OVMF_PATH"] = str(folder)
     stack.put_image(6, persistent=True)
-    stack.put_vm(VM, disks=[b.image_disk(0, 6, persistent=True, size=16)],
+    stack.put_vm(VM, disks=[b.image_disk(0, 6, persistent=True, size=16)], lcm_state=1,  # PROLOG: a deploy
                  history=[b.history("node2", hid=2), b.history("node1", hid=1)],
                  user_template={"T_OS_NVRAM": "storpool:template=%s" % nvram})
     stack.sp.attach("one-img-6", 1)
@@ -58,23 +58,30 @@ def tm_context(stack: Stack) -> Invocation:
 
 
 MIGRATE = 8
+NVRAM_SIZE = 4096
 DEPLOYED = ("one-img-5-7-0", "one-img-6", "one-sys-7-2-raw", "one-sys-7-3-iso")
 
 
 def _vm_on_node1(stack: Stack, lcm_state: int, **vm: Any) -> str:
-    """VM 7 (disk 0 clone of image 5, persistent disk 1, volatile disk 2, context disk 3) on
-    node1 with node2 as its next host; its volumes attached to node1, its directory there."""
+    """VM 7 (disk 0 clone of image 5, persistent disk 1, volatile disk 2, context disk 3, UEFI
+    NVRAM) on node1 with node2 as its next host; its volumes attached to node1, its directory
+    there with the NVRAM file the guest has written since the volume was last saved."""
     b = stack.b
     stack.put_image(5, data=b"boot-5")
     stack.put_image(6, data=b"data-6", persistent=True)
     disks = [b.image_disk(0, 5, size=16), b.image_disk(1, 6, persistent=True, size=16), b.volatile_disk(2, 16)]
     xml = stack.put_vm(VM, disks=disks, lcm_state=lcm_state,
-                       history=(b.history("node1", hid=1), b.history("node2", hid=2)), **vm)
+                       history=(b.history("node1", hid=1), b.history("node2", hid=2)),
+                       user_template={"T_OS_NVRAM": "storpool:template=OVMF_VARS.fd"}, **vm)
     vm_volumes(stack)
+    stack.sp.volume_create("one-sys-7-NVRAM", size=NVRAM_SIZE, template="one-ds-101", tags=dict(VM_TAGS, type="NVRAM"))
+    stack.write_volume("one-sys-7-NVRAM", b"NVRAM-AS-SAVED")
     for disk, name in enumerate(DEPLOYED):
         stack.sp.attach(name, 1)
         made = link(stack, name, disk, host="node1")
         (made.parent / ("disk.%d.monitor" % disk)).write_text("storpool\n")
+    stack.sp.attach("one-sys-7-NVRAM", 1)
+    (made.parent / "vm-7_VARS.fd").write_bytes(b"NVRAM-AS-WRITTEN".ljust(NVRAM_SIZE, b"\0"))
     (made.parent / "deployment.0").write_bytes(b"<domain>vm 7</domain>")
     return xml
 

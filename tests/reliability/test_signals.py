@@ -214,3 +214,19 @@ def test_known_defect(stacks, name, keys):
     found = in_pool(stacks, chosen, work)
     problems = ["%s: %s" % (step, p) for step, ps in zip(chosen, found) for p in ps]
     assert not problems, "%s:\n%s" % (name, "\n".join(problems))
+
+
+def test_sigterm_at_the_nvram_file_steps_of_tm_context(stacks):
+    """tm context at a deploy writes the NVRAM file (a temporary, then a rename over the path)
+    after its volumes are made: SIGTERM before or after either command removes exactly what it
+    made. (Only these steps: the whole action ends with an undoable-by-design detach from the
+    VM's earlier host, and its device paths differ between stacks.)"""
+    scenario = BY_NAME["tm context"]
+    skip_without_tools(scenario)
+    steps = [s for s in steps_of(stacks[0], scenario) if s.kind == "host"]
+    template = next(i for i, s in enumerate(steps) if s.what.startswith("node1 dd of=") and "NVRAM" in s.what)
+    checked = steps[template + 2:]
+    assert [s.what.split("#")[0] for s in checked][-2:] == ["node1 mv -Tf"] * 2, checked
+    problems = ["%s: %s" % (step, p) for step in checked for p in interrupt(stacks[0], scenario, step, None)]
+    TALLY.add("SIGTERM steps", "tm context (NVRAM file)", len(checked))
+    assert not problems, "\n".join(problems)

@@ -25,6 +25,7 @@ different StorPool clusters are refused: the volumes could not follow.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
@@ -73,6 +74,17 @@ def prepare(ctx: Any) -> Optional[Migration]:
     volumes = migration.vm_members(ctx, vm, system_ds.id, system_tm)
     copies = system_tm and str(ctx.config.SP_SYSTEM) == "ssh"
     return Migration(args, vm, system_ds, volumes, system_tm, copies)
+
+
+def previous_dir(m: Migration) -> str:
+    """The VM directory in the previous system datastore, beside ``m.args.vm_dir``
+    (``<location>/<ds id>/<vm id>``): where a VM moved between datastores on one host still
+    runs from until it is next deployed."""
+    previous = m.vm.previous_history
+    if previous is None:
+        return m.args.vm_dir
+    location = posixpath.dirname(posixpath.dirname(m.args.vm_dir.rstrip("/")))
+    return posixpath.join(location, str(previous.ds_id), str(m.vm.id))
 
 
 def refuse_another_cluster(ctx: Any, m: Migration) -> None:

@@ -46,7 +46,6 @@ class VmVolume:
     optional: bool = False  # may not exist (NVRAM)
     vm_id: Optional[int] = None
     type_tag: Optional[str] = None
-    entry: Optional[str] = None  # a file in the VM directory that points at it, besides disk.<n> (NVRAM)
 
 
 @dataclass(frozen=True)
@@ -78,8 +77,9 @@ def vm_members(ctx: Any, vm: Any, system_ds_id: int, system_on_storpool: bool) -
         ds_id = disk.datastore_id if disk is not None and disk.datastore_id is not None else system_ds_id
         found.append(member(vm, volume, ds_id))
     if system_on_storpool and vm.t_os_nvram:
+        common.nvram_file(vm)  # a VM name that cannot name its NVRAM file is refused before any change
         found.append(VmVolume(ctx.names.nvram(vm.id), system_ds_id, False, False, None, None, True, int(vm.id),
-                              "NVRAM", common.nvram_file(vm)))
+                              "NVRAM"))
     return found
 
 
@@ -261,7 +261,7 @@ def _delete_quietly(sp: Any, name: str) -> None:
 
 def moved(changes: Sequence[Change]) -> List[VmVolume]:
     """The volumes ``apply`` changed (once each, in order): an absent NVRAM is not among them,
-    so no link is made to a device that will not appear."""
+    so nothing is read from a device that will not appear."""
     found: List[VmVolume] = []
     for change in changes:
         if change.volume not in found:
@@ -270,14 +270,17 @@ def moved(changes: Sequence[Change]) -> List[VmVolume]:
 
 
 def link(ctx: Any, host: str, vm_dir: str, volumes: Sequence[VmVolume], marker: Optional[str]) -> None:
-    """Point ``<vm_dir>/disk.<n>`` (and the NVRAM's ``<vm name>_VARS.fd``) on ``host`` at each
-    volume's device (atomically); undo puts back what was there."""
+    """Point ``<vm_dir>/disk.<n>`` on ``host`` at each volume's device (atomically); undo puts
+    back what was there. The NVRAM has no link: its file is written from the volume (``_nvram``)."""
     for volume in volumes:
         if volume.disk_id is not None:
             volume_steps.link_path(ctx, host, ctx.device_path(volume.name), "%s/disk.%d" % (vm_dir, volume.disk_id),
                                    marker)
-        if volume.entry is not None:
-            volume_steps.link_path(ctx, host, ctx.device_path(volume.name), "%s/%s" % (vm_dir, volume.entry), marker)
+
+
+def nvram_member(volumes: Sequence[VmVolume]) -> Optional[VmVolume]:
+    """The UEFI NVRAM volume among ``volumes`` (None: the VM has none here)."""
+    return next((v for v in volumes if v.type_tag == "NVRAM"), None)
 
 
 # -- the VM document of the migrate hooks --------------------------------------------------------

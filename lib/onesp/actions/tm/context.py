@@ -15,13 +15,15 @@ the VM's volumes are then detached from the other hosts of its history (see
 ``common.release_other_hosts``; never forced).
 
 UEFI NVRAM (``T_OS_NVRAM="storpool:template=<file>"``): ``one-sys-<vm>-NVRAM`` is created
-from the template file once and attached to the host, as the addon does; the template must be,
-as opened, a regular file under an OVMF_PATH directory (a bare name is looked up in the first),
-so a VM owner cannot have any other front-end file copied into a volume. For a VM with
-OS/FIRMWARE set, oned writes ``<nvram><vm dir>/<vm name>_VARS.fd</nvram>`` into the domain
-(LibVirtDriverKVM.cc); that path is made a symlink to the NVRAM volume's device, so the
-pflash libvirt opens by that path is the StorPool volume without any deploy tweak (mv and
-premigrate keep the link).
+from the template file once (exactly its size) and attached to the host, as the addon does;
+the template must be, as opened, a regular file under an OVMF_PATH directory (a bare name is
+looked up in the first), so a VM owner cannot have any other front-end file copied into a
+volume. When the VM is being deployed (LCM state PROLOG, or its retry), the volume's contents
+are then written to ``<vm dir>/<vm name>_VARS.fd``, the ``<nvram>`` oned writes, as a regular
+file (see ``actions.tm._nvram``: why not a link, and when mv and premigrate save and restore it);
+OpenNebula's deploy copies its firmware template there only when nothing is there. In any
+other state (a context refresh of a VM that has a domain on the host) that file is the VM's
+own and is left alone.
 
 With ``INCLUDE_CONTEXT_PACKAGES`` (a number above 0, or YES, in the VM's user template) the
 ISO also holds the files under CONTEXT_PACKAGES_DIR (OpenNebula's guest context packages) at
@@ -37,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import posixpath
 import re
 import shlex
 import shutil
@@ -50,7 +51,8 @@ from ... import disks, frontfiles, volumes
 from ...errors import BadInput, ConfigError, HostError, Unsupported
 from ...host import check_path
 from ...storpool import ApiExists
-from ._common import attach_readonly, link_disk, monitor_marker, nvram_file, release_other_hosts
+from . import _nvram as uefi
+from ._common import attach_readonly, link_disk, nvram_file, release_other_hosts
 
 SECTOR = 512
 ISO_TIMEOUT = 600
@@ -58,6 +60,8 @@ ISO_TIMEOUT = 600
 DEFAULT_ISO_TOOL = "genisoimage"
 WRITE_TIMEOUT = 600
 _TARGET = re.compile(r"[^/\x00-\x1f\x7f]{1,255}\Z")
+#: LCM states PROLOG and PROLOG_FAILURE: tm context is part of a deploy, the VM is not running.
+DEPLOYING = (1, 39)
 #: A file for the ISO: (path on the front-end, name in the ISO, directory it must really be in or None).
 IsoEntry = Tuple[str, str, Optional[str]]
 
@@ -81,10 +85,10 @@ def run(ctx: Any) -> None:
     name = ctx.names.context(vm.id, dst.disk_id)
     with contextlib.ExitStack() as opened:
         nvram = _nvram_source(ctx, vm) if wants_nvram(vm) else None
-        if nvram is not None:
+        if nvram is not None and nvram[0] is not None:
             opened.callback(nvram[0].close)
         _write_iso(ctx, vm, name, entries, dst, system_ds)
-        if wants_nvram(vm):
+        if nvram is not None:
             _nvram(ctx, vm, dst.host, dst.vm_dir, system_ds, nvram)
     if ctx.config.FORCE_DETACH_OTHER_CONTEXT:
         names = [v.name for v in disks.vm_volumes(ctx.names, vm, system_on_storpool=True, include_context=False)]
@@ -252,8 +256,9 @@ def nvram_template(spec: str) -> Optional[str]:
     return None
 
 
-def _nvram_source(ctx: Any, vm: Any) -> Optional[Tuple[BinaryIO, int]]:
-    """The opened NVRAM template when the VM's NVRAM volume must be made now (None: it exists).
+def _nvram_source(ctx: Any, vm: Any) -> Tuple[Optional[BinaryIO], int]:
+    """(the opened NVRAM template, its size) when the VM's NVRAM volume must be made now;
+    (None, the volume's size) when it exists.
 
     Runs before anything is created, so a template that is refused leaves nothing behind.
     The file is confined to OVMF_PATH by what was opened (see ``frontfiles``).
@@ -262,33 +267,42 @@ def _nvram_source(ctx: Any, vm: Any) -> Optional[Tuple[BinaryIO, int]]:
         if (os_section.text("FIRMWARE_FORMAT") or "").strip().lower() == "qcow2":
             raise Unsupported("T_OS_NVRAM of VM %d: OS/FIRMWARE_FORMAT is qcow2, and OpenNebula's kvm deploy would "
                               "convert its template onto the NVRAM volume at every start; use raw" % vm.id)
+    nvram_file(vm)  # a VM name that cannot name its NVRAM file is refused before anything is made
     name = ctx.names.nvram(vm.id)
-    with ctx.step("look for UEFI NVRAM %s" % name):
-        if ctx.sp.volume_or_none(name) is not None:
-            return None
+    existing = uefi.volume_size(ctx, name)
+    if existing is not None:
+        return None, existing
     template = nvram_template(str(vm.t_os_nvram))
     with ctx.step("read the NVRAM template of VM %d" % vm.id):
         if template is None:
             raise BadInput("T_OS_NVRAM names no template (storpool:template=<file>) and %s does not exist" % name)
         handle, size, _ = frontfiles.open_confined(template, tuple(ctx.config.OVMF_PATH), "T_OS_NVRAM template")
+        try:
+            uefi.check_size(size, "T_OS_NVRAM template %s" % template)
+        except BaseException:
+            handle.close()
+            raise
     return handle, size
 
 
-def _nvram(ctx: Any, vm: Any, host: str, vm_dir: str, system_ds: Any, source: Optional[Tuple[BinaryIO, int]]) -> None:
-    """Create the NVRAM volume from ``source`` (when given), attach it to ``host`` and point
-    ``<vm dir>/<vm name>_VARS.fd`` — the path oned writes into the domain's ``<nvram>`` —
-    at its device."""
+def _nvram(ctx: Any, vm: Any, host: str, vm_dir: str, system_ds: Any, source: Tuple[Optional[BinaryIO], int]) -> None:
+    """Create the NVRAM volume from the template (when one is given), attach it to ``host``
+    and, at a deploy, write it to the NVRAM file in the VM directory."""
     name = ctx.names.nvram(vm.id)
+    template, size = source
     created = False
-    if source is not None:
-        size = max(SECTOR, -(-source[1] // SECTOR) * SECTOR)
+    if template is not None:
         tags = ctx.tags.vm_disk(vm.id, None, "NVRAM", disks.qos_context(ctx.config, vm, system_ds),
                                 vm.vc_policy)
         created = volumes.create(ctx, name, size_bytes=size, template=ctx.names.template(system_ds.id), tags=tags,
                                  owner={ctx.tags.vm_key: str(vm.id), "type": "NVRAM"})
     device = volumes.attach(ctx, name, host, undo=created)
-    if created and source is not None:
+    if created and template is not None:
         with ctx.step("write the NVRAM template to %s on %s" % (name, host)):
             ctx.host(host).run(["dd", "of=" + device, "bs=128k", "conv=notrunc,fdatasync", "status=none"],
-                               stdin=source[0], timeout=WRITE_TIMEOUT, what="dd of=%s" % name)
-    volumes.link_path(ctx, host, device, posixpath.join(vm_dir, nvram_file(vm)), monitor_marker(system_ds))
+                               stdin=template, timeout=WRITE_TIMEOUT, what="dd of=%s" % name)
+    if vm.lcm_state in DEPLOYING:
+        uefi.restore(ctx, host, vm, vm_dir, name, size)
+    else:
+        ctx.log.info("VM %d is in LCM state %d, not being deployed: its NVRAM file on %s is left as it is",
+                     vm.id, vm.lcm_state, host)

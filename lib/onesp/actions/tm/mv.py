@@ -9,8 +9,11 @@ What moves is decided by the VM's LCM state (``moves``): the volume is detached 
 source host's StorPool client, attached to the destination's, or both in one
 VolumesReassignWait, and ``disk.<n>`` on the destination points at it. The directory call
 moves the system datastore's own volumes (context ISO, NVRAM) the same way and, with
-``SP_SYSTEM=ssh``, the directory's files (``vmdir``). Same source and destination: nothing
-to do. A source host that is down (PROLOG_MIGRATE_UNKNOWN): StorPool only, nothing is
+``SP_SYSTEM=ssh``, the directory's files (``vmdir``). The UEFI NVRAM file (``_nvram``) is
+saved into its volume on the source before the volume leaves it (stop, undeploy, cold
+migration from a host that is up) and written from the volume on the destination (resume,
+cold migration), replacing whatever the directory copy brought. Same source and
+destination: nothing to do. A source host that is down (PROLOG_MIGRATE_UNKNOWN): StorPool only, nothing is
 asked of that host. Every step is undone if a later one fails; removing the source
 directory is the last step.
 """
@@ -22,7 +25,7 @@ from typing import Any, List, Optional, Tuple
 
 from ... import disks
 from ...errors import BadInput, OnespError
-from . import _common as common, _migration as migration, _moves as moves, _vmdir as vmdir
+from . import _common as common, _migration as migration, _moves as moves, _nvram as uefi, _vmdir as vmdir
 from ._migration import VmVolume
 
 
@@ -57,23 +60,30 @@ def move_directory(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, system_ds
     src, dst = args.src, args.dst
     own = [v for v in migration.vm_members(ctx, vm, system_ds.id, True) if v.type_tag in ("CNTXT", "NVRAM")]
     clients = _clients(ctx, args, vm, plan) if own else None
+    nvram = migration.nvram_member(own)
+    nvram_size = uefi.volume_size(ctx, nvram.name) if nvram is not None else None
     files = _copies_files(ctx, src, system_ds)
     skip_files = plan.undeploy and bool(ctx.config.SKIP_UNDEPLOY_SSH)
     seen = None
     if files and plan.source_alive and not skip_files:
         seen = vmdir.survey(ctx, src.host, src.path, dst.host, dst.path)
+    if nvram is not None and nvram_size is not None and plan.source_alive and plan.detach != "none":
+        nvram_size = uefi.save(ctx, src.host, vm, src.vm_dir, nvram.name, nvram_size).size
     if plan.attach:
         vmdir.make(ctx, dst.host, dst.path, common.monitor_marker(system_ds), seen.destination_existed if seen else None)
+    moved: List[VmVolume] = []
     if clients is not None:
-        move_volumes(ctx, args, plan, own, system_ds, clients)
-    if not files:
-        return
-    if not plan.source_alive:
+        moved = move_volumes(ctx, args, plan, own, system_ds, clients)
+    remove_source = False
+    if files and not plan.source_alive:
         ctx.log.info("source host %s is down: its VM directory %s is left there", src.host, src.path)
-    elif skip_files:
-        if plan.detach_only and ctx.config.CLEAN_SRC_ON_UNDEPLOY:
-            vmdir.remove(ctx, src.host, src.path)
-    elif seen is not None and vmdir.copy(ctx, src.host, src.path, dst.host, dst.path, seen):
+    elif files and skip_files:
+        remove_source = plan.detach_only and bool(ctx.config.CLEAN_SRC_ON_UNDEPLOY)
+    elif seen is not None:
+        remove_source = vmdir.copy(ctx, src.host, src.path, dst.host, dst.path, seen)
+    if nvram is not None and nvram_size is not None and plan.attach and nvram in moved:
+        uefi.restore(ctx, dst.host, vm, dst.vm_dir, nvram.name, nvram_size)
+    if remove_source:
         vmdir.remove(ctx, src.host, src.path)
 
 
@@ -96,8 +106,9 @@ def _clients(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan) -> Clients:
 
 
 def move_volumes(ctx: Any, args: Any, plan: moves.MovePlan, volumes: List[VmVolume], system_ds: Any,
-                 clients: Clients) -> None:
-    """Reassign ``volumes`` as ``plan`` says and point their ``disk.<n>`` on the destination at them."""
+                 clients: Clients) -> List[VmVolume]:
+    """Reassign ``volumes`` as ``plan`` says and point their ``disk.<n>`` on the destination at
+    them; returns the volumes that moved (an absent NVRAM is not among them)."""
     src, dst = args.src, args.dst
     changes = moves.changes(plan, volumes, clients.source, clients.destination, clients.earlier)
     names = ", ".join(v.name for v in volumes)
@@ -107,9 +118,10 @@ def move_volumes(ctx: Any, args: Any, plan: moves.MovePlan, volumes: List[VmVolu
         what = "attach %s to %s" % (names, dst.host)
     else:
         what = "detach %s from %s" % (names, src.host if plan.detach == "source" else "all hosts")
-    done = migration.apply(ctx, changes, "%s (%s)" % (what, plan.state))
+    done = migration.moved(migration.apply(ctx, changes, "%s (%s)" % (what, plan.state)))
     if plan.attach:
-        migration.link(ctx, dst.host, dst.vm_dir, migration.moved(done), common.monitor_marker(system_ds))
+        migration.link(ctx, dst.host, dst.vm_dir, done, common.monitor_marker(system_ds))
+    return done
 
 
 def _earlier_clients(ctx: Any, vm: Any, dst_host: str) -> List[int]:
