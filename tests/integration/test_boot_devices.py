@@ -266,3 +266,25 @@ def test_live_migration_without_a_directory_copy_writes_the_file_on_the_destinat
     assert r.ok, r
     assert not os.path.lexists(nvram_path(stack, "node2"))
     assert stack.read_volume(NVRAM, 13) == b"ON-THE-DEVICE"
+
+
+def test_a_move_to_another_system_datastore_on_one_host_saves_the_nvram_the_domain_uses(stack, uefi_vm):
+    """OpenNebula 7.2+ moves a running VM to system datastore 102 on its own host: the domain
+    keeps using the NVRAM file in 101's directory, so that one is saved, and the new directory
+    gets the file its next deploy will open."""
+    deploy(stack, uefi_vm, "node1", ["node1"])
+    guest_writes(stack, "node1", b"BOOT-ORDER-1")
+    stack.put_datastore(102, kind="SYSTEM")
+    stack.sp.template_create("one-ds-102", replication=3, placeAll="default", placeTail="default")
+    b = stack.b
+    history = (b.history("node1", hid=1, ds_id=101), b.history("node1", hid=1, ds_id=102))
+    xml = stack.put_vm(7, name=NAME, disks=[b.volatile_disk(0, 16)], lcm_state=LIVE, history=history,
+                       user_template={"T_OS_NVRAM": "storpool:template=OVMF_VARS.fd"})
+    r = stack.tm("premigrate", "node1", "node1", "%s/102/7" % stack.ds_location, "7", "102",
+                 stdin=base64.b64encode(xml.encode()))
+    assert r.ok, r
+    assert stack.read_volume(NVRAM, len(VARS) + 1) == with_guest_bytes(b"BOOT-ORDER-1")
+    moved = stack.host_root("node1") / "102" / "7" / (NAME + "_VARS.fd")
+    assert stat.S_ISREG(os.lstat(moved).st_mode) and moved.read_bytes() == with_guest_bytes(b"BOOT-ORDER-1")
+    assert nvram_file(stack, "node1") == with_guest_bytes(b"BOOT-ORDER-1")  # the running domain's, untouched
+    assert stack.clients_of(NVRAM) == {1: "rw"}

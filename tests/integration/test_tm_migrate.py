@@ -261,7 +261,8 @@ def test_move_to_another_system_datastore_on_the_same_host_keeps_every_volume_at
 def test_move_to_a_system_datastore_on_another_storpool_cluster_is_refused_before_any_change(stack):
     doc = running(stack, history=(stack.b.history("node1", hid=1, ds_id=101),
                                   stack.b.history("node1", hid=1, ds_id=102)))
-    stack.put_datastore(102, kind="SYSTEM", sp={"API_HTTP_HOST": "192.0.2.9", "API_HTTP_PORT": "81"})
+    stack.put_datastore(102, kind="SYSTEM", sp={"API_HTTP_HOST": "192.0.2.9", "API_HTTP_PORT": "81",
+                                              "AUTH_TOKEN": "token-of-the-other-cluster"})
     before = stack.state()
     stack.ctl.reset_calls()
     r = stack.tm("premigrate", "node1", "node1", "%s/102/7" % stack.ds_location, "7", "102", stdin=doc)
