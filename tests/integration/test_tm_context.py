@@ -227,16 +227,6 @@ def test_context_reads_nvram_templates_only_under_ovmf_path(stack, files):
                              "/etc/shadow: no directory is allowed for it (configuration)"]
 
 
-def test_context_finds_a_relative_nvram_template_in_ovmf_path(stack, files):
-    ovmf = stack.root / "OVMF"
-    ovmf.mkdir()
-    (ovmf / "OVMF_VARS.fd").write_bytes(b"NVRAM-VARS" + b"\0" * 1000)
-    stack.put_vm(7, disks=[stack.b.image_disk(0, 5)], user_template={"T_OS_NVRAM": "storpool:template=OVMF_VARS.fd"})
-    r = _context(stack, files[0], env={"ONESP_OVMF_PATH": str(ovmf)})
-    assert r.ok, r
-    assert stack.read_volume("one-sys-7-NVRAM", 10) == b"NVRAM-VARS"
-
-
 def test_context_reaches_oned_at_the_one_xmlrpc_the_rc_file_exports(stack, files, tmp_path):
     stack.put_vm(7, disks=[stack.b.image_disk(0, 5)])
     rc = tmp_path / "addon-storpoolrc"
