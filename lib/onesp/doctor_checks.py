@@ -234,6 +234,11 @@ class Doctor:
             return
         self.add(name, OK, "%s: template %s, replication %d, placeAll %s, placeTail %s"
                  % (ds.name, template, replication, place_all, found.get("placeTail") or place_all))
+        if cfg.SP_DISK_LIMITS:
+            from .limits import check_template
+
+            status, detail, fix = check_template(found)
+            self.add("%s disk limits" % name, OK if status == "ok" else WARN, detail, fix)
 
     # -- hosts ---------------------------------------------------------------------------------------
     def hosts(self, datastores: List[Any]) -> None:

@@ -102,6 +102,24 @@ def _number(raw: Optional[str], name: str, what: str) -> Optional[int]:
     return value or None
 
 
+def check_template(template: Dict[str, Any]) -> "tuple[str, str, str]":
+    """(status, detail, fix) for ``onesp doctor``: the StorPool template of a datastore that opts in.
+
+    Its volumes take their limits from their disks, so limits of the template's own would
+    be replaced on every disk (and a ``perGiB`` template would read a disk's totals per GiB
+    on the volumes made before the opt-in).
+    """
+    name = str(template.get("name") or "")
+    own = ["%s %s" % (key, template.get(key)) for key in ("iops", "bw") if template.get(key) not in (None, "-")]
+    if template.get("limitType") == "perGiB":
+        own.append("limitType perGiB")
+    if not own:
+        return "ok", "SP_DISK_LIMITS: disks set their volumes' iops and bw; template %s sets none" % name, ""
+    return ("warn", "SP_DISK_LIMITS: disks set their volumes' limits, but template %s has %s, which each disk "
+            "replaces" % (name, ", ".join(own)),
+            "storpool template %s iops - bw - limitType total, or turn SP_DISK_LIMITS off for this datastore" % name)
+
+
 def current(volume: Any) -> Dict[str, Limit]:
     """A volume summary's limits, as keyword arguments that put them back (undo)."""
     return {"iops": volume.get("iops", "-"), "bw": volume.get("bw", "-"),

@@ -260,3 +260,20 @@ def test_host_fencing_row_where_opennebulas_fault_tolerance_hooks_are(stack, tmp
     code, checks = setup.checks()
     assert by_name(checks)["host fencing"] == {"name": "host fencing", "status": "ok",
                                                "detail": "%s runs onesp fence" % script, "fix": ""}
+
+
+def test_disk_limits_row_for_a_datastore_that_opts_in(stack, tmp_path):
+    stack.put_datastore(100, kind="IMAGE", template={"SP_DISK_LIMITS": "YES"})
+    stack.put_datastore(101, kind="SYSTEM", template={"SP_DISK_LIMITS": "YES"})
+    stack.sp.template_update("one-ds-101", iops=2000, limitType="perGiB")
+    setup = Setup(stack, tmp_path)
+    code, checks = setup.checks()
+    assert code == 0, checks
+    found = by_name(checks)
+    assert found["datastore 100 disk limits"]["status"] == "ok"
+    assert found["datastore 101 disk limits"] == {
+        "name": "datastore 101 disk limits", "status": "warn",
+        "detail": "SP_DISK_LIMITS: disks set their volumes' limits, but template one-ds-101 has iops 2000, "
+                  "limitType perGiB, which each disk replaces",
+        "fix": "storpool template one-ds-101 iops - bw - limitType total, or turn SP_DISK_LIMITS off for this "
+               "datastore"}
