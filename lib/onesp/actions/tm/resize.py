@@ -1,9 +1,10 @@
 """tm resize: grow the volume of a VM disk to the new size (oned never shrinks).
 
 ``resize <host>:<vm dir>/disk.<n> <size MB> <vm id> <ds id>``. The host sees the new size
-of an attached StorPool volume by itself; the guest is told by the VMM driver. With
-SP_DISK_LIMITS on the disk's datastore (its image datastore, or the system datastore for a
-volatile disk) the disk's limits go in the same VolumeUpdate as the size.
+of an attached StorPool volume by itself; the guest is told by the VMM driver. The datastore
+is the disk's own (oned passes the image datastore of an image disk, the system datastore of
+a volatile one), so with SP_DISK_LIMITS there the disk's limits go in the same VolumeUpdate
+as the size.
 """
 
 from __future__ import annotations
@@ -22,13 +23,4 @@ def run(ctx: Any) -> None:
     disk = vm.disk(args.dst.disk_id)
     ctx.use_datastore(ctx.one.datastore(args.ds_id))
     volume = disks.disk_volume(ctx.names, vm.id, disk)
-    volumes.grow(ctx, volume.name, args.size_mb, limits=limits.for_disk(_disk_config(ctx, disk, args.ds_id), disk))
-
-
-def _disk_config(ctx: Any, disk: Any, ds_id: int) -> Any:
-    """The configuration of the datastore the disk belongs to (SP_DISK_LIMITS is read there)."""
-    if disk.is_volatile or disk.datastore_id is None or disk.datastore_id == ds_id:
-        return ctx.config
-    with ctx.step("read datastore %d" % disk.datastore_id):
-        datastore = ctx.one.datastore(disk.datastore_id)
-    return ctx.base_config.with_datastore(datastore.template, "datastore %s" % datastore.id)
+    volumes.grow(ctx, volume.name, args.size_mb, limits=limits.for_disk(ctx.config, disk))
