@@ -25,10 +25,11 @@ nothing attached and changes nothing.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .errors import BadInput, Busy, HostError, NotFound, OnespError
+from .errors import BadInput, Busy, HostError, OnespError
 from .storpool import ApiNotFound
 
 LOG = logging.getLogger("onesp")
@@ -178,8 +179,6 @@ def check_hook(remotes: str) -> Tuple[str, str, str]:
     host_error.rb runs ``<remotes>/hooks/ft/fence_host.sh`` before it recreates a failed host's
     VMs; as shipped that script refuses to run (it exits 1 until an operator edits it).
     """
-    import os
-
     path = os.path.join(remotes, "hooks", "ft", "fence_host.sh")
     fix = "make %s run 'onesp fence -' (docs/fencing.md) and register the host-error hook" % path
     try:
@@ -200,12 +199,7 @@ def resolve_client(host: str, document_id: Optional[int], lookup: Callable[[str]
     """The client id: SP_OURID of the host document when it has one, else the usual lookup."""
     if document_id is not None and 1 <= int(document_id) <= 4095:
         return int(document_id)
-    try:
-        return lookup(host)
-    except NotFound:
-        raise
-    except OnespError as exc:
-        raise NotFound("no StorPool client id for host %s: %s" % (host, exc)) from None
+    return lookup(host)
 
 
 def as_dict(outcome: Outcome) -> Dict[str, Any]:
