@@ -44,7 +44,8 @@ def fence(host: str, force: bool, dry_run: bool, probe_timeout: float, as_json: 
         outcome = run_fence(host, client, ctx.sp, lambda: node.run(["true"], what="probe"), force=force,
                             dry_run=dry_run)
     except OnespError as exc:
-        logs.LOGGER.error("fence %s: %s: %s", host, exc.kind, exc)
+        if logs.LOGGER.handlers:  # set up: never Python's last-resort handler, a second line on stderr
+            logs.LOGGER.error("fence %s: %s: %s", host, exc.kind, exc)
         raise click.ClickException(logs.printable(logs.SECRETS.mask("%s: %s" % (exc.kind, exc)))) from None
     if as_json:
         click.echo(json.dumps(as_dict(outcome), indent=1))
