@@ -172,3 +172,15 @@ def test_bad_input_is_one_line_and_changes_nothing(stack):
         assert len(lines) == 1 and lines[0].startswith(expected), (argv, err)
         assert "Traceback" not in err
     assert stack.attachments() == before
+
+
+def test_an_object_deleted_meanwhile_does_not_stop_the_rest(stack):
+    running_on_node1(stack)
+    # StorPool refuses the whole request when one object of it has just been deleted
+    stack.ctl.inject_fault("VolumesReassignWait", error="objectDoesNotExist", descr="volume one-img-5-8-0 does not exist")
+    stack.ctl.reset_calls()
+    code, out, err = onesp(stack, "fence", "node1", env=dead(stack, "node1"))
+    assert code == 0, err
+    assert stack.ctl.counts()["VolumesReassignWait"] == 1 + 5  # the refused one, then one per object
+    assert on_client(stack, 1) == []
+    assert "fenced, detached 4 volumes and 1 snapshots" in out
