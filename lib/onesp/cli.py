@@ -19,6 +19,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "audit": ("onesp.commands.audit", "audit"),
     "demo": ("onesp.commands.demo", "demo"),
     "doctor": ("onesp.doctor", "doctor"),
+    "fence": ("onesp.commands.fence", "fence"),
 }
 SIMULATORS: Dict[str, Tuple[str, str]] = {
     "storpool": ("onesp.sim.storpool.command", "storpool"),

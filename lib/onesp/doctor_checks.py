@@ -94,6 +94,7 @@ class Doctor:
         self.hosts(datastores)
         self.registration()
         self.remotes()
+        self.fencing()
         return self.checks
 
     # -- configuration -------------------------------------------------------------------------
@@ -241,8 +242,13 @@ class Doctor:
         if unreadable:
             self.add(name, WARN, "%s; values onesp cannot read: %s" % (detail, "; ".join(unreadable)),
                      "correct the datastore's attributes (onedatastore update %d)" % ds.id)
-            return
-        self.add(name, OK, detail)
+        else:
+            self.add(name, OK, detail)
+        if cfg.SP_DISK_LIMITS:
+            from .limits import check_template
+
+            status, detail, fix = check_template(found)
+            self.add("%s disk limits" % name, OK if status == "ok" else WARN, detail, fix)
 
     # -- hosts ---------------------------------------------------------------------------------------
     def hosts(self, datastores: List[Any]) -> None:
@@ -340,6 +346,17 @@ class Doctor:
                      "run install.sh again to restore them, then onehost sync --force")
         else:
             self.add("remotes", OK, "%s: onesp %s, %d files as installed" % (where, __version__, len(record.files)))
+
+
+    def fencing(self) -> None:
+        """A row only where OpenNebula's fault-tolerance hooks are (``<remotes>/hooks/ft``):
+        does the fencing script host_error.rb runs call ``onesp fence``?"""
+        from .fence import check_hook
+
+        if not os.path.isdir(os.path.join(self.places.remotes, "hooks", "ft")):
+            return
+        status, detail, fix = check_hook(self.places.remotes)
+        self.add("host fencing", {"ok": OK, "warn": WARN}.get(status, WARN), detail, fix)
 
 
 def run(places: Places, env: Optional[Mapping[str, str]] = None) -> List[Check]:

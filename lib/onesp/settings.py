@@ -88,6 +88,8 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("FORCE_DETACH_OTHER_MV", "bool", "1", "On moves, detach the disk from every other host first."),
     _s("FORCE_DETACH_OTHER_CONTEXT", "bool", "1", "After deploy, detach the VM's volumes from other hosts."),
     _s("TAG_CONTEXT_ISO", "bool", "1", "Tag the context ISO volume."),
+    _s("SP_DISK_LIMITS", "bool", "0", "A disk's TOTAL_IOPS_SEC and TOTAL_BYTES_SEC become its volume's StorPool "
+       "limits (iops, bw).", datastore=True),
     _s("DISKSNAPSHOT_LIMIT", "str", "", "Maximum disk snapshots per disk (empty: no limit).", datastore=True),
     _s("DISK_SNAPSHOT_FSFREEZE", "bool", "0", "Freeze guest filesystems around live disk snapshots."),
     _s("DISK_SAVEAS_FSFREEZE", "bool", "0", "Freeze guest filesystems around a live disk save-as."),

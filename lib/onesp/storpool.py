@@ -229,9 +229,10 @@ class StorPool:
         tags: Optional[Mapping[str, str]] = None,
         iops: Optional[Union[int, str]] = None,
         bw: Optional[Union[int, str]] = None,
+        limit_type: Optional[str] = None,
     ) -> Dict[str, Any]:
         body = {"name": name, "size": size, "template": template, "parent": parent, "baseOn": base_on,
-                "tags": dict(tags) if tags else None, "iops": iops, "bw": bw}
+                "tags": dict(tags) if tags else None, "iops": iops, "bw": bw, "limitType": limit_type}
         return self._post("VolumeCreate", None, body)
 
     def volume_update(
@@ -246,9 +247,10 @@ class StorPool:
         tags: Optional[Mapping[str, str]] = None,
         iops: Optional[Union[int, str]] = None,
         bw: Optional[Union[int, str]] = None,
+        limit_type: Optional[str] = None,
     ) -> Dict[str, Any]:
         body = {"size": size, "sizeAdd": size_add, "shrinkOk": shrink_ok, "rename": rename, "template": template,
-                "tags": dict(tags) if tags else None, "iops": iops, "bw": bw}
+                "tags": dict(tags) if tags else None, "iops": iops, "bw": bw, "limitType": limit_type}
         return self._post("VolumeUpdate", name, body)
 
     def volume_delete(self, name: str) -> None:

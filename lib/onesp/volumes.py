@@ -39,8 +39,10 @@ def create(
     parent: Optional[str] = None,
     base_on: Optional[str] = None,
     owner: Optional[Mapping[str, str]] = None,
+    limits: Optional[Any] = None,
 ) -> bool:
-    """Create volume ``name`` in one call carrying size, template, parent and tags (``name`` held first).
+    """Create volume ``name`` in one call carrying size, template, parent, tags and the disk's
+    StorPool limits (``limits.DiskLimits``, when its datastore opts in) (``name`` held first).
 
     If it already exists and its tags include ``owner`` (an earlier run of this action made
     it), it is adopted and False is returned; any other existing volume is an error, never
@@ -52,7 +54,8 @@ def create(
     with ctx.step("create volume %s" % name):
         entry = undo_new_volume(ctx, name, tags)
         try:
-            ctx.sp.volume_create(name, size=size, template=template, parent=parent, base_on=base_on, tags=tags)
+            ctx.sp.volume_create(name, size=size, template=template, parent=parent, base_on=base_on, tags=tags,
+                                 **(limits.kwargs() if limits is not None else {}))
         except ApiExists:
             ctx.undo_stack.discard(entry)
             existing = ctx.sp.volume_or_none(name)
@@ -96,15 +99,19 @@ def _delete_if_ours(ctx: Any, name: str, expected: Mapping[str, str]) -> None:
         delete_now(ctx, name)
 
 
-def grow(ctx: Any, name: str, size_mb: int, current_bytes: Optional[int] = None) -> None:
-    """Grow ``name`` to ``size_mb`` (never shrink); undo shrinks it back to the size it had."""
+def grow(ctx: Any, name: str, size_mb: int, current_bytes: Optional[int] = None, limits: Optional[Any] = None) -> None:
+    """Grow ``name`` to ``size_mb`` (never shrink); undo shrinks it back to the size it had.
+
+    ``limits`` (the disk's StorPool limits) go in the same VolumeUpdate as the size, as
+    StorPool's CloudStack plugin sends a volume's IOPS with every resize.
+    """
     with ctx.step("resize volume %s to %d MB" % (name, size_mb)):
         if current_bytes is None:
             current_bytes = int(ctx.sp.volume(name)["size"])
         wanted = size_mb * MIB
         if wanted <= current_bytes:
             return
-        ctx.sp.volume_update(name, size=wanted)
+        ctx.sp.volume_update(name, size=wanted, **(limits.kwargs() if limits is not None else {}))
     ctx.undo(ctx.sp.volume_update, name, size=current_bytes, shrink_ok=True, label="shrink %s back" % name)
 
 
@@ -142,17 +149,21 @@ def detach(ctx: Any, name: str, host: Optional[str] = None, *, force: bool = Tru
                  timeout=int(ctx.config.ATTACH_TIMEOUT), label="attach %s to %s again" % (name, host))
 
 
-def retag(ctx: Any, name: str, tags: Mapping[str, str], previous: Optional[Mapping[str, str]] = None) -> None:
+def retag(ctx: Any, name: str, tags: Mapping[str, str], previous: Optional[Mapping[str, str]] = None,
+          limits: Optional[Any] = None, previous_limits: Optional[Mapping[str, Any]] = None) -> None:
     """Set (or clear, with empty values) tags; undo restores the ``previous`` values of those keys.
 
+    ``limits`` (``limits.DiskLimits``) go in the same VolumeUpdate; with ``previous_limits``
+    (``limits.current`` of the volume before) the undo puts those back too.
     The undo is registered before the call: restoring tags is harmless if the update never
     happened, and it covers an update that took effect although its answer was lost.
     """
     if previous is not None:
         restore = {k: previous.get(k, "") for k in tags}
-        ctx.undo(ctx.sp.volume_update, name, tags=restore, label="restore tags of %s" % name)
+        ctx.undo(ctx.sp.volume_update, name, tags=restore, label="restore tags of %s" % name,
+                 **(dict(previous_limits) if limits is not None and previous_limits is not None else {}))
     with ctx.step("tag volume %s" % name):
-        ctx.sp.volume_update(name, tags=tags)
+        ctx.sp.volume_update(name, tags=tags, **(limits.kwargs() if limits is not None else {}))
 
 
 def link(ctx: Any, host: str, name: str, path: str, *, readonly: bool = False, monitor_marker: Optional[str] = None,

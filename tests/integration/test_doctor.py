@@ -259,3 +259,39 @@ def test_a_storpool_block_without_the_7_2_keys_and_datastores_refusing_moves(sta
     assert found["datastore 102 moves"]["detail"] == ("sp-system-102: DS_MIGRATE_SNAP=NO: oned refuses moving a VM "
                                                       "with disk snapshots to another system datastore")
     assert "datastore 100 moves" not in found  # an image datastore has no such attributes
+
+
+def test_host_fencing_row_where_opennebulas_fault_tolerance_hooks_are(stack, tmp_path):
+    setup = Setup(stack, tmp_path)
+    ft = setup.remotes / "hooks" / "ft"
+    ft.mkdir(parents=True)
+    script = ft / "fence_host.sh"
+    script.write_text("#!/bin/bash\n# onesp fence - (not yet)\necho 'Fence host not configured' && exit 1\n")
+    code, checks = setup.checks()
+    assert code == 0, checks  # a warning, not a failure: fencing is the operator's choice
+    row = by_name(checks)["host fencing"]
+    assert row["status"] == "warn"
+    assert row["detail"] == ("%s does not run onesp fence: a failed host keeps its volumes attached while its VMs "
+                             "are recreated elsewhere" % script)
+    assert "docs/fencing.md" in row["fix"]
+    script.write_text("#!/bin/bash\nHOST_TEMPLATE=$(cat)\nprintf '%s' \"$HOST_TEMPLATE\" | onesp fence -\n")
+    code, checks = setup.checks()
+    assert by_name(checks)["host fencing"] == {"name": "host fencing", "status": "ok",
+                                               "detail": "%s runs onesp fence" % script, "fix": ""}
+
+
+def test_disk_limits_row_for_a_datastore_that_opts_in(stack, tmp_path):
+    stack.put_datastore(100, kind="IMAGE", template={"SP_DISK_LIMITS": "YES"})
+    stack.put_datastore(101, kind="SYSTEM", template={"SP_DISK_LIMITS": "YES"})
+    stack.sp.template_update("one-ds-101", iops=2000, limitType="perGiB")
+    setup = Setup(stack, tmp_path)
+    code, checks = setup.checks()
+    assert code == 0, checks
+    found = by_name(checks)
+    assert found["datastore 100 disk limits"]["status"] == "ok"
+    assert found["datastore 101 disk limits"] == {
+        "name": "datastore 101 disk limits", "status": "warn",
+        "detail": "SP_DISK_LIMITS: disks set their volumes' limits, but template one-ds-101 has iops 2000, "
+                  "limitType perGiB, which each disk replaces",
+        "fix": "storpool template one-ds-101 iops - bw - limitType total, or turn SP_DISK_LIMITS off for this "
+               "datastore"}

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
-from ... import disks, volumes
+from ... import disks, limits, volumes
 from ...arguments import HostPath
 from ...disks import DiskVolume
 from ...errors import BadInput, Busy, HostError, OnespError
@@ -127,19 +127,22 @@ def ensure_clone(ctx: Any, ref: DiskRef, qos: Optional[str]) -> bool:
 
     One VolumeCreate carrying baseOn, the size (only when the disk's SIZE exceeds the
     image's ORIGINAL_SIZE), the template (only with NO_VOLUME_TEMPLATE off; else the clone
-    keeps its parent's) and every tag. A volume left by an earlier run for the same VM and
-    disk is adopted unchanged. Returns True when it was created now.
+    keeps its parent's), every tag and, with SP_DISK_LIMITS, the disk's limits. A volume left
+    by an earlier run for the same VM and disk is adopted unchanged. Returns True when it was
+    created now.
     """
     volume = ref.volume
     if not volume.per_vm or not volume.base:
         raise BadInput("disk %d of VM %d is not a per-VM clone of an image" % (ref.disk_id, ref.vm_id))
+    disk_limits = limits.for_disk(ctx.config, ref.disk)
     size_mb = None
     disk = ref.disk
     if disk.size and disk.original_size is not None and disk.size > disk.original_size and not disk.is_cdrom:
         size_mb = int(disk.size)
     template = None if ctx.config.NO_VOLUME_TEMPLATE else ctx.names.template(ref.datastore.id)
     return volumes.create(ctx, volume.name, base_on=volume.base, size_mb=size_mb, template=template,
-                          tags=disk_tags(ctx, ref, qos), owner=owner_tags(ctx, ref.vm_id, ref.disk_id))
+                          tags=disk_tags(ctx, ref, qos), owner=owner_tags(ctx, ref.vm_id, ref.disk_id),
+                          limits=disk_limits)
 
 
 def other_hosts(vm: Any, keep_host: str) -> List[str]:

@@ -5,7 +5,9 @@ is the one SOURCE names (ds mkfs reserved it for the save_as image); it is creat
 call: baseOn the disk's volume for snap id -1 (the current state), or from the disk
 snapshot ``<volume>-snap<N>``. It carries the image's tags only (virt, nloc, qc from the image
 datastore or DEFAULT_QOSCLASS), the template of the image datastore unless
-NO_VOLUME_TEMPLATE. With DISK_SAVEAS_FSFREEZE the guest of a running VM is frozen around
+NO_VOLUME_TEMPLATE and, when that datastore opts in to SP_DISK_LIMITS, no IOPS or bandwidth
+limit: those are the disk's (set by the action that made it), not the new image's, which
+would otherwise inherit them with its data. With DISK_SAVEAS_FSFREEZE the guest of a running VM is frozen around
 the copy of its current state, and always thawed.
 
 A target left by an earlier, interrupted run is replaced as the addon does, through
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from ... import disks, volumes
+from ... import disks, limits, volumes
 from ...storpool import ApiExists
 from ... import libvirt
 from ._common import load_disk
@@ -62,7 +64,7 @@ def _create(ctx: Any, target: str, source: str, parent: Optional[str], template:
         entry = volumes.undo_new_volume(ctx, target, tags)
         try:
             ctx.sp.volume_create(target, base_on=None if parent else source, parent=parent, template=template,
-                                 tags=tags)
+                                 tags=tags, **(limits.NONE.kwargs() if limits.enabled(ctx.config) else {}))
         except ApiExists:
             ctx.undo_stack.discard(entry)
             raise

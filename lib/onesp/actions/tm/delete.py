@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, List, Optional
 
-from ... import disks, volumes
+from ... import disks, limits, volumes
 from ...disks import DiskVolume
 from ...storpool import ApiBusy, ApiNotFound
 from ._common import delete_vm_snapshots, on_host
@@ -77,7 +77,8 @@ def _delete_disk_snapshots(ctx: Any, disk: Any, volume: DiskVolume) -> None:
 
 
 def _give_back(ctx: Any, volume: DiskVolume) -> None:
-    """The persistent image's own volume: detached everywhere and stripped of the VM's tags.
+    """The persistent image's own volume: detached everywhere and stripped of the VM's tags
+    (and, with SP_DISK_LIMITS, of the disk's limits).
 
     Detaching is forced unless the disk is READONLY; then a refusal is only logged, as the
     addon's "soft fail" does.
@@ -93,7 +94,8 @@ def _give_back(ctx: Any, volume: DiskVolume) -> None:
             if not volume.readonly:
                 raise
             ctx.log.warning("READONLY volume %s stays attached where it is open: %s", name, exc)
-    volumes.retag(ctx, name, ctx.tags.released(str(ctx.config.DEFAULT_QOSCLASS or "")))
+    volumes.retag(ctx, name, ctx.tags.released(str(ctx.config.DEFAULT_QOSCLASS or "")),
+                  limits=limits.NONE if limits.enabled(ctx.config) else None)
 
 
 def _delete_system_volumes(ctx: Any, vm: Any) -> None:

@@ -4,7 +4,8 @@
 SHAREABLE images, and IMMUTABLE ones (CLONE=NO, SAVE=NO, READONLY=YES) unless they are
 CDROMs. A CDROM is cloned into ``<image volume>-<vm>-<n>`` (type CDROM) so the image can be
 attached to several VMs; any other persistent disk is the image volume itself, tagged for
-this VM (type PERS or PERSRO) and attached rw (READONLY_MODE when READONLY).
+this VM (type PERS or PERSRO), given the disk's limits with SP_DISK_LIMITS (in the same
+update as its tags) and attached rw (READONLY_MODE when READONLY).
 
 The addon force-detaches the volume from every client first. Here only the hosts of this
 VM's own history are considered, and without force: a stale attachment left there is
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ... import disks, volumes
+from ... import disks, limits, volumes
 from ...errors import BadInput, NotFound, Unsupported
 from ...storpool import ApiNotFound
 from ._common import DiskRef, disk_tags, ensure_clone, link_disk, load_disk, release_other_hosts
@@ -53,6 +54,7 @@ def _link_cdrom(ctx: Any, args: Any, ref: DiskRef) -> None:
 
 def _link_persistent(ctx: Any, args: Any, ref: DiskRef) -> None:
     name = ref.volume.name
+    disk_limits = limits.for_disk(ctx.config, ref.disk)
     image = None
     if ref.disk.image_id is not None:
         with ctx.step("read image %d" % ref.disk.image_id):
@@ -64,6 +66,7 @@ def _link_persistent(ctx: Any, args: Any, ref: DiskRef) -> None:
         except ApiNotFound:
             raise NotFound("the volume of image %s does not exist" % ref.disk.image_id) from None
     release_other_hosts(ctx, ref.vm, [name], args.dst.host)
-    volumes.retag(ctx, name, disk_tags(ctx, ref, qos), previous=before.get("tags", {}))
+    volumes.retag(ctx, name, disk_tags(ctx, ref, qos), previous=before.get("tags", {}), limits=disk_limits,
+                  previous_limits=limits.current(before))
     link_disk(ctx, args.dst.host, name, args.dst.path, readonly=ref.volume.readonly, system_ds=ref.system_ds)
 

@@ -2,7 +2,8 @@
 
 ``mkimage <size MB> <format> <host>:<vm dir>/disk.<n> <vm id> <system ds id>``. The volume
 ``one-sys-<vm>-<n>-raw`` is created with the system datastore's template and the tags
-(type VOL, or VOLRO for READONLY) in one call, attached to the host and linked as
+(type VOL, or VOLRO for READONLY) and, with SP_DISK_LIMITS, the disk's limits in one call,
+attached to the host and linked as
 ``disk.<n>``; with an FS on the disk it is formatted there first (mkfs, file system from
 an allow-list). ``mkswap`` is the same with a swap area (``one-sys-<vm>-<n>-swap``).
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import shlex
 from typing import Any, List
 
-from ... import disks, volumes
+from ... import disks, limits, volumes
 from ...errors import BadInput, Unsupported
 from ._common import attach_readonly, disk_tags, link_disk, load_disk, owner_tags
 
@@ -46,10 +47,12 @@ def make_volatile(ctx: Any, args: Any, swap: bool) -> None:
         if (value or "raw").lower() != "raw":
             raise Unsupported("%s has %s %s; volatile disks on StorPool are raw" % (what, attribute, value))
     command = _format_command(ctx, disk, swap)
+    disk_limits = limits.for_disk(ctx.config, disk)
     name = ref.volume.name
     qos = disks.qos_vm_disk(ctx.config, ref.vm, ref.disk_id, ref.system_ds)
     created = volumes.create(ctx, name, size_mb=args.size_mb, template=ctx.names.template(args.ds_id),
-                             tags=disk_tags(ctx, ref, qos), owner=owner_tags(ctx, ref.vm_id, ref.disk_id))
+                             tags=disk_tags(ctx, ref, qos), owner=owner_tags(ctx, ref.vm_id, ref.disk_id),
+                             limits=disk_limits)
     host = args.dst.host
     if not created or not command:
         link_disk(ctx, host, name, args.dst.path, readonly=ref.volume.readonly, system_ds=ref.system_ds,

@@ -2,7 +2,9 @@
 
 ``mvds <host>:<vm dir>/disk.<n> <SOURCE> <vm id> <image ds id>``. The disk's volume is
 detached from every client (forced unless READONLY), loses the VM's tags (nvm, vc-policy,
-type, diskid) and gets the image's QoS class (image > image datastore > DEFAULT_QOSCLASS);
+type, diskid) and gets the image's QoS class (image > image datastore > DEFAULT_QOSCLASS)
+and, when the image datastore opts in to SP_DISK_LIMITS, no IOPS or bandwidth limit (they
+were the disk's);
 when SOURCE names another volume (a deferred save-as) it is renamed to it in the same
 call. With VMSNAPSHOT_DELETE_ON_TERMINATE the VM snapshots of the disk go, by the exact
 names the VM document records. Finally ``disk.<n>`` is removed on the host (skipped, and
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from ... import disks, volumes
+from ... import disks, limits, volumes
 from ...errors import NotFound, OnespError
 from ...storpool import ApiBusy, ApiExists, ApiNotFound
 from ._common import delete_vm_snapshots, load_disk, on_host
@@ -31,12 +33,14 @@ def run(ctx: Any) -> Optional[str]:
     with ctx.step("find the volume of disk %d of VM %d" % (ref.disk_id, ref.vm_id)):
         name, info = _find(ctx, current, target)
     tags = ctx.tags.released(disks.qos_image(ctx.config, _image_of(ctx, target, ref), ref.datastore))
+    cleared = limits.NONE if limits.enabled(ctx.config) else None
     _detach_everywhere(ctx, name, args.src.host, ref.volume.readonly)
     if name != target:
         template = None if ctx.config.NO_VOLUME_TEMPLATE else ctx.names.template(ref.datastore.id)
-        _rename(ctx, name, target, tags, info, template)
+        _rename(ctx, name, target, tags, info, template, cleared)
     else:
-        volumes.retag(ctx, name, tags, previous=info.get("tags", {}))
+        volumes.retag(ctx, name, tags, previous=info.get("tags", {}), limits=cleared,
+                      previous_limits=limits.current(info))
     delete_vm_snapshots(ctx, ref.vm, [current])
     if on_host(ctx, args.src.host, "remove %s" % args.src.path, ctx.host(args.src.host).remove, args.src.path):
         return None
@@ -94,21 +98,23 @@ def _attach_again(ctx: Any, name: str, host: str, readonly: bool) -> None:
 
 
 def _rename(ctx: Any, name: str, target: str, tags: Dict[str, str], info: Dict[str, Any],
-            template: Optional[str]) -> None:
+            template: Optional[str], cleared: Optional[Any] = None) -> None:
     """Rename to SOURCE (deferred save-as) with the released tags, in one call.
 
     The undo is registered first, so a rename whose answer was lost is reverted as well;
     it does nothing when no volume has the new name, or when the old one still exists.
     """
     previous = {k: info.get("tags", {}).get(k, "") for k in tags}
+    policy = cleared.kwargs() if cleared is not None else {}
     ctx.undo(_rename_back, ctx, target, name, previous, info.get("templateName") if template else None,
-             label="rename %s back to %s" % (target, name))
+             limits.current(info) if cleared is not None else {}, label="rename %s back to %s" % (target, name))
     with ctx.step("rename volume %s to %s" % (name, target)):
-        ctx.sp.volume_update(name, rename=target, tags=tags, template=template)
+        ctx.sp.volume_update(name, rename=target, tags=tags, template=template, **policy)
 
 
-def _rename_back(ctx: Any, target: str, name: str, tags: Dict[str, str], template: Optional[str]) -> None:
+def _rename_back(ctx: Any, target: str, name: str, tags: Dict[str, str], template: Optional[str],
+                 policy: Dict[str, Any]) -> None:
     try:
-        ctx.sp.volume_update(target, rename=name, tags=tags, template=template)
+        ctx.sp.volume_update(target, rename=name, tags=tags, template=template, **policy)
     except (ApiNotFound, ApiExists):
         pass

@@ -1,14 +1,17 @@
 """tm resize: grow the volume of a VM disk to the new size (oned never shrinks).
 
 ``resize <host>:<vm dir>/disk.<n> <size MB> <vm id> <ds id>``. The host sees the new size
-of an attached StorPool volume by itself; the guest is told by the VMM driver.
+of an attached StorPool volume by itself; the guest is told by the VMM driver. The datastore
+is the disk's own (oned passes the image datastore of an image disk, the system datastore of
+a volatile one), so with SP_DISK_LIMITS there the disk's limits go in the same VolumeUpdate
+as the size.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ... import disks, volumes
+from ... import disks, limits, volumes
 from ...errors import BadInput
 
 
@@ -20,4 +23,4 @@ def run(ctx: Any) -> None:
     disk = vm.disk(args.dst.disk_id)
     ctx.use_datastore(ctx.one.datastore(args.ds_id))
     volume = disks.disk_volume(ctx.names, vm.id, disk)
-    volumes.grow(ctx, volume.name, args.size_mb)
+    volumes.grow(ctx, volume.name, args.size_mb, limits=limits.for_disk(ctx.config, disk))
