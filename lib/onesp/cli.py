@@ -18,6 +18,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "encode": ("onesp.commands.codec", "encode"),
     "audit": ("onesp.commands.audit", "audit"),
     "retag": ("onesp.commands.retag", "retag"),
+    "report": ("onesp.commands.report", "report"),
     "demo": ("onesp.commands.demo", "demo"),
     "doctor": ("onesp.doctor", "doctor"),
 }
