@@ -94,6 +94,10 @@ class Doctor:
         self.hosts(datastores)
         self.registration()
         self.remotes()
+        from . import doctor_operations
+
+        doctor_operations.host_probe(self, datastores)
+        doctor_operations.retag_hook(self)
         return self.checks
 
     # -- configuration -------------------------------------------------------------------------
