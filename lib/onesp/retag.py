@@ -82,9 +82,9 @@ class Outcome:
 
 
 def tag_value(value: Optional[str], tag: str) -> str:
-    """A tag value as the actions write it (``vc-policy`` without any blanks, as the addon
-    did): validated, "" when unset."""
-    text = "".join((value or "").split()) if tag == "vc-policy" else (value or "").strip()
+    """A tag value as the actions write it: stripped and validated (a value StorPool does not
+    accept is refused here as it is at deploy), "" when unset."""
+    text = (value or "").strip()
     if text:
         check_tag(tag, text)
     return text
@@ -117,7 +117,8 @@ def vm_targets(cfg: Any, vm: Any, datastore: Callable[[int], Any], image: Callab
 
 
 def image_targets(cfg: Any, images: Iterable[Any], datastore: Callable[[int], Any], held: Set[str]) -> List[Target]:
-    """The own volume of each image on a storpool datastore that no VM holds (``held``)."""
+    """The own volume of each image on a storpool datastore that no VM holds as a persistent
+    disk (``held``: those volumes follow their VM, even when the VM's tags cannot be computed)."""
     targets = []
     for img in images:
         ds = datastore(img.datastore_id)
@@ -193,12 +194,13 @@ class Retagger:
         held: Set[str] = set()
         units: List[List[Target]] = []
         for vm in vms:
+            held.update(self.cfg.names.volume_from_source(d.source) for d in vm.disks
+                        if d.source and d.image_id is not None and not d.clone and not d.is_cdrom)
             try:
                 targets = vm_targets(self.cfg, vm, known, self._images.get)
             except OnespError as exc:
                 self.outcome.failed.append("VM %d: %s: %s" % (vm.id, exc.kind, exc))
                 continue
-            held.update(t.volume for t in targets)
             if datastore_id is None or _touches(vm, datastore_id):
                 units.append(targets)
         for img in image_targets(self.cfg, images, known, held):

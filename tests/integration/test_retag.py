@@ -133,3 +133,20 @@ def test_a_failed_update_undoes_the_vms_earlier_changes_and_says_so_in_one_line(
     assert "tag volume one-img-6: invalid parameter: injected (rolled back" in r.error_lines[0]
     for name in ("one-img-5-7-0", "one-img-6", "one-sys-7-2-raw"):
         assert managed(stack, name)[1] == "daily", name
+
+
+def test_a_vm_whose_policy_cannot_be_a_tag_fails_alone(stack):
+    deploy(stack)
+    stack.put_image(8)
+    stack.put_datastore(100, kind="IMAGE", sp={"QOSCLASS": "ds-class"})
+    stack.put_image(6, persistent=True, create_volume=False)  # no class of its own any more
+    update_vm(stack, 7, 'VC_POLICY="two words"')
+    code, out, err = onesp(stack, "retag", "--all")
+    assert code == 1, out + err
+    assert any(line.startswith("failed    VM 7: bad input: invalid value 'two words' for StorPool tag vc-policy")
+               for line in out.splitlines()), out
+    assert managed(stack, "one-img-5-7-0") == ("silver", "daily")  # VM 7 untouched
+    assert managed(stack, "one-img-6") == ("img-gold", "daily")  # its persistent disk is not a free image
+    assert managed(stack, "one-img-8") == ("ds-class", None)  # the rest done
+    r = stack.run("hook", "retag", stdin=stack.oned.api_argument("one.vm.update").encode())
+    assert r.code != 0 and len(r.error_lines) == 1 and "two words" in r.error_lines[0], r
