@@ -194,8 +194,7 @@ class Retagger:
         held: Set[str] = set()
         units: List[List[Target]] = []
         for vm in vms:
-            held.update(self.cfg.names.volume_from_source(d.source) for d in vm.disks
-                        if d.source and d.image_id is not None and not d.clone and not d.is_cdrom)
+            held.update(_persistent_volumes(self.cfg.names, vm))
             try:
                 targets = vm_targets(self.cfg, vm, known, self._images.get)
             except OnespError as exc:
@@ -264,6 +263,18 @@ class Retagger:
             return
         self.ctx.undo_stack.drop()
         self.outcome.changes.extend(done)
+
+
+def _persistent_volumes(names: Any, vm: Any) -> List[str]:
+    """The image volumes ``vm`` holds as persistent disks (from SOURCE, whatever else is wrong with the VM)."""
+    found = []
+    for disk in vm.disks:
+        if disk.source and disk.image_id is not None and not disk.clone and not disk.is_cdrom:
+            try:
+                found.append(names.volume_from_source(disk.source))
+            except OnespError:
+                continue
+    return found
 
 
 def _touches(vm: Any, datastore_id: int) -> bool:

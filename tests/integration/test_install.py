@@ -302,6 +302,7 @@ def test_probe_and_retag_hook_are_installed_where_opennebula_runs_them(remotes: 
     hook = remotes / "hooks" / command  # oned runs a relative COMMAND from <remotes>/hooks
     assert hook.is_file() and hook.stat().st_mode & 0o777 == 0o755
     assert 'CALL = "one.vm.update"' in template and 'ARGUMENTS = "$API"' in template
+    assert "onehook create %s/hooks/storpool/retag.hook" % remotes in first.stdout
     install_sh("--prefix", str(remotes), "--uninstall")
     assert probe.read_text() == "#!/bin/bash\n# the bash addon's probe\n"
     assert not (remotes / "hooks" / "storpool").exists()

@@ -138,7 +138,7 @@ class OnedSim:
         self._lock = threading.Lock()
         self._calls: List[Tuple[str, Tuple[Any, ...]]] = []
         self._injections: List[_Injection] = []
-        self._api_arguments: List[Tuple[str, str]] = []
+        self._answered: List[Tuple[str, Tuple[Any, ...], Any]] = []  # the last 100 calls, for api_argument
         self._methods: Dict[str, Tuple[_Signature, Callable[[str, List[Any]], Any]]] = self._method_table()
 
     # Life cycle ------------------------------------------------------------------
@@ -214,9 +214,10 @@ class OnedSim:
         """The ``$API`` argument oned would give an API hook on ``method`` for its latest call
         answered here (base64 of the ``<CALL_INFO>``, see ``hookmessage``)."""
         with self._lock:
-            for name, argument in reversed(self._api_arguments):
-                if name == method:
-                    return argument
+            answered = list(self._answered)
+        for name, params, answer in reversed(answered):
+            if name == method:
+                return api_argument(params, answer)
         raise LookupError("no %s call answered yet" % method)
 
     def reset_calls(self) -> None:
@@ -265,7 +266,7 @@ class OnedSim:
         except OnespError as exc:
             answer = [False, "[%s] %s" % (method, exc), INTERNAL, -1, 0]
         with self._lock:
-            self._api_arguments = self._api_arguments[-99:] + [(method, api_argument(params, answer))]
+            self._answered = self._answered[-99:] + [(method, tuple(params), answer)]
         return _response(answer)
 
     def _method_table(self) -> Dict[str, Tuple[_Signature, Callable[[str, List[Any]], Any]]]:
