@@ -8,7 +8,9 @@ orphan       a volume or snapshot of this instance (its name parses under ONE_PX
 missing      an image or a VM disk whose volume does not exist
 stale        an attachment of a VM disk's volume to a client where the VM does not run, or of
              an image volume no running VM uses
-tags         a VM disk volume whose ``nvm``/``diskid``/``qc`` tags disagree with oned
+tags         a VM disk volume whose ``nvm``/``diskid`` (per-VM volumes), ``qc`` or ``vc-policy``
+             tags disagree with oned (``qc`` by the precedence of the action that made it,
+             ``vc-policy`` the VM's VC_POLICY): what ``onesp retag`` sets right
 
 Objects of other instances (other prefixes and ``nloc`` values) are never considered, so a
 cluster shared by several OpenNebula instances audits cleanly from each of them.
@@ -25,6 +27,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, Iterable, List, Optional, Set
 
 from . import disks
+from .errors import BadInput
 from .naming import Names
 
 #: VM states whose disks are not expected to exist (DONE) or not yet created (INIT, PENDING, HOLD).
@@ -54,15 +57,6 @@ class Expected:
     image_volumes: Dict[str, Any]
 
 
-def _system_on_storpool(vm: Any, datastores: Dict[int, Any]) -> bool:
-    history = vm.current_history
-    if history is None:
-        return False
-    ds = datastores.get(history.ds_id)
-    tm = (ds.tm_mad if ds is not None else None) or history.tm_mad
-    return disks.is_storpool_tm(tm)
-
-
 def expected_objects(names: Names, vms: Iterable[Any], images: Iterable[Any], datastores: Dict[int, Any]) -> Expected:
     exp = Expected({}, {}, {}, {})
     for image in images:
@@ -80,7 +74,7 @@ def expected_objects(names: Names, vms: Iterable[Any], images: Iterable[Any], da
     for vm in vms:
         if vm.state in _NO_DISKS_YET:
             continue
-        for volume in disks.vm_volumes(names, vm, _system_on_storpool(vm, datastores)):
+        for volume in disks.vm_volumes(names, vm, disks.system_on_storpool(vm, datastores.get)):
             owner = "disk %d of VM %d" % (volume.disk_id, vm.id)
             exp.volumes.setdefault(volume.name, owner)
             if volume.per_vm or volume.name not in exp.disk_volumes:
@@ -133,9 +127,10 @@ def audit(cfg: Any, sp_volumes: List[Dict[str, Any]], sp_snapshots: List[Dict[st
     for attachment in attachments:
         findings.extend(_attachment_findings(attachment, exp, client_of_host))
     by_name = {v["name"]: v for v in sp_volumes}
+    images_by_id = {image.id: image for image in images}
     for name, (vm, volume) in sorted(exp.disk_volumes.items()):
-        if name in by_name and volume.per_vm:
-            findings.extend(_tag_findings(cfg, by_name[name], vm, volume, datastores))
+        if name in by_name:
+            findings.extend(_tag_findings(cfg, by_name[name], vm, volume, datastores, images_by_id))
     return sorted(findings, key=lambda f: (f.kind, f.object))
 
 
@@ -183,20 +178,29 @@ def _attachment_findings(attachment: Dict[str, Any], exp: Expected, client_of_ho
 
 
 def _tag_findings(cfg: Any, volume: Dict[str, Any], vm: Any, disk_volume: Any,
-                  datastores: Dict[int, Any]) -> List[Finding]:
+                  datastores: Dict[int, Any], images: Dict[int, Any]) -> List[Finding]:
+    from .retag import tag_value
+
     tags = cfg.tags
     have = volume.get("tags") or {}
     wrong = []
-    if have.get(tags.vm_key) != str(vm.id):
-        wrong.append("%s=%s (VM %d)" % (tags.vm_key, have.get(tags.vm_key, ""), vm.id))
-    if have.get("diskid") not in (None, str(disk_volume.disk_id)):
-        wrong.append("diskid=%s (disk %d)" % (have.get("diskid"), disk_volume.disk_id))
-    history = vm.current_history
-    system_ds = datastores.get(history.ds_id) if history is not None else None
-    disk_id = None if disk_volume.type_tag == "CNTXT" else disk_volume.disk_id
-    qos = disks.qos_vm_disk(cfg, vm, disk_id, system_ds)
-    if have.get("qc") != qos:
-        wrong.append("qc=%s (expected %s)" % (have.get("qc", ""), qos or "none"))
+    if disk_volume.per_vm:
+        if have.get(tags.vm_key) != str(vm.id):
+            wrong.append("%s=%s (VM %d)" % (tags.vm_key, have.get(tags.vm_key, ""), vm.id))
+        if have.get("diskid") not in (None, str(disk_volume.disk_id)):
+            wrong.append("diskid=%s (disk %d)" % (have.get("diskid"), disk_volume.disk_id))
+    system_ds = datastores.get(vm.system_ds_id) if vm.system_ds_id is not None else None
+    disk = next((d for d in vm.disks if d.disk_id == disk_volume.disk_id), None)
+    image = images.get(disk.image_id) if disk is not None and disk.image_id is not None else None
+    image_ds = datastores.get(disk.datastore_id) if disk is not None and disk.datastore_id is not None else None
+    try:
+        wanted = {"qc": tag_value(disks.qos_of(cfg, vm, disk_volume, system_ds, image, image_ds), "qc"),
+                  "vc-policy": tag_value(vm.vc_policy, "vc-policy")}
+    except BadInput as exc:
+        return [Finding("tags", volume["name"], "VM %d: %s" % (vm.id, exc))]
+    for key, value in wanted.items():
+        if have.get(key, "") != value:
+            wrong.append("%s=%s (expected %s)" % (key, have.get(key, ""), value or "none"))
     return [Finding("tags", volume["name"], "; ".join(wrong))] if wrong else []
 
 

@@ -17,6 +17,8 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "decode": ("onesp.commands.codec", "decode"),
     "encode": ("onesp.commands.codec", "encode"),
     "audit": ("onesp.commands.audit", "audit"),
+    "retag": ("onesp.commands.retag", "retag"),
+    "report": ("onesp.commands.report", "report"),
     "demo": ("onesp.commands.demo", "demo"),
     "doctor": ("onesp.doctor", "doctor"),
     "fence": ("onesp.commands.fence", "fence"),

@@ -8,7 +8,7 @@ volume of a disk. The QoS precedence per action follows the addon's table exactl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 from .errors import Unsupported
 from .naming import Names, check_volume_name, qos_class, vm_qos_classes
@@ -59,6 +59,17 @@ def disk_volume(names: Names, vm_id: int, disk: Any) -> DiskVolume:
     if disk.clone:
         return DiskVolume(disk.disk_id, per_vm, "NPERSRO" if disk.readonly else "NPERS", disk.readonly, True, base)
     return DiskVolume(disk.disk_id, base, "PERSRO" if disk.readonly else "PERS", disk.readonly, False)
+
+
+def system_on_storpool(vm: Any, datastore: Callable[[int], Any]) -> bool:
+    """Whether the VM's current system datastore (``datastore(id)``, None when unknown) is on
+    StorPool: then its volatile disks, context ISO and NVRAM are StorPool volumes."""
+    history = vm.current_history
+    if history is None:
+        return False
+    ds = datastore(history.ds_id)
+    tm = (ds.tm_mad if ds is not None else None) or history.tm_mad
+    return is_storpool_tm(tm)
 
 
 def context_volume(names: Names, vm: Any) -> Optional[DiskVolume]:
@@ -131,3 +142,17 @@ def qos_image(cfg: Any, image: Any, datastore: Any) -> Optional[str]:
 def qos_datastore(cfg: Any, datastore: Any) -> Optional[str]:
     """tm cpds: image datastore > default."""
     return qos_class(_attr(datastore), str(cfg.DEFAULT_QOSCLASS))
+
+
+def qos_of(cfg: Any, vm: Any, volume: DiskVolume, system_ds: Any, image: Any = None, image_ds: Any = None) -> Optional[str]:
+    """The class the action that made ``volume`` gives it, by its type tag: ln for a persistent
+    disk (``image`` and ``image_ds`` are its image and that image's datastore) and a CDROM,
+    context for the context ISO and the NVRAM, clone/mkimage for the rest. ``onesp retag`` and
+    ``onesp audit`` compare volumes with this."""
+    if volume.type_tag in ("PERS", "PERSRO"):
+        return qos_persistent(cfg, vm, volume.disk_id, image, system_ds, image_ds)
+    if volume.type_tag == "CDROM":
+        return qos_persistent(cfg, vm, volume.disk_id, None, system_ds, None, cdrom=True)
+    if volume.type_tag in ("CNTXT", "NVRAM"):
+        return qos_context(cfg, vm, system_ds)
+    return qos_vm_disk(cfg, vm, volume.disk_id, system_ds)

@@ -95,6 +95,10 @@ class Doctor:
         self.registration()
         self.remotes()
         self.fencing()
+        from . import doctor_operations
+
+        doctor_operations.host_probe(self, datastores)
+        doctor_operations.retag_hook(self)
         return self.checks
 
     # -- configuration -------------------------------------------------------------------------

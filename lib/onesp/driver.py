@@ -121,7 +121,7 @@ def run_action(
     signals.install()
     try:
         try:
-            if kind not in ("ds", "tm", "vmm") or not _ACTION.match(action):
+            if kind not in ("ds", "tm", "vmm", "hook") or not _ACTION.match(action):
                 raise BadInput("unknown action %s %s" % (kind, action))
             module = importlib.import_module("onesp.actions.%s.%s" % (kind, action))
             result = module.run(ctx)

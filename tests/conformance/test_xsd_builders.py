@@ -7,6 +7,7 @@ Skipped (with the reason) when ../shared/opennebula is absent.
 
 from __future__ import annotations
 
+import base64
 import xmlrpc.client
 
 import pytest
@@ -16,7 +17,7 @@ from fixtures.sim_oned import SCHEMA_DIRS, opennebula_dir, xsd_errors
 from onesp.one import OneClient
 from onesp.sim.oned import OnedSim
 from onesp.sim.oned.builders import (
-    cdrom_disk, datastore_xml, disk_snapshot, ds_driver_action_xml, history, host_xml, image_disk, image_xml,
+    cdrom_disk, datastore_xml, disk_snapshot, ds_driver_action_xml, history, hook_xml, host_xml, image_disk, image_xml,
     vm_snapshot, vm_xml, vmm_driver_action_xml, volatile_disk,
 )
 
@@ -164,3 +165,25 @@ def test_stand_in_answers_and_updated_documents(tmp_path, version):
     system = etree.fromstring(answers["datastore_pool.xsd"][1].encode()).find("DATASTORE[ID='101']/TEMPLATE")
     moves = (system.findtext("DS_LIVE_MIGRATE"), system.findtext("DS_MIGRATE_SNAP"))
     assert moves == (("YES", "YES") if schemas != "7.0" else (None, None))
+
+
+@pytest.mark.parametrize("version", ["7.0.2", "7.4.0"])
+def test_hooks_and_the_api_hook_argument(tmp_path, version):
+    """Hook documents and the pool answer follow hook.xsd/hook_pool.xsd; the ``$API`` argument
+    the stand-in gives for a call follows api_info.xsd (what oned hands an API hook)."""
+    schemas = version.rsplit(".", 1)[0]
+    hook = hook_xml(0, "storpool-retag")
+    assert xsd_errors(hook, "hook.xsd", schemas) == []
+    with OnedSim(tmp_path, version=version) as oned_sim:
+        oned_sim.put("hook", hook)
+        oned_sim.put("vm", vms(schemas)["poweroff, one persistent disk"])
+        proxy = xmlrpc.client.ServerProxy(oned_sim.endpoint)
+        pool = proxy.one.hookpool.info("oneadmin:secret", -2, -1, -1)
+        assert proxy.one.vm.update("oneadmin:secret", 8, 'VC_POLICY="p<&>"', 1)[0] is True
+        argument = base64.b64decode(oned_sim.api_argument("one.vm.update"))
+        assert [h.name for h in OneClient.from_environment(oned_sim.env).hook_pool()] == ["storpool-retag"]
+    assert pool[0] is True and xsd_errors(pool[1], "hook_pool.xsd", schemas) == []
+    assert xsd_errors(argument.decode(), "api_info.xsd", schemas) == []
+    info = etree.fromstring(argument)
+    assert [(p.findtext("POSITION"), p.findtext("TYPE"), p.findtext("VALUE")) for p in info.iter("PARAMETER")][:4] == [
+        ("1", "IN", "****"), ("2", "IN", "8"), ("3", "IN", 'VC_POLICY="p<&>"'), ("4", "IN", "1")]

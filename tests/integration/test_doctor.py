@@ -63,10 +63,12 @@ def statuses(checks: List[Dict[str, str]]) -> Dict[str, str]:
 @pytest.mark.parametrize("version", ["7.0.2", "6.10.5", "7.2.0", "7.4.0"])
 def test_healthy_setup_passes_every_check_in_order(stack, tmp_path, version):
     setup = Setup(stack, tmp_path, version)
+    stack.oned.put("hook", stack.b.hook_xml(0, "storpool-retag"))  # onehook create <remotes>/hooks/storpool/retag.hook
     code, checks = setup.checks()
     assert code == 0, checks
     assert [c["name"] for c in checks] == ["configuration", "StorPool API", "oned", "datastore 100", "datastore 101",
-                                           "host node1", "host node2", "oned.conf", "vmm_execrc", "remotes"]
+                                           "host node1", "host node2", "oned.conf", "vmm_execrc", "remotes",
+                                           "host probe", "retag hook"]
     assert set(statuses(checks).values()) == {"ok"}
     found = by_name(checks)
     assert found["datastore 100"]["detail"].endswith("template one-ds-100, replication 3, placeAll default, placeTail default")
@@ -76,7 +78,7 @@ def test_healthy_setup_passes_every_check_in_order(stack, tmp_path, version):
     table = setup.doctor()
     assert table.returncode == 0
     lines = table.stdout.splitlines()
-    assert lines[0].startswith("ok    configuration") and lines[-1] == "10 checks, all passed"
+    assert lines[0].startswith("ok    configuration") and lines[-1] == "12 checks, all passed"
 
 
 def test_no_token(stack, tmp_path):
@@ -295,3 +297,20 @@ def test_disk_limits_row_for_a_datastore_that_opts_in(stack, tmp_path):
                   "limitType perGiB, which each disk replaces",
         "fix": "storpool template one-ds-101 iops - bw - limitType total, or turn SP_DISK_LIMITS off for this "
                "datastore"}
+
+
+def test_probe_and_retag_hook_rows_say_what_is_missing(stack, tmp_path):
+    setup = Setup(stack, tmp_path)
+    found = by_name(setup.checks()[1])
+    assert found["host probe"]["status"] == "ok" and found["host probe"]["detail"].endswith("2 hosts report SP_OURID")
+    assert found["retag hook"]["status"] == "warn"
+    assert found["retag hook"]["fix"] == "onehook create %s/hooks/storpool/retag.hook (as oneadmin)" % setup.remotes
+    stack.oned.put("host", stack.b.host_xml(2, "node2"))  # its probe has not reported yet
+    stack.oned.put("hook", stack.b.hook_xml(3, "vc-policy", command="volumecare/vc-policy.sh"))
+    (setup.remotes / "im" / "kvm-probes.d" / "host" / "system" / "storpool_probe.sh").chmod(0o644)
+    found = by_name(setup.checks()[1])
+    assert found["host probe"]["status"] == "warn" and "missing or not executable" in found["host probe"]["detail"]
+    assert found["retag hook"]["fix"].startswith("onehook delete 3; onehook create ")
+    (setup.remotes / "im" / "kvm-probes.d" / "host" / "system" / "storpool_probe.sh").chmod(0o755)
+    found = by_name(setup.checks()[1])
+    assert "1 of 2 hosts report no SP_OURID yet: node2" in found["host probe"]["detail"]

@@ -285,3 +285,24 @@ def test_uninstall_with_force_removes_the_files_anyway(tmp_path):
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert "cannot read or write it" in forced.stdout
     assert not (one / "var" / "remotes" / "onesp-install.json").exists()
+
+
+def test_probe_and_retag_hook_are_installed_where_opennebula_runs_them(remotes: Path) -> None:
+    system_probes = remotes / "im" / "kvm-probes.d" / "host" / "system"
+    system_probes.mkdir(parents=True)
+    (system_probes / "storpool_probe.sh").write_text("#!/bin/bash\n# the bash addon's probe\n")
+    first = install(remotes)
+    assert "kept a copy of %s" % (system_probes / "storpool_probe.sh") in first.stdout
+    probe = system_probes / "storpool_probe.sh"
+    assert probe.read_bytes() == (REPO / "im" / "kvm-probes.d" / "host" / "system" / "storpool_probe.sh").read_bytes()
+    assert probe.stat().st_mode & 0o777 == 0o755
+    template = (remotes / "hooks" / "storpool" / "retag.hook").read_text()
+    command = next(line.split("=", 1)[1].strip().strip('"') for line in template.splitlines()
+                   if line.startswith("COMMAND"))
+    hook = remotes / "hooks" / command  # oned runs a relative COMMAND from <remotes>/hooks
+    assert hook.is_file() and hook.stat().st_mode & 0o777 == 0o755
+    assert 'CALL = "one.vm.update"' in template and 'ARGUMENTS = "$API"' in template
+    assert "onehook create %s/hooks/storpool/retag.hook" % remotes in first.stdout
+    install_sh("--prefix", str(remotes), "--uninstall")
+    assert probe.read_text() == "#!/bin/bash\n# the bash addon's probe\n"
+    assert not (remotes / "hooks" / "storpool").exists()

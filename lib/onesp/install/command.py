@@ -103,6 +103,8 @@ def _next_steps(args: argparse.Namespace, restart: bool) -> None:
     steps += [
         "copy the drivers to the hosts, as oneadmin: onehost sync --force",
         "create a StorPool template <ONE_PX>-ds-<id> for each datastore, then the datastores (docs/installation.md)",
+        "register the retag hook once, as oneadmin: onehook create %s (docs/operations.md)"
+        % os.path.join(os.path.abspath(args.prefix), "hooks", "storpool", "retag.hook"),
         "check everything fits: onesp doctor",
     ]
     _say("next steps:")

@@ -25,7 +25,7 @@ from ..errors import ConfigError
 from . import manifest as manifests
 from .manifest import Manifest, sha256_of, sha256_text
 
-DRIVER_DIRS = ("datastore/storpool", "tm/storpool", "vmm/kvm")
+DRIVER_DIRS = ("datastore/storpool", "tm/storpool", "vmm/kvm", "im/kvm-probes.d/host/system", "hooks/storpool")
 LIBRARY = "lib/onesp"
 RC = "addon-storpoolrc"
 LAUNCHER_MARK = "# installed by onesp install.sh"

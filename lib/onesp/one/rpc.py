@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar,
 from ..errors import BackendError, BadInput, Busy, ConfigError, NotFound, Transient
 from .datastore import Datastore
 from .endpoint import resolve_endpoint, resolve_session, resolve_timeout
+from .hook import Hook
 from .host import Host
 from .image import Image
 from .template import render_template
@@ -185,6 +186,10 @@ class OneClient:
         for host in hosts:
             self._cache.setdefault(("one.host.info", host.id), host)
         return hosts
+
+    def hook_pool(self) -> List[Hook]:
+        """Every hook (``one.hookpool.info``, all owners, all ids)."""
+        return self._pool("one.hookpool.info", (-2, -1, -1), "HOOK_POOL", "HOOK", Hook.from_xml)
 
     def document(self, kind: str, obj_id: int, decrypt: bool = False) -> str:
         """The text oned answers to ``one.<kind>.info`` (vm, image, datastore, host), fetched once.

@@ -33,9 +33,10 @@ from .storpool import StorPoolSim, new_token
 from .storpool.control import SimControl
 
 #: The checkout or installed tree the executables are run from: the directory that holds
-#: datastore/, tm/ and vmm/ next to lib/ (a remotes tree has the same shape).
+#: datastore/, tm/, vmm/ and hooks/ next to lib/ (a remotes tree has the same shape).
 REPO = Path(__file__).resolve().parents[3]
-EXECUTABLE_DIRS = {"ds": REPO / "datastore" / "storpool", "tm": REPO / "tm" / "storpool", "vmm": REPO / "vmm" / "kvm"}
+EXECUTABLE_DIRS = {"ds": REPO / "datastore" / "storpool", "tm": REPO / "tm" / "storpool", "vmm": REPO / "vmm" / "kvm",
+                   "hook": REPO / "hooks" / "storpool"}
 IMAGE_DS = 100
 SYSTEM_DS = 101
 HOSTS = {"node1": 1, "node2": 2}

@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ...errors import OnespError
 from ..httpserver import SimHTTPServer
+from .hookmessage import api_argument
 from .pools import owner_matches, pool_document, select_ids, short_vm, vm_state_matches
 from .store import KINDS, DocumentStore
 from .templatetext import TemplateSyntaxError, apply_template
@@ -33,7 +34,7 @@ INTERNAL = 0x2000
 FAULT_TYPE = -501  # xmlrpc-c: parameter type mismatch
 FAULT_NO_METHOD = -506  # xmlrpc-c: no such method
 
-_NOUN = {"vm": "virtual machine", "image": "image", "datastore": "datastore", "host": "host"}
+_NOUN = {"vm": "virtual machine", "image": "image", "datastore": "datastore", "host": "host", "hook": "hook"}
 _UPDATE_SECTION = {"vm": "USER_TEMPLATE", "image": "TEMPLATE", "datastore": "TEMPLATE"}
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
@@ -120,7 +121,7 @@ def _fault(code: int, message: str) -> bytes:
 
 
 class OnedSim:
-    """The oned stand-in over a folder of XML documents (``vm/``, ``image/``, ``datastore/``, ``host/``)."""
+    """The oned stand-in over a folder of XML documents (``vm/``, ``image/``, ``datastore/``, ``host/``, ``hook/``)."""
 
     def __init__(self, state_dir: Union[str, Path], auth: str = "oneadmin:secret",
                  listen: Tuple[str, int] = ("127.0.0.1", 0), version: str = "7.0.2") -> None:
@@ -137,6 +138,7 @@ class OnedSim:
         self._lock = threading.Lock()
         self._calls: List[Tuple[str, Tuple[Any, ...]]] = []
         self._injections: List[_Injection] = []
+        self._answered: List[Tuple[str, Tuple[Any, ...], Any]] = []  # the last 100 calls, for api_argument
         self._methods: Dict[str, Tuple[_Signature, Callable[[str, List[Any]], Any]]] = self._method_table()
 
     # Life cycle ------------------------------------------------------------------
@@ -189,7 +191,7 @@ class OnedSim:
 
     # Documents ---------------------------------------------------------------------
     def put(self, kind: str, xml_text: Union[str, bytes]) -> int:
-        """Add or replace a document (``kind``: vm, image, datastore, host); returns its id."""
+        """Add or replace a document (``kind``: vm, image, datastore, host, hook); returns its id."""
         return self.store.put(kind, xml_text)
 
     def get(self, kind: str, obj_id: int) -> Optional[str]:
@@ -207,6 +209,16 @@ class OnedSim:
         for method, _ in calls:
             counts[method] = counts.get(method, 0) + 1
         return CallLog(calls, counts)
+
+    def api_argument(self, method: str) -> str:
+        """The ``$API`` argument oned would give an API hook on ``method`` for its latest call
+        answered here (base64 of the ``<CALL_INFO>``, see ``hookmessage``)."""
+        with self._lock:
+            answered = list(self._answered)
+        for name, params, answer in reversed(answered):
+            if name == method:
+                return api_argument(params, answer)
+        raise LookupError("no %s call answered yet" % method)
 
     def reset_calls(self) -> None:
         with self._lock:
@@ -250,9 +262,12 @@ class OnedSim:
             return _response([False, "[%s] User couldn't be authenticated, aborting call." % method,
                               AUTHENTICATION, -1, 0])
         try:
-            return _response(handler(method, params[1:]))
+            answer = handler(method, params[1:])
         except OnespError as exc:
-            return _response([False, "[%s] %s" % (method, exc), INTERNAL, -1, 0])
+            answer = [False, "[%s] %s" % (method, exc), INTERNAL, -1, 0]
+        with self._lock:
+            self._answered = self._answered[-99:] + [(method, tuple(params), answer)]
+        return _response(answer)
 
     def _method_table(self) -> Dict[str, Tuple[_Signature, Callable[[str, List[Any]], Any]]]:
         info = _Signature((int,), (bool,))
@@ -266,6 +281,7 @@ class OnedSim:
         table["one.imagepool.info"] = (_Signature((int, int, int)), self._image_pool)
         table["one.datastorepool.info"] = (_Signature(()), self._simple_pool("datastore", "DATASTORE_POOL"))
         table["one.hostpool.info"] = (_Signature(()), self._simple_pool("host", "HOST_POOL"))
+        table["one.hookpool.info"] = (_Signature((int, int, int)), self._simple_pool("hook", "HOOK_POOL"))
         table["one.system.version"] = (_Signature(()), lambda method, params: [True, self.version, 0])
         return table
 

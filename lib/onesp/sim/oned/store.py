@@ -19,7 +19,7 @@ from ...errors import BadInput
 from ...one.xmlsafe import parse_xml
 
 #: kind (directory name) -> root element of its documents.
-KINDS = {"vm": "VM", "image": "IMAGE", "datastore": "DATASTORE", "host": "HOST"}
+KINDS = {"vm": "VM", "image": "IMAGE", "datastore": "DATASTORE", "host": "HOST", "hook": "HOOK"}
 
 
 def check_kind(kind: str) -> str:

@@ -14,7 +14,7 @@ Example::
 
 from __future__ import annotations
 
-from .objects import datastore_xml, ds_driver_action_xml, host_xml, image_xml, vmm_driver_action_xml
+from .objects import datastore_xml, ds_driver_action_xml, hook_xml, host_xml, image_xml, vmm_driver_action_xml
 from .vm import (
     DiskSpec, HistorySpec, SnapshotSpec, VmSnapshotSpec, cdrom_disk, disk_snapshot, history, image_disk,
     vm_snapshot, vm_xml, volatile_disk,
@@ -23,6 +23,6 @@ from .xml import b64, b64_wrapped
 
 __all__ = [
     "DiskSpec", "HistorySpec", "SnapshotSpec", "VmSnapshotSpec", "b64", "b64_wrapped", "cdrom_disk",
-    "datastore_xml", "disk_snapshot", "ds_driver_action_xml", "history", "host_xml", "image_disk",
+    "datastore_xml", "disk_snapshot", "ds_driver_action_xml", "history", "hook_xml", "host_xml", "image_disk",
     "image_xml", "vm_snapshot", "vm_xml", "vmm_driver_action_xml", "volatile_disk",
 ]

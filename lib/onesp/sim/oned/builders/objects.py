@@ -147,6 +147,21 @@ def host_xml(host_id: int, name: str, *, sp_ourid: Optional[int] = None, state: 
     return serialize(root)
 
 
+def hook_xml(hook_id: int, name: str, *, type: str = "api", command: str = "storpool/retag",
+             template: Optional[Mapping[str, Any]] = None) -> str:
+    """A hook as ``one.hookpool.info`` lists it (``hook.xsd``): an API hook on one.vm.update by default."""
+    root = etree.Element("HOOK")
+    add(root, "ID", hook_id)
+    add(root, "NAME", name, cdata=False)
+    add(root, "TYPE", type, cdata=False)
+    attributes: Dict[str, Any] = {"COMMAND": command}
+    if type == "api":
+        attributes.update({"ARGUMENTS": "$API", "ARGUMENTS_STDIN": "YES", "CALL": "one.vm.update"})
+    attributes.update(template or {})
+    add_template(root, "TEMPLATE", attributes)
+    return serialize(root)
+
+
 def ds_driver_action_xml(datastore: str, image: Optional[str] = None, *, image_path: Optional[str] = None,
                          monitor_vm_disks: Optional[bool] = None, datastore_location: Optional[str] = None,
                          extras: Optional[Mapping[str, Any]] = None) -> str:

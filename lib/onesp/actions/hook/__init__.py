@@ -1,0 +1,1 @@
+"""OpenNebula hooks (``hooks/storpool/*``): run by oned's hook manager on the front-end."""
