@@ -44,7 +44,7 @@ def env(tmp_path: Path) -> Dict[str, str]:
     return {"ONESP_STAGING_DIR": str(staging)}
 
 
-def setup(stack, folder: Path, path: str, image_id: int = 5, ds_template=None, **image) -> bytes:
+def prepare_import(stack, folder: Path, path: str, image_id: int = 5, ds_template=None, **image) -> bytes:
     """Image ``image_id`` in state LOCKED with PATH, on datastore 100 that allows ``folder``; its driver action."""
     template = {"SAFE_DIRS": str(folder)}
     template.update(ds_template or {})
@@ -61,7 +61,7 @@ def read_back(stack, data: bytes, name: str = "one-img-5") -> bytes:
 @pytest.mark.parametrize("fmt", ["raw", "qcow2", "vmdk", "vhdx"])
 def test_cp_imports_each_format_byte_for_byte(stack, images, env, fmt):
     folder, data = images
-    stdin = setup(stack, folder, str(folder / ("disk." + fmt)))
+    stdin = prepare_import(stack, folder, str(folder / ("disk." + fmt)))
     stack.ctl.reset_calls()
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.ok, r
@@ -78,7 +78,7 @@ def test_cp_imports_each_format_byte_for_byte(stack, images, env, fmt):
 
 def test_cp_argv_form_rerun_and_qos(stack, images, env):
     folder, data = images
-    stdin = setup(stack, folder, str(folder / "disk.qcow2"), ds_template={"SP_QOSCLASS": "silver"},
+    stdin = prepare_import(stack, folder, str(folder / "disk.qcow2"), ds_template={"SP_QOSCLASS": "silver"},
                   template={"SP_QOSCLASS": "gold"})
     r = stack.ds("cp", stdin.decode(), "5", env=env)  # OpenNebula <= 6.6: driver action in argv
     assert r.ok, r
@@ -95,7 +95,7 @@ def test_cp_argv_form_rerun_and_qos(stack, images, env):
 
 def test_cp_replaces_a_staging_volume_left_by_a_crash(stack, images, env):
     folder, data = images
-    stdin = setup(stack, folder, str(folder / "disk.raw"))
+    stdin = prepare_import(stack, folder, str(folder / "disk.raw"))
     stack.sp.volume_create(STAGING, size=MIB, template="one-ds-100")
     stack.write_volume(STAGING, b"junk" * 1000)
     r = stack.ds("cp", "5", stdin=stdin, env=env)
@@ -108,7 +108,7 @@ def test_cp_without_bridges_works_on_the_front_end(stack, images, env, tmp_path)
     folder, data = images
     conf = tmp_path / "storpool.conf"
     conf.write_text("SP_OURID=99\n")  # not a client of the emulator: shows which id the attach used
-    stdin = setup(stack, folder, str(folder / "disk.vmdk"), ds_template={"BRIDGE_LIST": ""})
+    stdin = prepare_import(stack, folder, str(folder / "disk.vmdk"), ds_template={"BRIDGE_LIST": ""})
     env = dict(env, ONESP_STORPOOL_CONF=str(conf))
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.code != 0 and r.error_lines[0].endswith("No such client registered: 99")
@@ -119,7 +119,7 @@ def test_cp_without_bridges_works_on_the_front_end(stack, images, env, tmp_path)
     assert read_back(stack, data) == data + bytes(4096)
     assert stack.oned.call_log().count("one.hostpool.info") == 0
     conf.write_text("")
-    r = stack.ds("cp", "6", stdin=setup(stack, folder, str(folder / "disk.raw"), image_id=6,
+    r = stack.ds("cp", "6", stdin=prepare_import(stack, folder, str(folder / "disk.raw"), image_id=6,
                                         ds_template={"BRIDGE_LIST": ""}), env=env)
     assert r.code != 0 and len(r.error_lines) == 1
     assert "has no valid SP_OURID" in r.error_lines[0]
@@ -128,7 +128,7 @@ def test_cp_without_bridges_works_on_the_front_end(stack, images, env, tmp_path)
 def test_cp_decompresses_gzip_and_checks_checksums_of_the_file_as_given(stack, images, env):
     folder, data = images
     given = (folder / "disk.qcow2.gz").read_bytes()
-    stdin = setup(stack, folder, str(folder / "disk.qcow2.gz"),
+    stdin = prepare_import(stack, folder, str(folder / "disk.qcow2.gz"),
                   template={"MD5": hashlib.md5(given).hexdigest(), "SHA1": hashlib.sha1(given).hexdigest()})
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.ok, r
@@ -138,7 +138,7 @@ def test_cp_decompresses_gzip_and_checks_checksums_of_the_file_as_given(stack, i
 
 def test_cp_wrong_checksum_is_one_clear_line_and_changes_nothing(stack, images, env):
     folder, _ = images
-    stdin = setup(stack, folder, str(folder / "disk.raw"), template={"MD5": "0" * 32})
+    stdin = prepare_import(stack, folder, str(folder / "disk.raw"), template={"MD5": "0" * 32})
     before = stack.state()
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.code != 0
@@ -158,7 +158,7 @@ def test_cp_wrong_checksum_is_one_clear_line_and_changes_nothing(stack, images, 
 def test_cp_unreadable_or_unknown_sources(stack, images, env, path, expected):
     folder, _ = images
     target = str(folder / path) if path else str(folder)
-    stdin = setup(stack, folder, target)
+    stdin = prepare_import(stack, folder, target)
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.code != 0
     assert r.error_lines == ["ds cp: " + expected.format(folder=folder)]
@@ -172,7 +172,7 @@ def test_cp_refuses_restricted_paths_symlinks_included(stack, images, env, tmp_p
     link = tmp_path / "safe"
     link.mkdir()
     (link / "looks-safe.raw").symlink_to(outside)
-    stdin = setup(stack, link, str(link / "looks-safe.raw"))
+    stdin = prepare_import(stack, link, str(link / "looks-safe.raw"))
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.code != 0 and len(r.error_lines) == 1
     assert "not allowed: copying image file %s" % (link / "looks-safe.raw") in r.error_lines[0]
@@ -184,7 +184,7 @@ def test_cp_refuses_images_that_read_other_files(stack, images, env, tmp_path):
     overlay = tmp_path / "overlay.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(folder / "disk.raw"), "-F", "raw",
                     str(overlay)], check=True)
-    stdin = setup(stack, tmp_path, str(overlay))
+    stdin = prepare_import(stack, tmp_path, str(overlay))
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.code != 0
     assert r.error_lines[0].endswith("has a backing file; only self-contained images can be imported")
@@ -201,7 +201,7 @@ def test_cp_missing_template_and_wrong_token(stack, images, env):
     assert r.error_lines[0].startswith("ds cp: create volume %s: not found:" % STAGING)
     assert "one-ds-102" in r.error_lines[0]
     assert stack.volume_names() == []
-    bad = stack.ds("cp", "5", stdin=setup(stack, folder, str(folder / "disk.raw")),
+    bad = stack.ds("cp", "5", stdin=prepare_import(stack, folder, str(folder / "disk.raw")),
                    env=dict(env, SP_AUTH_TOKEN="wrong-token-123456"))
     assert bad.code != 0 and len(bad.error_lines) == 1
     assert bad.error_lines[0].startswith("ds cp: look up volume one-img-5: StorPool refused the token:")
@@ -211,7 +211,7 @@ def test_cp_missing_template_and_wrong_token(stack, images, env):
 def test_cp_zero_sized_image_is_refused(stack, env, tmp_path):
     empty = tmp_path / "empty.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(empty), "0"], check=True)
-    r = stack.ds("cp", "5", stdin=setup(stack, tmp_path, str(empty)), env=env)
+    r = stack.ds("cp", "5", stdin=prepare_import(stack, tmp_path, str(empty)), env=env)
     assert r.code != 0
     assert r.error_lines == ["ds cp: inspect %s: bad input: %s has a virtual size of 0 bytes" % (empty, empty)]
 
@@ -225,18 +225,18 @@ def web(images) -> Iterator[str]:
 def test_cp_from_http_with_md5(stack, images, env, web):
     folder, data = images
     given = (folder / "disk.vhdx").read_bytes()
-    stdin = setup(stack, folder, web + "/disk.vhdx?signature=secret", template={"MD5": hashlib.md5(given).hexdigest()})
+    stdin = prepare_import(stack, folder, web + "/disk.vhdx?signature=secret", template={"MD5": hashlib.md5(given).hexdigest()})
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.ok, r
     assert read_back(stack, data) == data + bytes(4096)
     log = stack.log_text()
     assert "download %s/disk.vhdx: done" % web in log
     assert "signature=secret" not in log
-    missing = stack.ds("cp", "6", stdin=setup(stack, folder, web + "/nothing.raw", image_id=6), env=env)
+    missing = stack.ds("cp", "6", stdin=prepare_import(stack, folder, web + "/nothing.raw", image_id=6), env=env)
     assert missing.code != 0
     assert missing.error_lines == ["ds cp: download %s/nothing.raw: not found: cannot download %s/nothing.raw: "
                                    "HTTP 404 File not found" % (web, web)]
-    other = stack.ds("cp", "6", stdin=setup(stack, folder, "ftp://127.0.0.1/x.raw", image_id=6), env=env)
+    other = stack.ds("cp", "6", stdin=prepare_import(stack, folder, "ftp://127.0.0.1/x.raw", image_id=6), env=env)
     assert other.code != 0 and other.error_lines[0].startswith("ds cp: unsupported: cannot import from ftp://")
     assert stack.volume_names() == ["one-img-5"]
     assert os.listdir(env["ONESP_STAGING_DIR"]) == []
@@ -244,7 +244,7 @@ def test_cp_from_http_with_md5(stack, images, env, web):
 
 def test_cp_from_http_keeps_to_the_datastores_transfer_limit(stack, images, env, web):
     folder, data = images
-    stdin = setup(stack, folder, web + "/disk.raw", ds_template={"LIMIT_TRANSFER_BW": "2M"})
+    stdin = prepare_import(stack, folder, web + "/disk.raw", ds_template={"LIMIT_TRANSFER_BW": "2M"})
     started = time.monotonic()
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     elapsed = time.monotonic() - started
@@ -253,7 +253,7 @@ def test_cp_from_http_keeps_to_the_datastores_transfer_limit(stack, images, env,
     # 3 MiB at 2 MiB/s: at least 1.25 s once the first 512 KiB chunk (not waited for) is out
     assert elapsed >= 1.25, elapsed
 
-    stdin = setup(stack, folder, web + "/disk.raw", image_id=6, ds_template={"LIMIT_TRANSFER_BW": "fast"})
+    stdin = prepare_import(stack, folder, web + "/disk.raw", image_id=6, ds_template={"LIMIT_TRANSFER_BW": "fast"})
     bad = stack.ds("cp", "6", stdin=stdin, env=env)
     assert bad.error_lines == ["ds cp: configuration error: LIMIT_TRANSFER_BW of datastore 100 is 'fast': give "
                                "bytes per second, optionally with K, M or G"]
@@ -262,7 +262,7 @@ def test_cp_from_http_keeps_to_the_datastores_transfer_limit(stack, images, env,
 
 def test_cp_update_image_on_import(stack, images, env):
     folder, _ = images
-    stdin = setup(stack, folder, str(folder / "disk.qcow2"), template={"DRIVER": "qcow2"})
+    stdin = prepare_import(stack, folder, str(folder / "disk.qcow2"), template={"DRIVER": "qcow2"})
     r = stack.ds("cp", "5", stdin=stdin, env=dict(env, ONESP_DS_CP_REPORT_FORMAT="0", ONESP_UPDATE_IMAGE_ON_IMPORT="1"))
     assert r.ok, r
     assert r.stdout == "one-ds-100/one-img-5\n"
