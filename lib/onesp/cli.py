@@ -11,6 +11,8 @@ from typing import Dict, List, Optional, Tuple
 
 import click
 
+from . import __version__
+
 #: command name -> (module, attribute); the attribute is a click command or group.
 COMMANDS: Dict[str, Tuple[str, str]] = {
     "run": ("onesp.commands.run", "run"),
@@ -47,7 +49,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="onesp")
+@click.version_option(version=__version__, prog_name="onesp")
 def main() -> None:
     """OpenNebula storage drivers for StorPool: run, check and debug them.
 

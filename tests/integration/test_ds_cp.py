@@ -46,7 +46,7 @@ def env(tmp_path: Path) -> Dict[str, str]:
     return {"ONESP_STAGING_DIR": str(staging)}
 
 
-def setup(stack, folder: Path, path: str, image_id: int = 5, ds_template=None, **image) -> bytes:
+def prepare_import(stack, folder: Path, path: str, image_id: int = 5, ds_template=None, **image) -> bytes:
     """Image ``image_id`` in state LOCKED with PATH, on datastore 100 that allows ``folder``; its driver action."""
     template = {"SAFE_DIRS": str(folder)}
     template.update(ds_template or {})
@@ -63,7 +63,7 @@ def read_back(stack, data: bytes, name: str = "one-img-5") -> bytes:
 @pytest.mark.parametrize("fmt", ["raw", "qcow2", "vmdk", "vhdx"])
 def test_cp_imports_each_format_byte_for_byte(stack, images, env, fmt):
     folder, data = images
-    stdin = setup(stack, folder, str(folder / ("disk." + fmt)))
+    stdin = prepare_import(stack, folder, str(folder / ("disk." + fmt)))
     stack.ctl.reset_calls()
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.ok, r
@@ -80,7 +80,7 @@ def test_cp_imports_each_format_byte_for_byte(stack, images, env, fmt):
 
 def test_cp_argv_form_rerun_and_qos(stack, images, env):
     folder, data = images
-    stdin = setup(stack, folder, str(folder / "disk.qcow2"), ds_template={"SP_QOSCLASS": "silver"},
+    stdin = prepare_import(stack, folder, str(folder / "disk.qcow2"), ds_template={"SP_QOSCLASS": "silver"},
                   template={"SP_QOSCLASS": "gold"})
     r = stack.ds("cp", stdin.decode(), "5", env=env)  # OpenNebula <= 6.6: driver action in argv
     assert r.ok, r
@@ -97,7 +97,7 @@ def test_cp_argv_form_rerun_and_qos(stack, images, env):
 
 def test_cp_replaces_a_staging_volume_left_by_a_crash(stack, images, env):
     folder, data = images
-    stdin = setup(stack, folder, str(folder / "disk.raw"))
+    stdin = prepare_import(stack, folder, str(folder / "disk.raw"))
     stack.sp.volume_create(STAGING, size=MIB, template="one-ds-100")
     stack.write_volume(STAGING, b"junk" * 1000)
     r = stack.ds("cp", "5", stdin=stdin, env=env)
@@ -110,7 +110,7 @@ def test_cp_without_bridges_works_on_the_front_end(stack, images, env, tmp_path)
     folder, data = images
     conf = tmp_path / "storpool.conf"
     conf.write_text("SP_OURID=99\n")  # not a client of the emulator: shows which id the attach used
-    stdin = setup(stack, folder, str(folder / "disk.vmdk"), ds_template={"BRIDGE_LIST": ""})
+    stdin = prepare_import(stack, folder, str(folder / "disk.vmdk"), ds_template={"BRIDGE_LIST": ""})
     env = dict(env, ONESP_STORPOOL_CONF=str(conf))
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.code != 0 and r.error_lines[0].endswith("No such client registered: 99")
@@ -121,7 +121,7 @@ def test_cp_without_bridges_works_on_the_front_end(stack, images, env, tmp_path)
     assert read_back(stack, data) == data + bytes(4096)
     assert stack.oned.call_log().count("one.hostpool.info") == 0
     conf.write_text("")
-    r = stack.ds("cp", "6", stdin=setup(stack, folder, str(folder / "disk.raw"), image_id=6,
+    r = stack.ds("cp", "6", stdin=prepare_import(stack, folder, str(folder / "disk.raw"), image_id=6,
                                         ds_template={"BRIDGE_LIST": ""}), env=env)
     assert r.code != 0 and len(r.error_lines) == 1
     assert "has no valid SP_OURID" in r.error_lines[0]
@@ -130,7 +130,7 @@ def test_cp_without_bridges_works_on_the_front_end(stack, images, env, tmp_path)
 def test_cp_decompresses_gzip_and_checks_checksums_of_the_file_as_given(stack, images, env):
     folder, data = images
     given = (folder / "disk.qcow2.gz").read_bytes()
-    stdin = setup(stack, folder, str(folder / "disk.qcow2.gz"),
+    stdin = prepare_import(stack, folder, str(folder / "disk.qcow2.gz"),
                   template={"MD5": hashlib.md5(given).hexdigest(), "SHA1": hashlib.sha1(given).hexdigest()})
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.ok, r
@@ -140,7 +140,7 @@ def test_cp_decompresses_gzip_and_checks_checksums_of_the_file_as_given(stack, i
 
 def test_cp_wrong_checksum_is_one_clear_line_and_changes_nothing(stack, images, env):
     folder, _ = images
-    stdin = setup(stack, folder, str(folder / "disk.raw"), template={"MD5": "0" * 32})
+    stdin = prepare_import(stack, folder, str(folder / "disk.raw"), template={"MD5": "0" * 32})
     before = stack.state()
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.code != 0
@@ -160,7 +160,7 @@ def test_cp_wrong_checksum_is_one_clear_line_and_changes_nothing(stack, images, 
 def test_cp_unreadable_or_unknown_sources(stack, images, env, path, expected):
     folder, _ = images
     target = str(folder / path) if path else str(folder)
-    stdin = setup(stack, folder, target)
+    stdin = prepare_import(stack, folder, target)
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.code != 0
     assert r.error_lines == ["ds cp: " + expected.format(folder=folder)]
@@ -174,7 +174,7 @@ def test_cp_refuses_restricted_paths_symlinks_included(stack, images, env, tmp_p
     link = tmp_path / "safe"
     link.mkdir()
     (link / "looks-safe.raw").symlink_to(outside)
-    stdin = setup(stack, link, str(link / "looks-safe.raw"))
+    stdin = prepare_import(stack, link, str(link / "looks-safe.raw"))
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.code != 0 and len(r.error_lines) == 1
     assert "not allowed: copying image file %s" % (link / "looks-safe.raw") in r.error_lines[0]
@@ -186,7 +186,7 @@ def test_cp_refuses_images_that_read_other_files(stack, images, env, tmp_path):
     overlay = tmp_path / "overlay.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(folder / "disk.raw"), "-F", "raw",
                     str(overlay)], check=True)
-    stdin = setup(stack, tmp_path, str(overlay))
+    stdin = prepare_import(stack, tmp_path, str(overlay))
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.code != 0
     assert r.error_lines[0].endswith("has a backing file; only self-contained images can be imported")
@@ -203,7 +203,7 @@ def test_cp_missing_template_and_wrong_token(stack, images, env):
     assert r.error_lines[0].startswith("ds cp: create volume %s: not found:" % STAGING)
     assert "one-ds-102" in r.error_lines[0]
     assert stack.volume_names() == []
-    bad = stack.ds("cp", "5", stdin=setup(stack, folder, str(folder / "disk.raw")),
+    bad = stack.ds("cp", "5", stdin=prepare_import(stack, folder, str(folder / "disk.raw")),
                    env=dict(env, SP_AUTH_TOKEN="wrong-token-123456"))
     assert bad.code != 0 and len(bad.error_lines) == 1
     assert bad.error_lines[0].startswith("ds cp: look up volume one-img-5: StorPool refused the token:")
@@ -213,7 +213,7 @@ def test_cp_missing_template_and_wrong_token(stack, images, env):
 def test_cp_zero_sized_image_is_refused(stack, env, tmp_path):
     empty = tmp_path / "empty.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(empty), "0"], check=True)
-    r = stack.ds("cp", "5", stdin=setup(stack, tmp_path, str(empty)), env=env)
+    r = stack.ds("cp", "5", stdin=prepare_import(stack, tmp_path, str(empty)), env=env)
     assert r.code != 0
     assert r.error_lines == ["ds cp: inspect %s: bad input: %s has a virtual size of 0 bytes" % (empty, empty)]
 
@@ -227,18 +227,18 @@ def web(images) -> Iterator[str]:
 def test_cp_from_http_with_md5(stack, images, env, web):
     folder, data = images
     given = (folder / "disk.vhdx").read_bytes()
-    stdin = setup(stack, folder, web + "/disk.vhdx?signature=secret", template={"MD5": hashlib.md5(given).hexdigest()})
+    stdin = prepare_import(stack, folder, web + "/disk.vhdx?signature=secret", template={"MD5": hashlib.md5(given).hexdigest()})
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     assert r.ok, r
     assert read_back(stack, data) == data + bytes(4096)
     log = stack.log_text()
     assert "download %s/disk.vhdx: done" % web in log
     assert "signature=secret" not in log
-    missing = stack.ds("cp", "6", stdin=setup(stack, folder, web + "/nothing.raw", image_id=6), env=env)
+    missing = stack.ds("cp", "6", stdin=prepare_import(stack, folder, web + "/nothing.raw", image_id=6), env=env)
     assert missing.code != 0
     assert missing.error_lines == ["ds cp: download %s/nothing.raw: not found: cannot download %s/nothing.raw: "
                                    "HTTP 404 File not found" % (web, web)]
-    other = stack.ds("cp", "6", stdin=setup(stack, folder, "ftp://127.0.0.1/x.raw", image_id=6), env=env)
+    other = stack.ds("cp", "6", stdin=prepare_import(stack, folder, "ftp://127.0.0.1/x.raw", image_id=6), env=env)
     assert other.code != 0 and other.error_lines[0].startswith("ds cp: unsupported: cannot import from ftp://")
     assert stack.volume_names() == ["one-img-5"]
     assert os.listdir(env["ONESP_STAGING_DIR"]) == []
@@ -246,7 +246,7 @@ def test_cp_from_http_with_md5(stack, images, env, web):
 
 def test_cp_from_http_keeps_to_the_datastores_transfer_limit(stack, images, env, web):
     folder, data = images
-    stdin = setup(stack, folder, web + "/disk.raw", ds_template={"LIMIT_TRANSFER_BW": "2M"})
+    stdin = prepare_import(stack, folder, web + "/disk.raw", ds_template={"LIMIT_TRANSFER_BW": "2M"})
     started = time.monotonic()
     r = stack.ds("cp", "5", stdin=stdin, env=env)
     elapsed = time.monotonic() - started
@@ -255,7 +255,7 @@ def test_cp_from_http_keeps_to_the_datastores_transfer_limit(stack, images, env,
     # 3 MiB at 2 MiB/s: at least 1.25 s once the first 512 KiB chunk (not waited for) is out
     assert elapsed >= 1.25, elapsed
 
-    stdin = setup(stack, folder, web + "/disk.raw", image_id=6, ds_template={"LIMIT_TRANSFER_BW": "fast"})
+    stdin = prepare_import(stack, folder, web + "/disk.raw", image_id=6, ds_template={"LIMIT_TRANSFER_BW": "fast"})
     bad = stack.ds("cp", "6", stdin=stdin, env=env)
     assert bad.error_lines == ["ds cp: configuration error: LIMIT_TRANSFER_BW of datastore 100 is 'fast': give "
                                "bytes per second, optionally with K, M or G"]
@@ -264,7 +264,7 @@ def test_cp_from_http_keeps_to_the_datastores_transfer_limit(stack, images, env,
 
 def test_cp_update_image_on_import(stack, images, env):
     folder, _ = images
-    stdin = setup(stack, folder, str(folder / "disk.qcow2"), template={"DRIVER": "qcow2"})
+    stdin = prepare_import(stack, folder, str(folder / "disk.qcow2"), template={"DRIVER": "qcow2"})
     r = stack.ds("cp", "5", stdin=stdin, env=dict(env, ONESP_DS_CP_REPORT_FORMAT="0", ONESP_UPDATE_IMAGE_ON_IMPORT="1",
                                                   ONESP_DS_CP_FORCE_DEV_PREFIX="sd"))
     assert r.ok, r
@@ -277,10 +277,10 @@ def test_cp_update_image_on_import(stack, images, env):
 
 def test_cp_always_reports_the_format_and_checks_the_dev_prefix_first(stack, images, env):
     folder, _ = images
-    stdin = setup(stack, folder, str(folder / "disk.raw"))
+    stdin = prepare_import(stack, folder, str(folder / "disk.raw"))
     r = stack.ds("cp", "5", stdin=stdin, env=dict(env, ONESP_DS_CP_REPORT_FORMAT="no"))
     assert r.ok and r.stdout == "one-ds-100/one-img-5 raw\n", r
-    stdin = setup(stack, folder, str(folder / "disk.qcow2"), image_id=6, template={"DRIVER": "qcow2"})
+    stdin = prepare_import(stack, folder, str(folder / "disk.qcow2"), image_id=6, template={"DRIVER": "qcow2"})
     r = stack.ds("cp", "6", stdin=stdin, env=dict(env, ONESP_DS_CP_REPORT_FORMAT="0", ONESP_UPDATE_IMAGE_ON_IMPORT="1",
                                                   ONESP_DS_CP_FORCE_DEV_PREFIX="s d"))
     assert r.error_lines == ["ds cp: configuration error: DS_CP_FORCE_DEV_PREFIX in environment variable "
@@ -304,7 +304,7 @@ def test_cp_imports_the_file_it_checked_even_when_it_is_swapped_meanwhile(stack,
     wrapper.write_text('#!/bin/sh\nif [ ! -e "{0}.done" ]; then touch "{0}.done"; ln -sfn "{1}" "{2}"; fi\n'
                        'exec qemu-img "$@"\n'.format(wrapper, secret, safe / "disk.qcow2"))
     wrapper.chmod(0o755)
-    stdin = setup(stack, safe, str(safe / "disk.qcow2"))
+    stdin = prepare_import(stack, safe, str(safe / "disk.qcow2"))
     r = stack.ds("cp", "5", stdin=stdin, env=dict(env, ONESP_QEMU_IMG=str(wrapper)))
     assert (safe / "disk.qcow2").is_symlink()  # the swap happened
     assert r.ok, r
@@ -324,7 +324,7 @@ def test_cp_conversion_opens_no_backing_file_named_after_the_checks(stack, env, 
     wrapper.write_text('#!/bin/sh\nif [ -e "{0}.seen" ]; then qemu-img rebase -u -f qcow2 -b "{1}" -F raw "{2}"; fi\n'
                        'touch "{0}.seen"\nexec qemu-img "$@"\n'.format(wrapper, secret, image))
     wrapper.chmod(0o755)
-    r = stack.ds("cp", "5", stdin=setup(stack, safe, str(image)), env=dict(env, ONESP_QEMU_IMG=str(wrapper)))
+    r = stack.ds("cp", "5", stdin=prepare_import(stack, safe, str(image)), env=dict(env, ONESP_QEMU_IMG=str(wrapper)))
     assert "backing file: %s" % secret in subprocess.run(["qemu-img", "info", str(image)], capture_output=True,
                                                          text=True, check=True).stdout  # the rewrite happened
     assert r.ok, r
@@ -338,7 +338,7 @@ def test_cp_refuses_an_image_cut_short(stack, images, env, tmp_path, fmt):
     cut = tmp_path / ("cut." + fmt)
     cut.write_bytes(whole[:len(whole) // 2])
     before = stack.state()
-    r = stack.ds("cp", "5", stdin=setup(stack, tmp_path, str(cut)), env=env)
+    r = stack.ds("cp", "5", stdin=prepare_import(stack, tmp_path, str(cut)), env=env)
     assert r.code != 0
     assert len(r.error_lines) == 1 and r.error_lines == [r.stderr.strip()]
     assert r.error_lines[0].startswith("ds cp: inspect %s: bad input: %s is damaged" % (cut, cut))
@@ -368,14 +368,14 @@ def test_cp_from_a_world_writable_directory_only_takes_files_nobody_else_control
         linked: "and it has 2 hard links",
     }
     for image_id, (path, reason) in enumerate(refusals.items(), 6):
-        r = stack.ds("cp", str(image_id), stdin=setup(stack, shared, str(path), image_id=image_id), env=env)
+        r = stack.ds("cp", str(image_id), stdin=prepare_import(stack, shared, str(path), image_id=image_id), env=env)
         assert r.error_lines == ["ds cp: read image file %s: not allowed: copying image file %s: it is below %s, a "
                                  "directory every local account can write to, %s" % (path, path, shared, reason)]
-    r = stack.ds("cp", "9", stdin=setup(stack, shared, str(shared / "link.raw"), image_id=9), env=env)
+    r = stack.ds("cp", "9", stdin=prepare_import(stack, shared, str(shared / "link.raw"), image_id=9), env=env)
     assert r.error_lines == ["ds cp: read image file {0}: not allowed: image file {0} is a symbolic link in {1}, a "
                              "directory every local account can write to".format(shared / "link.raw", shared)]
     assert stack.volume_names() == []
-    r = stack.ds("cp", "5", stdin=setup(stack, shared, str(own)), env=env)
+    r = stack.ds("cp", "5", stdin=prepare_import(stack, shared, str(own)), env=env)
     assert r.ok, r
     assert read_back(stack, data) == data + bytes(4096)
 
@@ -408,7 +408,7 @@ def test_cp_gives_up_on_a_server_that_sends_a_byte_every_few_seconds(stack, imag
     web, _ = hostile_web
     url = "%s/%s/disk.raw" % (web, where)
     started = time.monotonic()
-    r = stack.ds("cp", "5", stdin=setup(stack, folder, url), env=dict(env, ONESP_DOWNLOAD_TIMEOUT="2"), timeout=60)
+    r = stack.ds("cp", "5", stdin=prepare_import(stack, folder, url), env=dict(env, ONESP_DOWNLOAD_TIMEOUT="2"), timeout=60)
     elapsed = time.monotonic() - started
     assert r.error_lines == ["ds cp: download %s: temporary failure: gave up on %s: less than 65536 bytes came in 2 "
                              "seconds (DOWNLOAD_TIMEOUT)" % (url, url)]
@@ -422,10 +422,10 @@ def test_cp_from_a_url_with_user_and_password(stack, images, env, hostile_web):
     web, seen = hostile_web
     password = quote(web_fixture.PASSWORD, safe="")
     base = web.replace("http://", "http://%s:%s@" % (web_fixture.USER, password))
-    r = stack.ds("cp", "5", stdin=setup(stack, folder, base + "/private/disk.qcow2"), env=env)
+    r = stack.ds("cp", "5", stdin=prepare_import(stack, folder, base + "/private/disk.qcow2"), env=env)
     assert r.ok, r
     assert read_back(stack, data) == data + bytes(4096)
-    redirected = stack.ds("cp", "6", stdin=setup(stack, folder, base + "/redirect/private/disk.qcow2", image_id=6),
+    redirected = stack.ds("cp", "6", stdin=prepare_import(stack, folder, base + "/redirect/private/disk.qcow2", image_id=6),
                           env=env)
     shown = web + "/redirect/private/disk.qcow2"
     assert redirected.error_lines == ["ds cp: download %s: backend error: cannot download %s: HTTP 401 Unauthorized"
@@ -443,7 +443,7 @@ def test_cp_from_a_url_with_user_and_password(stack, images, env, hostile_web):
 ])
 def test_cp_malformed_urls_are_bad_input(stack, images, env, url, reason):
     folder, _ = images
-    r = stack.ds("cp", "5", stdin=setup(stack, folder, url), env=env)
+    r = stack.ds("cp", "5", stdin=prepare_import(stack, folder, url), env=env)
     scheme = url.partition("://")[0]
     expected = ("malformed URL %s://...: %s" % (scheme, reason)) if reason else "URL http://... names no host"
     assert r.error_lines == ["ds cp: bad input: " + expected]

@@ -93,11 +93,11 @@ def test_external_entity_to_a_local_file_is_not_opened(tmp_path):
             print("parsed")
         except BadInput:
             print("refused")
-        # second line of defence: the parser itself, with the prolog check bypassed
+        # second line of defence: both parsers themselves, with the prolog check bypassed
         try:
-            root = etree.fromstring(doc.encode(), xmlsafe._parser())
+            root = xmlsafe._parse(doc.encode(), "doc")
             print("raw", etree.tostring(root).decode())
-        except etree.XMLSyntaxError:
+        except (etree.XMLSyntaxError, BadInput):
             print("raw-error")
     """ % (docs,)
     done = run_isolated(code, timeout=15)  # a read of the FIFO would block until this expires
@@ -127,7 +127,7 @@ def test_external_entity_to_a_url_makes_no_connection():
             try:
                 from lxml import etree
 
-                etree.fromstring(doc.encode(), xmlsafe._parser())
+                xmlsafe._parse(doc.encode(), "doc")
             except Exception:
                 pass
         with pytest.raises(socket.timeout):
@@ -184,12 +184,35 @@ def test_tens_of_megabytes_still_parse_and_pools_may_be_larger():
         (b"\xff\xfe<\x00V\x00M\x00>\x00", "NUL"),
         ("<!ENTITY x 'y'><VM/>", "DOCTYPE"),
         ("<" * 5 + "VM>", "not well-formed"),
-        ("<a>" * 300000 + "</a>" * 300000, "not well-formed"),
+        ("<a>" * 300000 + "</a>", "nested deeper than 256"),
     ],
 )
 def test_malformed_documents_are_bad_input(data, message):
     with pytest.raises(BadInput, match=message):
         parse_xml(data)
+
+
+def test_deep_nesting_is_refused_quickly_on_every_lxml():
+    """lxml < 5 with huge_tree has no depth cap of its own: 300,000 levels took minutes."""
+    code = """
+    import time
+    from onesp.one import parse_xml
+    from onesp.errors import BadInput
+    for depth in (256, 300000):
+        doc = "<a>" * depth + "x" * 11000000 + "</a>" * depth
+        started = time.monotonic()
+        try:
+            print(depth, len(parse_xml(doc).xpath("//a")), end=" ")
+        except BadInput as exc:
+            print(depth, exc, end=" ")
+        print(time.monotonic() - started < 3.0)
+    """
+    done = run_isolated(code, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "256 256 True",
+        "300000 XML document is nested deeper than 256 elements; oned documents are not True",
+    ]
 
 
 def test_root_element_is_checked():

@@ -5,8 +5,15 @@ namespace, so anything of that sort is refused before lxml sees it. The parser
 itself is configured with entity resolution, DTD loading and network access
 off as a second line of defence. A byte limit is checked before parsing so a
 hostile or runaway input cannot make an action allocate without bound; within
-the limit ``huge_tree`` is on, because libxml2's default per-node caps (10 MB
-text nodes) are below what a legitimate, very large document may hold.
+the limit a document that libxml2's default caps refuse (10 MB text nodes) is parsed again
+with ``huge_tree``, because a legitimate, very large document may hold such a node.
+
+Nesting is bounded by ``MAX_DEPTH`` on every lxml version. ``huge_tree`` lifts libxml2's
+depth cap too, entirely before libxml2 2.11 (lxml < 5): lxml 4.6 accepts a document nested
+300,000 deep and spends minutes of CPU on it. So the first parse runs without
+``huge_tree`` (libxml2 then stops at depth 256 itself, at C speed), and only a document
+that parse refuses is parsed again with ``huge_tree``, fed in small pieces while counting
+the depth, so a deep one is given up after a few kilobytes.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Union
+from typing import Any, Dict, Union
 
 from lxml import etree
 
@@ -27,26 +34,53 @@ MAX_DOCUMENT_BYTES = 40 * 1024 * 1024
 #: Largest pool answer (one.vmpool.infoextended on a big cloud) accepted.
 MAX_POOL_BYTES = 1024 * 1024 * 1024
 
+#: Deepest element nesting accepted: libxml2's own cap without ``huge_tree``. oned's
+#: documents are under ten levels deep. (libxml2 before 2.11 lets one more level through
+#: its own check; deeper than 257 is refused on every version.)
+MAX_DEPTH = 256
+
+#: Bytes fed to the depth-counting parser at a time: a hostile document gets at most this
+#: far past MAX_DEPTH before it is given up, and never to libxml2's own huge cap (2048
+#: levels, at least 6 KB), so the refusal reads the same on every version.
+_FEED_BYTES = 4 * 1024
+
 _PROLOG_SKIP = re.compile(
     rb"\A(?:\xef\xbb\xbf)?(?:\s+|<\?(?:[^?]|\?(?!>))*\?>|<!--(?:[^-]|-(?!->))*-->)*"
 )
 _WHITESPACE = re.compile(rb"\s+")
 
 
-def _parser() -> etree.XMLParser:
+def _parser_options(huge: bool) -> Dict[str, Any]:
     # Do not add collect_ids=False: with lxml 6 / libxml2 2.14 it makes the
     # parser open an external DTD subset despite load_dtd=False (the FIFO test
     # in tests/unit/test_one_xmlsafe.py catches that).
-    return etree.XMLParser(
+    return dict(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
-        huge_tree=True,
+        huge_tree=huge,
         remove_comments=True,
         remove_pis=True,
         encoding="utf-8",
     )
+
+
+def _parse(raw: bytes, what: str) -> etree._Element:
+    """Parse ``raw`` within libxml2's default caps, or else with ``huge_tree`` and a depth count."""
+    try:
+        return etree.fromstring(raw, etree.XMLParser(**_parser_options(huge=False)))
+    except etree.XMLSyntaxError:
+        pass  # over a default cap, or malformed: the bounded parse tells which, with its own message
+    parser = etree.XMLPullParser(events=("start", "end"), **_parser_options(huge=True))
+    depth = 0
+    for offset in range(0, len(raw), _FEED_BYTES):
+        parser.feed(raw[offset:offset + _FEED_BYTES])
+        for event, _ in parser.read_events():
+            depth += 1 if event == "start" else -1
+            if depth > MAX_DEPTH:
+                raise BadInput("%s is nested deeper than %d elements; oned documents are not" % (what, MAX_DEPTH))
+    return parser.close()
 
 
 def _as_bytes(data: Union[bytes, bytearray, str], what: str) -> bytes:
@@ -93,7 +127,7 @@ def parse_xml(
         raise BadInput("%s is %s, over the %s limit" % (what, _mb(len(raw)), _mb(max_bytes)))
     _check_prolog(raw, what)
     try:
-        element = etree.fromstring(raw, _parser())
+        element = _parse(raw, what)
     except etree.XMLSyntaxError as exc:
         raise BadInput("%s is not well-formed XML: %s" % (what, _first_line(str(exc)))) from None
     except (ValueError, etree.LxmlError) as exc:
