@@ -80,6 +80,8 @@ class Ledger:
         self.templates: Dict[str, List[int]] = {}
         self.raw: Dict[str, int] = {}  # placement group -> raw bytes used
         self.stored_in: Dict[str, int] = {}  # placement group -> stored bytes of objects placed there
+        #: gid -> (the summary it was built on, VolumesSpace/SnapshotsSpace entry)
+        self.entries: Dict[str, Tuple[bytes, bytes]] = {}
         self.dirty: Set[str] = set()  # shares to recompute
         self.restat: Set[str] = set()  # files to re-read
         self.settled = 0  # shares recomputed so far (tests check it stays with the changes)
@@ -144,6 +146,7 @@ class Ledger:
             self.dirty.update(children.get(gid, ()))
 
     def _recompute(self, gid: str) -> None:
+        self.entries.pop(gid, None)
         old = self.shares.pop(gid, None)
         if old is not None:
             self._apply(old, -1)

@@ -4,7 +4,8 @@ Everything happens under ``State.lock`` (one re-entrant lock: calls are short, a
 lock makes every call atomic, which is what StorPool's single active mgmt gives). Each
 mutation goes through a helper here that keeps the indexes (names, children, snapshot
 origins, attachments, client slots) consistent, invalidates the cached JSON of the
-summaries it changes, and records the rows to write; ``commit()`` writes them in one
+summaries it changes, marks what the space ledger (``space.Ledger``) must take again,
+and records the rows to write; ``commit()`` writes them in one
 SQLite transaction, ``rollback()`` reloads the last committed state after a failure.
 """
 

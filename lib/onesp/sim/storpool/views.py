@@ -178,14 +178,18 @@ def status(state: State, obj: SpObject, quick: bool) -> Dict[str, Any]:
 
 
 def space_listing(state: State, gids) -> bytes:
-    """VolumesSpace / SnapshotsSpace: each cached summary with its ``storedSize`` and
-    ``spaceUsed`` from the space ledger appended (no walk of files or chains)."""
+    """VolumesSpace / SnapshotsSpace: each object's cached summary with its ``storedSize`` and
+    ``spaceUsed`` from the space ledger appended, the result kept until either changes."""
     ledger = state.ledger
     ledger.settle()
-    objects = state.objects
+    objects, entries = state.objects, ledger.entries
     parts = []
     for gid in gids:
-        obj = objects[gid]
-        parts.append(summary_bytes(state, obj)[:-1] + b',"storedSize":%d,"spaceUsed":%d}'
-                     % (ledger.stored(gid), ledger.space_used(obj)))
+        text = summary_bytes(state, objects[gid])
+        entry = entries.get(gid)
+        if entry is None or entry[0] is not text:
+            obj = objects[gid]
+            entry = entries[gid] = (text, text[:-1] + b',"storedSize":%d,"spaceUsed":%d}'
+                                    % (ledger.stored(gid), ledger.space_used(obj)))
+        parts.append(entry[1])
     return b"[" + b",".join(parts) + b"]"
