@@ -17,6 +17,7 @@ import ctypes
 import ctypes.util
 import os
 import struct
+import weakref
 from pathlib import Path
 from typing import Optional, Set
 
@@ -32,6 +33,7 @@ class WriteWatch:
     def __init__(self, objects_dir: Path) -> None:
         self.fd: Optional[int] = None
         self._lost = False
+        self._closer: Optional[weakref.finalize] = None
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
             fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -43,6 +45,7 @@ class WriteWatch:
             os.close(fd)
             return
         self.fd = fd
+        self._closer = weakref.finalize(self, os.close, fd)  # also when a state is dropped unstopped
 
     def changed(self) -> Optional[Set[str]]:
         if self.fd is None:
@@ -69,6 +72,6 @@ class WriteWatch:
         return gids
 
     def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        if self._closer is not None:
+            self._closer()
+        self.fd = None
