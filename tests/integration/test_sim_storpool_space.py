@@ -235,11 +235,12 @@ def test_an_answer_reads_only_what_changed_since_the_last(tmp_path, monkeypatch)
         with open(emu.sim.dev_dir / "one-img-7", "r+b") as device:  # attached by the seeding
             device.write(b"x" * MIB)
         emu.ok("POST", "VolumeSnapshot/one-img-7", {"name": "one-img-7-snap2"})
-        before = calls["stat"]
+        before, settled = calls["stat"], emu.state.ledger.settled
         status = {t["name"]: t for t in emu.ok("GET", "VolumeTemplatesStatus")}
         spaces = {e["name"]: e for e in emu.ok("GET", "VolumesSpace") + emu.ok("GET", "SnapshotsSpace")}
         assert calls["scandir"] == 0
         assert calls["stat"] - before <= 6  # the files of the two new objects and of the written volume
+        assert emu.state.ledger.settled - settled <= 6  # their shares, and the new snapshot's parent's
         assert status["t-mixed"]["volumesCount"] == 2001 and status["t-mixed"]["snapshotsCount"] == 4001
         assert status["t-mixed"]["storedSize"] == MIB
         assert spaces["one-img-7-snap2"]["storedSize"] == MIB and spaces["one-img-7"]["spaceUsed"] == MIB
