@@ -180,6 +180,8 @@ def test_tens_of_megabytes_still_parse_and_pools_may_be_larger():
         ("   ", "not an XML document"),
         ("<VM><ID>1</ID>", "not well-formed"),
         ("<VM xmlns='urn:x'><ID>1</ID></VM>", "namespace"),
+        ("<VM><a:ID xmlns:a='urn:y'>1</a:ID></VM>", "namespace"),
+        ("<VM><xml:ID>1</xml:ID></VM>", "namespace"),  # the xml prefix needs no declaration
         ("<VM><?pi x?><ID>1</ID></VM>junk", "not well-formed"),
         (b"\xff\xfe<\x00V\x00M\x00>\x00", "NUL"),
         ("<!ENTITY x 'y'><VM/>", "DOCTYPE"),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Dict, List, Optional, Tuple
 
 from lxml import etree
@@ -67,6 +68,10 @@ class Disk:
     Image disks have ``image_id``; volatile disks (TYPE fs/swap) have none and
     live on the system datastore. ``attributes`` holds every attribute raw,
     including inherited datastore/image ones the named fields do not cover.
+
+    ``snapshots`` and ``attributes`` are read from the element on first use: a VM pool
+    read for monitoring holds thousands of disks and tens of thousands of snapshots and
+    needs neither (a bad snapshot record then fails only the action that reads it).
     """
 
     disk_id: int
@@ -105,8 +110,9 @@ class Disk:
     hotplug_save_as_active: bool
     hotplug_save_as_source: Optional[str]
     hotplug_save_as_snapshot_id: Optional[int]
-    snapshots: Tuple[DiskSnapshot, ...]
-    attributes: Template
+    _element: etree._Element = field(repr=False, compare=False)
+    _where: str = field(repr=False, compare=False)
+    _snapshots_at: Optional[Tuple[etree._Element, str]] = field(repr=False, compare=False)
 
     @classmethod
     def from_xml(
@@ -114,8 +120,9 @@ class Disk:
         element: etree._Element,
         where: str,
         vm_id: int,
-        snapshots: Tuple[DiskSnapshot, ...] = (),
+        snapshots_at: Optional[Tuple[etree._Element, str]] = None,
     ) -> "Disk":
+        """``snapshots_at``: the VM's ``SNAPSHOTS`` element of this disk and its path, if any."""
         f = Fields(element, where)
         cluster = f.raw("CLUSTER_ID")
         return cls(
@@ -155,9 +162,20 @@ class Disk:
             hotplug_save_as_active=f.flag("HOTPLUG_SAVE_AS_ACTIVE"),
             hotplug_save_as_source=f.opt_str("HOTPLUG_SAVE_AS_SOURCE"),
             hotplug_save_as_snapshot_id=f.opt_int("HOTPLUG_SAVE_AS_SNAPSHOT_ID"),
-            snapshots=snapshots,
-            attributes=Template.from_xml(element, where),
+            _element=element,
+            _where=where,
+            _snapshots_at=snapshots_at,
         )
+
+    @cached_property
+    def snapshots(self) -> Tuple[DiskSnapshot, ...]:
+        if self._snapshots_at is None:
+            return ()
+        return parse_snapshot_list(*self._snapshots_at)
+
+    @cached_property
+    def attributes(self) -> Template:
+        return Template.from_xml(self._element, self._where)
 
     @property
     def id(self) -> int:
@@ -201,12 +219,14 @@ class Disk:
 
 
 def parse_disks(template: Optional[etree._Element], where: str, vm_id: int,
-                snapshots_by_disk: Dict[int, Tuple[DiskSnapshot, ...]]) -> Tuple[Disk, ...]:
+                snapshots_by_disk: Dict[int, Tuple[etree._Element, str]]) -> Tuple[Disk, ...]:
+    """The ``DISK`` children of a VM template; ``snapshots_by_disk``: DISK_ID -> its ``SNAPSHOTS``
+    element and path."""
     if template is None:
         return ()
     disks: List[Disk] = []
     for index, node in enumerate(template.findall("DISK"), 1):
         disk_where = "%s/DISK[%d]" % (where, index)
         disk_id = Fields(node, disk_where).req_int("DISK_ID")
-        disks.append(Disk.from_xml(node, disk_where, vm_id, snapshots_by_disk.get(disk_id, ())))
+        disks.append(Disk.from_xml(node, disk_where, vm_id, snapshots_by_disk.get(disk_id)))
     return tuple(disks)

@@ -73,7 +73,7 @@ class Fields:
 
     def raw(self, tag: str) -> Optional[str]:
         """Text of the first child ``tag`` ('' when empty), None when absent."""
-        child = self.child(tag)
+        child = self.child(tag) if self._first is None else self._first.get(tag)
         if child is None:
             return None
         return child.text or ""
@@ -103,13 +103,20 @@ class Fields:
         value = self.raw(tag)
         if value is None or value.strip() == "":
             raise BadInput("%s is missing" % self.path(tag))
-        return parse_int(value, self.path(tag))
+        return self._int(value, tag)
 
     def opt_int(self, tag: str) -> Optional[int]:
         value = self.raw(tag)
         if value is None or value.strip() == "":
             return None
-        return parse_int(value, self.path(tag))
+        return self._int(value, tag)
+
+    def _int(self, value: str, tag: str) -> int:
+        """``parse_int`` naming the element only when it fails (a pool read does this 100,000 times)."""
+        try:
+            return int(value, 10)  # int() itself ignores surrounding whitespace
+        except ValueError:
+            return parse_int(value, self.path(tag))
 
     def opt_id(self, tag: str) -> Optional[int]:
         """An id where oned writes -1 for 'none' (CLONING_ID, TARGET_SNAPSHOT, ...)."""
@@ -122,6 +129,11 @@ class Fields:
         value = self.raw(tag)
         if value is None or value.strip() == "":
             return default
+        text = value.strip().upper()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
         return parse_flag(value, self.path(tag))
 
     def opt_flag(self, tag: str) -> Optional[bool]:

@@ -79,6 +79,20 @@ def _make_proxy(endpoint: str, timeout: float) -> Any:
             connection.timeout = timeout
             return connection
 
+        def getparser(self) -> Any:
+            """The stock parser, with expat joining character data before handing it over.
+
+            A pool answer is one string holding an escaped XML document; unbuffered, expat
+            reports every ``&lt;`` as a separate piece (a million callbacks for 1,000 VMs,
+            five times the cost of the rest of the decoding).
+            """
+            parser, unmarshaller = super().getparser()
+            expat = getattr(parser, "_parser", None)
+            if expat is not None:
+                expat.buffer_text = True
+                expat.buffer_size = 1 << 20
+            return parser, unmarshaller
+
     return xmlrpc.client.ServerProxy(endpoint, transport=_TimeoutTransport(), allow_none=False)
 
 

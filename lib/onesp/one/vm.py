@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Dict, List, Optional, Tuple
 
 from lxml import etree
 
 from ..errors import NotFound
-from .disk import Disk, DiskSnapshot, parse_disks, parse_snapshot_list
+from .disk import Disk, parse_disks
 from .fields import Fields, owner, pool_object
 from .template import Template
 
@@ -134,7 +135,9 @@ class Vm:
     ``template`` is ``VM/TEMPLATE`` and ``user_template`` ``VM/USER_TEMPLATE``,
     both raw; the user-template attributes actions use have typed properties
     that parse on access (they are user-editable, so a bad value only fails
-    the action that needs it).
+    the action that needs it). Both templates, the context section and the backup
+    configuration are read from the element on first use, like a disk's snapshots: a
+    pool read for monitoring needs none of them.
     """
 
     id: int
@@ -150,16 +153,14 @@ class Vm:
     deploy_id: Optional[str]
     locked: bool
     disks: Tuple[Disk, ...]
-    context: Optional[Template]
     context_disk_id: Optional[int]
     tm_mad_system: Optional[str]
     memory: Optional[int]  # MB
     tpm_model: Optional[str]
     history: Tuple[History, ...]
     vm_snapshots: Tuple[VmSnapshot, ...]
-    backup: BackupConfig
-    template: Template
-    user_template: Template
+    _element: etree._Element = field(repr=False, compare=False)
+    _where: str = field(repr=False, compare=False)
 
     @classmethod
     def from_xml(cls, element: etree._Element) -> "Vm":
@@ -168,17 +169,14 @@ class Vm:
         tmpl_el = f.child("TEMPLATE")
         tmpl = Fields(tmpl_el if tmpl_el is not None else etree.Element("TEMPLATE"), where + "/TEMPLATE")
         context_el = tmpl.child("CONTEXT")
-        context = None
         context_disk_id = None
         if context_el is not None:
-            context = Template.from_xml(context_el, where + "/TEMPLATE/CONTEXT")
             context_disk_id = Fields(context_el, where + "/TEMPLATE/CONTEXT").opt_int("DISK_ID")
         tpm = tmpl.child("TPM")
-        snaps_by_disk: Dict[int, Tuple[DiskSnapshot, ...]] = {}
+        snaps_by_disk: Dict[int, Tuple[etree._Element, str]] = {}
         for index, node in enumerate(f.children("SNAPSHOTS"), 1):
             snap_where = "%s/SNAPSHOTS[%d]" % (where, index)
-            disk_id = Fields(node, snap_where).req_int("DISK_ID")
-            snaps_by_disk[disk_id] = parse_snapshot_list(node, snap_where)
+            snaps_by_disk[Fields(node, snap_where).req_int("DISK_ID")] = (node, snap_where)
         history_el = f.child("HISTORY_RECORDS")
         history: List[History] = []
         if history_el is not None:
@@ -198,17 +196,34 @@ class Vm:
             deploy_id=f.opt_str("DEPLOY_ID"),
             locked=f.child("LOCK") is not None,
             disks=parse_disks(tmpl_el, where + "/TEMPLATE", vm_id, snaps_by_disk),
-            context=context,
             context_disk_id=context_disk_id,
             tm_mad_system=tmpl.opt_str("TM_MAD_SYSTEM"),
             memory=tmpl.opt_int("MEMORY"),
             tpm_model=Fields(tpm, where + "/TEMPLATE/TPM").opt_str("MODEL") if tpm is not None else None,
             history=tuple(history),
             vm_snapshots=vm_snaps,
-            backup=BackupConfig.from_xml(f.child("BACKUPS"), where + "/BACKUPS"),
-            template=Template.from_xml(tmpl_el, where + "/TEMPLATE"),
-            user_template=Template.from_xml(f.child("USER_TEMPLATE"), where + "/USER_TEMPLATE"),
+            _element=element,
+            _where=where,
         )
+
+    @cached_property
+    def template(self) -> Template:
+        return Template.from_xml(self._element.find("TEMPLATE"), self._where + "/TEMPLATE")
+
+    @cached_property
+    def user_template(self) -> Template:
+        return Template.from_xml(self._element.find("USER_TEMPLATE"), self._where + "/USER_TEMPLATE")
+
+    @cached_property
+    def context(self) -> Optional[Template]:
+        """``VM/TEMPLATE/CONTEXT``, None when the VM has no context section."""
+        template = self._element.find("TEMPLATE")
+        element = template.find("CONTEXT") if template is not None else None
+        return None if element is None else Template.from_xml(element, self._where + "/TEMPLATE/CONTEXT")
+
+    @cached_property
+    def backup(self) -> BackupConfig:
+        return BackupConfig.from_xml(self._element.find("BACKUPS"), self._where + "/BACKUPS")
 
     # Disks ------------------------------------------------------------
     def disk(self, disk_id: int) -> Disk:

@@ -98,6 +98,7 @@ class StorPoolSim:
             self._thread = None
         with self.state.lock:
             self.state.store.close()
+            self.state.writes.close()
 
     def __enter__(self) -> "StorPoolSim":
         return self.start()

@@ -17,9 +17,8 @@ from typing import Any, Dict, List
 from . import apierror
 from . import validate as v
 from .lifecycle import delete_snapshot, take_snapshot
-from .space import SpaceMap
 from .state import State
-from .views import RawJson, describe, info, listing, snapshot_space, summary_bytes
+from .views import RawJson, describe, info, listing, space_listing, summary_bytes
 from .volumes import check_name_tags, delete_date, drop_empty, rebase
 
 SNAPSHOT_FIELDS = ("name", "tags", "bind", "deleteAfter", "targetDeleteDate")
@@ -144,6 +143,5 @@ def snapshot_info(state: State, args: List[str], body: Any) -> Dict[str, Any]:
     return info(state, state.snapshot(args[0], pending_ok=True))
 
 
-def snapshots_space(state: State, args: List[str], body: Any) -> List[Dict[str, Any]]:
-    space = SpaceMap(state)
-    return [snapshot_space(state, state.objects[g], space) for g in state.snapshots]
+def snapshots_space(state: State, args: List[str], body: Any) -> RawJson:
+    return RawJson(space_listing(state, state.snapshots))

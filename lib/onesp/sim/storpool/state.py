@@ -4,7 +4,8 @@ Everything happens under ``State.lock`` (one re-entrant lock: calls are short, a
 lock makes every call atomic, which is what StorPool's single active mgmt gives). Each
 mutation goes through a helper here that keeps the indexes (names, children, snapshot
 origins, attachments, client slots) consistent, invalidates the cached JSON of the
-summaries it changes, and records the rows to write; ``commit()`` writes them in one
+summaries it changes, marks what the space ledger (``space.Ledger``) must take again,
+and records the rows to write; ``commit()`` writes them in one
 SQLite transaction, ``rollback()`` reloads the last committed state after a failure.
 """
 
@@ -19,7 +20,9 @@ from typing import Dict, Iterable, List, Optional, Set
 from . import apierror
 from .data import BackingFiles
 from .model import Attachment, PlacementGroup, SpObject, Template
+from .space import Ledger
 from .store import Batch, Store
+from .writes import WriteWatch
 
 TIB = 1 << 40
 MAX_SLOTS = 1024
@@ -72,6 +75,7 @@ class State:
         self.stopping = False
         self.locations: Dict[str, "object"] = {}  # name -> remote.Location, set by the simulator
         self.batch = Batch()
+        self.writes = WriteWatch(files.objects_dir)
         self.load()
 
     # ---- persistence -----------------------------------------------------------------
@@ -112,6 +116,7 @@ class State:
             slots.high = max(positions) + 1
             slots.free = [p for p in range(slots.high) if p not in positions]
             heapq.heapify(slots.free)
+        self.ledger = Ledger(self, self.writes)
 
     def _initialise(self) -> None:
         self.meta = {"generation": 1, "nextVid": 1, "nextTemplateId": 1, "nextPgId": len(INITIAL_PGS) + 1,
@@ -245,12 +250,15 @@ class State:
     def add(self, obj: SpObject) -> None:
         self._index(obj)
         self.touch(obj)
+        self.ledger.mark(obj.parent)
 
     def touch(self, obj: SpObject) -> None:
-        """Record that ``obj`` changed: persist it, drop its cached summary, re-classify."""
+        """Record that ``obj`` changed: persist it, drop its cached summary, re-classify,
+        and have the space ledger take its new share (and re-read its file)."""
         self.batch.objects[obj.gid] = obj.to_doc()
         self.cache.pop(obj.gid, None)
         self._classify(obj)
+        self.ledger.changed(obj)
 
     def _forget_views_of(self, gid: str) -> None:
         """Drop cached summaries that show this object's name (children, snapshots of it)."""
@@ -262,6 +270,8 @@ class State:
     def set_parent(self, obj: SpObject, parent: Optional[str]) -> None:
         if obj.parent is not None:
             self.children.get(obj.parent, set()).discard(obj.gid)
+        self.ledger.mark(obj.parent)
+        self.ledger.mark(parent)
         obj.parent = parent
         if parent is not None:
             self.children.setdefault(parent, set()).add(obj.gid)
@@ -298,6 +308,8 @@ class State:
     def remove(self, obj: SpObject) -> None:
         """Drop an object with no children and no attachments, and its backing file."""
         gid = obj.gid
+        self.ledger.changed(obj)
+        self.ledger.mark(obj.parent)
         if obj.parent is not None:
             self.children.get(obj.parent, set()).discard(gid)
         if obj.origin is not None:

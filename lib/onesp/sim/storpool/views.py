@@ -11,7 +11,6 @@ import json
 from typing import Any, Dict, List
 
 from .model import SpObject
-from .space import SpaceMap
 from .state import State
 
 OBJECT_BYTES = 32 << 20  # StorPool stores data in objects of at most 32 MiB
@@ -164,7 +163,8 @@ def info(state: State, obj: SpObject) -> Dict[str, Any]:
     return data
 
 
-def status(state: State, obj: SpObject, space: SpaceMap, quick: bool) -> Dict[str, Any]:
+def status(state: State, obj: SpObject, quick: bool) -> Dict[str, Any]:
+    """One entry of VolumesGetStatus (the ledger settled by the caller)."""
     data = summary(state, obj)
     data.update(
         status="up", snapshot=not obj.is_volume, migrating=False, decreasedRedundancy=False,
@@ -172,19 +172,24 @@ def status(state: State, obj: SpObject, space: SpaceMap, quick: bool) -> Dict[st
         upSoonChainsCount=0, downDrives=[], missingDrives=[], missingTargetDrives=[], softEjectingDrives=[],
     )
     if not quick:
-        stored = space.stored(obj)
+        stored = state.ledger.stored(obj.gid)
         data.update(storedSize=stored, onDiskSize=stored * obj.replication)
     return data
 
 
-def volume_space(state: State, obj: SpObject, space: SpaceMap) -> Dict[str, Any]:
-    data = summary(state, obj)
-    data.update(storedSize=space.stored(obj), spaceUsed=space.visible(obj))
-    return data
-
-
-def snapshot_space(state: State, obj: SpObject, space: SpaceMap) -> Dict[str, Any]:
-    data = summary(state, obj)
-    stored = space.stored(obj)
-    data.update(storedSize=stored, spaceUsed=0 if state.children.get(obj.gid) else stored)
-    return data
+def space_listing(state: State, gids) -> bytes:
+    """VolumesSpace / SnapshotsSpace: each object's cached summary with its ``storedSize`` and
+    ``spaceUsed`` from the space ledger appended, the result kept until either changes."""
+    ledger = state.ledger
+    ledger.settle()
+    objects, entries = state.objects, ledger.entries
+    parts = []
+    for gid in gids:
+        text = summary_bytes(state, objects[gid])
+        entry = entries.get(gid)
+        if entry is None or entry[0] is not text:
+            obj = objects[gid]
+            entry = entries[gid] = (text, text[:-1] + b',"storedSize":%d,"spaceUsed":%d}'
+                                    % (ledger.stored(gid), ledger.space_used(obj)))
+        parts.append(entry[1])
+    return b"[" + b",".join(parts) + b"]"

@@ -27,8 +27,7 @@ from . import validate as v
 from .lifecycle import take_snapshot
 from .model import SpObject, Template
 from .state import State
-from .space import SpaceMap
-from .views import RawJson, describe, info, listing, status, summary, summary_bytes, volume_space
+from .views import RawJson, describe, info, listing, space_listing, status, summary, summary_bytes
 
 CREATE_FIELDS = ("name", "size", "parent", "template", "baseOn", "tags") + v.POLICY_FIELDS
 UPDATE_FIELDS = ("rename", "size", "sizeAdd", "shrinkOk", "template", "tags") + v.POLICY_FIELDS
@@ -258,18 +257,17 @@ def volume_list_snapshots(state: State, args: List[str], body: Any) -> List[Dict
     return [summary(state, s) for s in state.ancestors(state.volume(args[0]))]
 
 
-def volumes_space(state: State, args: List[str], body: Any) -> List[Dict[str, Any]]:
-    space = SpaceMap(state)
-    return [volume_space(state, state.objects[g], space) for g in state.volumes]
+def volumes_space(state: State, args: List[str], body: Any) -> RawJson:
+    return RawJson(space_listing(state, state.volumes))
 
 
 def _status(state: State, quick: bool) -> Dict[str, Any]:
-    space = SpaceMap(state)
+    state.ledger.settle()
     out = {}
     for gids in (state.volumes, state.snapshots):
         for gid in gids:
             obj = state.objects[gid]
-            out[obj.display_name] = status(state, obj, space, quick)
+            out[obj.display_name] = status(state, obj, quick)
     return out
 
 
