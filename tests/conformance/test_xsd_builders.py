@@ -2,7 +2,7 @@
 OpenNebula 7.0, 7.2 and 7.4, each shaped for that version (6.10's schemas do not compile with
 libxml2: tests/unit/test_one_views.py reads 6.10-shaped documents instead).
 
-Skipped (with the reason) when ../shared/opennebula is absent.
+Skipped, with the reason, when OpenNebula's schemas are not found (``scripts/fetch-opennebula`` gets them).
 """
 
 from __future__ import annotations
