@@ -2,7 +2,7 @@
 OpenNebula 7.0, 7.2 and 7.4, each shaped for that version (6.10's schemas do not compile with
 libxml2: tests/unit/test_one_views.py reads 6.10-shaped documents instead).
 
-Skipped (with the reason) when ../shared/opennebula is absent.
+Skipped, with the reason, when OpenNebula's schemas are not found (``scripts/fetch-opennebula`` gets them).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import xmlrpc.client
 import pytest
 from lxml import etree
 
-from fixtures.sim_oned import SCHEMA_DIRS, opennebula_dir, xsd_errors
+from fixtures.sim_oned import SCHEMA_DIRS, authored_sample, opennebula_dir, xsd_errors
 from onesp.one import OneClient
 from onesp.sim.oned import OnedSim
 from onesp.sim.oned.builders import (
@@ -118,10 +118,9 @@ def test_driver_action_children(version):
 
 
 def test_authored_samples_still_validate_with_the_helper():
-    authored = opennebula_dir() / "samples" / "authored"
     for name, schema in (("vm-running-2disks-context.xml", "vm.xsd"), ("image-ready-os.xml", "image.xsd"),
                          ("datastore-system.xml", "datastore.xsd")):
-        assert xsd_errors((authored / name).read_text(), schema) == []
+        assert xsd_errors(authored_sample(name), schema) == []
 
 
 @pytest.mark.parametrize("version", ["7.0.2", "7.2.0", "7.4.0"])

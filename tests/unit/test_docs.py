@@ -164,3 +164,45 @@ def test_the_supported_opennebula_range_is_stated_where_operators_look():
     are read (test_one_views) and validated (tests/conformance)."""
     for page in (REPO / "README.md", DOCS / "installation.md"):
         assert "OpenNebula 6.10 to 7.4 (6.10, 7.0, 7.2 and 7.4)" in page.read_text(), page.name
+
+
+def _pages():
+    return [REPO / "README.md"] + sorted(DOCS.glob("*.md"))
+
+
+def test_no_page_points_outside_the_repository():
+    """A clone stands alone: no link leaves it, no text sends the reader to a folder beside it."""
+    for page in _pages():
+        text = page.read_text()
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+            resolved = (page.parent / target).resolve()
+            assert REPO in resolved.parents, "%s links outside the repository: %s" % (page.name, target)
+        for number, line in enumerate(text.splitlines(), 1):
+            assert not re.search(r"\.\./shared|\bshared/opennebula|\bshared/reference|/work/", line), \
+                "%s:%d points outside the repository: %s" % (page.name, number, line.strip())
+
+
+def test_the_architecture_names_only_what_exists():
+    """docs/architecture.md against the tree: every path and module it names exists, every action and
+    every library module is named."""
+    text = (DOCS / "architecture.md").read_text()
+    named = {t for t in re.findall(r"`([A-Za-z0-9_./-]+)`", text) if not t.startswith(("/", "."))}  # not URL paths
+    named.discard("tests/data/opennebula/")  # made by scripts/fetch-opennebula
+    for token in sorted(t for t in named if t.endswith((".py", "/")) or t.startswith(("scripts/", "tests/", "bench/"))):
+        folders = [REPO, LIB, LIB / "one", LIB / "install", LIB / "commands"] + sorted(LIB.glob("actions/*"))
+        candidates = [folder / token for folder in folders]
+        assert any(c.exists() for c in candidates), "docs/architecture.md names %s, which does not exist" % token
+    for path in sorted(LIB.glob("actions/*/*.py")):
+        if not path.name.startswith("__"):
+            forms = (path.stem, path.stem.replace("_", "."), str(path.relative_to(LIB)))
+            assert any("`%s`" % form in text for form in forms), \
+                "docs/architecture.md does not name %s" % path.relative_to(LIB)
+    for path in sorted(LIB.glob("*.py")):
+        if not path.name.startswith("__"):
+            assert "`%s`" % path.name in text, "docs/architecture.md does not name onesp/%s" % path.name
+
+
+def test_readme_layout_points_to_the_architecture_and_the_test_data_script():
+    layout = section((REPO / "README.md").read_text(), "## Layout")
+    assert "](docs/architecture.md)" in layout
+    assert "`scripts/fetch-opennebula`" in layout and (REPO / "scripts" / "fetch-opennebula").is_file()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.sim_oned import opennebula_dir
+from fixtures.sim_oned import authored_sample
 from onesp.errors import BadInput, NotFound
 from onesp.one import Datastore, Host, Image, Vm, decode_driver_action, parse_xml
 from onesp.sim.oned.builders import (
@@ -14,7 +14,7 @@ from onesp.sim.oned.builders import (
 
 
 def sample(name: str) -> str:
-    return (opennebula_dir() / "samples" / "authored" / name).read_text()
+    return authored_sample(name)
 
 
 def vm_of(text: str) -> Vm:
