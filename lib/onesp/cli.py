@@ -19,6 +19,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "audit": ("onesp.commands.audit", "audit"),
     "demo": ("onesp.commands.demo", "demo"),
     "doctor": ("onesp.doctor", "doctor"),
+    "server": ("onesp.commands.server", "server"),
 }
 SIMULATORS: Dict[str, Tuple[str, str]] = {
     "storpool": ("onesp.sim.storpool.command", "storpool"),
