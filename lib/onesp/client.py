@@ -173,10 +173,13 @@ def exit_like(status: int) -> None:
     """End this process as the worker ended: its exit status, or killed by the same signal."""
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
-        signal.signal(number, signal.SIG_DFL)
+        try:
+            signal.signal(number, signal.SIG_DFL)  # SIGKILL and SIGSTOP cannot be handled: nothing to reset
+        except (OSError, ValueError):
+            pass
         os.kill(os.getpid(), number)
         os._exit(128 + number)
-    os._exit(os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else os.WEXITSTATUS(status))
+    os._exit(os.WEXITSTATUS(status))
 
 
 def main(kind: str, action: str) -> None:

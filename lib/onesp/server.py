@@ -42,20 +42,25 @@ from .errors import ConfigError
 Say = Callable[[str], None]
 
 
-def preload() -> int:
-    """Import every action and what actions import on first use; the number of modules loaded."""
+def preload(say: Say) -> int:
+    """Import every action and what actions import on first use; the number of modules loaded.
+
+    A module that cannot be imported (a missing optional package) is left to the worker,
+    which then fails exactly as the executable would in-process; the others still load."""
     import http.client  # noqa: F401  (StorPool API, oned XML-RPC)
     import xmlrpc.client  # noqa: F401
 
-    from . import driver  # noqa: F401
-    from . import actions
+    from . import actions, driver  # noqa: F401
 
+    names = ["onesp.one.rpc", "onesp.one.vm", "onesp.one.image", "onesp.one.datastore", "onesp.one.host"]
     for kind in ("ds", "tm", "vmm"):
         package = importlib.import_module("%s.%s" % (actions.__name__, kind))
-        for info in pkgutil.iter_modules(package.__path__):
-            importlib.import_module("%s.%s" % (package.__name__, info.name))
-    for name in ("onesp.one.rpc", "onesp.one.vm", "onesp.one.image", "onesp.one.datastore", "onesp.one.host"):
-        importlib.import_module(name)
+        names += ["%s.%s" % (package.__name__, info.name) for info in pkgutil.iter_modules(package.__path__)]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            say("onesp server: %s not loaded (%s); actions that need it load it themselves" % (name, exc))
     return len(sys.modules)
 
 
@@ -311,7 +316,8 @@ def run_worker(request: Request, fds: List[int]) -> int:
 
 def main(directory: str, say: Say) -> int:
     """Run a server in the foreground until SIGTERM/SIGINT (``onesp server``)."""
-    count = preload()
+    count = preload(say)
+    _forget_in_process_note()
     server = Server(directory, say)
     try:
         server.open()
@@ -321,7 +327,6 @@ def main(directory: str, say: Say) -> int:
     except OSError as exc:
         say("onesp server: cannot listen in %s: %s" % (directory, exc.strerror or exc))
         return 1
-    _forget_in_process_note()
     say("onesp server: %d modules loaded from %s, listening in %s" % (count, server.library, directory))
     try:
         server.serve()

@@ -162,6 +162,21 @@ class Stack:
                 raise RuntimeError("onesp server did not start: %s" % (self.root / "server.err").read_text()[-500:])
             time.sleep(0.02)
 
+    def action_pids(self, client_pid: int) -> List[int]:
+        """The processes that run an action started as ``client_pid``: itself in-process; with a
+        server, the workers (children of the server's per-connection monitors)."""
+        if self.server is None:
+            return [client_pid]
+        parents: Dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    parents[int(entry)] = int(Path("/proc/%s/stat" % entry).read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+        monitors = {pid for pid, parent in parents.items() if parent == self.server.pid}
+        return sorted(pid for pid, parent in parents.items() if parent in monitors)
+
     def stop_server(self) -> None:
         if self.server is not None:
             self.server.terminate()
