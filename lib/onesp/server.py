@@ -64,11 +64,19 @@ def preload(say: Say) -> int:
     return len(sys.modules)
 
 
+#: A question without descriptors (``onesp doctor``): would you run the code of this fingerprint?
+PROBE = b"onesp-probe-1"
+
+
 class Request:
-    """One action as a client handed it over."""
+    """One action as a client handed it over (or a probe: ``probe`` set, no action)."""
 
     def __init__(self, payload: bytes) -> None:
         fields = payload.split(b"\0")
+        self.probe = fields[0] == PROBE and len(fields) == 2
+        if self.probe:
+            self.code = fields[1]
+            return
         if len(fields) < 7 or fields[0] != client.MAGIC:
             raise ValueError("not an onesp action request")
         self.code = fields[1]
@@ -101,12 +109,15 @@ def read_request(conn: socket.socket) -> Tuple[Request, List[int]]:
     """The request and the three descriptors that came with it (closed here on any error)."""
     head, fds, _, _ = socket.recv_fds(conn, 4, 3)
     try:
-        if len(head) != 4 or len(fds) != 3:
-            raise ValueError("no descriptors with the request")
+        if len(head) != 4:
+            raise ValueError("no request")
         (length,) = struct.unpack("!I", head)
         if length > 64 << 20:
             raise ValueError("request too large")
-        return Request(_receive_exactly(conn, length)), fds
+        request = Request(_receive_exactly(conn, length))
+        if len(fds) != (0 if request.probe else 3):
+            raise ValueError("not the three descriptors of an action")
+        return request, fds
     except BaseException:
         for fd in fds:
             os.close(fd)
@@ -222,6 +233,9 @@ class Monitor:
             request, fds = read_request(conn)
         except (OSError, ValueError) as exc:
             return self.refuse("bad request: %s" % exc)
+        if request.probe and request.code == self.server.code:
+            conn.sendall(client.ACCEPTED)
+            return 0
         if request.code != self.server.code:
             for fd in fds:
                 os.close(fd)
@@ -312,6 +326,25 @@ def run_worker(request: Request, fds: List[int]) -> int:
         os.environb[key] = value
     sys.argv = request.argv
     return driver.finish(driver.run_action(request.kind, request.action, request.argv[1:]))
+
+
+def probe(directory: str, library: str) -> Tuple[bool, str]:
+    """Whether a server answers in ``directory`` and would run the code in ``library``; why not."""
+    try:
+        conn = client.connect(directory)
+    except client.Unavailable as exc:
+        return False, str(exc)
+    payload = PROBE + b"\0" + client.fingerprint(library)
+    with conn:
+        try:
+            conn.sendall(struct.pack("!I", len(payload)) + payload)
+            answer = conn.recv(1)
+            reason = conn.recv(4096).decode("utf-8", "replace") if answer == client.REFUSED else ""
+        except OSError as exc:
+            return False, "the server in %s did not answer (%s)" % (directory, exc.strerror or exc)
+    if answer == client.ACCEPTED:
+        return True, "a server in %s runs the code in %s" % (directory, library)
+    return False, "the server in %s would not run the code in %s: %s" % (directory, library, reason or "no answer")
 
 
 def main(directory: str, say: Say) -> int:
