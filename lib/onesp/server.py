@@ -377,3 +377,11 @@ def _forget_in_process_note() -> None:
         driver.forget_in_process(config.load())
     except (ConfigError, OSError):
         pass
+
+
+if __name__ == "__main__":  # the systemd unit: python3 -m onesp.server --dir /run/onesp (no click needed)
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python3 -m onesp.server", description="the onesp action server")
+    parser.add_argument("--dir", default=client.server_dir() or client.DEFAULT_DIR)
+    sys.exit(main(parser.parse_args().dir, lambda line: print(line, file=sys.stderr, flush=True)))
