@@ -10,16 +10,23 @@ or the same signal). Otherwise — no socket, a directory others could reach, a 
 another user or running other code — it runs ``onesp.driver`` in this process as it always
 did, and the driver says so in the log once (see ``driver.note_in_process``).
 
-This module imports only what a Python process has loaded anyway (``os``, ``sys``) plus
-``socket``, ``signal``, ``stat`` and ``struct``: the path to a running server costs
-almost nothing beyond the interpreter. The protocol is the server's (``onesp.server``).
+This module imports only what a Python process has loaded anyway (``os``, ``sys``,
+``stat``) plus ``struct`` and the C halves of ``socket`` and ``signal``: their Python
+wrappers pull in ``enum`` and ``selectors``, which would cost this path more than all the
+rest of it. The protocol is the server's (``onesp.server``).
 """
 
 import os
-import signal
 import stat
 import struct
 import sys
+
+try:
+    import _signal as signal
+    import _socket as sockets
+except ImportError:  # another Python than CPython: the public modules have the same names
+    import signal  # type: ignore[no-redef]
+    import socket as sockets  # type: ignore[no-redef]
 
 #: Where the server's socket lives unless ``ONESP_SERVER_DIR`` says otherwise (systemd's
 #: RuntimeDirectory of the onesp unit: made 0700 for oneadmin at each start).
@@ -80,15 +87,13 @@ def open_private_dir(path: str) -> int:
 
 def connect(path: str):
     """A socket connected to the server in directory ``path``, whose peer is this user."""
-    import socket
-
     fd = open_private_dir(path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
     try:
         sock.settimeout(5.0)
         # through the descriptor just checked, never the name again: a directory swapped meanwhile is not used
         sock.connect("/proc/self/fd/%d/%s" % (fd, SOCKET))
-        credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        credentials = sock.getsockopt(sockets.SOL_SOCKET, sockets.SO_PEERCRED, struct.calcsize("3i"))
         uid = struct.unpack("3i", credentials)[1]
         if uid != os.geteuid():
             raise Unavailable("the server socket in %s belongs to uid %d, not to this user" % (path, uid))
@@ -123,8 +128,6 @@ def _receive(sock, size: int) -> bytes:
 
 def run_by_server(kind: str, action: str, path: str) -> int:
     """Have the server run the action; its wait status. Unavailable until the server took it."""
-    import socket
-
     umask = os.umask(0o022)
     os.umask(umask)
     try:
@@ -134,9 +137,10 @@ def run_by_server(kind: str, action: str, path: str) -> int:
     argv = [os.fsencode(a) for a in sys.argv]
     payload = request(kind, action, argv, os.environb, cwd, umask, fingerprint())
     sock = connect(path)
-    with sock:
+    try:
         try:
-            socket.send_fds(sock, [struct.pack("!I", len(payload))], [0, 1, 2])
+            sock.sendmsg([struct.pack("!I", len(payload))],
+                         [(sockets.SOL_SOCKET, sockets.SCM_RIGHTS, struct.pack("3i", 0, 1, 2))])
             sock.sendall(payload)
             answer = sock.recv(1)
         except OSError as exc:
@@ -147,6 +151,8 @@ def run_by_server(kind: str, action: str, path: str) -> int:
         if answer != ACCEPTED:
             raise Unavailable("the server in %s closed the connection" % path)
         return _wait(sock)
+    finally:
+        sock.close()
 
 
 def _wait(sock) -> int:

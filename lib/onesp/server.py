@@ -335,13 +335,14 @@ def probe(directory: str, library: str) -> Tuple[bool, str]:
     except client.Unavailable as exc:
         return False, str(exc)
     payload = PROBE + b"\0" + client.fingerprint(library)
-    with conn:
-        try:
-            conn.sendall(struct.pack("!I", len(payload)) + payload)
-            answer = conn.recv(1)
-            reason = conn.recv(4096).decode("utf-8", "replace") if answer == client.REFUSED else ""
-        except OSError as exc:
-            return False, "the server in %s did not answer (%s)" % (directory, exc.strerror or exc)
+    try:
+        conn.sendall(struct.pack("!I", len(payload)) + payload)
+        answer = conn.recv(1)
+        reason = conn.recv(4096).decode("utf-8", "replace") if answer == client.REFUSED else ""
+    except OSError as exc:
+        return False, "the server in %s did not answer (%s)" % (directory, exc.strerror or exc)
+    finally:
+        conn.close()
     if answer == client.ACCEPTED:
         return True, "a server in %s runs the code in %s" % (directory, library)
     return False, "the server in %s would not run the code in %s: %s" % (directory, library, reason or "no answer")
