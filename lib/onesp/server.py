@@ -253,7 +253,7 @@ class Monitor:
             try:
                 conn.close()
                 status = run_worker(request, fds)
-            except BaseException as exc:  # never a traceback for oned: one line, as the driver would
+            except Exception as exc:  # never a traceback for oned: one line, as the driver would
                 os.write(2, ("%s %s: start: internal error in the onesp server's worker: %s: %s\n"
                              % (request.kind, request.action, exc.__class__.__name__, exc)).encode("utf-8", "replace"))
             finally:
