@@ -134,19 +134,21 @@ def run_by_server(kind: str, action: str, path: str) -> int:
         cwd = os.getcwdb()
     except OSError:
         raise Unavailable("the working directory is gone") from None
-    argv = [os.fsencode(a) for a in sys.argv]
-    payload = request(kind, action, argv, os.environb, cwd, umask, fingerprint())
-    sock = connect(path)
+    sock = connect(path)  # first: without a server, the fingerprint is not worth computing
     try:
         try:
+            payload = request(kind, action, [os.fsencode(a) for a in sys.argv], os.environb, cwd, umask,
+                              fingerprint())
             sock.sendmsg([struct.pack("!I", len(payload))],
                          [(sockets.SOL_SOCKET, sockets.SCM_RIGHTS, struct.pack("3i", 0, 1, 2))])
             sock.sendall(payload)
             answer = sock.recv(1)
+            reason = _receive(sock, 4096).decode("utf-8", "replace") if answer == REFUSED else ""
         except OSError as exc:
             raise Unavailable("the server in %s did not take the action (%s)" % (path, exc.strerror or exc)) from None
+        except ValueError as exc:  # a name that is no file name (surrogates): the driver says what is wrong
+            raise Unavailable("the action cannot be handed over: %s" % exc) from None
         if answer == REFUSED:
-            reason = _receive(sock, 4096).decode("utf-8", "replace")
             raise Unavailable("the server in %s refused the action: %s" % (path, reason))
         if answer != ACCEPTED:
             raise Unavailable("the server in %s closed the connection" % path)
@@ -168,7 +170,10 @@ def _wait(sock) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, forward)
-    answer = _receive(sock, 5)
+    try:
+        answer = _receive(sock, 5)
+    except OSError:
+        answer = b""
     if len(answer) != 5 or answer[:1] != STATUS:
         os.write(2, b"onesp: the onesp server stopped before the action ended; its outcome is unknown\n")
         return 1 << 8
