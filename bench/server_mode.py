@@ -5,7 +5,9 @@ Two clusters of 10 seeded volumes: on one the executables run the action themsel
 (``ONESP_SERVER_DIR`` empty), on the other an ``onesp server`` runs it in a worker. Run
 ``i`` of an action goes on both clusters before run ``i+1`` on either (bench/actions.py),
 so the load others put on a shared machine falls on both columns alike. Every run is
-checked to have done its work, as in the main benchmark.
+checked to have done its work, as in the main benchmark. The CPU columns count the
+executable and what it waited for: in-process the whole action, with a server only the
+client (the worker is the server's child).
 
     .venv/bin/python bench/server_mode.py [--runs 20] [--actions 'tm clone,ds stat']
 """
@@ -57,7 +59,7 @@ def main(argv: List[str]) -> int:
         for cluster in clusters:
             cluster.close()
         shutil.rmtree(root, ignore_errors=True)
-    print("| action | in-process ms | server ms | CPU in-process ms | CPU server client ms | target (server) |"
+    print("| action | in-process ms | server ms | CPU in-process ms | CPU of the client ms | target (server) |"
           " target (in-process) |")
     print("| --- | ---: | ---: | ---: | ---: | --- | --- |")
     for name in only:
