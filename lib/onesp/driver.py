@@ -220,4 +220,7 @@ def finish(status: int) -> int:
 def main(kind: str, action: str, fallback: Optional[str] = None) -> None:
     """Run the action in this process and exit with its status (``onesp.client.main`` calls it
     when no server takes the action)."""
-    os._exit(finish(run_action(kind, action, sys.argv[1:], fallback=fallback)))
+    status = finish(run_action(kind, action, sys.argv[1:], fallback=fallback))
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(status)  # a profiler, coverage or a debugger writes its results at exit
+    os._exit(status)

@@ -197,6 +197,7 @@ class Server:
                     status = 70
                     try:
                         self.listener.close()
+                        os.close(self.dir_fd)  # a worker holds no descriptor of the server but its client's
                         for sig, handler in previous.items():
                             signal.signal(sig, signal.SIG_DFL)
                         status = Monitor(self, conn).run()
@@ -334,7 +335,11 @@ def probe(directory: str, library: str) -> Tuple[bool, str]:
         conn = client.connect(directory)
     except client.Unavailable as exc:
         return False, str(exc)
-    payload = PROBE + b"\0" + client.fingerprint(library)
+    try:
+        payload = PROBE + b"\0" + client.fingerprint(library)
+    except OSError as exc:
+        conn.close()
+        return False, "cannot read %s: %s" % (library, exc.strerror or exc)
     try:
         conn.sendall(struct.pack("!I", len(payload)) + payload)
         answer = conn.recv(1)

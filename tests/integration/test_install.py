@@ -56,6 +56,7 @@ def install(remotes: Path, *extra: str, **kwargs: object) -> subprocess.Complete
 
 
 def run_installed(remotes: Path, stack: object, kind_dir: str, action: str, *argv: str) -> Result:
+    stack.in_process_expected = True  # type: ignore[attr-defined]  # another tree than the stack's server runs
     executable = remotes / kind_dir / action
     proc = subprocess.run([sys.executable, str(executable), *argv], capture_output=True, env=stack.env,  # type: ignore[attr-defined]
                           timeout=60, check=False)
