@@ -303,11 +303,14 @@ def run_worker(request: Request, fds: List[int]) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as Python itself starts: EPIPE is an error, not death
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
+    import fcntl
+
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in fds]  # none of them may be 0-2 while they move
     for fd in fds:
-        if fd > 2:
-            os.close(fd)
+        os.close(fd)
+    for target, fd in enumerate(high):
+        os.dup2(fd, target)
+        os.close(fd)
     encoding, errors = sys.stdout.encoding or "utf-8", sys.stdout.errors or "strict"
     sys.stdin = io.open(0, "r", encoding=encoding, errors=errors, closefd=False)
     sys.stdout = io.open(1, "w", encoding=encoding, errors=errors, closefd=False)
@@ -355,9 +358,9 @@ def probe(directory: str, library: str) -> Tuple[bool, str]:
 
 def main(directory: str, say: Say) -> int:
     """Run a server in the foreground until SIGTERM/SIGINT (``onesp server``)."""
+    server = Server(directory, say)  # the fingerprint first: a file changed while loading is seen as a change
     count = preload(say)
     _forget_in_process_note()
-    server = Server(directory, say)
     try:
         server.open()
     except ConfigError as exc:
