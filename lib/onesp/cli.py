@@ -24,6 +24,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "demo": ("onesp.commands.demo", "demo"),
     "doctor": ("onesp.doctor", "doctor"),
     "fence": ("onesp.commands.fence", "fence"),
+    "server": ("onesp.commands.server", "server"),
 }
 SIMULATORS: Dict[str, Tuple[str, str]] = {
     "storpool": ("onesp.sim.storpool.command", "storpool"),

@@ -5,7 +5,7 @@ answers; every datastore whose DS_MAD or TM_MAD is storpool has DISK_TYPE BLOCK 
 datastore also CONTEXT_DISK_TYPE: else oned writes its disks as files) and its StorPool template
 ``<px>-ds-<id>`` with placement and replication; every host of those datastores' clusters
 has a StorPool client id; oned.conf and vmm_execrc carry the registration; the remotes tree
-holds this version as it was installed. Each check is one ``Check`` row; a failed row says
+holds this version as it was installed; an ``onesp server`` answers and runs those files. Each check is one ``Check`` row; a failed row says
 how to fix it. A check whose input failed is skipped (with the reason), never guessed.
 """
 
@@ -99,6 +99,7 @@ class Doctor:
 
         doctor_operations.host_probe(self, datastores)
         doctor_operations.retag_hook(self)
+        self.server()
         return self.checks
 
     # -- configuration -------------------------------------------------------------------------
@@ -361,6 +362,22 @@ class Doctor:
             return
         status, detail, fix = check_hook(self.places.remotes)
         self.add("host fencing", {"ok": OK, "warn": WARN}.get(status, WARN), detail, fix)
+
+    def server(self) -> None:
+        """Whether an ``onesp server`` answers and runs the installed files (else actions run
+        in-process: correct, only slower)."""
+        from . import client, server
+
+        directory = self.env.get("ONESP_SERVER_DIR", client.DEFAULT_DIR)
+        if not directory:
+            self.add("server", WARN, "ONESP_SERVER_DIR is empty: actions run in-process", "unset ONESP_SERVER_DIR")
+            return
+        ok, detail = server.probe(directory, os.path.join(self.places.remotes, "lib", "onesp"))
+        if ok:
+            self.add("server", OK, detail)
+        else:
+            self.add("server", WARN, "%s; actions run in-process (slower)" % detail,
+                     "systemctl enable --now onesp-server (after an upgrade or onehost sync: systemctl restart onesp-server)")
 
 
 def run(places: Places, env: Optional[Mapping[str, str]] = None) -> List[Check]:

@@ -97,8 +97,10 @@ def run_action(
     stdout: Optional[TextIO] = None,
     stderr: Optional[TextIO] = None,
     observer: Optional[Callable[[str, str, Optional[str]], None]] = None,
+    fallback: Optional[str] = None,
 ) -> int:
-    """Run one action with the error contract; returns the exit status."""
+    """Run one action with the error contract; returns the exit status. ``fallback``: why no
+    server took the action (``onesp.client``), logged once (``note_in_process``)."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     stdin = stdin or (lambda: sys.stdin.buffer.read())
@@ -115,6 +117,8 @@ def run_action(
         return 1
     for warning in cfg.warnings:
         log.warning("configuration: %s", warning)
+    if fallback:
+        note_in_process(cfg, fallback)
     log.debug("start: %s", _argv_for_log(argv))
     ctx = Context(kind, action, argv, cfg, stdin=stdin, observer=observer)
     signals = _Signals()
@@ -157,6 +161,68 @@ def run_action(
     return 0
 
 
-def main(kind: str, action: str) -> None:
-    """Entry point of every executable shim."""
-    sys.exit(run_action(kind, action, sys.argv[1:]))
+#: In LOCK_DIR: an action ran in-process and said why; removed when a server starts.
+IN_PROCESS_NOTE = "in-process.note"
+
+
+def note_in_process(cfg: object, reason: str) -> None:
+    """Log once per absence of the server that actions run in-process, and why.
+
+    "Once" is per episode: the first action that finds no server (or one that refuses it)
+    logs the line and leaves ``IN_PROCESS_NOTE`` in LOCK_DIR; the next actions see the note
+    and stay quiet, until a server starts (it removes the note) and later goes away again.
+    """
+    from . import locks
+
+    try:
+        fd = locks.private_directory(str(getattr(cfg, "LOCK_DIR")))
+    except (ConfigError, OSError):
+        return
+    try:
+        os.close(os.open(IN_PROCESS_NOTE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o600, dir_fd=fd))
+    except OSError:
+        return  # already noted (or not writable: then never, rather than at every action)
+    finally:
+        os.close(fd)
+    logs.LOGGER.warning("running actions in-process: %s", reason)
+
+
+def forget_in_process(cfg: object) -> None:
+    """Remove the note, so the next action without a server logs again (a server started)."""
+    from . import locks
+
+    fd = locks.private_directory(str(getattr(cfg, "LOCK_DIR")))
+    try:
+        os.unlink(IN_PROCESS_NOTE, dir_fd=fd)
+    except FileNotFoundError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def finish(status: int) -> int:
+    """Flush what the action wrote (stdout, stderr, the log) before ``os._exit``: tearing down
+    every module at exit costs a cheap action a sixth of its time and does nothing it needs.
+    A flush that fails (oned closed the pipe) makes the status 120, as Python's own exit does."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            status = status or 120
+    for handler in list(logs.LOGGER.handlers):
+        try:
+            handler.flush()
+            handler.close()
+        except (OSError, ValueError):
+            pass
+    return status
+
+
+def main(kind: str, action: str, fallback: Optional[str] = None) -> None:
+    """Run the action in this process and exit with its status (``onesp.client.main`` calls it
+    when no server takes the action)."""
+    status = finish(run_action(kind, action, sys.argv[1:], fallback=fallback))
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(status)  # a profiler, coverage or a debugger writes its results at exit
+    os._exit(status)

@@ -197,9 +197,45 @@ def _end_group(proc: "subprocess.Popen[bytes]") -> None:
             continue
 
 
-def ssh_runner(ssh_command: str) -> Runner:
-    """Run the script on the host with the configured ssh command (SSH, may carry options)."""
-    base = shlex.split(ssh_command or "ssh")
+#: Seconds an idle shared ssh connection to a host stays open after its last command.
+CONTROL_PERSIST = 60
+#: ssh adds up to 17 characters to a ControlPath while it sets the master up; a Unix socket path holds 107.
+_MAX_CONTROL_DIR = 107 - 17 - 1 - 40
+
+
+def connection_dir(cfg: object) -> Optional[str]:
+    """``<LOCK_DIR>/ssh``, where ssh keeps one shared connection per host (ControlMaster), so an
+    action pays its own round trips and not a key exchange per command; None (no sharing)
+    when the directory is not private to this user or its path is too long for a socket."""
+    from . import locks
+    from .errors import ConfigError
+
+    lock_dir = str(getattr(cfg, "LOCK_DIR", "") or "")
+    directory = os.path.join(lock_dir, "ssh")
+    if not lock_dir or len(directory) > _MAX_CONTROL_DIR:
+        return None
+    try:
+        os.close(locks.private_directory(lock_dir))  # checked first: the subdirectory is made inside it
+        os.close(locks.private_directory(directory))
+    except ConfigError:
+        return None
+    return directory
+
+
+def _sharing(control_dir: Optional[str]) -> List[str]:
+    """ssh options sharing one connection per host in ``control_dir``. They come after the SSH
+    setting's own: ssh takes an option's first value, so an administrator's ControlPath or
+    ``-o ControlMaster=no`` wins."""
+    if not control_dir:
+        return []
+    return ["-o", "ControlMaster=auto", "-o", "ControlPath=%s/%%C" % control_dir,
+            "-o", "ControlPersist=%d" % CONTROL_PERSIST]
+
+
+def ssh_runner(ssh_command: str, control_dir: Optional[str] = None) -> Runner:
+    """Run the script on the host with the configured ssh command (SSH, may carry options),
+    sharing connections in ``control_dir`` when given (see ``connection_dir``)."""
+    base = shlex.split(ssh_command or "ssh") + _sharing(control_dir)
 
     def run(host: str, text: str, stdin: Stdin, timeout: float) -> "subprocess.CompletedProcess[bytes]":
         return _run_group(base + ["-o", "BatchMode=yes", "--", host, text], stdin, timeout)
@@ -232,7 +268,9 @@ def _local_argv(host: str, text: str) -> "tuple[List[str], Dict[str, str]]":
 
 
 def runner_from_config(cfg: object) -> Runner:
-    return local_runner if getattr(cfg, "HOST_EXEC") == "local" else ssh_runner(str(getattr(cfg, "SSH")))
+    if getattr(cfg, "HOST_EXEC") == "local":
+        return local_runner
+    return ssh_runner(str(getattr(cfg, "SSH")), connection_dir(cfg))
 
 
 def spawn(cfg: object, host: str, commands: Sequence[Argv], stdout: Any, stderr: Any) -> "subprocess.Popen[bytes]":
@@ -249,7 +287,8 @@ def spawn(cfg: object, host: str, commands: Sequence[Argv], stdout: Any, stderr:
         argv, env = _local_argv(check_host(host), text)
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env,
                                 start_new_session=True)
-    argv = shlex.split(str(getattr(cfg, "SSH")) or "ssh") + ["-o", "BatchMode=yes", "--", check_host(host), text]
+    argv = (shlex.split(str(getattr(cfg, "SSH")) or "ssh") + _sharing(connection_dir(cfg))
+            + ["-o", "BatchMode=yes", "--", check_host(host), text])
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True)
 
 

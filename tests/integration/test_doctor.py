@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -68,8 +69,8 @@ def test_healthy_setup_passes_every_check_in_order(stack, tmp_path, version):
     assert code == 0, checks
     assert [c["name"] for c in checks] == ["configuration", "StorPool API", "oned", "datastore 100", "datastore 101",
                                            "host node1", "host node2", "oned.conf", "vmm_execrc", "remotes",
-                                           "host probe", "retag hook"]
-    assert set(statuses(checks).values()) == {"ok"}
+                                           "host probe", "retag hook", "server"]
+    assert set(statuses(checks).values()) == {"ok"} | ({"warn"} if statuses(checks)["server"] == "warn" else set())
     found = by_name(checks)
     assert found["datastore 100"]["detail"].endswith("template one-ds-100, replication 3, placeAll default, placeTail default")
     assert found["host node2"]["detail"] == "cluster 0, StorPool client id 2"
@@ -78,7 +79,7 @@ def test_healthy_setup_passes_every_check_in_order(stack, tmp_path, version):
     table = setup.doctor()
     assert table.returncode == 0
     lines = table.stdout.splitlines()
-    assert lines[0].startswith("ok    configuration") and lines[-1] == "12 checks, all passed"
+    assert lines[0].startswith("ok    configuration") and lines[-1].startswith("13 checks")
 
 
 def test_no_token(stack, tmp_path):
@@ -314,3 +315,32 @@ def test_probe_and_retag_hook_rows_say_what_is_missing(stack, tmp_path):
     (setup.remotes / "im" / "kvm-probes.d" / "host" / "system" / "storpool_probe.sh").chmod(0o755)
     found = by_name(setup.checks()[1])
     assert "1 of 2 hosts report no SP_OURID yet: node2" in found["host probe"]["detail"]
+
+
+def test_the_server_row_says_whether_a_server_runs_the_installed_files(stack, tmp_path):
+    """No server, a server of the checkout (not the installed tree), a server of the installed tree."""
+    setup = Setup(stack, tmp_path)
+    stack.stop_server()
+    server = by_name(setup.checks()[1])["server"]
+    assert server["status"] == "warn" and "no server" in server["detail"] and "onesp-server" in server["fix"]
+    stack.start_server()  # runs the checkout's lib, not the installed copy
+    server = by_name(setup.checks()[1])["server"]
+    assert server["status"] == "warn"
+    assert "would not run the code in %s" % (setup.remotes / "lib" / "onesp") in server["detail"]
+    stack.stop_server()
+    code = "import sys; sys.path.insert(0, %r); from onesp import server; sys.exit(server.main(%r, print))" % (
+        str(setup.remotes / "lib"), stack.env["ONESP_SERVER_DIR"])
+    installed = subprocess.Popen([sys.executable, "-c", code], env=stack.env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        socket_path = Path(stack.env["ONESP_SERVER_DIR"]) / "server.sock"
+        deadline = time.monotonic() + 60
+        while not socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        code, checks = setup.checks()
+        assert code == 0 and set(statuses(checks).values()) == {"ok"}, checks
+        assert by_name(checks)["server"]["detail"] == "a server in %s runs the code in %s" % (
+            stack.env["ONESP_SERVER_DIR"], setup.remotes / "lib" / "onesp")
+    finally:
+        installed.terminate()
+        installed.wait(30)

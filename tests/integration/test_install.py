@@ -7,6 +7,7 @@ import os
 import pwd
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -55,6 +56,7 @@ def install(remotes: Path, *extra: str, **kwargs: object) -> subprocess.Complete
 
 
 def run_installed(remotes: Path, stack: object, kind_dir: str, action: str, *argv: str) -> Result:
+    stack.in_process_expected = True  # type: ignore[attr-defined]  # another tree than the stack's server runs
     executable = remotes / kind_dir / action
     proc = subprocess.run([sys.executable, str(executable), *argv], capture_output=True, env=stack.env,  # type: ignore[attr-defined]
                           timeout=60, check=False)
@@ -306,3 +308,37 @@ def test_probe_and_retag_hook_are_installed_where_opennebula_runs_them(remotes: 
     install_sh("--prefix", str(remotes), "--uninstall")
     assert probe.read_text() == "#!/bin/bash\n# the bash addon's probe\n"
     assert not (remotes / "hooks" / "storpool").exists()
+
+
+def test_the_action_server_unit_runs_the_installed_tree_and_is_taken_back(remotes, stack, tmp_path):
+    """The unit's ExecStart and environment, run as written, serve the installed executables;
+    uninstall removes the unit and only it."""
+    units = tmp_path / "systemd"
+    out = install(remotes, "--unit-dir", str(units)).stdout
+    unit = units / "onesp-server.service"
+    assert "installed the systemd unit %s" % unit in out and "systemctl enable --now onesp-server" in out
+    fields = dict(line.split("=", 1) for line in unit.read_text().splitlines() if "=" in line and line[0].isalpha())
+    assert fields["RuntimeDirectory"] == "onesp" and fields["RuntimeDirectoryMode"] == "0700"
+    assert fields["KillMode"] == "process" and fields["User"]
+    assert fields["Environment"] == "PYTHONPATH=%s" % (remotes / "lib")
+    argv = fields["ExecStart"].split()
+    assert argv[-2:] == ["--dir", "/run/onesp"]
+    stack.stop_server()  # with ONESP_TEST_SERVER=1: this test's server takes the stack's directory
+    server_dir = Path(stack.env["ONESP_SERVER_DIR"])
+    env = dict(stack.env, PYTHONPATH=str(remotes / "lib"))
+    server = subprocess.Popen(argv[:-1] + [str(server_dir)], env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (server_dir / "server.sock").exists() and time.monotonic() < deadline:
+            assert server.poll() is None, server.communicate()[1]
+            time.sleep(0.02)
+        result = run_installed(remotes, stack, "tm/storpool", "resize", stack.disk_path("node1", 7, 0), "x", "7",
+                               "100")
+        assert result.error_lines == ["tm resize: bad input: invalid size in MB 'x': expected a non-negative integer"]
+        assert "running actions in-process" not in stack.log_text()
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+    install_sh("--prefix", str(remotes), "--uninstall")
+    assert not unit.exists()

@@ -138,7 +138,8 @@ def interrupt(stack: Stack, scenario: Scenario, step: Step, call_name: Optional[
     if step.kind == "call":
         # every earlier call answered, and a connection open for this one (held by the delay)
         def reached() -> bool:
-            return len(stack.ctl.calls()) >= step.index and bool(_sockets_to(proc.pid, port))
+            return len(stack.ctl.calls()) >= step.index and any(_sockets_to(pid, port)
+                                                                for pid in stack.action_pids(proc.pid))
         arrived = _wait_for(lambda: reached() and (time.sleep(0.1) or reached()), proc)
     else:
         arrived = _wait_for((log / "holding").exists, proc)

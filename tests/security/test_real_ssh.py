@@ -14,8 +14,10 @@ never does), with the same runner the actions use.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -25,7 +27,7 @@ from typing import Dict, Iterator, Tuple
 
 import pytest
 
-from onesp.host import Host, ssh_runner
+from onesp.host import Host, connection_dir, runner_from_config, ssh_runner
 
 SSHD = "/usr/sbin/sshd"
 MIB = 1024 * 1024
@@ -219,3 +221,37 @@ def test_clone_mkswap_and_delete_over_ssh_with_a_hostile_vm_directory(stack, ssh
     unreachable = stack.tm("delete", "node1:%s" % vm_dir, "7", "101",
                            env=dict(env, ONESP_SSH=sshd.command_for(_free_port()) + " -o HostName=127.0.0.1"))
     assert unreachable.ok and "node1 is unreachable" in unreachable.stdout, unreachable
+
+
+def test_host_commands_share_one_connection_per_host_in_a_private_directory(sshd, tmp_path_factory):
+    """SSH as configured (no ControlMaster of its own): the runner of the actions keeps one
+    connection to the host in ``<LOCK_DIR>/ssh`` (0700) and every later command rides on it."""
+    lock_dir = Path(tempfile.mkdtemp(prefix="onesp-ssh-"))  # short: a socket path holds 107 characters
+    cfg = type("Cfg", (), {"HOST_EXEC": "ssh", "SSH": sshd.command_for(sshd.port), "LOCK_DIR": str(lock_dir)})()
+    try:
+        node = Host("127.0.0.1", runner_from_config(cfg))
+        started = time.monotonic()
+        for number in range(5):
+            assert node.run(["echo", str(number)]) == "%d\n" % number
+        elapsed = time.monotonic() - started
+        sockets = list((lock_dir / "ssh").iterdir())
+        assert len(sockets) == 1 and stat.S_ISSOCK(sockets[0].lstat().st_mode)
+        assert stat.S_IMODE((lock_dir / "ssh").stat().st_mode) == 0o700
+        assert elapsed < 30
+        subprocess.run(shlex.split(cfg.SSH) + ["-o", "ControlPath=%s" % sockets[0], "-O", "exit", "127.0.0.1"],
+                       capture_output=True, timeout=30)
+    finally:
+        shutil.rmtree(lock_dir, ignore_errors=True)
+
+
+def test_a_connection_directory_of_another_account_is_not_used(sshd, tmp_path_factory):
+    lock_dir = Path(tempfile.mkdtemp(prefix="onesp-ssh-"))
+    try:
+        (lock_dir / "ssh").mkdir(mode=0o777)
+        (lock_dir / "ssh").chmod(0o777)
+        cfg = type("Cfg", (), {"HOST_EXEC": "ssh", "SSH": sshd.command_for(sshd.port), "LOCK_DIR": str(lock_dir)})()
+        assert connection_dir(cfg) is None
+        assert Host("127.0.0.1", runner_from_config(cfg)).run(["echo", "ok"]) == "ok\n"
+        assert list((lock_dir / "ssh").iterdir()) == []
+    finally:
+        shutil.rmtree(lock_dir, ignore_errors=True)

@@ -39,6 +39,11 @@ def _default_owner() -> Optional[str]:
         return None
 
 
+def _default_unit_dir(env: Mapping[str, str]) -> str:
+    """/etc/systemd/system on a machine systemd runs, for a system install; else nowhere."""
+    return "/etc/systemd/system" if os.path.isdir("/run/systemd/system") and not env.get("ONE_LOCATION") else ""
+
+
 def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     where = defaults(env)
     p = argparse.ArgumentParser(
@@ -56,6 +61,9 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                    help="owner of the installed files when run as root (default: oneadmin if it exists)")
     p.add_argument("--bindir", default="/usr/local/bin", metavar="DIR",
                    help="where to put the onesp command ('' for nowhere; default: %(default)s)")
+    p.add_argument("--unit-dir", default=_default_unit_dir(env), metavar="DIR",
+                   help="where to put the systemd unit of the action server, onesp-server.service ('' for nowhere; "
+                        "default: %(default)s when systemd runs this machine)")
     p.add_argument("--backup-dir", default=None, metavar="DIR",
                    help="where copies of replaced files go (default: <prefix>/../onesp-backup)")
     p.add_argument("--source", default=str(SHIPPED_SOURCE), metavar="DIR", help=argparse.SUPPRESS)
@@ -100,6 +108,9 @@ def _next_steps(args: argparse.Namespace, restart: bool) -> None:
                      % args.oned_conf)
     if restart:
         steps.append("restart oned to load the new oned.conf: systemctl restart opennebula")
+    if args.unit_dir:
+        steps.append("start the action server (or restart it after an upgrade): systemctl daemon-reload && "
+                     "systemctl enable --now onesp-server && systemctl restart onesp-server")
     steps += [
         "copy the drivers to the hosts, as oneadmin: onehost sync --force",
         "create a StorPool template <ONE_PX>-ds-<id> for each datastore, then the datastores (docs/installation.md)",
@@ -120,6 +131,9 @@ def install(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     installer.save()  # saved after every step: an interrupted run still uninstalls cleanly
     if args.bindir:
         installer.launcher(args.bindir)
+        installer.save()
+    if args.unit_dir:
+        installer.unit(args.unit_dir)
         installer.save()
     restart, complete = _autoconf(args, record, env) if args.autoconf else (False, True)
     installer.save()

@@ -29,6 +29,9 @@ DRIVER_DIRS = ("datastore/storpool", "tm/storpool", "vmm/kvm", "im/kvm-probes.d/
 LIBRARY = "lib/onesp"
 RC = "addon-storpoolrc"
 LAUNCHER_MARK = "# installed by onesp install.sh"
+UNIT = "onesp-server.service"
+#: The server's socket directory: systemd makes it 0700 for the unit's user at each start.
+SERVER_DIR = "/run/onesp"
 
 Say = Callable[[str], None]
 
@@ -90,6 +93,7 @@ class Installer:
                 self.backup_dir = self.manifest.backup_dir = self.previous.backup_dir
             self.manifest.autoconf = dict(self.previous.autoconf)
             self.manifest.launcher = self.previous.launcher
+            self.manifest.unit = self.previous.unit
 
     # -- helpers ---------------------------------------------------------------------------------
     def _chown(self, path: str) -> None:
@@ -234,6 +238,42 @@ class Installer:
         self.manifest.launcher = target
         self.say("installed the onesp command as %s" % target)
 
+    def unit(self, unitdir: str) -> None:
+        """``<unitdir>/onesp-server.service``: the resident action server (``onesp.server``), as
+        the owner of the files, its socket in a runtime directory only that user can enter."""
+        target = os.path.join(unitdir, UNIT)
+        if os.path.exists(target) and target != self.manifest.unit:
+            self.say("note: %s exists and is not onesp's; left as it is" % target)
+            return
+        user = self.owner.name if self.owner is not None else pwd.getpwuid(os.geteuid()).pw_name
+        text = (
+            "%s\n"
+            "[Unit]\n"
+            "Description=onesp action server: runs the StorPool drivers' actions for oned from one loaded process\n"
+            "After=network.target\n\n"
+            "[Service]\n"
+            "User=%s\n"
+            "RuntimeDirectory=onesp\n"
+            "RuntimeDirectoryMode=0700\n"
+            "Environment=PYTHONPATH=%s\n"
+            "ExecStart=%s -m onesp.server --dir %s\n"
+            "# running actions go on to their end when the server stops or restarts\n"
+            "KillMode=process\n"
+            "Restart=always\n"
+            "RestartSec=1\n\n"
+            "[Install]\n"
+            "WantedBy=multi-user.target\n"
+        ) % (LAUNCHER_MARK, user, os.path.join(self.remotes, "lib"), sys.executable or "/usr/bin/python3", SERVER_DIR)
+        os.makedirs(unitdir, exist_ok=True)
+        temporary = _temporary(target)
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+        self.manifest.unit = target
+        self.say("installed the systemd unit %s (start it: systemctl daemon-reload && systemctl enable --now %s)"
+                 % (target, UNIT))
+
     def save(self) -> str:
         path = self.manifest.save()
         self._chown(path)
@@ -286,6 +326,11 @@ def uninstall(remotes: str, say: Say) -> Manifest:
         with open(record.launcher, encoding="utf-8", errors="replace") as handle:
             if LAUNCHER_MARK in handle.read():
                 os.unlink(record.launcher)
+    if record.unit and os.path.isfile(record.unit):
+        with open(record.unit, encoding="utf-8", errors="replace") as handle:
+            if LAUNCHER_MARK in handle.read():
+                os.unlink(record.unit)
+                say("removed %s (stop the server: systemctl disable --now %s)" % (record.unit, UNIT))
     for relative in sorted(record.directories, key=lambda d: -d.count("/")):
         path = os.path.join(remotes, relative)
         if os.path.isdir(path) and not os.listdir(path):

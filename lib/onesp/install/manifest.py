@@ -42,6 +42,7 @@ class Manifest:
     backup_dir: Optional[str] = None  # where those copies live
     rc: Dict[str, Any] = field(default_factory=dict)  # installed (bool), sha256 (as written), shipped (text)
     launcher: Optional[str] = None
+    unit: Optional[str] = None  # the systemd unit of the action server
     autoconf: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # label -> path, records, backups
     format: int = FORMAT
 

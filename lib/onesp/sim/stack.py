@@ -15,6 +15,11 @@ system datastore 101 (TM_MAD storpool, template one-ds-101); hosts node1 and nod
 StorPool client ids 1 and 2. Hosts run commands locally (HOST_EXEC=local); their
 "datastores" directory is ``stack.ds_location``; attached volumes appear under
 ``stack.dev_dir``. Nothing is read from /etc or the repository's addon-storpoolrc.
+
+With ``ONESP_TEST_SERVER=1`` in the environment (``scripts/test`` runs the integration,
+reliability and security tests a second time so) the stack starts an ``onesp server`` of
+its own and the executables hand their actions to it (``onesp.client``); otherwise its
+``ONESP_SERVER_DIR`` holds no server and every action runs in-process, as the fallback does.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import base64
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -93,6 +99,11 @@ class Invocation:
         return [sys.executable, str(EXECUTABLE_DIRS[self.kind] / self.executable), *self.argv]
 
 
+def server_mode() -> bool:
+    """Whether stacks run their actions through a resident ``onesp server`` (ONESP_TEST_SERVER=1)."""
+    return os.environ.get("ONESP_TEST_SERVER", "") not in ("", "0")
+
+
 class Stack:
     b = builders
 
@@ -120,6 +131,7 @@ class Stack:
             "ONESP_LOG_LEVEL": "debug",
             "ONESP_STORPOOL_RETRIES": "2",
             "ONESP_LOCK_DIR": str(root / "locks"),
+            "ONESP_SERVER_DIR": str(root / "server"),
         }
         self.env.update(sp_sim.env)
         self.env.update(oned_sim.env)
@@ -132,6 +144,48 @@ class Stack:
         self.system_ds_xml = self.put_datastore(SYSTEM_DS, kind="SYSTEM")
         for ds in (IMAGE_DS, SYSTEM_DS):
             self.sp.template_create("one-ds-%d" % ds, replication=3, placeAll="default", placeTail="default")
+        self.server: Optional["subprocess.Popen[bytes]"] = None
+        #: Set by a test that runs executables the stack's server rightly refuses (another tree,
+        #: another server directory): then in-process runs are no failure of the server mode.
+        self.in_process_expected = False
+        if server_mode():
+            self.start_server()
+
+    # -- the resident server ---------------------------------------------------------------------------
+    def start_server(self, timeout: float = 60) -> None:
+        """Start ``onesp server`` on this stack's ONESP_SERVER_DIR; returns once it listens."""
+        socket_path = Path(self.env["ONESP_SERVER_DIR"]) / "server.sock"
+        env = dict(self.env, PYTHONPATH=str(REPO / "lib"))
+        with open(self.root / "server.err", "ab") as errors:
+            self.server = subprocess.Popen([sys.executable, "-m", "onesp", "server", "--dir",
+                                            self.env["ONESP_SERVER_DIR"]], env=env, stdin=subprocess.DEVNULL,
+                                           stdout=subprocess.DEVNULL, stderr=errors)
+        deadline = time.monotonic() + timeout
+        while not socket_path.exists():
+            if self.server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("onesp server did not start: %s" % (self.root / "server.err").read_text()[-500:])
+            time.sleep(0.02)
+
+    def action_pids(self, client_pid: int) -> List[int]:
+        """The processes that run an action started as ``client_pid``: itself in-process; with a
+        server, the workers (children of the server's per-connection monitors)."""
+        if self.server is None:
+            return [client_pid]
+        parents: Dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    parents[int(entry)] = int(Path("/proc/%s/stat" % entry).read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+        monitors = {pid for pid, parent in parents.items() if parent == self.server.pid}
+        return sorted(pid for pid, parent in parents.items() if parent in monitors)
+
+    def stop_server(self) -> None:
+        if self.server is not None:
+            self.server.terminate()
+            self.server.wait(30)
+            self.server = None
 
     # -- documents --------------------------------------------------------------------------------
     def put_datastore(self, ds_id: int, kind: str = "IMAGE", **kwargs: Any) -> str:
@@ -272,6 +326,7 @@ class Stack:
         return cls(sp_sim, oned_sim, root / "work")
 
     def stop(self) -> None:
+        self.stop_server()
         self.oned.stop()
         self.sp_sim.stop()
 
