@@ -338,7 +338,7 @@ def test_the_server_row_says_whether_a_server_runs_the_installed_files(stack, tm
         while not socket_path.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
         code, checks = setup.checks()
-        assert code == 0 and set(statuses(checks).values()) == {"ok"}, checks
+        assert code == 0 and statuses(checks)["server"] == "ok", checks
         assert by_name(checks)["server"]["detail"] == "a server in %s runs the code in %s" % (
             stack.env["ONESP_SERVER_DIR"], setup.remotes / "lib" / "onesp")
     finally:

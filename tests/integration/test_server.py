@@ -80,7 +80,7 @@ def test_without_a_server_the_action_runs_in_process_and_says_so_once(stack):
 
 def test_through_the_server_stdin_stdout_stderr_and_status_are_the_same_bytes(stack):
     stack.put_image(5)
-    failing = {"ONESP_STORPOOL_RETRIES": "many\x1b[2J"}  # a bad value: one line on stderr, exit 1
+    failing = {"ONESP_DELAY_DELETE": "many\x1b[2J"}  # a value no action guesses: one line on stderr, exit 1
     runs = {}
     for vm_id, mode in ((7, "in-process"), (8, "server")):
         if mode == "server":
