@@ -26,14 +26,17 @@ pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-i
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, bytes]:
-    """A raw image with known content (not a multiple of 512 bytes) and the same in qcow2, vmdk, vhdx."""
+    """A raw image with known content (not a multiple of 512 bytes) and the same in qcow2, vmdk, vhdx,
+    VHD (``vpc``, dynamic and fixed) and VDI."""
     folder = tmp_path_factory.mktemp("images")
     data = os.urandom(2 * MIB) + bytes(MIB) + b"tail of the image" * 61
     (folder / "disk.raw").write_bytes(data)
-    for fmt in ("qcow2", "vmdk", "vhdx"):
+    for fmt in ("qcow2", "vmdk", "vhdx", "vpc", "vdi"):
         subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt, str(folder / "disk.raw"),
                         str(folder / ("disk." + fmt))], check=True)
-    subprocess.run(["qemu-img", "create", "-q", "-f", "vdi", str(folder / "disk.vdi"), "1M"], check=True)
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "vpc", "-o", "subformat=fixed", str(folder / "disk.raw"),
+                    str(folder / "disk.fixed-vpc")], check=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qed", str(folder / "disk.qed"), "1M"], check=True)
     with gzip.open(folder / "disk.qcow2.gz", "wb") as out:
         out.write((folder / "disk.qcow2").read_bytes())
     return folder, data
@@ -60,7 +63,7 @@ def read_back(stack, data: bytes, name: str = "one-img-5") -> bytes:
     return stack.read_volume(name, len(data) + 4096)
 
 
-@pytest.mark.parametrize("fmt", ["raw", "qcow2", "vmdk", "vhdx"])
+@pytest.mark.parametrize("fmt", ["raw", "qcow2", "vmdk", "vhdx", "vpc", "fixed-vpc", "vdi"])
 def test_cp_imports_each_format_byte_for_byte(stack, images, env, fmt):
     folder, data = images
     stdin = prepare_import(stack, folder, str(folder / ("disk." + fmt)))
@@ -154,8 +157,8 @@ def test_cp_wrong_checksum_is_one_clear_line_and_changes_nothing(stack, images, 
 @pytest.mark.parametrize("path, expected", [
     ("missing.raw", "read image file {folder}/missing.raw: not found: image file {folder}/missing.raw does not exist"),
     ("", "read image file {folder}: bad input: image file {folder} is not a regular file"),
-    ("disk.vdi", "inspect {folder}/disk.vdi: unsupported: {folder}/disk.vdi is a vdi image; supported formats "
-                 "are raw, qcow2, vmdk, vhdx"),
+    ("disk.qed", "inspect {folder}/disk.qed: unsupported: {folder}/disk.qed is a qed image; supported formats "
+                 "are raw, qcow2, vmdk, vhdx, vpc, vdi"),
 ])
 def test_cp_unreadable_or_unknown_sources(stack, images, env, path, expected):
     folder, _ = images
@@ -331,7 +334,7 @@ def test_cp_conversion_opens_no_backing_file_named_after_the_checks(stack, env, 
     assert stack.read_volume("one-img-5", MIB) == bytes(MIB)
 
 
-@pytest.mark.parametrize("fmt", ["qcow2", "vmdk"])
+@pytest.mark.parametrize("fmt", ["qcow2", "vmdk", "vpc", "vdi"])
 def test_cp_refuses_an_image_cut_short(stack, images, env, tmp_path, fmt):
     folder, _ = images
     whole = (folder / ("disk." + fmt)).read_bytes()
@@ -341,7 +344,8 @@ def test_cp_refuses_an_image_cut_short(stack, images, env, tmp_path, fmt):
     r = stack.ds("cp", "5", stdin=prepare_import(stack, tmp_path, str(cut)), env=env)
     assert r.code != 0
     assert len(r.error_lines) == 1 and r.error_lines == [r.stderr.strip()]
-    assert r.error_lines[0].startswith("ds cp: inspect %s: bad input: %s is damaged" % (cut, cut))
+    damaged = "qemu-img cannot read %s: " % cut if fmt == "vpc" else "%s is damaged" % cut  # qemu-img info sees it
+    assert r.error_lines[0].startswith("ds cp: inspect %s: bad input: %s" % (cut, damaged))
     assert stack.state() == before and stack.volume_names() == []
     assert os.listdir(env["ONESP_STAGING_DIR"]) == []
 
