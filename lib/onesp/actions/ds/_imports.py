@@ -270,12 +270,16 @@ class _Hashing:
 
 def verify(image: Any, local: LocalImage) -> None:
     """Compare the image's MD5/SHA1 (when given) with those of the source."""
+    verify_digests(image, local.digests, local.description)
+
+
+def verify_digests(image: Any, digests: Dict[str, str], description: str) -> None:
     for name, expected in (("md5", image.md5), ("sha1", image.sha1)):
         if not expected:
             continue
-        actual = local.digests.get(name, "")
+        actual = digests.get(name, "")
         if actual.lower() != expected.strip().lower():
-            raise BadInput("%s of %s is %s, but the image says %s" % (name.upper(), local.description, actual,
+            raise BadInput("%s of %s is %s, but the image says %s" % (name.upper(), description, actual,
                                                                       expected.strip()))
 
 
