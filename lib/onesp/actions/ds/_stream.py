@@ -174,11 +174,12 @@ class UrlImage:
             finally:
                 feeder.stop.set()
                 thread.join()
-        if feeder.error is not None:
-            raise feeder.error
-        total = self.download.length
-        if total is not None and self.paced.count != total:
-            raise Transient("download of %s ended after %d of %d bytes" % (self.description, self.paced.count, total))
+            if feeder.error is not None:
+                raise feeder.error
+            total = self.download.length
+            if total is not None and self.paced.count != total:
+                raise Transient("download of %s ended after %d of %d bytes"
+                                % (self.description, self.paced.count, total))
         if feeder.written % _VHD_FOOTER == 0 and feeder.tail[:8] == b"conectix" and feeder.written > _VHD_FOOTER:
             self.ctx.log.info("%s is a fixed VHD: zeroing its footer on %s", self.description, device)
             with self.ctx.step("zero the VHD footer of %s on %s" % (self.description, worker.name)):
