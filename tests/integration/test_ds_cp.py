@@ -539,3 +539,15 @@ def test_cp_of_a_streamed_raw_image_refuses_more_than_its_size_and_a_wrong_check
         assert r.error_lines[0].startswith("ds cp: check the checksums of %s/big.raw: bad input: MD5 of" % url)
         assert stack.volume_names() == [] and stack.attachments() == []
     assert os.listdir(env["ONESP_STAGING_DIR"]) == []
+
+
+@pytest.mark.parametrize("fmt", ["raw", "fixed-vpc", "vpc", "vdi"])
+def test_cp_from_http_of_raw_vhd_and_vdi_byte_for_byte(stack, images, env, web, fmt):
+    """A fixed VHD looks raw in its first MiB and is streamed: its footer, past the data, must not stay."""
+    folder, data = images
+    r = stack.ds("cp", "5", stdin=prepare_import(stack, folder, "%s/disk.%s" % (web, fmt)), env=env)
+    assert r.ok, r
+    assert stack.volume("one-img-5")["size"] == 4 * MIB
+    assert stack.read_volume("one-img-5", 4 * MIB) == data + bytes(4 * MIB - len(data))
+    assert stack.volume_names() == ["one-img-5"] and stack.attachments() == []
+    assert os.listdir(env["ONESP_STAGING_DIR"]) == []
