@@ -8,7 +8,8 @@ IMAGE/PATH is one of
   type, and in world-writable directories its owner and links, see ``open_checked``); readers
   and qemu-img then use that descriptor, never the name again;
 * an http(s) URL, downloaded by this process with urllib (never through a shell, no ftp or
-  file redirects; see ``_download`` for credentials and slow servers);
+  file redirects; see ``_download`` for credentials and slow servers); ``ds cp`` reads it
+  through ``_stream`` (raw images straight onto the volume), ``ds stat`` through ``Fetcher``;
 * an rsync://, restic://, s3://, ssh:// or rbd:// URL (restored backups, private marketplaces),
   fetched by OpenNebula's own downloader (see ``_downloader``) into the same ``Fetcher`` as an
   http(s) download, so it is bounded, decompressed and held open alike;

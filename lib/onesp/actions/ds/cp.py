@@ -6,7 +6,9 @@ images), check MD5/SHA1, create the staging volume ``<px>-img-<id>-<md5>`` of th
 (rounded up to MiB) with the datastore's template and the image tags, attach it to the worker
 (a bridge, or the front-end), write the raw image onto it, detach, and rename it to
 ``<px>-img-<id>``. Any failure removes
-the staging volume; nothing else exists until the final rename.
+the staging volume; nothing else exists until the final rename. An http(s) URL is read as it
+downloads (see ``_stream``): a raw image goes onto the staging volume without being stored on
+the front-end, any other is stored once, decompressed, and then written as a file is.
 
 From a StorPool snapshot: one VolumeCreate with that snapshot as parent.
 
