@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from types import TracebackType
 from typing import Any, Dict, Optional, Type
 
@@ -31,7 +30,7 @@ from ...errors import BadInput, Transient
 from ...progress import Progress
 from . import _qemu as qemu
 from ._download import Download, shown
-from ._imports import CHUNK, MIB, PREFIX, Fetcher, LocalImage, _Hashing, compression
+from ._imports import CHUNK, MIB, PREFIX, Fetcher, LocalImage, Paced, Prefixed, compression
 from ._worker import Worker
 
 _VHD_FOOTER = 512
@@ -41,27 +40,6 @@ def _decompression_errors() -> Any:
     import lzma
 
     return (OSError, EOFError, lzma.LZMAError)
-
-
-class _Paced:
-    """Reads of the download, hashed, counted and kept to LIMIT_TRANSFER_BW (bytes per second)."""
-
-    def __init__(self, response: Download, digests: Any, rate_limit: Optional[int]) -> None:
-        self.hashing = _Hashing(response, digests)
-        self.rate_limit = rate_limit
-        self.started = time.monotonic()
-
-    def read(self, size: int = -1) -> bytes:
-        if self.rate_limit:
-            size = max(16384, min(size if size > 0 else CHUNK, self.rate_limit // 4))
-        data = self.hashing.read(size if size > 0 else CHUNK)
-        if self.rate_limit:  # ahead of the allowed rate: wait until it catches up
-            time.sleep(max(0.0, self.hashing.count / self.rate_limit - (time.monotonic() - self.started)))
-        return data
-
-    @property
-    def count(self) -> int:
-        return self.hashing.count
 
 
 class UrlImage:
@@ -105,11 +83,11 @@ class UrlImage:
         self.download.__exit__(None, None, None)
 
     def _begin(self) -> None:
-        self.paced = _Paced(self.download, self.fetch.digests, self.fetch.rate_limit)
+        self.paced = Paced(self.download, self.fetch.digests, self.fetch.rate_limit)
         first = self.paced.read(CHUNK)
         kind = compression(first[:8]) if self.fetch.decompress else None
         self.compressed = kind
-        self.source = _Prefixed(first, self.paced)
+        self.source = Prefixed(first, self.paced)
         if kind is not None:
             self.ctx.log.info("decompressing %s (%s) as it downloads", self.description, kind)
             self.source = _opener(kind, self.source)
@@ -260,21 +238,6 @@ class _Feeder:
             pass  # dd ended: its own failure is what is reported
         except BaseException as exc:  # handed to the action's thread
             self.error = exc
-
-
-class _Prefixed:
-    """A reader that returns ``first`` before the rest of ``stream``."""
-
-    def __init__(self, first: bytes, stream: Any) -> None:
-        self.first = first
-        self.stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        if self.first:
-            size = len(self.first) if size is None or size < 0 else size
-            data, self.first = self.first[:size], self.first[size:]
-            return data
-        return self.stream.read(size if size is not None and size > 0 else CHUNK)
 
 
 def _opener(kind: str, stream: Any) -> Any:
