@@ -187,3 +187,38 @@ def test_stat_of_a_malformed_url_is_one_bad_input_line(stack, url):
     r = stack.ds("stat", "3", stdin=stack.ds_action(ds, image_path=url))
     assert len(r.error_lines) == 1 and r.error_lines[0].startswith("ds stat: bad input: malformed URL http://...: ")
     assert "secret-pw" not in r.stderr + stack.log_text()
+
+
+def test_stat_of_a_compressed_raw_url_never_stores_the_compressed_download(stack, tmp_path):
+    """A gzip-compressed raw image has no header telling its size, so all of it is read; it is
+    decompressed as it arrives: half way through, no gzip file but the first MiB (``head``, read
+    first) lies in the staging directory."""
+    files = tmp_path / "files"
+    files.mkdir()
+    with gzip.open(files / "disk.raw.gz", "wb", compresslevel=1) as out:
+        out.write(os.urandom(6 * MIB))
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    found = []
+
+    def midway() -> None:
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            for top, _, names in os.walk(str(staging)):
+                for name in names:
+                    try:
+                        with open(os.path.join(top, name), "rb") as handle:
+                            if name != "head" and handle.read(2) == b"\x1f\x8b":  # head: its first MiB
+                                found.append(name)
+                    except OSError:
+                        continue
+            time.sleep(0.01)
+
+    ds = stack.put_datastore(100)
+    with serve_directory(files, midway=midway) as url:
+        r = stack.ds("stat", "3", stdin=stack.ds_action(ds, image_path=url + "/midway/disk.raw.gz"),
+                     env={"ONESP_STAGING_DIR": str(staging)})
+    assert r.ok, r
+    assert r.stdout == "6\n"
+    assert found == []
+    assert os.listdir(str(staging)) == []
