@@ -10,6 +10,11 @@ baseline plus the action's own steps) and once through a bridge host (the qcow2 
 copied into a temporary directory on the bridge, because qemu-img needs random access).
 Rounds alternate baseline and ds cp; each imported volume is hashed and compared with the
 raw source, so the ratio is between runs that wrote the same bytes.
+
+``measure_http`` (``python -m bench.image_import --http``) imports the same kind of image over
+http from a local server, as raw, gzip-compressed raw and gzip-compressed qcow2, through
+the front-end and through a bridge, and reports MiB/s of virtual size and the peak disk use
+of STAGING_DIR (sampled every 10 ms) while each import runs.
 """
 
 from __future__ import annotations
@@ -79,6 +84,16 @@ def make_image(folder: Path, size: int) -> SourceImage:
     """The qcow2 to import; the raw file it was made from is removed again."""
     folder.mkdir(parents=True, exist_ok=True)
     raw, qcow2 = folder / "import.raw", folder / "import.qcow2"
+    written = write_pattern(raw, size)
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(qcow2)], check=True,
+                   capture_output=True)
+    digest = _digest(raw, size)
+    raw.unlink()
+    return SourceImage(qcow2, written, digest)
+
+
+def write_pattern(raw: Path, size: int) -> int:
+    """The raw image of the module docstring; returns its bytes that are not holes."""
     pattern = random.Random(2024)
     written = 0
     with open(raw, "wb") as handle:
@@ -93,11 +108,7 @@ def make_image(folder: Path, size: int) -> SourceImage:
                 handle.seek(block * MIB)
                 handle.write(os.urandom(64 * 1024) + bytes(128 * 1024) + b"\x5a" * (64 * 1024))
                 written += 256 * 1024
-    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(qcow2)], check=True,
-                   capture_output=True)
-    digest = _digest(raw, size)
-    raw.unlink()
-    return SourceImage(qcow2, written, digest)
+    return written
 
 
 def _digest(path: Path, length: int) -> str:
@@ -202,3 +213,125 @@ def measure(root: Path, size: int, rounds: int, progress: Callable[[str], None])
     finally:
         cluster.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- imports over http ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HttpResult:
+    name: str  # file served
+    bridge: bool
+    seconds: List[float]
+    peak_staging: List[int]  # bytes on disk under STAGING_DIR, highest sample of each run
+
+
+def _disk_use(folder: Path) -> int:
+    used = 0
+    for top, _, files in os.walk(folder):
+        for name in files:
+            try:
+                used += os.lstat(os.path.join(top, name)).st_blocks * 512
+            except OSError:
+                continue
+    return used
+
+
+def http_import(cluster: Cluster, url: str, image: int, size: int, bridge: bool) -> "tuple[float, int]":
+    """Seconds of one ds cp of ``url`` and the peak disk use of STAGING_DIR meanwhile."""
+    import threading
+
+    s = cluster.stack
+    template = {} if bridge else {"BRIDGE_LIST": ""}
+    ds = s.put_datastore(100, template=template)
+    xml = s.b.image_xml(image, source="", path=url, state=4, size=-(-size // MIB))
+    s.oned.put("image", xml)
+    env = dict(cluster.env, **({} if bridge else cluster.front_end_env))
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            peak[0] = max(peak[0], _disk_use(cluster.staging))
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    os.sync()
+    watcher.start()
+    started = time.perf_counter()
+    try:
+        result = s.ds("cp", str(image), stdin=s.ds_action(ds, xml), env=env, timeout=1200)
+    finally:
+        seconds = time.perf_counter() - started
+        done.set()
+        watcher.join()
+    if not result.ok:
+        raise BenchError("ds cp of %s failed: %s" % (url, (result.error_lines or [result.stderr])[0]))
+    return seconds, peak[0]
+
+
+def measure_http(root: Path, size: int, rounds: int, progress: Callable[[str], None]) -> List[HttpResult]:
+    import functools
+    import gzip
+    import http.server
+
+    cluster = Cluster(root, volumes=0, label="import over http")
+    folder = root / "http"
+    folder.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    import threading
+
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        raw = folder / "import.raw"
+        write_pattern(raw, size)
+        digest = _digest(raw, size)
+        subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(folder / "import.qcow2")],
+                       check=True, capture_output=True)
+        for name in ("import.raw", "import.qcow2"):
+            with open(folder / name, "rb") as source, gzip.open(folder / (name + ".gz"), "wb", compresslevel=1) as out:
+                shutil.copyfileobj(source, out, 4 * MIB)
+        (folder / "import.qcow2").unlink()
+        base = "http://127.0.0.1:%d/" % server.server_address[1]
+        results = []
+        image = FIRST_IMAGE
+        for name in ("import.raw", "import.raw.gz", "import.qcow2.gz"):
+            for bridge in (False, True):
+                seconds, peaks = [], []
+                for _ in range(rounds):
+                    image += 1
+                    took, peak = http_import(cluster, base + name, image, size, bridge)
+                    volume = "one-img-%d" % image
+                    if _volume_digest(cluster, volume, size) != digest:
+                        raise BenchError("%s does not hold the bytes of %s" % (volume, name))
+                    _remove(cluster, volume)
+                    seconds.append(took)
+                    peaks.append(peak)
+                result = HttpResult(name, bridge, seconds, peaks)
+                results.append(result)
+                progress("http %-16s %-9s %7.1f MiB/s  peak staging %6.1f MiB  (%s)"
+                         % (name, "bridge" if bridge else "front-end", ImportResult.mib_per_s(size, seconds),
+                            max(peaks) / MIB, ", ".join("%.2f s" % t for t in seconds)))
+        return results
+    finally:
+        server.shutdown()
+        server.server_close()
+        cluster.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+    import tempfile
+
+    parser = argparse.ArgumentParser(description="ds cp over http: MiB/s and peak STAGING_DIR use")
+    parser.add_argument("--http", action="store_true", required=True, help="import over http (the only mode here)")
+    parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=3)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="onesp-bench-http-") as directory:
+        measure_http(Path(directory), options.size_mib * MIB, options.rounds, lambda line: print(line, flush=True))
+    sys.exit(0)

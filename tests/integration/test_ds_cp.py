@@ -26,14 +26,17 @@ pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-i
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, bytes]:
-    """A raw image with known content (not a multiple of 512 bytes) and the same in qcow2, vmdk, vhdx."""
+    """A raw image with known content (not a multiple of 512 bytes) and the same in qcow2, vmdk, vhdx,
+    VHD (``vpc``, dynamic and fixed) and VDI."""
     folder = tmp_path_factory.mktemp("images")
     data = os.urandom(2 * MIB) + bytes(MIB) + b"tail of the image" * 61
     (folder / "disk.raw").write_bytes(data)
-    for fmt in ("qcow2", "vmdk", "vhdx"):
+    for fmt in ("qcow2", "vmdk", "vhdx", "vpc", "vdi"):
         subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt, str(folder / "disk.raw"),
                         str(folder / ("disk." + fmt))], check=True)
-    subprocess.run(["qemu-img", "create", "-q", "-f", "vdi", str(folder / "disk.vdi"), "1M"], check=True)
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "vpc", "-o", "subformat=fixed", str(folder / "disk.raw"),
+                    str(folder / "disk.fixed-vpc")], check=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qed", str(folder / "disk.qed"), "1M"], check=True)
     with gzip.open(folder / "disk.qcow2.gz", "wb") as out:
         out.write((folder / "disk.qcow2").read_bytes())
     return folder, data
@@ -51,7 +54,7 @@ def prepare_import(stack, folder: Path, path: str, image_id: int = 5, ds_templat
     template = {"SAFE_DIRS": str(folder)}
     template.update(ds_template or {})
     ds = stack.put_datastore(100, template=template)
-    xml = stack.b.image_xml(image_id, source="", path=path, state=4, size=4, **image)
+    xml = stack.b.image_xml(image_id, source="", path=path, state=4, **dict({"size": 4}, **image))
     stack.oned.put("image", xml)
     return stack.ds_action(ds, xml)
 
@@ -60,7 +63,7 @@ def read_back(stack, data: bytes, name: str = "one-img-5") -> bytes:
     return stack.read_volume(name, len(data) + 4096)
 
 
-@pytest.mark.parametrize("fmt", ["raw", "qcow2", "vmdk", "vhdx"])
+@pytest.mark.parametrize("fmt", ["raw", "qcow2", "vmdk", "vhdx", "vpc", "fixed-vpc", "vdi"])
 def test_cp_imports_each_format_byte_for_byte(stack, images, env, fmt):
     folder, data = images
     stdin = prepare_import(stack, folder, str(folder / ("disk." + fmt)))
@@ -73,7 +76,8 @@ def test_cp_imports_each_format_byte_for_byte(stack, images, env, fmt):
     assert volume["size"] == 4 * MIB  # virtual size rounded up to MiB
     assert volume["templateName"] == "one-ds-100"
     assert volume["tags"] == {"virt": "one", "nloc": "one"}
-    assert read_back(stack, data) == data + bytes(4096)
+    # the whole volume: a fixed VHD taken as raw would leave its 512-byte footer past the data
+    assert stack.read_volume("one-img-5", 4 * MIB) == data + bytes(4 * MIB - len(data))
     assert stack.volume_names() == ["one-img-5"] and stack.attachments() == []
     assert os.listdir(env["ONESP_STAGING_DIR"]) == []
 
@@ -154,8 +158,8 @@ def test_cp_wrong_checksum_is_one_clear_line_and_changes_nothing(stack, images, 
 @pytest.mark.parametrize("path, expected", [
     ("missing.raw", "read image file {folder}/missing.raw: not found: image file {folder}/missing.raw does not exist"),
     ("", "read image file {folder}: bad input: image file {folder} is not a regular file"),
-    ("disk.vdi", "inspect {folder}/disk.vdi: unsupported: {folder}/disk.vdi is a vdi image; supported formats "
-                 "are raw, qcow2, vmdk, vhdx"),
+    ("disk.qed", "inspect {folder}/disk.qed: unsupported: {folder}/disk.qed is a qed image; supported formats "
+                 "are raw, qcow2, vmdk, vhdx, vpc, vdi"),
 ])
 def test_cp_unreadable_or_unknown_sources(stack, images, env, path, expected):
     folder, _ = images
@@ -331,7 +335,7 @@ def test_cp_conversion_opens_no_backing_file_named_after_the_checks(stack, env, 
     assert stack.read_volume("one-img-5", MIB) == bytes(MIB)
 
 
-@pytest.mark.parametrize("fmt", ["qcow2", "vmdk"])
+@pytest.mark.parametrize("fmt", ["qcow2", "vmdk", "vpc", "vdi"])
 def test_cp_refuses_an_image_cut_short(stack, images, env, tmp_path, fmt):
     folder, _ = images
     whole = (folder / ("disk." + fmt)).read_bytes()
@@ -341,7 +345,8 @@ def test_cp_refuses_an_image_cut_short(stack, images, env, tmp_path, fmt):
     r = stack.ds("cp", "5", stdin=prepare_import(stack, tmp_path, str(cut)), env=env)
     assert r.code != 0
     assert len(r.error_lines) == 1 and r.error_lines == [r.stderr.strip()]
-    assert r.error_lines[0].startswith("ds cp: inspect %s: bad input: %s is damaged" % (cut, cut))
+    damaged = "qemu-img cannot read %s: " % cut if fmt == "vpc" else "%s is damaged" % cut  # qemu-img info sees it
+    assert r.error_lines[0].startswith("ds cp: inspect %s: bad input: %s" % (cut, damaged))
     assert stack.state() == before and stack.volume_names() == []
     assert os.listdir(env["ONESP_STAGING_DIR"]) == []
 
@@ -449,3 +454,100 @@ def test_cp_malformed_urls_are_bad_input(stack, images, env, url, reason):
     assert r.error_lines == ["ds cp: bad input: " + expected]
     assert "hunter2" not in r.stderr + stack.log_text()
     assert stack.volume_names() == []
+
+
+@pytest.fixture(scope="module")
+def big_images(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, bytes]:
+    """8 MiB of random data as raw, raw.gz and qcow2.gz: big enough to look at the staging
+    directory while the download is half done."""
+    folder = tmp_path_factory.mktemp("big")
+    data = os.urandom(8 * MIB)
+    (folder / "big.raw").write_bytes(data)
+    with gzip.open(folder / "big.raw.gz", "wb", compresslevel=1) as out:
+        out.write(data)
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(folder / "big.raw"),
+                    str(folder / "big.qcow2")], check=True)
+    with gzip.open(folder / "big.qcow2.gz", "wb", compresslevel=1) as out:
+        out.write((folder / "big.qcow2").read_bytes())
+    return folder, data
+
+
+def _staged(staging: str) -> Tuple[int, bool]:
+    """Bytes on disk under ``staging``, and whether a file there starts like a gzip file."""
+    used, gzipped = 0, False
+    for top, _, files in os.walk(staging):
+        for name in files:
+            try:
+                with open(os.path.join(top, name), "rb") as handle:
+                    used += os.fstat(handle.fileno()).st_blocks * 512
+                    gzipped = gzipped or handle.read(2) == b"\x1f\x8b"
+            except OSError:
+                continue
+    return used, gzipped
+
+
+@pytest.mark.parametrize("name, bridges", [("big.raw", None), ("big.raw.gz", None), ("big.raw", ""),
+                                           ("big.qcow2.gz", None)])
+def test_cp_from_http_stages_at_most_one_uncompressed_copy(stack, big_images, env, tmp_path, name, bridges):
+    """Raw images (compressed or not) go onto the volume as they download: half way through, the
+    front-end's staging directory holds at most the first MiB (probed). Other formats are
+    decompressed as they arrive: the compressed download is never stored."""
+    folder, data = big_images
+    seen = []
+
+    def midway() -> None:  # the server has sent half of the file
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            seen.append(_staged(env["ONESP_STAGING_DIR"]))
+            time.sleep(0.01)
+
+    given = (folder / name).read_bytes()
+    ds_template = {} if bridges is None else {"BRIDGE_LIST": bridges}
+    if bridges == "":
+        conf = tmp_path / "storpool.conf"
+        conf.write_text("SP_OURID=9\n")
+        env = dict(env, ONESP_STORPOOL_CONF=str(conf))
+    with serve_directory(folder, midway=midway) as url:
+        stdin = prepare_import(stack, folder, url + "/midway/" + name, ds_template=ds_template, size=8,
+                               template={"MD5": hashlib.md5(given).hexdigest()})
+        r = stack.ds("cp", "5", stdin=stdin, env=env)
+    assert r.ok, r
+    assert stack.volume("one-img-5")["size"] == 8 * MIB
+    assert stack.read_volume("one-img-5", 8 * MIB) == data
+    assert seen and not any(gzipped for _, gzipped in seen), seen
+    if name.endswith(".raw") or name.endswith(".raw.gz"):
+        assert max(used for used, _ in seen) <= MIB, seen
+    assert stack.volume_names() == ["one-img-5"] and stack.attachments() == []
+    assert os.listdir(env["ONESP_STAGING_DIR"]) == []
+
+
+def test_cp_of_a_streamed_raw_image_refuses_more_than_its_size_and_a_wrong_checksum(stack, big_images, env, web):
+    """A compressed raw image is sized by the image's SIZE (ds stat found it): more data is refused;
+    a wrong MD5 is found after the last byte; either way the volume is removed."""
+    folder, _ = big_images
+    with serve_directory(folder) as url:
+        stdin = prepare_import(stack, folder, url + "/big.raw.gz", size=5)
+        r = stack.ds("cp", "5", stdin=stdin, env=env)
+        assert r.code != 0
+        assert r.error_lines == ["ds cp: download %s/big.raw.gz onto %s on node2: bad input: %s/big.raw.gz is more than "
+                                 "5 MiB, the size of the image (SIZE, found by ds stat)"
+                                 % (url, stack.dev_dir / STAGING, url)]
+        assert stack.volume_names() == [] and stack.attachments() == []
+        stdin = prepare_import(stack, folder, url + "/big.raw", size=8, template={"MD5": "0" * 32})
+        r = stack.ds("cp", "5", stdin=stdin, env=env)
+        assert r.code != 0 and len(r.error_lines) == 1
+        assert r.error_lines[0].startswith("ds cp: check the checksums of %s/big.raw: bad input: MD5 of" % url)
+        assert stack.volume_names() == [] and stack.attachments() == []
+    assert os.listdir(env["ONESP_STAGING_DIR"]) == []
+
+
+@pytest.mark.parametrize("fmt", ["raw", "fixed-vpc", "vpc", "vdi"])
+def test_cp_from_http_of_raw_vhd_and_vdi_byte_for_byte(stack, images, env, web, fmt):
+    """A fixed VHD looks raw in its first MiB and is streamed: its footer, past the data, must not stay."""
+    folder, data = images
+    r = stack.ds("cp", "5", stdin=prepare_import(stack, folder, "%s/disk.%s" % (web, fmt)), env=env)
+    assert r.ok, r
+    assert stack.volume("one-img-5")["size"] == 4 * MIB
+    assert stack.read_volume("one-img-5", 4 * MIB) == data + bytes(4 * MIB - len(data))
+    assert stack.volume_names() == ["one-img-5"] and stack.attachments() == []
+    assert os.listdir(env["ONESP_STAGING_DIR"]) == []

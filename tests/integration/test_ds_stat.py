@@ -22,13 +22,18 @@ pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-i
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 3 MiB + 1 byte raw image (4 MB) and 5 MiB virtual images in qcow2, vhdx and bzip2-compressed qcow2."""
+    """A 3 MiB + 1 byte raw image (4 MB) and 5 MiB virtual images in qcow2, vhdx, VHD (dynamic and
+    fixed), VDI and bzip2-compressed qcow2."""
     path = tmp_path_factory.mktemp("stat-images")
     (path / "disk.raw").write_bytes(os.urandom(3 * MIB + 1))
     subprocess.run(["qemu-img", "create", "-q", "-f", "raw", str(path / "big.raw"), "5M"], check=True)
     for fmt in ("qcow2", "vhdx"):
         subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt, str(path / "big.raw"), str(path / ("big." + fmt))],
                        check=True)
+    for name, fmt, options in (("big.vpc", "vpc", "force_size=on"), ("big.fixed-vpc", "vpc", "subformat=fixed,force_size=on"),
+                               ("big.vdi", "vdi", "static=off")):
+        subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt, "-o", options, str(path / "big.raw"),
+                        str(path / name)], check=True)
     (path / "big.qcow2.bz2").write_bytes(bz2.compress((path / "big.qcow2").read_bytes()))
     return path
 
@@ -39,7 +44,8 @@ def stat(stack, folder: Path, path: str, argv_form: bool = False):
     return stack.ds("stat", stdin.decode(), "3") if argv_form else stack.ds("stat", "3", stdin=stdin)
 
 
-@pytest.mark.parametrize("name, size", [("disk.raw", 4), ("big.qcow2", 5), ("big.vhdx", 5), ("big.qcow2.bz2", 5)])
+@pytest.mark.parametrize("name, size", [("disk.raw", 4), ("big.qcow2", 5), ("big.vhdx", 5), ("big.qcow2.bz2", 5),
+                                        ("big.vpc", 5), ("big.fixed-vpc", 5), ("big.vdi", 5)])
 def test_stat_of_files(stack, folder, name, size, tmp_path):
     r = stat(stack, folder, str(folder / name), argv_form=name == "disk.raw")
     assert r.ok, r
@@ -68,7 +74,8 @@ def test_stat_of_urls(stack, folder, web, tmp_path):
     staging.mkdir()
     env = {"ONESP_STAGING_DIR": str(staging)}
     ds = stack.put_datastore(100)
-    for name, size in (("disk.raw", 4), ("big.qcow2", 5), ("big.vhdx", 5), ("big.qcow2.bz2", 5)):
+    for name, size in (("disk.raw", 4), ("big.qcow2", 5), ("big.vhdx", 5), ("big.qcow2.bz2", 5), ("big.vpc", 5),
+                       ("big.fixed-vpc", 6), ("big.vdi", 5)):  # a fixed VHD over http: its Content-Length
         r = stack.ds("stat", "3", stdin=stack.ds_action(ds, image_path="%s/%s" % (web, name)), env=env)
         assert r.ok, r
         assert r.stdout == "%d\n" % size, name
@@ -180,3 +187,38 @@ def test_stat_of_a_malformed_url_is_one_bad_input_line(stack, url):
     r = stack.ds("stat", "3", stdin=stack.ds_action(ds, image_path=url))
     assert len(r.error_lines) == 1 and r.error_lines[0].startswith("ds stat: bad input: malformed URL http://...: ")
     assert "secret-pw" not in r.stderr + stack.log_text()
+
+
+def test_stat_of_a_compressed_raw_url_never_stores_the_compressed_download(stack, tmp_path):
+    """A gzip-compressed raw image has no header telling its size, so all of it is read; it is
+    decompressed as it arrives: half way through, no gzip file but the first MiB (``head``, read
+    first) lies in the staging directory."""
+    files = tmp_path / "files"
+    files.mkdir()
+    with gzip.open(files / "disk.raw.gz", "wb", compresslevel=1) as out:
+        out.write(os.urandom(6 * MIB))
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    found = []
+
+    def midway() -> None:
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            for top, _, names in os.walk(str(staging)):
+                for name in names:
+                    try:
+                        with open(os.path.join(top, name), "rb") as handle:
+                            if name != "head" and handle.read(2) == b"\x1f\x8b":  # head: its first MiB
+                                found.append(name)
+                    except OSError:
+                        continue
+            time.sleep(0.01)
+
+    ds = stack.put_datastore(100)
+    with serve_directory(files, midway=midway) as url:
+        r = stack.ds("stat", "3", stdin=stack.ds_action(ds, image_path=url + "/midway/disk.raw.gz"),
+                     env={"ONESP_STAGING_DIR": str(staging)})
+    assert r.ok, r
+    assert r.stdout == "6\n"
+    assert found == []
+    assert os.listdir(str(staging)) == []

@@ -36,7 +36,7 @@ import base64
 import os
 import subprocess
 import tempfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from ...errors import BackendError, ConfigError, Unsupported
 from . import _imports as imports
@@ -102,19 +102,21 @@ class Downloader:
         """The whole image, held open (decompressed here when it is compressed and NO_DECOMPRESS is
         off; ``enough`` may end that early, see ``Fetcher._unpack``)."""
         description = shown(url)
-        target, count, digests = self._run(url, [], "download", None, "download %s" % description)
-        return self.fetcher.staged(target, count, digests, description, enough)
+        local, _ = self._run(url, [], lambda out: self.fetcher.take(out, description, None, "download %s" % description,
+                                                                    enough))
+        return local
 
     def head(self, url: str, limit: int = imports.CHUNK) -> Tuple[int, Optional[int], bool]:
         """The first ``limit`` bytes (the downloader's --max-size): (their descriptor, size if all
         read, all read)."""
-        target, count, _ = self._run(url, ["--max-size", str(limit)], "head", limit, None)
+        target, count, _ = self._run(url, ["--max-size", str(limit)],
+                                     lambda out: self.fetcher.receive(out, "head", shown(url), keep=limit))
         complete = count < limit
         return self.fetcher.held(target), (count if complete else None), complete
 
-    def _run(self, url: str, options: List[str], name: str, keep: Optional[int],
-             label: Optional[str]) -> Tuple[str, int, Dict[str, str]]:
-        """Run the downloader into ``name`` through ``Fetcher.receive`` (its bounds and pace)."""
+    def _run(self, url: str, options: List[str], consume: Callable[[Any], Any]) -> Any:
+        """Run the downloader; ``consume`` (``Fetcher.receive`` or ``Fetcher.take``: their bounds and
+        pace) reads its output, and what it returns is returned."""
         from ...host import stop
 
         description = shown(url)
@@ -129,7 +131,7 @@ class Downloader:
                                   % (self.program, exc.strerror or exc)) from None
             try:
                 # the downloader stops at --max-size and then cleans up: its output is read to the end
-                received = self.fetcher.receive(proc.stdout, name, description, keep=keep, label=label)
+                received = consume(proc.stdout)
                 code = proc.wait()
             finally:
                 if proc.poll() is None:

@@ -8,7 +8,8 @@ IMAGE/PATH is one of
   type, and in world-writable directories its owner and links, see ``open_checked``); readers
   and qemu-img then use that descriptor, never the name again;
 * an http(s) URL, downloaded by this process with urllib (never through a shell, no ftp or
-  file redirects; see ``_download`` for credentials and slow servers);
+  file redirects; see ``_download`` for credentials and slow servers); ``ds cp`` reads it
+  through ``_stream`` (raw images straight onto the volume), ``ds stat`` through ``Fetcher``;
 * an rsync://, restic://, s3://, ssh:// or rbd:// URL (restored backups, private marketplaces),
   fetched by OpenNebula's own downloader (see ``_downloader``) into the same ``Fetcher`` as an
   http(s) download, so it is bounded, decompressed and held open alike;
@@ -268,14 +269,54 @@ class _Hashing:
         return {name: hasher.hexdigest() for name, hasher in self.hashers.items()}
 
 
+class Paced:
+    """Reads of the download, hashed, counted and kept to LIMIT_TRANSFER_BW (bytes per second)."""
+
+    def __init__(self, response: Any, digests: Any, rate_limit: Optional[int]) -> None:
+        self.hashing = _Hashing(response, digests)
+        self.rate_limit = rate_limit
+        self.started = time.monotonic()
+
+    def read(self, size: int = -1) -> bytes:
+        if self.rate_limit:
+            size = max(16384, min(size if size > 0 else CHUNK, self.rate_limit // 4))
+        data = self.hashing.read(size if size > 0 else CHUNK)
+        if self.rate_limit:  # ahead of the allowed rate: wait until it catches up
+            time.sleep(max(0.0, self.hashing.count / self.rate_limit - (time.monotonic() - self.started)))
+        return data
+
+    @property
+    def count(self) -> int:
+        return self.hashing.count
+
+
+class Prefixed:
+    """A reader that returns ``first`` before the rest of ``stream``."""
+
+    def __init__(self, first: bytes, stream: Any) -> None:
+        self.first = first
+        self.stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self.first:
+            size = len(self.first) if size is None or size < 0 else size
+            data, self.first = self.first[:size], self.first[size:]
+            return data
+        return self.stream.read(size if size is not None and size > 0 else CHUNK)
+
+
 def verify(image: Any, local: LocalImage) -> None:
     """Compare the image's MD5/SHA1 (when given) with those of the source."""
+    verify_digests(image, local.digests, local.description)
+
+
+def verify_digests(image: Any, digests: Dict[str, str], description: str) -> None:
     for name, expected in (("md5", image.md5), ("sha1", image.sha1)):
         if not expected:
             continue
-        actual = local.digests.get(name, "")
+        actual = digests.get(name, "")
         if actual.lower() != expected.strip().lower():
-            raise BadInput("%s of %s is %s, but the image says %s" % (name.upper(), local.description, actual,
+            raise BadInput("%s of %s is %s, but the image says %s" % (name.upper(), description, actual,
                                                                       expected.strip()))
 
 
@@ -350,17 +391,16 @@ class Fetcher:
                 return self._consume(handle, path, kind, fd, enough)
 
     def download(self, url: str, enough: Optional[Enough] = None) -> LocalImage:
-        """An http(s) URL, downloaded here (then decompressed if needed)."""
+        """An http(s) URL, downloaded here (decompressed as it arrives if needed, see ``take``)."""
         description = shown(url)
         with Download(url, self.timeout, rate_limit=self.rate_limit) as response:
             total = response.length
             if total is not None and total > self.room:
                 raise self._too_big("%s is %d bytes" % (description, total))
-            target, count, digests = self.receive(response, "download", description, total,
-                                                  label="download %s" % description)
+            local, count = self.take(response, description, total, "download %s" % description, enough)
             if total is not None and count != total:
                 raise Transient("download of %s ended after %d of %d bytes" % (description, count, total))
-        return self.staged(target, count, digests, description, enough)
+        return local
 
     def head(self, url: str, limit: int = CHUNK) -> Tuple[int, Optional[int], bool]:
         """The first ``limit`` bytes of a URL in a file: (its descriptor, total size if told, whole file read)."""
@@ -420,18 +460,32 @@ class Fetcher:
                 raise Transient("download of %s failed after %d bytes: %s" % (description, reader.count, exc)) from None
         return target, written, reader.digests()
 
-    def staged(self, path: str, size: int, digests: Dict[str, str], description: str,
-               enough: Optional[Enough] = None) -> LocalImage:
-        """A received file in the private directory, held open; decompressed first when it is
-        compressed (and decompression is on). ``enough`` may end that early (see ``_unpack``)."""
-        fd = self.held(path)
-        kind = compression(os.pread(fd, 8, 0)) if self.decompress else None
+    def take(self, stream: Any, description: str, total: Optional[int] = None, label: Optional[str] = None,
+             enough: Optional[Enough] = None) -> Tuple[LocalImage, int]:
+        """All ``stream`` sends as an image file, held open, and the bytes read: a compressed stream
+        (decompression on) is decompressed as it arrives, so the compressed bytes are never
+        stored beside the image; anything else is written as it comes (``receive``). The stream
+        is always read to its end (OpenNebula's downloader cleans up only then), also when
+        ``enough`` ended the decompression early (see ``_unpack``).
+        """
+        import contextlib
+
+        first = stream.read(CHUNK)
+        whole = Prefixed(first, stream)
+        kind = compression(first[:8]) if self.decompress else None
         if kind is None:
-            return LocalImage(fd, size, digests, description)
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            result = self._unpack(handle, kind, description, enough)
-        os.unlink(path)
-        return LocalImage(result.fd, result.size, digests, description, kind)
+            target, count, digests = self.receive(whole, "download", description, total, label=label)
+            return LocalImage(self.held(target), count, digests, description), count
+        paced = Paced(whole, self.digests, self.rate_limit)
+        progress: Any = (Progress(self.ctx.log, label, total, lambda: paced.count) if label
+                         else contextlib.nullcontext())
+        with progress:
+            result = self._unpack(paced, kind, description, enough)
+            try:
+                paced.hashing.drain()
+            except OSError as exc:
+                raise Transient("download of %s failed after %d bytes: %s" % (description, paced.count, exc)) from None
+        return LocalImage(result.fd, result.size, paced.hashing.digests(), description, kind), paced.count
 
     def _consume(self, handle: IO[bytes], description: str, kind: Optional[str], fd: int,
                  enough: Optional[Enough]) -> LocalImage:

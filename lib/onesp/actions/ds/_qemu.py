@@ -7,6 +7,13 @@ make the import read files the user named indirectly, so they are refused. ``qem
 memory limit because the file is untrusted input; conversions later name the detected format
 explicitly (``-f``), so no second guess can differ from this one. ``qemu-img check`` refuses
 images whose metadata is damaged (a qcow2 cut short would otherwise convert into zeros).
+
+VHD (qemu's ``vpc``) and VDI need random access (a dynamic VHD keeps its block table after a
+header, a fixed one only a footer at the end), which the descriptor gives: it is a regular
+file (checked, downloaded or decompressed), never a pipe. qemu-img recognises a fixed VHD
+only when told, so a file it calls raw that ends in a VHD footer is taken as ``vpc``.
+``qemu-img check`` has no check for VHD and misses a VDI cut short, so for these two the
+data extents ``qemu-img map`` reports must lie inside the file.
 """
 
 from __future__ import annotations
@@ -20,12 +27,16 @@ from typing import Any, List
 
 from ...errors import BadInput, ConfigError, HostError, Unsupported
 
-SUPPORTED_FORMATS = ("raw", "qcow2", "vmdk", "vhdx")
+SUPPORTED_FORMATS = ("raw", "qcow2", "vmdk", "vhdx", "vpc", "vdi")
 MIB = 1024 * 1024
 _INFO_CPU_SECONDS = 30
 _CHECK_CPU_SECONDS = 600  # reads all metadata of a possibly big image
 _INFO_MEMORY = 1024 * MIB
-_CHECKED_FORMATS = ("qcow2", "vmdk", "vhdx")
+_CHECKED_FORMATS = ("qcow2", "vmdk", "vhdx", "vdi")
+#: Formats whose data extents (``qemu-img map``) are compared with the file's size.
+_MAPPED_FORMATS = ("vpc", "vdi")
+#: A VHD footer starts with this cookie; a fixed VHD has only the footer, in its last 512 bytes.
+_VHD_COOKIE = b"conectix"
 #: What qemu-img is told to open: the image's descriptor is the command's stdin.
 SOURCE = "/dev/stdin"
 
@@ -85,6 +96,28 @@ def probe(cfg: Any, fd: int, description: str) -> ImageInfo:
         size = int(data["virtual-size"])
     except (ValueError, KeyError, TypeError):
         raise BadInput("qemu-img info gave no format and size for %s" % description) from None
+    if fmt == "raw" and _fixed_vhd(fd):
+        return probe_as(cfg, fd, "vpc", description)
+    return checked(data, fmt, size, description)
+
+
+def _fixed_vhd(fd: int) -> bool:
+    end = os.fstat(fd).st_size
+    return end >= 1024 and os.pread(fd, len(_VHD_COOKIE), end - 512) == _VHD_COOKIE
+
+
+def probe_as(cfg: Any, fd: int, fmt: str, description: str) -> ImageInfo:
+    """``probe`` with the format named: a fixed VHD, which qemu-img does not recognise by itself."""
+    proc = _run(qemu_img(cfg) + ["info", "-f", fmt, "--output=json", SOURCE], fd, "info", description,
+                _INFO_CPU_SECONDS)
+    if proc.returncode != 0:
+        raise BadInput("qemu-img cannot read %s as %s: %s" % (description, fmt, _first_line(proc.stderr)
+                                                              or "exit status %d" % proc.returncode))
+    try:
+        data = json.loads(proc.stdout.decode("utf-8", "replace"))
+        size = int(data["virtual-size"])
+    except (ValueError, KeyError, TypeError):
+        raise BadInput("qemu-img info gave no size for %s" % description) from None
     return checked(data, fmt, size, description)
 
 
@@ -93,8 +126,10 @@ def intact(cfg: Any, fd: int, info: ImageInfo, description: str) -> None:
 
     A qcow2 or VMDK cut short converts "successfully" into zeros where the data was, so the
     metadata is checked before anything is written. Leaked clusters (exit status 3) waste
-    space but lose no data and pass.
+    space but lose no data and pass. VHD and VDI are also measured against the file (``_within``).
     """
+    if info.format in _MAPPED_FORMATS:
+        _within(cfg, fd, info, description)
     if info.format not in _CHECKED_FORMATS:
         return
     proc = _run(qemu_img(cfg) + ["check", "-f", info.format, "--output=json", SOURCE], fd, "check", description,
@@ -111,6 +146,24 @@ def intact(cfg: Any, fd: int, info: ImageInfo, description: str) -> None:
                        % (description, corruptions))
     raise BadInput("%s is damaged: qemu-img check failed: %s" % (description, _first_line(proc.stderr)
                                                                  or "exit status %d" % proc.returncode))
+
+
+def _within(cfg: Any, fd: int, info: ImageInfo, description: str) -> None:
+    """Refuse an image whose data, by its own block table, lies past the end of the file (cut short)."""
+    proc = _run(qemu_img(cfg) + ["map", "-f", info.format, "--output=json", SOURCE], fd, "map", description,
+                _CHECK_CPU_SECONDS)
+    if proc.returncode != 0:
+        raise BadInput("%s is damaged: qemu-img map failed: %s" % (description, _first_line(proc.stderr)
+                                                                   or "exit status %d" % proc.returncode))
+    try:
+        extents = json.loads(proc.stdout.decode("utf-8", "replace"))
+        ends = [int(e["offset"]) + int(e["length"]) for e in extents if e.get("data") and "offset" in e]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise BadInput("qemu-img map gave no extents for %s" % description) from None
+    size = os.fstat(fd).st_size
+    if ends and max(ends) > size:
+        raise BadInput("%s is damaged: its data reaches byte %d of a %d-byte file (cut short?); it is not imported"
+                       % (description, max(ends), size))
 
 
 def checked(data: Any, fmt: str, size: int, description: str) -> ImageInfo:

@@ -6,7 +6,9 @@ images), check MD5/SHA1, create the staging volume ``<px>-img-<id>-<md5>`` of th
 (rounded up to MiB) with the datastore's template and the image tags, attach it to the worker
 (a bridge, or the front-end), write the raw image onto it, detach, and rename it to
 ``<px>-img-<id>``. Any failure removes
-the staging volume; nothing else exists until the final rename.
+the staging volume; nothing else exists until the final rename. An http(s) URL is read as it
+downloads (see ``_stream``): a raw image goes onto the staging volume without being stored on
+the front-end, any other is stored once, decompressed, and then written as a file is.
 
 From a StorPool snapshot: one VolumeCreate with that snapshot as parent.
 
@@ -26,7 +28,7 @@ from typing import Any, Dict
 
 from ... import volumes
 from ...errors import AlreadyExists, ConfigError, OnespError
-from . import _common as common, _downloader as downloader, _imports as imports, _qemu as qemu, _snapsource as snapsource, _transfer as transfer, _worker as worker
+from . import _common as common, _downloader as downloader, _imports as imports, _qemu as qemu, _snapsource as snapsource, _stream as stream, _transfer as transfer, _worker as worker
 
 
 def run(ctx: Any) -> str:
@@ -64,30 +66,59 @@ def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, tem
     with imports.Fetcher(ctx, staging_dir, decompress, imports.wanted_digests(image), limit,
                          datastore.free_mb) as fetch:
         if kind == imports.URL:
-            with ctx.step("download %s" % imports.shown(image.path)):
-                local = fetch.download(image.path)
+            with stream.UrlImage(ctx, fetch, image.path) as incoming:
+                with ctx.step("download %s" % imports.shown(image.path)):
+                    incoming.begin()
+                size = incoming.raw_size(image.size)
+                if size is not None:
+                    write_raw_stream(ctx, image, datastore, incoming, size, template, tags)
+                    local = None
+                else:
+                    local = incoming.stage()
         elif kind == imports.DOWNLOADER:
             with ctx.step("download %s with OpenNebula's downloader" % imports.shown(image.path)):
                 local = downloader.Downloader(ctx, fetch).download(image.path)
         else:
             with ctx.step("read image file %s" % image.path):
                 local = fetch.local(image.path, datastore)
-        with ctx.step("check the checksums of %s" % local.description):
-            imports.verify(image, local)
-        with ctx.step("inspect %s" % local.description):
-            info = qemu.probe(ctx.config, local.fd, local.description)
-            qemu.intact(ctx.config, local.fd, info, local.description)
-        ctx.log.info("image %d: %s is %s%s, virtual size %d bytes", image.id, local.description, info.format,
-                     " (%s-compressed)" % local.compressed if local.compressed else "", info.virtual_size)
-        node = worker.choose(ctx, datastore.bridge_list, image.id)
-        staging = ctx.names.staging(image.id)
-        create_staging(ctx, staging, info.size_mb, template, tags)
-        device = node.attach(ctx, staging)
-        transfer.write_image(ctx, node, local, info, device, staging_dir)
+        if local is not None:
+            write_local(ctx, image, datastore, local, staging_dir, template, tags)
+    staging = ctx.names.staging(image.id)
     volumes.detach(ctx, staging)
     volumes.undo_new_volume(ctx, final)
     with ctx.step("rename volume %s to %s" % (staging, final)):
         ctx.sp.volume_update(staging, rename=final)
+
+
+def write_local(ctx: Any, image: Any, datastore: Any, local: imports.LocalImage, staging_dir: str, template: str,
+                tags: Dict[str, str]) -> None:
+    """Check, inspect and write a file on the front-end onto a new staging volume."""
+    with ctx.step("check the checksums of %s" % local.description):
+        imports.verify(image, local)
+    with ctx.step("inspect %s" % local.description):
+        info = qemu.probe(ctx.config, local.fd, local.description)
+        qemu.intact(ctx.config, local.fd, info, local.description)
+    ctx.log.info("image %d: %s is %s%s, virtual size %d bytes", image.id, local.description, info.format,
+                 " (%s-compressed)" % local.compressed if local.compressed else "", info.virtual_size)
+    node = worker.choose(ctx, datastore.bridge_list, image.id)
+    staging = ctx.names.staging(image.id)
+    create_staging(ctx, staging, info.size_mb, template, tags)
+    device = node.attach(ctx, staging)
+    transfer.write_image(ctx, node, local, info, device, staging_dir)
+
+
+def write_raw_stream(ctx: Any, image: Any, datastore: Any, incoming: stream.UrlImage, size: int, template: str,
+                     tags: Dict[str, str]) -> None:
+    """A raw http(s) image onto a new staging volume as it downloads; its checksums checked at the end."""
+    ctx.log.info("image %d: %s is raw%s, written onto the volume as it downloads (%d bytes)", image.id,
+                 incoming.description, " (%s-compressed)" % incoming.compressed if incoming.compressed else "", size)
+    node = worker.choose(ctx, datastore.bridge_list, image.id)
+    staging = ctx.names.staging(image.id)
+    create_staging(ctx, staging, -(-size // imports.MIB), template, tags)
+    device = node.attach(ctx, staging)
+    digests = incoming.write(node, device, -(-size // imports.MIB) * imports.MIB)
+    with ctx.step("check the checksums of %s" % incoming.description):
+        imports.verify_digests(image, digests, incoming.description)
 
 
 def create_staging(ctx: Any, staging: str, size_mb: int, template: str, tags: Dict[str, str]) -> None:
