@@ -60,12 +60,8 @@ class Expected:
 def expected_objects(names: Names, vms: Iterable[Any], images: Iterable[Any], datastores: Dict[int, Any]) -> Expected:
     exp = Expected({}, {}, {}, {})
     for image in images:
-        ds = datastores.get(image.datastore_id)
-        if ds is None or not disks.is_storpool_tm(ds.ds_mad or ds.tm_mad) or not image.source:
-            continue
-        try:
-            volume = names.volume_from_source(image.source)
-        except Exception:
+        volume = disks.stored_image_volume(names, image, datastores.get(image.datastore_id))
+        if volume is None:
             continue
         exp.volumes[volume] = "image %d" % image.id
         exp.image_volumes[volume] = image

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional
 
-from .errors import Unsupported
+from .errors import OnespError, Unsupported
 from .naming import Names, check_volume_name, qos_class, vm_qos_classes
 
 
@@ -37,6 +37,18 @@ def is_storpool_tm(tm_mad: Optional[str]) -> bool:
 def image_volume(names: Names, disk: Any) -> str:
     """The image's own volume, from the disk's SOURCE (``<px>-ds-<ds>/<px>-img-<id>``)."""
     return names.volume_from_source(disk.source)
+
+
+def stored_image_volume(names: Names, image: Any, datastore: Optional[Any]) -> Optional[str]:
+    """The StorPool volume of ``image`` when it lies on a storpool ``datastore`` with a SOURCE of
+    this instance's naming; None otherwise (another driver, not imported yet, a foreign name).
+    The tools that walk oned's whole image pool (audit, retag, report) ask this one question."""
+    if datastore is None or not is_storpool_tm(datastore.ds_mad or datastore.tm_mad) or not image.source:
+        return None
+    try:
+        return names.volume_from_source(image.source)
+    except OnespError:
+        return None
 
 
 def disk_volume(names: Names, vm_id: int, disk: Any) -> DiskVolume:

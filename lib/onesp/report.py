@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from . import disks
 from .context import Context
-from .errors import NotFound, OnespError
+from .errors import NotFound
 
 #: VM state DONE.
 _DONE = 6
@@ -96,11 +96,8 @@ def _owned(cfg: Any, vms: List[Any], images: List[Any], datastores: Dict[int, An
             found.setdefault(nvram, _Owned(nvram, "NVRAM of VM %d" % vm.id, system_ds, vm))
     for image in images:
         ds = datastores.get(image.datastore_id)
-        if ds is None or not disks.is_storpool_tm(ds.ds_mad or ds.tm_mad) or not image.source:
-            continue
-        try:
-            name = names.volume_from_source(image.source)
-        except OnespError:
+        name = disks.stored_image_volume(names, image, ds)
+        if name is None:
             continue
         found.setdefault(name, _Owned(name, "image %d" % image.id, ds))
     return list(found.values())

@@ -122,13 +122,8 @@ def image_targets(cfg: Any, images: Iterable[Any], datastore: Callable[[int], An
     targets = []
     for img in images:
         ds = datastore(img.datastore_id)
-        if ds is None or not disks.is_storpool_tm(ds.ds_mad or ds.tm_mad) or not img.source:
-            continue
-        try:
-            name = cfg.names.volume_from_source(img.source)
-        except OnespError:
-            continue
-        if name in held:
+        name = disks.stored_image_volume(cfg.names, img, ds)
+        if name is None or name in held:
             continue
         qc = tag_value(disks.qos_image(cfg, img, ds), "qc")
         targets.append(Target(name, "image %d" % img.id, "image %d" % img.id, {"qc": qc}, ds))

@@ -230,11 +230,7 @@ class Installer:
             "main(prog_name=\"onesp\")\n"
         ) % (sys.executable or "/usr/bin/python3", LAUNCHER_MARK, self.remotes, os.path.join(self.remotes, "lib"))
         os.makedirs(bindir, exist_ok=True)
-        temporary = _temporary(target)
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o755)
-        os.replace(temporary, target)
+        _replace(target, text, 0o755)
         self.manifest.launcher = target
         self.say("installed the onesp command as %s" % target)
 
@@ -265,11 +261,7 @@ class Installer:
             "WantedBy=multi-user.target\n"
         ) % (LAUNCHER_MARK, user, os.path.join(self.remotes, "lib"), sys.executable or "/usr/bin/python3", SERVER_DIR)
         os.makedirs(unitdir, exist_ok=True)
-        temporary = _temporary(target)
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
+        _replace(target, text, 0o644)
         self.manifest.unit = target
         self.say("installed the systemd unit %s (start it: systemctl daemon-reload && systemctl enable --now %s)"
                  % (target, UNIT))
@@ -278,6 +270,15 @@ class Installer:
         path = self.manifest.save()
         self._chown(path)
         return path
+
+
+def _replace(target: str, text: str, mode: int) -> None:
+    """Write ``text`` to ``target`` with ``mode`` by renaming a finished file over it."""
+    temporary = _temporary(target)
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(temporary, mode)
+    os.replace(temporary, target)
 
 
 def _temporary(target: str) -> str:
