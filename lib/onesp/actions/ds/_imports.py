@@ -5,7 +5,7 @@ IMAGE/PATH is one of
 * an absolute path of a file on the front-end, allowed only as OpenNebula allows it: under a
   datastore SAFE_DIRS entry, or else not under RESTRICTED_DIRS (plus oned's own var and etc
   directories and $HOME). The file is opened once and judged on the open file (its real path,
-  type, and in world-writable directories its owner and links, see ``open_checked``); readers
+  type, and in world-writable directories its owner and links, see ``_localfile``); readers
   and qemu-img then use that descriptor, never the name again;
 * an http(s) URL, downloaded by this process with urllib (never through a shell, no ftp or
   file redirects; see ``_download`` for credentials and slow servers); ``ds cp`` reads it
@@ -24,19 +24,18 @@ OpenNebula's downloader). Downloads and decompressed files are bounded (see ``Fe
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import shutil
-import stat
 import tempfile
 import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
-from ...errors import BadInput, ConfigError, Forbidden, NotFound, Transient, Unsupported
+from ...errors import BadInput, ConfigError, Transient, Unsupported
 from ...progress import Progress
+from . import _localfile as localfile
 from ._download import Download, check_url, shown
 from ._snapsource import looks_like_snapshot
 
@@ -86,135 +85,6 @@ def classify(path: Optional[str]) -> str:
     if path.startswith("/"):
         return FILE
     raise BadInput("image PATH %r is not an absolute path, an http(s) URL or a snapshot source" % path[:80])
-
-
-def open_checked(path: str, datastore: Any) -> int:
-    """An open, read-only descriptor of the local source file ``path`` that this datastore may import.
-
-    The file is opened once and judged on what was opened, never again by name, so a file
-    swapped in after the check cannot be the one imported: its real path (the kernel's name
-    for the open file), its type (regular files only; ``O_NONBLOCK`` keeps a FIFO from
-    blocking the open) and, below a directory every local account can write to, its owner and
-    links (see ``_shared_refusal``). The path is also judged before the open, so nothing under
-    a restricted directory (a device, a FIFO) is ever opened. In a world-writable directory
-    the last component may not be a symbolic link.
-    """
-    _allowed(path, os.path.realpath(path), datastore)
-    directory, name = os.path.split(path)
-    try:
-        parent = os.open(directory or "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise _open_error(path, exc) from None
-    try:
-        shared = _world_writable(os.fstat(parent).st_mode)
-        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (os.O_NOFOLLOW if shared else 0)
-        try:
-            fd = os.open(name or ".", flags, dir_fd=parent)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP and shared:
-                raise Forbidden("image file %s is a symbolic link in %s, a directory every local account can "
-                                "write to" % (path, directory)) from None
-            raise _open_error(path, exc) from None
-    finally:
-        os.close(parent)
-    try:
-        _judge_open_file(fd, path, datastore)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _open_error(path: str, exc: OSError) -> Exception:
-    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-        return NotFound("image file %s does not exist" % path)
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return BadInput("cannot read image file %s: permission denied" % path)
-    return BadInput("cannot open image file %s: %s" % (path, exc.strerror or exc))
-
-
-def _judge_open_file(fd: int, path: str, datastore: Any) -> None:
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        raise BadInput("image file %s is not a regular file" % path)
-    try:
-        real = os.readlink("/proc/self/fd/%d" % fd)
-    except OSError:  # no /proc: the resolved name must still be the file that is open
-        real = os.path.realpath(path)
-        try:
-            now = os.stat(real)
-        except OSError:
-            now = None
-        if now is None or (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino):
-            raise Forbidden("image file %s changed while it was opened" % path) from None
-    if info.st_nlink == 0 or not real.startswith("/"):
-        raise NotFound("image file %s was removed while it was opened" % path)
-    _allowed(path, real, datastore)
-    refusal = _shared_refusal(real, info)
-    if refusal:
-        raise Forbidden("copying image file %s: %s" % (path, refusal))
-
-
-def _allowed(path: str, real: str, datastore: Any) -> None:
-    blocked = restricted_by(real, datastore)
-    if blocked:
-        raise Forbidden("copying image file %s: %s is under restricted %s and under no SAFE_DIRS entry"
-                        % (path, real, blocked))
-
-
-def _world_writable(mode: int) -> bool:
-    return bool(mode & stat.S_IWOTH)
-
-
-def _shared_refusal(real: str, info: os.stat_result) -> Optional[str]:
-    """Why a file below a world-writable directory (``/var/tmp``, ``/tmp``) is not imported; None if it is.
-
-    Any local account can put files there, so being there says nothing about who made the
-    file. Only a file of the account onesp runs as (oneadmin: Sunstone's uploads are) or of
-    root qualifies, with no group or other write permission (nobody else may rewrite it
-    between the checks and the copy) and a single link (a hard link another account made to
-    a file of oneadmin elsewhere would otherwise carry that file out).
-    """
-    directory = os.path.dirname(real)
-    while True:
-        try:
-            mode = os.stat(directory).st_mode
-        except OSError:
-            mode = 0
-        if _world_writable(mode):
-            break
-        if directory == "/":
-            return None
-        directory = os.path.dirname(directory)
-    where = "it is below %s, a directory every local account can write to, " % directory
-    if info.st_uid not in (0, os.geteuid()):
-        return where + "and belongs to uid %d (only files of oneadmin or root are imported from there)" % info.st_uid
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return where + "and others may write to it"
-    if info.st_nlink != 1:
-        return where + "and it has %d hard links" % info.st_nlink
-    return None
-
-
-def restricted_by(real: str, datastore: Any) -> Optional[str]:
-    """The RESTRICTED_DIRS entry that forbids ``real`` (None: allowed), as OpenNebula's check_restricted.
-
-    SAFE_DIRS win and must contain the file as a path prefix (``/var/tmp`` allows
-    ``/var/tmp/x``, not ``/var/tmpx``); restricted entries match as plain prefixes, as upstream.
-    Without SAFE_DIRS in the datastore template, ``/var/tmp`` is safe, as oned sets it.
-    """
-    for safe in datastore.safe_dirs or ("/var/tmp",):
-        base = os.path.realpath(safe)
-        if real == base or real.startswith(base.rstrip("/") + "/"):
-            return None
-    location = os.environ.get("ONE_LOCATION")
-    var, etc = (location + "/var/", location + "/etc/") if location else ("/var/lib/one/", "/etc/one/")
-    home = os.environ.get("HOME")
-    candidates = [var, etc] + ([home.rstrip("/") + "/"] if home else []) + list(datastore.restricted_dirs)
-    for restricted in candidates:
-        if real.startswith(restricted) or real.startswith(os.path.realpath(restricted)):
-            return restricted
-    return None
 
 
 def compression(head: bytes) -> Optional[str]:
@@ -381,7 +251,7 @@ class Fetcher:
     def local(self, path: str, datastore: Any, enough: Optional[Enough] = None) -> LocalImage:
         """A front-end file that this datastore may import: used in place unless it is compressed
         or digests are wanted. ``enough`` may end a decompression early (see ``_unpack``)."""
-        fd = self._hold(open_checked(path, datastore))
+        fd = self._hold(localfile.open_checked(path, datastore))
         size = os.fstat(fd).st_size
         kind = compression(os.pread(fd, 8, 0)) if self.decompress else None
         if kind is None and not self.digests:
