@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Dict, Optional, Sequence
 
-from .config import storpool_conf_sections
+from .configfiles import storpool_conf_sections
 from .errors import HostError, NotFound, OnespError
 
 

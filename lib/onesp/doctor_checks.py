@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from . import __version__, config, storpool
+from . import __version__, config, configfiles, storpool
 from .clients import ClientIds
 from .errors import ConfigError, OnespError
 from .host import Host, runner_from_config
@@ -52,7 +52,7 @@ def _rc_files(env: Mapping[str, str]) -> List[str]:
     """The rc files config.load reads, in order (for messages and the registration plan)."""
     if env.get("ONESP_RC") is not None:
         return [p for p in env["ONESP_RC"].split(":") if p]
-    found = [p for p in config.rc_candidates() if os.path.isfile(p)]
+    found = [p for p in configfiles.rc_candidates() if os.path.isfile(p)]
     return found[:1] + ["/etc/storpool/addon-storpool.conf"]
 
 

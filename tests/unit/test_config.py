@@ -2,7 +2,7 @@
 
 import pytest
 
-from onesp import config
+from onesp import config, configfiles
 from onesp.errors import ConfigError
 from onesp.settings import SETTINGS
 
@@ -142,7 +142,7 @@ def test_shipped_rc_documents_every_setting_with_its_default():
 
     rc = Path(__file__).resolve().parents[2] / "addon-storpoolrc"
     text = rc.read_text()
-    parsed = config.parse_assignments(text.replace("\n#", "\n"), str(rc))
+    parsed = configfiles.parse_assignments(text.replace("\n#", "\n"), str(rc))
     for setting in SETTINGS:
         assert setting.name in parsed, "addon-storpoolrc does not document %s" % setting.name
         assert parsed[setting.name][0] == setting.default, setting.name

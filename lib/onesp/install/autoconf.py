@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from .. import config
+from .. import config, configfiles
 from ..settings import BY_NAME
 from . import execrc, registration
 from .onedconf import OnedConfError
@@ -61,7 +61,7 @@ def plan_for(remotes: str, rc_files: Sequence[str] = ()) -> Plan:
     for path in rc_files:
         if not os.path.isfile(path):
             continue
-        found = config.parse_assignments(read_text(path), path).get(setting.name)
+        found = configfiles.parse_assignments(read_text(path), path).get(setting.name)
         if found is not None:
             # read as the drivers read it (an unreadable value is no; onesp doctor names it)
             enabled = config.convert(setting, found[0], "%s line %d" % (path, found[1]), [])

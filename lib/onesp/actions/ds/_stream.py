@@ -236,7 +236,7 @@ class _Feeder:
                     data = self.source._next(CHUNK)
         except BrokenPipeError:
             pass  # dd ended: its own failure is what is reported
-        except BaseException as exc:  # handed to the action's thread
+        except Exception as exc:  # handed to the action's thread (signals, Interrupted, reach only that one)
             self.error = exc
 
 

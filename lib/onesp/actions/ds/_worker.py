@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from ... import volumes
-from ...config import read_storpool_conf
+from ...configfiles import read_storpool_conf
 from ...errors import BadInput, ConfigError, NotFound
 from ...host import Host, check_host, local_runner
 
