@@ -37,10 +37,11 @@ from ...errors import BadInput, ConfigError, Transient, Unsupported
 from ...progress import Progress
 from . import _localfile as localfile
 from ._download import Download, check_url, shown
+from ._reading import CHUNK, Hashing, Paced, Prefixed, verify_digests
 from ._snapsource import looks_like_snapshot
 
 FILE, URL, SNAPSHOT, DOWNLOADER = "file", "url", "snapshot", "downloader"
-MIB = CHUNK = 1024 * 1024
+MIB = CHUNK
 #: Decompressed bytes after which ``enough`` is asked (see Fetcher._unpack).
 PREFIX = CHUNK
 _ZEROS = bytes(CHUNK)
@@ -48,19 +49,6 @@ _ZEROS = bytes(CHUNK)
 Enough = Callable[[int], bool]
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://")
-_RATE = re.compile(r"([0-9]{1,15})([KMG]?)\Z", re.IGNORECASE)
-
-
-def transfer_limit(datastore: Any) -> Optional[int]:
-    """LIMIT_TRANSFER_BW of ``datastore`` in bytes per second; None when it sets none."""
-    text = (datastore.limit_transfer_bw or "").strip()
-    if not text:
-        return None
-    match = _RATE.match(text)
-    if not match or int(match.group(1)) == 0:
-        raise ConfigError("LIMIT_TRANSFER_BW of datastore %d is %r: give bytes per second, optionally with K, M or G"
-                          % (datastore.id, text[:40]))
-    return int(match.group(1)) * 1024 ** " KMG".index(match.group(2).upper() or " ")
 
 
 def classify(path: Optional[str]) -> str:
@@ -114,84 +102,9 @@ class LocalImage:
         return os.fdopen(os.dup(self.fd), "rb")
 
 
-class _Hashing:
-    """A reader that feeds everything read through it into the wanted digests."""
-
-    def __init__(self, stream: IO[bytes], algorithms: Sequence[str]) -> None:
-        import hashlib
-
-        self.stream = stream
-        self.hashers = {name: hashlib.new(name, usedforsecurity=False) for name in algorithms}
-        self.count = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.stream.read(size)
-        for hasher in self.hashers.values():
-            hasher.update(data)
-        self.count += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(CHUNK):
-            pass
-
-    def digests(self) -> Dict[str, str]:
-        return {name: hasher.hexdigest() for name, hasher in self.hashers.items()}
-
-
-class Paced:
-    """Reads of the download, hashed, counted and kept to LIMIT_TRANSFER_BW (bytes per second)."""
-
-    def __init__(self, response: Any, digests: Any, rate_limit: Optional[int]) -> None:
-        self.hashing = _Hashing(response, digests)
-        self.rate_limit = rate_limit
-        self.started = time.monotonic()
-
-    def read(self, size: int = -1) -> bytes:
-        if self.rate_limit:
-            size = max(16384, min(size if size > 0 else CHUNK, self.rate_limit // 4))
-        data = self.hashing.read(size if size > 0 else CHUNK)
-        if self.rate_limit:  # ahead of the allowed rate: wait until it catches up
-            time.sleep(max(0.0, self.hashing.count / self.rate_limit - (time.monotonic() - self.started)))
-        return data
-
-    @property
-    def count(self) -> int:
-        return self.hashing.count
-
-
-class Prefixed:
-    """A reader that returns ``first`` before the rest of ``stream``."""
-
-    def __init__(self, first: bytes, stream: Any) -> None:
-        self.first = first
-        self.stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        if self.first:
-            size = len(self.first) if size is None or size < 0 else size
-            data, self.first = self.first[:size], self.first[size:]
-            return data
-        return self.stream.read(size if size is not None and size > 0 else CHUNK)
-
-
 def verify(image: Any, local: LocalImage) -> None:
     """Compare the image's MD5/SHA1 (when given) with those of the source."""
     verify_digests(image, local.digests, local.description)
-
-
-def verify_digests(image: Any, digests: Dict[str, str], description: str) -> None:
-    for name, expected in (("md5", image.md5), ("sha1", image.sha1)):
-        if not expected:
-            continue
-        actual = digests.get(name, "")
-        if actual.lower() != expected.strip().lower():
-            raise BadInput("%s of %s is %s, but the image says %s" % (name.upper(), description, actual,
-                                                                      expected.strip()))
-
-
-def wanted_digests(image: Any) -> List[str]:
-    return [name for name, value in (("md5", image.md5), ("sha1", image.sha1)) if value]
 
 
 class Fetcher:
@@ -306,7 +219,7 @@ class Fetcher:
         import contextlib
 
         target = os.path.join(self.directory, name)
-        reader = _Hashing(stream, self.digests)
+        reader = Hashing(stream, self.digests)
         written = 0
         chunk = CHUNK if not self.rate_limit else max(16384, min(CHUNK, self.rate_limit // 4))
         progress: Any = (Progress(self.ctx.log, label, total, lambda: reader.count) if label
@@ -359,7 +272,7 @@ class Fetcher:
 
     def _consume(self, handle: IO[bytes], description: str, kind: Optional[str], fd: int,
                  enough: Optional[Enough]) -> LocalImage:
-        reader = _Hashing(handle, self.digests)
+        reader = Hashing(handle, self.digests)
         if kind is None:
             reader.drain()
             return LocalImage(fd, reader.count, reader.digests(), description)

@@ -28,7 +28,7 @@ from typing import Any, Dict
 
 from ... import volumes
 from ...errors import AlreadyExists, ConfigError, OnespError
-from . import _common as common, _downloader as downloader, _imports as imports, _qemu as qemu, _snapsource as snapsource, _stream as stream, _transfer as transfer, _worker as worker
+from . import _common as common, _downloader as downloader, _imports as imports, _qemu as qemu, _reading as reading, _snapsource as snapsource, _stream as stream, _transfer as transfer, _worker as worker
 
 
 def run(ctx: Any) -> str:
@@ -62,8 +62,8 @@ def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, tem
                 tags: Dict[str, str]) -> None:
     staging_dir = datastore.staging_dir or str(ctx.config.STAGING_DIR)
     decompress = not datastore.template.get_flag("NO_DECOMPRESS")
-    limit = imports.transfer_limit(datastore) if kind in (imports.URL, imports.DOWNLOADER) else None
-    with imports.Fetcher(ctx, staging_dir, decompress, imports.wanted_digests(image), limit,
+    limit = reading.transfer_limit(datastore) if kind in (imports.URL, imports.DOWNLOADER) else None
+    with imports.Fetcher(ctx, staging_dir, decompress, reading.wanted_digests(image), limit,
                          datastore.free_mb) as fetch:
         if kind == imports.URL:
             with stream.UrlImage(ctx, fetch, image.path) as incoming:
@@ -118,7 +118,7 @@ def write_raw_stream(ctx: Any, image: Any, datastore: Any, incoming: stream.UrlI
     device = node.attach(ctx, staging)
     digests = incoming.write(node, device, -(-size // imports.MIB) * imports.MIB)
     with ctx.step("check the checksums of %s" % incoming.description):
-        imports.verify_digests(image, digests, incoming.description)
+        reading.verify_digests(image, digests, incoming.description)
 
 
 def create_staging(ctx: Any, staging: str, size_mb: int, template: str, tags: Dict[str, str]) -> None:
