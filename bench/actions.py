@@ -16,6 +16,7 @@ from bench.cluster import Cleanup, Cluster
 from bench.scenario import Scenario
 from bench.timing import BenchError, RunSample, Summary, timed_run
 
+
 def all_scenarios() -> List[Scenario]:
     """The 15 actions of the issue, in the order the tables list them."""
     return tm_scenarios.scenarios() + ds_scenarios.scenarios()

@@ -33,7 +33,7 @@ def measure(cluster: Cluster, repeat: int = 3, vm_pool: bool = True) -> Dict[str
     ctl = cluster.stack.ctl
     out: Dict[str, float] = {}
     for call in STORPOOL_CALLS:
-        out[call] = _median_ms(lambda: ctl.api("GET", call), repeat)
+        out[call] = _median_ms(lambda call=call: ctl.api("GET", call), repeat)
     if not vm_pool:
         return out
     oned = cluster.stack.oned

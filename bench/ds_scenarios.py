@@ -7,10 +7,9 @@ import random
 from pathlib import Path
 from typing import List, Optional
 
-from onesp.sim.stack import Invocation
-
 from bench.cluster import MIB, Cluster
 from bench.scenario import Scenario
+from onesp.sim.stack import Invocation
 
 #: The small raw image ds cp and ds stat read: 1 MiB of data, 2 MiB of zeros, a 4 KiB tail.
 SMALL_IMAGE_BYTES = 3 * MIB + 4096

@@ -17,8 +17,8 @@ import shutil
 import sys
 import tempfile
 import time
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import List, Tuple
 
 from bench import actions, callcost, image_import, machine, monitoring, parallel, report, startup

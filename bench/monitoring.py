@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
-from onesp.sim.stack import EXECUTABLE_DIRS, Invocation
-
 from bench import callcost
 from bench.cluster import BASE_IMAGE, MIB, Cluster
 from bench.timing import BenchError, RunSample, timed_run
+from onesp.sim.stack import EXECUTABLE_DIRS, Invocation
 
 DISKS = 3
 SNAPSHOTS = 10

@@ -12,9 +12,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Optional
 
-from onesp.sim.stack import Invocation
-
 from bench.cluster import Cluster
+from onesp.sim.stack import Invocation
 
 
 class Scenario(ABC):
@@ -31,7 +30,7 @@ class Scenario(ABC):
     #: First VM / image id of this scenario's runs.
     base_id = 0
 
-    def setup(self, cluster: Cluster) -> None:
+    def setup(self, cluster: Cluster) -> None:  # noqa: B027 - optional hook: most scenarios need no setup
         """Once per cluster, before the first run (not timed)."""
 
     @abstractmethod

@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 from typing import List, Optional
 
-from onesp.sim.stack import Invocation
-
 from bench.cluster import BASE_IMAGE, MIB, Cluster
 from bench.scenario import Scenario
+from onesp.sim.stack import Invocation
 
 IMAGE_DS, SYSTEM_DS = "100", "101"
 PROLOG_MIGRATE = 8

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from . import naming
-from .errors import BadInput, ConfigError
 from .configfiles import parse_assignments, rc_candidates, read_storpool_conf
+from .errors import BadInput, ConfigError
 from .settings import BY_NAME, IGNORED, IGNORED_PREFIXES, SETTINGS, Setting
 
 #: The addon's boolTrue: these (in any case) are true, everything else is false.

@@ -5,8 +5,8 @@ answers; every datastore whose DS_MAD or TM_MAD is storpool has DISK_TYPE BLOCK 
 datastore also CONTEXT_DISK_TYPE: else oned writes its disks as files) and its StorPool template
 ``<px>-ds-<id>`` with placement and replication; every host of those datastores' clusters
 has a StorPool client id; oned.conf and vmm_execrc carry the registration; the remotes tree
-holds this version as it was installed; an ``onesp server`` answers and runs those files. Each check is one ``Check`` row; a failed row says
-how to fix it. A check whose input failed is skipped (with the reason), never guessed.
+holds this version as it was installed; an ``onesp server`` answers and runs those files. Each check
+is one ``Check`` row; a failed row says how to fix it. A check whose input failed is skipped (with the reason), never guessed.
 """
 
 from __future__ import annotations

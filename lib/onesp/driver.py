@@ -29,7 +29,6 @@ from . import config, interrupts, logs
 from .context import Context
 from .errors import BadInput, ConfigError, Interrupted, OnespError
 
-
 #: Action modules are lower-case names; helpers next to them start with "_" and are never run.
 _ACTION = re.compile(r"[a-z][a-z0-9_]{0,40}\Z")
 
@@ -175,7 +174,7 @@ def note_in_process(cfg: object, reason: str) -> None:
     from . import locks
 
     try:
-        fd = locks.private_directory(str(getattr(cfg, "LOCK_DIR")))
+        fd = locks.private_directory(str(cfg.LOCK_DIR))
     except (ConfigError, OSError):
         return
     try:
@@ -192,7 +191,7 @@ def forget_in_process(cfg: object) -> None:
     """Remove the note, so the next action without a server logs again (a server started)."""
     from . import locks
 
-    fd = locks.private_directory(str(getattr(cfg, "LOCK_DIR")))
+    fd = locks.private_directory(str(cfg.LOCK_DIR))
     try:
         os.unlink(IN_PROCESS_NOTE, dir_fd=fd)
     except FileNotFoundError:

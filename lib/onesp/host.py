@@ -268,9 +268,9 @@ def _local_argv(host: str, text: str) -> "tuple[List[str], Dict[str, str]]":
 
 
 def runner_from_config(cfg: object) -> Runner:
-    if getattr(cfg, "HOST_EXEC") == "local":
+    if cfg.HOST_EXEC == "local":
         return local_runner
-    return ssh_runner(str(getattr(cfg, "SSH")), connection_dir(cfg))
+    return ssh_runner(str(cfg.SSH), connection_dir(cfg))
 
 
 def spawn(cfg: object, host: str, commands: Sequence[Argv], stdout: Any, stderr: Any) -> "subprocess.Popen[bytes]":
@@ -283,11 +283,11 @@ def spawn(cfg: object, host: str, commands: Sequence[Argv], stdout: Any, stderr:
     ends all of it.
     """
     text = script(commands)
-    if getattr(cfg, "HOST_EXEC") == "local":
+    if cfg.HOST_EXEC == "local":
         argv, env = _local_argv(check_host(host), text)
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env,
                                 start_new_session=True)
-    argv = (shlex.split(str(getattr(cfg, "SSH")) or "ssh") + _sharing(connection_dir(cfg))
+    argv = (shlex.split(str(cfg.SSH) or "ssh") + _sharing(connection_dir(cfg))
             + ["-o", "BatchMode=yes", "--", check_host(host), text])
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True)
 

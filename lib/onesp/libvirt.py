@@ -15,10 +15,9 @@ Used by the VM snapshot helpers and by the TM actions that freeze a running gues
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from typing import Any, Iterator, List, Optional
-
-import re
 
 from .errors import BadInput, HostError
 

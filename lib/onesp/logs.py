@@ -104,7 +104,7 @@ def setup(tag: str, cfg: object, verbose: bool = False) -> logging.Logger:
         except OSError:
             pass
     if getattr(cfg, "LOG_TO_FILE", False):
-        path = str(getattr(cfg, "LOG_FILE"))
+        path = str(cfg.LOG_FILE)
         try:
             handler = _LogFile(open_log_file(path))
             handler.setFormatter(logging.Formatter("%(asctime)s " + tag + "[%(process)d] %(levelname)s: %(message)s"))

@@ -198,7 +198,7 @@ class Server:
                     try:
                         self.listener.close()
                         os.close(self.dir_fd)  # a worker holds no descriptor of the server but its client's
-                        for sig, handler in previous.items():
+                        for sig in previous:
                             signal.signal(sig, signal.SIG_DFL)
                         status = Monitor(self, conn).run()
                     finally:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Tuple
 
-
 #: What happens to a value onesp cannot read (``Setting.on_bad``):
 #: ``fail``    every action fails with one configuration error naming the key, file and line;
 #: ``default`` the built-in default is used, with a warning (log, ``onesp doctor``) naming file and line;
@@ -103,21 +102,26 @@ SETTINGS: Tuple[Setting, ...] = (
        "ds cp always prints 'SOURCE raw' (oned 6.0+ needs the format); 0 only lets UPDATE_IMAGE_ON_IMPORT run."),
     _s("UPDATE_IMAGE_ON_IMPORT", "bool", "0", "After import, set the image's DRIVER and FORMAT to raw in oned."),
     _s("DS_CP_FORCE_DEV_PREFIX", "str", "", "With UPDATE_IMAGE_ON_IMPORT, also set the image's DEV_PREFIX (e.g. sd)."),
-    _s("REMOTE_BACKUP_DELETE", "str", "", "<location>[:<args>]: back up a volume to that location before deleting it.", datastore=True),
+    _s("REMOTE_BACKUP_DELETE", "str", "", "<location>[:<args>]: back up a volume to that location before deleting it.",
+       datastore=True),
     _s("EXPORT_BRIDGE_LIST", "words", "", "Hosts used for marketplace export (datastore attribute wins).", datastore=True),
     _s("EXPORT_FILE_FORMAT", "str", "", "Export as a converted file (raw, qcow2) instead of the device."),
     _s("EXPORT_QEMU_IMG_ARGS", "str", "", "Extra qemu-img convert options for EXPORT_FILE_FORMAT (e.g. -c), split like a shell."),
     _s("DOWNLOADER", "str", "", "OpenNebula's downloader.sh for rsync://, restic://, s3://, ssh:// and rbd:// image PATHs "
        "(default: datastore/downloader.sh of the remotes tree onesp is installed in)."),
     _s("EXPORT_TRANSPORT", "str", "ssh", "Scheme of the IMPORT_SOURCE URL an export reports (<scheme>://<bridge>:<file>)."),
-    _s("STAGING_DIR", "str", "/var/tmp", "Directory on the bridge host for temporary files of imports (non-raw images) and exports."),
-    _s("DOWNLOAD_TIMEOUT", "int", "60", "An http(s) download (ds cp, ds stat) that brings less than 64 KiB in this many seconds, answer included, is given up.", on_bad="default"),
+    _s("STAGING_DIR", "str", "/var/tmp", "Directory on the bridge host for temporary files of imports (non-raw images)"
+       " and exports."),
+    _s("DOWNLOAD_TIMEOUT", "int", "60", "An http(s) download (ds cp, ds stat) that brings less than 64 KiB in this many"
+       " seconds, answer included, is given up.", on_bad="default"),
     _s("SP_SPACE_USED_LVMWAY", "bool", "0", "Report storedSize instead of spaceUsed as disk size in monitoring."),
     _s("MONITOR_VMSNAPSHOTS", "bool", "0", "tm monitor also reports VM snapshot sizes."),
     _s("ALT_STATS", "bool", "0", "Datastore free space also counts StorPool's internal reserve."),
-    _s("AUDIT_ORPHAN_GRACE", "delay", "1h", "onesp audit never removes an orphan younger than this (an action may still be making it)."),
+    _s("AUDIT_ORPHAN_GRACE", "delay", "1h", "onesp audit never removes an orphan younger than this"
+       " (an action may still be making it)."),
     # -- tools and hosts
-    _s("LOCK_DIR", "str", "/var/lock/one/onesp", "Directory of the lock files that keep two actions on one VM or one volume apart (under OpenNebula's own lock directory, which only oneadmin can write)."),
+    _s("LOCK_DIR", "str", "/var/lock/one/onesp", "Directory of the lock files that keep two actions on one VM or one volume apart"
+       " (under OpenNebula's own lock directory, which only oneadmin can write)."),
     _s("ONE_XMLRPC", "str", "", "oned's XML-RPC endpoint when the environment sets none (the addon's rc file could export it)."),
     _s("HOST_EXEC", "choice", "ssh", "How commands reach hosts: ssh, or local (run on this machine; tests, demo).",
        choices=("ssh", "local")),

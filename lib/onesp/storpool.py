@@ -145,7 +145,8 @@ class StorPool:
                     time.sleep(min(0.1 * 2**attempt, 2.0))
                     continue
                 reason = getattr(exc, "strerror", None) or exc.__class__.__name__
-                raise ApiTransient(call, "connectionFailed", "cannot reach the StorPool API at %s: %s" % (self.endpoint, reason), True) from None
+                raise ApiTransient(call, "connectionFailed", "cannot reach the StorPool API at %s: %s" % (self.endpoint, reason),
+                                   True) from None
             if status == 200 and not (isinstance(answer, dict) and "error" in answer):
                 if isinstance(answer, dict):
                     self.generation = answer.get("generation", self.generation)
@@ -181,7 +182,8 @@ class StorPool:
             try:
                 answer = json.loads(raw.decode("utf-8")) if raw else None
             except ValueError:
-                answer = {"error": {"name": "badResponse", "descr": "StorPool API answered with non-JSON (HTTP %d)" % response.status}}
+                descr = "StorPool API answered with non-JSON (HTTP %d)" % response.status
+                answer = {"error": {"name": "badResponse", "descr": descr}}
                 return (response.status if response.status != 200 else 502), answer
             return response.status, answer
         finally:
@@ -335,7 +337,8 @@ class StorPool:
 
     def reassign(self, items: Iterable[Mapping[str, Any]], attach_timeout: Optional[int] = None) -> None:
         """VolumesReassignWait with several attach/detach entries at once."""
-        self._post("VolumesReassignWait", None, {"reassign": [_clear_none(dict(i)) for i in items], "attachTimeout": attach_timeout})
+        entries = [_clear_none(dict(i)) for i in items]
+        self._post("VolumesReassignWait", None, {"reassign": entries, "attachTimeout": attach_timeout})
 
     def attach(self, name: str, client: ClientId, *, readonly: bool = False, snapshot: bool = False,
                timeout: Optional[int] = None) -> None:

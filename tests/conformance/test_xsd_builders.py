@@ -11,14 +11,25 @@ import base64
 import xmlrpc.client
 
 import pytest
+from fixtures.sim_oned import SCHEMA_DIRS, authored_sample, opennebula_dir, xsd_errors
 from lxml import etree
 
-from fixtures.sim_oned import SCHEMA_DIRS, authored_sample, opennebula_dir, xsd_errors
 from onesp.one import OneClient
 from onesp.sim.oned import OnedSim
 from onesp.sim.oned.builders import (
-    cdrom_disk, datastore_xml, disk_snapshot, ds_driver_action_xml, history, hook_xml, host_xml, image_disk, image_xml,
-    vm_snapshot, vm_xml, vmm_driver_action_xml, volatile_disk,
+    cdrom_disk,
+    datastore_xml,
+    disk_snapshot,
+    ds_driver_action_xml,
+    history,
+    hook_xml,
+    host_xml,
+    image_disk,
+    image_xml,
+    vm_snapshot,
+    vm_xml,
+    vmm_driver_action_xml,
+    volatile_disk,
 )
 
 ALL_DISKS = [

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
-
 from fixtures.sim_oned import stock_etc_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,7 +120,8 @@ def test_missing_template_and_template_without_replication(stack, tmp_path):
     found = by_name(checks)
     assert found["datastore 102"]["status"] == "FAIL"
     assert found["datastore 102"]["detail"] == "sp-image-102: StorPool template one-ds-102 does not exist"
-    assert found["datastore 102"]["fix"] == "create it: storpool template one-ds-102 replication 3 placeAll <group> placeTail <group>"
+    assert found["datastore 102"]["fix"] == ("create it: storpool template one-ds-102 replication 3 placeAll <group>"
+                                            " placeTail <group>")
     assert found["datastore 103"]["detail"] == "sp-image-103: StorPool template one-ds-103 has no replication"
     assert "datastore 104" not in found
     assert found["datastore 100"]["status"] == "ok"

@@ -14,10 +14,9 @@ from typing import Dict, Iterator, Tuple
 from urllib.parse import quote
 
 import pytest
-from lxml import etree
-
 from fixtures import web as web_fixture
 from fixtures.web import serve_directory
+from lxml import etree
 
 MIB = 1024 * 1024
 STAGING = "one-img-5-" + hashlib.md5(b"one-img-5\n").hexdigest()

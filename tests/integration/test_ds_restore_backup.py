@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Dict, Iterator
 
 import pytest
-from lxml import etree
-
 from fixtures.web import serve_directory
+from lxml import etree
+from security.test_real_ssh import SshServer, sshd  # noqa: F401 - the module's sshd fixture
+
 from onesp.sim.oned import builders
 from onesp.sim.stack import Invocation
-from security.test_real_ssh import SshServer, sshd  # noqa: F401 - the module's sshd fixture
 
 MIB = 1024 * 1024
 BACKUP_DS = 101

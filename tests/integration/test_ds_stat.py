@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from fixtures.web import serve_directory
 
 MIB = 1024 * 1024

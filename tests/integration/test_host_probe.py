@@ -11,7 +11,6 @@ attribute replacing the one of the same name.
 import os
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Dict, Optional
 
 import pytest
+from fixtures.sim_oned import stock_etc_dir
 
 from onesp import __version__
 from onesp.sim.stack import Result
-
-from fixtures.sim_oned import stock_etc_dir
 
 REPO = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024

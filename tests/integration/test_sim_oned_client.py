@@ -10,7 +10,13 @@ import pytest
 from onesp.errors import BackendError, Busy, NotFound, Transient
 from onesp.one import OneClient, OnedError, OnedNotFound, parse_xml
 from onesp.sim.oned.builders import (
-    datastore_xml, history, host_xml, image_disk, image_xml, vm_xml, volatile_disk,
+    datastore_xml,
+    history,
+    host_xml,
+    image_disk,
+    image_xml,
+    vm_xml,
+    volatile_disk,
 )
 
 

@@ -134,7 +134,7 @@ def test_every_kind_of_disk_and_vm_snapshots(stack, monitord):
     _write(stack, "one-img-5-7-0", 4)
     _write(stack, "one-sys-7-1-raw", 2)
     stack.sp.volume_snapshot("one-img-5-7-0", "one-img-5-7-0-snap0")
-    for name, size in (("one-img-5-7-0", 4), ("one-sys-7-1-raw", 2)):
+    for name in ("one-img-5-7-0", "one-sys-7-1-raw"):
         stack.sp.volume_snapshot(name, "%s-ONESNAP-3-1736100000" % name)
     r = monitor(stack, conf, ONESP_MONITOR_VMSNAPSHOTS="1", ONESP_SP_SPACE_USED_LVMWAY="1")
     assert r.ok, r

@@ -11,10 +11,10 @@ from __future__ import annotations
 import base64
 import json
 import signal
-import subprocess
-import time
 import stat
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 

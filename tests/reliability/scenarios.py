@@ -15,9 +15,24 @@ from typing import Callable, FrozenSet, List, Tuple
 
 from onesp.sim.stack import Invocation, Stack
 
-from .setups import ds_snap, vmm_snapshot, ds_clone, ds_cp, ds_mkfs, ds_rm
-from .setups_tm import (tm_migration, tm_snap, tm_clone, tm_context, tm_cpds, tm_delete, tm_delete_dir, tm_ln,
-                        tm_mkimage, tm_mkswap, tm_mv, tm_mv_dir, tm_mvds, tm_mvds_save_as, tm_resize)
+from .setups import ds_clone, ds_cp, ds_mkfs, ds_rm, ds_snap, vmm_snapshot
+from .setups_tm import (
+    tm_clone,
+    tm_context,
+    tm_cpds,
+    tm_delete,
+    tm_delete_dir,
+    tm_ln,
+    tm_migration,
+    tm_mkimage,
+    tm_mkswap,
+    tm_mv,
+    tm_mv_dir,
+    tm_mvds,
+    tm_mvds_save_as,
+    tm_resize,
+    tm_snap,
+)
 from .state import fresh
 
 #: StorPool calls whose effect no undo can take back: past the first of them an action can

@@ -35,7 +35,6 @@ from .state import snapshot
 from .tally import TALLY
 
 
-
 def _cells(name: str, keys: Iterable[str], why: str) -> Dict[Tuple[str, str], str]:
     return {(name, key): why for key in keys}
 

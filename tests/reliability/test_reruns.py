@@ -29,7 +29,6 @@ from .state import Snapshot, host_state
 from .tally import TALLY
 from .test_fault_matrix import skip_without_tools
 
-
 NAMES = Names()  # the stacks use the default instance prefix
 ISO_MAGIC_AT = 16 * 2048 + 1  # the primary volume descriptor's "CD001"
 

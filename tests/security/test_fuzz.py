@@ -28,8 +28,17 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from .fuzz_inputs import (
-    BAD_HOSTS, BAD_IDS, BAD_PAIR_HOSTS, HOSTILE_PATHS, URL_PASSWORD, Canary, encode, hostile_argument, mutate_document,
-    random_input, shell_bait,
+    BAD_HOSTS,
+    BAD_IDS,
+    BAD_PAIR_HOSTS,
+    HOSTILE_PATHS,
+    URL_PASSWORD,
+    Canary,
+    encode,
+    hostile_argument,
+    mutate_document,
+    random_input,
+    shell_bait,
 )
 
 MIB = 1024 * 1024

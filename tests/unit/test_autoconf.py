@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import List, Tuple
 
 import pytest
+from fixtures.sim_oned import stock_etc_dir
 
 from onesp.install import autoconf, execrc, onedconf, options, registration
 from onesp.install.onedconf import OnedConfError
 from onesp.install.registration import Plan
-
-from fixtures.sim_oned import stock_etc_dir
 
 ALL_HELPERS = frozenset(script for _, script in registration.HOTPLUG_HELPERS + registration.SNAPSHOT_HELPERS)
 FULL = Plan(ALL_HELPERS, True)
@@ -241,7 +240,7 @@ def test_configure_on_disk_keeps_a_copy_mode_and_is_idempotent(tmp_path, version
 def test_live_disk_snapshots_gets_kvm_storpool(version):
     original = stock(version, "vmm_execrc")
     text, record, _ = execrc.register(original)
-    (line,) = [l for l in text.splitlines() if l.startswith("LIVE_DISK_SNAPSHOTS=")]
+    (line,) = [x for x in text.splitlines() if x.startswith("LIVE_DISK_SNAPSHOTS=")]
     assert line.endswith(' kvm-storpool"')
     assert changed_lines(original, text)[1] == []
     assert execrc.register(text)[1] is None

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
-
 from fixtures.sim_oned import FETCHED, REPO, opennebula_candidates, opennebula_dir
 
 SCRIPT = REPO / "scripts" / "fetch-opennebula"

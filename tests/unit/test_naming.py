@@ -1,7 +1,8 @@
 """naming: builders, exact parsers, validation, tags."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from onesp import naming
 from onesp.errors import BadInput

@@ -7,7 +7,14 @@ import pytest
 from onesp.errors import BadInput
 from onesp.one import decode_driver_action, decode_vm_document, decode_vmm_action
 from onesp.sim.oned.builders import (
-    b64, b64_wrapped, datastore_xml, ds_driver_action_xml, image_disk, image_xml, vm_xml, vmm_driver_action_xml,
+    b64,
+    b64_wrapped,
+    datastore_xml,
+    ds_driver_action_xml,
+    image_disk,
+    image_xml,
+    vm_xml,
+    vmm_driver_action_xml,
 )
 
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import pytest
-
 from fixtures.sim_oned import authored_sample
+
 from onesp.errors import BadInput, NotFound
 from onesp.one import Datastore, Host, Image, Vm, decode_driver_action, parse_xml
 from onesp.sim.oned.builders import (
-    cdrom_disk, datastore_xml, disk_snapshot, ds_driver_action_xml, history, host_xml, image_disk, image_xml,
-    vm_snapshot, vm_xml, volatile_disk,
+    cdrom_disk,
+    datastore_xml,
+    disk_snapshot,
+    ds_driver_action_xml,
+    history,
+    host_xml,
+    image_disk,
+    image_xml,
+    vm_snapshot,
+    vm_xml,
+    volatile_disk,
 )
 
 
@@ -151,7 +160,7 @@ def test_user_editable_attributes_fail_only_when_read():
     vm = vm_of(full_vm(user_template={"VMSNAPSHOT_LIMIT": "many"}))
     assert vm.disksnapshot_limit is None
     with pytest.raises(BadInput, match=r"VM\[ID=42\]/USER_TEMPLATE/VMSNAPSHOT_LIMIT is 'many', not an integer"):
-        vm.vmsnapshot_limit
+        _ = vm.vmsnapshot_limit
 
 
 def test_opennebula_6_documents_lack_7_0_fields():
@@ -187,7 +196,7 @@ def test_datastore_sp_attributes_and_secrets():
     assert "tok-secret-123" not in repr(ds) and "SP_AUTH_TOKEN" in repr(ds)
     bad = Datastore.from_xml(parse_xml(datastore_xml(100, sp={"REPLICATION": "three"})))
     with pytest.raises(BadInput, match=r"DATASTORE\[ID=100\]/TEMPLATE/SP_REPLICATION is 'three'"):
-        bad.sp_replication
+        _ = bad.sp_replication
 
 
 def test_host_view():

@@ -11,7 +11,8 @@ from typing import Any, Dict, List
 import click
 
 from .. import config, storpool, volumes
-from ..audit import Finding, as_dicts, audit as compare
+from ..audit import Finding, as_dicts
+from ..audit import audit as compare
 from ..context import Context
 from ..errors import OnespError
 from ..one import OneClient

@@ -10,7 +10,8 @@ import click
 from .. import config, logs
 from ..context import Context
 from ..errors import OnespError
-from ..fence import PROBE_TIMEOUT, as_dict, fence as run_fence, host_from_document, resolve_client
+from ..fence import PROBE_TIMEOUT, as_dict, host_from_document, resolve_client
+from ..fence import fence as run_fence
 from ..host import Host, check_host, runner_from_config
 
 

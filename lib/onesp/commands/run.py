@@ -12,6 +12,7 @@ import click
 from ..driver import run_action
 from ..logs import printable
 
+
 def progress_bar(label: str, moved: int, total: Optional[int], finished: bool) -> None:
     """Draw a long transfer's progress on the terminal (``progress.DISPLAY``), one line redrawn."""
     mib = moved / 1048576.0

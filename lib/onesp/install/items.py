@@ -157,7 +157,8 @@ class LocalActions(Item):
         if value is None:
             return doc.text, None, ["%s: add %s by hand" % (problem, self.describe())]
         notes = []
-        if any(action.startswith("snapshot") for action, _ in self.pairs) and (entry.text("KEEP_SNAPSHOTS") or "").lower() != "yes":
+        keeps = (entry.text("KEEP_SNAPSHOTS") or "").lower() == "yes"
+        if any(action.startswith("snapshot") for action, _ in self.pairs) and not keeps:
             notes.append('VM snapshots on StorPool need KEEP_SNAPSHOTS="yes" in VM_MAD NAME="%s" (not changed)' % self.vm_mad)
         mapping = self._mapping(value.text)
         wanted = []

@@ -17,7 +17,8 @@ from . import onedconf
 from .items import DRIVER, Block, BlockKeys, Item, LocalActions, MadList, Record, Restricted
 from .onedconf import Document, OnedConfError
 
-__all__ = ["Block", "BlockKeys", "DRIVER", "LocalActions", "MadList", "Plan", "Record", "Restricted", "missing", "register", "unregister"]
+__all__ = ["Block", "BlockKeys", "DRIVER", "LocalActions", "MadList", "Plan", "Record", "Restricted", "missing", "register",
+           "unregister"]
 
 #: OpenNebula 7.2+ reads these as NO when absent (src/datastore/Datastore.cc), which refuses a
 #: live move to another system datastore and any move of a VM with disk snapshots; they are also

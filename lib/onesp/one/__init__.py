@@ -13,7 +13,7 @@ from .disk import Disk, DiskSnapshot
 from .endpoint import resolve_endpoint, resolve_session, resolve_timeout
 from .host import Host
 from .image import Image
-from .rpc import OnedError, OnedLocked, OnedNotFound, OneClient
+from .rpc import OneClient, OnedError, OnedLocked, OnedNotFound
 from .template import Template, render_template
 from .vm import BackupConfig, History, Vm, VmSnapshot
 from .xmlsafe import MAX_DOCUMENT_BYTES, MAX_POOL_BYTES, decode_base64, parse_xml

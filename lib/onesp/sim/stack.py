@@ -66,7 +66,7 @@ class Result:
     def error_lines(self) -> List[str]:
         """stderr lines that are not log lines (what oned shows the user)."""
         return [line for line in self.stderr.splitlines()
-                if line.strip() and not line.split(":", 1)[0] in ("ERROR", "INFO", "WARN", "DEBUG")]
+                if line.strip() and line.split(":", 1)[0] not in ("ERROR", "INFO", "WARN", "DEBUG")]
 
     def __str__(self) -> str:
         return "exit %d\nstdout: %s\nstderr: %s" % (self.code, self.stdout, self.stderr)

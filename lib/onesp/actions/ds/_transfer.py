@@ -17,11 +17,10 @@ import os
 import posixpath
 from typing import Any
 
-
 from ...host import check_path
 from ...naming import unique_token
-from ._imports import LocalImage
 from ...progress import Progress
+from ._imports import LocalImage
 from ._qemu import SOURCE, ImageInfo, convert_argv
 from ._worker import Worker
 

@@ -28,7 +28,15 @@ from typing import Any, Dict
 
 from ... import volumes
 from ...errors import AlreadyExists, ConfigError, OnespError
-from . import _common as common, _downloader as downloader, _imports as imports, _qemu as qemu, _reading as reading, _snapsource as snapsource, _stream as stream, _transfer as transfer, _worker as worker
+from . import _common as common
+from . import _downloader as downloader
+from . import _imports as imports
+from . import _qemu as qemu
+from . import _reading as reading
+from . import _snapsource as snapsource
+from . import _stream as stream
+from . import _transfer as transfer
+from . import _worker as worker
 
 
 def run(ctx: Any) -> str:

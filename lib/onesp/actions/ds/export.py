@@ -26,7 +26,10 @@ from lxml import etree
 from ... import volumes
 from ...errors import ConfigError, HostError
 from ...naming import unique_token
-from . import _common as common, _qemu as qemu, _transfer as transfer, _worker as worker
+from . import _common as common
+from . import _qemu as qemu
+from . import _transfer as transfer
+from . import _worker as worker
 
 MIB = 1024 * 1024
 

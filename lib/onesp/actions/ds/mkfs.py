@@ -15,7 +15,8 @@ from typing import Any, Dict, List
 
 from ... import volumes
 from ...errors import AlreadyExists, BadInput, ConfigError
-from . import _common as common, _worker as worker
+from . import _common as common
+from . import _worker as worker
 
 #: The filesystems mkfs makes (OpenNebula's default SUPPORTED_FS) and the fixed options for each:
 #: force (the device is not a partition) and quiet.

@@ -21,7 +21,10 @@ import os
 from typing import Any, Callable, Optional, Tuple
 
 from ...errors import BadInput
-from . import _downloader as downloader, _imports as imports, _qemu as qemu, _snapsource as snapsource
+from . import _downloader as downloader
+from . import _imports as imports
+from . import _qemu as qemu
+from . import _snapsource as snapsource
 
 
 def run(ctx: Any) -> str:

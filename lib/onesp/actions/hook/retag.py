@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import BackendError, BadInput
 from ...arguments import parse_id
+from ...errors import BackendError, BadInput
 from ...one.xmlsafe import decode_base64, looks_like_xml, parse_xml
 from ...retag import Retagger
 

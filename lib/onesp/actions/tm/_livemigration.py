@@ -31,7 +31,10 @@ from typing import Any, List, Optional
 
 from ...disks import is_storpool_tm
 from ...errors import Unsupported
-from . import _common as common, _migration as migration, _othertm as othertm, _vmdir as vmdir
+from . import _common as common
+from . import _migration as migration
+from . import _othertm as othertm
+from . import _vmdir as vmdir
 from ._migration import Change, VmVolume
 
 

@@ -24,7 +24,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from ... import disks, volumes as volume_steps
+from ... import disks
+from ... import volumes as volume_steps
 from ...errors import BadInput, NotFound
 from ...storpool import ApiBusy, ApiExists, ApiNotFound
 from . import _common as common

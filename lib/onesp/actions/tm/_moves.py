@@ -62,10 +62,10 @@ _STATES: Dict[int, "tuple[str, Dict[str, object]]"] = {
 
 def plan_for(vm: object) -> MovePlan:
     """The plan for the VM's current LCM state; any other state is refused before any change."""
-    lcm = int(getattr(vm, "lcm_state"))
+    lcm = int(vm.lcm_state)
     if lcm not in _STATES:
         raise Unsupported("VM %s is in LCM state %d, in which oned does not move disks; nothing was changed"
-                          % (getattr(vm, "id"), lcm))
+                          % (vm.id, lcm))
     name, behaviour = _STATES[lcm]
     return MovePlan(state=name, **behaviour)  # type: ignore[arg-type]
 

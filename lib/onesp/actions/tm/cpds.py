@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from ... import disks, limits, volumes
+from ... import disks, libvirt, limits, volumes
 from ...storpool import ApiExists
-from ... import libvirt
 from ._common import load_disk
 
 #: LCM_STATE HOTPLUG_SAVEAS: save-as of a running VM (poweroff and suspended have their own states).

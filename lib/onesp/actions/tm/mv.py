@@ -25,7 +25,11 @@ from typing import Any, List, Optional, Tuple
 
 from ... import disks
 from ...errors import BadInput, OnespError
-from . import _common as common, _migration as migration, _moves as moves, _nvram as uefi, _vmdir as vmdir
+from . import _common as common
+from . import _migration as migration
+from . import _moves as moves
+from . import _nvram as uefi
+from . import _vmdir as vmdir
 from ._migration import VmVolume
 
 

@@ -25,7 +25,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import Unsupported
-from . import _livemigration as livemigration, _migration as migration, _nvram as uefi, _vmdir as vmdir
+from . import _livemigration as livemigration
+from . import _migration as migration
+from . import _nvram as uefi
+from . import _vmdir as vmdir
 from ._migration import Change
 
 

@@ -29,7 +29,9 @@ from ...disks import DiskVolume
 from ...errors import BackendError, BadInput, NotFound, OnespError, Unsupported
 from ...naming import unique_token
 from ...storpool import ApiNotFound
-from . import _backup_source as backup_source, _backups as backups, _common as common
+from . import _backup_source as backup_source
+from . import _backups as backups
+from . import _common as common
 
 SAFETY_MARK = "tmRestore"
 
@@ -70,7 +72,7 @@ def run(ctx: Any) -> None:
 
     token = unique_token(4)
     safety: List[str] = []
-    for (disk_id, _, volume), (path, size) in zip(targets, fetched):
+    for (_, _, volume), (path, size) in zip(targets, fetched):
         safety.append(_write_in_place(ctx, node, qemu_img, volume, path, size, client, token))
 
     _finish(ctx, node, work, safety)

@@ -24,7 +24,8 @@ from typing import Any
 
 from ...errors import BadInput
 from ...volumes import MIB
-from . import _common as common, _snapshots as snapshots
+from . import _common as common
+from . import _snapshots as snapshots
 
 
 def run(ctx: Any) -> None:

@@ -21,7 +21,8 @@ from lxml import etree
 from ...disks import is_storpool_tm
 from ...errors import BadInput
 from ...one import decode_vmm_action, parse_xml
-from . import _document as document, _stock as stock
+from . import _document as document
+from . import _stock as stock
 from ._args import disk_args
 
 _ROOT = "VMM_DRIVER_ACTION_DATA"

@@ -17,11 +17,12 @@ from __future__ import annotations
 import time
 from typing import Any, List, Mapping, Optional, Tuple
 
-from ... import volumes
+from ... import libvirt, volumes
 from ...errors import AlreadyExists, ConfigError, LimitReached, OnespError, Unsupported
 from ...storpool import ApiExists
-from ... import libvirt
-from . import _document as document, _stock as stock, _vmsnap as vmsnap
+from . import _document as document
+from . import _stock as stock
+from . import _vmsnap as vmsnap
 from ._args import snapshot_args
 
 

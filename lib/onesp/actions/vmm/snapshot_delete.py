@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from ... import volumes
-from . import _document as document, _stock as stock, _vmsnap as vmsnap
+from . import _document as document
+from . import _stock as stock
+from . import _vmsnap as vmsnap
 from ._args import snapshot_args
 
 

@@ -30,10 +30,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, List, Optional
 
+from ... import libvirt
 from ...errors import NotFound, OnespError
 from ...storpool import ApiExists, ApiNotFound
-from ... import libvirt
-from . import _document as document, _stock as stock, _vmsnap as vmsnap
+from . import _document as document
+from . import _stock as stock
+from . import _vmsnap as vmsnap
 from ._args import snapshot_args
 
 MIB = 1024 * 1024

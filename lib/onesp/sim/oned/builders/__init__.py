@@ -16,8 +16,17 @@ from __future__ import annotations
 
 from .objects import datastore_xml, ds_driver_action_xml, hook_xml, host_xml, image_xml, vmm_driver_action_xml
 from .vm import (
-    DiskSpec, HistorySpec, SnapshotSpec, VmSnapshotSpec, cdrom_disk, disk_snapshot, history, image_disk,
-    vm_snapshot, vm_xml, volatile_disk,
+    DiskSpec,
+    HistorySpec,
+    SnapshotSpec,
+    VmSnapshotSpec,
+    cdrom_disk,
+    disk_snapshot,
+    history,
+    image_disk,
+    vm_snapshot,
+    vm_xml,
+    volatile_disk,
 )
 from .xml import b64, b64_wrapped
 
