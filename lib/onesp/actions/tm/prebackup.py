@@ -26,6 +26,7 @@ from typing import Any
 
 from ... import libvirt
 from . import _backups as backups
+from . import _firmware as firmware
 
 
 def backup(ctx: Any, live: bool) -> None:
@@ -52,6 +53,7 @@ def backup(ctx: Any, live: bool) -> None:
     with libvirt.frozen(ctx, j.host, j.deploy_id, enabled=freeze):
         with ctx.step("snapshot disks %s of VM %d" % (",".join(str(d) for d, _ in disk_volumes), j.vm.id)):
             ctx.sp.group_snapshot(pairs, ctx.tags.vm_group(j.vm.id))
+    firmware.back_up(ctx, j, live)
 
     with ctx.step("attach %s to %s" % (", ".join(names), j.host)):
         ctx.sp.reassign([{"snapshot": name, "ro": [client]} for name in names],
