@@ -23,6 +23,7 @@ from ...storpool import ApiExists
 from . import _document as document
 from . import _stock as stock
 from . import _vmsnap as vmsnap
+from . import _vmstate as vmstate
 from ._args import snapshot_args
 
 
@@ -48,7 +49,8 @@ def run(ctx: Any) -> Optional[str]:
         ctx.log.info("VMSNAPSHOT_WITH_CHECKPOINT is not supported: VM %d gets a disk-only snapshot", vm.id)
     timestamp = record_time(vm, args.snap_id)
     hypervisor_id = ctx.names.vm_snapshot_id(args.snap_id, timestamp)
-    pairs = vmsnap.pairs(ctx, [v.name for v in disk_volumes], args.snap_id, timestamp)
+    extra = vmstate.capture(ctx, vm, source.system_ds, args.host)  # the NVRAM volume, saved from its file
+    pairs = vmsnap.pairs(ctx, [v.name for v in disk_volumes] + extra, args.snap_id, timestamp)
     tags = ctx.tags.vm_group(vm.id)
     if ctx.config.VMSNAPSHOT_FSFREEZE:
         with libvirt.frozen(ctx, args.host, args.domain):
