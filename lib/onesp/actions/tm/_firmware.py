@@ -41,7 +41,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ... import libvirt
 from ...errors import BadInput, HostError, OnespError
 from ...naming import unique_token
 from ...storpool import ApiNotFound
@@ -57,17 +56,29 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _DOMAIN = re.compile(r"[A-Za-z0-9_.\-]{1,128}\Z")
 _DISK_FILE = re.compile(r"(?P<head>.*/)disk\.\d+\.(?P<increment>\d+)\Z")
 
-_SAVE_TPM = (
-    'd=$1; out=$2; setup=$3; uuid=$4\n'
+#: Refresh ``$d/tpm`` from libvirt's state of domain ``$dom`` (its UUID, or a name looked up
+#: with ``virsh --connect $uri domuuid``) through OpenNebula's vtpm_setup (``$setup``) when it
+#: is there and sudo allows it; sets ``refreshed``.
+REFRESH_TPM = (
     'refreshed=no\n'
-    'if [ -n "$uuid" ] && [ -x "$setup" ] && sudo -n -l "$setup" >/dev/null 2>&1; then\n'
+    'if [ -n "$dom" ] && [ -x "$setup" ] && sudo -n -l "$setup" >/dev/null 2>&1; then\n'
+    '  case "$dom" in\n'
+    '    ????????-????-????-????-????????????) uuid=$dom ;;\n'
+    '    *) uuid=$(virsh --connect "$uri" domuuid "$dom") && [ -n "$uuid" ] || exit 1 ;;\n'
+    '  esac\n'
     '  sudo -n "$setup" backup "$uuid" "$d" || exit 1\n'
     '  refreshed=yes\n'
     'fi\n'
+)
+#: ``absent`` (and stop) unless ``$d/tpm`` is a directory of directories and regular files.
+CHECK_TPM = (
     'if [ -L "$d/tpm" ] || [ ! -d "$d/tpm" ]; then echo absent; exit 0; fi\n'
     'if [ -n "$(find "$d/tpm" ! -type f ! -type d -print)" ]; then\n'
     '  echo "$d/tpm holds something other than directories and regular files" >&2; exit 1\n'
     'fi\n'
+)
+_SAVE_TPM = (
+    'd=$1; out=$2; setup=$3; dom=$4; uri=$5\n' + REFRESH_TPM + CHECK_TPM +
     'umask 077; set -C\n'
     'tar -czf "$out" -C "$d" tpm || exit 1\n'
     'echo "saved $refreshed"\n'
@@ -81,25 +92,27 @@ _SAVE_NVRAM = (
     'if [ -e "$dev" ]; then dd if="$dev" bs=64K status=none > "$out" || exit 1; echo volume; exit 0; fi\n'
     'echo absent\n'
 )
-_UNPACK_TPM = (
+#: Unpack archive ``$1`` (a file, or a device with zeros after the archive) into the new
+#: directory ``$2`` and check that it holds one ``tpm`` directory of directories and files.
+UNPACK_TPM = (
     'a=$1; x=$2\n'
     'rm -rf -- "$x" && mkdir -m 700 -- "$x" || exit 1\n'
     'tar -xzf "$a" -C "$x" --no-same-owner || exit 1\n'
     'if [ "$(ls -A -- "$x")" != tpm ] || [ -L "$x/tpm" ] || [ ! -d "$x/tpm" ]; then\n'
-    '  echo "the vTPM backup holds something other than one tpm directory" >&2; exit 1\n'
+    '  echo "the vTPM archive holds something other than one tpm directory" >&2; exit 1\n'
     'fi\n'
     'if [ -n "$(find "$x/tpm" ! -type f ! -type d -print)" ]; then\n'
-    '  echo "the vTPM backup holds something other than directories and regular files" >&2; exit 1\n'
+    '  echo "the vTPM archive holds something other than directories and regular files" >&2; exit 1\n'
     'fi\n'
 )
 #: Old state aside (if any), the new one in: two renames in the VM directory's filesystem.
-_SWAP_TPM = (
+SWAP_TPM = (
     'd=$1; x=$2; old=$3\n'
     'if [ -e "$d/tpm" ] || [ -L "$d/tpm" ]; then mv -T -- "$d/tpm" "$old" || exit 1; fi\n'
     'mv -T -- "$x/tpm" "$d/tpm"\n'
 )
 #: Undo of the swap, whatever part of it happened (the new state is still in x/tpm until moved in).
-_UNSWAP_TPM = (
+UNSWAP_TPM = (
     'd=$1; x=$2; old=$3\n'
     'if [ ! -e "$x/tpm" ]; then rm -rf -- "$d/tpm" || exit 1; fi\n'
     'if [ -e "$old" ] || [ -L "$old" ]; then mv -T -- "$old" "$d/tpm"; fi\n'
@@ -136,26 +149,22 @@ def back_up(ctx: Any, j: Any, live: bool) -> None:
         _back_up_nvram(ctx, j)
 
 
-def _domain_uuid(ctx: Any, host: str, deploy_id: Optional[str]) -> str:
+def check_domain(deploy_id: Optional[str]) -> str:
+    """A deploy id (a domain UUID on OpenNebula 7, a name before) safe to hand to a host; "" for none."""
     if not deploy_id:
         return ""
-    if _UUID.match(deploy_id):
-        return deploy_id
-    if not _DOMAIN.match(deploy_id):
+    if not _UUID.match(deploy_id) and not _DOMAIN.match(deploy_id):
         raise BadInput("invalid deploy id %r" % (deploy_id,))
-    with ctx.step("look up the UUID of domain %s on %s" % (deploy_id, host)):
-        found = str(ctx.host(host).run(libvirt.virsh(ctx, "domuuid", deploy_id), what="virsh domuuid")).strip()
-    if not _UUID.match(found):
-        raise HostError(host, "virsh domuuid %s" % deploy_id, "unexpected answer %r" % found[:80])
-    return found
+    return deploy_id
 
 
 def _back_up_tpm(ctx: Any, j: Any, live: bool) -> None:
-    uuid = _domain_uuid(ctx, j.host, j.deploy_id) if live else ""
+    domain = check_domain(j.deploy_id) if live else ""
     setup = posixpath.join(str(ctx.config.SCRIPTS_REMOTE_DIR), "vtpm_setup")
     target = posixpath.join(j.backup_dir, TPM_FILE)
     with ctx.step("save the vTPM state of VM %d to %s on %s" % (j.vm.id, target, j.host)):
-        answer = str(ctx.host(j.host).run(["sh", "-c", _SAVE_TPM, "sh", j.vm_dir, target, setup, uuid],
+        answer = str(ctx.host(j.host).run(["sh", "-c", _SAVE_TPM, "sh", j.vm_dir, target, setup, domain,
+                                           str(ctx.config.LIBVIRT_URI)],
                                           timeout=COPY_TIMEOUT, what="save the vTPM state")).strip()
     if answer == "absent":
         ctx.log.warning("VM %d has a TPM but %s/tpm on %s holds no vTPM state: the backup has none",
@@ -207,7 +216,7 @@ def fetch(ctx: Any, download: Callable[[str, str], None], listing: Dict[str, str
         with ctx.step("fetch the vTPM state of VM %d to %s on %s" % (vm.id, tpm, host)):
             download(listing["tpm"], tpm)
         with ctx.step("check the vTPM backup of VM %d" % vm.id):
-            ctx.host(host).run(["sh", "-c", _UNPACK_TPM, "sh", tpm, posixpath.join(work, "tpm.new")],
+            ctx.host(host).run(["sh", "-c", UNPACK_TPM, "sh", tpm, posixpath.join(work, "tpm.new")],
                                timeout=COPY_TIMEOUT, what="unpack the vTPM backup")
     path, size = _fetch_nvram(ctx, download, disk_urls[0], vm, host, work)
     return Fetched(tpm, path, size)
@@ -252,10 +261,10 @@ def put_back(ctx: Any, fetched: Fetched, vm: Any, host: str, vm_dir: str, work: 
         replace_file(ctx, host, nvram.path(vm, vm_dir), fetched.nvram, posixpath.join(work, "nvram.old"))
     if fetched.tpm is not None:
         new, old = posixpath.join(work, "tpm.new"), posixpath.join(work, "tpm.old")
-        ctx.undo(node.run, ["sh", "-c", _UNSWAP_TPM, "sh", vm_dir, new, old], what="put the vTPM state back",
+        ctx.undo(node.run, ["sh", "-c", UNSWAP_TPM, "sh", vm_dir, new, old], what="put the vTPM state back",
                  label="put the vTPM state of VM %d back on %s" % (vm.id, host))
         with ctx.step("put the vTPM state of VM %d in %s/tpm on %s" % (vm.id, vm_dir, host)):
-            node.run(["sh", "-c", _SWAP_TPM, "sh", vm_dir, new, old], what="swap the vTPM state")
+            node.run(["sh", "-c", SWAP_TPM, "sh", vm_dir, new, old], what="swap the vTPM state")
     return safety
 
 

@@ -24,6 +24,7 @@ from . import _document as document
 from . import _stock as stock
 from . import _vmsnap as vmsnap
 from . import _vmstate as vmstate
+from . import _vmtpm as vmtpm
 from ._args import snapshot_args
 
 
@@ -50,6 +51,7 @@ def run(ctx: Any) -> Optional[str]:
     timestamp = record_time(vm, args.snap_id)
     hypervisor_id = ctx.names.vm_snapshot_id(args.snap_id, timestamp)
     extra = vmstate.capture(ctx, vm, source.system_ds, args.host)  # the NVRAM volume, saved from its file
+    extra += vmtpm.capture(ctx, vm, source.system_ds, args.host, args.domain)  # the vTPM state volume
     pairs = vmsnap.pairs(ctx, [v.name for v in disk_volumes] + extra, args.snap_id, timestamp)
     tags = ctx.tags.vm_group(vm.id)
     if ctx.config.VMSNAPSHOT_FSFREEZE:

@@ -37,6 +37,7 @@ from . import _document as document
 from . import _stock as stock
 from . import _vmsnap as vmsnap
 from . import _vmstate as vmstate
+from . import _vmtpm as vmtpm
 from ._args import snapshot_args
 
 MIB = 1024 * 1024
@@ -64,6 +65,7 @@ def run(ctx: Any) -> None:
         plan = find_snapshots(ctx, vm, source.system_ds, *parsed)
         nvram = vmstate.find(ctx, vm, source.system_ds, *parsed)
         plan += [Revert(nvram.volume, nvram.snapshot, None)] if nvram else []
+        tpm = vmtpm.find(ctx, vm, source.system_ds, *parsed)
     client = ctx.client_id(args.host)
     libvirt.stop(ctx, args.host, args.domain)
     names = [item.volume for item in plan]
@@ -90,8 +92,10 @@ def run(ctx: Any) -> None:
     with ctx.step("attach the volumes of VM %d to %s" % (vm.id, args.host)):
         attach_all(ctx, names, client)
     old_nvram = vmstate.rewrite_file(ctx, args.host, vm, source.system_ds, nvram) if nvram else None
+    tpm_work = vmtpm.put_back(ctx, args.host, vm, source.system_ds, tpm) if tpm else []
     ctx.undo_stack.drop()  # the revert is complete; what follows is tidying up
     vmstate.tidy(ctx, args.host, old_nvram)
+    vmtpm.tidy(ctx, args.host, tpm_work)
     with ctx.step("delete the temporary snapshots of VM %d (the revert itself is complete; "
                   "they expire by themselves)" % vm.id):
         drop_snapshots(ctx, [k for _, k in keep])
