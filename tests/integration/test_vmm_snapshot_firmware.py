@@ -224,7 +224,10 @@ def test_a_revert_whose_vtpm_archive_is_bad_changes_nothing(stack, tpm_vm):
 
 
 def test_tm_delete_removes_the_vtpm_volume_and_its_vm_snapshots(stack, tpm_vm):
-    assert tpm_vm.run("snapshot_create-storpool", "0").ok
+    """Also those the addon made (ONE_TPM_SAVE): same names."""
+    stack.sp.volume_create(SWTPM, size=4 * MIB, template="one-ds-101",
+                           tags={"virt": "one", "nloc": "one", "nvm": "7", "type": "SWTPM"})
+    stack.sp.volume_snapshot(SWTPM, "%s-%s" % (SWTPM, HYPERVISOR_ID))
     tpm_vm.put(snapshots=[stack.b.vm_snapshot(0, HYPERVISOR_ID, time=TIME)])
     r = stack.tm("delete", stack.vm_dir("node1", 7), "7", "101")
     assert r.ok, r
