@@ -9,7 +9,9 @@ applies to all of them or to none. With VMSNAPSHOT_FSFREEZE the guest's filesyst
 frozen around it and always thawed. The timestamp is the TIME oned gave the snapshot record,
 so a repeated run of the same request finds and keeps what the first run made instead of
 taking a second set. A VM without any StorPool disk is left to the stock kvm script; a VM
-with writable disks elsewhere is refused, since part of it would not revert.
+with writable disks elsewhere is refused, since part of it would not revert. The UEFI NVRAM
+(``_vmstate``) and the vTPM state (``_vmtpm``) are written into their volumes first, and those
+join the group snapshot.
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ Order, so that a failure changes nothing:
    (``deleteAfter``), so no failure can leave it behind for good;
 5. each volume is reverted in place with VolumeRevert (name, template, tags and global id
    stay), then grown back to the disk's size in oned if it was resized after the snapshot;
-6. the volumes are attached to the host again, and the temporary snapshots deleted.
+6. the volumes are attached to the host again (the NVRAM volume, reverted with the disks when
+   the VM snapshot has it, is then written to the NVRAM file, and the vTPM state unpacked
+   into ``<vm dir>/tpm``: ``_vmstate``, ``_vmtpm``), and the temporary snapshots deleted.
 
 If any step of 3-6 fails, the undo stack reverts the volumes already reverted back to their
 temporary snapshot (registered before each revert, so a revert that took effect but reported
