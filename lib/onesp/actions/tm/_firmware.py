@@ -202,8 +202,8 @@ class Fetched:
     nvram_size: int = 0
 
 
-def fetch(ctx: Any, download: Callable[[str, str], None], listing: Dict[str, str], disk_urls: Dict[int, str], vm: Any, host: str,
-          work: str) -> Fetched:
+def fetch(ctx: Any, download: Callable[[str, str], None], listing: Dict[str, str], disk_urls: Dict[int, str],
+          vm: Any, host: str, work: str) -> Fetched:
     """Download what the backup holds of the VM's firmware state, before any volume is touched.
 
     ``download(url, path)`` streams a backup file to ``path`` on the host. Only with disk 0.

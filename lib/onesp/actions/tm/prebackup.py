@@ -14,6 +14,9 @@ away afterwards, and postbackup removes what this left.
    ``-f raw`` is given on purpose: a guest can write a qcow2 header into its own disk, and
    letting qemu-img probe the format would let it name backing files on the host.
 
+Right after the snapshot, the vTPM state (``disk.tpm.0``, as OpenNebula 7 writes it) and the
+NVRAM (``disk.nvram.0``) are added beside the disks (``_firmware``).
+
 The snapshots stay until postbackup. Any failure deletes them and the backup directory.
 Only FULL backups; with an INCREMENT backup configuration the action refuses.
 """

@@ -15,6 +15,8 @@
    (detach, VolumeRevert, attach again) and the snapshot deleted. On success the safety
    snapshots are kept for DELAY_DELETE, like the old data the addon delay-deleted, or
    deleted at once when it is empty.
+4. With disk 0, the vTPM state (``disk.tpm.0``) and the NVRAM (``disk.nvram.0``) come back
+   too, fetched and checked with the disks and put in place last (``_firmware``).
 """
 
 from __future__ import annotations
@@ -71,8 +73,9 @@ def run(ctx: Any) -> None:
         with ctx.step("fetch the backup of disk %d to %s on %s" % (disk_id, path, host)):
             backup_source.download(ctx, url, host, path, backups.COPY_TIMEOUT)
         fetched.append((path, _virtual_size(ctx, node, qemu_img, path, disk_id)))
-    firmware_state = firmware.fetch(ctx, lambda url, path: backup_source.download(ctx, url, host, path, backups.COPY_TIMEOUT),
-                                    others, urls, vm, host, work)
+    firmware_state = firmware.fetch(  # the vTPM state and the NVRAM, also before anything is changed
+        ctx, lambda url, path: backup_source.download(ctx, url, host, path, backups.COPY_TIMEOUT),
+        others, urls, vm, host, work)
 
     token = unique_token(4)
     safety: List[str] = []
