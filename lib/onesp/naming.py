@@ -9,6 +9,7 @@ image I                      ``<px>-img-<I>``  (SOURCE ``<px>-ds-<D>/<px>-img-<I
 non-persistent disk          ``<px>-img-<I>-<VM>-<DISK>``
 volatile / swap / context    ``<px>-sys-<VM>-<DISK>-raw|<fmt>|swap|iso``
 UEFI NVRAM                   ``<px>-sys-<VM>-NVRAM``
+vTPM state (VM snapshots)    ``<px>-sys-<VM>-SWTPM``
 disk snapshot                ``<volume>-snap<SNAP>``
 VM snapshot                  ``<volume>-<TAG>-<SNAP>-<unix ts>`` (TAG is ONESNAP)
 import staging volume        ``<px>-img-<I>-<md5 of "<px>-img-<I>\\n">``
@@ -101,7 +102,7 @@ def _nonneg_id(value: object, what: str) -> int:
 class ParsedName:
     """What a StorPool object name means in this instance's convention."""
 
-    kind: str  # image, nonpersistent, volatile, swap, context, nvram, staging, disk_snapshot, vm_snapshot
+    kind: str  # image, nonpersistent, volatile, swap, context, nvram, swtpm, staging, disk_snapshot, vm_snapshot
     image_id: Optional[int] = None
     vm_id: Optional[int] = None
     disk_id: Optional[int] = None
@@ -128,6 +129,7 @@ def _patterns(px: str, vmsnap_tag: str) -> Tuple[Tuple[str, Pattern[str]], ...]:
         ("context", r"%s-sys-(?P<vm>\d+)-(?P<disk>\d+)-iso" % px),
         ("volatile", r"%s-sys-(?P<vm>\d+)-(?P<disk>\d+)-(?P<fmt>[a-z0-9]+)" % px),
         ("nvram", r"%s-sys-(?P<vm>\d+)-NVRAM" % px),
+        ("swtpm", r"%s-sys-(?P<vm>\d+)-SWTPM" % px),
     )
     return tuple((kind, re.compile(pattern + r"\Z")) for kind, pattern in patterns)
 
@@ -179,6 +181,10 @@ class Names:
 
     def nvram(self, vm_id: object) -> str:
         return check_volume_name("%s-sys-%d-NVRAM" % (self.px, _nonneg_id(vm_id, "VM id")))
+
+    def swtpm(self, vm_id: object) -> str:
+        """The vTPM state volume (a gzip tar of ``<vm dir>/tpm``), the addon's name for it."""
+        return check_volume_name("%s-sys-%d-SWTPM" % (self.px, _nonneg_id(vm_id, "VM id")))
 
     def staging(self, image_id: object) -> str:
         """Import staging volume; the md5 suffix is the addon's, so its leftovers are recognised too."""

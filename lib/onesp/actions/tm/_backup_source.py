@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ...errors import BackendError, BadInput, NotFound
 from ...one import Datastore, Image, decode_vm_document, parse_xml
@@ -67,8 +67,12 @@ def read(ctx: Any, vm_id: int, image_id: int) -> BackupImage:
     return BackupImage(vm, image, datastore, (ds_xml, vm_xml, image_xml))
 
 
-def backup_urls(ctx: Any, source: BackupImage, increment_id: int) -> Dict[int, str]:
-    """``{disk id: url}`` of the backup image (up to ``increment_id``; -1 = the last)."""
+def backup_urls(ctx: Any, source: BackupImage, increment_id: int,
+                others: Optional[Dict[str, str]] = None) -> Dict[int, str]:
+    """``{disk id: url}`` of the backup image (up to ``increment_id``; -1 = the last).
+
+    With ``others``, the entries that are not disks (OpenNebula's ``tpm``) are put there.
+    """
     image, datastore = source.image, source.datastore
     mad = str(datastore.ds_mad or "")
     if not _MAD.match(mad):
@@ -93,12 +97,15 @@ def backup_urls(ctx: Any, source: BackupImage, increment_id: int) -> Dict[int, s
             raise BackendError("%s/ls printed %s, not a JSON object" % (mad, type(listed).__name__))
     urls: Dict[int, str] = {}
     for key, url in listed.items():
-        if not str(key).isdigit():
+        if not str(key).isdigit() and (others is None or key != "tpm"):
             ctx.log.info("backup image %d: %r is not a disk, not restored here", image.id, key)
             continue
         if not isinstance(url, str) or not _URL.match(url):
             raise BackendError("%s/ls gave disk %s an unusable location %.80r" % (mad, key, url))
-        urls[int(key)] = url
+        if others is not None and key == "tpm":
+            others[key] = url
+        else:
+            urls[int(key)] = url
     return urls
 
 

@@ -99,7 +99,7 @@ def _give_back(ctx: Any, volume: DiskVolume) -> None:
 
 
 def _delete_system_volumes(ctx: Any, vm: Any) -> None:
-    """Volatile disks, context ISO and NVRAM of the VM (each by its exact name).
+    """Volatile disks, context ISO, NVRAM and vTPM state volume of the VM (each by its exact name).
 
     The VM snapshots of all of them are deleted by their exact names whether or not the
     volume was still there: an earlier run that failed half-way may have deleted a volume
@@ -119,4 +119,7 @@ def _delete_system_volumes(ctx: Any, vm: Any) -> None:
     nvram = ctx.names.nvram(vm.id)
     volumes.delete(ctx, nvram, tags=ctx.tags.vm_group(vm.id))
     names.append(nvram)
+    if vm.tpm_model:  # the vTPM state volume of VM snapshots (onesp's or the addon's)
+        volumes.delete(ctx, ctx.names.swtpm(vm.id), tags=ctx.tags.vm_group(vm.id))
+        names.append(ctx.names.swtpm(vm.id))
     delete_vm_snapshots(ctx, vm, names)

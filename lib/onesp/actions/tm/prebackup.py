@@ -14,6 +14,9 @@ away afterwards, and postbackup removes what this left.
    ``-f raw`` is given on purpose: a guest can write a qcow2 header into its own disk, and
    letting qemu-img probe the format would let it name backing files on the host.
 
+Right after the snapshot, the vTPM state (``disk.tpm.0``, as OpenNebula 7 writes it) and the
+NVRAM (``disk.nvram.0``) are added beside the disks (``_firmware``).
+
 The snapshots stay until postbackup. Any failure deletes them and the backup directory.
 Only FULL backups; with an INCREMENT backup configuration the action refuses.
 """
@@ -26,6 +29,7 @@ from typing import Any
 
 from ... import libvirt
 from . import _backups as backups
+from . import _firmware as firmware
 
 
 def backup(ctx: Any, live: bool) -> None:
@@ -52,6 +56,7 @@ def backup(ctx: Any, live: bool) -> None:
     with libvirt.frozen(ctx, j.host, j.deploy_id, enabled=freeze):
         with ctx.step("snapshot disks %s of VM %d" % (",".join(str(d) for d, _ in disk_volumes), j.vm.id)):
             ctx.sp.group_snapshot(pairs, ctx.tags.vm_group(j.vm.id))
+    firmware.back_up(ctx, j, live)
 
     with ctx.step("attach %s to %s" % (", ".join(names), j.host)):
         ctx.sp.reassign([{"snapshot": name, "ro": [client]} for name in names],

@@ -15,6 +15,8 @@
    (detach, VolumeRevert, attach again) and the snapshot deleted. On success the safety
    snapshots are kept for DELAY_DELETE, like the old data the addon delay-deleted, or
    deleted at once when it is empty.
+4. With disk 0, the vTPM state (``disk.tpm.0``) and the NVRAM (``disk.nvram.0``) come back
+   too, fetched and checked with the disks and put in place last (``_firmware``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 import posixpath
 import shlex
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 from ... import disks
 from ...disks import DiskVolume
@@ -32,6 +34,7 @@ from ...storpool import ApiNotFound
 from . import _backup_source as backup_source
 from . import _backups as backups
 from . import _common as common
+from . import _firmware as firmware
 
 SAFETY_MARK = "tmRestore"
 
@@ -44,7 +47,8 @@ def run(ctx: Any) -> None:
     source = backup_source.read(ctx, args.vm_id, args.image_id)
     vm = source.vm
     ctx.use_datastore(common.system_datastore(ctx, vm, args.dst))
-    urls = backup_source.backup_urls(ctx, source, args.increment_id)
+    others: Dict[str, str] = {}
+    urls = backup_source.backup_urls(ctx, source, args.increment_id, others)
     if args.disk_id is not None and args.disk_id >= 0:
         urls = {d: u for d, u in urls.items() if d == args.disk_id}
     if not urls:
@@ -69,11 +73,15 @@ def run(ctx: Any) -> None:
         with ctx.step("fetch the backup of disk %d to %s on %s" % (disk_id, path, host)):
             backup_source.download(ctx, url, host, path, backups.COPY_TIMEOUT)
         fetched.append((path, _virtual_size(ctx, node, qemu_img, path, disk_id)))
+    firmware_state = firmware.fetch(  # the vTPM state and the NVRAM, also before anything is changed
+        ctx, lambda url, path: backup_source.download(ctx, url, host, path, backups.COPY_TIMEOUT),
+        others, urls, vm, host, work)
 
     token = unique_token(4)
     safety: List[str] = []
     for (_, _, volume), (path, size) in zip(targets, fetched):
         safety.append(_write_in_place(ctx, node, qemu_img, volume, path, size, client, token))
+    safety += firmware.put_back(ctx, firmware_state, vm, host, args.dst.path, work, client)
 
     _finish(ctx, node, work, safety)
 

@@ -12,8 +12,9 @@ Which volumes:
   VMSNAPSHOT_EXCLUDE_READONLY.
 * revert: the writable ones of those. A read-only disk cannot have changed through this VM,
   and reverting a read-only persistent image could undo writes made through another VM.
-* delete: every StorPool volume of the VM plus its NVRAM, so that snapshots the bash addon
-  made of the context ISO and NVRAM go too (absent ones cost one call each).
+* delete: every StorPool volume of the VM plus its NVRAM and (with a TPM) its vTPM state
+  volume, so that snapshots the bash addon made of the context ISO, NVRAM and vTPM go too
+  (absent ones cost one call each).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def cleanup_volumes(ctx: Any, vm: Any, system_ds: Any) -> List[str]:
     names = [v.name for v in disks.vm_volumes(ctx.names, vm, on_storpool)]
     if on_storpool and vm.t_os_nvram:
         names.append(ctx.names.nvram(vm.id))
+    if on_storpool and vm.tpm_model:
+        names.append(ctx.names.swtpm(vm.id))
     return names
 
 

@@ -9,7 +9,9 @@ applies to all of them or to none. With VMSNAPSHOT_FSFREEZE the guest's filesyst
 frozen around it and always thawed. The timestamp is the TIME oned gave the snapshot record,
 so a repeated run of the same request finds and keeps what the first run made instead of
 taking a second set. A VM without any StorPool disk is left to the stock kvm script; a VM
-with writable disks elsewhere is refused, since part of it would not revert.
+with writable disks elsewhere is refused, since part of it would not revert. The UEFI NVRAM
+(``_vmstate``) and the vTPM state (``_vmtpm``) are written into their volumes first, and those
+join the group snapshot.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from ...storpool import ApiExists
 from . import _document as document
 from . import _stock as stock
 from . import _vmsnap as vmsnap
+from . import _vmstate as vmstate
+from . import _vmtpm as vmtpm
 from ._args import snapshot_args
 
 
@@ -48,7 +52,9 @@ def run(ctx: Any) -> Optional[str]:
         ctx.log.info("VMSNAPSHOT_WITH_CHECKPOINT is not supported: VM %d gets a disk-only snapshot", vm.id)
     timestamp = record_time(vm, args.snap_id)
     hypervisor_id = ctx.names.vm_snapshot_id(args.snap_id, timestamp)
-    pairs = vmsnap.pairs(ctx, [v.name for v in disk_volumes], args.snap_id, timestamp)
+    extra = vmstate.capture(ctx, vm, source.system_ds, args.host)  # the NVRAM volume, saved from its file
+    extra += vmtpm.capture(ctx, vm, source.system_ds, args.host, args.domain)  # the vTPM state volume
+    pairs = vmsnap.pairs(ctx, [v.name for v in disk_volumes] + extra, args.snap_id, timestamp)
     tags = ctx.tags.vm_group(vm.id)
     if ctx.config.VMSNAPSHOT_FSFREEZE:
         with libvirt.frozen(ctx, args.host, args.domain):

@@ -15,7 +15,9 @@ Order, so that a failure changes nothing:
    (``deleteAfter``), so no failure can leave it behind for good;
 5. each volume is reverted in place with VolumeRevert (name, template, tags and global id
    stay), then grown back to the disk's size in oned if it was resized after the snapshot;
-6. the volumes are attached to the host again, and the temporary snapshots deleted.
+6. the volumes are attached to the host again (the NVRAM volume, reverted with the disks when
+   the VM snapshot has it, is then written to the NVRAM file, and the vTPM state unpacked
+   into ``<vm dir>/tpm``: ``_vmstate``, ``_vmtpm``), and the temporary snapshots deleted.
 
 If any step of 3-6 fails, the undo stack reverts the volumes already reverted back to their
 temporary snapshot (registered before each revert, so a revert that took effect but reported
@@ -36,6 +38,8 @@ from ...storpool import ApiExists, ApiNotFound
 from . import _document as document
 from . import _stock as stock
 from . import _vmsnap as vmsnap
+from . import _vmstate as vmstate
+from . import _vmtpm as vmtpm
 from ._args import snapshot_args
 
 MIB = 1024 * 1024
@@ -61,6 +65,9 @@ def run(ctx: Any) -> None:
         return
     with ctx.step("find the snapshots of %s of VM %d" % (args.hypervisor_id, vm.id)):
         plan = find_snapshots(ctx, vm, source.system_ds, *parsed)
+        nvram = vmstate.find(ctx, vm, source.system_ds, *parsed)
+        plan += [Revert(nvram.volume, nvram.snapshot, None)] if nvram else []
+        tpm = vmtpm.find(ctx, vm, source.system_ds, *parsed)
     client = ctx.client_id(args.host)
     libvirt.stop(ctx, args.host, args.domain)
     names = [item.volume for item in plan]
@@ -86,7 +93,11 @@ def run(ctx: Any) -> None:
 
     with ctx.step("attach the volumes of VM %d to %s" % (vm.id, args.host)):
         attach_all(ctx, names, client)
+    old_nvram = vmstate.rewrite_file(ctx, args.host, vm, source.system_ds, nvram) if nvram else None
+    tpm_work = vmtpm.put_back(ctx, args.host, vm, source.system_ds, tpm) if tpm else []
     ctx.undo_stack.drop()  # the revert is complete; what follows is tidying up
+    vmstate.tidy(ctx, args.host, old_nvram)
+    vmtpm.tidy(ctx, args.host, tpm_work)
     with ctx.step("delete the temporary snapshots of VM %d (the revert itself is complete; "
                   "they expire by themselves)" % vm.id):
         drop_snapshots(ctx, [k for _, k in keep])
