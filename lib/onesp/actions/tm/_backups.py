@@ -17,9 +17,11 @@ import base64
 import json
 import posixpath
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Annotated, Any, Dict, List, Optional, Sequence, Tuple
 
-from ... import disks, volumes
+from ... import arguments, disks, volumes
+from ...arguments import HostPath
+from ...context import Context
 from ...disks import DiskVolume
 from ...errors import BadInput, OnespError, Unsupported
 from ...one import decode_base64, decode_vm_document
@@ -31,6 +33,26 @@ RECORD = ".storpool_snapshots"
 #: A disk copy takes as long as the disk needs; oned's own driver timeout bounds the action.
 COPY_TIMEOUT = 72 * 3600
 _B64_LINE = 60  # vm.xml is base64 in lines of 60, as oned's own TM drivers write it
+
+
+@dataclass(frozen=True)
+class BackupArgs:
+    """The arguments of prebackup, postbackup and their _live forms (the job id only in the six-argument form)."""
+
+    dst: Annotated[HostPath, "<host>:<vm dir>"]
+    disk_ids: Annotated[Tuple[int, ...], "<disk ids a:b:c>"]
+    deploy_id: Annotated[str, "<deploy id>"]
+    job_id: Annotated[Optional[str], "[<backup job id>]"]  # as given, unchecked: nothing here uses it
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<sys ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "BackupArgs":
+        a = arguments.arity(action, argv, 5, 6)
+        ids = arguments.disk_ids(a[1])  # checked before the directory, as ever: the same first error line
+        vm, ds = (a[4], a[5]) if len(a) > 5 else (a[3], a[4])
+        return cls(HostPath.parse(a[0], "VM directory"), ids, arguments.deploy_id(a[2]), a[3] if len(a) > 5 else None,
+                   arguments.vm_id(vm), arguments.ds_id(ds))
 
 
 @dataclass(frozen=True)
@@ -57,9 +79,8 @@ class BackupJob:
         return posixpath.join(self.backup_dir, "disk.%d.0" % disk_id)
 
 
-def job(ctx: Any) -> BackupJob:
-    """Parse the line and the VM document on stdin; the system datastore configures the context."""
-    args = ctx.tm_args()
+def job(ctx: Context, args: BackupArgs) -> BackupJob:
+    """The line's job with the VM document on stdin; the system datastore configures the context."""
     if args.dst.is_disk:
         raise BadInput("%s is a disk path, expected the VM directory" % args.dst)
     with ctx.step("decode the VM document"):

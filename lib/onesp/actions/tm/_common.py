@@ -3,6 +3,7 @@ the few decisions the addon makes the same way in many scripts.
 
 What is here, and who uses it:
 
+``ImageDiskArgs``      the arguments of clone and ln (one signature).
 ``load_disk``          the VM, the disk at a ``.../disk.N`` path, its volume, the datastore
                        given as argument (applied to the configuration) and the system
                        datastore, each read once (every per-disk action).
@@ -20,10 +21,10 @@ What is here, and who uses it:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Annotated, Any, Callable, Dict, Iterable, List, Optional, Sequence
 
-from ... import disks, limits, volumes
-from ...arguments import HostPath
+from ... import arguments, disks, limits, volumes
+from ...arguments import FrontEndSource, HostPath
 from ...disks import DiskVolume
 from ...errors import BadInput, Busy, HostError, OnespError
 from ...storpool import ApiBusy, ApiNotFound
@@ -32,6 +33,22 @@ from ...storpool import ApiBusy, ApiNotFound
 LCM_CLEANUP_RESUBMIT = 15
 #: ssh exits with 255 when it cannot reach or log in to the host.
 SSH_UNREACHABLE = 255
+
+
+@dataclass(frozen=True)
+class ImageDiskArgs:
+    """The arguments of clone and ln: ``<fe>:<SOURCE> <host>:<vm dir>/disk.<n> <vm id> <image ds id>``."""
+
+    image: Annotated[FrontEndSource, "<fe>:<SOURCE>"]
+    dst: Annotated[HostPath, "<host>:<vm dir>/disk.<n>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<image ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "ImageDiskArgs":
+        a = arguments.arity(action, argv, 4)
+        return cls(FrontEndSource.parse(a[0]), HostPath.parse(a[1], "destination"), arguments.vm_id(a[2]),
+                   arguments.ds_id(a[3]))
 
 
 @dataclass(frozen=True)

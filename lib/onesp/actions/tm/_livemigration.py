@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Annotated, Any, List, Optional, Sequence
 
+from ... import arguments
+from ...context import Context
 from ...disks import is_storpool_tm
 from ...errors import Unsupported
+from ...host import check_host, check_path
 from . import _common as common
 from . import _migration as migration
 from . import _othertm as othertm
@@ -39,8 +42,26 @@ from ._migration import Change, VmVolume
 
 
 @dataclass(frozen=True)
+class MigrateArgs:
+    """The arguments of the three hooks: ``<src host> <dst host> <vm dir> <vm id> <sys ds id> [<calling TM>]``."""
+
+    src_host: Annotated[str, "<src host>"]
+    dst_host: Annotated[str, "<dst host>"]
+    vm_dir: Annotated[str, "<vm dir>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<sys ds id>"]
+    calling_tm: Annotated[Optional[str], "[<calling TM>]"]  # None: absent or empty
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "MigrateArgs":
+        a = arguments.arity(action, argv, 5, 6)
+        return cls(check_host(a[0]), check_host(a[1]), check_path(a[2]), arguments.vm_id(a[3]), arguments.ds_id(a[4]),
+                   arguments.tm_name(a[5]) if len(a) > 5 and a[5] else None)
+
+
+@dataclass(frozen=True)
 class Migration:
-    args: Any  # arguments.TmArgs
+    args: MigrateArgs
     vm: Any  # one.Vm, as oned sent it
     system_ds: Any  # one.Datastore
     volumes: List[VmVolume]
@@ -61,9 +82,8 @@ class Migration:
         return [a.src_host, a.dst_host, a.vm_dir, str(a.vm_id), str(a.ds_id)]
 
 
-def prepare(ctx: Any) -> Optional[Migration]:
+def prepare(ctx: Context, args: MigrateArgs) -> Optional[Migration]:
     """Read what the hook needs; None when our own system TM already did the work."""
-    args = ctx.tm_args()
     if args.calling_tm and is_storpool_tm(args.calling_tm):
         ctx.log.info("called by the %s system TM, which moved every StorPool volume already", args.calling_tm)
         return None
@@ -128,11 +148,11 @@ def remove_left_behind(ctx: Any, m: Migration, leave_host: str, keep_host: str) 
     vmdir.remove(ctx, leave_host, path)
 
 
-def release(ctx: Any, action: str, source: bool) -> None:
+def release(ctx: Context, args: MigrateArgs, action: str, source: bool) -> None:
     """postmigrate (``source``: the VM left it) and failmigrate (the destination it never
     reached): detach the VM's volumes from that host's client in one call, run the other
     TMs' hook, and remove the VM directory left there (last)."""
-    m = prepare(ctx)
+    m = prepare(ctx, args)
     if m is None:
         return
     leave, keep = (m.args.src_host, m.args.dst_host) if source else (m.args.dst_host, m.args.src_host)

@@ -10,14 +10,31 @@ offers no snapshots of them and neither do we.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Annotated, Any, Dict, Optional, Sequence
 
-from ... import disks, volumes
+from ... import arguments, disks, volumes
+from ...arguments import HostPath
+from ...context import Context
 from ...errors import AlreadyExists, BadInput, LimitReached, Unsupported
 from ...storpool import ApiExists
 from . import _common as common
 
 LIMIT_KEY = "DISKSNAPSHOT_LIMIT"
+
+
+@dataclass(frozen=True)
+class SnapshotArgs:
+    """The arguments of every snap_* action: ``<host>:<vm dir>/disk.<n> <snap id> <vm id> <ds id>``."""
+
+    dst: Annotated[HostPath, "<host>:<vm dir>/disk.<n>"]
+    snap_id: Annotated[int, "<snap id>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "SnapshotArgs":
+        a = arguments.arity(action, argv, 4)
+        return cls(HostPath.parse(a[0], "disk"), arguments.snap_id(a[1]), arguments.vm_id(a[2]), arguments.ds_id(a[3]))
 
 
 @dataclass(frozen=True)
@@ -43,14 +60,13 @@ class SnapshotTarget:
         return self.ref.volume
 
 
-def target(ctx: Any) -> SnapshotTarget:
-    """Parse ``<host>:<vm dir>/disk.<n> <snap id> <vm id> <ds id>`` and find the disk's volume.
+def target(ctx: Context, args: SnapshotArgs) -> SnapshotTarget:
+    """Find the disk's volume and the snapshot's name for the line's ``args``.
 
     The datastore of the line (the image datastore, or the system datastore for volatile
     disks) configures the StorPool endpoint and the snapshot limit.
     """
-    args = ctx.tm_args()
-    if args.snap_id is None or args.snap_id < 0:
+    if args.snap_id < 0:
         raise BadInput("a disk snapshot id is required, got %s" % args.snap_id)
     ref = common.load_disk(ctx, args.dst, args.vm_id, args.ds_id)
     if not ref.disk.is_volatile and not disks.is_storpool_tm(ref.disk.tm_mad):

@@ -45,9 +45,12 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from typing import Any, BinaryIO, Dict, List, Optional, Set, Tuple
+from dataclasses import dataclass
+from typing import Annotated, Any, BinaryIO, Dict, List, Optional, Sequence, Set, Tuple
 
-from ... import disks, frontfiles, volumes
+from ... import arguments, disks, frontfiles, volumes
+from ...arguments import HostPath
+from ...context import Context
 from ...errors import BadInput, ConfigError, HostError, Unsupported
 from ...host import check_path
 from ...storpool import ApiExists
@@ -66,8 +69,24 @@ DEPLOYING = (1, 39)
 IsoEntry = Tuple[str, str, Optional[str]]
 
 
-def run(ctx: Any) -> None:
-    args = ctx.tm_args()
+@dataclass(frozen=True)
+class Args:
+    """``context``'s arguments: any number of files, then the disk, the VM and the datastore."""
+
+    files: Annotated[Tuple[str, ...], "<context.sh> [<file>|<file>:<name> ...]"]
+    dst: Annotated[HostPath, "<host>:<vm dir>/disk.<n>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<system ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "Args":
+        a = arguments.arity(action, argv, 3, 10000)
+        return cls(tuple(arguments.context_file(f) for f in a[:-3]), HostPath.parse(a[-3], "destination"),
+                   arguments.vm_id(a[-2]), arguments.ds_id(a[-1]))
+
+
+def run(ctx: Context) -> None:
+    args = Args.parse(ctx.action, ctx.argv)
     dst = args.dst
     if dst.disk_id is None:
         raise BadInput("%s is not a disk path" % dst)

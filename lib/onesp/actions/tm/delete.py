@@ -20,16 +20,33 @@ or disk that is already gone is success.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from dataclasses import dataclass
+from typing import Annotated, Any, List, Optional, Sequence
 
-from ... import disks, limits, volumes
+from ... import arguments, disks, limits, volumes
+from ...arguments import HostPath
+from ...context import Context
 from ...disks import DiskVolume
 from ...storpool import ApiBusy, ApiNotFound
 from ._common import delete_vm_snapshots, on_host
 
 
-def run(ctx: Any) -> Optional[str]:
-    args = ctx.tm_args()
+@dataclass(frozen=True)
+class Args:
+    """``delete``'s arguments."""
+
+    dst: Annotated[HostPath, "<host>:<vm dir>[/disk.<n>]"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "Args":
+        a = arguments.arity(action, argv, 3)
+        return cls(HostPath.parse(a[0], "path"), arguments.vm_id(a[1]), arguments.ds_id(a[2]))
+
+
+def run(ctx: Context) -> Optional[str]:
+    args = Args.parse(ctx.action, ctx.argv)
     path = args.dst
     with ctx.step("read datastore %d" % args.ds_id):
         datastore = ctx.one.datastore(args.ds_id)

@@ -21,9 +21,11 @@ directory is the last step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import Annotated, Any, List, Optional, Sequence, Tuple
 
-from ... import disks
+from ... import arguments, disks
+from ...arguments import HostPath
+from ...context import Context
 from ...errors import BadInput, OnespError
 from . import _common as common
 from . import _migration as migration
@@ -33,8 +35,24 @@ from . import _vmdir as vmdir
 from ._migration import VmVolume
 
 
-def run(ctx: Any) -> None:
-    args = ctx.tm_args()
+@dataclass(frozen=True)
+class Args:
+    """``mv``'s arguments: where the disk or directory is, where it goes, the VM, the datastore."""
+
+    src: Annotated[HostPath, "<src host>:<path>"]
+    dst: Annotated[HostPath, "<dst host>:<path>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "Args":
+        a = arguments.arity(action, argv, 4)
+        return cls(HostPath.parse(a[0], "source"), HostPath.parse(a[1], "destination"), arguments.vm_id(a[2]),
+                   arguments.ds_id(a[3]))
+
+
+def run(ctx: Context) -> None:
+    args = Args.parse(ctx.action, ctx.argv)
     src, dst = args.src, args.dst
     if src.host == dst.host and src.path == dst.path:
         ctx.log.info("%s is already where it should be", dst)

@@ -16,16 +16,35 @@ already true.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from dataclasses import dataclass
+from typing import Annotated, Any, Dict, Optional, Sequence
 
-from ... import disks, limits, volumes
+from ... import arguments, disks, limits, volumes
+from ...arguments import HostPath
+from ...context import Context
 from ...errors import NotFound, OnespError
 from ...storpool import ApiBusy, ApiExists, ApiNotFound
 from ._common import delete_vm_snapshots, load_disk, on_host
 
 
-def run(ctx: Any) -> Optional[str]:
-    args = ctx.tm_args()
+@dataclass(frozen=True)
+class Args:
+    """``mvds``'s arguments."""
+
+    src: Annotated[HostPath, "<host>:<vm dir>/disk.<n>"]
+    source: Annotated[str, "<SOURCE>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<image ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "Args":
+        a = arguments.arity(action, argv, 4)
+        return cls(HostPath.parse(a[0], "disk"), arguments.image_source(a[1]), arguments.vm_id(a[2]),
+                   arguments.ds_id(a[3]))
+
+
+def run(ctx: Context) -> Optional[str]:
+    args = Args.parse(ctx.action, ctx.argv)
     ref = load_disk(ctx, args.src, args.vm_id, args.ds_id)
     current = ref.volume.name
     target = ctx.names.volume_from_source(args.source)

@@ -22,9 +22,12 @@ from __future__ import annotations
 import json
 import posixpath
 import shlex
-from typing import Any, List, Tuple
+from dataclasses import dataclass
+from typing import Annotated, Any, List, Sequence, Tuple
 
-from ... import disks
+from ... import arguments, disks
+from ...arguments import HostPath
+from ...context import Context
 from ...disks import DiskVolume
 from ...errors import BackendError, BadInput, NotFound, OnespError, Unsupported
 from ...naming import unique_token
@@ -36,8 +39,25 @@ from . import _common as common
 SAFETY_MARK = "tmRestore"
 
 
-def run(ctx: Any) -> None:
-    args = ctx.tm_args()
+@dataclass(frozen=True)
+class Args:
+    """``restore``'s arguments."""
+
+    dst: Annotated[HostPath, "<host>:<vm dir>"]
+    vm_id: Annotated[int, "<vm id>"]
+    image_id: Annotated[int, "<backup image id>"]
+    increment_id: Annotated[int, "<increment id>"]
+    disk_id: Annotated[int, "<disk id|-1>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "Args":
+        a = arguments.arity(action, argv, 5)
+        return cls(HostPath.parse(a[0], "VM directory"), arguments.vm_id(a[1]), arguments.parse_id(a[2], "backup image id"),
+                   arguments.id_or_all(a[3], "increment id"), arguments.id_or_all(a[4], "disk id"))
+
+
+def run(ctx: Context) -> None:
+    args = Args.parse(ctx.action, ctx.argv)
     if args.dst.is_disk:
         raise BadInput("%s is a disk path, expected the VM directory" % args.dst)
     host, work = args.dst.host, posixpath.join(args.dst.path, "restore")
@@ -45,11 +65,11 @@ def run(ctx: Any) -> None:
     vm = source.vm
     ctx.use_datastore(common.system_datastore(ctx, vm, args.dst))
     urls = backup_source.backup_urls(ctx, source, args.increment_id)
-    if args.disk_id is not None and args.disk_id >= 0:
+    if args.disk_id >= 0:
         urls = {d: u for d, u in urls.items() if d == args.disk_id}
     if not urls:
         raise NotFound("backup image %d holds no disk %s of VM %d" % (
-            args.image_id, args.disk_id if args.disk_id is not None and args.disk_id >= 0 else "at all", vm.id))
+            args.image_id, args.disk_id if args.disk_id >= 0 else "at all", vm.id))
     targets: List[Tuple[int, str, DiskVolume]] = []
     for disk_id in sorted(urls):
         disk = vm.disk(disk_id)
