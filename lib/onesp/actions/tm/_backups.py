@@ -24,7 +24,7 @@ from ...arguments import HostPath
 from ...context import Context
 from ...disks import DiskVolume
 from ...errors import BadInput, OnespError, Unsupported
-from ...one import decode_base64, decode_vm_document
+from ...one import Vm, decode_base64, decode_vm_document
 from ...one.xmlsafe import looks_like_xml
 
 #: Marker in backup snapshot names, as the addon names them.
@@ -61,7 +61,7 @@ class BackupJob:
 
     host: str
     vm_dir: str
-    vm: Any  # one.Vm, from stdin
+    vm: Vm  # from stdin
     vm_xml: bytes
     disk_ids: Tuple[int, ...]
     deploy_id: Optional[str]
@@ -97,7 +97,7 @@ def job(ctx: Context, args: BackupArgs) -> BackupJob:
     return BackupJob(args.dst.host, args.dst.path, vm, xml, tuple(args.disk_ids), args.deploy_id)
 
 
-def disk_volumes(ctx: Any, j: BackupJob) -> List[Tuple[int, DiskVolume]]:
+def disk_volumes(ctx: Context, j: BackupJob) -> List[Tuple[int, DiskVolume]]:
     """(disk id, volume) of every disk the line asks for; a disk not on StorPool is refused."""
     if not j.disk_ids:
         raise BadInput("the backup line names no disks")
@@ -111,14 +111,14 @@ def disk_volumes(ctx: Any, j: BackupJob) -> List[Tuple[int, DiskVolume]]:
     return found
 
 
-def check_full(vm: Any) -> None:
+def check_full(vm: Vm) -> None:
     mode = (vm.backup.mode or "FULL").strip().upper()
     if mode != "FULL":
         raise Unsupported("%s backups are not supported on StorPool, only FULL (VM %d BACKUP_CONFIG/MODE)" % (
             mode, vm.id))
 
 
-def snapshot_name(ctx: Any, volume: str, timestamp: int) -> str:
+def snapshot_name(ctx: Context, volume: str, timestamp: int) -> str:
     return ctx.names.temporary(volume, BACKUP_MARK, str(int(timestamp)))
 
 
@@ -128,13 +128,13 @@ def vm_xml_file(j: BackupJob) -> bytes:
     return ("\n".join(encoded[i:i + _B64_LINE] for i in range(0, len(encoded), _B64_LINE)) + "\n").encode("ascii")
 
 
-def write_record(ctx: Any, j: BackupJob, timestamp: int, names: Sequence[str]) -> None:
+def write_record(ctx: Context, j: BackupJob, timestamp: int, names: Sequence[str]) -> None:
     data = json.dumps({"vm": j.vm.id, "timestamp": int(timestamp), "snapshots": list(names)}, indent=1)
     with ctx.step("write %s on %s" % (j.record_path, j.host)):
         ctx.host(j.host).write_file(j.record_path, (data + "\n").encode("ascii"))
 
 
-def recorded_snapshots(ctx: Any, j: BackupJob) -> Optional[List[str]]:
+def recorded_snapshots(ctx: Context, j: BackupJob) -> Optional[List[str]]:
     """The snapshot names an earlier prebackup recorded (None when there is no record).
 
     A name is kept only if it is exactly the backup snapshot of one of this VM's volumes
@@ -163,7 +163,7 @@ def recorded_snapshots(ctx: Any, j: BackupJob) -> Optional[List[str]]:
     return trusted
 
 
-def discard(ctx: Any, j: BackupJob, names: Sequence[str]) -> None:
+def discard(ctx: Context, j: BackupJob, names: Sequence[str]) -> None:
     """Delete exactly ``names`` (detached first; missing ones are fine), then the backup directory.
 
     Every snapshot is tried; the directory, with the record in it, is removed only after
@@ -182,7 +182,7 @@ def discard(ctx: Any, j: BackupJob, names: Sequence[str]) -> None:
         ctx.host(j.host).run(["rm", "-rf", "--", j.backup_dir], what="remove %s" % j.backup_dir)
 
 
-def clean(ctx: Any, j: BackupJob) -> int:
+def clean(ctx: Context, j: BackupJob) -> int:
     """Remove what an earlier prebackup of this VM left: its recorded snapshots and the backup directory."""
     names = recorded_snapshots(ctx, j)
     discard(ctx, j, names or [])

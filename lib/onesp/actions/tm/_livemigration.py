@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Annotated, Any, List, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, List, Optional, Sequence
 
 from ... import arguments
 from ...context import Context
@@ -39,6 +39,9 @@ from . import _migration as migration
 from . import _othertm as othertm
 from . import _vmdir as vmdir
 from ._migration import Change, VmVolume
+
+if TYPE_CHECKING:
+    from ...one import Datastore, Vm
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,8 @@ class MigrateArgs:
 @dataclass(frozen=True)
 class Migration:
     args: MigrateArgs
-    vm: Any  # one.Vm, as oned sent it
-    system_ds: Any  # one.Datastore
+    vm: Vm  # as oned sent it
+    system_ds: Datastore
     volumes: List[VmVolume]
     system_tm: bool  # we are the system datastore's TM
     copies_directory: bool  # system TM with SP_SYSTEM=ssh
@@ -110,7 +113,7 @@ def previous_dir(m: Migration) -> str:
     return posixpath.join(location, str(previous.ds_id), str(m.vm.id))
 
 
-def refuse_another_cluster(ctx: Any, m: Migration) -> None:
+def refuse_another_cluster(ctx: Context, m: Migration) -> None:
     """A move to another system datastore on the same host leaves every volume where it is, so
     the two datastores must use one StorPool cluster: refused before any change otherwise."""
     previous = m.vm.previous_history
@@ -128,12 +131,12 @@ def refuse_another_cluster(ctx: Any, m: Migration) -> None:
                                                                               apis[0], apis[1]))
 
 
-def run_other_tms(ctx: Any, m: Migration, action: str) -> None:
+def run_other_tms(ctx: Context, m: Migration, action: str) -> None:
     if m.system_tm:
         othertm.call(ctx, m.vm, action, m.argv(), str(m.system_ds.tm_mad or "storpool"))
 
 
-def remove_left_behind(ctx: Any, m: Migration, leave_host: str, keep_host: str) -> None:
+def remove_left_behind(ctx: Context, m: Migration, leave_host: str, keep_host: str) -> None:
     """Remove the VM directory on ``leave_host`` after the VM settled on ``keep_host`` (the
     last step). Only when both hosts hold a directory and they are not one directory."""
     if not m.copies_directory:

@@ -10,7 +10,7 @@ offers no snapshots of them and neither do we.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Dict, Optional, Sequence
 
 from ... import arguments, disks, volumes
 from ...arguments import HostPath
@@ -18,6 +18,9 @@ from ...context import Context
 from ...errors import AlreadyExists, BadInput, LimitReached, Unsupported
 from ...storpool import ApiExists
 from . import _common as common
+
+if TYPE_CHECKING:
+    from ...one import Disk, Vm
 
 LIMIT_KEY = "DISKSNAPSHOT_LIMIT"
 
@@ -48,11 +51,11 @@ class SnapshotTarget:
     snapshot: str
 
     @property
-    def vm(self) -> Any:
+    def vm(self) -> Vm:
         return self.ref.vm
 
     @property
-    def disk(self) -> Any:
+    def disk(self) -> Disk:
         return self.ref.disk
 
     @property
@@ -81,7 +84,7 @@ def refuse_cdrom(t: SnapshotTarget) -> None:
         raise Unsupported("disk %d of VM %d is a CD-ROM; CD-ROMs have no snapshots" % (t.disk.disk_id, t.vm.id))
 
 
-def check_limit(ctx: Any, t: SnapshotTarget) -> None:
+def check_limit(ctx: Context, t: SnapshotTarget) -> None:
     """Refuse a snapshot beyond DISKSNAPSHOT_LIMIT, counting the disk's snapshots in oned plus the new one.
 
     Precedence as in the addon: VM user template > the line's datastore > the system
@@ -106,7 +109,7 @@ def _blank(value: Optional[str]) -> bool:
     return not str(value or "").strip()
 
 
-def take(ctx: Any, t: SnapshotTarget) -> bool:
+def take(ctx: Context, t: SnapshotTarget) -> bool:
     """VolumeSnapshot ``<volume>-snap<N>``; an existing one taken from this volume is accepted.
 
     Returns False when the snapshot was already there (a re-run of the same line). The
@@ -134,12 +137,12 @@ def take(ctx: Any, t: SnapshotTarget) -> bool:
     return True
 
 
-def _delete_made(ctx: Any, name: str, ours: Dict[str, bool]) -> None:
+def _delete_made(ctx: Context, name: str, ours: Dict[str, bool]) -> None:
     if ours["made"]:
         volumes.delete_snapshots(ctx, [name])
 
 
-def detach_for_revert(ctx: Any, name: str, host: str, readonly: bool) -> None:
+def detach_for_revert(ctx: Context, name: str, host: str, readonly: bool) -> None:
     """Detach ``name`` from ``host`` so StorPool lets it be reverted; undo attaches it again.
 
     The re-attach is registered before the detach is sent: a detach that took effect but
@@ -154,7 +157,7 @@ def detach_for_revert(ctx: Any, name: str, host: str, readonly: bool) -> None:
     volumes.detach(ctx, name, host, force=False)
 
 
-def revert(ctx: Any, name: str, snapshot: str) -> None:
+def revert(ctx: Context, name: str, snapshot: str) -> None:
     """VolumeRevert in place: name, globalId, tags and template stay; size becomes the snapshot's.
 
     There is no undo: the volume's data is replaced, which is what was asked for.

@@ -17,7 +17,7 @@ DELAY_DELETE so its data stays recoverable for that time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Dict, Optional, Sequence
+from typing import Annotated, Dict, Optional, Sequence
 
 from ... import arguments, disks, libvirt, limits, volumes
 from ...arguments import HostPath
@@ -62,7 +62,7 @@ def run(ctx: Context) -> None:
         _copy(ctx, target, source, parent, template, tags)
 
 
-def _copy(ctx: Any, target: str, source: str, parent: Optional[str], template: Optional[str],
+def _copy(ctx: Context, target: str, source: str, parent: Optional[str], template: Optional[str],
           tags: Dict[str, str]) -> None:
     try:
         _create(ctx, target, source, parent, template, tags)
@@ -76,7 +76,7 @@ def _copy(ctx: Any, target: str, source: str, parent: Optional[str], template: O
         _create(ctx, target, source, parent, template, tags)
 
 
-def _create(ctx: Any, target: str, source: str, parent: Optional[str], template: Optional[str],
+def _create(ctx: Context, target: str, source: str, parent: Optional[str], template: Optional[str],
             tags: Dict[str, str]) -> None:
     what = "snapshot %s" % parent if parent else "volume %s" % source
     with ctx.step("copy %s to volume %s" % (what, target)):

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import Annotated, Any, List, Sequence
+from typing import TYPE_CHECKING, Annotated, List, Sequence
 
 from ... import arguments, disks, limits, volumes
 from ...arguments import HostPath
 from ...context import Context
 from ...errors import BadInput, Unsupported
 from ._common import attach_readonly, disk_tags, link_disk, load_disk, owner_tags
+
+if TYPE_CHECKING:
+    from ...one import Disk
 
 #: File systems mkimage makes, with the option that lets mkfs use a whole device unasked.
 FILESYSTEMS = {"ext2": ["-F"], "ext3": ["-F"], "ext4": ["-F"], "xfs": ["-f"], "btrfs": ["-f"], "vfat": []}
@@ -87,7 +90,7 @@ def make_volatile(ctx: Context, dst: HostPath, size_mb: int, vm_id: int, ds_id: 
         volumes.attach(ctx, name, host, readonly=True)
 
 
-def _format_command(ctx: Any, disk: Any, swap: bool) -> List[str]:
+def _format_command(ctx: Context, disk: Disk, swap: bool) -> List[str]:
     """argv (without the device) that prepares the volume, or [] for a blank disk."""
     if swap:
         return shlex.split(str(ctx.config.MKSWAP)) + ["-L", "swap"]

@@ -21,7 +21,7 @@ directory is the last step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Annotated, List, Optional, Sequence, Tuple
 
 from ... import arguments, disks
 from ...arguments import HostPath
@@ -33,6 +33,9 @@ from . import _moves as moves
 from . import _nvram as uefi
 from . import _vmdir as vmdir
 from ._migration import VmVolume
+
+if TYPE_CHECKING:
+    from ...one import Datastore, Vm
 
 
 @dataclass(frozen=True)
@@ -65,20 +68,20 @@ def run(ctx: Context) -> None:
     with ctx.step("read datastore %d" % args.ds_id):
         datastore = ctx.one.datastore(args.ds_id)
     ctx.use_datastore(datastore)
-    if dst.is_disk:
-        move_disk(ctx, args, vm, plan, datastore)
+    if dst.disk_id is not None:
+        move_disk(ctx, args, dst.disk_id, vm, plan, datastore)
     else:
         move_directory(ctx, args, vm, plan, datastore)
 
 
-def move_disk(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, datastore: Any) -> None:
-    disk = vm.disk(args.dst.disk_id)
+def move_disk(ctx: Context, args: Args, disk_id: int, vm: Vm, plan: moves.MovePlan, datastore: Datastore) -> None:
+    disk = vm.disk(disk_id)
     volume = migration.member(vm, disks.disk_volume(ctx.names, vm.id, disk), datastore.id)
     system_ds = common.system_datastore(ctx, vm, args.dst)
     move_volumes(ctx, args, plan, [volume], system_ds, _clients(ctx, args, vm, plan))
 
 
-def move_directory(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, system_ds: Any) -> None:
+def move_directory(ctx: Context, args: Args, vm: Vm, plan: moves.MovePlan, system_ds: Datastore) -> None:
     src, dst = args.src, args.dst
     own = [v for v in migration.vm_members(ctx, vm, system_ds.id, True) if v.type_tag in ("CNTXT", "NVRAM")]
     clients = _clients(ctx, args, vm, plan) if own else None
@@ -118,7 +121,7 @@ class Clients:
     earlier: Tuple[int, ...]  # the VM's earlier hosts, whose attachments a resume from undeploy removes
 
 
-def _clients(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan) -> Clients:
+def _clients(ctx: Context, args: Args, vm: Vm, plan: moves.MovePlan) -> Clients:
     source = ctx.client_id(args.src.host) if plan.detach != "none" else None
     destination = ctx.client_id(args.dst.host) if plan.attach else None
     earlier: Tuple[int, ...] = ()
@@ -127,7 +130,7 @@ def _clients(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan) -> Clients:
     return Clients(source, destination, earlier)
 
 
-def move_volumes(ctx: Any, args: Any, plan: moves.MovePlan, volumes: List[VmVolume], system_ds: Any,
+def move_volumes(ctx: Context, args: Args, plan: moves.MovePlan, volumes: List[VmVolume], system_ds: Datastore,
                  clients: Clients) -> List[VmVolume]:
     """Reassign ``volumes`` as ``plan`` says and point their ``disk.<n>`` on the destination at
     them; returns the volumes that moved (an absent NVRAM is not among them)."""
@@ -146,7 +149,7 @@ def move_volumes(ctx: Any, args: Any, plan: moves.MovePlan, volumes: List[VmVolu
     return done
 
 
-def _earlier_clients(ctx: Any, vm: Any, dst_host: str) -> List[int]:
+def _earlier_clients(ctx: Context, vm: Vm, dst_host: str) -> List[int]:
     """Client ids of the other hosts this VM has been placed on; unknown ones are skipped."""
     clients: List[int] = []
     for host in common.other_hosts(vm, dst_host):
@@ -160,7 +163,7 @@ def _earlier_clients(ctx: Any, vm: Any, dst_host: str) -> List[int]:
     return clients
 
 
-def _copies_files(ctx: Any, src: Any, system_ds: Any) -> bool:
+def _copies_files(ctx: Context, src: HostPath, system_ds: Datastore) -> bool:
     """SP_SYSTEM=ssh on the destination datastore, or on the one the directory comes from."""
     if str(ctx.config.SP_SYSTEM) == "ssh":
         return True

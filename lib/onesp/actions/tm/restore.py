@@ -23,7 +23,7 @@ import json
 import posixpath
 import shlex
 from dataclasses import dataclass
-from typing import Annotated, Any, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Annotated, List, Sequence, Tuple
 
 from ... import arguments, disks
 from ...arguments import HostPath
@@ -35,6 +35,9 @@ from ...storpool import ApiNotFound
 from . import _backup_source as backup_source
 from . import _backups as backups
 from . import _common as common
+
+if TYPE_CHECKING:
+    from ...host import Host
 
 SAFETY_MARK = "tmRestore"
 
@@ -98,7 +101,7 @@ def run(ctx: Context) -> None:
     _finish(ctx, node, work, safety)
 
 
-def _virtual_size(ctx: Any, node: Any, qemu_img: List[str], path: str, disk_id: int) -> int:
+def _virtual_size(ctx: Context, node: Host, qemu_img: List[str], path: str, disk_id: int) -> int:
     """The disk size a backup file holds; only a self-contained qcow2 (a FULL backup) is accepted."""
     with ctx.step("inspect the backup of disk %d" % disk_id):
         text = node.run(qemu_img + ["info", "--output=json", "-f", "qcow2", path], what="qemu-img info %s" % path)
@@ -113,7 +116,7 @@ def _virtual_size(ctx: Any, node: Any, qemu_img: List[str], path: str, disk_id: 
     return size
 
 
-def _write_in_place(ctx: Any, node: Any, qemu_img: List[str], volume: DiskVolume, path: str, size: int,
+def _write_in_place(ctx: Context, node: Host, qemu_img: List[str], volume: DiskVolume, path: str, size: int,
                     client: int, token: str) -> str:
     """Safety snapshot, size, write; returns the safety snapshot's name."""
     name = volume.name
@@ -136,7 +139,7 @@ def _write_in_place(ctx: Any, node: Any, qemu_img: List[str], volume: DiskVolume
     return safety
 
 
-def _roll_back(ctx: Any, name: str, safety: str, client: int, readonly: bool) -> None:
+def _roll_back(ctx: Context, name: str, safety: str, client: int, readonly: bool) -> None:
     """Undo of a written disk: back to the safety snapshot, in place, attached as before."""
     try:
         ctx.sp.snapshot(safety)
@@ -148,7 +151,7 @@ def _roll_back(ctx: Any, name: str, safety: str, client: int, readonly: bool) ->
     ctx.sp.snapshot_delete(safety)
 
 
-def _finish(ctx: Any, node: Any, work: str, safety: List[str]) -> None:
+def _finish(ctx: Context, node: Host, work: str, safety: List[str]) -> None:
     """The restore is done: keep the old data for DELAY_DELETE (or drop it) and remove the work files.
 
     Failures here are logged, not raised: failing the action now would revert disks that
