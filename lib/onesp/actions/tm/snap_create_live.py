@@ -1,10 +1,9 @@
 """tm snap_create_live: snapshot the disk of a running VM.
 
 ``snap_create_live <host>:<vm dir>/disk.<n> <snap id> <vm id> <ds id>``, as snap_create,
-with the same result. StorPool snapshots are crash-consistent by
-themselves; with DISK_SNAPSHOT_FSFREEZE the guest's filesystems are frozen through
-``virsh domfsfreeze`` on the host for the instant of the snapshot and thawed right
-after, also when the snapshot fails.
+with the same result. StorPool snapshots are crash-consistent by themselves; with
+DISK_SNAPSHOT_FSFREEZE the guest's filesystems are frozen through ``virsh domfsfreeze`` on
+the host for the instant of the snapshot and thawed right after, also when the snapshot fails.
 """
 
 from __future__ import annotations
