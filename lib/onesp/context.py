@@ -77,7 +77,6 @@ class Context:
         self._one: Any = None
         self._hosts: Dict[str, Host] = {}
         self._client_ids: Optional[ClientIds] = None
-        self._tm_args: Optional[arguments.TmArgs] = None
         self._locks: Dict[str, Any] = {}  # name -> open lock file, in the order taken
 
     # -- input -----------------------------------------------------------------------------------
@@ -86,11 +85,6 @@ class Context:
         if self._stdin is None:
             self._stdin = self._stdin_reader() if self._stdin_reader else b""
         return self._stdin
-
-    def tm_args(self) -> arguments.TmArgs:
-        if self._tm_args is None:
-            self._tm_args = arguments.tm_args(self.action, self.argv)
-        return self._tm_args
 
     def ds_action(self) -> Tuple[int, Any]:
         """(id, DriverAction) of a DS action; the action's datastore configures this context."""

@@ -19,10 +19,11 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
+from ...context import Context
 from ...errors import BackendError, BadInput, NotFound
-from ...one import Datastore, Image, decode_vm_document, parse_xml
+from ...one import Datastore, Image, Vm, decode_vm_document, parse_xml
 
 #: How long the backup driver may take to list a backup.
 LIST_TIMEOUT = 600.0
@@ -46,13 +47,13 @@ def _first_error(stderr: bytes, returncode: int) -> str:
 class BackupImage:
     """The VM, the backup image and its datastore, as views and as the documents oned gave."""
 
-    vm: Any  # one.Vm
-    image: Any  # one.Image
-    datastore: Any  # one.Datastore of the backup image
+    vm: Vm
+    image: Image
+    datastore: Datastore  # of the backup image
     documents: Tuple[str, str, str]  # datastore (secrets decrypted), VM, image
 
 
-def read(ctx: Any, vm_id: int, image_id: int) -> BackupImage:
+def read(ctx: Context, vm_id: int, image_id: int) -> BackupImage:
     """Each of the three documents fetched once; the views are parsed from the same text."""
     with ctx.step("read VM %d" % vm_id):
         vm_xml = ctx.one.document("vm", vm_id)
@@ -67,7 +68,7 @@ def read(ctx: Any, vm_id: int, image_id: int) -> BackupImage:
     return BackupImage(vm, image, datastore, (ds_xml, vm_xml, image_xml))
 
 
-def backup_urls(ctx: Any, source: BackupImage, increment_id: int,
+def backup_urls(ctx: Context, source: BackupImage, increment_id: int,
                 others: Optional[Dict[str, str]] = None) -> Dict[int, str]:
     """``{disk id: url}`` of the backup image (up to ``increment_id``; -1 = the last).
 
@@ -109,7 +110,7 @@ def backup_urls(ctx: Any, source: BackupImage, increment_id: int,
     return urls
 
 
-def download(ctx: Any, url: str, host: str, path: str, timeout: float) -> None:
+def download(ctx: Context, url: str, host: str, path: str, timeout: float) -> None:
     """Stream ``url`` (through downloader.sh on this machine) into ``path`` on ``host``."""
     script = os.path.join(remotes_directory(), "datastore", "downloader.sh")
     if not os.access(script, os.X_OK):

@@ -17,12 +17,14 @@ import base64
 import json
 import posixpath
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Annotated, Any, Dict, List, Optional, Sequence, Tuple
 
-from ... import disks, volumes
+from ... import arguments, disks, volumes
+from ...arguments import HostPath
+from ...context import Context
 from ...disks import DiskVolume
 from ...errors import BadInput, OnespError, Unsupported
-from ...one import decode_base64, decode_vm_document
+from ...one import Vm, decode_base64, decode_vm_document
 from ...one.xmlsafe import looks_like_xml
 
 #: Marker in backup snapshot names, as the addon names them.
@@ -34,12 +36,32 @@ _B64_LINE = 60  # vm.xml is base64 in lines of 60, as oned's own TM drivers writ
 
 
 @dataclass(frozen=True)
+class BackupArgs:
+    """The arguments of prebackup, postbackup and their _live forms (the job id only in the six-argument form)."""
+
+    dst: Annotated[HostPath, "<host>:<vm dir>"]
+    disk_ids: Annotated[Tuple[int, ...], "<disk ids a:b:c>"]
+    deploy_id: Annotated[str, "<deploy id>"]
+    job_id: Annotated[Optional[str], "[<backup job id>]"]  # as given, unchecked: nothing here uses it
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<sys ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "BackupArgs":
+        a = arguments.arity(action, argv, 5, 6)
+        ids = arguments.disk_ids(a[1])  # checked before the directory, as ever: the same first error line
+        vm, ds = (a[4], a[5]) if len(a) > 5 else (a[3], a[4])
+        return cls(HostPath.parse(a[0], "VM directory"), ids, arguments.deploy_id(a[2]), a[3] if len(a) > 5 else None,
+                   arguments.vm_id(vm), arguments.ds_id(ds))
+
+
+@dataclass(frozen=True)
 class BackupJob:
     """One pre/postbackup line and the VM document that came with it."""
 
     host: str
     vm_dir: str
-    vm: Any  # one.Vm, from stdin
+    vm: Vm  # from stdin
     vm_xml: bytes
     disk_ids: Tuple[int, ...]
     deploy_id: Optional[str]
@@ -57,9 +79,8 @@ class BackupJob:
         return posixpath.join(self.backup_dir, "disk.%d.0" % disk_id)
 
 
-def job(ctx: Any) -> BackupJob:
-    """Parse the line and the VM document on stdin; the system datastore configures the context."""
-    args = ctx.tm_args()
+def job(ctx: Context, args: BackupArgs) -> BackupJob:
+    """The line's job with the VM document on stdin; the system datastore configures the context."""
     if args.dst.is_disk:
         raise BadInput("%s is a disk path, expected the VM directory" % args.dst)
     with ctx.step("decode the VM document"):
@@ -76,7 +97,7 @@ def job(ctx: Any) -> BackupJob:
     return BackupJob(args.dst.host, args.dst.path, vm, xml, tuple(args.disk_ids), args.deploy_id)
 
 
-def disk_volumes(ctx: Any, j: BackupJob) -> List[Tuple[int, DiskVolume]]:
+def disk_volumes(ctx: Context, j: BackupJob) -> List[Tuple[int, DiskVolume]]:
     """(disk id, volume) of every disk the line asks for; a disk not on StorPool is refused."""
     if not j.disk_ids:
         raise BadInput("the backup line names no disks")
@@ -90,14 +111,14 @@ def disk_volumes(ctx: Any, j: BackupJob) -> List[Tuple[int, DiskVolume]]:
     return found
 
 
-def check_full(vm: Any) -> None:
+def check_full(vm: Vm) -> None:
     mode = (vm.backup.mode or "FULL").strip().upper()
     if mode != "FULL":
         raise Unsupported("%s backups are not supported on StorPool, only FULL (VM %d BACKUP_CONFIG/MODE)" % (
             mode, vm.id))
 
 
-def snapshot_name(ctx: Any, volume: str, timestamp: int) -> str:
+def snapshot_name(ctx: Context, volume: str, timestamp: int) -> str:
     return ctx.names.temporary(volume, BACKUP_MARK, str(int(timestamp)))
 
 
@@ -107,13 +128,13 @@ def vm_xml_file(j: BackupJob) -> bytes:
     return ("\n".join(encoded[i:i + _B64_LINE] for i in range(0, len(encoded), _B64_LINE)) + "\n").encode("ascii")
 
 
-def write_record(ctx: Any, j: BackupJob, timestamp: int, names: Sequence[str]) -> None:
+def write_record(ctx: Context, j: BackupJob, timestamp: int, names: Sequence[str]) -> None:
     data = json.dumps({"vm": j.vm.id, "timestamp": int(timestamp), "snapshots": list(names)}, indent=1)
     with ctx.step("write %s on %s" % (j.record_path, j.host)):
         ctx.host(j.host).write_file(j.record_path, (data + "\n").encode("ascii"))
 
 
-def recorded_snapshots(ctx: Any, j: BackupJob) -> Optional[List[str]]:
+def recorded_snapshots(ctx: Context, j: BackupJob) -> Optional[List[str]]:
     """The snapshot names an earlier prebackup recorded (None when there is no record).
 
     A name is kept only if it is exactly the backup snapshot of one of this VM's volumes
@@ -142,7 +163,7 @@ def recorded_snapshots(ctx: Any, j: BackupJob) -> Optional[List[str]]:
     return trusted
 
 
-def discard(ctx: Any, j: BackupJob, names: Sequence[str]) -> None:
+def discard(ctx: Context, j: BackupJob, names: Sequence[str]) -> None:
     """Delete exactly ``names`` (detached first; missing ones are fine), then the backup directory.
 
     Every snapshot is tried; the directory, with the record in it, is removed only after
@@ -161,7 +182,7 @@ def discard(ctx: Any, j: BackupJob, names: Sequence[str]) -> None:
         ctx.host(j.host).run(["rm", "-rf", "--", j.backup_dir], what="remove %s" % j.backup_dir)
 
 
-def clean(ctx: Any, j: BackupJob) -> int:
+def clean(ctx: Context, j: BackupJob) -> int:
     """Remove what an earlier prebackup of this VM left: its recorded snapshots and the backup directory."""
     names = recorded_snapshots(ctx, j)
     discard(ctx, j, names or [])

@@ -3,6 +3,7 @@ the few decisions the addon makes the same way in many scripts.
 
 What is here, and who uses it:
 
+``ImageDiskArgs``      the arguments of clone and ln (one signature).
 ``load_disk``          the VM, the disk at a ``.../disk.N`` path, its volume, the datastore
                        given as argument (applied to the configuration) and the system
                        datastore, each read once (every per-disk action).
@@ -20,13 +21,17 @@ What is here, and who uses it:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Dict, Iterable, List, Optional, Sequence
 
-from ... import disks, limits, volumes
-from ...arguments import HostPath
+from ... import arguments, disks, limits, volumes
+from ...arguments import FrontEndSource, HostPath
+from ...context import Context
 from ...disks import DiskVolume
 from ...errors import BadInput, Busy, HostError, OnespError
 from ...storpool import ApiBusy, ApiNotFound
+
+if TYPE_CHECKING:
+    from ...one import Datastore, Disk, Vm
 
 #: LCM state CLEANUP_RESUBMIT: the VM is resubmitted and keeps its VM snapshots.
 LCM_CLEANUP_RESUBMIT = 15
@@ -35,14 +40,30 @@ SSH_UNREACHABLE = 255
 
 
 @dataclass(frozen=True)
+class ImageDiskArgs:
+    """The arguments of clone and ln: ``<fe>:<SOURCE> <host>:<vm dir>/disk.<n> <vm id> <image ds id>``."""
+
+    image: Annotated[FrontEndSource, "<fe>:<SOURCE>"]
+    dst: Annotated[HostPath, "<host>:<vm dir>/disk.<n>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<image ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "ImageDiskArgs":
+        a = arguments.arity(action, argv, 4)
+        return cls(FrontEndSource.parse(a[0]), HostPath.parse(a[1], "destination"), arguments.vm_id(a[2]),
+                   arguments.ds_id(a[3]))
+
+
+@dataclass(frozen=True)
 class DiskRef:
     """One VM disk as a per-disk TM action sees it."""
 
-    vm: Any  # one.Vm
-    disk: Any  # one.Disk
+    vm: Vm
+    disk: Disk
     volume: DiskVolume
-    datastore: Any  # one.Datastore given as the action's datastore argument
-    system_ds: Any  # one.Datastore of the VM directory the path points into
+    datastore: Datastore  # given as the action's datastore argument
+    system_ds: Datastore  # of the VM directory the path points into
 
     @property
     def vm_id(self) -> int:
@@ -53,7 +74,7 @@ class DiskRef:
         return int(self.disk.disk_id)
 
 
-def load_disk(ctx: Any, path: HostPath, vm_id: int, ds_id: int) -> DiskRef:
+def load_disk(ctx: Context, path: HostPath, vm_id: int, ds_id: int) -> DiskRef:
     """Read what a per-disk action needs; the ``ds_id`` datastore configures the context.
 
     The system datastore comes from the path (``.../<sysds>/<vm>/disk.N``, what oned
@@ -72,16 +93,17 @@ def load_disk(ctx: Any, path: HostPath, vm_id: int, ds_id: int) -> DiskRef:
     return DiskRef(vm, disk, volume, datastore, system_ds)
 
 
-def system_datastore(ctx: Any, vm: Any, path: HostPath) -> Any:
+def system_datastore(ctx: Context, vm: Vm, path: HostPath) -> Datastore:
     """The system datastore of the VM directory ``path`` is in (or of the VM's placement)."""
     ds_id = path.system_ds_id if path.system_ds_id is not None else vm.system_ds_id
     if ds_id is None:
         raise BadInput("cannot tell the system datastore of %s" % path)
     with ctx.step("read datastore %d" % ds_id):
-        return ctx.one.datastore(ds_id)
+        datastore: Datastore = ctx.one.datastore(ds_id)
+    return datastore
 
 
-def monitor_marker(system_ds: Any) -> Optional[str]:
+def monitor_marker(system_ds: Datastore) -> Optional[str]:
     """The addon writes the system DS's TM_MAD into ``<sysds>/.monitor`` only when that
     datastore is not shared (its hosts then monitor their own VM directories)."""
     if system_ds is not None and system_ds.shared is False and system_ds.tm_mad:
@@ -89,20 +111,20 @@ def monitor_marker(system_ds: Any) -> Optional[str]:
     return None
 
 
-def attach_readonly(ctx: Any, readonly: bool) -> bool:
+def attach_readonly(ctx: Context, readonly: bool) -> bool:
     """READONLY disks (and CDROMs, the context ISO) use READONLY_MODE; rw by default because
     libvirt >= 7 opens even read-only disks for writing."""
     return bool(readonly) and str(ctx.config.READONLY_MODE).strip().lower() == "ro"
 
 
-def link_disk(ctx: Any, host: str, volume: str, path: str, *, readonly: bool, system_ds: Any,
+def link_disk(ctx: Context, host: str, volume: str, path: str, *, readonly: bool, system_ds: Datastore,
               attach_undo: bool = True) -> None:
     """Attach ``volume`` to ``host`` and make ``path`` a symlink to its device (both undone on failure)."""
     volumes.link(ctx, host, volume, path, readonly=attach_readonly(ctx, readonly),
                  monitor_marker=monitor_marker(system_ds), attach_undo=attach_undo)
 
 
-def nvram_file(vm: Any) -> str:
+def nvram_file(vm: Vm) -> str:
     """``<vm name>_VARS.fd``: oned writes ``<nvram><system dir>/<vm name>_VARS.fd</nvram>`` for a
     VM with OS/FIRMWARE (LibVirtDriverKVM.cc, 6.10 to 7.4). oned refuses a name with ``/``; a
     name that could not be one file name here is refused too."""
@@ -112,17 +134,17 @@ def nvram_file(vm: Any) -> str:
     return name
 
 
-def disk_tags(ctx: Any, ref: DiskRef, qos: Optional[str], type_tag: Optional[str] = None) -> Dict[str, str]:
+def disk_tags(ctx: Context, ref: DiskRef, qos: Optional[str], type_tag: Optional[str] = None) -> Dict[str, str]:
     """virt, nloc, nvm, diskid, type, qc, vc-policy of the volume behind ``ref``."""
     return ctx.tags.vm_disk(ref.vm_id, ref.disk_id, type_tag or ref.volume.type_tag, qos, ref.vm.vc_policy)
 
 
-def owner_tags(ctx: Any, vm_id: int, disk_id: int) -> Dict[str, str]:
+def owner_tags(ctx: Context, vm_id: int, disk_id: int) -> Dict[str, str]:
     """The tags that prove a volume was made for this disk of this VM (adoption on re-run)."""
     return {ctx.tags.vm_key: str(vm_id), "diskid": str(disk_id)}
 
 
-def ensure_clone(ctx: Any, ref: DiskRef, qos: Optional[str]) -> bool:
+def ensure_clone(ctx: Context, ref: DiskRef, qos: Optional[str]) -> bool:
     """Create the per-VM volume of a non-persistent or CDROM disk from its image volume.
 
     One VolumeCreate carrying baseOn, the size (only when the disk's SIZE exceeds the
@@ -145,7 +167,7 @@ def ensure_clone(ctx: Any, ref: DiskRef, qos: Optional[str]) -> bool:
                           limits=disk_limits)
 
 
-def other_hosts(vm: Any, keep_host: str) -> List[str]:
+def other_hosts(vm: Vm, keep_host: str) -> List[str]:
     """Hosts of the VM's history records other than ``keep_host``, oldest first, once each."""
     seen: List[str] = []
     for record in vm.history:
@@ -154,7 +176,7 @@ def other_hosts(vm: Any, keep_host: str) -> List[str]:
     return seen
 
 
-def release_other_hosts(ctx: Any, vm: Any, names: Sequence[str], keep_host: str, *, force: bool = False) -> List[int]:
+def release_other_hosts(ctx: Context, vm: Vm, names: Sequence[str], keep_host: str, *, force: bool = False) -> List[int]:
     """Detach ``names`` from every other host this VM has been placed on; returns those client ids.
 
     Bounded cost instead of the addon's full attachment list: the candidates are the
@@ -195,7 +217,7 @@ def release_other_hosts(ctx: Any, vm: Any, names: Sequence[str], keep_host: str,
     return clients
 
 
-def _reassign(ctx: Any, items: List[Dict[str, Any]]) -> None:
+def _reassign(ctx: Context, items: List[Dict[str, Any]]) -> None:
     """One call for all items; if a volume has vanished, the rest one by one (missing ones skipped)."""
     try:
         ctx.sp.reassign(items)
@@ -207,7 +229,7 @@ def _reassign(ctx: Any, items: List[Dict[str, Any]]) -> None:
                 ctx.log.info("volume %s is gone, nothing to detach", item["volume"])
 
 
-def vm_snapshot_names(ctx: Any, vm: Any, volume: str) -> List[str]:
+def vm_snapshot_names(ctx: Context, vm: Vm, volume: str) -> List[str]:
     """The StorPool names of this VM's VM snapshots of ``volume``, from the VM document."""
     found: List[str] = []
     for snap in vm.vm_snapshots:
@@ -222,7 +244,7 @@ def vm_snapshot_names(ctx: Any, vm: Any, volume: str) -> List[str]:
     return found
 
 
-def delete_vm_snapshots(ctx: Any, vm: Any, volume_names: Iterable[str]) -> int:
+def delete_vm_snapshots(ctx: Context, vm: Vm, volume_names: Iterable[str]) -> int:
     """VMSNAPSHOT_DELETE_ON_TERMINATE: delete the VM snapshots of these volumes (not on CLEANUP_RESUBMIT)."""
     if not ctx.config.VMSNAPSHOT_DELETE_ON_TERMINATE or vm.lcm_state == LCM_CLEANUP_RESUBMIT:
         return 0
@@ -232,7 +254,7 @@ def delete_vm_snapshots(ctx: Any, vm: Any, volume_names: Iterable[str]) -> int:
     return volumes.delete_snapshots(ctx, names) if names else 0
 
 
-def on_host(ctx: Any, host: str, what: str, fn: Callable[..., Any], *args: Any) -> bool:
+def on_host(ctx: Context, host: str, what: str, fn: Callable[..., Any], *args: Any) -> bool:
     """Run a host step; a host ssh cannot reach is skipped (False) with a warning, any other failure raises."""
     with ctx.step("%s on %s" % (what, host)):
         try:

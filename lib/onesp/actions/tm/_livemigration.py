@@ -27,22 +27,46 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Annotated, List, Optional, Sequence
 
+from ... import arguments
+from ...context import Context
 from ...disks import is_storpool_tm
 from ...errors import Unsupported
+from ...host import check_host, check_path
 from . import _common as common
 from . import _migration as migration
 from . import _othertm as othertm
 from . import _vmdir as vmdir
 from ._migration import Change, VmVolume
 
+if TYPE_CHECKING:
+    from ...one import Datastore, Vm
+
+
+@dataclass(frozen=True)
+class MigrateArgs:
+    """The arguments of the three hooks: ``<src host> <dst host> <vm dir> <vm id> <sys ds id> [<calling TM>]``."""
+
+    src_host: Annotated[str, "<src host>"]
+    dst_host: Annotated[str, "<dst host>"]
+    vm_dir: Annotated[str, "<vm dir>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<sys ds id>"]
+    calling_tm: Annotated[Optional[str], "[<calling TM>]"]  # None: absent or empty
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "MigrateArgs":
+        a = arguments.arity(action, argv, 5, 6)
+        return cls(check_host(a[0]), check_host(a[1]), check_path(a[2]), arguments.vm_id(a[3]), arguments.ds_id(a[4]),
+                   arguments.tm_name(a[5]) if len(a) > 5 and a[5] else None)
+
 
 @dataclass(frozen=True)
 class Migration:
-    args: Any  # arguments.TmArgs
-    vm: Any  # one.Vm, as oned sent it
-    system_ds: Any  # one.Datastore
+    args: MigrateArgs
+    vm: Vm  # as oned sent it
+    system_ds: Datastore
     volumes: List[VmVolume]
     system_tm: bool  # we are the system datastore's TM
     copies_directory: bool  # system TM with SP_SYSTEM=ssh
@@ -61,9 +85,8 @@ class Migration:
         return [a.src_host, a.dst_host, a.vm_dir, str(a.vm_id), str(a.ds_id)]
 
 
-def prepare(ctx: Any) -> Optional[Migration]:
+def prepare(ctx: Context, args: MigrateArgs) -> Optional[Migration]:
     """Read what the hook needs; None when our own system TM already did the work."""
-    args = ctx.tm_args()
     if args.calling_tm and is_storpool_tm(args.calling_tm):
         ctx.log.info("called by the %s system TM, which moved every StorPool volume already", args.calling_tm)
         return None
@@ -90,7 +113,7 @@ def previous_dir(m: Migration) -> str:
     return posixpath.join(location, str(previous.ds_id), str(m.vm.id))
 
 
-def refuse_another_cluster(ctx: Any, m: Migration) -> None:
+def refuse_another_cluster(ctx: Context, m: Migration) -> None:
     """A move to another system datastore on the same host leaves every volume where it is, so
     the two datastores must use one StorPool cluster: refused before any change otherwise."""
     previous = m.vm.previous_history
@@ -108,12 +131,12 @@ def refuse_another_cluster(ctx: Any, m: Migration) -> None:
                                                                               apis[0], apis[1]))
 
 
-def run_other_tms(ctx: Any, m: Migration, action: str) -> None:
+def run_other_tms(ctx: Context, m: Migration, action: str) -> None:
     if m.system_tm:
         othertm.call(ctx, m.vm, action, m.argv(), str(m.system_ds.tm_mad or "storpool"))
 
 
-def remove_left_behind(ctx: Any, m: Migration, leave_host: str, keep_host: str) -> None:
+def remove_left_behind(ctx: Context, m: Migration, leave_host: str, keep_host: str) -> None:
     """Remove the VM directory on ``leave_host`` after the VM settled on ``keep_host`` (the
     last step). Only when both hosts hold a directory and they are not one directory."""
     if not m.copies_directory:
@@ -128,11 +151,11 @@ def remove_left_behind(ctx: Any, m: Migration, leave_host: str, keep_host: str) 
     vmdir.remove(ctx, leave_host, path)
 
 
-def release(ctx: Any, action: str, source: bool) -> None:
+def release(ctx: Context, args: MigrateArgs, action: str, source: bool) -> None:
     """postmigrate (``source``: the VM left it) and failmigrate (the destination it never
     reached): detach the VM's volumes from that host's client in one call, run the other
     TMs' hook, and remove the VM directory left there (last)."""
-    m = prepare(ctx)
+    m = prepare(ctx, args)
     if m is None:
         return
     leave, keep = (m.args.src_host, m.args.dst_host) if source else (m.args.dst_host, m.args.src_host)

@@ -22,13 +22,18 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ... import disks
 from ... import volumes as volume_steps
+from ...context import Context
 from ...errors import BadInput, NotFound
 from ...storpool import ApiBusy, ApiExists, ApiNotFound
 from . import _common as common
+
+if TYPE_CHECKING:
+    from ...one import Datastore, Disk, Vm
+    from ...storpool import StorPool
 
 #: Whom a change detaches a volume from: some clients, or ``"all"`` of them.
 Client = Union[Tuple[int, ...], str]
@@ -61,14 +66,14 @@ class Change:
     restore: Optional[int] = None
 
 
-def member(vm: Any, volume: "disks.DiskVolume", datastore_id: int) -> VmVolume:
+def member(vm: Vm, volume: "disks.DiskVolume", datastore_id: int) -> VmVolume:
     """A ``disks.DiskVolume`` of ``vm`` as a migrating volume."""
     base = volume.base if volume.type_tag == "CDROM" else None
     return VmVolume(volume.name, datastore_id, volume.readonly, volume.readonly and not volume.per_vm,
                     volume.disk_id, base, False, int(vm.id), volume.type_tag)
 
 
-def vm_members(ctx: Any, vm: Any, system_ds_id: int, system_on_storpool: bool) -> List[VmVolume]:
+def vm_members(ctx: Context, vm: Vm, system_ds_id: int, system_on_storpool: bool) -> List[VmVolume]:
     """Every StorPool volume of ``vm``: image disks on a storpool TM and, when the system
     datastore is StorPool, volatile disks, the context ISO and the UEFI NVRAM."""
     found: List[VmVolume] = []
@@ -84,7 +89,7 @@ def vm_members(ctx: Any, vm: Any, system_ds_id: int, system_on_storpool: bool) -
     return found
 
 
-def foreign_disks(vm: Any) -> List[Any]:
+def foreign_disks(vm: Vm) -> List[Disk]:
     """Image disks on a TM that is neither StorPool nor Ceph (the addon's "not storpool" set)."""
     return [d for d in vm.disks if not d.is_volatile and not disks.is_storpool_tm(d.tm_mad)
             and str(d.tm_mad or "") != "ceph"]
@@ -94,7 +99,7 @@ def foreign_disks(vm: Any) -> List[Any]:
 
 
 @contextlib.contextmanager
-def using_datastore(ctx: Any, datastore: Any) -> Iterator[None]:
+def using_datastore(ctx: Context, datastore: Datastore) -> Iterator[None]:
     """Talk to ``datastore``'s StorPool endpoint inside the block, then restore the configuration."""
     saved = ctx.config
     ctx.use_datastore(datastore)
@@ -104,20 +109,20 @@ def using_datastore(ctx: Any, datastore: Any) -> Iterator[None]:
         ctx.config = saved
 
 
-def by_endpoint(ctx: Any, changes: Sequence[Change]) -> List[Tuple[Any, List[Change]]]:
+def by_endpoint(ctx: Context, changes: Sequence[Change]) -> List[Tuple[Datastore, List[Change]]]:
     """Changes grouped by the StorPool API endpoint of their volumes' datastores (in order)."""
-    groups: Dict[Tuple[str, str], Tuple[Any, List[Change]]] = {}
+    groups: Dict[Tuple[str, str], Tuple[Datastore, List[Change]]] = {}
     for change in changes:
         ds_id = change.volume.datastore_id
         with ctx.step("read datastore %d" % ds_id):
-            datastore = ctx.one.datastore(ds_id)
+            datastore: Datastore = ctx.one.datastore(ds_id)
         cfg = ctx.base_config.with_datastore(datastore.template, "datastore %d" % ds_id)
         key = (str(cfg.SP_API_HTTP_HOST), str(cfg.SP_API_HTTP_PORT))
         groups.setdefault(key, (datastore, []))[1].append(change)
     return list(groups.values())
 
 
-def apply(ctx: Any, changes: Sequence[Change], what: str) -> List[Change]:
+def apply(ctx: Context, changes: Sequence[Change], what: str) -> List[Change]:
     """Send ``changes`` (one VolumesReassignWait per endpoint); returns the changes made.
 
     The inverse change (detach what is attached, attach again what is detached, with the
@@ -137,7 +142,7 @@ def apply(ctx: Any, changes: Sequence[Change], what: str) -> List[Change]:
     return done
 
 
-def _send(ctx: Any, sp: Any, group: List[Change], timeout: int, retried: bool = False) -> List[Change]:
+def _send(ctx: Context, sp: StorPool, group: List[Change], timeout: int, retried: bool = False) -> List[Change]:
     if not group:
         return []
     items = [_item(ctx, change) for change in group]
@@ -155,7 +160,7 @@ def _send(ctx: Any, sp: Any, group: List[Change], timeout: int, retried: bool = 
         return _send_soft(ctx, sp, group, timeout)
 
 
-def _send_soft(ctx: Any, sp: Any, group: List[Change], timeout: int) -> List[Change]:
+def _send_soft(ctx: Context, sp: StorPool, group: List[Change], timeout: int) -> List[Change]:
     """A shared READONLY image is open on the client (another VM uses it): everything else
     in one call, then each such detach alone, its ``busy`` accepted."""
     firm = [c for c in group if not (c.volume.shared and c.detach is not None)]
@@ -174,7 +179,7 @@ def _send_soft(ctx: Any, sp: Any, group: List[Change], timeout: int) -> List[Cha
     return made
 
 
-def _present(ctx: Any, sp: Any, group: List[Change]) -> List[Change]:
+def _present(ctx: Context, sp: StorPool, group: List[Change]) -> List[Change]:
     """After ``objectDoesNotExist``: the changes whose volume exists (CDROM clones made again)."""
     kept: List[Change] = []
     for change in group:
@@ -192,7 +197,7 @@ def _present(ctx: Any, sp: Any, group: List[Change]) -> List[Change]:
     return kept
 
 
-def _recreate_cdrom_clone(ctx: Any, sp: Any, volume: VmVolume) -> None:
+def _recreate_cdrom_clone(ctx: Context, sp: StorPool, volume: VmVolume) -> None:
     """The per-VM clone of a CDROM image (VMs deployed before the addon used per-VM CDROMs)."""
     tags = ctx.tags.vm_disk(volume.vm_id, volume.disk_id, "CDROM")
     with ctx.step("create volume %s from %s" % (volume.name, volume.base)):
@@ -203,11 +208,11 @@ def _recreate_cdrom_clone(ctx: Any, sp: Any, volume: VmVolume) -> None:
     ctx.undo(_delete_quietly, sp, volume.name, label="delete volume %s" % volume.name)
 
 
-def _rights(ctx: Any, volume: VmVolume) -> str:
+def _rights(ctx: Context, volume: VmVolume) -> str:
     return "ro" if common.attach_readonly(ctx, volume.readonly) else "rw"
 
 
-def _item(ctx: Any, change: Change) -> Dict[str, Any]:
+def _item(ctx: Context, change: Change) -> Dict[str, Any]:
     item: Dict[str, Any] = {"volume": change.volume.name}
     if change.detach is not None:
         item["detach"] = "all" if change.detach == "all" else [int(c) for c in change.detach]
@@ -217,7 +222,7 @@ def _item(ctx: Any, change: Change) -> Dict[str, Any]:
     return item
 
 
-def _inverse_items(ctx: Any, change: Change) -> List[Dict[str, Any]]:
+def _inverse_items(ctx: Context, change: Change) -> List[Dict[str, Any]]:
     item: Dict[str, Any] = {"volume": change.volume.name}
     if change.attach is not None and change.attach != change.restore:
         item["detach"] = [int(change.attach)]
@@ -227,7 +232,7 @@ def _inverse_items(ctx: Any, change: Change) -> List[Dict[str, Any]]:
     return [item] if len(item) > 1 else []
 
 
-def _reassign_quietly(sp: Any, items: List[Dict[str, Any]], timeout: int) -> None:
+def _reassign_quietly(sp: StorPool, items: List[Dict[str, Any]], timeout: int) -> None:
     """Undo of a reassign. If the whole call is refused, item by item: a volume that vanished
     meanwhile, or a shared image another VM holds open, is left as it is."""
     try:
@@ -249,7 +254,7 @@ def _attaches(item: Dict[str, Any]) -> bool:
     return "rw" in item or "ro" in item
 
 
-def _delete_quietly(sp: Any, name: str) -> None:
+def _delete_quietly(sp: StorPool, name: str) -> None:
     try:
         sp.detach(name, "all", force=True)
         sp.volume_delete(name)
@@ -270,7 +275,7 @@ def moved(changes: Sequence[Change]) -> List[VmVolume]:
     return found
 
 
-def link(ctx: Any, host: str, vm_dir: str, volumes: Sequence[VmVolume], marker: Optional[str]) -> None:
+def link(ctx: Context, host: str, vm_dir: str, volumes: Sequence[VmVolume], marker: Optional[str]) -> None:
     """Point ``<vm_dir>/disk.<n>`` on ``host`` at each volume's device (atomically); undo puts
     back what was there. The NVRAM has no link: its file is written from the volume (``_nvram``)."""
     for volume in volumes:
@@ -287,7 +292,7 @@ def nvram_member(volumes: Sequence[VmVolume]) -> Optional[VmVolume]:
 # -- the VM document of the migrate hooks --------------------------------------------------------
 
 
-def migrating_vm(ctx: Any, vm_id: int) -> Any:
+def migrating_vm(ctx: Context, vm_id: int) -> Vm:
     """The VM document oned gives premigrate/postmigrate/failmigrate on stdin (base64), or,
     when run by hand without one, the VM as oned describes it now."""
     from ...one import decode_vm_document
@@ -301,4 +306,5 @@ def migrating_vm(ctx: Any, vm_id: int) -> Any:
         ctx.one.remember(vm)
         return vm
     with ctx.step("read VM %d" % vm_id):
-        return ctx.one.vm(vm_id)
+        read: Vm = ctx.one.vm(vm_id)
+    return read

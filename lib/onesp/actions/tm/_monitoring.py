@@ -15,10 +15,14 @@ from __future__ import annotations
 import base64
 import zlib
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ... import disks
 from ...errors import NotFound
+
+if TYPE_CHECKING:
+    from ...naming import Names
+    from ...one import Vm
 
 MIB = 1024 * 1024
 #: VM states whose disks live on a host of the datastore: ACTIVE, SUSPENDED, POWEROFF.
@@ -75,7 +79,7 @@ class VmReport:
         return 'VM=[ID=%d,MONITOR="%s"]' % (self.vm_id, encoded)
 
 
-def on_datastore(vms: Iterable[Any], ds_id: int) -> List[Any]:
+def on_datastore(vms: Iterable[Vm], ds_id: int) -> List[Vm]:
     """VMs whose last history record places them on ``ds_id``, in a state where they hold disks."""
     return [vm for vm in vms if vm.state in MONITORED_STATES and vm.current_history is not None
             and vm.current_history.ds_id == ds_id]
@@ -87,7 +91,7 @@ def sizes_by_name(entries: Iterable[Mapping[str, Any]], stored: bool) -> Dict[st
     return {str(e.get("name")): int(e.get(key) or 0) for e in entries if e.get("name")}
 
 
-def reports(names: Any, vms: Sequence[Any], volume_sizes: Mapping[str, int], snapshot_sizes: Mapping[str, int],
+def reports(names: Names, vms: Sequence[Vm], volume_sizes: Mapping[str, int], snapshot_sizes: Mapping[str, int],
             vm_snapshots: bool) -> List[VmReport]:
     """One report per VM with at least one StorPool disk that StorPool knows."""
     owner: Dict[str, Tuple[int, int]] = {}
@@ -98,9 +102,9 @@ def reports(names: Any, vms: Sequence[Any], volume_sizes: Mapping[str, int], sna
     vmsnaps: Dict[int, Dict[int, int]] = {}
     bases = snapshot_bases(names, owner)
     for name, size in snapshot_sizes.items():
-        volume, sep, number = name.rpartition("-snap")
-        if sep and number.isdecimal() and volume in bases:
-            vm_id, disk_id = owner[volume]
+        base, sep, number = name.rpartition("-snap")
+        if sep and number.isdecimal() and base in bases:
+            vm_id, disk_id = owner[base]
             snaps.setdefault(vm_id, []).append((int(number), disk_id, megabytes(size)))
             continue
         if not vm_snapshots:
@@ -109,10 +113,10 @@ def reports(names: Any, vms: Sequence[Any], volume_sizes: Mapping[str, int], sna
         if parsed is None or parsed.volume not in owner:
             continue
         vm_id, disk_id = owner[parsed.volume]
-        if parsed.kind == "vm_snapshot":
+        if parsed.kind == "vm_snapshot" and parsed.snap_id is not None:
             totals = vmsnaps.setdefault(vm_id, {})
             totals[int(parsed.snap_id)] = totals.get(int(parsed.snap_id), 0) + size
-    sizes: Dict[int, set] = {}
+    sizes: Dict[int, Set[Tuple[int, int]]] = {}
     for name, (vm_id, disk_id) in owner.items():
         if name in volume_sizes:
             sizes.setdefault(vm_id, set()).add((disk_id, megabytes(volume_sizes[name])))
@@ -126,7 +130,7 @@ def reports(names: Any, vms: Sequence[Any], volume_sizes: Mapping[str, int], sna
     return out
 
 
-def snapshot_bases(names: Any, volumes: Iterable[str]) -> frozenset:
+def snapshot_bases(names: Names, volumes: Iterable[str]) -> FrozenSet[str]:
     """The ``volumes`` whose disk snapshots ``<volume>-snap<N>`` naming recognises.
 
     Every other ``-snap<N>`` name either is not a disk snapshot or belongs to no volume

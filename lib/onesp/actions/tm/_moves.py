@@ -10,10 +10,13 @@ state does what its original state does (a completed step simply repeats as a no
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from ...errors import Unsupported
 from ._migration import Change, Client, VmVolume
+
+if TYPE_CHECKING:
+    from ...one import Vm
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ _STATES: Dict[int, "tuple[str, Dict[str, object]]"] = {
 }
 
 
-def plan_for(vm: object) -> MovePlan:
+def plan_for(vm: Vm) -> MovePlan:
     """The plan for the VM's current LCM state; any other state is refused before any change."""
     lcm = int(vm.lcm_state)
     if lcm not in _STATES:

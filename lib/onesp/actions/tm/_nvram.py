@@ -44,11 +44,16 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, List, Optional
 
+from ...context import Context
 from ...errors import BadInput, HostError
 from ...naming import unique_token
 from . import _common as common
+
+if TYPE_CHECKING:
+    from ...host import Host
+    from ...one import Vm
 
 SECTOR = 512
 #: A NVRAM is small (128 KiB to 64 MiB); a copy that takes longer than this is stuck.
@@ -79,7 +84,7 @@ _LOOK = 'if [ -L "$1" ]; then echo link; elif [ -f "$1" ]; then echo file; elif 
 _TAKE_BACK = 'if [ -e "$1" ] || [ -L "$1" ]; then rm -f -- "$1"; else rm -f -- "$2"; fi'
 
 
-def path(vm: Any, vm_dir: str) -> str:
+def path(vm: Vm, vm_dir: str) -> str:
     """``<vm dir>/<vm name>_VARS.fd``, the ``<nvram>`` oned writes."""
     return posixpath.join(vm_dir, common.nvram_file(vm))
 
@@ -90,7 +95,7 @@ def check_size(size: int, what: str) -> None:
         raise BadInput("%s is %d bytes, not a whole number of %d-byte sectors" % (what, size, SECTOR))
 
 
-def volume_size(ctx: Any, name: str) -> Optional[int]:
+def volume_size(ctx: Context, name: str) -> Optional[int]:
     """The NVRAM volume's size (the NVRAM's size), or None when the VM has no such volume."""
     with ctx.step("look for UEFI NVRAM %s" % name):
         found = ctx.sp.volume_or_none(name)
@@ -111,7 +116,7 @@ class Saved:
         return self.found != "absent"
 
 
-def save(ctx: Any, host: str, vm: Any, vm_dir: str, name: str, size: int) -> Saved:
+def save(ctx: Context, host: str, vm: Vm, vm_dir: str, name: str, size: int) -> Saved:
     """Copy the NVRAM file on ``host`` into volume ``name`` (of ``size`` bytes), attached
     there. A missing file, or a symlink (nothing is read through it), is nothing to save.
 
@@ -139,18 +144,18 @@ def save(ctx: Any, host: str, vm: Any, vm_dir: str, name: str, size: int) -> Sav
     return Saved("file", size)
 
 
-def _run_save(node: Any, source: str, device: str, size: int) -> str:
+def _run_save(node: Host, source: str, device: str, size: int) -> str:
     return node.run(["sh", "-c", _SAVE, "sh", source, device, str(size)], timeout=COPY_TIMEOUT,
                     what="save %s" % source).strip()
 
 
-def _resize(ctx: Any, name: str, wanted: int) -> None:
+def _resize(ctx: Context, name: str, wanted: int) -> None:
     """Make the volume the file's size (part of a save, see there)."""
     with ctx.step("resize %s to the NVRAM file's %d bytes" % (name, wanted)):
         ctx.sp.volume_update(name, size=wanted, shrink_ok=True)
 
 
-def restore(ctx: Any, host: str, vm: Any, vm_dir: str, name: str, size: int, *, keep_file: bool = False) -> bool:
+def restore(ctx: Context, host: str, vm: Vm, vm_dir: str, name: str, size: int, *, keep_file: bool = False) -> bool:
     """Make the NVRAM path on ``host`` a regular file holding volume ``name`` (attached there).
 
     With ``keep_file`` a regular file already at the path is left as it is (False). Undo
@@ -167,7 +172,7 @@ def restore(ctx: Any, host: str, vm: Any, vm_dir: str, name: str, size: int, *, 
             return False
     temporary = posixpath.join(vm_dir, ".onesp-nvram-%s" % unique_token(8))
     device = ctx.device_path(name)
-    written = []
+    written: List[bool] = []
 
     def take_back() -> None:
         if written:

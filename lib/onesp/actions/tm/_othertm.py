@@ -14,10 +14,14 @@ import os
 import re
 import subprocess
 import sys
-from typing import Any, List, Sequence
+from typing import TYPE_CHECKING, List, Sequence
 
+from ...context import Context
 from ...disks import is_storpool_tm
 from ...errors import BackendError
+
+if TYPE_CHECKING:
+    from ...one import Vm
 
 _TM_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,31}\Z")
 #: The other drivers' hooks get as long as oned would give them.
@@ -29,13 +33,13 @@ def tm_directory() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[0])))
 
 
-def other_tms(vm: Any) -> List[str]:
+def other_tms(vm: Vm) -> List[str]:
     """TM_MADs of the VM's disks other than StorPool's, each once, in a stable order."""
     found = sorted({str(d.tm_mad) for d in vm.disks if d.tm_mad and not is_storpool_tm(d.tm_mad)})
     return [name for name in found if _TM_NAME.match(name)]
 
 
-def call(ctx: Any, vm: Any, action: str, argv: Sequence[str], caller: str) -> List[str]:
+def call(ctx: Context, vm: Vm, action: str, argv: Sequence[str], caller: str) -> List[str]:
     """Run ``<tm>/<action> <argv> <caller>`` for each other TM, stdin as we got it; the
     first failure stops the action with that driver's first error line. Returns the TMs run."""
     ran: List[str] = []

@@ -10,14 +10,34 @@ offers no snapshots of them and neither do we.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Annotated, Dict, Optional, Sequence
 
-from ... import disks, volumes
+from ... import arguments, disks, volumes
+from ...arguments import HostPath
+from ...context import Context
 from ...errors import AlreadyExists, BadInput, LimitReached, Unsupported
 from ...storpool import ApiExists
 from . import _common as common
 
+if TYPE_CHECKING:
+    from ...one import Disk, Vm
+
 LIMIT_KEY = "DISKSNAPSHOT_LIMIT"
+
+
+@dataclass(frozen=True)
+class SnapshotArgs:
+    """The arguments of every snap_* action: ``<host>:<vm dir>/disk.<n> <snap id> <vm id> <ds id>``."""
+
+    dst: Annotated[HostPath, "<host>:<vm dir>/disk.<n>"]
+    snap_id: Annotated[int, "<snap id>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "SnapshotArgs":
+        a = arguments.arity(action, argv, 4)
+        return cls(HostPath.parse(a[0], "disk"), arguments.snap_id(a[1]), arguments.vm_id(a[2]), arguments.ds_id(a[3]))
 
 
 @dataclass(frozen=True)
@@ -31,11 +51,11 @@ class SnapshotTarget:
     snapshot: str
 
     @property
-    def vm(self) -> Any:
+    def vm(self) -> Vm:
         return self.ref.vm
 
     @property
-    def disk(self) -> Any:
+    def disk(self) -> Disk:
         return self.ref.disk
 
     @property
@@ -43,14 +63,13 @@ class SnapshotTarget:
         return self.ref.volume
 
 
-def target(ctx: Any) -> SnapshotTarget:
-    """Parse ``<host>:<vm dir>/disk.<n> <snap id> <vm id> <ds id>`` and find the disk's volume.
+def target(ctx: Context, args: SnapshotArgs) -> SnapshotTarget:
+    """Find the disk's volume and the snapshot's name for the line's ``args``.
 
     The datastore of the line (the image datastore, or the system datastore for volatile
     disks) configures the StorPool endpoint and the snapshot limit.
     """
-    args = ctx.tm_args()
-    if args.snap_id is None or args.snap_id < 0:
+    if args.snap_id < 0:
         raise BadInput("a disk snapshot id is required, got %s" % args.snap_id)
     ref = common.load_disk(ctx, args.dst, args.vm_id, args.ds_id)
     if not ref.disk.is_volatile and not disks.is_storpool_tm(ref.disk.tm_mad):
@@ -65,7 +84,7 @@ def refuse_cdrom(t: SnapshotTarget) -> None:
         raise Unsupported("disk %d of VM %d is a CD-ROM; CD-ROMs have no snapshots" % (t.disk.disk_id, t.vm.id))
 
 
-def check_limit(ctx: Any, t: SnapshotTarget) -> None:
+def check_limit(ctx: Context, t: SnapshotTarget) -> None:
     """Refuse a snapshot beyond DISKSNAPSHOT_LIMIT, counting the disk's snapshots in oned plus the new one.
 
     Precedence as in the addon: VM user template > the line's datastore > the system
@@ -90,7 +109,7 @@ def _blank(value: Optional[str]) -> bool:
     return not str(value or "").strip()
 
 
-def take(ctx: Any, t: SnapshotTarget) -> bool:
+def take(ctx: Context, t: SnapshotTarget) -> bool:
     """VolumeSnapshot ``<volume>-snap<N>``; an existing one taken from this volume is accepted.
 
     Returns False when the snapshot was already there (a re-run of the same line). The
@@ -118,12 +137,12 @@ def take(ctx: Any, t: SnapshotTarget) -> bool:
     return True
 
 
-def _delete_made(ctx: Any, name: str, ours: Dict[str, bool]) -> None:
+def _delete_made(ctx: Context, name: str, ours: Dict[str, bool]) -> None:
     if ours["made"]:
         volumes.delete_snapshots(ctx, [name])
 
 
-def detach_for_revert(ctx: Any, name: str, host: str, readonly: bool) -> None:
+def detach_for_revert(ctx: Context, name: str, host: str, readonly: bool) -> None:
     """Detach ``name`` from ``host`` so StorPool lets it be reverted; undo attaches it again.
 
     The re-attach is registered before the detach is sent: a detach that took effect but
@@ -138,7 +157,7 @@ def detach_for_revert(ctx: Any, name: str, host: str, readonly: bool) -> None:
     volumes.detach(ctx, name, host, force=False)
 
 
-def revert(ctx: Any, name: str, snapshot: str) -> None:
+def revert(ctx: Context, name: str, snapshot: str) -> None:
     """VolumeRevert in place: name, globalId, tags and template stay; size becomes the snapshot's.
 
     There is no undo: the volume's data is replaced, which is what was asked for.

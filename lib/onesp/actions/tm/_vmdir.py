@@ -18,9 +18,10 @@ import posixpath
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from typing import Any, FrozenSet, Optional
+from typing import FrozenSet, Optional
 
 from ... import host as hosts
+from ...context import Context
 from ...errors import HostError
 from ...naming import unique_token
 
@@ -53,7 +54,7 @@ class Survey:
         return self.source_exists and not self.same
 
 
-def survey(ctx: Any, src_host: str, src_dir: str, dst_host: str, dst_dir: str) -> Survey:
+def survey(ctx: Context, src_host: str, src_dir: str, dst_host: str, dst_dir: str) -> Survey:
     """Look at both directories (three short host commands)."""
     if src_host == dst_host and src_dir == dst_dir:
         return Survey(True, True, True, frozenset(), frozenset())
@@ -85,7 +86,7 @@ def _parse(output: str) -> "tuple[str, FrozenSet[str]]":
     return state, frozenset(n for n in names.split("/") if n and n not in (".", ".."))
 
 
-def make(ctx: Any, host: str, path: str, monitor_marker: Optional[str], existed: Optional[bool] = None) -> None:
+def make(ctx: Context, host: str, path: str, monitor_marker: Optional[str], existed: Optional[bool] = None) -> None:
     """``mkdir -p`` the VM directory; with a marker (system datastore not shared) also write
     ``<sysds>/.monitor`` as the addon does. A directory made here is removed on undo.
 
@@ -110,7 +111,7 @@ def make(ctx: Any, host: str, path: str, monitor_marker: Optional[str], existed:
         node.run(*commands, what="mkdir %s" % path)
 
 
-def copy(ctx: Any, src_host: str, src_dir: str, dst_host: str, dst_dir: str, seen: Survey) -> bool:
+def copy(ctx: Context, src_host: str, src_dir: str, dst_host: str, dst_dir: str, seen: Survey) -> bool:
     """Copy the contents of ``src_dir`` into ``dst_dir`` (made if missing); False if there was
     nothing to copy. Undo removes what the copy added to the destination."""
     if not seen.needs_copy:
@@ -133,7 +134,7 @@ def copy(ctx: Any, src_host: str, src_dir: str, dst_host: str, dst_dir: str, see
     return True
 
 
-def _stream(ctx: Any, src_host: str, src_dir: str, destination: Any, dst_dir: str) -> None:
+def _stream(ctx: Context, src_host: str, src_dir: str, destination: hosts.Host, dst_dir: str) -> None:
     """tar on the source host, its output piped into tar on the destination host."""
     with tempfile.TemporaryFile() as errors:
         sender = hosts.spawn(ctx.config, src_host, [["tar", "-C", src_dir, "--sparse", "-cf", "-", "."]],
@@ -158,7 +159,7 @@ def _stream(ctx: Any, src_host: str, src_dir: str, destination: Any, dst_dir: st
             raise HostError(src_host, "tar -c %s" % src_dir, first[:300], code)
 
 
-def remove(ctx: Any, host: str, path: str) -> None:
+def remove(ctx: Context, host: str, path: str) -> None:
     """Remove the VM directory on ``host`` (a deletion: the last step of an action)."""
     with ctx.step("remove %s on %s" % (path, host)):
         ctx.host(host).remove_tree(path)

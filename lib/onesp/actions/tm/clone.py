@@ -10,23 +10,25 @@ the volume it made (tags nvm and diskid) and changes nothing.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ... import disks
+from ...context import Context
 from ...errors import BadInput
-from ._common import ensure_clone, link_disk, load_disk
+from ._common import ImageDiskArgs, ensure_clone, link_disk, load_disk
+
+#: ``clone``'s arguments, the same as ``ln``'s.
+Args = ImageDiskArgs
 
 
-def run(ctx: Any) -> None:
-    args = ctx.tm_args()
+def run(ctx: Context) -> None:
+    args = Args.parse(ctx.action, ctx.argv)
     ref = load_disk(ctx, args.dst, args.vm_id, args.ds_id)
     if not ref.volume.per_vm:
         raise BadInput("disk %d of VM %d is persistent (CLONE=NO): oned links it with ln, not clone"
                        % (ref.disk_id, ref.vm_id))
-    given = ctx.names.volume_from_source(args.source)
+    given = ctx.names.volume_from_source(args.image.source)
     if given != ref.volume.base:
-        raise BadInput("SOURCE %s does not match disk %d of VM %d (%s)" % (args.source, ref.disk_id, ref.vm_id,
-                                                                           ref.disk.source))
+        raise BadInput("SOURCE %s does not match disk %d of VM %d (%s)" % (args.image.source, ref.disk_id,
+                                                                           ref.vm_id, ref.disk.source))
     qos = disks.qos_vm_disk(ctx.config, ref.vm, ref.disk_id, ref.system_ds)
     created = ensure_clone(ctx, ref, qos)
     link_disk(ctx, args.dst.host, ref.volume.name, args.dst.path, readonly=ref.volume.readonly,

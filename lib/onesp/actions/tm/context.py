@@ -45,14 +45,20 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from typing import Any, BinaryIO, Dict, List, Optional, Set, Tuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, BinaryIO, Dict, List, Optional, Sequence, Set, Tuple
 
-from ... import disks, frontfiles, volumes
+from ... import arguments, disks, frontfiles, volumes
+from ...arguments import HostPath
+from ...context import Context
 from ...errors import BadInput, ConfigError, HostError, Unsupported
 from ...host import check_path
 from ...storpool import ApiExists
 from . import _nvram as uefi
 from ._common import attach_readonly, link_disk, nvram_file, release_other_hosts
+
+if TYPE_CHECKING:
+    from ...one import Datastore, Vm
 
 SECTOR = 512
 ISO_TIMEOUT = 600
@@ -66,8 +72,24 @@ DEPLOYING = (1, 39)
 IsoEntry = Tuple[str, str, Optional[str]]
 
 
-def run(ctx: Any) -> None:
-    args = ctx.tm_args()
+@dataclass(frozen=True)
+class Args:
+    """``context``'s arguments: any number of files, then the disk, the VM and the datastore."""
+
+    files: Annotated[Tuple[str, ...], "<context.sh> [<file>|<file>:<name> ...]"]
+    dst: Annotated[HostPath, "<host>:<vm dir>/disk.<n>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<system ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "Args":
+        a = arguments.arity(action, argv, 3, 10000)
+        return cls(tuple(arguments.context_file(f) for f in a[:-3]), HostPath.parse(a[-3], "destination"),
+                   arguments.vm_id(a[-2]), arguments.ds_id(a[-1]))
+
+
+def run(ctx: Context) -> None:
+    args = Args.parse(ctx.action, ctx.argv)
     dst = args.dst
     if dst.disk_id is None:
         raise BadInput("%s is not a disk path" % dst)
@@ -100,7 +122,7 @@ def run(ctx: Any) -> None:
 # -- the ISO ----------------------------------------------------------------------------------------
 
 
-def _write_iso(ctx: Any, vm: Any, name: str, entries: List[IsoEntry], dst: Any, system_ds: Any) -> None:
+def _write_iso(ctx: Context, vm: Vm, name: str, entries: List[IsoEntry], dst: HostPath, system_ds: Datastore) -> None:
     """Build the ISO, put it on volume ``name`` attached to the host and point ``disk.<n>`` at it."""
     tags = None
     if ctx.config.TAG_CONTEXT_ISO:
@@ -119,7 +141,7 @@ def _write_iso(ctx: Any, vm: Any, name: str, entries: List[IsoEntry], dst: Any, 
         volumes.attach(ctx, name, dst.host, readonly=True)
 
 
-def iso_entries(files: Tuple[str, ...]) -> List[Tuple[str, str]]:
+def iso_entries(files: Tuple[str, ...]) -> List[IsoEntry]:
     """(source path, name in the ISO, None) for each argument; refuses anything but plain files."""
     if not files:
         raise BadInput("no context files given")
@@ -192,7 +214,7 @@ def iso_tool(configured: str) -> List[str]:
     return tool
 
 
-def build_iso(ctx: Any, entries: List[IsoEntry], staging: str) -> str:
+def build_iso(ctx: Context, entries: List[IsoEntry], staging: str) -> str:
     """Copy the entries into ``staging/files`` and pack them; returns the ISO's path."""
     tree = os.path.join(staging, "files")
     os.mkdir(tree, 0o700)
@@ -225,7 +247,7 @@ def build_iso(ctx: Any, entries: List[IsoEntry], staging: str) -> str:
     return iso
 
 
-def _create_or_resize(ctx: Any, name: str, size: int, template: str, tags: Optional[Dict[str, str]]) -> bool:
+def _create_or_resize(ctx: Context, name: str, size: int, template: str, tags: Optional[Dict[str, str]]) -> bool:
     """Create the ISO volume (True), or fit an existing one to the new ISO (False)."""
     with ctx.step("create volume %s" % name):
         entry = volumes.undo_new_volume(ctx, name, tags)
@@ -241,7 +263,7 @@ def _create_or_resize(ctx: Any, name: str, size: int, template: str, tags: Optio
 # -- UEFI NVRAM --------------------------------------------------------------------------------------
 
 
-def wants_nvram(vm: Any) -> bool:
+def wants_nvram(vm: Vm) -> bool:
     """``T_OS_NVRAM="storpool..."``: the VM's UEFI variables live on StorPool."""
     return bool(vm.t_os_nvram) and str(vm.t_os_nvram).startswith("storpool")
 
@@ -256,7 +278,7 @@ def nvram_template(spec: str) -> Optional[str]:
     return None
 
 
-def _nvram_source(ctx: Any, vm: Any) -> Tuple[Optional[BinaryIO], int]:
+def _nvram_source(ctx: Context, vm: Vm) -> Tuple[Optional[BinaryIO], int]:
     """(the opened NVRAM template, its size) when the VM's NVRAM volume must be made now;
     (None, the volume's size) when it exists.
 
@@ -285,7 +307,7 @@ def _nvram_source(ctx: Any, vm: Any) -> Tuple[Optional[BinaryIO], int]:
     return handle, size
 
 
-def _nvram(ctx: Any, vm: Any, host: str, vm_dir: str, system_ds: Any, source: Tuple[Optional[BinaryIO], int]) -> None:
+def _nvram(ctx: Context, vm: Vm, host: str, vm_dir: str, system_ds: Datastore, source: Tuple[Optional[BinaryIO], int]) -> None:
     """Create the NVRAM volume from the template (when one is given), attach it to ``host``
     and, at a deploy, write it to the NVRAM file in the VM directory."""
     name = ctx.names.nvram(vm.id)

@@ -16,9 +16,12 @@ DELAY_DELETE so its data stays recoverable for that time.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from dataclasses import dataclass
+from typing import Annotated, Dict, Optional, Sequence
 
-from ... import disks, libvirt, limits, volumes
+from ... import arguments, disks, libvirt, limits, volumes
+from ...arguments import HostPath
+from ...context import Context
 from ...storpool import ApiExists
 from ._common import load_disk
 
@@ -26,8 +29,25 @@ from ._common import load_disk
 LCM_HOTPLUG_SAVEAS = 26
 
 
-def run(ctx: Any) -> None:
-    args = ctx.tm_args()
+@dataclass(frozen=True)
+class Args:
+    """``cpds``'s arguments."""
+
+    src: Annotated[HostPath, "<host>:<vm dir>/disk.<n>"]
+    source: Annotated[str, "<SOURCE>"]
+    snap_id: Annotated[int, "<snap id>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<image ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "Args":
+        a = arguments.arity(action, argv, 5)
+        return cls(HostPath.parse(a[0], "disk"), arguments.image_source(a[1]), arguments.snap_id(a[2]),
+                   arguments.vm_id(a[3]), arguments.ds_id(a[4]))
+
+
+def run(ctx: Context) -> None:
+    args = Args.parse(ctx.action, ctx.argv)
     ref = load_disk(ctx, args.src, args.vm_id, args.ds_id)
     target = ctx.names.volume_from_source(args.source)
     source = ref.volume.name
@@ -42,7 +62,7 @@ def run(ctx: Any) -> None:
         _copy(ctx, target, source, parent, template, tags)
 
 
-def _copy(ctx: Any, target: str, source: str, parent: Optional[str], template: Optional[str],
+def _copy(ctx: Context, target: str, source: str, parent: Optional[str], template: Optional[str],
           tags: Dict[str, str]) -> None:
     try:
         _create(ctx, target, source, parent, template, tags)
@@ -56,7 +76,7 @@ def _copy(ctx: Any, target: str, source: str, parent: Optional[str], template: O
         _create(ctx, target, source, parent, template, tags)
 
 
-def _create(ctx: Any, target: str, source: str, parent: Optional[str], template: Optional[str],
+def _create(ctx: Context, target: str, source: str, parent: Optional[str], template: Optional[str],
             tags: Dict[str, str]) -> None:
     what = "snapshot %s" % parent if parent else "volume %s" % source
     with ctx.step("copy %s to volume %s" % (what, target)):

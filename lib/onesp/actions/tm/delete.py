@@ -20,16 +20,36 @@ or disk that is already gone is success.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, List, Optional, Sequence
 
-from ... import disks, limits, volumes
+from ... import arguments, disks, limits, volumes
+from ...arguments import HostPath
+from ...context import Context
 from ...disks import DiskVolume
 from ...storpool import ApiBusy, ApiNotFound
 from ._common import delete_vm_snapshots, on_host
 
+if TYPE_CHECKING:
+    from ...one import Disk, Vm
 
-def run(ctx: Any) -> Optional[str]:
-    args = ctx.tm_args()
+
+@dataclass(frozen=True)
+class Args:
+    """``delete``'s arguments."""
+
+    dst: Annotated[HostPath, "<host>:<vm dir>[/disk.<n>]"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "Args":
+        a = arguments.arity(action, argv, 3)
+        return cls(HostPath.parse(a[0], "path"), arguments.vm_id(a[1]), arguments.ds_id(a[2]))
+
+
+def run(ctx: Context) -> Optional[str]:
+    args = Args.parse(ctx.action, ctx.argv)
     path = args.dst
     with ctx.step("read datastore %d" % args.ds_id):
         datastore = ctx.one.datastore(args.ds_id)
@@ -49,7 +69,7 @@ def run(ctx: Any) -> Optional[str]:
     return "host %s is unreachable: the StorPool part is done, removing %s there was skipped" % (path.host, path.path)
 
 
-def _delete_disk(ctx: Any, vm: Any, disk_id: int) -> None:
+def _delete_disk(ctx: Context, vm: Vm, disk_id: int) -> None:
     if not vm.has_disk(disk_id):
         ctx.log.info("VM %d has no disk %d any more; only its path on the host is removed", vm.id, disk_id)
         return
@@ -63,7 +83,7 @@ def _delete_disk(ctx: Any, vm: Any, disk_id: int) -> None:
     delete_vm_snapshots(ctx, vm, [volume.name])
 
 
-def _delete_volume(ctx: Any, vm: Any, volume: DiskVolume) -> bool:
+def _delete_volume(ctx: Context, vm: Vm, volume: DiskVolume) -> bool:
     """A per-VM volume; CDROM/IMMUT clones are copies of an image, deleted at once as by the addon.
     Returns False when it was already gone."""
     keep = volume.type_tag not in ("CDROM", "IMMUT")
@@ -71,12 +91,12 @@ def _delete_volume(ctx: Any, vm: Any, volume: DiskVolume) -> bool:
     return volumes.delete(ctx, volume.name, tags=ctx.tags.vm_group(vm.id), delayed=keep, remote_backup=remote or None)
 
 
-def _delete_disk_snapshots(ctx: Any, disk: Any, volume: DiskVolume) -> None:
+def _delete_disk_snapshots(ctx: Context, disk: Disk, volume: DiskVolume) -> None:
     """The disk snapshots of a per-VM volume: they would otherwise outlive it as orphans."""
     volumes.delete_snapshots(ctx, [ctx.names.disk_snapshot(volume.name, snap.id) for snap in disk.snapshots])
 
 
-def _give_back(ctx: Any, volume: DiskVolume) -> None:
+def _give_back(ctx: Context, volume: DiskVolume) -> None:
     """The persistent image's own volume: detached everywhere and stripped of the VM's tags
     (and, with SP_DISK_LIMITS, of the disk's limits).
 
@@ -98,7 +118,7 @@ def _give_back(ctx: Any, volume: DiskVolume) -> None:
                   limits=limits.NONE if limits.enabled(ctx.config) else None)
 
 
-def _delete_system_volumes(ctx: Any, vm: Any) -> None:
+def _delete_system_volumes(ctx: Context, vm: Vm) -> None:
     """Volatile disks, context ISO, NVRAM and vTPM state volume of the VM (each by its exact name).
 
     The VM snapshots of all of them are deleted by their exact names whether or not the

@@ -9,10 +9,12 @@ copied VM directory is removed from the destination (last).
 
 from __future__ import annotations
 
-from typing import Any
-
+from ...context import Context
 from . import _livemigration as livemigration
 
+#: ``failmigrate``'s arguments, the same as the other migrate hooks'.
+Args = livemigration.MigrateArgs
 
-def run(ctx: Any) -> None:
-    livemigration.release(ctx, "failmigrate", source=False)
+
+def run(ctx: Context) -> None:
+    livemigration.release(ctx, Args.parse(ctx.action, ctx.argv), "failmigrate", source=False)

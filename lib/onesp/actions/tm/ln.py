@@ -15,16 +15,18 @@ makes the action fail with a clear line instead of ripping the disk away from it
 
 from __future__ import annotations
 
-from typing import Any
-
 from ... import disks, limits, volumes
+from ...context import Context
 from ...errors import BadInput, NotFound, Unsupported
 from ...storpool import ApiNotFound
-from ._common import DiskRef, disk_tags, ensure_clone, link_disk, load_disk, release_other_hosts
+from ._common import DiskRef, ImageDiskArgs, disk_tags, ensure_clone, link_disk, load_disk, release_other_hosts
+
+#: ``ln``'s arguments, the same as ``clone``'s.
+Args = ImageDiskArgs
 
 
-def run(ctx: Any) -> None:
-    args = ctx.tm_args()
+def run(ctx: Context) -> None:
+    args = Args.parse(ctx.action, ctx.argv)
     ref = load_disk(ctx, args.dst, args.vm_id, args.ds_id)
     disk = ref.disk
     if disk.shareable:
@@ -32,9 +34,9 @@ def run(ctx: Any) -> None:
     if disk.is_immutable and not disk.is_cdrom:
         raise Unsupported("disk %d of VM %d: IMMUTABLE images are supported only as CDROM" % (ref.disk_id, ref.vm_id))
     base = ref.volume.base if ref.volume.per_vm else ref.volume.name
-    if ctx.names.volume_from_source(args.source) != base:
-        raise BadInput("SOURCE %s does not match disk %d of VM %d (%s)" % (args.source, ref.disk_id, ref.vm_id,
-                                                                           disk.source))
+    if ctx.names.volume_from_source(args.image.source) != base:
+        raise BadInput("SOURCE %s does not match disk %d of VM %d (%s)" % (args.image.source, ref.disk_id,
+                                                                           ref.vm_id, disk.source))
     if disk.is_cdrom:
         _link_cdrom(ctx, args, ref)
     elif ref.volume.per_vm:
@@ -44,7 +46,7 @@ def run(ctx: Any) -> None:
         _link_persistent(ctx, args, ref)
 
 
-def _link_cdrom(ctx: Any, args: Any, ref: DiskRef) -> None:
+def _link_cdrom(ctx: Context, args: Args, ref: DiskRef) -> None:
     qos = disks.qos_persistent(ctx.config, ref.vm, ref.disk_id, None, ref.system_ds, None, cdrom=True)
     created = ensure_clone(ctx, ref, qos)
     release_other_hosts(ctx, ref.vm, [ref.volume.name], args.dst.host)
@@ -52,7 +54,7 @@ def _link_cdrom(ctx: Any, args: Any, ref: DiskRef) -> None:
               attach_undo=created)
 
 
-def _link_persistent(ctx: Any, args: Any, ref: DiskRef) -> None:
+def _link_persistent(ctx: Context, args: Args, ref: DiskRef) -> None:
     name = ref.volume.name
     disk_limits = limits.for_disk(ctx.config, ref.disk)
     image = None

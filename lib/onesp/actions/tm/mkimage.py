@@ -14,11 +14,17 @@ from an earlier run of the same action is never formatted again: a guest may alr
 from __future__ import annotations
 
 import shlex
-from typing import Any, List
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, List, Sequence
 
-from ... import disks, limits, volumes
+from ... import arguments, disks, limits, volumes
+from ...arguments import HostPath
+from ...context import Context
 from ...errors import BadInput, Unsupported
 from ._common import attach_readonly, disk_tags, link_disk, load_disk, owner_tags
+
+if TYPE_CHECKING:
+    from ...one import Disk
 
 #: File systems mkimage makes, with the option that lets mkfs use a whole device unasked.
 FILESYSTEMS = {"ext2": ["-F"], "ext3": ["-F"], "ext4": ["-F"], "xfs": ["-f"], "btrfs": ["-f"], "vfat": []}
@@ -26,16 +32,33 @@ FILESYSTEMS = {"ext2": ["-F"], "ext3": ["-F"], "ext4": ["-F"], "xfs": ["-f"], "b
 FORMAT_TIMEOUT = 3600
 
 
-def run(ctx: Any) -> None:
-    args = ctx.tm_args()
+@dataclass(frozen=True)
+class Args:
+    """``mkimage``'s arguments."""
+
+    size_mb: Annotated[int, "<size MB>"]
+    fmt: Annotated[str, "<format>"]
+    dst: Annotated[HostPath, "<host>:<vm dir>/disk.<n>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<system ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "Args":
+        a = arguments.arity(action, argv, 5)
+        return cls(arguments.size_mb(a[0]), arguments.disk_format(a[1]), HostPath.parse(a[2], "destination"),
+                   arguments.vm_id(a[3]), arguments.ds_id(a[4]))
+
+
+def run(ctx: Context) -> None:
+    args = Args.parse(ctx.action, ctx.argv)
     if args.fmt != "raw":
         raise Unsupported("volatile disks on StorPool are raw block devices; format %s is not supported" % args.fmt)
-    make_volatile(ctx, args, swap=False)
+    make_volatile(ctx, args.dst, args.size_mb, args.vm_id, args.ds_id, swap=False)
 
 
-def make_volatile(ctx: Any, args: Any, swap: bool) -> None:
-    """Create, format (swap or FS) and link the volatile disk at ``args.dst``."""
-    ref = load_disk(ctx, args.dst, args.vm_id, args.ds_id)
+def make_volatile(ctx: Context, dst: HostPath, size_mb: int, vm_id: int, ds_id: int, swap: bool) -> None:
+    """Create, format (swap or FS) and link the volatile disk at ``dst``."""
+    ref = load_disk(ctx, dst, vm_id, ds_id)
     disk = ref.disk
     what = "disk %d of VM %d" % (ref.disk_id, ref.vm_id)
     if not disk.is_volatile:
@@ -50,15 +73,15 @@ def make_volatile(ctx: Any, args: Any, swap: bool) -> None:
     disk_limits = limits.for_disk(ctx.config, disk)
     name = ref.volume.name
     qos = disks.qos_vm_disk(ctx.config, ref.vm, ref.disk_id, ref.system_ds)
-    created = volumes.create(ctx, name, size_mb=args.size_mb, template=ctx.names.template(args.ds_id),
+    created = volumes.create(ctx, name, size_mb=size_mb, template=ctx.names.template(ds_id),
                              tags=disk_tags(ctx, ref, qos), owner=owner_tags(ctx, ref.vm_id, ref.disk_id),
                              limits=disk_limits)
-    host = args.dst.host
+    host = dst.host
     if not created or not command:
-        link_disk(ctx, host, name, args.dst.path, readonly=ref.volume.readonly, system_ds=ref.system_ds,
+        link_disk(ctx, host, name, dst.path, readonly=ref.volume.readonly, system_ds=ref.system_ds,
                   attach_undo=created)
         return
-    link_disk(ctx, host, name, args.dst.path, readonly=False, system_ds=ref.system_ds)
+    link_disk(ctx, host, name, dst.path, readonly=False, system_ds=ref.system_ds)
     device = ctx.device_path(name)
     with ctx.step("%s %s on %s" % (command[0], name, host)):
         ctx.host(host).run(command + [device], timeout=FORMAT_TIMEOUT, what="%s %s" % (command[0], device))
@@ -67,7 +90,7 @@ def make_volatile(ctx: Any, args: Any, swap: bool) -> None:
         volumes.attach(ctx, name, host, readonly=True)
 
 
-def _format_command(ctx: Any, disk: Any, swap: bool) -> List[str]:
+def _format_command(ctx: Context, disk: Disk, swap: bool) -> List[str]:
     """argv (without the device) that prepares the volume, or [] for a blank disk."""
     if swap:
         return shlex.split(str(ctx.config.MKSWAP)) + ["-L", "swap"]

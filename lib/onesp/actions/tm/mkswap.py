@@ -6,10 +6,31 @@ written on the host with ``mkswap -L swap`` (MKSWAP), as the addon labels it.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Sequence
 
+from ... import arguments
+from ...arguments import HostPath
+from ...context import Context
 from .mkimage import make_volatile
 
 
-def run(ctx: Any) -> None:
-    make_volatile(ctx, ctx.tm_args(), swap=True)
+@dataclass(frozen=True)
+class Args:
+    """``mkswap``'s arguments."""
+
+    size_mb: Annotated[int, "<size MB>"]
+    dst: Annotated[HostPath, "<host>:<vm dir>/disk.<n>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<system ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "Args":
+        a = arguments.arity(action, argv, 4)
+        return cls(arguments.size_mb(a[0]), HostPath.parse(a[1], "destination"), arguments.vm_id(a[2]),
+                   arguments.ds_id(a[3]))
+
+
+def run(ctx: Context) -> None:
+    args = Args.parse(ctx.action, ctx.argv)
+    make_volatile(ctx, args.dst, args.size_mb, args.vm_id, args.ds_id, swap=True)

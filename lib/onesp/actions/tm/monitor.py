@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any, List
+from typing import List
 
+from ...context import Context
 from . import _monitoring as monitoring
 
 MONITORD_CONF = "/etc/one/monitord.conf"
 
 
-def run(ctx: Any) -> str:
+def run(ctx: Context) -> str:
     ds_id, action = ctx.ds_action()
     datastore = action.datastore
     template = ctx.names.template(datastore.id)
@@ -33,7 +34,7 @@ def run(ctx: Any) -> str:
     return result.lines()
 
 
-def collect(ctx: Any, ds_id: int) -> List[str]:
+def collect(ctx: Context, ds_id: int) -> List[str]:
     """The ``VM=[...]`` lines of every VM on datastore ``ds_id``."""
     stored = bool(ctx.config.SP_SPACE_USED_LVMWAY)
     with ctx.step("read the space used by StorPool volumes"):
@@ -47,7 +48,7 @@ def collect(ctx: Any, ds_id: int) -> List[str]:
     return [report.line() for report in found]
 
 
-def send(ctx: Any, lines: List[str]) -> None:
+def send(ctx: Context, lines: List[str]) -> None:
     """Hand the VM lines to monitord; a failure is logged, the capacity is still reported."""
     if not lines:
         return

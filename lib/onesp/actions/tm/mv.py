@@ -21,9 +21,11 @@ directory is the last step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, Annotated, List, Optional, Sequence, Tuple
 
-from ... import disks
+from ... import arguments, disks
+from ...arguments import HostPath
+from ...context import Context
 from ...errors import BadInput, OnespError
 from . import _common as common
 from . import _migration as migration
@@ -32,9 +34,28 @@ from . import _nvram as uefi
 from . import _vmdir as vmdir
 from ._migration import VmVolume
 
+if TYPE_CHECKING:
+    from ...one import Datastore, Vm
 
-def run(ctx: Any) -> None:
-    args = ctx.tm_args()
+
+@dataclass(frozen=True)
+class Args:
+    """``mv``'s arguments: where the disk or directory is, where it goes, the VM, the datastore."""
+
+    src: Annotated[HostPath, "<src host>:<path>"]
+    dst: Annotated[HostPath, "<dst host>:<path>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "Args":
+        a = arguments.arity(action, argv, 4)
+        return cls(HostPath.parse(a[0], "source"), HostPath.parse(a[1], "destination"), arguments.vm_id(a[2]),
+                   arguments.ds_id(a[3]))
+
+
+def run(ctx: Context) -> None:
+    args = Args.parse(ctx.action, ctx.argv)
     src, dst = args.src, args.dst
     if src.host == dst.host and src.path == dst.path:
         ctx.log.info("%s is already where it should be", dst)
@@ -47,20 +68,20 @@ def run(ctx: Any) -> None:
     with ctx.step("read datastore %d" % args.ds_id):
         datastore = ctx.one.datastore(args.ds_id)
     ctx.use_datastore(datastore)
-    if dst.is_disk:
-        move_disk(ctx, args, vm, plan, datastore)
+    if dst.disk_id is not None:
+        move_disk(ctx, args, dst.disk_id, vm, plan, datastore)
     else:
         move_directory(ctx, args, vm, plan, datastore)
 
 
-def move_disk(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, datastore: Any) -> None:
-    disk = vm.disk(args.dst.disk_id)
+def move_disk(ctx: Context, args: Args, disk_id: int, vm: Vm, plan: moves.MovePlan, datastore: Datastore) -> None:
+    disk = vm.disk(disk_id)
     volume = migration.member(vm, disks.disk_volume(ctx.names, vm.id, disk), datastore.id)
     system_ds = common.system_datastore(ctx, vm, args.dst)
     move_volumes(ctx, args, plan, [volume], system_ds, _clients(ctx, args, vm, plan))
 
 
-def move_directory(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan, system_ds: Any) -> None:
+def move_directory(ctx: Context, args: Args, vm: Vm, plan: moves.MovePlan, system_ds: Datastore) -> None:
     src, dst = args.src, args.dst
     own = [v for v in migration.vm_members(ctx, vm, system_ds.id, True) if v.type_tag in ("CNTXT", "NVRAM")]
     clients = _clients(ctx, args, vm, plan) if own else None
@@ -100,7 +121,7 @@ class Clients:
     earlier: Tuple[int, ...]  # the VM's earlier hosts, whose attachments a resume from undeploy removes
 
 
-def _clients(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan) -> Clients:
+def _clients(ctx: Context, args: Args, vm: Vm, plan: moves.MovePlan) -> Clients:
     source = ctx.client_id(args.src.host) if plan.detach != "none" else None
     destination = ctx.client_id(args.dst.host) if plan.attach else None
     earlier: Tuple[int, ...] = ()
@@ -109,7 +130,7 @@ def _clients(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan) -> Clients:
     return Clients(source, destination, earlier)
 
 
-def move_volumes(ctx: Any, args: Any, plan: moves.MovePlan, volumes: List[VmVolume], system_ds: Any,
+def move_volumes(ctx: Context, args: Args, plan: moves.MovePlan, volumes: List[VmVolume], system_ds: Datastore,
                  clients: Clients) -> List[VmVolume]:
     """Reassign ``volumes`` as ``plan`` says and point their ``disk.<n>`` on the destination at
     them; returns the volumes that moved (an absent NVRAM is not among them)."""
@@ -128,7 +149,7 @@ def move_volumes(ctx: Any, args: Any, plan: moves.MovePlan, volumes: List[VmVolu
     return done
 
 
-def _earlier_clients(ctx: Any, vm: Any, dst_host: str) -> List[int]:
+def _earlier_clients(ctx: Context, vm: Vm, dst_host: str) -> List[int]:
     """Client ids of the other hosts this VM has been placed on; unknown ones are skipped."""
     clients: List[int] = []
     for host in common.other_hosts(vm, dst_host):
@@ -142,7 +163,7 @@ def _earlier_clients(ctx: Any, vm: Any, dst_host: str) -> List[int]:
     return clients
 
 
-def _copies_files(ctx: Any, src: Any, system_ds: Any) -> bool:
+def _copies_files(ctx: Context, src: HostPath, system_ds: Datastore) -> bool:
     """SP_SYSTEM=ssh on the destination datastore, or on the one the directory comes from."""
     if str(ctx.config.SP_SYSTEM) == "ssh":
         return True

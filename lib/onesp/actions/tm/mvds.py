@@ -16,16 +16,39 @@ already true.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Dict, Optional, Sequence
 
-from ... import disks, limits, volumes
+from ... import arguments, disks, limits, volumes
+from ...arguments import HostPath
+from ...context import Context
 from ...errors import NotFound, OnespError
 from ...storpool import ApiBusy, ApiExists, ApiNotFound
-from ._common import delete_vm_snapshots, load_disk, on_host
+from ._common import DiskRef, delete_vm_snapshots, load_disk, on_host
+
+if TYPE_CHECKING:
+    from ...limits import DiskLimits
+    from ...one import Image
 
 
-def run(ctx: Any) -> Optional[str]:
-    args = ctx.tm_args()
+@dataclass(frozen=True)
+class Args:
+    """``mvds``'s arguments."""
+
+    src: Annotated[HostPath, "<host>:<vm dir>/disk.<n>"]
+    source: Annotated[str, "<SOURCE>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<image ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "Args":
+        a = arguments.arity(action, argv, 4)
+        return cls(HostPath.parse(a[0], "disk"), arguments.image_source(a[1]), arguments.vm_id(a[2]),
+                   arguments.ds_id(a[3]))
+
+
+def run(ctx: Context) -> Optional[str]:
+    args = Args.parse(ctx.action, ctx.argv)
     ref = load_disk(ctx, args.src, args.vm_id, args.ds_id)
     current = ref.volume.name
     target = ctx.names.volume_from_source(args.source)
@@ -48,7 +71,7 @@ def run(ctx: Any) -> Optional[str]:
         args.src.host, args.src.path)
 
 
-def _find(ctx: Any, current: str, target: str) -> "tuple[str, Dict[str, Any]]":
+def _find(ctx: Context, current: str, target: str) -> "tuple[str, Dict[str, Any]]":
     """The volume to give back: the disk's, or the SOURCE one if an earlier run renamed it already."""
     for name in (current, target) if current != target else (current,):
         info = ctx.sp.volume_or_none(name)
@@ -58,7 +81,7 @@ def _find(ctx: Any, current: str, target: str) -> "tuple[str, Dict[str, Any]]":
                    if current != target else "volume %s does not exist: the disk has nothing to give back" % current)
 
 
-def _image_of(ctx: Any, target: str, ref: Any) -> Any:
+def _image_of(ctx: Context, target: str, ref: DiskRef) -> Optional[Image]:
     """The image that owns SOURCE (a save-as target is another image than the disk's)."""
     parsed = ctx.names.parse(target)
     image_id = parsed.image_id if parsed is not None and parsed.kind == "image" else ref.disk.image_id
@@ -66,13 +89,14 @@ def _image_of(ctx: Any, target: str, ref: Any) -> Any:
         return None
     with ctx.step("read image %d" % image_id):
         try:
-            return ctx.one.image(image_id)
+            image: Image = ctx.one.image(image_id)
+            return image
         except NotFound:
             ctx.log.info("image %d is gone; its QoS class is not used", image_id)
             return None
 
 
-def _detach_everywhere(ctx: Any, name: str, host: str, readonly: bool) -> None:
+def _detach_everywhere(ctx: Context, name: str, host: str, readonly: bool) -> None:
     """Detach from all clients; on failure later the disk is attached to its host again."""
     ctx.undo(_attach_again, ctx, name, host, readonly, label="attach %s to %s again" % (name, host))
     with ctx.step("detach %s from all hosts" % name):
@@ -84,7 +108,7 @@ def _detach_everywhere(ctx: Any, name: str, host: str, readonly: bool) -> None:
             ctx.log.warning("READONLY volume %s stays attached where it is open: %s", name, exc)
 
 
-def _attach_again(ctx: Any, name: str, host: str, readonly: bool) -> None:
+def _attach_again(ctx: Context, name: str, host: str, readonly: bool) -> None:
     try:
         client = ctx.client_id(host)
     except OnespError as exc:
@@ -97,8 +121,8 @@ def _attach_again(ctx: Any, name: str, host: str, readonly: bool) -> None:
         pass
 
 
-def _rename(ctx: Any, name: str, target: str, tags: Dict[str, str], info: Dict[str, Any],
-            template: Optional[str], cleared: Optional[Any] = None) -> None:
+def _rename(ctx: Context, name: str, target: str, tags: Dict[str, str], info: Dict[str, Any],
+            template: Optional[str], cleared: Optional[DiskLimits] = None) -> None:
     """Rename to SOURCE (deferred save-as) with the released tags, in one call.
 
     The undo is registered first, so a rename whose answer was lost is reverted as well;
@@ -112,7 +136,7 @@ def _rename(ctx: Any, name: str, target: str, tags: Dict[str, str], info: Dict[s
         ctx.sp.volume_update(name, rename=target, tags=tags, template=template, **policy)
 
 
-def _rename_back(ctx: Any, target: str, name: str, tags: Dict[str, str], template: Optional[str],
+def _rename_back(ctx: Context, target: str, name: str, tags: Dict[str, str], template: Optional[str],
                  policy: Dict[str, Any]) -> None:
     try:
         ctx.sp.volume_update(target, rename=name, tags=tags, template=template, **policy)

@@ -1,6 +1,6 @@
 """tm postbackup: remove what prebackup left once the backup datastore has the copies.
 
-``postbackup <host>:<vm dir> <disk ids> <deploy id> [<backup job id>] <vm id> <sys ds id>``,
+``postbackup <host>:<vm dir> <disk ids a:b:c> <deploy id> [<backup job id>] <vm id> <sys ds id>``,
 the VM document on stdin. Deletes exactly the snapshots prebackup recorded in
 ``<vm dir>/backup/.storpool_snapshots`` and then the backup directory. Nothing recorded
 (already cleaned) is success.
@@ -8,16 +8,18 @@ the VM document on stdin. Deletes exactly the snapshots prebackup recorded in
 
 from __future__ import annotations
 
-from typing import Any
-
+from ...context import Context
 from . import _backups as backups
 
+#: ``postbackup``'s arguments, the same as every backup hook's.
+Args = backups.BackupArgs
 
-def cleanup(ctx: Any) -> None:
-    j = backups.job(ctx)
+
+def cleanup(ctx: Context, args: backups.BackupArgs) -> None:
+    j = backups.job(ctx, args)
     removed = backups.clean(ctx, j)
     ctx.log.info("deleted %d backup snapshot(s) of VM %d", removed, j.vm.id)
 
 
-def run(ctx: Any) -> None:
-    cleanup(ctx)
+def run(ctx: Context) -> None:
+    cleanup(ctx, Args.parse(ctx.action, ctx.argv))

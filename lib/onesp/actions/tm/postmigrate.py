@@ -10,10 +10,12 @@ failure here; a re-run finishes the job.
 
 from __future__ import annotations
 
-from typing import Any
-
+from ...context import Context
 from . import _livemigration as livemigration
 
+#: ``postmigrate``'s arguments, the same as the other migrate hooks'.
+Args = livemigration.MigrateArgs
 
-def run(ctx: Any) -> None:
-    livemigration.release(ctx, "postmigrate", source=True)
+
+def run(ctx: Context) -> None:
+    livemigration.release(ctx, Args.parse(ctx.action, ctx.argv), "postmigrate", source=True)

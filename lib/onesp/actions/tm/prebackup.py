@@ -25,15 +25,18 @@ from __future__ import annotations
 
 import shlex
 import time
-from typing import Any
 
 from ... import libvirt
+from ...context import Context
 from . import _backups as backups
 from . import _firmware as firmware
 
+#: ``prebackup``'s arguments, the same as every backup hook's.
+Args = backups.BackupArgs
 
-def backup(ctx: Any, live: bool) -> None:
-    j = backups.job(ctx)
+
+def backup(ctx: Context, args: backups.BackupArgs, live: bool) -> None:
+    j = backups.job(ctx, args)
     backups.check_full(j.vm)
     disk_volumes = backups.disk_volumes(ctx, j)
     client = ctx.client_id(j.host)
@@ -71,5 +74,5 @@ def backup(ctx: Any, live: bool) -> None:
         ctx.sp.reassign([{"snapshot": name, "detach": [client], "force": True} for name in names])
 
 
-def run(ctx: Any) -> None:
-    backup(ctx, live=False)
+def run(ctx: Context) -> None:
+    backup(ctx, Args.parse(ctx.action, ctx.argv), live=False)

@@ -22,8 +22,7 @@ and written into the new one, where its next deploy will look.
 
 from __future__ import annotations
 
-from typing import Any
-
+from ...context import Context
 from ...errors import Unsupported
 from . import _livemigration as livemigration
 from . import _migration as migration
@@ -31,9 +30,12 @@ from . import _nvram as uefi
 from . import _vmdir as vmdir
 from ._migration import Change
 
+#: ``premigrate``'s arguments, the same as the other migrate hooks'.
+Args = livemigration.MigrateArgs
 
-def run(ctx: Any) -> None:
-    m = livemigration.prepare(ctx)
+
+def run(ctx: Context) -> None:
+    m = livemigration.prepare(ctx, Args.parse(ctx.action, ctx.argv))
     if m is None:
         return
     args = m.args

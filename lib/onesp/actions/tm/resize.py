@@ -9,14 +9,32 @@ as the size.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Sequence
 
-from ... import disks, limits, volumes
+from ... import arguments, disks, limits, volumes
+from ...arguments import HostPath
+from ...context import Context
 from ...errors import BadInput
 
 
-def run(ctx: Any) -> None:
-    args = ctx.tm_args()
+@dataclass(frozen=True)
+class Args:
+    """``resize``'s arguments."""
+
+    dst: Annotated[HostPath, "<host>:<vm dir>/disk.<n>"]
+    size_mb: Annotated[int, "<size MB>"]
+    vm_id: Annotated[int, "<vm id>"]
+    ds_id: Annotated[int, "<ds id>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "Args":
+        a = arguments.arity(action, argv, 4)
+        return cls(HostPath.parse(a[0], "disk"), arguments.size_mb(a[1]), arguments.vm_id(a[2]), arguments.ds_id(a[3]))
+
+
+def run(ctx: Context) -> None:
+    args = Args.parse(ctx.action, ctx.argv)
     if args.dst.disk_id is None:
         raise BadInput("%s is not a disk path" % args.dst)
     vm = ctx.one.vm(args.vm_id)

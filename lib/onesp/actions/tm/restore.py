@@ -24,9 +24,12 @@ from __future__ import annotations
 import json
 import posixpath
 import shlex
-from typing import Any, Dict, List, Tuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Dict, List, Sequence, Tuple
 
-from ... import disks
+from ... import arguments, disks
+from ...arguments import HostPath
+from ...context import Context
 from ...disks import DiskVolume
 from ...errors import BackendError, BadInput, NotFound, OnespError, Unsupported
 from ...naming import unique_token
@@ -36,11 +39,31 @@ from . import _backups as backups
 from . import _common as common
 from . import _firmware as firmware
 
+if TYPE_CHECKING:
+    from ...host import Host
+
 SAFETY_MARK = "tmRestore"
 
 
-def run(ctx: Any) -> None:
-    args = ctx.tm_args()
+@dataclass(frozen=True)
+class Args:
+    """``restore``'s arguments."""
+
+    dst: Annotated[HostPath, "<host>:<vm dir>"]
+    vm_id: Annotated[int, "<vm id>"]
+    image_id: Annotated[int, "<backup image id>"]
+    increment_id: Annotated[int, "<increment id>"]
+    disk_id: Annotated[int, "<disk id|-1>"]
+
+    @classmethod
+    def parse(cls, action: str, argv: Sequence[str]) -> "Args":
+        a = arguments.arity(action, argv, 5)
+        return cls(HostPath.parse(a[0], "VM directory"), arguments.vm_id(a[1]), arguments.parse_id(a[2], "backup image id"),
+                   arguments.id_or_all(a[3], "increment id"), arguments.id_or_all(a[4], "disk id"))
+
+
+def run(ctx: Context) -> None:
+    args = Args.parse(ctx.action, ctx.argv)
     if args.dst.is_disk:
         raise BadInput("%s is a disk path, expected the VM directory" % args.dst)
     host, work = args.dst.host, posixpath.join(args.dst.path, "restore")
@@ -49,11 +72,11 @@ def run(ctx: Any) -> None:
     ctx.use_datastore(common.system_datastore(ctx, vm, args.dst))
     others: Dict[str, str] = {}
     urls = backup_source.backup_urls(ctx, source, args.increment_id, others)
-    if args.disk_id is not None and args.disk_id >= 0:
+    if args.disk_id >= 0:
         urls = {d: u for d, u in urls.items() if d == args.disk_id}
     if not urls:
         raise NotFound("backup image %d holds no disk %s of VM %d" % (
-            args.image_id, args.disk_id if args.disk_id is not None and args.disk_id >= 0 else "at all", vm.id))
+            args.image_id, args.disk_id if args.disk_id >= 0 else "at all", vm.id))
     targets: List[Tuple[int, str, DiskVolume]] = []
     for disk_id in sorted(urls):
         disk = vm.disk(disk_id)
@@ -86,7 +109,7 @@ def run(ctx: Any) -> None:
     _finish(ctx, node, work, safety)
 
 
-def _virtual_size(ctx: Any, node: Any, qemu_img: List[str], path: str, disk_id: int) -> int:
+def _virtual_size(ctx: Context, node: Host, qemu_img: List[str], path: str, disk_id: int) -> int:
     """The disk size a backup file holds; only a self-contained qcow2 (a FULL backup) is accepted."""
     with ctx.step("inspect the backup of disk %d" % disk_id):
         text = node.run(qemu_img + ["info", "--output=json", "-f", "qcow2", path], what="qemu-img info %s" % path)
@@ -101,7 +124,7 @@ def _virtual_size(ctx: Any, node: Any, qemu_img: List[str], path: str, disk_id: 
     return size
 
 
-def _write_in_place(ctx: Any, node: Any, qemu_img: List[str], volume: DiskVolume, path: str, size: int,
+def _write_in_place(ctx: Context, node: Host, qemu_img: List[str], volume: DiskVolume, path: str, size: int,
                     client: int, token: str) -> str:
     """Safety snapshot, size, write; returns the safety snapshot's name."""
     name = volume.name
@@ -124,7 +147,7 @@ def _write_in_place(ctx: Any, node: Any, qemu_img: List[str], volume: DiskVolume
     return safety
 
 
-def _roll_back(ctx: Any, name: str, safety: str, client: int, readonly: bool) -> None:
+def _roll_back(ctx: Context, name: str, safety: str, client: int, readonly: bool) -> None:
     """Undo of a written disk: back to the safety snapshot, in place, attached as before."""
     try:
         ctx.sp.snapshot(safety)
@@ -136,7 +159,7 @@ def _roll_back(ctx: Any, name: str, safety: str, client: int, readonly: bool) ->
     ctx.sp.snapshot_delete(safety)
 
 
-def _finish(ctx: Any, node: Any, work: str, safety: List[str]) -> None:
+def _finish(ctx: Context, node: Host, work: str, safety: List[str]) -> None:
     """The restore is done: keep the old data for DELAY_DELETE (or drop it) and remove the work files.
 
     Failures here are logged, not raised: failing the action now would revert disks that

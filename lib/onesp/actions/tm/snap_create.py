@@ -8,14 +8,16 @@ the snapshot is already there (taken from this volume) succeeds without a second
 
 from __future__ import annotations
 
-from typing import Any
-
 from ... import libvirt
+from ...context import Context
 from . import _snapshots as snapshots
 
+#: ``snap_create``'s arguments, the same as every snap_* action's.
+Args = snapshots.SnapshotArgs
 
-def create(ctx: Any, live: bool) -> None:
-    t = snapshots.target(ctx)
+
+def create(ctx: Context, args: snapshots.SnapshotArgs, live: bool) -> None:
+    t = snapshots.target(ctx, args)
     snapshots.refuse_cdrom(t)
     snapshots.check_limit(ctx, t)
     freeze = live and bool(ctx.config.DISK_SNAPSHOT_FSFREEZE)
@@ -23,5 +25,5 @@ def create(ctx: Any, live: bool) -> None:
         snapshots.take(ctx, t)
 
 
-def run(ctx: Any) -> None:
-    create(ctx, live=False)
+def run(ctx: Context) -> None:
+    create(ctx, Args.parse(ctx.action, ctx.argv), live=False)

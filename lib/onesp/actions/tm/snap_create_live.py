@@ -1,17 +1,20 @@
 """tm snap_create_live: snapshot the disk of a running VM.
 
-Same arguments and result as snap_create. StorPool snapshots are crash-consistent by
-themselves; with DISK_SNAPSHOT_FSFREEZE the guest's filesystems are frozen through
-``virsh domfsfreeze`` on the host for the instant of the snapshot and thawed right
-after, also when the snapshot fails.
+``snap_create_live <host>:<vm dir>/disk.<n> <snap id> <vm id> <ds id>``, as snap_create,
+with the same result. StorPool snapshots are crash-consistent by themselves; with
+DISK_SNAPSHOT_FSFREEZE the guest's filesystems are frozen through ``virsh domfsfreeze`` on
+the host for the instant of the snapshot and thawed right after, also when the snapshot fails.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from ...context import Context
+from . import _snapshots as snapshots
 from .snap_create import create
 
+#: ``snap_create_live``'s arguments, the same as every snap_* action's.
+Args = snapshots.SnapshotArgs
 
-def run(ctx: Any) -> None:
-    create(ctx, live=True)
+
+def run(ctx: Context) -> None:
+    create(ctx, Args.parse(ctx.action, ctx.argv), live=True)

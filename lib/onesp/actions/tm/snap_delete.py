@@ -7,13 +7,15 @@ StorPool keeps the data newer snapshots or the volume still need.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ... import volumes
+from ...context import Context
 from . import _snapshots as snapshots
 
+#: ``snap_delete``'s arguments, the same as every snap_* action's.
+Args = snapshots.SnapshotArgs
 
-def run(ctx: Any) -> None:
-    t = snapshots.target(ctx)
+
+def run(ctx: Context) -> None:
+    t = snapshots.target(ctx, Args.parse(ctx.action, ctx.argv))
     if volumes.delete_snapshots(ctx, [t.snapshot]) == 0:
         ctx.log.info("snapshot %s is already gone", t.snapshot)

@@ -20,16 +20,18 @@ data on a disk of the size oned records.
 
 from __future__ import annotations
 
-from typing import Any
-
+from ...context import Context
 from ...errors import BadInput
 from ...volumes import MIB
 from . import _common as common
 from . import _snapshots as snapshots
 
+#: ``snap_revert``'s arguments, the same as every snap_* action's.
+Args = snapshots.SnapshotArgs
 
-def run(ctx: Any) -> None:
-    t = snapshots.target(ctx)
+
+def run(ctx: Context) -> None:
+    t = snapshots.target(ctx, Args.parse(ctx.action, ctx.argv))
     snapshots.refuse_cdrom(t)
     name = t.volume.name
     with ctx.step("read snapshot %s" % t.snapshot):
