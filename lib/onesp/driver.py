@@ -65,6 +65,19 @@ def _shorten(line: str, limit: int = 600) -> str:
     return "%s ...[%d characters]... %s" % (line[:keep], len(line) - 2 * keep, line[-keep:])
 
 
+def causes(error: BaseException, limit: int = 5) -> str:
+    """``; caused by <class>: <text>`` for each error behind ``error`` (``raise ... from``, or
+    raised while handling it): the log keeps what the one line for oned leaves out."""
+    out = []
+    seen = {id(error)}
+    cause = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    while cause is not None and id(cause) not in seen and len(out) < limit:
+        seen.add(id(cause))
+        out.append("; caused by %s: %s" % (cause.__class__.__name__, cause))
+        cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
+    return "".join(out)
+
+
 class _Signals:
     """Turns SIGTERM/SIGINT into Interrupted while the action runs; ignores them during undo."""
 
@@ -133,8 +146,8 @@ def run_action(
             signals.undoing = True
             step = getattr(exc, "step", None) or ctx.current_step
             if isinstance(exc, OnespError):
-                log.error("%s failed at %s: %s%s", action, step or "start", exc,
-                          " (%s)" % exc.detail if exc.detail else "")
+                log.error("%s failed at %s: %s%s%s", action, step or "start", exc,
+                          " (%s)" % exc.detail if exc.detail else "", causes(exc))
             elif isinstance(exc, Interrupted):
                 log.error("%s stopped at %s: %s", action, step or "start", exc)
             elif isinstance(exc, (KeyboardInterrupt, SystemExit)):

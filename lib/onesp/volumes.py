@@ -56,7 +56,7 @@ def create(
         try:
             ctx.sp.volume_create(name, size=size, template=template, parent=parent, base_on=base_on, tags=tags,
                                  **(limits.kwargs() if limits is not None else {}))
-        except ApiExists:
+        except ApiExists as exc:
             ctx.undo_stack.discard(entry)
             existing = ctx.sp.volume_or_none(name)
             expected = dict(owner or {})
@@ -64,7 +64,7 @@ def create(
                 ctx.log.info("volume %s exists from an earlier run, adopting it", name)
                 return False
             raise AlreadyExists("volume %s exists and does not belong to this %s" % (
-                name, "disk" if expected else "request")) from None
+                name, "disk" if expected else "request")) from exc
     return True
 
 

@@ -77,6 +77,6 @@ def revert(ctx: Any, volume: str, snapshot: str) -> None:
     with ctx.step("revert volume %s to snapshot %s" % (volume, snapshot)):
         try:
             ctx.sp.volume_revert(volume, snapshot)
-        except ApiBusy:
+        except ApiBusy as exc:
             raise Busy("volume %s is attached to a host; an image is reverted only while no VM uses it"
-                       % volume) from None
+                       % volume) from exc

@@ -191,7 +191,7 @@ def release_other_hosts(ctx: Any, vm: Any, names: Sequence[str], keep_host: str,
             _reassign(ctx, items)
         except ApiBusy as exc:
             raise Busy("%s; a VM may still be running there, so it is not taken away: stop it or "
-                       "detach the volume by hand" % exc.descr) from None
+                       "detach the volume by hand" % exc.descr) from exc
     return clients
 
 

@@ -105,14 +105,14 @@ def take(ctx: Any, t: SnapshotTarget) -> bool:
     with ctx.step("snapshot volume %s as %s" % (t.volume.name, t.snapshot)):
         try:
             ctx.sp.volume_snapshot(t.volume.name, t.snapshot)
-        except ApiExists:
+        except ApiExists as exc:
             ours["made"] = False
             existing = ctx.sp.snapshot_or_none(t.snapshot)
             if existing is None:
-                raise AlreadyExists("%s exists and is a volume, not a snapshot" % t.snapshot) from None
+                raise AlreadyExists("%s exists and is a volume, not a snapshot" % t.snapshot) from exc
             if existing.get("onVolume") != t.volume.name:
                 raise AlreadyExists("snapshot %s exists but was taken from %s, not from %s" % (
-                    t.snapshot, existing.get("onVolume"), t.volume.name)) from None
+                    t.snapshot, existing.get("onVolume"), t.volume.name)) from exc
             ctx.log.info("snapshot %s exists from an earlier run", t.snapshot)
             return False
     return True

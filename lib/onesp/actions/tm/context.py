@@ -208,17 +208,17 @@ def build_iso(ctx: Any, entries: List[IsoEntry], staging: str) -> str:
                             break
                         out.write(chunk)
             except OSError as exc:
-                raise BadInput("context file %s: %s" % (source, exc.strerror or exc)) from None
+                raise BadInput("context file %s: %s" % (source, exc.strerror or exc)) from exc
     iso = os.path.join(staging, "context.iso")
     tool = iso_tool(str(ctx.config.MKISOFS))
     argv = tool + ["-quiet", "-o", iso, "-V", "CONTEXT", "-J", "-R", tree]
     with ctx.step("build the context ISO with %s" % tool[0]):
         try:
             proc = subprocess.run(argv, capture_output=True, timeout=ISO_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
-        except FileNotFoundError:
-            raise ConfigError("MKISOFS: %s is not installed on the front-end" % tool[0]) from None
-        except subprocess.TimeoutExpired:
-            raise HostError("the front-end", tool[0], "timed out after %ds" % ISO_TIMEOUT) from None
+        except FileNotFoundError as exc:
+            raise ConfigError("MKISOFS: %s is not installed on the front-end" % tool[0]) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise HostError("the front-end", tool[0], "timed out after %ds" % ISO_TIMEOUT) from exc
         if proc.returncode != 0:
             first = next((ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()), "")
             raise HostError("the front-end", tool[0], first[:300], proc.returncode)

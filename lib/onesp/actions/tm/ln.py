@@ -63,8 +63,8 @@ def _link_persistent(ctx: Any, args: Any, ref: DiskRef) -> None:
     with ctx.step("read volume %s" % name):
         try:
             before = ctx.sp.volume(name)
-        except ApiNotFound:
-            raise NotFound("the volume of image %s does not exist" % ref.disk.image_id) from None
+        except ApiNotFound as exc:
+            raise NotFound("the volume of image %s does not exist" % ref.disk.image_id) from exc
     release_other_hosts(ctx, ref.vm, [name], args.dst.host)
     volumes.retag(ctx, name, disk_tags(ctx, ref, qos), previous=before.get("tags", {}), limits=disk_limits,
                   previous_limits=limits.current(before))

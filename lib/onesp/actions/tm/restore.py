@@ -85,8 +85,8 @@ def _virtual_size(ctx: Any, node: Any, qemu_img: List[str], path: str, disk_id: 
         try:
             info = json.loads(text)
             size = int(info["virtual-size"])
-        except (ValueError, KeyError, TypeError):
-            raise BackendError("qemu-img info %s gave no virtual size" % path) from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BackendError("qemu-img info %s gave no virtual size" % path) from exc
         if info.get("backing-filename") or info.get("full-backing-filename"):
             raise Unsupported("the backup of disk %d is an increment (it has a backing file); only FULL backups "
                               "are restored" % disk_id)

@@ -94,10 +94,10 @@ def group_snapshot(ctx: Any, vm_id: int, label: str, pairs: List[Tuple[str, str]
     with ctx.step("take snapshot %s of the %d volume(s) of VM %d" % (label, len(pairs), vm_id)):
         try:
             ctx.sp.group_snapshot(pairs, tags)
-        except ApiExists:
+        except ApiExists as exc:
             if not taken_earlier(ctx, pairs, tags):
                 raise AlreadyExists("a snapshot named like this VM snapshot exists and does not belong to VM %d"
-                                    % vm_id) from None
+                                    % vm_id) from exc
             ctx.log.info("the snapshots of this VM snapshot exist from an earlier run: keeping them")
             return  # an earlier run's: never removed by this run's undo
         except OnespError:
