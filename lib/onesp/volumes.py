@@ -19,13 +19,40 @@ may have printed it to oned.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Dict, FrozenSet, Iterable, Mapping, Optional
 
 from .config import remote_backup as remote_backup_target
 from .errors import AlreadyExists
 from .storpool import ApiExists, ApiNotFound
 
 MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PointOfNoReturn:
+    """Where an action stops rolling back: the first StorPool call among ``calls`` that succeeds.
+
+    Before it, a failure leaves the state the action started from (its undo stack); from it on,
+    what is done cannot be taken back (data deleted or replaced), and a failure is completed by a
+    re-run instead, which oned does with a failed action. Each mutating action module names its
+    point as ``POINT_OF_NO_RETURN``; the fault matrix (tests/reliability) reads it from there.
+    """
+
+    step: str
+    calls: FrozenSet[str]
+
+
+#: Most actions: only a deletion (of a volume or a snapshot) cannot be undone.
+FIRST_DELETION = PointOfNoReturn("the first deletion", frozenset({"VolumeDelete", "SnapshotDelete"}))
+#: A delete action: deleting a volume (``delete``: forced detach, DELAY_DELETE copy, delete) is one
+#: step without undo, so its first call is the point.
+DELETE_VOLUME = PointOfNoReturn("deleting the volume", FIRST_DELETION.calls | {"VolumesReassignWait", "VolumeSnapshot"})
+#: A revert in place replaces the volume's data: only a copy taken first could undo it.
+REVERT = PointOfNoReturn("the revert in place", FIRST_DELETION.calls | {"VolumeRevert"})
+#: Releasing closed attachments left on hosts a VM has left (one reassign): which existed is unknown
+#: without a cluster-wide listing, so nothing could attach them again; a re-run reaches the same state.
+RELEASE = PointOfNoReturn("releasing closed attachments", FIRST_DELETION.calls | {"VolumesReassignWait"})
 
 
 def create(

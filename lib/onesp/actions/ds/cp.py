@@ -38,6 +38,9 @@ from . import _stream as stream
 from . import _transfer as transfer
 from . import _worker as worker
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 
 def run(ctx: Any) -> str:
     image, datastore = common.action_image(ctx)

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ... import disks
+from ... import disks, volumes
 from ...errors import BadInput
 from ._common import ensure_clone, link_disk, load_disk
+
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 
 def run(ctx: Any) -> None:

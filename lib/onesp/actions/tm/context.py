@@ -54,6 +54,9 @@ from ...storpool import ApiExists
 from . import _nvram as uefi
 from ._common import attach_readonly, link_disk, nvram_file, release_other_hosts
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 SECTOR = 512
 ISO_TIMEOUT = 600
 #: MKISOFS when unset; replaced by xorriso where it is not installed (iso_tool).

@@ -22,6 +22,9 @@ from ... import disks, libvirt, limits, volumes
 from ...storpool import ApiExists
 from ._common import load_disk
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 #: LCM_STATE HOTPLUG_SAVEAS: save-as of a running VM (poweroff and suspended have their own states).
 LCM_HOTPLUG_SAVEAS = 26
 

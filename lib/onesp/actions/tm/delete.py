@@ -27,6 +27,9 @@ from ...disks import DiskVolume
 from ...storpool import ApiBusy, ApiNotFound
 from ._common import delete_vm_snapshots, on_host
 
+#: Where this action stops rolling back: its first call deleting the volume (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.DELETE_VOLUME
+
 
 def run(ctx: Any) -> Optional[str]:
     args = ctx.tm_args()

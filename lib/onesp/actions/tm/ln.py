@@ -22,6 +22,9 @@ from ...errors import BadInput, NotFound, Unsupported
 from ...storpool import ApiNotFound
 from ._common import DiskRef, disk_tags, ensure_clone, link_disk, load_disk, release_other_hosts
 
+#: Where this action stops rolling back: releasing closed attachments on hosts the VM has left (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.RELEASE
+
 
 def run(ctx: Any) -> None:
     args = ctx.tm_args()

@@ -20,6 +20,9 @@ from ... import disks, limits, volumes
 from ...errors import BadInput, Unsupported
 from ._common import attach_readonly, disk_tags, link_disk, load_disk, owner_tags
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 #: File systems mkimage makes, with the option that lets mkfs use a whole device unasked.
 FILESYSTEMS = {"ext2": ["-F"], "ext3": ["-F"], "ext4": ["-F"], "xfs": ["-f"], "btrfs": ["-f"], "vfat": []}
 #: Seconds mkfs/mkswap may take on a large device (SSH_TIMEOUT is for quick commands).

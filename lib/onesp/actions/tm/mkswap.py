@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ... import volumes
 from .mkimage import make_volatile
+
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 
 def run(ctx: Any) -> None:

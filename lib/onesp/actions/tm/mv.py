@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, List, Optional, Tuple
 
-from ... import disks
+from ... import disks, volumes
 from ...errors import BadInput, OnespError
 from . import _common as common
 from . import _migration as migration
@@ -31,6 +31,9 @@ from . import _moves as moves
 from . import _nvram as uefi
 from . import _vmdir as vmdir
 from ._migration import VmVolume
+
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 
 def run(ctx: Any) -> None:

@@ -23,6 +23,9 @@ from ...errors import NotFound, OnespError
 from ...storpool import ApiBusy, ApiExists, ApiNotFound
 from ._common import delete_vm_snapshots, load_disk, on_host
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 
 def run(ctx: Any) -> Optional[str]:
     args = ctx.tm_args()

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ... import volumes
 from . import _livemigration as livemigration
+
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 
 def run(ctx: Any) -> None:

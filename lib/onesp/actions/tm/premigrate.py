@@ -24,12 +24,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from ... import volumes
 from ...errors import Unsupported
 from . import _livemigration as livemigration
 from . import _migration as migration
 from . import _nvram as uefi
 from . import _vmdir as vmdir
 from ._migration import Change
+
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 
 def run(ctx: Any) -> None:

@@ -14,6 +14,9 @@ from typing import Any
 from ... import disks, limits, volumes
 from ...errors import BadInput
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 
 def run(ctx: Any) -> None:
     args = ctx.tm_args()

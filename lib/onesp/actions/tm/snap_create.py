@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ... import libvirt
+from ... import libvirt, volumes
 from . import _snapshots as snapshots
+
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 
 def create(ctx: Any, live: bool) -> None:

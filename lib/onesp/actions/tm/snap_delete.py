@@ -12,6 +12,9 @@ from typing import Any
 from ... import volumes
 from . import _snapshots as snapshots
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 
 def run(ctx: Any) -> None:
     t = snapshots.target(ctx)

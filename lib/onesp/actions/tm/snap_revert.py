@@ -22,10 +22,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ... import volumes
 from ...errors import BadInput
 from ...volumes import MIB
 from . import _common as common
 from . import _snapshots as snapshots
+
+#: Where this action stops rolling back: the revert in place (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.REVERT
 
 
 def run(ctx: Any) -> None:

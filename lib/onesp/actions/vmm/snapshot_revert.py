@@ -30,13 +30,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, List, Optional
 
-from ... import libvirt
+from ... import libvirt, volumes
 from ...errors import NotFound, OnespError
 from ...storpool import ApiExists, ApiNotFound
 from . import _document as document
 from . import _stock as stock
 from . import _vmsnap as vmsnap
 from ._args import snapshot_args
+
+#: Where this action stops rolling back: the revert in place (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.REVERT
 
 MIB = 1024 * 1024
 #: How long a temporary copy of a disk's pre-revert data lives if nobody deletes it.
