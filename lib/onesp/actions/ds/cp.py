@@ -96,9 +96,7 @@ def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, tem
             write_local(ctx, image, datastore, local, staging_dir, template, tags)
     staging = ctx.names.staging(image.id)
     volumes.detach(ctx, staging)
-    volumes.undo_new_volume(ctx, final)
-    with ctx.step("rename volume %s to %s" % (staging, final)):
-        ctx.sp.volume_update(staging, rename=final)
+    volumes.rename(ctx, staging, final)
 
 
 def write_local(ctx: Any, image: Any, datastore: Any, local: imports.LocalImage, staging_dir: str, template: str,

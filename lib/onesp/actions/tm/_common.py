@@ -197,12 +197,13 @@ def release_other_hosts(ctx: Any, vm: Any, names: Sequence[str], keep_host: str,
 
 def _reassign(ctx: Any, items: List[Dict[str, Any]]) -> None:
     """One call for all items; if a volume has vanished, the rest one by one (missing ones skipped)."""
+    why = "closed attachments on hosts the VM has left: the point of no return RELEASE"
     try:
-        ctx.sp.reassign(items)
+        volumes.reassign(ctx, items, no_undo=why)
     except ApiNotFound:
         for item in items:
             try:
-                ctx.sp.reassign([item])
+                volumes.reassign(ctx, [item], no_undo=why)
             except ApiNotFound:
                 ctx.log.info("volume %s is gone, nothing to detach", item["volume"])
 

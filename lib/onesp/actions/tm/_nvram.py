@@ -46,6 +46,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from ... import volumes
 from ...errors import BadInput, HostError
 from ...naming import unique_token
 from . import _common as common
@@ -147,7 +148,7 @@ def _run_save(node: Any, source: str, device: str, size: int) -> str:
 def _resize(ctx: Any, name: str, wanted: int) -> None:
     """Make the volume the file's size (part of a save, see there)."""
     with ctx.step("resize %s to the NVRAM file's %d bytes" % (name, wanted)):
-        ctx.sp.volume_update(name, size=wanted, shrink_ok=True)
+        volumes.resize(ctx, name, wanted, shrink_ok=True, no_undo="part of an NVRAM save, which has none (see save)")
 
 
 def restore(ctx: Any, host: str, vm: Any, vm_dir: str, name: str, size: int, *, keep_file: bool = False) -> bool:

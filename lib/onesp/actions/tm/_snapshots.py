@@ -10,7 +10,7 @@ offers no snapshots of them and neither do we.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 from ... import disks, volumes
 from ...errors import AlreadyExists, BadInput, LimitReached, Unsupported
@@ -101,10 +101,9 @@ def take(ctx: Any, t: SnapshotTarget) -> bool:
     """
     volumes.hold(ctx, t.snapshot)  # a concurrent run of this line ends before this one looks
     ours = {"made": True}
-    ctx.undo(_delete_made, ctx, t.snapshot, ours, label="delete snapshot %s" % t.snapshot)
     with ctx.step("snapshot volume %s as %s" % (t.volume.name, t.snapshot)):
         try:
-            ctx.sp.volume_snapshot(t.volume.name, t.snapshot)
+            volumes.snapshot_once(ctx, t.volume.name, t.snapshot, ours)
         except ApiExists as exc:
             ours["made"] = False
             existing = ctx.sp.snapshot_or_none(t.snapshot)
@@ -118,11 +117,6 @@ def take(ctx: Any, t: SnapshotTarget) -> bool:
     return True
 
 
-def _delete_made(ctx: Any, name: str, ours: Dict[str, bool]) -> None:
-    if ours["made"]:
-        volumes.delete_snapshots(ctx, [name])
-
-
 def detach_for_revert(ctx: Any, name: str, host: str, readonly: bool) -> None:
     """Detach ``name`` from ``host`` so StorPool lets it be reverted; undo attaches it again.
 
@@ -133,8 +127,7 @@ def detach_for_revert(ctx: Any, name: str, host: str, readonly: bool) -> None:
     refusal stops the revert before anything changed.
     """
     client = ctx.client_id(host)
-    ctx.undo(ctx.sp.attach, name, client, readonly=readonly, timeout=int(ctx.config.ATTACH_TIMEOUT),
-             label="attach %s to %s again" % (name, host))
+    volumes.reattach_on_failure(ctx, name, client, readonly=readonly, host=host)
     volumes.detach(ctx, name, host, force=False)
 
 
@@ -143,5 +136,4 @@ def revert(ctx: Any, name: str, snapshot: str) -> None:
 
     There is no undo: the volume's data is replaced, which is what was asked for.
     """
-    with ctx.step("revert volume %s to snapshot %s" % (name, snapshot)):
-        ctx.sp.volume_revert(name, snapshot)
+    volumes.revert(ctx, name, snapshot)

@@ -231,12 +231,11 @@ def build_iso(ctx: Any, entries: List[IsoEntry], staging: str) -> str:
 def _create_or_resize(ctx: Any, name: str, size: int, template: str, tags: Optional[Dict[str, str]]) -> bool:
     """Create the ISO volume (True), or fit an existing one to the new ISO (False)."""
     with ctx.step("create volume %s" % name):
-        entry = volumes.undo_new_volume(ctx, name, tags)
         try:
-            ctx.sp.volume_create(name, size=size, template=template, tags=tags)
+            volumes.create_new(ctx, name, size=size, template=template, tags=tags)
         except ApiExists:
-            ctx.undo_stack.discard(entry)
-            ctx.sp.volume_update(name, size=size, shrink_ok=True, tags=tags)
+            volumes.resize(ctx, name, size, shrink_ok=True, tags=tags,
+                           no_undo="it is this VM's context volume from an earlier run, refitted and written anew")
             return False
     return True
 

@@ -63,10 +63,5 @@ def _create(ctx: Any, target: str, source: str, parent: Optional[str], template:
             tags: Dict[str, str]) -> None:
     what = "snapshot %s" % parent if parent else "volume %s" % source
     with ctx.step("copy %s to volume %s" % (what, target)):
-        entry = volumes.undo_new_volume(ctx, target, tags)
-        try:
-            ctx.sp.volume_create(target, base_on=None if parent else source, parent=parent, template=template,
-                                 tags=tags, **(limits.NONE.kwargs() if limits.enabled(ctx.config) else {}))
-        except ApiExists:
-            ctx.undo_stack.discard(entry)
-            raise
+        volumes.create_new(ctx, target, base_on=None if parent else source, parent=parent, template=template,
+                           tags=tags, **(limits.NONE.kwargs() if limits.enabled(ctx.config) else {}))

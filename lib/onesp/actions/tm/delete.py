@@ -89,7 +89,8 @@ def _give_back(ctx: Any, volume: DiskVolume) -> None:
     name = volume.name
     with ctx.step("detach %s from all hosts" % name):
         try:
-            ctx.sp.detach(name, "all", force=not volume.readonly)
+            volumes.detach_all(ctx, name, force=not volume.readonly,
+                               no_undo="past the point of no return of a delete (DELETE_VOLUME)")
         except ApiNotFound:
             ctx.log.info("volume %s of a persistent image is gone, nothing to give back", name)
             return

@@ -24,16 +24,17 @@ import posixpath
 import shlex
 from typing import Any, List, Tuple
 
-from ... import disks
+from ... import disks, volumes
 from ...disks import DiskVolume
 from ...errors import BackendError, BadInput, NotFound, OnespError, Unsupported
 from ...naming import unique_token
-from ...storpool import ApiNotFound
 from . import _backup_source as backup_source
 from . import _backups as backups
 from . import _common as common
 
 SAFETY_MARK = "tmRestore"
+#: Why the steps of writing a disk have no undo of their own.
+RESTORE_UNDO = "volumes.roll_back_to, registered first, reverts the disk to its safety snapshot"
 
 
 def run(ctx: Any) -> None:
@@ -101,31 +102,19 @@ def _write_in_place(ctx: Any, node: Any, qemu_img: List[str], volume: DiskVolume
         current = int(ctx.sp.volume(name)["size"])
     safety = ctx.names.temporary(name, SAFETY_MARK, token)
     readonly = common.attach_readonly(ctx, volume.readonly)
-    ctx.undo(_roll_back, ctx, name, safety, client, readonly, label="revert %s to %s" % (name, safety))
+    ctx.undo(volumes.roll_back_to, ctx, name, safety, client, readonly, label="revert %s to %s" % (name, safety))
     with ctx.step("snapshot volume %s as %s" % (name, safety)):
-        ctx.sp.volume_snapshot(name, safety)
+        volumes.take_snapshot(ctx, name, safety, no_undo=RESTORE_UNDO)
     with ctx.step("resize volume %s for the backup" % name):
         if size > current:
-            ctx.sp.volume_update(name, size=size)
+            volumes.resize(ctx, name, size, no_undo=RESTORE_UNDO)
         elif size < current:
-            ctx.sp.volume_update(name, size=size, shrink_ok=True)
-            ctx.sp.volume_update(name, size=current)
+            volumes.resize(ctx, name, size, shrink_ok=True, no_undo=RESTORE_UNDO)
+            volumes.resize(ctx, name, current, no_undo=RESTORE_UNDO)
     with ctx.step("write the backup into %s on %s" % (name, node.name)):
         node.run(qemu_img + ["convert", "-n", "-f", "qcow2", "-O", "raw", path, ctx.device_path(name)],
                  timeout=backups.COPY_TIMEOUT, what="qemu-img convert %s" % path)
     return safety
-
-
-def _roll_back(ctx: Any, name: str, safety: str, client: int, readonly: bool) -> None:
-    """Undo of a written disk: back to the safety snapshot, in place, attached as before."""
-    try:
-        ctx.sp.snapshot(safety)
-    except ApiNotFound:
-        return  # the snapshot was never made: the volume was not touched
-    ctx.sp.detach(name, client, force=True)
-    ctx.sp.volume_revert(name, safety)
-    ctx.sp.attach(name, client, readonly=readonly, timeout=int(ctx.config.ATTACH_TIMEOUT))
-    ctx.sp.snapshot_delete(safety)
 
 
 def _finish(ctx: Any, node: Any, work: str, safety: List[str]) -> None:
@@ -137,10 +126,7 @@ def _finish(ctx: Any, node: Any, work: str, safety: List[str]) -> None:
     delay = int(ctx.config.DELAY_DELETE)
     for name in safety:
         try:
-            if delay > 0:
-                ctx.sp.snapshot_update(name, delete_after=delay)
-            else:
-                ctx.sp.snapshot_delete(name)
+            volumes.expire_snapshot(ctx, name, delay, no_undo="the restore is done: this is tidying up")
         except OnespError as exc:
             ctx.log.error("restore done, but snapshot %s of the data before it stays: %s", name, exc)
     try:

@@ -51,7 +51,7 @@ def run(ctx: Any) -> None:
     snapshots.revert(ctx, name, t.snapshot)
     if int(snapshot["size"]) < size_before:
         with ctx.step("grow volume %s back to %d bytes" % (name, size_before)):
-            ctx.sp.volume_update(name, size=size_before)
+            volumes.resize(ctx, name, size_before, no_undo="past the revert, the point of no return (REVERT)")
         ctx.log.info("volume %s grown back from the snapshot's %d to %d bytes", name, int(snapshot["size"]),
                      size_before)
     common.link_disk(ctx, t.host, name, t.path, readonly=t.volume.readonly, system_ds=t.ref.system_ds)

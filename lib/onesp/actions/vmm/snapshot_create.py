@@ -96,7 +96,8 @@ def group_snapshot(ctx: Any, vm_id: int, label: str, pairs: List[Tuple[str, str]
         volumes.hold(ctx, name)
     with ctx.step("take snapshot %s of the %d volume(s) of VM %d" % (label, len(pairs), vm_id)):
         try:
-            ctx.sp.group_snapshot(pairs, tags)
+            volumes.group_snapshot(ctx, pairs, tags, no_undo="registered right after it (delete_snapshots); a failed "
+                                                             "call is cleaned up at once (forget)")
         except ApiExists as exc:
             if not taken_earlier(ctx, pairs, tags):
                 raise AlreadyExists("a snapshot named like this VM snapshot exists and does not belong to VM %d"
