@@ -428,8 +428,7 @@ def revert(ctx: Any, name: str, snapshot: str) -> None:
     No undo: the volume's data is replaced, which is what was asked for; it is the point of no
     return ``REVERT`` of the actions that do it (unless they kept a copy to put back, ``put_back``).
     """
-    with ctx.step("revert volume %s to snapshot %s" % (name, snapshot)):
-        ctx.sp.volume_revert(name, snapshot)
+    ctx.sp.volume_revert(name, snapshot)
 
 
 def put_back(ctx: Any, volume: str, kept: str) -> None:

@@ -136,4 +136,5 @@ def revert(ctx: Any, name: str, snapshot: str) -> None:
 
     There is no undo: the volume's data is replaced, which is what was asked for.
     """
-    volumes.revert(ctx, name, snapshot)
+    with ctx.step("revert volume %s to snapshot %s" % (name, snapshot)):
+        volumes.revert(ctx, name, snapshot)
