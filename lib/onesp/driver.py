@@ -7,7 +7,8 @@ line naming the action, the step and the object::
     tm clone: attach one-img-5-7-0 to node1: busy: volume is open
 
 followed at most by ``ERROR:`` lines (which oned treats as log), and the exit status is
-non-zero. Tracebacks go to the log only. SIGTERM and SIGINT raise ``Interrupted`` inside
+non-zero. Tracebacks go to the log only, and so does the chain of errors behind a failure
+(``causes``: the ``raise ... from`` of each onesp error). SIGTERM and SIGINT raise ``Interrupted`` inside
 the action, so the same undo runs, and the exit status is 128 + the signal's number.
 
 The line is built in one order: the token masked (raw and base64), whitespace folded to
