@@ -69,7 +69,7 @@ def _shorten(line: str, limit: int = 600) -> str:
 def causes(error: BaseException, limit: int = 5) -> str:
     """``; caused by <class>: <text>`` for each error behind ``error`` (``raise ... from``, or
     raised while handling it): the log keeps what the one line for oned leaves out."""
-    out = []
+    out: List[str] = []
     seen = {id(error)}
     cause = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
     while cause is not None and id(cause) not in seen and len(out) < limit:

@@ -333,7 +333,7 @@ def _rename_back(ctx: Any, target: str, name: str, tags: Dict[str, str], templat
         pass
 
 
-def create_or_skip(ctx: Any, name: str, *, base_on: str, tags: Mapping[str, str]) -> bool:
+def create_or_skip(ctx: Any, name: str, *, base_on: Optional[str], tags: Mapping[str, str]) -> bool:
     """Create ``name`` from ``base_on``; False when it exists (made meanwhile by a concurrent run:
     not this run's, so no undo). Undo deletes a created one through the client of the endpoint
     that made it (the action may have left that datastore's configuration when undo runs)."""
@@ -416,10 +416,10 @@ def replace_snapshot(ctx: Any, volume: str, name: str, *, tags: Mapping[str, str
         ctx.sp.volume_snapshot(volume, name, tags=tags, delete_after=delete_after)
 
 
-def group_snapshot(ctx: Any, pairs: Any, tags: Mapping[str, str], *, no_undo: str) -> Dict[str, Any]:
+def group_snapshot(ctx: Any, pairs: Any, tags: Mapping[str, str], *, no_undo: str) -> None:
     """One atomic snapshot of several volumes (``(volume, snapshot)`` pairs), no inverse of its own: ``no_undo``."""
     _no_undo(ctx, "the group snapshot", no_undo)
-    return ctx.sp.group_snapshot(pairs, tags)
+    ctx.sp.group_snapshot(pairs, tags)
 
 
 def revert(ctx: Any, name: str, snapshot: str) -> None:
