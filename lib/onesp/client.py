@@ -73,10 +73,10 @@ def open_private_dir(path: str) -> int:
     (checked through the descriptor, opened without following a link); else Unavailable."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise Unavailable("no server directory %s" % path) from None
+    except FileNotFoundError as exc:
+        raise Unavailable("no server directory %s" % path) from exc
     except OSError as exc:
-        raise Unavailable("server directory %s cannot be opened (%s)" % (path, exc.strerror or exc)) from None
+        raise Unavailable("server directory %s cannot be opened (%s)" % (path, exc.strerror or exc)) from exc
     info = os.fstat(fd)
     if info.st_uid != os.geteuid() or info.st_mode & 0o077:
         os.close(fd)
@@ -99,7 +99,7 @@ def connect(path: str):
             raise Unavailable("the server socket in %s belongs to uid %d, not to this user" % (path, uid))
     except OSError as exc:
         sock.close()
-        raise Unavailable("no server answers in %s (%s)" % (path, exc.strerror or exc.__class__.__name__)) from None
+        raise Unavailable("no server answers in %s (%s)" % (path, exc.strerror or exc.__class__.__name__)) from exc
     except BaseException:
         sock.close()
         raise
@@ -132,8 +132,8 @@ def run_by_server(kind: str, action: str, path: str) -> int:
     os.umask(umask)
     try:
         cwd = os.getcwdb()
-    except OSError:
-        raise Unavailable("the working directory is gone") from None
+    except OSError as exc:
+        raise Unavailable("the working directory is gone") from exc
     sock = connect(path)  # first: without a server, the fingerprint is not worth computing
     try:
         try:
@@ -145,9 +145,9 @@ def run_by_server(kind: str, action: str, path: str) -> int:
             answer = sock.recv(1)
             reason = _receive(sock, 4096).decode("utf-8", "replace") if answer == REFUSED else ""
         except OSError as exc:
-            raise Unavailable("the server in %s did not take the action (%s)" % (path, exc.strerror or exc)) from None
+            raise Unavailable("the server in %s did not take the action (%s)" % (path, exc.strerror or exc)) from exc
         except ValueError as exc:  # a name that is no file name (surrogates): the driver says what is wrong
-            raise Unavailable("the action cannot be handed over: %s" % exc) from None
+            raise Unavailable("the action cannot be handed over: %s" % exc) from exc
         if answer == REFUSED:
             raise Unavailable("the server in %s refused the action: %s" % (path, reason))
         if answer != ACCEPTED:

@@ -52,7 +52,7 @@ def convert(setting: Setting, raw: str, where: str, warnings: Optional[List[str]
     except ValueError as exc:
         rule = setting.bad_rule
         if rule == "fail" or warnings is None:
-            raise ConfigError("%s in %s: %s" % (setting.name, where, exc)) from None
+            raise ConfigError("%s in %s: %s" % (setting.name, where, exc)) from exc
         if rule == "no":
             used: object = False
             instead = "read as no, as the addon did"
@@ -201,7 +201,7 @@ def load(
             with open(path, encoding="utf-8", errors="replace") as handle:
                 text = handle.read()
         except OSError as exc:
-            raise ConfigError("cannot read %s: %s" % (path, exc.strerror)) from None
+            raise ConfigError("cannot read %s: %s" % (path, exc.strerror)) from exc
         layer: Dict[str, Tuple[str, str]] = {}
         for key, (value, line) in parse_assignments(text, path, scope).items():
             scope[key] = value
@@ -264,7 +264,7 @@ def remote_backup(value: str, where: str) -> Tuple[str, Dict[str, str]]:
             naming.check_tag(name, tag_value)
         except BadInput as exc:
             raise ConfigError("REMOTE_BACKUP_DELETE in %s: cannot pass %r to the backup: %s"
-                              % (where, " ".join([word, pair]).strip(), exc)) from None
+                              % (where, " ".join([word, pair]).strip(), exc)) from exc
         tags[name] = tag_value
     return location, tags
 
@@ -293,7 +293,7 @@ def _validated(cfg: Config) -> Config:
         try:
             check(str(cfg.get(key)))
         except BadInput as exc:
-            raise ConfigError("%s in %s: %s" % (key, cfg.origin(key), exc)) from None
+            raise ConfigError("%s in %s: %s" % (key, cfg.origin(key), exc)) from exc
     port = cfg.get("SP_API_HTTP_PORT")
     if not isinstance(port, int) or not 0 < port < 65536:
         raise ConfigError("SP_API_HTTP_PORT in %s: not a TCP port: %r" % (cfg.origin("SP_API_HTTP_PORT"), port))

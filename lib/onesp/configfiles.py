@@ -156,7 +156,7 @@ def storpool_conf_sections(path: str) -> Dict[str, Dict[str, str]]:
         with open(path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()
     except OSError as exc:
-        raise ConfigError("cannot read %s: %s" % (path, exc.strerror)) from None
+        raise ConfigError("cannot read %s: %s" % (path, exc.strerror)) from exc
     sections: Dict[str, Dict[str, str]] = {"": {}}
     current = ""
     block: List[str] = []

@@ -7,7 +7,8 @@ line naming the action, the step and the object::
     tm clone: attach one-img-5-7-0 to node1: busy: volume is open
 
 followed at most by ``ERROR:`` lines (which oned treats as log), and the exit status is
-non-zero. Tracebacks go to the log only. SIGTERM and SIGINT raise ``Interrupted`` inside
+non-zero. Tracebacks go to the log only, and so does the chain of errors behind a failure
+(``causes``: the ``raise ... from`` of each onesp error). SIGTERM and SIGINT raise ``Interrupted`` inside
 the action, so the same undo runs, and the exit status is 128 + the signal's number.
 
 The line is built in one order: the token masked (raw and base64), whitespace folded to
@@ -63,6 +64,19 @@ def _shorten(line: str, limit: int = 600) -> str:
         return line
     keep = (limit - len(" ...[%d characters]... " % len(line))) // 2  # the marker counts, so the bound holds
     return "%s ...[%d characters]... %s" % (line[:keep], len(line) - 2 * keep, line[-keep:])
+
+
+def causes(error: BaseException, limit: int = 5) -> str:
+    """``; caused by <class>: <text>`` for each error behind ``error`` (``raise ... from``, or
+    raised while handling it): the log keeps what the one line for oned leaves out."""
+    out: List[str] = []
+    seen = {id(error)}
+    cause = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    while cause is not None and id(cause) not in seen and len(out) < limit:
+        seen.add(id(cause))
+        out.append("; caused by %s: %s" % (cause.__class__.__name__, cause))
+        cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
+    return "".join(out)
 
 
 class _Signals:
@@ -133,8 +147,8 @@ def run_action(
             signals.undoing = True
             step = getattr(exc, "step", None) or ctx.current_step
             if isinstance(exc, OnespError):
-                log.error("%s failed at %s: %s%s", action, step or "start", exc,
-                          " (%s)" % exc.detail if exc.detail else "")
+                log.error("%s failed at %s: %s%s%s", action, step or "start", exc,
+                          " (%s)" % exc.detail if exc.detail else "", causes(exc))
             elif isinstance(exc, Interrupted):
                 log.error("%s stopped at %s: %s", action, step or "start", exc)
             elif isinstance(exc, (KeyboardInterrupt, SystemExit)):

@@ -65,7 +65,7 @@ def open_confined(name: str, directories: Sequence[str], what: str) -> Tuple[Bin
         fd = os.open(path, (_O_PATH or (os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)) | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
         reason = "it is a symlink" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
-        raise BadInput("%s %s: cannot open it: %s" % (what, name, reason)) from None
+        raise BadInput("%s %s: cannot open it: %s" % (what, name, reason)) from exc
     try:
         info = os.fstat(fd)
         real = os.readlink("/proc/self/fd/%d" % fd)
@@ -81,7 +81,7 @@ def open_confined(name: str, directories: Sequence[str], what: str) -> Tuple[Bin
             reading, fd = fd, -1
             os.set_blocking(reading, True)
     except OSError as exc:
-        raise BadInput("%s %s: cannot read it: %s" % (what, name, exc.strerror or exc)) from None
+        raise BadInput("%s %s: cannot read it: %s" % (what, name, exc.strerror or exc)) from exc
     finally:
         if fd >= 0:
             os.close(fd)

@@ -76,10 +76,10 @@ class Host:
         label = what or " ".join(commands[0][:2])
         try:
             proc = self.runner(self.name, text, stdin, timeout or self.timeout)
-        except subprocess.TimeoutExpired:
-            raise HostError(self.name, label, "timed out after %ds" % (timeout or self.timeout)) from None
+        except subprocess.TimeoutExpired as exc:
+            raise HostError(self.name, label, "timed out after %ds" % (timeout or self.timeout)) from exc
         except OSError as exc:
-            raise HostError(self.name, label, exc.strerror or str(exc)) from None
+            raise HostError(self.name, label, exc.strerror or str(exc)) from exc
         if proc.returncode != 0:
             first = next((ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()), "")
             raise HostError(self.name, label, first[:300], proc.returncode)

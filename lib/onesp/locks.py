@@ -34,15 +34,15 @@ def private_directory(path: str, setting: str = "LOCK_DIR") -> int:
     except FileExistsError:
         pass
     except OSError as exc:
-        raise ConfigError("%s %s cannot be made: %s" % (setting, path, exc.strerror or exc)) from None
+        raise ConfigError("%s %s cannot be made: %s" % (setting, path, exc.strerror or exc)) from exc
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
         if os.path.islink(path):
-            raise _refuse(setting, path, "is a symbolic link", "remove it") from None
+            raise _refuse(setting, path, "is a symbolic link", "remove it") from exc
         if os.path.lexists(path) and not os.path.isdir(path):
-            raise _refuse(setting, path, "is not a directory", "remove it") from None
-        raise ConfigError("%s %s cannot be opened: %s" % (setting, path, exc.strerror or exc)) from None
+            raise _refuse(setting, path, "is not a directory", "remove it") from exc
+        raise ConfigError("%s %s cannot be opened: %s" % (setting, path, exc.strerror or exc)) from exc
     info = os.fstat(fd)
     problem = fix = ""
     if info.st_uid != os.geteuid():
@@ -70,7 +70,7 @@ def hold(directory: str, name: str) -> IO[bytes]:
                            dir_fd=fd)
         except OSError as exc:
             raise _refuse("LOCK_DIR", directory, "holds %s, which cannot be opened (%s)" % (path, exc.strerror or exc),
-                          "remove that file") from None
+                          "remove that file") from exc
     finally:
         os.close(fd)
     handle = io.FileIO(lock, "r+")

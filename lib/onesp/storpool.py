@@ -146,7 +146,7 @@ class StorPool:
                     continue
                 reason = getattr(exc, "strerror", None) or exc.__class__.__name__
                 raise ApiTransient(call, "connectionFailed", "cannot reach the StorPool API at %s: %s" % (self.endpoint, reason),
-                                   True) from None
+                                   True) from exc
             if status == 200 and not (isinstance(answer, dict) and "error" in answer):
                 if isinstance(answer, dict):
                     self.generation = answer.get("generation", self.generation)
@@ -165,7 +165,7 @@ class StorPool:
         try:
             return self._request(http.client, method, path, payload)
         except http.client.HTTPException as exc:
-            raise ConnectionResetError(str(exc)) from None
+            raise ConnectionResetError(str(exc)) from exc
 
     def _request(self, http_client: Any, method: str, path: str, payload: Optional[bytes]) -> "tuple[int, Any]":
         conn = http_client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout)

@@ -19,13 +19,40 @@ may have printed it to oned.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Dict, FrozenSet, Iterable, Mapping, Optional
 
 from .config import remote_backup as remote_backup_target
 from .errors import AlreadyExists
 from .storpool import ApiExists, ApiNotFound
 
 MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PointOfNoReturn:
+    """Where an action stops rolling back: the first StorPool call among ``calls`` that succeeds.
+
+    Before it, a failure leaves the state the action started from (its undo stack); from it on,
+    what is done cannot be taken back (data deleted or replaced), and a failure is completed by a
+    re-run instead, which oned does with a failed action. Each mutating action module names its
+    point as ``POINT_OF_NO_RETURN``; the fault matrix (tests/reliability) reads it from there.
+    """
+
+    step: str
+    calls: FrozenSet[str]
+
+
+#: Most actions: only a deletion (of a volume or a snapshot) cannot be undone.
+FIRST_DELETION = PointOfNoReturn("the first deletion", frozenset({"VolumeDelete", "SnapshotDelete"}))
+#: A delete action: deleting a volume (``delete``: forced detach, DELAY_DELETE copy, delete) is one
+#: step without undo, so its first call is the point.
+DELETE_VOLUME = PointOfNoReturn("deleting the volume", FIRST_DELETION.calls | {"VolumesReassignWait", "VolumeSnapshot"})
+#: A revert in place replaces the volume's data: only a copy taken first could undo it.
+REVERT = PointOfNoReturn("the revert in place", FIRST_DELETION.calls | {"VolumeRevert"})
+#: Releasing closed attachments left on hosts a VM has left (one reassign): which existed is unknown
+#: without a cluster-wide listing, so nothing could attach them again; a re-run reaches the same state.
+RELEASE = PointOfNoReturn("releasing closed attachments", FIRST_DELETION.calls | {"VolumesReassignWait"})
 
 
 def create(
@@ -56,7 +83,7 @@ def create(
         try:
             ctx.sp.volume_create(name, size=size, template=template, parent=parent, base_on=base_on, tags=tags,
                                  **(limits.kwargs() if limits is not None else {}))
-        except ApiExists:
+        except ApiExists as exc:
             ctx.undo_stack.discard(entry)
             existing = ctx.sp.volume_or_none(name)
             expected = dict(owner or {})
@@ -64,7 +91,7 @@ def create(
                 ctx.log.info("volume %s exists from an earlier run, adopting it", name)
                 return False
             raise AlreadyExists("volume %s exists and does not belong to this %s" % (
-                name, "disk" if expected else "request")) from None
+                name, "disk" if expected else "request")) from exc
     return True
 
 
@@ -261,3 +288,236 @@ def _detach_quiet(ctx: Any, name: str, client: int, snapshot: bool) -> None:
         ctx.sp.detach(name, client, force=True, snapshot=snapshot)
     except ApiNotFound:
         pass
+
+
+# -- steps whose inverse is special, or that have none -------------------------------------------
+# Every mutating StorPool call of an action goes through a function of this module (a test holds
+# the actions to it): each either registers its inverse here, or says why it has none (``no_undo``:
+# a reason the caller gives, logged, so a step without undo is always a decision in writing).
+
+
+def _no_undo(ctx: Any, what: str, why: str) -> None:
+    if not why:
+        raise ValueError("a step without undo must say why")
+    ctx.log.debug("no undo for %s: %s", what, why)
+
+
+def rename(ctx: Any, name: str, target: str) -> None:
+    """Rename ``name`` to ``target`` (a staging volume made final); undo removes ``target`` if it
+    is this instance's (``undo_new_volume``, registered first: the answer may be lost)."""
+    undo_new_volume(ctx, target)
+    with ctx.step("rename volume %s to %s" % (name, target)):
+        ctx.sp.volume_update(name, rename=target)
+
+
+def rename_released(ctx: Any, name: str, target: str, tags: Mapping[str, str], info: Mapping[str, Any],
+                    template: Optional[str], policy: Mapping[str, Any], previous_policy: Mapping[str, Any]) -> None:
+    """Rename ``name`` to ``target`` with new ``tags`` (and ``template``, ``policy``) in one call.
+
+    The undo is registered first, so a rename whose answer was lost is reverted as well; it
+    renames back with the tags, template and policy of ``info`` (the volume before), and does
+    nothing when no volume has the new name, or when the old one still exists.
+    """
+    previous = {k: (info.get("tags") or {}).get(k, "") for k in tags}
+    ctx.undo(_rename_back, ctx, target, name, previous, info.get("templateName") if template else None,
+             dict(previous_policy), label="rename %s back to %s" % (target, name))
+    with ctx.step("rename volume %s to %s" % (name, target)):
+        ctx.sp.volume_update(name, rename=target, tags=tags, template=template, **policy)
+
+
+def _rename_back(ctx: Any, target: str, name: str, tags: Dict[str, str], template: Optional[str],
+                 policy: Dict[str, Any]) -> None:
+    try:
+        ctx.sp.volume_update(target, rename=name, tags=tags, template=template, **policy)
+    except (ApiNotFound, ApiExists):
+        pass
+
+
+def create_or_skip(ctx: Any, name: str, *, base_on: Optional[str], tags: Mapping[str, str]) -> bool:
+    """Create ``name`` from ``base_on``; False when it exists (made meanwhile by a concurrent run:
+    not this run's, so no undo). Undo deletes a created one through the client of the endpoint
+    that made it (the action may have left that datastore's configuration when undo runs)."""
+    sp = ctx.sp
+    try:
+        sp.volume_create(name, base_on=base_on, tags=tags)
+    except ApiExists:
+        return False
+    ctx.undo(_delete_through, sp, name, label="delete volume %s" % name)
+    return True
+
+
+def _delete_through(sp: Any, name: str) -> None:
+    try:
+        sp.detach(name, "all", force=True)
+        sp.volume_delete(name)
+    except ApiNotFound:
+        pass
+
+
+def create_new(ctx: Any, name: str, **create: Any) -> None:
+    """VolumeCreate of ``name`` (held), its removal registered first (``undo_new_volume``).
+
+    ``ApiExists`` is raised to the caller with that undo withdrawn: what exists was not made by
+    this call, and what to do with it (adopt, fit, replace) is the caller's decision.
+    """
+    entry = undo_new_volume(ctx, name, create.get("tags"))
+    try:
+        ctx.sp.volume_create(name, **create)
+    except ApiExists:
+        ctx.undo_stack.discard(entry)
+        raise
+
+
+def resize(ctx: Any, name: str, size: int, *, shrink_ok: bool = False, tags: Optional[Mapping[str, str]] = None,
+           no_undo: str) -> None:
+    """Set the size of ``name`` to ``size`` bytes (and ``tags``), with no inverse of its own: ``no_undo``."""
+    _no_undo(ctx, "resizing %s" % name, no_undo)
+    ctx.sp.volume_update(name, size=size, shrink_ok=shrink_ok or None, tags=tags)
+
+
+def snapshot(ctx: Any, volume: str, name: str, *, tags: Optional[Mapping[str, str]] = None,
+             delete_after: Optional[int] = None) -> None:
+    """Snapshot ``volume`` as ``name``; undo deletes the snapshot (registered first, so one made by
+    a call whose answer was lost goes too). An existing ``name`` raises ``ApiExists``, the undo withdrawn."""
+    entry = ctx.undo(delete_snapshots, ctx, [name], label="delete snapshot %s" % name)
+    try:
+        ctx.sp.volume_snapshot(volume, name, tags=tags, delete_after=delete_after)
+    except ApiExists:
+        ctx.undo_stack.discard(entry)
+        raise
+
+
+def take_snapshot(ctx: Any, volume: str, name: str, *, no_undo: str) -> None:
+    """Snapshot ``volume`` as ``name``, no inverse of its own: ``no_undo``."""
+    _no_undo(ctx, "snapshot %s" % name, no_undo)
+    ctx.sp.volume_snapshot(volume, name)
+
+
+def snapshot_once(ctx: Any, volume: str, name: str, made: Dict[str, bool]) -> None:
+    """Snapshot ``volume`` as ``name`` with an undo that deletes it only while ``made["made"]``:
+    the caller sets it to False when ``ApiExists`` shows an earlier run made it (adopted, kept)."""
+    ctx.undo(_delete_made, ctx, name, made, label="delete snapshot %s" % name)
+    ctx.sp.volume_snapshot(volume, name)
+
+
+def _delete_made(ctx: Any, name: str, made: Dict[str, bool]) -> None:
+    if made["made"]:
+        delete_snapshots(ctx, [name])
+
+
+def replace_snapshot(ctx: Any, volume: str, name: str, *, tags: Mapping[str, str], delete_after: int) -> None:
+    """Snapshot ``volume`` as ``name``; one left by an interrupted earlier run of the same action is
+    deleted and taken again (its data is older). No undo of its own: the caller registers the
+    removal of all such snapshots first (they also expire by themselves, ``delete_after``)."""
+    try:
+        ctx.sp.volume_snapshot(volume, name, tags=tags, delete_after=delete_after)
+    except ApiExists:
+        ctx.sp.snapshot_delete(name)
+        ctx.sp.volume_snapshot(volume, name, tags=tags, delete_after=delete_after)
+
+
+def group_snapshot(ctx: Any, pairs: Any, tags: Mapping[str, str], *, no_undo: str) -> None:
+    """One atomic snapshot of several volumes (``(volume, snapshot)`` pairs), no inverse of its own: ``no_undo``."""
+    _no_undo(ctx, "the group snapshot", no_undo)
+    ctx.sp.group_snapshot(pairs, tags)
+
+
+def revert(ctx: Any, name: str, snapshot: str) -> None:
+    """VolumeRevert in place: name, globalId, tags and template stay; data and size become the snapshot's.
+
+    No undo: the volume's data is replaced, which is what was asked for; it is the point of no
+    return ``REVERT`` of the actions that do it (unless they kept a copy to put back, ``put_back``).
+    """
+    ctx.sp.volume_revert(name, snapshot)
+
+
+def put_back(ctx: Any, volume: str, kept: str) -> None:
+    """Revert ``volume`` to the snapshot ``kept`` of its data taken before (detached first): the
+    inverse of a revert that kept a copy."""
+    ctx.sp.detach(volume, "all", force=True)
+    ctx.sp.volume_revert(volume, kept)
+
+
+def roll_back_to(ctx: Any, name: str, safety: str, client: int, readonly: bool) -> None:
+    """Undo of data written into ``name``: back to the snapshot ``safety`` taken before, in place,
+    attached to ``client`` as before, the snapshot deleted. Nothing if it was never made."""
+    try:
+        ctx.sp.snapshot(safety)
+    except ApiNotFound:
+        return  # the snapshot was never made: the volume was not touched
+    ctx.sp.detach(name, client, force=True)
+    ctx.sp.volume_revert(name, safety)
+    ctx.sp.attach(name, client, readonly=readonly, timeout=int(ctx.config.ATTACH_TIMEOUT))
+    ctx.sp.snapshot_delete(safety)
+
+
+def expire_snapshot(ctx: Any, name: str, delay: int, *, no_undo: str) -> None:
+    """Let StorPool delete snapshot ``name`` after ``delay`` seconds (at once when 0): ``no_undo``."""
+    _no_undo(ctx, "expiring snapshot %s" % name, no_undo)
+    if delay > 0:
+        ctx.sp.snapshot_update(name, delete_after=delay)
+    else:
+        ctx.sp.snapshot_delete(name)
+
+
+def drop_snapshot(ctx: Any, name: str, *, no_undo: str) -> None:
+    """Delete snapshot ``name`` (never attached) at once; a missing one raises ``ApiNotFound``: ``no_undo``."""
+    _no_undo(ctx, "deleting snapshot %s" % name, no_undo)
+    ctx.sp.snapshot_delete(name)
+
+
+def reattach_on_failure(ctx: Any, name: str, client: int, *, readonly: bool, host: str) -> None:
+    """Register, before a detach is sent, the undo that attaches ``name`` to ``client`` again: a
+    detach that took effect but whose answer was lost is undone too; attaching what is attached is harmless."""
+    ctx.undo(ctx.sp.attach, name, client, readonly=readonly, timeout=int(ctx.config.ATTACH_TIMEOUT),
+             label="attach %s to %s again" % (name, host))
+
+
+def detach_all(ctx: Any, name: str, *, force: bool, client: Any = "all", snapshot: bool = False,
+               no_undo: str) -> None:
+    """Detach ``name`` from ``client`` (every client by default); ``ApiNotFound``/``ApiBusy`` reach the
+    caller. No inverse of its own: ``no_undo`` (e.g. the caller registered one first)."""
+    _no_undo(ctx, "detaching %s" % name, no_undo)
+    ctx.sp.detach(name, client, force=force, snapshot=snapshot)
+
+
+def attach_to(ctx: Any, name: str, client: int, *, readonly: bool, snapshot: bool = False) -> None:
+    """Attach ``name`` to ``client`` (waiting up to ATTACH_TIMEOUT): the inverse of a detach, run as an undo."""
+    ctx.sp.attach(name, client, readonly=readonly, snapshot=snapshot, timeout=int(ctx.config.ATTACH_TIMEOUT))
+
+
+def reassign(ctx: Any, items: Any, *, attach_timeout: Optional[int] = None, no_undo: str) -> None:
+    """One VolumesReassignWait of ``items`` (attach, detach), no inverse of its own: ``no_undo``
+    (the caller registered the inverse of a whole group first, ``undo_reassign``, or none applies)."""
+    _no_undo(ctx, "the reassign of %s" % ", ".join(str(i.get("volume") or i.get("snapshot")) for i in items), no_undo)
+    ctx.sp.reassign(items, attach_timeout=attach_timeout)
+
+
+def undo_reassign(ctx: Any, inverse: Any, timeout: int, label: str) -> None:
+    """Register, before a reassign is sent, the reassign ``inverse`` that puts attachments back
+    (``reassign_quietly``), through the client of the current endpoint (a VM's volumes may be
+    on several: the undo runs after the action has left that datastore's configuration)."""
+    ctx.undo(reassign_quietly, ctx.sp, inverse, timeout, label=label)
+
+
+def reassign_quietly(sp: Any, items: Any, timeout: int) -> None:
+    """Undo of a reassign. If the whole call is refused, item by item: a volume that vanished
+    meanwhile, or a shared image another VM holds open, is left as it is."""
+    from .storpool import ApiBusy
+
+    def attaches(item: Mapping[str, Any]) -> bool:
+        return "rw" in item or "ro" in item
+
+    try:
+        sp.reassign(items, attach_timeout=timeout if any(attaches(i) for i in items) else None)
+        return
+    except (ApiNotFound, ApiBusy):
+        pass
+    for item in items:
+        try:
+            sp.reassign([item], attach_timeout=timeout if attaches(item) else None)
+        except ApiNotFound:
+            continue
+        except ApiBusy:
+            if item.get("force", True):
+                raise

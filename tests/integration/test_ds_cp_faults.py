@@ -114,3 +114,23 @@ def test_sigterm_during_the_conversion_rolls_back(stack, prepared, tmp_path):
     assert_nothing_left(stack, before, env)
     with pytest.raises(ProcessLookupError):  # the conversion itself was stopped, not only its shell
         os.kill(int(marker.read_text()), 0)
+
+
+def test_a_failed_import_logs_its_cause_and_says_one_line(stack, prepared, tmp_path):
+    """The line for oned is one line; the log keeps the error behind it (here: the JSON error of a
+    qemu-img whose ``info`` prints no JSON)."""
+    stdin, env = prepared
+    garbled = tmp_path / "qemu-img-garbled"
+    garbled.write_text("#!/bin/sh\necho 'no JSON here'\n")
+    garbled.chmod(0o755)
+    before = stack.state()
+    r = stack.ds("cp", "5", stdin=stdin, env=dict(env, ONESP_QEMU_IMG=str(garbled)))
+    assert r.code != 0, r
+    image = str(tmp_path / "images" / "disk.qcow2")
+    assert r.stderr.splitlines() == ["ds cp: inspect %s: bad input: qemu-img info gave no format and size for %s"
+                                     % (image, image)]
+    failed = [line for line in stack.log_text().splitlines() if "cp failed at " in line]
+    assert len(failed) == 1, stack.log_text()
+    assert "qemu-img info gave no format and size" in failed[0]
+    assert "caused by JSONDecodeError: Expecting value: line 1 column 1" in failed[0]
+    assert_nothing_left(stack, before, env)

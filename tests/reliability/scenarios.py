@@ -9,6 +9,7 @@ after.
 from __future__ import annotations
 
 import functools
+import importlib
 import shutil
 from dataclasses import dataclass
 from typing import Callable, FrozenSet, List, Tuple
@@ -35,33 +36,29 @@ from .setups_tm import (
 )
 from .state import fresh
 
-#: StorPool calls whose effect no undo can take back: past the first of them an action can
-#: no longer roll back, only be completed by a re-run (oned retries a failed delete).
-DELETIONS = frozenset({"VolumeDelete", "SnapshotDelete"})
-#: A delete action: deleting a volume (volumes.delete: forced detach, DELAY_DELETE copy,
-#: delete) is one step without undo by design, so its first call is the point of no return.
-DELETE_ACTION = DELETIONS | {"VolumesReassignWait", "VolumeSnapshot"}
-#: A revert in place replaces the volume's data: only a copy taken first could undo it.
-REVERTS = DELETIONS | {"VolumeRevert"}
-#: tm ln first releases closed attachments left on hosts the VM has left (one reassign, no
-#: undo by design: which existed is unknown without a cluster-wide listing); past it, a failure
-#: leaves them released, which is the end state a re-run reaches.
-RELEASES = DELETIONS | {"VolumesReassignWait"}
-
 
 @dataclass(frozen=True)
 class Scenario:
     """One mutating action from one starting state.
 
-    ``irreversible``: call names past whose first success the action cannot roll back.
+    ``name`` starts with the action's kind and name (``tm delete disk``: tm/delete).
     ``needs``: host tools the action runs (the scenario is skipped where one is missing).
     """
 
     name: str
     build: Callable[[Stack], Invocation]
-    irreversible: FrozenSet[str] = DELETIONS
     needs: Tuple[str, ...] = ()
     private_hosts: bool = False
+
+    @property
+    def irreversible(self) -> FrozenSet[str]:
+        """The calls past whose first success the action cannot roll back, as the action
+        declares them (its module's ``POINT_OF_NO_RETURN``, a ``volumes.PointOfNoReturn``)."""
+        kind, action = self.name.split()[:2]
+        module = importlib.import_module("onesp.actions.%s.%s" % (kind, action))
+        point = getattr(module, "POINT_OF_NO_RETURN", None)
+        assert point is not None, "%s declares no POINT_OF_NO_RETURN" % module.__name__
+        return point.calls
 
     def missing_tools(self) -> List[str]:
         missing = [tool for tool in self.needs if shutil.which(tool) is None]
@@ -94,13 +91,13 @@ def prepare(stack: Stack, scenario: Scenario) -> Invocation:
 SCENARIOS: Tuple[Scenario, ...] = (
     Scenario("ds cp", ds_cp, needs=("qemu-img",)),
     Scenario("ds mkfs", ds_mkfs, needs=("mkfs.ext4",)),
-    Scenario("ds rm", ds_rm, irreversible=DELETE_ACTION),
+    Scenario("ds rm", ds_rm),
     Scenario("ds clone", ds_clone),
     Scenario("ds snap_delete", ds_snap("snap_delete", 1)),
-    Scenario("ds snap_revert", ds_snap("snap_revert", 0, template={"SP_QOSCLASS": "gold"}), irreversible=REVERTS),
-    Scenario("ds snap_flatten", ds_snap("snap_flatten", 0), irreversible=REVERTS),
+    Scenario("ds snap_revert", ds_snap("snap_revert", 0, template={"SP_QOSCLASS": "gold"})),
+    Scenario("ds snap_flatten", ds_snap("snap_flatten", 0)),
     Scenario("tm clone", tm_clone),
-    Scenario("tm ln", tm_ln, irreversible=RELEASES),
+    Scenario("tm ln", tm_ln),
     Scenario("tm mkimage", tm_mkimage, needs=("mkfs.ext4",)),
     Scenario("tm mkswap", tm_mkswap, needs=("mkswap",)),
     Scenario("tm context", tm_context, needs=("mkisofs",)),
@@ -109,18 +106,18 @@ SCENARIOS: Tuple[Scenario, ...] = (
     Scenario("tm mvds", tm_mvds),
     Scenario("tm mvds save_as", tm_mvds_save_as),
     Scenario("tm cpds", tm_cpds),
-    Scenario("tm delete disk", tm_delete, irreversible=DELETE_ACTION),
-    Scenario("tm delete dir", tm_delete_dir, irreversible=DELETE_ACTION),
+    Scenario("tm delete disk", tm_delete),
+    Scenario("tm delete dir", tm_delete_dir),
     Scenario("tm premigrate", tm_migration("premigrate", False), private_hosts=True),
     Scenario("tm postmigrate", tm_migration("postmigrate", True), private_hosts=True),
     Scenario("tm failmigrate", tm_migration("failmigrate", True), private_hosts=True),
     Scenario("tm snap_create", tm_snap("snap_create", 0)),
     Scenario("tm snap_delete", tm_snap("snap_delete", 1)),
-    Scenario("tm snap_revert", tm_snap("snap_revert", 0), irreversible=REVERTS),
+    Scenario("tm snap_revert", tm_snap("snap_revert", 0)),
     Scenario("tm resize", tm_resize),
     Scenario("vmm snapshot_create", vmm_snapshot("snapshot_create-storpool", False)),
     Scenario("vmm snapshot_delete", vmm_snapshot("snapshot_delete-storpool", True)),
-    Scenario("vmm snapshot_revert", vmm_snapshot("snapshot_revert-storpool", True), irreversible=REVERTS),
+    Scenario("vmm snapshot_revert", vmm_snapshot("snapshot_revert-storpool", True)),
 )
 
 BY_NAME = {s.name: s for s in SCENARIOS}

@@ -6,8 +6,9 @@ non-transient error injected at call k, once before the call takes effect and on
 (its answer lost). Each such cell must end with a non-zero exit, exactly one plain stderr
 line ``<kind> <action>: <step>: storpool error: <fault>``, no failed undo, and:
 
-- before the action's point of no return (its first deletion, a revert in place, or the
-  start of a delete action's volume deletion): the StorPool state (volumes, snapshots,
+- before the action's point of no return (declared by the action: ``POINT_OF_NO_RETURN`` of its
+  module, e.g. its first deletion, a revert in place, or the start of a delete action's volume
+  deletion; see ``Scenario.irreversible``): the StorPool state (volumes, snapshots,
   tags, attachments) and the host state (files, directories, symlinks) exactly as at the
   start;
 - past it, or when the answer of the last mutating call is lost: no object that is in

@@ -49,8 +49,8 @@ def owner_named(name: Optional[str]) -> Optional[Owner]:
         return None
     try:
         entry = pwd.getpwnam(name)
-    except KeyError:
-        raise ConfigError("user %s does not exist" % name) from None
+    except KeyError as exc:
+        raise ConfigError("user %s does not exist" % name) from exc
     return Owner(entry.pw_uid, entry.pw_gid, name)
 
 

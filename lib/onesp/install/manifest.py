@@ -69,7 +69,7 @@ def load(remotes: str) -> Optional[Manifest]:
         with open(path, encoding="utf-8") as handle:
             raw = json.load(handle)
     except (OSError, ValueError) as exc:
-        raise ConfigError("cannot read the installation record %s: %s" % (path, exc)) from None
+        raise ConfigError("cannot read the installation record %s: %s" % (path, exc)) from exc
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise ConfigError("%s is not an installation record this version understands" % path)
     known = {key: raw[key] for key in Manifest.__dataclass_fields__ if key in raw}

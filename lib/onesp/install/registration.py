@@ -152,4 +152,4 @@ def _reparsed(text: str, item: Item) -> Document:
     try:
         return onedconf.parse(text)
     except OnedConfError as exc:  # an edit must never produce a file oned cannot read
-        raise OnedConfError("editing %s would break the file (%s); nothing was written" % (item.describe(), exc)) from None
+        raise OnedConfError("editing %s would break the file (%s); nothing was written" % (item.describe(), exc)) from exc

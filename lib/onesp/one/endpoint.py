@@ -37,7 +37,7 @@ def _read_secret_file(path: str) -> Optional[str]:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise ConfigError("cannot read %s: %s" % (path, reason)) from None
+        raise ConfigError("cannot read %s: %s" % (path, reason)) from exc
     lines = content.strip().splitlines()
     return lines[0].strip() if lines else ""
 
@@ -78,8 +78,8 @@ def resolve_timeout(env: Optional[Mapping[str, str]] = None, default: float = 30
         return default
     try:
         timeout = float(value)
-    except ValueError:
-        raise ConfigError("ONE_XMLRPC_TIMEOUT is %r, not a number of seconds" % value) from None
+    except ValueError as exc:
+        raise ConfigError("ONE_XMLRPC_TIMEOUT is %r, not a number of seconds" % value) from exc
     if timeout <= 0:
         raise ConfigError("ONE_XMLRPC_TIMEOUT must be positive, not %r" % value)
     return timeout

@@ -27,8 +27,8 @@ def parse_int(value: str, where: str) -> int:
     text = value.strip()
     try:
         return int(text, 10)
-    except ValueError:
-        raise BadInput("%s is %s, not an integer" % (where, _show(value))) from None
+    except ValueError as exc:
+        raise BadInput("%s is %s, not an integer" % (where, _show(value))) from exc
 
 
 def parse_flag(value: str, where: str) -> bool:

@@ -296,19 +296,20 @@ class OneClient:
                 answer = getattr(self._proxy, method)(self.__session, *params)
             except xmlrpc.client.Fault as fault:
                 raise OnedError("oned %s: fault %s: %s" % (shown, fault.faultCode, fault.faultString),
-                                method=method, code=int(fault.faultCode)) from None
+                                method=method, code=int(fault.faultCode)) from fault
             except xmlrpc.client.ProtocolError as exc:
                 self._drop_proxy()
                 status = "oned %s at %s: HTTP %s %s" % (shown, where, exc.errcode, exc.errmsg)
+                # from None: a ProtocolError's text names the endpoint as given, user:password included
                 if exc.errcode < 500:
                     raise OnedError(status, method=method, code=0) from None
                 if idempotent and attempt < self.retries:
                     self._pause(attempt)
                     continue
                 raise Transient(status) from None
-            except socket.timeout:
+            except socket.timeout as exc:
                 self._drop_proxy()
-                raise Transient("oned %s at %s: no answer within %gs" % (shown, where, self.timeout)) from None
+                raise Transient("oned %s at %s: no answer within %gs" % (shown, where, self.timeout)) from exc
             except (OSError,) + _CONNECTION_ERRORS as exc:
                 self._drop_proxy()
                 retry = idempotent or isinstance(exc, ConnectionRefusedError)
@@ -316,9 +317,9 @@ class OneClient:
                     log.debug("oned %s attempt %d failed: %s", method, attempt, exc)
                     self._pause(attempt)
                     continue
-                raise Transient("cannot reach oned at %s for %s: %s" % (where, method, _reason(exc))) from None
+                raise Transient("cannot reach oned at %s for %s: %s" % (where, method, _reason(exc))) from exc
             except (xmlrpc.client.ResponseError, ExpatError, ValueError) as exc:
-                raise OnedError("oned %s: malformed answer: %s" % (shown, exc), method=method, code=0) from None
+                raise OnedError("oned %s: malformed answer: %s" % (shown, exc), method=method, code=0) from exc
             log.debug("oned %s answered in %.1f ms", shown, (time.monotonic() - started) * 1000)
             return self._result(method, shown, answer)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -87,8 +87,8 @@ def _as_bytes(data: Union[bytes, bytearray, str], what: str) -> bytes:
     if isinstance(data, str):
         try:
             return data.encode("utf-8")
-        except UnicodeEncodeError:
-            raise BadInput("%s is not valid UTF-8 text" % what) from None
+        except UnicodeEncodeError as exc:
+            raise BadInput("%s is not valid UTF-8 text" % what) from exc
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
     raise BadInput("%s: expected text, got %s" % (what, type(data).__name__))
@@ -129,9 +129,9 @@ def parse_xml(
     try:
         element = _parse(raw, what)
     except etree.XMLSyntaxError as exc:
-        raise BadInput("%s is not well-formed XML: %s" % (what, _first_line(str(exc)))) from None
+        raise BadInput("%s is not well-formed XML: %s" % (what, _first_line(str(exc)))) from exc
     except (ValueError, etree.LxmlError) as exc:
-        raise BadInput("%s cannot be parsed: %s" % (what, _first_line(str(exc)))) from None
+        raise BadInput("%s cannot be parsed: %s" % (what, _first_line(str(exc)))) from exc
     if element.getroottree().docinfo.internalDTD is not None:
         raise BadInput("%s contains a DTD; oned documents have none" % what)
     # Both checks stay in C for the common case: a VM pool answer has hundreds of
@@ -165,7 +165,7 @@ def decode_base64(
     try:
         decoded = base64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise BadInput("%s is not valid base64: %s" % (what, _first_line(str(exc)))) from None
+        raise BadInput("%s is not valid base64: %s" % (what, _first_line(str(exc)))) from exc
     if len(decoded) > max_bytes:
         raise BadInput("%s decodes to %s, over the %s limit" % (what, _mb(len(decoded)), _mb(max_bytes)))
     return decoded

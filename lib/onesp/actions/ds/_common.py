@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
-from ... import disks
+from ... import disks, volumes
 from ...errors import AlreadyExists, BadInput, Busy
 from ...storpool import ApiBusy
 
@@ -76,7 +76,7 @@ def revert(ctx: Any, volume: str, snapshot: str) -> None:
     volume is attached; that is reported as busy, never forced."""
     with ctx.step("revert volume %s to snapshot %s" % (volume, snapshot)):
         try:
-            ctx.sp.volume_revert(volume, snapshot)
-        except ApiBusy:
+            volumes.revert(ctx, volume, snapshot)
+        except ApiBusy as exc:
             raise Busy("volume %s is attached to a host; an image is reverted only while no VM uses it"
-                       % volume) from None
+                       % volume) from exc

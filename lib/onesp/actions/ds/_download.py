@@ -34,7 +34,7 @@ def _parts(url: str, web: bool = True) -> Tuple[SplitResult, str]:
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port
-    except ValueError as exc:  # its text may quote a part of the URL: said in words of our own
+    except ValueError as exc:  # its text may quote a part of the URL (a password): said in words of our own, from None
         reason = ("the port is not a number from 0 to 65535" if "port" in str(exc).lower() else
                   "a [ or ] around the host is unmatched" if "ipv6" in str(exc).lower() else "it cannot be parsed")
         raise BadInput("malformed URL %s: %s" % (_scheme_only(url), reason)) from None
@@ -191,18 +191,18 @@ class Download:
             self._stop()
             message = "cannot download %s: HTTP %d %s" % (self.description, exc.code, exc.reason)
             if exc.code in (404, 410):
-                raise NotFound(message) from None
+                raise NotFound(message) from exc
             if exc.code >= 500:
-                raise Transient(message) from None
-            raise BackendError(message) from None
+                raise Transient(message) from exc
+            raise BackendError(message) from exc
         except urllib.error.URLError as exc:
             self._stop()
             self._given_up()
-            raise Transient("cannot download %s: %s" % (self.description, exc.reason)) from None
+            raise Transient("cannot download %s: %s" % (self.description, exc.reason)) from exc
         except (OSError, http.client.HTTPException, ValueError) as exc:
             self._stop()
             self._given_up()
-            raise Transient("cannot download %s: %s" % (self.description, exc or type(exc).__name__)) from None
+            raise Transient("cannot download %s: %s" % (self.description, exc or type(exc).__name__)) from exc
         except BaseException:
             self._stop()
             raise
@@ -221,7 +221,7 @@ class Download:
         except (OSError, http.client.HTTPException) as exc:
             self._given_up()
             raise Transient("download of %s failed after %d bytes: %s"
-                            % (self.description, self.watch.received, exc or type(exc).__name__)) from None
+                            % (self.description, self.watch.received, exc or type(exc).__name__)) from exc
         self._given_up()
         self.watch.received += len(data)
         return data

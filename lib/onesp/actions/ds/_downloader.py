@@ -128,7 +128,7 @@ class Downloader:
                                         env=self.env, start_new_session=True)
             except OSError as exc:
                 raise ConfigError("cannot run OpenNebula's downloader %s: %s"
-                                  % (self.program, exc.strerror or exc)) from None
+                                  % (self.program, exc.strerror or exc)) from exc
             try:
                 # the downloader stops at --max-size and then cleans up: its output is read to the end
                 received = consume(proc.stdout)

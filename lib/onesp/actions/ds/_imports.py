@@ -137,7 +137,7 @@ class Fetcher:
             space = os.statvfs(self.directory)
         except OSError as exc:
             raise ConfigError("cannot make a temporary directory in STAGING_DIR %s: %s"
-                              % (self.staging_dir, exc.strerror or exc)) from None
+                              % (self.staging_dir, exc.strerror or exc)) from exc
         self.room = space.f_bavail * space.f_frsize
         self.room_reason = "the free space in STAGING_DIR %s" % self.staging_dir
         if self.free_mb is not None and self.free_mb * MIB < self.room:
@@ -240,7 +240,7 @@ class Fetcher:
                     if self.rate_limit:  # ahead of the allowed rate: wait until it catches up
                         time.sleep(max(0.0, reader.count / self.rate_limit - (time.monotonic() - started)))
             except OSError as exc:
-                raise Transient("download of %s failed after %d bytes: %s" % (description, reader.count, exc)) from None
+                raise Transient("download of %s failed after %d bytes: %s" % (description, reader.count, exc)) from exc
         return target, written, reader.digests()
 
     def take(self, stream: Any, description: str, total: Optional[int] = None, label: Optional[str] = None,
@@ -267,7 +267,7 @@ class Fetcher:
             try:
                 paced.hashing.drain()
             except OSError as exc:
-                raise Transient("download of %s failed after %d bytes: %s" % (description, paced.count, exc)) from None
+                raise Transient("download of %s failed after %d bytes: %s" % (description, paced.count, exc)) from exc
         return LocalImage(result.fd, result.size, paced.hashing.digests(), description, kind), paced.count
 
     def _consume(self, handle: IO[bytes], description: str, kind: Optional[str], fd: int,
@@ -318,7 +318,7 @@ class Fetcher:
                             break
                 out.truncate(written)
         except (OSError, EOFError, lzma.LZMAError) as exc:
-            raise BadInput("cannot decompress %s (%s): %s" % (description, kind, exc)) from None
+            raise BadInput("cannot decompress %s (%s): %s" % (description, kind, exc)) from exc
         return LocalImage(fd, written, {}, description, kind)
 
     def _too_big(self, what: str) -> BadInput:

@@ -33,7 +33,7 @@ def open_checked(path: str, datastore: Any) -> int:
     try:
         parent = os.open(directory or "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
-        raise _open_error(path, exc) from None
+        raise _open_error(path, exc) from exc
     try:
         shared = _world_writable(os.fstat(parent).st_mode)
         flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (os.O_NOFOLLOW if shared else 0)
@@ -42,8 +42,8 @@ def open_checked(path: str, datastore: Any) -> int:
         except OSError as exc:
             if exc.errno == errno.ELOOP and shared:
                 raise Forbidden("image file %s is a symbolic link in %s, a directory every local account can "
-                                "write to" % (path, directory)) from None
-            raise _open_error(path, exc) from None
+                                "write to" % (path, directory)) from exc
+            raise _open_error(path, exc) from exc
     finally:
         os.close(parent)
     try:
@@ -75,6 +75,7 @@ def _judge_open_file(fd: int, path: str, datastore: Any) -> None:
         except OSError:
             now = None
         if now is None or (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino):
+            # from None: the missing /proc only chose this check; it does not explain the change
             raise Forbidden("image file %s changed while it was opened" % path) from None
     if info.st_nlink == 0 or not real.startswith("/"):
         raise NotFound("image file %s was removed while it was opened" % path)

@@ -74,10 +74,10 @@ def _run(argv: List[str], fd: int, what: str, description: str,
     try:
         return subprocess.run(argv, stdin=fd, capture_output=True, timeout=2 * cpu_seconds, check=False,
                               preexec_fn=limits)
-    except subprocess.TimeoutExpired:
-        raise BadInput("qemu-img %s on %s took too long" % (what, description)) from None
+    except subprocess.TimeoutExpired as exc:
+        raise BadInput("qemu-img %s on %s took too long" % (what, description)) from exc
     except OSError as exc:
-        raise HostError("front-end", "qemu-img %s" % what, exc.strerror or str(exc)) from None
+        raise HostError("front-end", "qemu-img %s" % what, exc.strerror or str(exc)) from exc
 
 
 def _first_line(data: bytes) -> str:
@@ -94,8 +94,8 @@ def probe(cfg: Any, fd: int, description: str) -> ImageInfo:
         data = json.loads(proc.stdout.decode("utf-8", "replace"))
         fmt = str(data["format"])
         size = int(data["virtual-size"])
-    except (ValueError, KeyError, TypeError):
-        raise BadInput("qemu-img info gave no format and size for %s" % description) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadInput("qemu-img info gave no format and size for %s" % description) from exc
     if fmt == "raw" and _fixed_vhd(fd):
         return probe_as(cfg, fd, "vpc", description)
     return checked(data, fmt, size, description)
@@ -116,8 +116,8 @@ def probe_as(cfg: Any, fd: int, fmt: str, description: str) -> ImageInfo:
     try:
         data = json.loads(proc.stdout.decode("utf-8", "replace"))
         size = int(data["virtual-size"])
-    except (ValueError, KeyError, TypeError):
-        raise BadInput("qemu-img info gave no size for %s" % description) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadInput("qemu-img info gave no size for %s" % description) from exc
     return checked(data, fmt, size, description)
 
 
@@ -158,8 +158,8 @@ def _within(cfg: Any, fd: int, info: ImageInfo, description: str) -> None:
     try:
         extents = json.loads(proc.stdout.decode("utf-8", "replace"))
         ends = [int(e["offset"]) + int(e["length"]) for e in extents if e.get("data") and "offset" in e]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise BadInput("qemu-img map gave no extents for %s" % description) from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadInput("qemu-img map gave no extents for %s" % description) from exc
     size = os.fstat(fd).st_size
     if ends and max(ends) > size:
         raise BadInput("%s is damaged: its data reaches byte %d of a %d-byte file (cut short?); it is not imported"
@@ -204,6 +204,6 @@ def export_argv(cfg: Any, fmt: str, device: str, target: str) -> List[str]:
     try:
         extra = shlex.split(str(cfg.EXPORT_QEMU_IMG_ARGS or ""))
     except ValueError as exc:
-        raise ConfigError("EXPORT_QEMU_IMG_ARGS: %s" % exc) from None
+        raise ConfigError("EXPORT_QEMU_IMG_ARGS: %s" % exc) from exc
     # Options only, split like a shell but never given to one: each stays one argv element.
     return qemu_img(cfg) + ["convert"] + extra + ["-f", "raw", "-O", fmt, device, target]

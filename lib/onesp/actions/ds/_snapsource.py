@@ -76,5 +76,5 @@ def size_mb(snapshot: Dict[str, Any]) -> int:
 def _checked(name: str) -> str:
     try:
         return check_volume_name(name)
-    except BadInput:
-        raise BadInput("invalid StorPool snapshot name %r in SPSNAPSHOT:" % name[:80]) from None
+    except BadInput as exc:
+        raise BadInput("invalid StorPool snapshot name %r in SPSNAPSHOT:" % name[:80]) from exc

@@ -112,7 +112,7 @@ class UrlImage:
         except Transient:
             raise
         except _decompression_errors() as exc:
-            raise BadInput("cannot decompress %s (%s): %s" % (self.description, self.compressed, exc)) from None
+            raise BadInput("cannot decompress %s (%s): %s" % (self.description, self.compressed, exc)) from exc
 
     def _probe(self) -> Optional[qemu.ImageInfo]:
         if len(self.head) < PREFIX:

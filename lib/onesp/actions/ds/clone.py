@@ -15,6 +15,9 @@ from ... import volumes
 from ...errors import BadInput, Unsupported
 from . import _common as common
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 
 def run(ctx: Any) -> str:
     image, datastore = common.action_image(ctx)

@@ -38,6 +38,9 @@ from . import _stream as stream
 from . import _transfer as transfer
 from . import _worker as worker
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 
 def run(ctx: Any) -> str:
     image, datastore = common.action_image(ctx)
@@ -93,9 +96,7 @@ def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, tem
             write_local(ctx, image, datastore, local, staging_dir, template, tags)
     staging = ctx.names.staging(image.id)
     volumes.detach(ctx, staging)
-    volumes.undo_new_volume(ctx, final)
-    with ctx.step("rename volume %s to %s" % (staging, final)):
-        ctx.sp.volume_update(staging, rename=final)
+    volumes.rename(ctx, staging, final)
 
 
 def write_local(ctx: Any, image: Any, datastore: Any, local: imports.LocalImage, staging_dir: str, template: str,

@@ -54,9 +54,8 @@ def run(ctx: Any) -> str:
     with ctx.step("look up volume %s" % volume):
         size_mb = -(-int(ctx.sp.volume(volume)["size"]) // MIB)
     snapshot = ctx.names.temporary(volume, "export", unique_token(3))
-    ctx.undo(volumes.delete_snapshots, ctx, [snapshot], label="delete snapshot %s" % snapshot)
     with ctx.step("snapshot %s as %s" % (volume, snapshot)):
-        ctx.sp.volume_snapshot(volume, snapshot, tags=ctx.tags.instance())
+        volumes.snapshot(ctx, volume, snapshot, tags=ctx.tags.instance())
     device = node.attach(ctx, snapshot, snapshot=True)
     if fmt:
         fmt = "qcow2" if fmt.startswith("qcow") else "raw"

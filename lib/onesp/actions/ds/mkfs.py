@@ -18,6 +18,9 @@ from ...errors import AlreadyExists, BadInput, ConfigError
 from . import _common as common
 from . import _worker as worker
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 #: The filesystems mkfs makes (OpenNebula's default SUPPORTED_FS) and the fixed options for each:
 #: force (the device is not a partition) and quiet.
 FILESYSTEMS: Dict[str, List[str]] = {

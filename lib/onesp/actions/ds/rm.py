@@ -15,6 +15,9 @@ from typing import Any
 from ... import volumes
 from . import _common as common
 
+#: Where this action stops rolling back: its first call deleting the volume (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.DELETE_VOLUME
+
 
 def run(ctx: Any) -> None:
     image, _ = common.action_image(ctx)

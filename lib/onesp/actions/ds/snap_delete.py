@@ -10,6 +10,9 @@ from typing import Any
 from ... import volumes
 from . import _common as common
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 
 def run(ctx: Any) -> None:
     image, _ = common.action_image(ctx)

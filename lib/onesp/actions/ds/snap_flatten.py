@@ -15,6 +15,9 @@ from ... import volumes
 from ...storpool import ApiNotFound
 from . import _common as common
 
+#: Where this action stops rolling back: the revert in place (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.REVERT
+
 
 def run(ctx: Any) -> None:
     image, _ = common.action_image(ctx)

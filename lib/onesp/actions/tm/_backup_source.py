@@ -87,13 +87,13 @@ def backup_urls(ctx: Context, source: BackupImage, increment_id: int,
             proc = subprocess.run([script, "-i", str(increment_id)], input=action.encode("utf-8"),
                                   capture_output=True, timeout=LIST_TIMEOUT, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise BackendError("%s: %s" % (script, exc)) from None
+            raise BackendError("%s: %s" % (script, exc)) from exc
         if proc.returncode != 0:
             raise BackendError("%s/ls failed: %s" % (mad, _first_error(proc.stderr, proc.returncode)))
         try:
             listed = json.loads(proc.stdout.decode("utf-8"))
-        except ValueError:
-            raise BackendError("%s/ls printed no JSON object: %.80r" % (mad, proc.stdout)) from None
+        except ValueError as exc:
+            raise BackendError("%s/ls printed no JSON object: %.80r" % (mad, proc.stdout)) from exc
         if not isinstance(listed, dict):
             raise BackendError("%s/ls printed %s, not a JSON object" % (mad, type(listed).__name__))
     urls: Dict[int, str] = {}
@@ -120,7 +120,7 @@ def download(ctx: Context, url: str, host: str, path: str, timeout: float) -> No
             proc = subprocess.Popen([script, "--nodecomp", url, "-"], stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=errors)
         except OSError as exc:
-            raise BackendError("%s: %s" % (script, exc)) from None
+            raise BackendError("%s: %s" % (script, exc)) from exc
         try:
             ctx.host(host).run(["sh", "-c", 'cat > "$1"', "sh", path], stdin=proc.stdout, timeout=timeout,
                                what="receive %s" % path)

@@ -213,18 +213,19 @@ def release_other_hosts(ctx: Context, vm: Vm, names: Sequence[str], keep_host: s
             _reassign(ctx, items)
         except ApiBusy as exc:
             raise Busy("%s; a VM may still be running there, so it is not taken away: stop it or "
-                       "detach the volume by hand" % exc.descr) from None
+                       "detach the volume by hand" % exc.descr) from exc
     return clients
 
 
 def _reassign(ctx: Context, items: List[Dict[str, Any]]) -> None:
     """One call for all items; if a volume has vanished, the rest one by one (missing ones skipped)."""
+    why = "closed attachments on hosts the VM has left: the point of no return RELEASE"
     try:
-        ctx.sp.reassign(items)
+        volumes.reassign(ctx, items, no_undo=why)
     except ApiNotFound:
         for item in items:
             try:
-                ctx.sp.reassign([item])
+                volumes.reassign(ctx, [item], no_undo=why)
             except ApiNotFound:
                 ctx.log.info("volume %s is gone, nothing to detach", item["volume"])
 

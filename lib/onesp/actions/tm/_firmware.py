@@ -39,13 +39,19 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
+from ... import volumes
+from ...context import Context
 from ...errors import BadInput, HostError, OnespError
 from ...naming import unique_token
-from ...storpool import ApiNotFound
 from . import _nvram as nvram
 from ._common import attach_readonly
+
+if TYPE_CHECKING:
+    from ...host import Host
+    from ...one import Vm
+    from ._backups import BackupJob
 
 TPM_FILE = "disk.tpm.0"
 NVRAM_FILE = "disk.nvram.0"
@@ -137,7 +143,7 @@ _UNREPLACE_FILE = (
 
 
 # -- backup -------------------------------------------------------------------------------------
-def back_up(ctx: Any, j: Any, live: bool) -> None:
+def back_up(ctx: Context, j: BackupJob, live: bool) -> None:
     """Add ``disk.tpm.0`` and ``disk.nvram.0`` to the backup directory of job ``j`` where the VM has them.
 
     Nothing here needs its own undo: the files are in the backup directory, which the undo
@@ -158,7 +164,7 @@ def check_domain(deploy_id: Optional[str]) -> str:
     return deploy_id
 
 
-def _back_up_tpm(ctx: Any, j: Any, live: bool) -> None:
+def _back_up_tpm(ctx: Context, j: BackupJob, live: bool) -> None:
     domain = check_domain(j.deploy_id) if live else ""
     setup = posixpath.join(str(ctx.config.SCRIPTS_REMOTE_DIR), "vtpm_setup")
     target = posixpath.join(j.backup_dir, TPM_FILE)
@@ -176,7 +182,7 @@ def _back_up_tpm(ctx: Any, j: Any, live: bool) -> None:
         raise HostError(j.host, "save the vTPM state", "unexpected answer %r" % answer[:100])
 
 
-def _back_up_nvram(ctx: Any, j: Any) -> None:
+def _back_up_nvram(ctx: Context, j: BackupJob) -> None:
     name = ctx.names.nvram(j.vm.id)
     if nvram.volume_size(ctx, name) is None:
         return  # not onesp's NVRAM: nothing of it is on StorPool
@@ -202,8 +208,8 @@ class Fetched:
     nvram_size: int = 0
 
 
-def fetch(ctx: Any, download: Callable[[str, str], None], listing: Dict[str, str], disk_urls: Dict[int, str],
-          vm: Any, host: str, work: str) -> Fetched:
+def fetch(ctx: Context, download: Callable[[str, str], None], listing: Dict[str, str], disk_urls: Dict[int, str],
+          vm: Vm, host: str, work: str) -> Fetched:
     """Download what the backup holds of the VM's firmware state, before any volume is touched.
 
     ``download(url, path)`` streams a backup file to ``path`` on the host. Only with disk 0.
@@ -222,7 +228,7 @@ def fetch(ctx: Any, download: Callable[[str, str], None], listing: Dict[str, str
     return Fetched(tpm, path, size)
 
 
-def _fetch_nvram(ctx: Any, download: Callable[[str, str], None], disk0_url: str, vm: Any, host: str,
+def _fetch_nvram(ctx: Context, download: Callable[[str, str], None], disk0_url: str, vm: Vm, host: str,
                  work: str) -> Tuple[Optional[str], int]:
     if not vm.t_os_nvram or nvram.volume_size(ctx, ctx.names.nvram(vm.id)) is None:
         return None, 0
@@ -248,7 +254,7 @@ def _fetch_nvram(ctx: Any, download: Callable[[str, str], None], disk0_url: str,
     return path, size
 
 
-def put_back(ctx: Any, fetched: Fetched, vm: Any, host: str, vm_dir: str, work: str, client: int) -> List[str]:
+def put_back(ctx: Context, fetched: Fetched, vm: Vm, host: str, vm_dir: str, work: str, client: int) -> List[str]:
     """Put the fetched firmware state in place, each step with its undo (see the module docstring).
 
     Returns the safety snapshots it made, for the restore to keep or delete with its own.
@@ -268,33 +274,26 @@ def put_back(ctx: Any, fetched: Fetched, vm: Any, host: str, vm_dir: str, work: 
     return safety
 
 
-def _write_volume(ctx: Any, node: Any, name: str, path: str, size: int, client: int) -> str:
+def _write_volume(ctx: Context, node: Host, name: str, path: str, size: int, client: int) -> str:
     """Safety snapshot of the NVRAM volume, its size made the NVRAM's, the bytes written;
     returns the safety snapshot's name (kept for DELAY_DELETE like those of the disks)."""
     safety: str = ctx.names.temporary(name, SAFETY_MARK, unique_token(4))
     readonly = attach_readonly(ctx, False)
-    ctx.undo(_roll_back, ctx, name, safety, client, readonly, label="revert %s to %s" % (name, safety))
+    ctx.undo(volumes.roll_back_to, ctx, name, safety, client, readonly, label="revert %s to %s" % (name, safety))
     with ctx.step("snapshot volume %s as %s" % (name, safety)):
-        ctx.sp.volume_snapshot(name, safety)
+        volumes.take_snapshot(ctx, name, safety, no_undo=_ROLL_BACK)
     with ctx.step("write the NVRAM backup into %s on %s" % (name, node.name)):
-        ctx.sp.volume_update(name, size=size, shrink_ok=True)
+        volumes.resize(ctx, name, size, shrink_ok=True, no_undo=_ROLL_BACK)
         node.run(["sh", "-c", _WRITE_DEVICE, "sh", path, ctx.device_path(name), str(size)],
                  timeout=COPY_TIMEOUT, what="write %s" % name)
     return safety
 
 
-def _roll_back(ctx: Any, name: str, safety: str, client: int, readonly: bool) -> None:
-    try:
-        ctx.sp.snapshot(safety)
-    except ApiNotFound:
-        return  # never made: the volume was not touched
-    ctx.sp.detach(name, client, force=True)
-    ctx.sp.volume_revert(name, safety)
-    ctx.sp.attach(name, client, readonly=readonly, timeout=int(ctx.config.ATTACH_TIMEOUT))
-    ctx.sp.snapshot_delete(safety)
+#: Why the NVRAM volume's snapshot and resize register no inverse of their own.
+_ROLL_BACK = "the revert to the safety snapshot, registered first, undoes both"
 
 
-def replace_file(ctx: Any, host: str, target: str, new: str, old: str) -> None:
+def replace_file(ctx: Context, host: str, target: str, new: str, old: str) -> None:
     """Rename ``new`` over ``target`` on ``host``, the old regular file kept as ``old`` (same filesystem).
 
     The undo renames ``old`` back (or removes the file when there was none); ``old`` is left

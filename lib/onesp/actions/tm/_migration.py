@@ -28,7 +28,7 @@ from ... import disks
 from ... import volumes as volume_steps
 from ...context import Context
 from ...errors import BadInput, NotFound
-from ...storpool import ApiBusy, ApiExists, ApiNotFound
+from ...storpool import ApiBusy, ApiNotFound
 from . import _common as common
 
 if TYPE_CHECKING:
@@ -136,10 +136,14 @@ def apply(ctx: Context, changes: Sequence[Change], what: str) -> List[Change]:
             timeout = int(ctx.config.ATTACH_TIMEOUT)
             inverse = [item for change in group for item in _inverse_items(ctx, change)]
             if inverse:
-                ctx.undo(_reassign_quietly, sp, inverse, timeout, label="undo: %s" % what)
+                volume_steps.undo_reassign(ctx, inverse, timeout, label="undo: %s" % what)
             with ctx.step(what):
                 done.extend(_send(ctx, sp, group, timeout))
     return done
+
+
+#: Why a reassign of a group registers no undo of its own.
+GROUP_UNDO = "the inverse of the whole group is registered before it is sent (undo_reassign)"
 
 
 def _send(ctx: Context, sp: StorPool, group: List[Change], timeout: int, retried: bool = False) -> List[Change]:
@@ -148,7 +152,7 @@ def _send(ctx: Context, sp: StorPool, group: List[Change], timeout: int, retried
     items = [_item(ctx, change) for change in group]
     attaching = any(change.attach is not None for change in group)
     try:
-        sp.reassign(items, attach_timeout=timeout if attaching else None)
+        volume_steps.reassign(ctx, items, attach_timeout=timeout if attaching else None, no_undo=GROUP_UNDO)
         return list(group)
     except ApiNotFound:
         if retried:
@@ -168,13 +172,14 @@ def _send_soft(ctx: Context, sp: StorPool, group: List[Change], timeout: int) ->
     made = _send(ctx, sp, firm, timeout)
     for change in soft:
         try:
-            sp.reassign([_item(ctx, change)], attach_timeout=timeout if change.attach is not None else None)
+            volume_steps.reassign(ctx, [_item(ctx, change)], attach_timeout=timeout if change.attach is not None else None,
+                             no_undo=GROUP_UNDO)
             made.append(change)
         except ApiBusy:
             ctx.log.info("%s is in use on client %s, left attached there", change.volume.name, change.detach)
             if change.attach is not None:
                 attach_only = Change(change.volume, None, change.attach, None)
-                sp.reassign([_item(ctx, attach_only)], attach_timeout=timeout)
+                volume_steps.reassign(ctx, [_item(ctx, attach_only)], attach_timeout=timeout, no_undo=GROUP_UNDO)
                 made.append(attach_only)
     return made
 
@@ -201,11 +206,7 @@ def _recreate_cdrom_clone(ctx: Context, sp: StorPool, volume: VmVolume) -> None:
     """The per-VM clone of a CDROM image (VMs deployed before the addon used per-VM CDROMs)."""
     tags = ctx.tags.vm_disk(volume.vm_id, volume.disk_id, "CDROM")
     with ctx.step("create volume %s from %s" % (volume.name, volume.base)):
-        try:
-            sp.volume_create(volume.name, base_on=volume.base, tags=tags)
-        except ApiExists:
-            return  # made meanwhile by a concurrent run for this VM
-    ctx.undo(_delete_quietly, sp, volume.name, label="delete volume %s" % volume.name)
+        volume_steps.create_or_skip(ctx, volume.name, base_on=volume.base, tags=tags)
 
 
 def _rights(ctx: Context, volume: VmVolume) -> str:
@@ -230,36 +231,6 @@ def _inverse_items(ctx: Context, change: Change) -> List[Dict[str, Any]]:
     if change.detach is not None and change.restore is not None and change.restore != change.attach:
         item[_rights(ctx, change.volume)] = [int(change.restore)]
     return [item] if len(item) > 1 else []
-
-
-def _reassign_quietly(sp: StorPool, items: List[Dict[str, Any]], timeout: int) -> None:
-    """Undo of a reassign. If the whole call is refused, item by item: a volume that vanished
-    meanwhile, or a shared image another VM holds open, is left as it is."""
-    try:
-        sp.reassign(items, attach_timeout=timeout if any(_attaches(i) for i in items) else None)
-        return
-    except (ApiNotFound, ApiBusy):
-        pass
-    for item in items:
-        try:
-            sp.reassign([item], attach_timeout=timeout if _attaches(item) else None)
-        except ApiNotFound:
-            continue
-        except ApiBusy:
-            if item.get("force", True):
-                raise
-
-
-def _attaches(item: Dict[str, Any]) -> bool:
-    return "rw" in item or "ro" in item
-
-
-def _delete_quietly(sp: StorPool, name: str) -> None:
-    try:
-        sp.detach(name, "all", force=True)
-        sp.volume_delete(name)
-    except ApiNotFound:
-        pass
 
 
 # -- the destination's VM directory -------------------------------------------------------------

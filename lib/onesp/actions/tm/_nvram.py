@@ -46,6 +46,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional
 
+from ... import volumes
 from ...context import Context
 from ...errors import BadInput, HostError
 from ...naming import unique_token
@@ -152,7 +153,7 @@ def _run_save(node: Host, source: str, device: str, size: int) -> str:
 def _resize(ctx: Context, name: str, wanted: int) -> None:
     """Make the volume the file's size (part of a save, see there)."""
     with ctx.step("resize %s to the NVRAM file's %d bytes" % (name, wanted)):
-        ctx.sp.volume_update(name, size=wanted, shrink_ok=True)
+        volumes.resize(ctx, name, wanted, shrink_ok=True, no_undo="part of an NVRAM save, which has none (see save)")
 
 
 def restore(ctx: Context, host: str, vm: Vm, vm_dir: str, name: str, size: int, *, keep_file: bool = False) -> bool:

@@ -54,7 +54,7 @@ def call(ctx: Context, vm: Vm, action: str, argv: Sequence[str], caller: str) ->
                 proc = subprocess.run([script] + list(argv) + [caller], input=ctx.stdin, capture_output=True,
                                       timeout=TIMEOUT, check=False)
             except (OSError, subprocess.TimeoutExpired) as exc:
-                raise BackendError("%s: %s" % (script, exc)) from None
+                raise BackendError("%s: %s" % (script, exc)) from exc
             if proc.returncode != 0:
                 lines = [ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
                 message = next((ln for ln in lines if not ln.startswith(("ERROR:", "INFO:", "WARN:", "DEBUG:"))),

@@ -10,7 +10,7 @@ offers no snapshots of them and neither do we.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Optional, Sequence
 
 from ... import arguments, disks, volumes
 from ...arguments import HostPath
@@ -120,26 +120,20 @@ def take(ctx: Context, t: SnapshotTarget) -> bool:
     """
     volumes.hold(ctx, t.snapshot)  # a concurrent run of this line ends before this one looks
     ours = {"made": True}
-    ctx.undo(_delete_made, ctx, t.snapshot, ours, label="delete snapshot %s" % t.snapshot)
     with ctx.step("snapshot volume %s as %s" % (t.volume.name, t.snapshot)):
         try:
-            ctx.sp.volume_snapshot(t.volume.name, t.snapshot)
-        except ApiExists:
+            volumes.snapshot_once(ctx, t.volume.name, t.snapshot, ours)
+        except ApiExists as exc:
             ours["made"] = False
             existing = ctx.sp.snapshot_or_none(t.snapshot)
             if existing is None:
-                raise AlreadyExists("%s exists and is a volume, not a snapshot" % t.snapshot) from None
+                raise AlreadyExists("%s exists and is a volume, not a snapshot" % t.snapshot) from exc
             if existing.get("onVolume") != t.volume.name:
                 raise AlreadyExists("snapshot %s exists but was taken from %s, not from %s" % (
-                    t.snapshot, existing.get("onVolume"), t.volume.name)) from None
+                    t.snapshot, existing.get("onVolume"), t.volume.name)) from exc
             ctx.log.info("snapshot %s exists from an earlier run", t.snapshot)
             return False
     return True
-
-
-def _delete_made(ctx: Context, name: str, ours: Dict[str, bool]) -> None:
-    if ours["made"]:
-        volumes.delete_snapshots(ctx, [name])
 
 
 def detach_for_revert(ctx: Context, name: str, host: str, readonly: bool) -> None:
@@ -152,8 +146,7 @@ def detach_for_revert(ctx: Context, name: str, host: str, readonly: bool) -> Non
     refusal stops the revert before anything changed.
     """
     client = ctx.client_id(host)
-    ctx.undo(ctx.sp.attach, name, client, readonly=readonly, timeout=int(ctx.config.ATTACH_TIMEOUT),
-             label="attach %s to %s again" % (name, host))
+    volumes.reattach_on_failure(ctx, name, client, readonly=readonly, host=host)
     volumes.detach(ctx, name, host, force=False)
 
 
@@ -163,4 +156,4 @@ def revert(ctx: Context, name: str, snapshot: str) -> None:
     There is no undo: the volume's data is replaced, which is what was asked for.
     """
     with ctx.step("revert volume %s to snapshot %s" % (name, snapshot)):
-        ctx.sp.volume_revert(name, snapshot)
+        volumes.revert(ctx, name, snapshot)

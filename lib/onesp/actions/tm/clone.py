@@ -10,13 +10,16 @@ the volume it made (tags nvm and diskid) and changes nothing.
 
 from __future__ import annotations
 
-from ... import disks
+from ... import disks, volumes
 from ...context import Context
 from ...errors import BadInput
 from ._common import ImageDiskArgs, ensure_clone, link_disk, load_disk
 
 #: ``clone``'s arguments, the same as ``ln``'s.
 Args = ImageDiskArgs
+
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 
 def run(ctx: Context) -> None:

@@ -59,6 +59,8 @@ from ._common import attach_readonly, link_disk, nvram_file, release_other_hosts
 
 if TYPE_CHECKING:
     from ...one import Datastore, Vm
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 SECTOR = 512
 ISO_TIMEOUT = 600
@@ -230,17 +232,17 @@ def build_iso(ctx: Context, entries: List[IsoEntry], staging: str) -> str:
                             break
                         out.write(chunk)
             except OSError as exc:
-                raise BadInput("context file %s: %s" % (source, exc.strerror or exc)) from None
+                raise BadInput("context file %s: %s" % (source, exc.strerror or exc)) from exc
     iso = os.path.join(staging, "context.iso")
     tool = iso_tool(str(ctx.config.MKISOFS))
     argv = tool + ["-quiet", "-o", iso, "-V", "CONTEXT", "-J", "-R", tree]
     with ctx.step("build the context ISO with %s" % tool[0]):
         try:
             proc = subprocess.run(argv, capture_output=True, timeout=ISO_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
-        except FileNotFoundError:
-            raise ConfigError("MKISOFS: %s is not installed on the front-end" % tool[0]) from None
-        except subprocess.TimeoutExpired:
-            raise HostError("the front-end", tool[0], "timed out after %ds" % ISO_TIMEOUT) from None
+        except FileNotFoundError as exc:
+            raise ConfigError("MKISOFS: %s is not installed on the front-end" % tool[0]) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise HostError("the front-end", tool[0], "timed out after %ds" % ISO_TIMEOUT) from exc
         if proc.returncode != 0:
             first = next((ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()), "")
             raise HostError("the front-end", tool[0], first[:300], proc.returncode)
@@ -250,12 +252,11 @@ def build_iso(ctx: Context, entries: List[IsoEntry], staging: str) -> str:
 def _create_or_resize(ctx: Context, name: str, size: int, template: str, tags: Optional[Dict[str, str]]) -> bool:
     """Create the ISO volume (True), or fit an existing one to the new ISO (False)."""
     with ctx.step("create volume %s" % name):
-        entry = volumes.undo_new_volume(ctx, name, tags)
         try:
-            ctx.sp.volume_create(name, size=size, template=template, tags=tags)
+            volumes.create_new(ctx, name, size=size, template=template, tags=tags)
         except ApiExists:
-            ctx.undo_stack.discard(entry)
-            ctx.sp.volume_update(name, size=size, shrink_ok=True, tags=tags)
+            volumes.resize(ctx, name, size, shrink_ok=True, tags=tags,
+                           no_undo="it is this VM's context volume from an earlier run, refitted and written anew")
             return False
     return True
 

@@ -25,6 +25,9 @@ from ...context import Context
 from ...storpool import ApiExists
 from ._common import load_disk
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 #: LCM_STATE HOTPLUG_SAVEAS: save-as of a running VM (poweroff and suspended have their own states).
 LCM_HOTPLUG_SAVEAS = 26
 
@@ -80,10 +83,5 @@ def _create(ctx: Context, target: str, source: str, parent: Optional[str], templ
             tags: Dict[str, str]) -> None:
     what = "snapshot %s" % parent if parent else "volume %s" % source
     with ctx.step("copy %s to volume %s" % (what, target)):
-        entry = volumes.undo_new_volume(ctx, target, tags)
-        try:
-            ctx.sp.volume_create(target, base_on=None if parent else source, parent=parent, template=template,
-                                 tags=tags, **(limits.NONE.kwargs() if limits.enabled(ctx.config) else {}))
-        except ApiExists:
-            ctx.undo_stack.discard(entry)
-            raise
+        volumes.create_new(ctx, target, base_on=None if parent else source, parent=parent, template=template,
+                           tags=tags, **(limits.NONE.kwargs() if limits.enabled(ctx.config) else {}))

@@ -32,6 +32,9 @@ from ._common import delete_vm_snapshots, on_host
 
 if TYPE_CHECKING:
     from ...one import Disk, Vm
+#: Where this action stops rolling back: its first call deleting the volume (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.DELETE_VOLUME
+
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,8 @@ def _give_back(ctx: Context, volume: DiskVolume) -> None:
     name = volume.name
     with ctx.step("detach %s from all hosts" % name):
         try:
-            ctx.sp.detach(name, "all", force=not volume.readonly)
+            volumes.detach_all(ctx, name, force=not volume.readonly,
+                               no_undo="past the point of no return of a delete (DELETE_VOLUME)")
         except ApiNotFound:
             ctx.log.info("volume %s of a persistent image is gone, nothing to give back", name)
             return

@@ -9,11 +9,15 @@ copied VM directory is removed from the destination (last).
 
 from __future__ import annotations
 
+from ... import volumes
 from ...context import Context
 from . import _livemigration as livemigration
 
 #: ``failmigrate``'s arguments, the same as the other migrate hooks'.
 Args = livemigration.MigrateArgs
+
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 
 def run(ctx: Context) -> None:

@@ -24,6 +24,9 @@ from ._common import DiskRef, ImageDiskArgs, disk_tags, ensure_clone, link_disk,
 #: ``ln``'s arguments, the same as ``clone``'s.
 Args = ImageDiskArgs
 
+#: Where this action stops rolling back: releasing closed attachments on hosts the VM has left (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.RELEASE
+
 
 def run(ctx: Context) -> None:
     args = Args.parse(ctx.action, ctx.argv)
@@ -65,8 +68,8 @@ def _link_persistent(ctx: Context, args: Args, ref: DiskRef) -> None:
     with ctx.step("read volume %s" % name):
         try:
             before = ctx.sp.volume(name)
-        except ApiNotFound:
-            raise NotFound("the volume of image %s does not exist" % ref.disk.image_id) from None
+        except ApiNotFound as exc:
+            raise NotFound("the volume of image %s does not exist" % ref.disk.image_id) from exc
     release_other_hosts(ctx, ref.vm, [name], args.dst.host)
     volumes.retag(ctx, name, disk_tags(ctx, ref, qos), previous=before.get("tags", {}), limits=disk_limits,
                   previous_limits=limits.current(before))

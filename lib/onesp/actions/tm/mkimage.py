@@ -25,6 +25,8 @@ from ._common import attach_readonly, disk_tags, link_disk, load_disk, owner_tag
 
 if TYPE_CHECKING:
     from ...one import Disk
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 #: File systems mkimage makes, with the option that lets mkfs use a whole device unasked.
 FILESYSTEMS = {"ext2": ["-F"], "ext3": ["-F"], "ext4": ["-F"], "xfs": ["-f"], "btrfs": ["-f"], "vfat": []}

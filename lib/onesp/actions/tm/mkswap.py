@@ -9,10 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Sequence
 
-from ... import arguments
+from ... import arguments, volumes
 from ...arguments import HostPath
 from ...context import Context
 from .mkimage import make_volatile
+
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, List, Optional, Sequence, Tuple
 
-from ... import arguments, disks
+from ... import arguments, disks, volumes
 from ...arguments import HostPath
 from ...context import Context
 from ...errors import BadInput, OnespError
@@ -36,6 +36,9 @@ from ._migration import VmVolume
 
 if TYPE_CHECKING:
     from ...one import Datastore, Vm
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 
 
 @dataclass(frozen=True)

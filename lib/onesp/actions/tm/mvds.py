@@ -23,12 +23,15 @@ from ... import arguments, disks, limits, volumes
 from ...arguments import HostPath
 from ...context import Context
 from ...errors import NotFound, OnespError
-from ...storpool import ApiBusy, ApiExists, ApiNotFound
+from ...storpool import ApiBusy, ApiNotFound
 from ._common import DiskRef, delete_vm_snapshots, load_disk, on_host
 
 if TYPE_CHECKING:
     from ...limits import DiskLimits
     from ...one import Image
+
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ def _detach_everywhere(ctx: Context, name: str, host: str, readonly: bool) -> No
     ctx.undo(_attach_again, ctx, name, host, readonly, label="attach %s to %s again" % (name, host))
     with ctx.step("detach %s from all hosts" % name):
         try:
-            ctx.sp.detach(name, "all", force=not readonly)
+            volumes.detach_all(ctx, name, force=not readonly, no_undo="_attach_again, registered first")
         except ApiBusy as exc:
             if not readonly:
                 raise
@@ -115,8 +118,7 @@ def _attach_again(ctx: Context, name: str, host: str, readonly: bool) -> None:
         ctx.log.info("not attaching %s to %s again: %s", name, host, exc)
         return
     try:
-        ctx.sp.attach(name, client, readonly=readonly and str(ctx.config.READONLY_MODE).lower() == "ro",
-                      timeout=int(ctx.config.ATTACH_TIMEOUT))
+        volumes.attach_to(ctx, name, client, readonly=readonly and str(ctx.config.READONLY_MODE).lower() == "ro")
     except ApiNotFound:
         pass
 
@@ -128,17 +130,6 @@ def _rename(ctx: Context, name: str, target: str, tags: Dict[str, str], info: Di
     The undo is registered first, so a rename whose answer was lost is reverted as well;
     it does nothing when no volume has the new name, or when the old one still exists.
     """
-    previous = {k: info.get("tags", {}).get(k, "") for k in tags}
     policy = cleared.kwargs() if cleared is not None else {}
-    ctx.undo(_rename_back, ctx, target, name, previous, info.get("templateName") if template else None,
-             limits.current(info) if cleared is not None else {}, label="rename %s back to %s" % (target, name))
-    with ctx.step("rename volume %s to %s" % (name, target)):
-        ctx.sp.volume_update(name, rename=target, tags=tags, template=template, **policy)
-
-
-def _rename_back(ctx: Context, target: str, name: str, tags: Dict[str, str], template: Optional[str],
-                 policy: Dict[str, Any]) -> None:
-    try:
-        ctx.sp.volume_update(target, rename=name, tags=tags, template=template, **policy)
-    except (ApiNotFound, ApiExists):
-        pass
+    volumes.rename_released(ctx, name, target, tags, info, template, policy,
+                            limits.current(info) if cleared is not None else {})

@@ -26,7 +26,7 @@ from __future__ import annotations
 import shlex
 import time
 
-from ... import libvirt
+from ... import libvirt, volumes
 from ...context import Context
 from . import _backups as backups
 from . import _firmware as firmware
@@ -58,12 +58,14 @@ def backup(ctx: Context, args: backups.BackupArgs, live: bool) -> None:
         ctx.log.info("FS_FREEZE=SUSPEND is not done here; the group snapshot is crash-consistent")
     with libvirt.frozen(ctx, j.host, j.deploy_id, enabled=freeze):
         with ctx.step("snapshot disks %s of VM %d" % (",".join(str(d) for d, _ in disk_volumes), j.vm.id)):
-            ctx.sp.group_snapshot(pairs, ctx.tags.vm_group(j.vm.id))
+            volumes.group_snapshot(ctx, pairs, ctx.tags.vm_group(j.vm.id),
+                                   no_undo="backups.discard, registered first, deletes the snapshots")
     firmware.back_up(ctx, j, live)
 
     with ctx.step("attach %s to %s" % (", ".join(names), j.host)):
-        ctx.sp.reassign([{"snapshot": name, "ro": [client]} for name in names],
-                        attach_timeout=int(ctx.config.ATTACH_TIMEOUT))
+        volumes.reassign(ctx, [{"snapshot": name, "ro": [client]} for name in names],
+                         attach_timeout=int(ctx.config.ATTACH_TIMEOUT),
+                         no_undo="backups.discard, registered first, detaches the snapshots it deletes")
     qemu_img = shlex.split(str(ctx.config.QEMU_IMG))
     for (disk_id, _), name in zip(disk_volumes, names):
         target = j.disk_file(disk_id)
@@ -71,7 +73,8 @@ def backup(ctx: Context, args: backups.BackupArgs, live: bool) -> None:
             node.run(qemu_img + ["convert", "-f", "raw", "-O", "qcow2", ctx.device_path(name), target],
                      timeout=backups.COPY_TIMEOUT, what="qemu-img convert %s" % name)
     with ctx.step("detach %s from %s" % (", ".join(names), j.host)):
-        ctx.sp.reassign([{"snapshot": name, "detach": [client], "force": True} for name in names])
+        volumes.reassign(ctx, [{"snapshot": name, "detach": [client], "force": True} for name in names],
+                         no_undo="the copies are made; the snapshots stay for postbackup, detached")
 
 
 def run(ctx: Context) -> None:

@@ -22,6 +22,7 @@ and written into the new one, where its next deploy will look.
 
 from __future__ import annotations
 
+from ... import volumes
 from ...context import Context
 from ...errors import Unsupported
 from . import _livemigration as livemigration
@@ -32,6 +33,9 @@ from ._migration import Change
 
 #: ``premigrate``'s arguments, the same as the other migrate hooks'.
 Args = livemigration.MigrateArgs
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 
 
 def run(ctx: Context) -> None:

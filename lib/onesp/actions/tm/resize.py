@@ -17,6 +17,9 @@ from ...arguments import HostPath
 from ...context import Context
 from ...errors import BadInput
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 
 @dataclass(frozen=True)
 class Args:

@@ -27,13 +27,12 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Dict, List, Sequence, Tuple
 
-from ... import arguments, disks
+from ... import arguments, disks, volumes
 from ...arguments import HostPath
 from ...context import Context
 from ...disks import DiskVolume
 from ...errors import BackendError, BadInput, NotFound, OnespError, Unsupported
 from ...naming import unique_token
-from ...storpool import ApiNotFound
 from . import _backup_source as backup_source
 from . import _backups as backups
 from . import _common as common
@@ -43,6 +42,8 @@ if TYPE_CHECKING:
     from ...host import Host
 
 SAFETY_MARK = "tmRestore"
+#: Why the steps of writing a disk have no undo of their own.
+RESTORE_UNDO = "volumes.roll_back_to, registered first, reverts the disk to its safety snapshot"
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,8 @@ def _virtual_size(ctx: Context, node: Host, qemu_img: List[str], path: str, disk
         try:
             info = json.loads(text)
             size = int(info["virtual-size"])
-        except (ValueError, KeyError, TypeError):
-            raise BackendError("qemu-img info %s gave no virtual size" % path) from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BackendError("qemu-img info %s gave no virtual size" % path) from exc
         if info.get("backing-filename") or info.get("full-backing-filename"):
             raise Unsupported("the backup of disk %d is an increment (it has a backing file); only FULL backups "
                               "are restored" % disk_id)
@@ -132,31 +133,19 @@ def _write_in_place(ctx: Context, node: Host, qemu_img: List[str], volume: DiskV
         current = int(ctx.sp.volume(name)["size"])
     safety = ctx.names.temporary(name, SAFETY_MARK, token)
     readonly = common.attach_readonly(ctx, volume.readonly)
-    ctx.undo(_roll_back, ctx, name, safety, client, readonly, label="revert %s to %s" % (name, safety))
+    ctx.undo(volumes.roll_back_to, ctx, name, safety, client, readonly, label="revert %s to %s" % (name, safety))
     with ctx.step("snapshot volume %s as %s" % (name, safety)):
-        ctx.sp.volume_snapshot(name, safety)
+        volumes.take_snapshot(ctx, name, safety, no_undo=RESTORE_UNDO)
     with ctx.step("resize volume %s for the backup" % name):
         if size > current:
-            ctx.sp.volume_update(name, size=size)
+            volumes.resize(ctx, name, size, no_undo=RESTORE_UNDO)
         elif size < current:
-            ctx.sp.volume_update(name, size=size, shrink_ok=True)
-            ctx.sp.volume_update(name, size=current)
+            volumes.resize(ctx, name, size, shrink_ok=True, no_undo=RESTORE_UNDO)
+            volumes.resize(ctx, name, current, no_undo=RESTORE_UNDO)
     with ctx.step("write the backup into %s on %s" % (name, node.name)):
         node.run(qemu_img + ["convert", "-n", "-f", "qcow2", "-O", "raw", path, ctx.device_path(name)],
                  timeout=backups.COPY_TIMEOUT, what="qemu-img convert %s" % path)
     return safety
-
-
-def _roll_back(ctx: Context, name: str, safety: str, client: int, readonly: bool) -> None:
-    """Undo of a written disk: back to the safety snapshot, in place, attached as before."""
-    try:
-        ctx.sp.snapshot(safety)
-    except ApiNotFound:
-        return  # the snapshot was never made: the volume was not touched
-    ctx.sp.detach(name, client, force=True)
-    ctx.sp.volume_revert(name, safety)
-    ctx.sp.attach(name, client, readonly=readonly, timeout=int(ctx.config.ATTACH_TIMEOUT))
-    ctx.sp.snapshot_delete(safety)
 
 
 def _finish(ctx: Context, node: Host, work: str, safety: List[str]) -> None:
@@ -168,10 +157,7 @@ def _finish(ctx: Context, node: Host, work: str, safety: List[str]) -> None:
     delay = int(ctx.config.DELAY_DELETE)
     for name in safety:
         try:
-            if delay > 0:
-                ctx.sp.snapshot_update(name, delete_after=delay)
-            else:
-                ctx.sp.snapshot_delete(name)
+            volumes.expire_snapshot(ctx, name, delay, no_undo="the restore is done: this is tidying up")
         except OnespError as exc:
             ctx.log.error("restore done, but snapshot %s of the data before it stays: %s", name, exc)
     try:

@@ -8,12 +8,15 @@ the snapshot is already there (taken from this volume) succeeds without a second
 
 from __future__ import annotations
 
-from ... import libvirt
+from ... import libvirt, volumes
 from ...context import Context
 from . import _snapshots as snapshots
 
 #: ``snap_create``'s arguments, the same as every snap_* action's.
 Args = snapshots.SnapshotArgs
+
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 
 def create(ctx: Context, args: snapshots.SnapshotArgs, live: bool) -> None:

@@ -13,6 +13,9 @@ from . import _snapshots as snapshots
 
 #: ``snap_delete``'s arguments, the same as every snap_* action's.
 Args = snapshots.SnapshotArgs
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 
 
 def run(ctx: Context) -> None:

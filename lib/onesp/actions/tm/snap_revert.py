@@ -20,6 +20,7 @@ data on a disk of the size oned records.
 
 from __future__ import annotations
 
+from ... import volumes
 from ...context import Context
 from ...errors import BadInput
 from ...volumes import MIB
@@ -28,6 +29,9 @@ from . import _snapshots as snapshots
 
 #: ``snap_revert``'s arguments, the same as every snap_* action's.
 Args = snapshots.SnapshotArgs
+#: Where this action stops rolling back: the revert in place (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.REVERT
+
 
 
 def run(ctx: Context) -> None:
@@ -49,7 +53,7 @@ def run(ctx: Context) -> None:
     snapshots.revert(ctx, name, t.snapshot)
     if int(snapshot["size"]) < size_before:
         with ctx.step("grow volume %s back to %d bytes" % (name, size_before)):
-            ctx.sp.volume_update(name, size=size_before)
+            volumes.resize(ctx, name, size_before, no_undo="past the revert, the point of no return (REVERT)")
         ctx.log.info("volume %s grown back from the snapshot's %d to %d bytes", name, int(snapshot["size"]),
                      size_before)
     common.link_disk(ctx, t.host, name, t.path, readonly=t.volume.readonly, system_ds=t.ref.system_ds)

@@ -95,9 +95,13 @@ def capture(ctx: Any, vm: Any, system_ds: Any, host: str, domain: str) -> List[s
     with ctx.step("write the vTPM state of VM %d to %s on %s" % (vm.id, name, host)):
         node.run(["sh", "-c", _WRITE, "sh", archive, device, str(size)], timeout=COPY_TIMEOUT, what="write %s" % name)
     with ctx.step("detach %s from %s" % (name, host)):
-        ctx.sp.reassign([{"volume": name, "detach": [client], "force": True}])
+        volumes.detach_all(ctx, name, force=True, client=client, no_undo=_DETACHED)
     _remove(ctx, node, [archive])
     return [name]
+
+
+#: Why detaching the vTPM volume or snapshot registers no inverse: nothing needs it attached again.
+_DETACHED = "the vTPM volume is attached only while written or read"
 
 
 def find(ctx: Any, vm: Any, system_ds: Any, snap_id: int, timestamp: int) -> Optional[str]:
@@ -133,7 +137,7 @@ def put_back(ctx: Any, host: str, vm: Any, system_ds: Any, snapshot: str) -> Lis
     with ctx.step("put the vTPM state of %s in %s/tpm on %s" % (snapshot, directory, host)):
         node.run(["sh", "-c", firmware.SWAP_TPM, "sh", directory, new, old], what="swap the vTPM state")
     with ctx.step("detach %s from %s" % (snapshot, host)):
-        ctx.sp.reassign([{"snapshot": snapshot, "detach": [client], "force": True}])
+        volumes.detach_all(ctx, snapshot, force=True, client=client, snapshot=True, no_undo=_DETACHED)
     return [new, old]
 
 

@@ -29,6 +29,9 @@ from . import _vmstate as vmstate
 from . import _vmtpm as vmtpm
 from ._args import snapshot_args
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 
 def run(ctx: Any) -> Optional[str]:
     args = snapshot_args("snapshot_create", ctx.argv)
@@ -99,11 +102,12 @@ def group_snapshot(ctx: Any, vm_id: int, label: str, pairs: List[Tuple[str, str]
         volumes.hold(ctx, name)
     with ctx.step("take snapshot %s of the %d volume(s) of VM %d" % (label, len(pairs), vm_id)):
         try:
-            ctx.sp.group_snapshot(pairs, tags)
-        except ApiExists:
+            volumes.group_snapshot(ctx, pairs, tags, no_undo="registered right after it (delete_snapshots); a failed "
+                                                             "call is cleaned up at once (forget)")
+        except ApiExists as exc:
             if not taken_earlier(ctx, pairs, tags):
                 raise AlreadyExists("a snapshot named like this VM snapshot exists and does not belong to VM %d"
-                                    % vm_id) from None
+                                    % vm_id) from exc
             ctx.log.info("the snapshots of this VM snapshot exist from an earlier run: keeping them")
             return  # an earlier run's: never removed by this run's undo
         except OnespError:

@@ -17,6 +17,9 @@ from . import _stock as stock
 from . import _vmsnap as vmsnap
 from ._args import snapshot_args
 
+#: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
 
 def run(ctx: Any) -> None:
     args = snapshot_args("snapshot_delete", ctx.argv)

@@ -32,15 +32,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, List, Optional
 
-from ... import libvirt
+from ... import libvirt, volumes
 from ...errors import NotFound, OnespError
-from ...storpool import ApiExists, ApiNotFound
+from ...storpool import ApiNotFound
 from . import _document as document
 from . import _stock as stock
 from . import _vmsnap as vmsnap
 from . import _vmstate as vmstate
 from . import _vmtpm as vmtpm
 from ._args import snapshot_args
+
+#: Where this action stops rolling back: the revert in place (see volumes.PointOfNoReturn).
+POINT_OF_NO_RETURN = volumes.REVERT
 
 MIB = 1024 * 1024
 #: How long a temporary copy of a disk's pre-revert data lives if nobody deletes it.
@@ -74,7 +77,8 @@ def run(ctx: Any) -> None:
 
     ctx.undo(attach_all, ctx, names, client, label="attach the volumes of VM %d to %s again" % (vm.id, args.host))
     with ctx.step("detach the volumes of VM %d" % vm.id):
-        ctx.sp.reassign([{"volume": name, "detach": "all", "force": True} for name in names])
+        volumes.reassign(ctx, [{"volume": name, "detach": "all", "force": True} for name in names],
+                         no_undo="attach_all, registered first")
 
     token = "%d-%d" % parsed
     keep = [(name, ctx.names.temporary(name, "SPTMP", token)) for name in names]
@@ -84,12 +88,12 @@ def run(ctx: Any) -> None:
             keep_copy(ctx, name, kept, ctx.tags.vm_group(vm.id))
 
     for item, (_, kept) in zip(plan, keep):
-        ctx.undo(put_back, ctx, item.volume, kept, label="put %s back to its data before the revert" % item.volume)
+        ctx.undo(volumes.put_back, ctx, item.volume, kept, label="put %s back to its data before the revert" % item.volume)
         with ctx.step("revert %s to %s" % (item.volume, item.snapshot)):
-            ctx.sp.volume_revert(item.volume, item.snapshot)
+            volumes.revert(ctx, item.volume, item.snapshot)
             if item.grow_to is not None:
-                # no undo of its own: putting the volume back restores its size as well
-                ctx.sp.volume_update(item.volume, size=item.grow_to)
+                volumes.resize(ctx, item.volume, item.grow_to,
+                               no_undo="putting the volume back (put_back) restores its size as well")
 
     with ctx.step("attach the volumes of VM %d to %s" % (vm.id, args.host)):
         attach_all(ctx, names, client)
@@ -125,24 +129,15 @@ def find_snapshots(ctx: Any, vm: Any, system_ds: Any, snap_id: int, timestamp: i
 
 
 def attach_all(ctx: Any, names: List[str], client: int) -> None:
-    ctx.sp.reassign([{"volume": name, "rw": [client]} for name in names],
-                    attach_timeout=int(ctx.config.ATTACH_TIMEOUT))
+    volumes.reassign(ctx, [{"volume": name, "rw": [client]} for name in names],
+                     attach_timeout=int(ctx.config.ATTACH_TIMEOUT),
+                     no_undo="it is the last step of the revert, or the undo of its detach")
 
 
 def keep_copy(ctx: Any, volume: str, kept: str, tags: Any) -> None:
     """Snapshot ``volume`` as ``kept`` (expiring after a day); a copy left by an earlier,
     interrupted run of the same revert is replaced, since the data to keep is today's."""
-    try:
-        ctx.sp.volume_snapshot(volume, kept, tags=tags, delete_after=TEMPORARY_SECONDS)
-    except ApiExists:
-        ctx.sp.snapshot_delete(kept)
-        ctx.sp.volume_snapshot(volume, kept, tags=tags, delete_after=TEMPORARY_SECONDS)
-
-
-def put_back(ctx: Any, volume: str, kept: str) -> None:
-    """Revert ``volume`` to the snapshot of its data taken before the revert (detached first)."""
-    ctx.sp.detach(volume, "all", force=True)
-    ctx.sp.volume_revert(volume, kept)
+    volumes.replace_snapshot(ctx, volume, kept, tags=tags, delete_after=TEMPORARY_SECONDS)
 
 
 def drop_snapshots(ctx: Any, names: Iterable[str]) -> None:
@@ -153,7 +148,7 @@ def drop_snapshots(ctx: Any, names: Iterable[str]) -> None:
     first: Optional[OnespError] = None
     for name in names:
         try:
-            ctx.sp.snapshot_delete(name)
+            volumes.drop_snapshot(ctx, name, no_undo="a temporary copy: removing it is the undo, or tidying up")
         except ApiNotFound:
             continue
         except OnespError as exc:
