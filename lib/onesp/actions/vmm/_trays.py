@@ -22,7 +22,7 @@ from typing import Any, List, Optional, Tuple
 
 from lxml import etree
 
-from ...errors import BadInput
+from ...errors import BadInput, LimitReached
 from ...libvirt import virsh
 from ...one.xmlsafe import MAX_DOCUMENT_BYTES
 
@@ -101,9 +101,10 @@ def _target(disk: etree._Element) -> Tuple[str, str]:
 def add_trays(domain: bytes, count: int) -> Tuple[bytes, List[str]]:
     """The deployment XML with up to ``count`` empty CD-ROM drives more, and their targets.
 
-    Drives go to the free places ``hda``..``hdd`` of the IDE bus (SATA on q35), a place
-    taken by any disk on that bus being skipped; the CD-ROMs oned already put there count
-    against ``count``'s room, so a VM never has more than four.
+    Drives go to the free places ``hda``..``hdd`` of the IDE bus (SATA on q35): a place
+    any disk of that bus takes (libvirt derives it from the target name, ``sda`` is the
+    place of ``hda``) and a target name in use are skipped, so what oned put there counts
+    against the four places.
     """
     root = _parse(domain, "the deployment file")
     devices = root.find("devices")
@@ -111,19 +112,21 @@ def add_trays(domain: bytes, count: int) -> Tuple[bytes, List[str]]:
         raise BadInput("the deployment file has no <devices>")
     bus = _bus(root)
     used = set()
+    names = set()
     for disk in _disks(root):
         name, disk_bus = _target(disk)
+        names.add(name)
         index = _index(name)
         if disk_bus == bus and index is not None:
             used.add(index)
     added: List[str] = []
     for index in range(MAX_TRAYS):
+        name = _TRAY_PREFIX + chr(ord("a") + index)
         if len(added) >= count:
             break
-        if index in used:
+        if index in used or name in names:
             continue
         used.add(index)
-        name = _TRAY_PREFIX + chr(ord("a") + index)
         tray = etree.SubElement(devices, "disk", type="block", device="cdrom")
         etree.SubElement(tray, "driver", name="qemu", type="raw", cache="none", io="native")
         etree.SubElement(tray, "target", dev=name, bus=bus)
@@ -207,7 +210,7 @@ def insert(ctx: Any, host: str, domain: str, path: str, preferred: str, block: b
     """Put ``path`` into a free tray of ``domain``; the tray's target."""
     tray = free_tray(dumpxml(ctx, host, domain), preferred)
     if tray is None:
-        raise BadInput("%s has no empty CD-ROM tray left (%s trays are made when the VM is deployed)"
+        raise LimitReached("%s has no empty CD-ROM tray left (%s trays are made when the VM is deployed)"
                        % (domain, ATTRIBUTE))
     argv = virsh(ctx, "change-media", domain, tray, path, "--insert")
     if block:
