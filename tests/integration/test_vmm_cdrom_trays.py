@@ -138,6 +138,16 @@ class Node:
             found[disk.find("target").get("dev")] = (source.get("dev") or source.get("file")) if source is not None else None
         return found
 
+    def running(self, trays: int) -> None:
+        """The domain as running after a deploy that made ``trays`` empty trays (hdb, hdc, ...)."""
+        root = etree.fromstring(deployment_xml(self.vm_dir).encode())
+        devices = root.find("devices")
+        for index in range(trays):
+            tray = etree.SubElement(devices, "disk", type="block", device="cdrom")
+            etree.SubElement(tray, "target", dev="hd" + "bcd"[index], bus="ide")
+            etree.SubElement(tray, "readonly")
+        self.domain.write_bytes(etree.tostring(root))
+
     # -- oned's side ------------------------------------------------------------------------------
     def put_vm(self, disks: Any, user_template: Optional[Dict[str, str]] = None) -> str:
         return self.stack.put_vm(VM, disks=disks, user_template=user_template or {})
@@ -248,7 +258,7 @@ def test_insert_eject_and_insert_another_image(stack, node):
     stack.put_image(9, type="CDROM", data=b"CD001 first")
     stack.put_image(10, type="CDROM", data=b"CD001 second")
     trays = {"T_PERSISTENT_CDROM": "2"}
-    assert node.deploy(node.put_vm(base_disks(stack), trays)).ok
+    node.running(2)
     path1, path2 = "%s/disk.1" % node.vm_dir, "%s/disk.2" % node.vm_dir
 
     # attach disk 1 (CDROM image 9, target hdc): tm ln, then the insert
@@ -290,7 +300,7 @@ def test_insert_eject_and_insert_another_image(stack, node):
 def test_no_empty_tray_left_is_one_line_and_changes_nothing(stack, node):
     stack.put_image(9, type="CDROM")
     trays = {"T_PERSISTENT_CDROM": "1"}
-    assert node.deploy(node.put_vm(base_disks(stack), trays)).ok
+    node.running(1)
     vm_xml = node.put_vm(base_disks(stack) + [cdrom(stack, 1, 9, "hdb", attaching=True)], trays)
     assert node.hotplug("attach_disk", vm_xml, 1, "hdb").ok
     before = node.domain.read_bytes()
@@ -305,21 +315,32 @@ def test_no_empty_tray_left_is_one_line_and_changes_nothing(stack, node):
     assert node.domain.read_bytes() == before
 
 
-def test_a_vm_without_trays_hot_plugs_its_cdrom_with_the_stock_scripts(stack, node):
+def test_only_hd_cdroms_of_vms_with_trays_use_them_the_rest_is_hot_plugged_as_before(stack, node):
     stack.put_image(9, type="CDROM")
-    assert node.deploy(node.put_vm(base_disks(stack))).ok
-    vm_xml = node.put_vm(base_disks(stack) + [cdrom(stack, 1, 9, "hdb", attaching=True)])
+    node.running(1)
+    hd = cdrom(stack, 1, 9, "hdb", attaching=True)
+    sd = cdrom(stack, 1, 9, "sdb", attaching=True)
+    sd = stack.b.DiskSpec(dict(sd.attributes, DEV_PREFIX="sd"), sd.snapshots)
+    # the rc asks for trays: the VM that says 0, and a CDROM on sd, are hot-plugged by the stock scripts
+    for disk, template in ((hd, {"T_PERSISTENT_CDROM": "0"}), (sd, {}), (hd, None)):
+        vm_xml = node.put_vm(base_disks(stack) + [disk], template)
+        node.reset()
+        settings = {"T_PERSISTENT_CDROM": "2"} if template is not None else {}
+        assert node.hotplug("attach_disk", vm_xml, 1, disk.attributes["TARGET"], **settings).ok
+        assert node.hotplug("detach_disk", vm_xml, 1, disk.attributes["TARGET"], **settings).ok
+        assert [run["script"] for run in node.stock()] == ["attach_disk", "detach_disk"]
+        assert node.virsh() == []
+    # the same hd CDROM of the VM with the rc's trays goes into the tray
+    vm_xml = node.put_vm(base_disks(stack) + [hd])
     node.reset()
-    assert node.hotplug("attach_disk", vm_xml, 1, "hdb").ok
-    assert node.hotplug("detach_disk", vm_xml, 1, "hdb").ok
-    assert [run["script"] for run in node.stock()] == ["attach_disk", "detach_disk"]
-    assert node.virsh() == []
+    assert node.hotplug("attach_disk", vm_xml, 1, "hdb", T_PERSISTENT_CDROM="2").ok
+    assert node.stock() == [] and node.cdroms()["hdb"] == "%s/disk.1" % node.vm_dir
 
 
 def test_a_cdrom_no_tray_holds_is_detached_by_the_stock_script(stack, node):
     stack.put_image(9, type="CDROM")
     trays = {"T_PERSISTENT_CDROM": "1"}
-    assert node.deploy(node.put_vm(base_disks(stack), trays)).ok
+    node.running(1)
     vm_xml = node.put_vm(base_disks(stack) + [cdrom(stack, 1, 9, "hdb", attaching=True)], trays)
     node.reset()
     r = node.hotplug("detach_disk", vm_xml, 1, "hdb")
@@ -330,7 +351,7 @@ def test_a_cdrom_no_tray_holds_is_detached_by_the_stock_script(stack, node):
 
 def test_a_bad_value_fails_the_attach_in_one_line_with_no_host_command(stack, node):
     stack.put_image(9, type="CDROM")
-    assert node.deploy(node.put_vm(base_disks(stack), {"T_PERSISTENT_CDROM": "1"})).ok
+    node.running(1)
     vm_xml = node.put_vm(base_disks(stack) + [cdrom(stack, 1, 9, "hdb", attaching=True)], {"T_PERSISTENT_CDROM": "x"})
     node.reset()
     r = node.hotplug("attach_disk", vm_xml, 1, "hdb")
