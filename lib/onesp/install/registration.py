@@ -67,6 +67,10 @@ class Plan:
         wanted = DEPLOY_HELPERS + HOTPLUG_HELPERS + (SNAPSHOT_HELPERS if self.vm_snapshots else ())
         return tuple(pair for pair in wanted if pair[1] in self.helpers)
 
+    def without_deploy(self) -> "Plan":
+        """The same plan without the deploy helper (``onesp doctor``: its absence only costs the CD-ROM trays)."""
+        return Plan(self.helpers - {script for _, script in DEPLOY_HELPERS}, self.vm_snapshots)
+
     def items(self) -> List["Item"]:
         found: List[Item] = [
             MadList("TM_MAD", "one_tm", "-d", "--tm-types", None),
