@@ -250,6 +250,14 @@ def test_a_bad_value_fails_the_deploy_in_one_line_before_the_host_is_touched(sta
     assert not Path(node.vm_dir, "vm.xml").exists()
 
 
+def test_a_bad_rc_value_is_one_configuration_error_line(stack, node):
+    r = node.deploy(node.put_vm(base_disks(stack)), T_PERSISTENT_CDROM="yes")
+    assert r.code != 0
+    assert r.error_lines == ["vmm deploy: configuration error: T_PERSISTENT_CDROM must be a whole number of CD-ROM "
+                             "trays (0 to 4), not 'yes'"]
+    assert node.stock() == [] and not Path(node.vm_dir, "vm.xml").exists()
+
+
 # -- insert and eject ------------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from typing import Any, List, Optional, Tuple
 
 from lxml import etree
 
-from ...errors import BadInput, LimitReached
+from ...errors import BadInput, ConfigError, LimitReached
 from ...libvirt import virsh
 from ...one.xmlsafe import MAX_DOCUMENT_BYTES
 
@@ -37,14 +37,16 @@ _TRAY_PREFIX = "hd"
 def wanted(vm: Any, default: Optional[str]) -> int:
     """How many trays ``vm`` asks for: its ``T_PERSISTENT_CDROM``, else the configured default."""
     value = vm.user_template.text(ATTRIBUTE)
-    where = "VM %d: %s" % (vm.id, ATTRIBUTE)
-    if value is None:
-        value = (default or "").strip()
-        where = "configuration: %s" % ATTRIBUTE
-        if not value:
-            return 0
+    if value is not None:
+        if not _COUNT.match(value):
+            raise BadInput("VM %d: %s must be a whole number of CD-ROM trays (0 to %d), not %r"
+                           % (vm.id, ATTRIBUTE, MAX_TRAYS, value[:40]))
+        return min(int(value), MAX_TRAYS)
+    value = (default or "").strip()
+    if not value:
+        return 0
     if not _COUNT.match(value):
-        raise BadInput("%s must be a whole number of CD-ROM trays (0 to %d), not %r" % (where, MAX_TRAYS, value[:40]))
+        raise ConfigError("%s must be a whole number of CD-ROM trays (0 to %d), not %r" % (ATTRIBUTE, MAX_TRAYS, value[:40]))
     return min(int(value), MAX_TRAYS)
 
 
@@ -211,7 +213,7 @@ def insert(ctx: Any, host: str, domain: str, path: str, preferred: str, block: b
     tray = free_tray(dumpxml(ctx, host, domain), preferred)
     if tray is None:
         raise LimitReached("%s has no empty CD-ROM tray left (%s trays are made when the VM is deployed)"
-                       % (domain, ATTRIBUTE))
+                           % (domain, ATTRIBUTE))
     argv = virsh(ctx, "change-media", domain, tray, path, "--insert")
     if block:
         argv.append("--block")
