@@ -250,6 +250,18 @@ def test_a_bad_value_fails_the_deploy_in_one_line_before_the_host_is_touched(sta
     assert not Path(node.vm_dir, "vm.xml").exists()
 
 
+def test_without_vm_xml_beside_the_deployment_the_vm_is_read_from_oned(stack, node):
+    vm_xml = node.put_vm(base_disks(stack), {"T_PERSISTENT_CDROM": "1"})
+    deployment = node.front / "deployment.0"
+    deployment.write_text(deployment_xml(node.vm_dir))
+    stack.oned.reset_calls()
+    r = stack.vmm("deploy.storpool", str(deployment), "node1", str(VM), "node1", env=node.env())  # XML from the file
+    assert r.ok, r
+    assert node.cdroms() == {"hda": "%s/disk.3" % node.vm_dir, "hdb": None}
+    assert stack.oned.call_log().counts == {"one.vm.info": 1}
+    assert not Path(node.vm_dir, "vm.xml").exists() and vm_xml
+
+
 def test_a_bad_rc_value_is_one_configuration_error_line(stack, node):
     r = node.deploy(node.put_vm(base_disks(stack)), T_PERSISTENT_CDROM="yes")
     assert r.code != 0
