@@ -36,7 +36,7 @@ _TRAY_PREFIX = "hd"
 
 def wanted(vm: Any, default: Optional[str]) -> int:
     """How many trays ``vm`` asks for: its ``T_PERSISTENT_CDROM``, else the configured default."""
-    value = vm.user_template.text(ATTRIBUTE)
+    value = vm.t_persistent_cdrom
     if value is not None:
         if not _COUNT.match(value):
             raise BadInput("VM %d: %s must be a whole number of CD-ROM trays (0 to %d), not %r"
