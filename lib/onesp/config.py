@@ -270,8 +270,9 @@ def remote_backup(value: str, where: str) -> Tuple[str, Dict[str, str]]:
 
 
 def known_unused(key: str) -> bool:
-    """A key of the bash addon that onesp reads past on purpose (``settings.IGNORED``)."""
-    return key in IGNORED or key.startswith(IGNORED_PREFIXES)
+    """A key of the bash addon that onesp reads past on purpose (``settings.IGNORED``; a
+    setting of onesp is never one, also when an ignored family's prefix matches it)."""
+    return key not in BY_NAME and (key in IGNORED or key.startswith(IGNORED_PREFIXES))
 
 
 def _endpoint(values: Mapping[str, object]) -> Tuple[str, int]:

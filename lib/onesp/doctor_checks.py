@@ -308,7 +308,11 @@ class Doctor:
         except OnedConfError as exc:
             self.add("oned.conf", FAIL, "%s: %s" % (self.places.oned_conf, exc), "correct the syntax at that line")
         else:
-            if missing:
+            if missing and not registration.missing(text, plan.without_deploy()):
+                # only the deploy helper: nothing breaks, VMs just get no persistent CD-ROM trays
+                self.add("oned.conf", WARN, "%s lacks: %s: VMs with T_PERSISTENT_CDROM get no CD-ROM trays"
+                         % (self.places.oned_conf, "; ".join(missing)), fix)
+            elif missing:
                 self.add("oned.conf", FAIL, "%s lacks: %s" % (self.places.oned_conf, "; ".join(missing)), fix)
             elif differences:
                 self.add("oned.conf", WARN, "%s: %s" % (self.places.oned_conf, "; ".join(differences)),

@@ -128,6 +128,8 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("SSH", "str", "ssh", "ssh command used to reach hosts (may carry options)."),
     _s("SSH_TIMEOUT", "int", "60", "Seconds a host command may take (mkfs and imports excluded).", on_bad="default"),
     _s("SCRIPTS_REMOTE_DIR", "str", "/var/tmp/one", "Where oned keeps its driver scripts on hosts (the stock kvm scripts)."),
+    _s("T_PERSISTENT_CDROM", "str", "", "Empty CD-ROM trays (0-4) deploy gives a VM whose template does not say"
+       " (VM attribute T_PERSISTENT_CDROM); CDROMs with DEV_PREFIX=hd are then inserted and ejected, not hot-plugged."),
     _s("LIBVIRT_URI", "str", "qemu:///system", "libvirt connection of virsh on hosts (VM snapshot freeze, revert)."),
     _s("QEMU_IMG", "str", "qemu-img", "qemu-img command."),
     _s("MKSWAP", "str", "mkswap", "mkswap command on hosts."),
@@ -158,7 +160,6 @@ IGNORED: Dict[str, str] = {
     "SP_COMPRESSION": "checkpoints stay in the VM directory",
     "UPDATE_ONE_DISK_SIZE": "onesp never writes oned's database",
     "ONE_TPM_SAVE": "vTPM state stays in the VM directory; VM snapshots always carry it (<px>-sys-<vm>-SWTPM)",
-    "T_PERSISTENT_CDROM": "deploy tweaks are not part of onesp",
     "DEPLOY_TWEAKS": "deploy tweaks are not part of onesp",
     "VMSNAPSHOT_EXCLUDE_CDROM": "CDROMs are always left out of VM snapshots",
     "VMSNAPSHOT_SLEEP": "freeze timing is fixed",
@@ -214,7 +215,7 @@ IGNORED_PREFIXES: Tuple[str, ...] = ("DEBUG_", "DDEBUG_", "DDDEBUG_", "DDDDEBUG_
 #: Why each family of ``IGNORED_PREFIXES`` is ignored.
 IGNORED_FAMILIES: Dict[str, str] = {
     "DEBUG_*, DDEBUG_*, DDDEBUG_*, DDDDEBUG_*": "the addon's per-script debug switches; use LOG_LEVEL=debug",
-    "T_*": "deploy tweaks (T_PERSISTENT_CDROM, T_CPUTUNE_*, T_BLK_QUEUES, ...) are not part of onesp",
+    "T_*": "deploy tweaks (T_CPUTUNE_*, T_BLK_QUEUES, ...) are not part of onesp; T_PERSISTENT_CDROM is read",
     "SP_CMD_*, SP_TEMPLATE_STATUS_*, SP_VOLUME_SPACE_*, SP_SNAPSHOT_SPACE_*, SP_VOLUME_STATUS_*, SP_VOLUME_LIST_*, "
     "SP_SNAPSHOT_LIST_*": "monitor_helper-sync is not needed: tm monitor and ds monitor ask StorPool directly",
 }

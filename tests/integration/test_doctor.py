@@ -240,6 +240,21 @@ def test_the_installed_onesp_command_checks_its_own_tree(stack, tmp_path):
     assert remotes["status"] == "ok" and remotes["detail"].startswith("%s: onesp " % setup.remotes)
 
 
+def test_a_deploy_run_by_another_script_only_costs_the_cd_rom_trays(stack, tmp_path):
+    """An addon front-end keeps its deploy-tweaks: autoconf leaves it, doctor warns instead of failing."""
+    setup = Setup(stack, tmp_path, "7.0.2")
+    text = setup.oned_conf.read_text()
+    assert "-l deploy=deploy.storpool," in text
+    setup.oned_conf.write_text(text.replace("-l deploy=deploy.storpool,", "-l deploy=deploy-tweaks,"))
+    stack.oned.put("hook", stack.b.hook_xml(0, "storpool-retag"))
+    code, checks = setup.checks()
+    assert code == 0, checks
+    found = by_name(checks)["oned.conf"]
+    assert found["status"] == "warn"
+    assert found["detail"] == ('%s lacks: VM_MAD NAME="kvm" ARGUMENTS -l deploy=deploy.storpool: VMs with '
+                               'T_PERSISTENT_CDROM get no CD-ROM trays' % setup.oned_conf)
+
+
 def test_a_storpool_block_without_the_7_2_keys_and_datastores_refusing_moves(stack, tmp_path):
     """What an upgrade from 7.0 leaves: the addon's TM_MAD_CONF, and onedb's NO in the datastore."""
     stack.put_datastore(101, kind="SYSTEM", template={"DS_LIVE_MIGRATE": "NO", "DS_MIGRATE_SNAP": "NO"})

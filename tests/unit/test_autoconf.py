@@ -15,9 +15,11 @@ from onesp.install import autoconf, execrc, onedconf, options, registration
 from onesp.install.onedconf import OnedConfError
 from onesp.install.registration import Plan
 
-ALL_HELPERS = frozenset(script for _, script in registration.HOTPLUG_HELPERS + registration.SNAPSHOT_HELPERS)
+ALL_HELPERS = frozenset(script for _, script in
+                        registration.DEPLOY_HELPERS + registration.HOTPLUG_HELPERS + registration.SNAPSHOT_HELPERS)
 FULL = Plan(ALL_HELPERS, True)
-LOCAL = ("attach_disk=attach_disk.storpool,detach_disk=detach_disk.storpool,snapshotcreate=snapshot_create-storpool,"
+LOCAL = ("deploy=deploy.storpool,attach_disk=attach_disk.storpool,detach_disk=detach_disk.storpool,"
+         "snapshotcreate=snapshot_create-storpool,"
          "snapshotrevert=snapshot_revert-storpool,snapshotdelete=snapshot_delete-storpool")
 
 
@@ -118,7 +120,8 @@ def test_without_helpers_vm_mad_is_left_alone_and_snapshots_follow_the_override(
     assert not any(r["item"].startswith("VM_MAD") for r in bare.records)
     assert '"-t 15 -r 0 kvm -p"' in bare.text
     hotplug = registration.register(original, Plan(ALL_HELPERS, False))
-    assert '"-t 15 -r 0 kvm -p -l attach_disk=attach_disk.storpool,detach_disk=detach_disk.storpool"' in hotplug.text
+    assert ('"-t 15 -r 0 kvm -p -l deploy=deploy.storpool,attach_disk=attach_disk.storpool,detach_disk=detach_disk.storpool"'
+            in hotplug.text)
     assert "snapshot_create-storpool" not in hotplug.text
 
 
@@ -132,8 +135,10 @@ def test_an_existing_local_action_list_is_extended_not_repeated():
                     "snapshotcreate=snapshot_create-storpool,snapshotrevert=snapshot_revert-storpool,"
                     "snapshotdelete=snapshot_delete-storpool")
     assert any("already runs attach_disk with mine" in note for note in outcome.notes)
+    assert any("already runs deploy with deploy-tweaks" in note for note in outcome.notes)
     assert registration.unregister(outcome.text, outcome.records).text == text
-    assert registration.missing(outcome.text, FULL) == ['VM_MAD NAME="kvm" ARGUMENTS -l attach_disk=attach_disk.storpool']
+    assert registration.missing(outcome.text, FULL) == [
+        'VM_MAD NAME="kvm" ARGUMENTS -l deploy=deploy.storpool,attach_disk=attach_disk.storpool']
 
 
 def test_absent_system_list_gets_one_datastores_defaults_plus_storpool():

@@ -145,7 +145,8 @@ def test_installation_shows_exactly_what_autoconf_writes():
     assert registration.Block("DS_MAD_CONF", registration.DS_MAD_CONF).render() in text
     for name in registration.RESTRICTED_ATTRS:
         assert registration.Restricted(name).describe() in text
-    pairs = ",".join("%s=%s" % pair for pair in registration.HOTPLUG_HELPERS + registration.SNAPSHOT_HELPERS)
+    pairs = ",".join("%s=%s" % pair for pair in
+                     registration.DEPLOY_HELPERS + registration.HOTPLUG_HELPERS + registration.SNAPSHOT_HELPERS)
     assert "-l %s" % pairs in text
 
 

@@ -44,6 +44,8 @@ RESTRICTED_ATTRS = ("DISKSNAPSHOT_LIMIT", "VMSNAPSHOT_LIMIT", "VC_POLICY", "SP_Q
 IMAGE_RESTRICTED_ATTRS = ("SP_QOSCLASS",)
 #: VM_MAD kvm ``-l`` overrides: (action, helper script in vmm/kvm/).
 HOTPLUG_HELPERS = (("attach_disk", "attach_disk.storpool"), ("detach_disk", "detach_disk.storpool"))
+#: The deploy helper adds the empty CD-ROM trays T_PERSISTENT_CDROM asks for, then runs the stock deploy.
+DEPLOY_HELPERS = (("deploy", "deploy.storpool"),)
 SNAPSHOT_HELPERS = (
     ("snapshotcreate", "snapshot_create-storpool"),
     ("snapshotrevert", "snapshot_revert-storpool"),
@@ -62,8 +64,12 @@ class Plan:
     vm_snapshots: bool = True
 
     def local_actions(self) -> Tuple[Tuple[str, str], ...]:
-        wanted = HOTPLUG_HELPERS + (SNAPSHOT_HELPERS if self.vm_snapshots else ())
+        wanted = DEPLOY_HELPERS + HOTPLUG_HELPERS + (SNAPSHOT_HELPERS if self.vm_snapshots else ())
         return tuple(pair for pair in wanted if pair[1] in self.helpers)
+
+    def without_deploy(self) -> "Plan":
+        """The same plan without the deploy helper (``onesp doctor``: its absence only costs the CD-ROM trays)."""
+        return Plan(self.helpers - {script for _, script in DEPLOY_HELPERS}, self.vm_snapshots)
 
     def items(self) -> List["Item"]:
         found: List[Item] = [
@@ -145,7 +151,7 @@ def differences(text: str) -> List[str]:
 
 def _all_items() -> List[Item]:
     """Every item a record can name, whatever the plan was when it was added."""
-    return Plan(frozenset(script for _, script in HOTPLUG_HELPERS + SNAPSHOT_HELPERS), True).items()
+    return Plan(frozenset(script for _, script in DEPLOY_HELPERS + HOTPLUG_HELPERS + SNAPSHOT_HELPERS), True).items()
 
 
 def _reparsed(text: str, item: Item) -> Document:

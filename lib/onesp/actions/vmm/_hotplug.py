@@ -9,6 +9,9 @@ DISK_TYPE=BLOCK and TYPE=BLOCK (a CDROM keeps TYPE=CDROM); nothing else in the d
 changes. The stock script then runs on the host with the same arguments, the rewritten
 driver action in place of the fifth one (attach_disk reads it there) and as plain XML on
 stdin. detach_disk gets the same treatment of its stdin document.
+
+A CDROM with DEV_PREFIX=hd of a VM with persistent CD-ROM trays (``T_PERSISTENT_CDROM``)
+is inserted into / ejected from a tray instead (``trays``); the stock script does not run.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ...errors import BadInput
 from ...one import decode_vmm_action, parse_xml
 from . import _document as document
 from . import _stock as stock
+from . import _trays as trays
 from ._args import disk_args
 
 _ROOT = "VMM_DRIVER_ACTION_DATA"
@@ -43,6 +47,10 @@ def run(ctx: Any, action: str) -> None:
         if disk is None and action == "attach_disk":
             raise BadInput("the driver action has no disk with ATTACH=YES")
         system_tm = _system_tm(parsed)
+        if disk is not None and trays.serves(disk):
+            block = is_storpool_disk(disk, system_tm) or (disk.disk_type or "").upper() == "BLOCK"
+            if trays.hotplug(ctx, action, host, args.domain, args.disk_path, args.target, parsed.vm, block):
+                return
         if disk is not None and is_storpool_disk(disk, system_tm) and needs_block(disk):
             with ctx.step("declare disk %d of VM %d a block device" % (disk.disk_id, parsed.vm.id)):
                 xml = as_block(xml)
