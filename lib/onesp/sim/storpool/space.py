@@ -30,7 +30,7 @@ serialisation.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from .model import SpObject
 from .writes import WriteWatch
@@ -139,7 +139,7 @@ class Ledger:
             for gid in gids:
                 self._recompute(gid)
 
-    def _file_changed(self, gids) -> None:
+    def _file_changed(self, gids: Iterable[str]) -> None:
         children = self.state.children
         for gid in gids:
             self.dirty.add(gid)
