@@ -131,7 +131,7 @@ class Doctor:
     def _templates(self, cfg: config.Config) -> Tuple[Optional[Dict[str, Dict[str, Any]]], str, bool]:
         """The templates at ``cfg``'s endpoint (asked once per endpoint): (templates or None,
         what went wrong, whether the token was refused)."""
-        key = (str(cfg.SP_API_HTTP_HOST), int(cfg.SP_API_HTTP_PORT))
+        key = cfg.endpoint
         if key not in self.answers:
             try:
                 client = storpool.StorPool(key[0], key[1], str(cfg.SP_AUTH_TOKEN or ""), retries=0,
