@@ -127,13 +127,14 @@ def object_names(call: str, args: List[str], body: Any) -> List[str]:
         return [value] if isinstance(value, str) else []
     if call in ("VolumesReassign", "VolumesReassignWait"):
         items = body if isinstance(body, list) else (body.get("reassign") if isinstance(body, dict) else None)
-        wanted = [i.get("volume") or i.get("snapshot") for i in items if isinstance(i, dict)] if isinstance(
-            items, list) else []
-        return [name for name in wanted if isinstance(name, str)]
+        entries = items if isinstance(items, list) else []
+        names = [e.get("volume") or e.get("snapshot") for e in entries if isinstance(e, dict)]
+        return [name for name in names if isinstance(name, str)]
     if call == "VolumesGroupSnapshot" and isinstance(body, dict):
-        entries = body.get("volumes")
-        volumes = [e.get("volume") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
-        return [name for name in volumes if isinstance(name, str)]
+        volumes = body.get("volumes")
+        entries = volumes if isinstance(volumes, list) else []
+        names = [e.get("volume") for e in entries if isinstance(e, dict)]
+        return [name for name in names if isinstance(name, str)]
     if call == "VolumesGroupBackup" and isinstance(body, dict):
         return [n for n in body.get("volumes") or [] if isinstance(n, str)]
     return []
