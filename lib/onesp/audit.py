@@ -24,11 +24,15 @@ creation time counts as new, and so does one from a StorPool clock ahead of this
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Iterable, List, Optional, Set
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from . import disks
 from .errors import BadInput
 from .naming import Names
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .one import Datastore, Image, Vm
 
 #: VM states whose disks are not expected to exist (DONE) or not yet created (INIT, PENDING, HOLD).
 _NO_DISKS_YET = (0, 1, 2, 6)
@@ -53,20 +57,21 @@ class Finding:
 class Expected:
     volumes: Dict[str, str]  # name -> what accounts for it
     snapshots: Dict[str, str]
-    disk_volumes: Dict[str, Any]  # name -> (vm, disk volume) for tag and attachment checks
-    image_volumes: Dict[str, Any]
+    disk_volumes: Dict[str, Tuple["Vm", disks.DiskVolume]]  # name -> (vm, disk volume) for tag and attachment checks
+    image_volumes: Dict[str, "Image"]
 
 
-def expected_objects(names: Names, vms: Iterable[Any], images: Iterable[Any], datastores: Dict[int, Any]) -> Expected:
+def expected_objects(names: Names, vms: Iterable["Vm"], images: Iterable["Image"],
+                     datastores: Dict[int, "Datastore"]) -> Expected:
     exp = Expected({}, {}, {}, {})
     for image in images:
-        volume = disks.stored_image_volume(names, image, datastores.get(image.datastore_id))
-        if volume is None:
+        image_volume = disks.stored_image_volume(names, image, datastores.get(image.datastore_id))
+        if image_volume is None:
             continue
-        exp.volumes[volume] = "image %d" % image.id
-        exp.image_volumes[volume] = image
+        exp.volumes[image_volume] = "image %d" % image.id
+        exp.image_volumes[image_volume] = image
         for snap in image.snapshots:
-            exp.snapshots[names.disk_snapshot(volume, snap.id)] = "snapshot %d of image %d" % (snap.id, image.id)
+            exp.snapshots[names.disk_snapshot(image_volume, snap.id)] = "snapshot %d of image %d" % (snap.id, image.id)
     for vm in vms:
         if vm.state in _NO_DISKS_YET:
             continue
@@ -85,10 +90,13 @@ def expected_objects(names: Names, vms: Iterable[Any], images: Iterable[Any], da
     return exp
 
 
-def audit(cfg: Any, sp_volumes: List[Dict[str, Any]], sp_snapshots: List[Dict[str, Any]],
-          attachments: List[Dict[str, Any]], vms: List[Any], images: List[Any], datastores: Dict[int, Any],
+def audit(cfg: "Config", sp_volumes: List[Dict[str, Any]], sp_snapshots: List[Dict[str, Any]],
+          attachments: List[Dict[str, Any]], vms: List["Vm"], images: List["Image"], datastores: Dict[int, "Datastore"],
           client_of_host: Dict[str, int], now: int) -> List[Finding]:
-    """Every finding, sorted by kind and object name (``cfg``: a resolved configuration)."""
+    """Every finding, sorted by kind and object name (``cfg``: a resolved configuration).
+
+    The StorPool listings are the API's JSON objects (VolumesList, SnapshotsList, AttachmentsList).
+    """
     names, tags = cfg.names, cfg.tags
     exp = expected_objects(names, vms, images, datastores)
     findings: List[Finding] = []
@@ -124,9 +132,9 @@ def audit(cfg: Any, sp_volumes: List[Dict[str, Any]], sp_snapshots: List[Dict[st
         findings.extend(_attachment_findings(attachment, exp, client_of_host))
     by_name = {v["name"]: v for v in sp_volumes}
     images_by_id = {image.id: image for image in images}
-    for name, (vm, volume) in sorted(exp.disk_volumes.items()):
+    for name, (vm, disk_volume) in sorted(exp.disk_volumes.items()):
         if name in by_name:
-            findings.extend(_tag_findings(cfg, by_name[name], vm, volume, datastores, images_by_id))
+            findings.extend(_tag_findings(cfg, by_name[name], vm, disk_volume, datastores, images_by_id))
     return sorted(findings, key=lambda f: (f.kind, f.object))
 
 
@@ -173,8 +181,8 @@ def _attachment_findings(attachment: Dict[str, Any], exp: Expected, client_of_ho
     return []
 
 
-def _tag_findings(cfg: Any, volume: Dict[str, Any], vm: Any, disk_volume: Any,
-                  datastores: Dict[int, Any], images: Dict[int, Any]) -> List[Finding]:
+def _tag_findings(cfg: "Config", volume: Dict[str, Any], vm: "Vm", disk_volume: disks.DiskVolume,
+                  datastores: Dict[int, "Datastore"], images: Dict[int, "Image"]) -> List[Finding]:
     from .retag import tag_value
 
     tags = cfg.tags

@@ -7,7 +7,7 @@ Subcommands live in their own modules and are imported only when used, so
 from __future__ import annotations
 
 import importlib
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import click
 
@@ -35,8 +35,8 @@ SIMULATORS: Dict[str, Tuple[str, str]] = {
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
-    def __init__(self, *args: object, lazy: Optional[Dict[str, Tuple[str, str]]] = None, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, lazy: Optional[Dict[str, Tuple[str, str]]] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # click.Group's own parameters (Any in click's signature too)
         self.lazy = lazy or {}
 
     def list_commands(self, ctx: click.Context) -> List[str]:
@@ -45,7 +45,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
         if name in self.lazy:
             module, attribute = self.lazy[name]
-            return getattr(importlib.import_module(module), attribute)
+            command: click.Command = getattr(importlib.import_module(module), attribute)  # named in COMMANDS
+            return command
         return super().get_command(ctx, name)
 
 

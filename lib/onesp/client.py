@@ -21,12 +21,21 @@ import stat
 import struct
 import sys
 
-try:
-    import _signal as signal
-    import _socket as sockets
-except ImportError:  # another Python than CPython: the public modules have the same names
-    import signal  # type: ignore[no-redef]
-    import socket as sockets  # type: ignore[no-redef]
+#: ``typing.TYPE_CHECKING`` without importing ``typing`` (type checkers know the name); the
+#: annotations below are strings, never evaluated here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the stubs describe the public modules, which the C halves implement
+    import signal
+    import socket as sockets
+    from types import FrameType
+    from typing import Mapping, Optional, Sequence
+else:
+    try:
+        import _signal as signal
+        import _socket as sockets
+    except ImportError:  # another Python than CPython: the public modules have the same names
+        import signal
+        import socket as sockets
 
 #: Where the server's socket lives unless ``ONESP_SERVER_DIR`` says otherwise (systemd's
 #: RuntimeDirectory of the onesp unit: made 0700 for oneadmin at each start).
@@ -64,7 +73,7 @@ def fingerprint(library: str = LIBRARY) -> bytes:
     return "\n".join(entries).encode("utf-8", "surrogateescape")
 
 
-def server_dir(env=os.environ) -> str:
+def server_dir(env: "Mapping[str, str]" = os.environ) -> str:
     return env.get("ONESP_SERVER_DIR", DEFAULT_DIR)
 
 
@@ -85,7 +94,7 @@ def open_private_dir(path: str) -> int:
     return fd
 
 
-def connect(path: str):
+def connect(path: str) -> "sockets.socket":
     """A socket connected to the server in directory ``path``, whose peer is this user."""
     fd = open_private_dir(path)
     sock = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
@@ -108,7 +117,8 @@ def connect(path: str):
     return sock
 
 
-def request(kind: str, action: str, argv, env, cwd: str, umask: int, code: bytes) -> bytes:
+def request(kind: str, action: str, argv: "Sequence[bytes]", env: "Mapping[bytes, bytes]", cwd: bytes, umask: int,
+            code: bytes) -> bytes:
     """The request a client sends (after the 4-byte length that carries its descriptors)."""
     fields = [MAGIC, code, kind.encode(), action.encode(), cwd, b"%o" % umask, b"%d" % len(argv)]
     fields += argv
@@ -116,7 +126,7 @@ def request(kind: str, action: str, argv, env, cwd: str, umask: int, code: bytes
     return b"\0".join(fields)
 
 
-def _receive(sock, size: int) -> bytes:
+def _receive(sock: "sockets.socket", size: int) -> bytes:
     data = b""
     while len(data) < size:
         chunk = sock.recv(size - len(data))
@@ -157,12 +167,12 @@ def run_by_server(kind: str, action: str, path: str) -> int:
         sock.close()
 
 
-def _wait(sock) -> int:
+def _wait(sock: "sockets.socket") -> int:
     """Forward SIGTERM/SIGINT to the worker (through the server, which knows whether it still
     runs) until the worker's wait status arrives."""
     sock.settimeout(None)
 
-    def forward(signum, frame):
+    def forward(signum: int, frame: "Optional[FrameType]") -> None:
         try:
             sock.send(bytes([signum]))
         except OSError:
@@ -177,7 +187,8 @@ def _wait(sock) -> int:
     if len(answer) != 5 or answer[:1] != STATUS:
         os.write(2, b"onesp: the onesp server stopped before the action ended; its outcome is unknown\n")
         return 1 << 8
-    return struct.unpack("!i", answer[1:])[0]
+    status: int = struct.unpack("!i", answer[1:])[0]
+    return status
 
 
 def exit_like(status: int) -> None:

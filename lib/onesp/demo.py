@@ -16,8 +16,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, TextIO
+from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
+from .sim.oned.builders import HistorySpec
 from .sim.stack import IMAGE_DS, SYSTEM_DS, Stack
 
 MIB = 1024 * 1024
@@ -50,7 +51,7 @@ class Demo:
         self.steps = 0
         self.failed = False
         self.work = stack.root
-        self.vm_kwargs: Dict[str, Any] = {}
+        self.vm_kwargs: Dict[str, Any] = {}  # keyword arguments of builders.vm_xml, changed step by step
         self.calls = 0
 
     # -- running -------------------------------------------------------------------------------
@@ -93,7 +94,8 @@ class Demo:
 
     @property
     def host(self) -> str:
-        return self.vm_kwargs["history"][-1].hostname
+        current: HistorySpec = self.vm_kwargs["history"][-1]
+        return current.hostname
 
     def local_disk(self, n: int) -> Path:
         return self.stack.local_disk(VM, n, host=self.host)
@@ -101,7 +103,7 @@ class Demo:
     # -- the scenario ------------------------------------------------------------------------------
     def run(self) -> bool:
         s, b = self.stack, self.stack.b
-        steps: List[Any] = [
+        steps: List[Tuple[str, Callable[[], str]]] = [
             ("make a qcow2 image with qemu-img", self.make_image),
             ("import it (ds stat, ds cp)", self.import_image),
             ("create a persistent datablock (ds mkfs)", self.make_datablock),

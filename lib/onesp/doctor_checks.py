@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from . import __version__, config, configfiles, storpool
 from .clients import ClientIds
 from .errors import ConfigError, OnespError
 from .host import Host, runner_from_config
+
+if TYPE_CHECKING:  # the oned client is imported when the oned check runs
+    from .one import Datastore, OneClient
 
 OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
 DRIVER = "storpool"
@@ -61,7 +64,7 @@ def _rc_files(env: Mapping[str, str]) -> List[str]:
 _DISK_TYPE_KEYS = {False: ("DISK_TYPE",), True: ("DISK_TYPE", "CONTEXT_DISK_TYPE")}
 
 
-def disk_types(ds: Any) -> List[str]:
+def disk_types(ds: "Datastore") -> List[str]:
     """What of ``ds``'s disk types is not BLOCK (datastores on other TMs are not asked about)."""
     if ds.tm_mad != DRIVER:
         return []
@@ -80,7 +83,8 @@ class Doctor:
         self.checks: List[Check] = []
         self.cfg: Optional[config.Config] = None
         self.api_ok = False
-        self.one: Any = None
+        self.one: Optional[OneClient] = None
+        # per API endpoint: the templates by name (StorPool's JSON), what went wrong, whether the token was refused
         self.answers: Dict[Tuple[str, int], Tuple[Optional[Dict[str, Dict[str, Any]]], str, bool]] = {}
 
     def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
@@ -127,12 +131,12 @@ class Doctor:
     def _templates(self, cfg: config.Config) -> Tuple[Optional[Dict[str, Dict[str, Any]]], str, bool]:
         """The templates at ``cfg``'s endpoint (asked once per endpoint): (templates or None,
         what went wrong, whether the token was refused)."""
-        key = (str(cfg.SP_API_HTTP_HOST), int(cfg.SP_API_HTTP_PORT))  # type: ignore[arg-type]
+        key = cfg.endpoint
         if key not in self.answers:
             try:
                 client = storpool.StorPool(key[0], key[1], str(cfg.SP_AUTH_TOKEN or ""), retries=0,
-                                           timeout=float(cfg.SP_API_TIMEOUT),  # type: ignore[arg-type]
-                                           connect_timeout=float(cfg.SP_API_CONNECT_TIMEOUT))  # type: ignore[arg-type]
+                                           timeout=float(cfg.SP_API_TIMEOUT),
+                                           connect_timeout=float(cfg.SP_API_CONNECT_TIMEOUT))
                 self.answers[key] = ({t["name"]: t for t in client.templates()}, "", False)
             except OnespError as exc:
                 self.answers[key] = (None, "%s: %s" % (exc.kind, exc), isinstance(exc, storpool.ApiAuthError))
@@ -163,17 +167,17 @@ class Doctor:
         from .one import OneClient
 
         try:
-            self.one = OneClient.from_environment(self.cfg.oned_environment(self.env) if self.cfg else self.env)
-            datastores, hosts = self.one.datastore_pool(), self.one.host_pool()
+            one = OneClient.from_environment(self.cfg.oned_environment(self.env) if self.cfg else self.env)
+            datastores, hosts = one.datastore_pool(), one.host_pool()
         except OnespError as exc:
-            self.one = None
             self.add("oned", FAIL, str(exc), "set ONE_XMLRPC and ONE_AUTH (or ~/.one/one_auth) as for the "
                      "onevm command, and run as oneadmin")
             return
-        self.add("oned", OK, "%s: %d datastores, %d hosts" % (_without_password(self.one.endpoint), len(datastores),
+        self.one = one
+        self.add("oned", OK, "%s: %d datastores, %d hosts" % (_without_password(one.endpoint), len(datastores),
                                                                 len(hosts)))
 
-    def datastores(self) -> List[Any]:
+    def datastores(self) -> List["Datastore"]:
         if self.one is None or self.cfg is None:
             self.add("datastores", SKIP, "oned or the configuration is not usable")
             return []
@@ -182,11 +186,11 @@ class Doctor:
             self.add("datastores", WARN, "no datastore uses the storpool drivers yet",
                      "create them with onedatastore create (docs/installation.md)")
         for ds in ours:
-            self._datastore(ds)
+            self._datastore(ds, self.cfg)
             self._moves(ds)
         return ours
 
-    def _moves(self, ds: Any) -> None:
+    def _moves(self, ds: "Datastore") -> None:
         """A row only for a system datastore whose template refuses moves: oned 7.2+ copies
         DS_LIVE_MIGRATE and DS_MIGRATE_SNAP from TM_MAD_CONF when a datastore is created, and
         its upgrade writes NO into the existing datastores of a driver it does not know."""
@@ -199,7 +203,7 @@ class Doctor:
                                                  " and ".join(_REFUSED[key] for key in refused)),
                      "onedatastore update %d --append, with %s" % (ds.id, " ".join('%s="YES"' % k for k in refused)))
 
-    def _datastore(self, ds: Any) -> None:
+    def _datastore(self, ds: "Datastore", base: config.Config) -> None:
         name = "datastore %d" % ds.id
         wrong = disk_types(ds)
         if wrong:
@@ -208,12 +212,12 @@ class Doctor:
                      % (ds.id, ", ".join('%s = "BLOCK"' % key for key in _DISK_TYPE_KEYS[ds.is_system])))
             return
         try:
-            cfg = self.cfg.with_datastore(ds.template, "datastore %d" % ds.id)  # type: ignore[union-attr]
+            cfg = base.with_datastore(ds.template, "datastore %d" % ds.id)
             template = cfg.names.template(ds.id)
         except OnespError as exc:
             self.add(name, FAIL, str(exc), "correct the datastore's SP_* attributes (onedatastore update %d)" % ds.id)
             return
-        own_endpoint = (cfg.SP_API_HTTP_HOST, cfg.SP_API_HTTP_PORT) != (self.cfg.SP_API_HTTP_HOST, self.cfg.SP_API_HTTP_PORT)  # type: ignore[union-attr]
+        own_endpoint = (cfg.SP_API_HTTP_HOST, cfg.SP_API_HTTP_PORT) != (base.SP_API_HTTP_HOST, base.SP_API_HTTP_PORT)
         if not own_endpoint and not self.api_ok:
             self.add(name, SKIP, "%s (%s): the StorPool API is not usable" % (ds.name, template))
             return
@@ -241,9 +245,9 @@ class Doctor:
                      "set it: storpool template %s%s%s" % (template, " replication 3" if "replication" in missing else "",
                                                            " placeAll <group>" if place_all == "" else ""))
             return
-        detail = "%s: template %s, replication %d, placeAll %s, placeTail %s" % (
+        detail = "%s: template %s, replication %s, placeAll %s, placeTail %s" % (
             ds.name, template, replication, place_all, found.get("placeTail") or place_all)
-        unreadable = cfg.warnings[len(self.cfg.warnings):]  # type: ignore[union-attr]
+        unreadable = cfg.warnings[len(base.warnings):]
         if unreadable:
             self.add(name, WARN, "%s; values onesp cannot read: %s" % (detail, "; ".join(unreadable)),
                      "correct the datastore's attributes (onedatastore update %d)" % ds.id)
@@ -256,7 +260,7 @@ class Doctor:
             self.add("%s disk limits" % name, OK if status == "ok" else WARN, detail, fix)
 
     # -- hosts ---------------------------------------------------------------------------------------
-    def hosts(self, datastores: List[Any]) -> None:
+    def hosts(self, datastores: List["Datastore"]) -> None:
         if not datastores or self.one is None or self.cfg is None:
             return
         clusters = {cluster for ds in datastores for cluster in ds.cluster_ids}
@@ -268,7 +272,7 @@ class Doctor:
         by_name = {h.name: h for h in hosts}
         cfg = self.cfg
         ids = ClientIds(
-            cfg.STORPOOL_CLIENT_ID_SOURCES,  # type: ignore[arg-type]
+            cfg.STORPOOL_CLIENT_ID_SOURCES,
             str(cfg.COMMON_DOMAIN),
             self.env.get("ONESP_STORPOOL_CONF", "/etc/storpool.conf"),
             self.env.get("ONESP_STORPOOL_CONF_D", "/etc/storpool.conf.d"),

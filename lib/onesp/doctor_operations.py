@@ -12,7 +12,11 @@ retag hook   oned has an API hook on one.vm.update running ``storpool/retag``
 from __future__ import annotations
 
 import os
-from typing import Any, List
+from typing import TYPE_CHECKING, List
+
+if TYPE_CHECKING:  # doctor_checks imports this module when it runs
+    from .doctor_checks import Doctor
+    from .one import Datastore
 
 PROBE = "im/kvm-probes.d/host/system/storpool_probe.sh"
 HOOK_COMMAND = "storpool/retag"
@@ -20,7 +24,7 @@ HOOK_TEMPLATE = "hooks/storpool/retag.hook"
 ADDON_HOOK_COMMAND = "volumecare/vc-policy.sh"
 
 
-def host_probe(doctor: Any, datastores: List[Any]) -> None:
+def host_probe(doctor: "Doctor", datastores: List["Datastore"]) -> None:
     from .doctor_checks import OK, WARN
 
     path = os.path.join(doctor.places.remotes, PROBE)
@@ -42,7 +46,7 @@ def host_probe(doctor: Any, datastores: List[Any]) -> None:
     doctor.add("host probe", OK, "%s installed; %d hosts report SP_OURID" % (path, len(hosts)))
 
 
-def retag_hook(doctor: Any) -> None:
+def retag_hook(doctor: "Doctor") -> None:
     from .doctor_checks import OK, SKIP, WARN
     from .errors import OnespError
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .errors import BadInput, Busy, HostError, OnespError
-from .storpool import ApiNotFound
+from .storpool import ApiNotFound, StorPool
 
 LOG = logging.getLogger("onesp")
 #: Seconds the liveness probe (``true`` over ssh) may take before the host counts as not answering.
@@ -95,7 +95,7 @@ def host_from_document(data: bytes) -> Tuple[str, Optional[int]]:
     return host.name, host.sp_ourid
 
 
-def probe(run: Callable[[], Any]) -> Tuple[bool, str]:
+def probe(run: Callable[[], object]) -> Tuple[bool, str]:
     """(answers, how): ``run`` executes ``true`` on the host; any failure means it does not answer."""
     try:
         run()
@@ -104,7 +104,7 @@ def probe(run: Callable[[], Any]) -> Tuple[bool, str]:
     return True, "ssh: answers"
 
 
-def storpool_status(sp: Any, client: int) -> str:
+def storpool_status(sp: StorPool, client: int) -> str:
     """The client's status in ServicesList (information only: it never stops a fence)."""
     try:
         clients = (sp.services() or {}).get("clients") or {}
@@ -117,13 +117,13 @@ def storpool_status(sp: Any, client: int) -> str:
     return str(entry.get("status") or "status unknown")
 
 
-def attached_to(sp: Any, client: int) -> List[Attachment]:
+def attached_to(sp: StorPool, client: int) -> List[Attachment]:
     """Every volume and snapshot attached to ``client`` (one AttachmentsList)."""
     found = []
     for item in sp.attachments():
         try:
-            holder = int(item.get("client"))
-        except (TypeError, ValueError):
+            holder = int(item["client"])
+        except (KeyError, TypeError, ValueError):
             continue
         if holder == client:
             found.append(Attachment(str(item.get("volume")), bool(item.get("snapshot")), str(item.get("rights") or ""),
@@ -131,7 +131,7 @@ def attached_to(sp: Any, client: int) -> List[Attachment]:
     return found
 
 
-def detach_all(sp: Any, client: int, found: List[Attachment]) -> List[Attachment]:
+def detach_all(sp: StorPool, client: int, found: List[Attachment]) -> List[Attachment]:
     """Force-detach ``found`` from ``client`` in one VolumesReassignWait; returns what was detached.
 
     An object deleted after the listing makes StorPool refuse the whole request
@@ -153,7 +153,7 @@ def detach_all(sp: Any, client: int, found: List[Attachment]) -> List[Attachment
     return done
 
 
-def fence(host: str, client: int, sp: Any, run_probe: Callable[[], Any], *, force: bool = False,
+def fence(host: str, client: int, sp: StorPool, run_probe: Callable[[], object], *, force: bool = False,
           dry_run: bool = False) -> Outcome:
     """Fence ``host`` (StorPool client ``client``): refuse it while it answers unless ``force``."""
     answered, how = probe(run_probe)

@@ -22,11 +22,16 @@ the same five calls for 2 VMs or 20,000.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from . import disks
 from .context import Context
 from .errors import NotFound
+from .naming import Names
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .one import Datastore, Image, Vm
 
 #: VM state DONE.
 _DONE = 6
@@ -75,11 +80,11 @@ class Report:
 class _Owned:
     name: str
     owner: str
-    datastore: Any  # its StorPool template's datastore: the endpoint that holds it
-    vm: Any = None
+    datastore: Optional["Datastore"]  # its StorPool template's datastore: the endpoint that holds it
+    vm: Optional["Vm"] = None
 
 
-def _owned(cfg: Any, vms: List[Any], images: List[Any], datastores: Dict[int, Any]) -> List[_Owned]:
+def _owned(cfg: "Config", vms: List["Vm"], images: List["Image"], datastores: Dict[int, "Datastore"]) -> List[_Owned]:
     """Every volume oned accounts for, once (a persistent image in use counts for its VM)."""
     names = cfg.names
     found: Dict[str, _Owned] = {}
@@ -89,7 +94,10 @@ def _owned(cfg: Any, vms: List[Any], images: List[Any], datastores: Dict[int, An
         by_id = {d.disk_id: d for d in vm.disks}
         for volume in disks.vm_volumes(names, vm, on_storpool):
             disk = by_id.get(volume.disk_id)
-            home = system_ds if disk is None or disk.is_volatile else datastores.get(disk.datastore_id)
+            if disk is None or disk.is_volatile:
+                home = system_ds
+            else:
+                home = datastores.get(disk.datastore_id) if disk.datastore_id is not None else None
             found.setdefault(volume.name, _Owned(volume.name, "disk %d of VM %d" % (volume.disk_id, vm.id), home, vm))
         if on_storpool:
             nvram = names.nvram(vm.id)
@@ -103,8 +111,9 @@ def _owned(cfg: Any, vms: List[Any], images: List[Any], datastores: Dict[int, An
     return list(found.values())
 
 
-def _snapshot_totals(names: Any, snapshots: List[Dict[str, Any]]) -> Dict[str, int]:
-    """Volume name -> stored bytes of its disk and VM snapshots (pending deletes left out)."""
+def _snapshot_totals(names: Names, snapshots: List[Dict[str, Any]]) -> Dict[str, int]:
+    """Volume name -> stored bytes of its disk and VM snapshots (pending deletes left out);
+    ``snapshots``: SnapshotsSpace's JSON objects."""
     totals: Dict[str, int] = {}
     for snap in snapshots:
         name = str(snap.get("name") or "")
@@ -139,7 +148,7 @@ def collect(ctx: Context, datastore_id: Optional[int] = None) -> Report:
             continue
         ctx.config = ctx.base_config if ds is None else ctx.base_config.with_datastore(ds.template,
                                                                                         "datastore %d" % ds.id)
-        key = (str(ctx.config.SP_API_HTTP_HOST), int(ctx.config.SP_API_HTTP_PORT))  # type: ignore[arg-type]
+        key = ctx.config.endpoint
         if key not in space:
             with ctx.step("read the space of the volumes at %s:%d" % key):
                 volumes = {str(v.get("name")): v for v in ctx.sp.volumes_space()}

@@ -33,17 +33,22 @@ earlier updates are undone and the next unit goes on; the run then exits non-zer
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, TypeVar
 
 from . import disks, volumes
 from .context import Context
 from .errors import NotFound, OnespError
-from .naming import check_tag
+from .naming import Names, check_tag
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .one import Datastore, Image, Vm
 
 #: The tags retag manages; every other tag of a volume is left as it is.
 MANAGED = ("qc", "vc-policy")
 #: VM state DONE: its volumes are gone (or going).
 _DONE = 6
+_View = TypeVar("_View")
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class Target:
     owner: str
     unit: str
     wanted: Mapping[str, str]
-    datastore: Any
+    datastore: Optional["Datastore"]
     optional: bool = False  # may not exist (the NVRAM volume of a VM without UEFI): not listed as absent
 
 
@@ -90,7 +95,8 @@ def tag_value(value: Optional[str], tag: str) -> str:
     return text
 
 
-def vm_targets(cfg: Any, vm: Any, datastore: Callable[[int], Any], image: Callable[[int], Any]) -> List[Target]:
+def vm_targets(cfg: "Config", vm: "Vm", datastore: Callable[[int], Optional["Datastore"]],
+               image: Callable[[int], Optional["Image"]]) -> List[Target]:
     """What every StorPool volume of ``vm`` should carry (``datastore(id)`` and ``image(id)``
     answer None for an object oned no longer has)."""
     names = cfg.names
@@ -103,7 +109,9 @@ def vm_targets(cfg: Any, vm: Any, datastore: Callable[[int], Any], image: Callab
     for volume in disks.vm_volumes(names, vm, on_storpool, include_context=bool(cfg.TAG_CONTEXT_ISO)):
         disk = by_id.get(volume.disk_id)
         image_ds = datastore(disk.datastore_id) if disk is not None and disk.datastore_id is not None else None
-        img = image(disk.image_id) if volume.type_tag in ("PERS", "PERSRO") and disk.image_id is not None else None
+        img = None
+        if volume.type_tag in ("PERS", "PERSRO") and disk is not None and disk.image_id is not None:
+            img = image(disk.image_id)
         qc = tag_value(disks.qos_of(cfg, vm, volume, system_ds, img, image_ds), "qc")
         home = system_ds if disk is None or disk.is_volatile else (image_ds or system_ds)
         targets.append(Target(volume.name, "disk %d of VM %d" % (volume.disk_id, vm.id), unit,
@@ -116,7 +124,8 @@ def vm_targets(cfg: Any, vm: Any, datastore: Callable[[int], Any], image: Callab
     return targets
 
 
-def image_targets(cfg: Any, images: Iterable[Any], datastore: Callable[[int], Any], held: Set[str]) -> List[Target]:
+def image_targets(cfg: "Config", images: Iterable["Image"], datastore: Callable[[int], Optional["Datastore"]],
+                  held: Set[str]) -> List[Target]:
     """The own volume of each image on a storpool datastore that no VM holds as a persistent
     disk (``held``: those volumes follow their VM, even when the VM's tags cannot be computed)."""
     targets = []
@@ -143,12 +152,12 @@ class Retagger:
         self.cfg = ctx.base_config
         self.dry_run = dry_run
         self.outcome = Outcome()
-        self._datastores: Dict[int, Any] = {}
-        self._images: Dict[int, Any] = {}
-        self._listed: Dict[Tuple[str, int], Dict[str, Dict[str, Any]]] = {}
+        self._datastores: Dict[int, Optional[Datastore]] = {}  # None: oned no longer has it
+        self._images: Dict[int, Optional[Image]] = {}
+        self._listed: Dict[Tuple[str, int], Dict[str, Dict[str, Any]]] = {}  # endpoint -> VolumesList by name
 
     # -- oned lookups -------------------------------------------------------------------------------
-    def _fetch(self, cache: Dict[int, Any], fetch: Callable[[int], Any], obj_id: int) -> Any:
+    def _fetch(self, cache: Dict[int, Optional[_View]], fetch: Callable[[int], _View], obj_id: int) -> Optional[_View]:
         if obj_id not in cache:
             try:
                 cache[obj_id] = fetch(obj_id)
@@ -156,10 +165,10 @@ class Retagger:
                 cache[obj_id] = None
         return cache[obj_id]
 
-    def datastore(self, ds_id: int) -> Any:
+    def datastore(self, ds_id: int) -> Optional["Datastore"]:
         return self._fetch(self._datastores, self.ctx.one.datastore, ds_id)
 
-    def image(self, image_id: int) -> Any:
+    def image(self, image_id: int) -> Optional["Image"]:
         return self._fetch(self._images, self.ctx.one.image, image_id)
 
     # -- selections ---------------------------------------------------------------------------------
@@ -210,7 +219,7 @@ class Retagger:
         if not listed:
             with self.ctx.step("read volume %s" % target.volume):
                 return self.ctx.sp.volume_or_none(target.volume)
-        key = (str(self.ctx.config.SP_API_HTTP_HOST), int(self.ctx.config.SP_API_HTTP_PORT))  # type: ignore[arg-type]
+        key = self.ctx.config.endpoint
         if key not in self._listed:
             with self.ctx.step("list the volumes at %s:%d" % key):
                 self._listed[key] = {v["name"]: v for v in self.ctx.sp.volumes()}
@@ -260,7 +269,7 @@ class Retagger:
         self.outcome.changes.extend(done)
 
 
-def _persistent_volumes(names: Any, vm: Any) -> List[str]:
+def _persistent_volumes(names: Names, vm: "Vm") -> List[str]:
     """The image volumes ``vm`` holds as persistent disks (from SOURCE, whatever else is wrong with the VM)."""
     found = []
     for disk in vm.disks:
@@ -272,6 +281,6 @@ def _persistent_volumes(names: Any, vm: Any) -> List[str]:
     return found
 
 
-def _touches(vm: Any, datastore_id: int) -> bool:
+def _touches(vm: "Vm", datastore_id: int) -> bool:
     """The VM runs on system datastore ``datastore_id`` or has a disk from an image in it."""
     return vm.system_ds_id == datastore_id or any(d.datastore_id == datastore_id for d in vm.disks)

@@ -125,7 +125,8 @@ def read_request(conn: socket.socket) -> Tuple[Request, List[int]]:
 
 
 def peer_uid(conn: socket.socket) -> int:
-    return struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
+    uid: int = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
+    return uid
 
 
 class Server:
@@ -271,7 +272,7 @@ class Monitor:
     def relay(self, worker: int) -> int:
         """Forward signal bytes until the worker ends; then send its wait status."""
         try:
-            pidfd: Optional[int] = os.pidfd_open(worker)  # type: ignore[attr-defined]
+            pidfd: Optional[int] = os.pidfd_open(worker)
         except (AttributeError, OSError):
             pidfd = None
         watching = [self.conn.fileno()]

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Dict, List
+from typing import Dict, List
 
 import click
 
@@ -18,7 +18,7 @@ from ..errors import OnespError
 from ..one import OneClient
 
 
-def collect(cfg: Any, sp: storpool.StorPool, one: Any) -> List[Finding]:
+def collect(cfg: config.Config, sp: storpool.StorPool, one: OneClient) -> List[Finding]:
     datastores = {ds.id: ds for ds in one.datastore_pool()}
     hosts: Dict[str, int] = {}
     for host in one.host_pool():
@@ -29,7 +29,7 @@ def collect(cfg: Any, sp: storpool.StorPool, one: Any) -> List[Finding]:
                    hosts, int(time.time()))
 
 
-def remove_orphans(cfg: Any, findings: List[Finding]) -> int:
+def remove_orphans(cfg: config.Config, findings: List[Finding]) -> int:
     """Remove exactly the orphans listed (volumes through DELAY_DELETE) that are not too new;
     returns how many."""
     ctx = Context("audit", "delete-orphans", [], cfg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Optional
 
 import click
@@ -19,4 +20,4 @@ def demo(directory: Optional[str], keep: bool) -> None:
     """
     from ..demo import run_demo
 
-    sys.exit(run_demo(directory, keep, sys.stdout))
+    sys.exit(run_demo(Path(directory) if directory is not None else None, keep, sys.stdout))

@@ -14,11 +14,12 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, List, Mapping, Optional, Sequence
 
 from .. import config, configfiles
 from ..settings import BY_NAME
 from . import execrc, registration
+from .items import Record
 from .onedconf import OnedConfError
 from .registration import Plan
 
@@ -33,7 +34,7 @@ class FileReport:
     label: str
     path: str
     changes: List[str] = field(default_factory=list)
-    records: List[Dict[str, Any]] = field(default_factory=list)
+    records: List[Record] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
     backup: Optional[str] = None
     error: Optional[str] = None
@@ -145,11 +146,11 @@ def configure(oned_conf: str, vmm_execrc: str, plan: Plan, dry_run: bool = False
     return reports
 
 
-def unconfigure(recorded: Mapping[str, Mapping[str, Any]]) -> List[FileReport]:
+def unconfigure(recorded: Mapping[str, Mapping[str, Any]]) -> List[FileReport]:  # the manifest's JSON
     """Take back what ``configure`` recorded: ``{path: {"label": ..., "records": [...]}}``."""
     reports = []
     for path, entry in sorted(recorded.items(), key=lambda item: item[1].get("label") != VMM_EXECRC):
-        records: Sequence[Dict[str, Any]] = entry.get("records") or []
+        records: Sequence[Record] = entry.get("records") or []
         if not records:
             continue
         report = FileReport(str(entry.get("label", ONED_CONF)), path)

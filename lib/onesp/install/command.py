@@ -12,7 +12,7 @@ import os
 import pwd
 import sys
 from pathlib import Path
-from typing import List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 from .. import __version__
 from ..errors import ConfigError
@@ -22,7 +22,7 @@ from . import manifest as manifests
 SHIPPED_SOURCE = Path(__file__).resolve().parents[3]
 
 
-def defaults(env: Mapping[str, str]) -> dict:
+def defaults(env: Mapping[str, str]) -> Dict[str, str]:
     base = env.get("ONE_LOCATION")
     if base:
         return {"remotes": os.path.join(base, "var", "remotes"), "oned_conf": os.path.join(base, "etc", "oned.conf"),

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
+from .items import Record
 from .onedconf import OnedConfError
 
 KEY = "LIVE_DISK_SNAPSHOTS"
@@ -47,7 +48,7 @@ def missing(text: str) -> bool:
     return found is None or PAIR not in found.words
 
 
-def register(text: str) -> Tuple[str, Optional[dict], List[str]]:
+def register(text: str) -> Tuple[str, Optional[Record], List[str]]:
     """(new text, record of the change or None when already there, notes)."""
     found = find(text)
     if found is None:
@@ -59,7 +60,7 @@ def register(text: str) -> Tuple[str, Optional[dict], List[str]]:
     return text[:found.end] + separator + PAIR + text[found.end:], {"item": KEY}, []
 
 
-def unregister(text: str, record: dict) -> str:
+def unregister(text: str, record: Record) -> str:
     found = find(text)
     if found is None or PAIR not in found.words:
         return text

@@ -14,7 +14,7 @@ from . import onedconf, options
 from .onedconf import Document, Entry
 
 DRIVER = "storpool"
-Record = Dict[str, Any]
+Record = Dict[str, Any]  # what an item did, as the install manifest keeps it (JSON)
 
 
 class Item(abc.ABC):
@@ -177,7 +177,8 @@ class LocalActions(Item):
         else:
             new = args
             for item in wanted:
-                new = options.add_item(new, options.find(new, "-l", "--local"), item)  # type: ignore[arg-type]
+                local = options.find(new, "-l", "--local")  # found above; adding items keeps it
+                new = options.add_item(new, local, item) if local is not None else options.append_option(new, "-l", [item])
         record = {"item": self.key, "added": wanted, "created_option": option is None}
         return _set_arguments(doc, value, new), record, notes
 
@@ -192,7 +193,9 @@ class LocalActions(Item):
         if record.get("created_option") and all(item in added for item in option.items(args)):
             return _set_arguments(doc, value, options.drop_option(args, option))
         for item in added:
-            args = options.remove_item(args, options.find(args, "-l", "--local"), item)  # type: ignore[arg-type]
+            local = options.find(args, "-l", "--local")  # found above; removing items keeps it
+            if local is not None:
+                args = options.remove_item(args, local, item)
         return _set_arguments(doc, value, args)
 
 
@@ -290,10 +293,12 @@ class BlockKeys(Item):
 
     def add(self, doc: Document) -> Tuple[str, Optional[Record], List[str]]:
         entry = self._entry(doc)
-        lacking = self._lacking(entry) if entry is not None and entry.attributes else []
+        if entry is None or not entry.attributes:
+            return doc.text, None, []
+        lacking = self._lacking(entry)
         if not lacking:
             return doc.text, None, []
-        at = entry.attributes[-1].value.end  # type: ignore[union-attr]
+        at = entry.attributes[-1].value.end
         added = "".join(",\n    %s = %s" % (key, onedconf.quote(value)) for key, value in lacking)
         return onedconf.splice(doc.text, at, at, added), {"item": self.key, "added": [k for k, _ in lacking]}, []
 

@@ -8,7 +8,7 @@ so a message points at the exact element that was wrong.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, TypedDict
 
 from lxml import etree
 
@@ -167,7 +167,17 @@ def int_list(value: Optional[str], where: str, sep: str = ",") -> Tuple[int, ...
     return tuple(parse_int(part, where) for part in value.split(sep) if part.strip())
 
 
-def owner(f: "Fields") -> Dict[str, Any]:
-    """The header every pool object starts with (NAME, UID, GID, UNAME, GNAME), as view fields."""
+class Owner(TypedDict):
+    """The header every pool object starts with, as the view fields it fills."""
+
+    name: str
+    uid: int
+    gid: int
+    uname: Optional[str]
+    gname: Optional[str]
+
+
+def owner(f: "Fields") -> Owner:
+    """NAME, UID, GID, UNAME and GNAME of a pool object (``**owner(f)`` in its view's constructor)."""
     return {"name": f.req_str("NAME"), "uid": f.req_int("UID"), "gid": f.req_int("GID"),
             "uname": f.opt_str("UNAME"), "gname": f.opt_str("GNAME")}

@@ -1,7 +1,7 @@
 """oned XML-RPC client: typed views, one fetch per object, clear errors.
 
-``xmlrpc.client`` is imported on first use, not at import time: most actions
-never talk to oned, and this module sits on every action's start-up path.
+``xmlrpc.client`` (with ``transport``) is imported on first use, not at import time:
+most actions never talk to oned, and this module sits on every action's start-up path.
 The session string is held privately and never logged, printed or put in an
 error message.
 """
@@ -12,7 +12,9 @@ import http.client
 import logging
 import socket
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union, cast
+
+from lxml import etree
 
 from ..errors import BackendError, BadInput, Busy, ConfigError, NotFound, Transient
 from .datastore import Datastore
@@ -20,9 +22,12 @@ from .endpoint import resolve_endpoint, resolve_session, resolve_timeout
 from .hook import Hook
 from .host import Host
 from .image import Image
-from .template import render_template
+from .template import TemplateValue, render_template
 from .vm import Vm
 from .xmlsafe import MAX_DOCUMENT_BYTES, MAX_POOL_BYTES, parse_xml
+
+if TYPE_CHECKING:
+    import xmlrpc.client
 
 log = logging.getLogger("onesp.one.rpc")
 
@@ -65,35 +70,11 @@ class OnedLocked(Busy):
 
 _CONNECTION_ERRORS = (ConnectionError, http.client.HTTPException, socket.gaierror)
 View = TypeVar("View")
-TemplateArg = Union[str, Mapping[str, Any]]
-
-
-def _make_proxy(endpoint: str, timeout: float) -> Any:
-    import xmlrpc.client
-
-    base = xmlrpc.client.SafeTransport if endpoint.lower().startswith("https:") else xmlrpc.client.Transport
-
-    class _TimeoutTransport(base):  # type: ignore[misc, valid-type]
-        def make_connection(self, host: Any) -> http.client.HTTPConnection:
-            connection = super().make_connection(host)
-            connection.timeout = timeout
-            return connection
-
-        def getparser(self) -> Any:
-            """The stock parser, with expat joining character data before handing it over.
-
-            A pool answer is one string holding an escaped XML document; unbuffered, expat
-            reports every ``&lt;`` as a separate piece (a million callbacks for 1,000 VMs,
-            five times the cost of the rest of the decoding).
-            """
-            parser, unmarshaller = super().getparser()
-            expat = getattr(parser, "_parser", None)
-            if expat is not None:
-                expat.buffer_text = True
-                expat.buffer_size = 1 << 20
-            return parser, unmarshaller
-
-    return xmlrpc.client.ServerProxy(endpoint, transport=_TimeoutTransport(), allow_none=False)
+TemplateArg = Union[str, Mapping[str, TemplateValue]]
+#: An XML-RPC parameter of the calls made here (a bool is an int too).
+Param = Union[int, str]
+#: A cache key: the method, the object id and the extra parameters (or "document").
+_Key = Tuple[Union[int, str], ...]
 
 
 def _public_endpoint(endpoint: str) -> str:
@@ -116,8 +97,9 @@ class OneClient:
         self.retries = max(1, int(retries))
         self.retry_delay = retry_delay
         self.__session = session
-        self._proxy: Any = None
-        self._cache: Dict[Tuple[Any, ...], Any] = {}
+        self._proxy: Optional[xmlrpc.client.ServerProxy] = None
+        # key -> a view, a list of views (pools) or a text (documents, version): the key's method says which
+        self._cache: Dict[_Key, object] = {}
 
     @classmethod
     def from_environment(cls, env: Optional[Mapping[str, str]] = None, home: Optional[str] = None,
@@ -173,7 +155,7 @@ class OneClient:
         ``query`` is passed only when given (7.0 takes JSON, 6.x a filter string).
         """
         method = "one.vmpool.infoextended" if extended else "one.vmpool.info"
-        params: Tuple[Any, ...] = (int(filter), int(start), int(end), int(state))
+        params: Tuple[Param, ...] = (int(filter), int(start), int(end), int(state))
         if query is not None and extended:
             params += (str(query),)
         vms = self._pool(method, params, "VM_POOL", "VM", Vm.from_xml)
@@ -214,17 +196,12 @@ class OneClient:
         if kind not in ("vm", "image", "datastore", "host"):
             raise ValueError("no %r documents in oned" % kind)
         method = "one.%s.info" % kind
-        params: Tuple[Any, ...] = (int(obj_id),) + ((True,) if decrypt else ())
+        params: Tuple[Param, ...] = (int(obj_id),) + ((True,) if decrypt else ())
         key = (method, int(obj_id), "document") + params[1:]  # dropped with the object's views on an update
-        if key not in self._cache:
-            self._cache[key] = str(self._call(method, params))
-        return self._cache[key]
+        return self._text(key, method, params)
 
     def version(self) -> str:
-        key = ("one.system.version",)
-        if key not in self._cache:
-            self._cache[key] = str(self._call("one.system.version", ()))
-        return self._cache[key]
+        return self._text(("one.system.version",), "one.system.version", ())
 
     # Writes ----------------------------------------------------------------------
     def image_update(self, image_id: int, template: TemplateArg, append: bool = True) -> int:
@@ -248,9 +225,15 @@ class OneClient:
         self._cache.clear()
 
     # Internals -------------------------------------------------------------------
-    def _info(self, method: str, obj_id: int, root: str, build: Callable[[Any], View],
-              extra: Tuple[Any, ...] = ()) -> View:
-        key = (method, obj_id) + extra
+    def _text(self, key: _Key, method: str, params: Tuple[Param, ...]) -> str:
+        cached = self._cache.get(key)
+        if not isinstance(cached, str):
+            cached = self._cache[key] = str(self._call(method, params))
+        return cached
+
+    def _info(self, method: str, obj_id: int, root: str, build: Callable[[etree._Element], View],
+              extra: Tuple[Param, ...] = ()) -> View:
+        key: _Key = (method, obj_id) + extra
         if key not in self._cache:
             text = self._call(method, (obj_id,) + extra)
             element = parse_xml(str(text), what="%s(%d) answer" % (method, obj_id), root=root,
@@ -259,26 +242,30 @@ class OneClient:
             self._cache[key] = view
             if extra:
                 self._cache.setdefault((method, obj_id), view)
-        return self._cache[key]
+        return cast(View, self._cache[key])  # what build() made for this method
 
-    def _pool(self, method: str, params: Tuple[Any, ...], root: str, item: str,
-              build: Callable[[Any], View]) -> List[View]:
-        key = (method,) + params
+    def _pool(self, method: str, params: Tuple[Param, ...], root: str, item: str,
+              build: Callable[[etree._Element], View]) -> List[View]:
+        key: _Key = (method,) + params
         if key not in self._cache:
             text = self._call(method, params)
             element = parse_xml(str(text), what="%s answer" % method, root=root, max_bytes=MAX_POOL_BYTES)
             self._cache[key] = [build(node) for node in element.findall(item)]
-        return list(self._cache[key])
+        return list(cast(List[View], self._cache[key]))  # what build() made for this method
 
     def _update(self, method: str, info_method: str, obj_id: int, template: TemplateArg, append: bool) -> int:
         text = template if isinstance(template, str) else render_template(template)
         result = self._call(method, (int(obj_id), text, 1 if append else 0), idempotent=False)
+        if not isinstance(result, int):
+            raise OnedError("oned %s: unexpected answer %.60r" % (method, result), method=method, code=0)
         # The object and every cached pool may now be stale; the next read asks oned again.
-        for key in [k for k in self._cache if k[:2] == (info_method, int(obj_id)) or "pool" in k[0]]:
+        for key in [k for k in self._cache if k[:2] == (info_method, int(obj_id)) or "pool" in str(k[0])]:
             del self._cache[key]
-        return int(result)
+        return result
 
-    def _call(self, method: str, params: Tuple[Any, ...], idempotent: bool = True) -> Any:
+    def _call(self, method: str, params: Tuple[Param, ...], idempotent: bool = True) -> object:
+        """oned's answer value (a text for the info calls, an id for the others); OnedError and
+        its kinds for a failure answer, Transient when oned cannot be reached."""
         import xmlrpc.client
         from xml.parsers.expat import ExpatError
 
@@ -292,8 +279,10 @@ class OneClient:
             started = time.monotonic()
             try:
                 if self._proxy is None:
-                    self._proxy = _make_proxy(self.endpoint, self.timeout)
-                answer = getattr(self._proxy, method)(self.__session, *params)
+                    from .transport import server_proxy
+
+                    self._proxy = server_proxy(self.endpoint, self.timeout)
+                answer: object = getattr(self._proxy, method)(self.__session, *params)
             except xmlrpc.client.Fault as fault:
                 raise OnedError("oned %s: fault %s: %s" % (shown, fault.faultCode, fault.faultString),
                                 method=method, code=int(fault.faultCode)) from fault
@@ -324,7 +313,7 @@ class OneClient:
             return self._result(method, shown, answer)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _result(self, method: str, shown: str, answer: Any) -> Any:
+    def _result(self, method: str, shown: str, answer: object) -> object:
         if not isinstance(answer, (list, tuple)) or len(answer) < 2 or not isinstance(answer[0], bool):
             raise OnedError("oned %s: unexpected answer %.60r" % (shown, answer), method=method, code=0)
         if answer[0]:

@@ -78,7 +78,7 @@ class Template(Mapping[str, str]):
             return dict(self.items()) == dict(other.items())
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
+    # __eq__ without __hash__: a template is unhashable, as a dict is.
 
     def __repr__(self) -> str:
         names = sorted(set(self._scalars) | set(self._vectors))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any, Dict, Union
+from typing import TypedDict, Union
 
 from lxml import etree
 
@@ -50,11 +50,22 @@ _PROLOG_SKIP = re.compile(
 _WHITESPACE = re.compile(rb"\s+")
 
 
-def _parser_options(huge: bool) -> Dict[str, Any]:
+class _ParserOptions(TypedDict):
+    resolve_entities: bool
+    no_network: bool
+    load_dtd: bool
+    dtd_validation: bool
+    huge_tree: bool
+    remove_comments: bool
+    remove_pis: bool
+    encoding: str
+
+
+def _parser_options(huge: bool) -> _ParserOptions:
     # Do not add collect_ids=False: with lxml 6 / libxml2 2.14 it makes the
     # parser open an external DTD subset despite load_dtd=False (the FIFO test
     # in tests/unit/test_one_xmlsafe.py catches that).
-    return dict(
+    return _ParserOptions(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,

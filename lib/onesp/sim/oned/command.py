@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Any, Tuple
+from types import FrameType
+from typing import Optional, Tuple
 
 import click
 
@@ -44,7 +45,7 @@ def serve(listen: str, state_dir: str, auth: str, one_version: str) -> None:
         raise click.BadParameter("expected user:password", param_hint="--auth")
     stop = threading.Event()
 
-    def request_stop(signum: int, frame: Any) -> None:
+    def request_stop(signum: int, frame: Optional[FrameType]) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, request_stop)

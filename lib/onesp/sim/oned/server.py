@@ -67,10 +67,11 @@ class _Signature:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _OnedServer  # the server that made this handler (typed here for the attribute it adds)
     server_version = "onesp-oned-sim"
 
     def do_POST(self) -> None:  # noqa: N802 (http.server naming)
-        sim: OnedSim = self.server.sim  # type: ignore[attr-defined]
+        sim = self.server.sim
         if self.path not in ("/", "/RPC2"):
             self.send_error(404)
             return
@@ -120,6 +121,14 @@ def _fault(code: int, message: str) -> bytes:
     return xmlrpc.client.dumps(xmlrpc.client.Fault(code, message), methodresponse=True).encode("utf-8")
 
 
+class _OnedServer(SimHTTPServer):
+    """The HTTP server of one ``OnedSim``, which its request handlers answer for."""
+
+    def __init__(self, address: Tuple[str, int], sim: "OnedSim") -> None:
+        super().__init__(address, _Handler)
+        self.sim = sim
+
+
 class OnedSim:
     """The oned stand-in over a folder of XML documents (``vm/``, ``image/``, ``datastore/``, ``host/``, ``hook/``)."""
 
@@ -148,8 +157,7 @@ class OnedSim:
         fd = os.open(str(self.auth_file), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(self.auth + "\n")
-        server = SimHTTPServer(self.listen, _Handler)
-        server.sim = self  # type: ignore[attr-defined]
+        server = _OnedServer(self.listen, self)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="oned-sim", daemon=True)

@@ -22,7 +22,7 @@ Emulator choices:
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import apierror
 from . import validate as v
@@ -66,19 +66,19 @@ def plan(state: State, items: List[Any]) -> Tuple[Dict[str, Dict[int, str]], Lis
         obj, b = _item_object(state, item)
         rw = v.client_list(b.get("rw", []), "rw")
         ro = v.client_list(b.get("ro", []), "ro")
-        detach = b.get("detach", [])
-        detach = "all" if detach == "all" else v.client_list(detach, "detach")
+        detach_all = b.get("detach", []) == "all"
+        detach = [] if detach_all else v.client_list(b.get("detach", []), "detach")
         force = v.boolean(b.get("force", False), "force")
         if rw and not obj.is_volume:
             raise apierror.invalid("snapshot %s can only be attached read-only" % obj.display_name)
-        listed = rw + ro + (detach if detach != "all" else [])
+        listed = rw + ro + detach
         if len(set(listed)) != len(listed):
             raise apierror.invalid("a client may appear in only one of rw, ro and detach")
         for client in rw + ro:
             if client not in state.clients:
                 raise apierror.invalid("No such client registered: %d" % client)
         current = wanted.setdefault(obj.gid, {c: a.rights for c, a in state.attachments.get(obj.gid, {}).items()})
-        for client in list(current) if detach == "all" else detach:
+        for client in list(current) if detach_all else detach:
             if client not in current:
                 continue
             att = state.attachments.get(obj.gid, {}).get(client)
@@ -123,16 +123,18 @@ def reassign(state: State, args: List[str], body: Any) -> Dict[str, Any]:
     return {}
 
 
-def reassign_wait(state: State, args: List[str], body: Any, defer) -> Dict[str, Any]:
+def reassign_wait(state: State, args: List[str], body: Any, defer: Callable[[Callable[[], None]], None]) -> Dict[str, Any]:
     """VolumesReassignWait; ``defer(fn)`` runs ``fn`` after the commit, outside the lock."""
     timeout: Optional[int] = None
+    items: List[Any]  # the request's JSON items, checked one by one by plan()
     if isinstance(body, list):  # pve-storpool posts a bare array here
         items = body
     else:
         b = v.body_dict(body, "VolumesReassignWait", ("reassign", "attachTimeout"))
-        items = b.get("reassign")
-        if not isinstance(items, list):
+        reassign = b.get("reassign")
+        if not isinstance(reassign, list):
             raise apierror.invalid("reassign must be a list of items")
+        items = reassign
         if "attachTimeout" in b:
             timeout = v.integer(b["attachTimeout"], "attachTimeout", 0)
     wanted, targets = plan(state, items)
@@ -152,6 +154,6 @@ def wait_for_clients(state: State, clients: List[int], timeout: Optional[int]) -
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 names = ", ".join(str(c) for c in clients if state.clients.get(c) == "down")
-                raise apierror.busy("client(s) %s did not confirm the attachment within %ds" % (names, timeout),
+                raise apierror.busy("client(s) %s did not confirm the attachment within %ss" % (names, timeout),
                                     transient=True)
             state.client_changed.wait(min(remaining, 0.5) if remaining is not None else 0.5)

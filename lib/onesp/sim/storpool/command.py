@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 import click
 
@@ -48,7 +48,7 @@ def parse_listen(text: str) -> Tuple[str, int]:
     return host, int(port)
 
 
-def env_text(env: dict) -> str:
+def env_text(env: Mapping[str, str]) -> str:
     return "".join("%s=%s\n" % (k, env[k]) for k in ("SP_API_HTTP_HOST", "SP_API_HTTP_PORT", "SP_AUTH_TOKEN"))
 
 

@@ -73,6 +73,8 @@ class SimControl:
         return self.request(method, "/ctrl/1.0/" + call, body)
 
     def _hook(self, method: str, path: str, body: Any = None) -> Any:
+        """The ``data`` member of a hook's answer: a JSON document whose shape the hook defines
+        (the typed methods below name it)."""
         resp = self.request(method, "/_sim/" + path, body)
         if not resp.ok:
             err = resp.error or {}
@@ -97,10 +99,12 @@ class SimControl:
             spec["match"] = match
         if descr is not None:
             spec["descr"] = descr
-        return self._hook("POST", "faults", spec)
+        fault: Dict[str, Any] = self._hook("POST", "faults", spec)
+        return fault
 
     def faults(self) -> List[Dict[str, Any]]:
-        return self._hook("GET", "faults")
+        faults: List[Dict[str, Any]] = self._hook("GET", "faults")
+        return faults
 
     def clear_faults(self) -> None:
         self._hook("POST", "faults/clear")
@@ -111,10 +115,12 @@ class SimControl:
     # ---- call log --------------------------------------------------------------------
 
     def calls(self) -> List[Dict[str, Any]]:
-        return self._hook("GET", "calls")["calls"]
+        calls: List[Dict[str, Any]] = self._hook("GET", "calls")["calls"]
+        return calls
 
     def counts(self) -> Dict[str, int]:
-        return self._hook("GET", "calls")["counts"]
+        counts: Dict[str, int] = self._hook("GET", "calls")["counts"]
+        return counts
 
     def reset_calls(self) -> None:
         self._hook("POST", "calls/reset")
@@ -122,17 +128,20 @@ class SimControl:
     # ---- state -----------------------------------------------------------------------
 
     def state(self, with_bytes: bool = False) -> Dict[str, Any]:
-        return self._hook("GET", "state?bytes=1" if with_bytes else "state")
+        state: Dict[str, Any] = self._hook("GET", "state?bytes=1" if with_bytes else "state")
+        return state
 
     def reset(self) -> None:
         self._hook("POST", "reset")
 
     def advance_clock(self, seconds: float) -> int:
         """Move the emulator's clock forward; returns its new time. Due expiries run."""
-        return self._hook("POST", "clock", {"advance": seconds})["now"]
+        now: int = self._hook("POST", "clock", {"advance": seconds})["now"]
+        return now
 
     def now(self) -> int:
-        return self._hook("GET", "clock")["now"]
+        now: int = self._hook("GET", "clock")["now"]
+        return now
 
     def set_open(self, obj: str, client: int, is_open: bool = True) -> None:
         """Mark ``obj``'s device on ``client`` as held open (detach needs force) or not."""
@@ -151,10 +160,10 @@ class SimControl:
             body["template"] = template
         if tags:
             body["tags"] = dict(tags)
-        return self._hook("POST", "seed", body)
+        seeded: Dict[str, int] = self._hook("POST", "seed", body)
+        return seeded
 
     def config(self, **options: Any) -> Dict[str, Any]:
         """Read (no arguments) or change options: gc_delay, name_tags_limit, max_provisioned, disk_capacity."""
-        if not options:
-            return self._hook("GET", "config")
-        return self._hook("POST", "config", options)
+        config: Dict[str, Any] = self._hook("POST", "config", options) if options else self._hook("GET", "config")
+        return config

@@ -22,7 +22,7 @@ import fcntl
 import hashlib
 import os
 from pathlib import Path
-from typing import Dict, Iterable
+from typing import AbstractSet, Dict, Iterable, Tuple
 
 _FICLONE = 0x40049409
 _CHUNK = 1 << 20
@@ -137,7 +137,7 @@ class BackingFiles:
         if new not in (".", ".."):
             _symlink(self.path(gid), self.dev_dir / new)
 
-    def sync_exposure(self, exposed: Dict[str, str], sizes: Dict[str, int], readonly=frozenset()) -> None:
+    def sync_exposure(self, exposed: Dict[str, str], sizes: Dict[str, int], readonly: AbstractSet[str] = frozenset()) -> None:
         """After a restart: links for attached objects exist, links of ours for others do not."""
         ours = str(self.objects_dir)
         wanted = {name for name in exposed.values()}
@@ -205,7 +205,7 @@ def _symlink(target: Path, link: Path) -> None:
     os.replace(tmp, link)
 
 
-def _extents(fd: int, length: int) -> Iterable[tuple]:
+def _extents(fd: int, length: int) -> Iterable[Tuple[int, int]]:
     """(start, end) of the data extents of an open file, up to ``length``."""
     off = 0
     while off < length:

@@ -116,7 +116,8 @@ class FaultBook:
 
     # ---- latency ---------------------------------------------------------------------
 
-    def set_latency(self, call: str, ms: float) -> None:
+    def set_latency(self, call: object, ms: object) -> None:
+        """``call`` and ``ms`` as the latency hook received them (JSON), checked here."""
         if not isinstance(call, str) or not call:
             raise invalid("latency needs a call name or '*'")
         if isinstance(ms, bool) or not isinstance(ms, (int, float)) or ms < 0:

@@ -27,7 +27,7 @@ path                       method  body / answer
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Iterable
 
 from . import apierror
 from . import validate as v
@@ -39,7 +39,7 @@ from .state import Options, State
 
 
 class Hooks:
-    def __init__(self, state: State, faults: FaultBook, clients) -> None:
+    def __init__(self, state: State, faults: FaultBook, clients: Iterable[int]) -> None:
         self.state = state
         self.faults = faults
         self.registered = sorted(int(c) for c in clients)
@@ -122,7 +122,7 @@ class Hooks:
             ref = b.get("object")
             obj = state.find(ref) if isinstance(ref, str) else None
             att = state.attachments.get(obj.gid, {}).get(client) if obj is not None else None
-            if att is None:
+            if obj is None or att is None:
                 raise apierror.not_found("%s is not attached to client %d" % (b.get("object"), client))
             att.open = flag
             state.persist_attachments(obj.gid)

@@ -95,7 +95,7 @@ def collect(state: State) -> bool:
                 obj.delete_date = 0
                 state.touch(obj)
                 delete_snapshot(state, obj)
-            elif obj.deleted and (not has_children or now >= obj.deleted_at + delay):
+            elif obj.deleted_at is not None and (not has_children or now >= obj.deleted_at + delay):
                 _dematerialize(state, obj)
             elif obj.transient and now >= obj.created + delay:
                 _dematerialize(state, obj)

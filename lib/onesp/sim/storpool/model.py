@@ -7,27 +7,22 @@ immutable ``globalId`` (``gid``), never names, so renames touch one record.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Union
 
 Limit = Union[int, str]
 
 #: The placement and QoS policy a volume, snapshot or template carries: API field ->
-#: (record attribute, default). A template's replication defaults to "-" (not set) instead.
-_POLICY: Dict[str, Tuple[str, Any]] = {
-    "replication": ("replication", 3), "placeAll": ("place_all", "default"),
-    "placeTail": ("place_tail", "default"), "placeHead": ("place_head", "default"),
-    "iops": ("iops", "-"), "bw": ("bw", "-"), "limitType": ("limit_type", "total"),
-    "reuseServer": ("reuse_server", False),
+#: record attribute. Both record types set these attributes in ``__init__`` (a template's
+#: replication defaults to "-", not set).
+_POLICY: Dict[str, str] = {
+    "replication": "replication", "placeAll": "place_all", "placeTail": "place_tail",
+    "placeHead": "place_head", "iops": "iops", "bw": "bw", "limitType": "limit_type",
+    "reuseServer": "reuse_server",
 }
 
 
-def _default_policy(record: Any) -> None:
-    for attr, default in _POLICY.values():
-        setattr(record, attr, default)
-
-
-def _policy_of(record: Any) -> Dict[str, Any]:
-    return {api_key: getattr(record, attr) for api_key, (attr, _) in _POLICY.items()}
+def _policy_of(record: Union["SpObject", "Template"]) -> Dict[str, Any]:
+    return {api_key: getattr(record, attr) for api_key, attr in _POLICY.items()}
 
 
 class SpObject:
@@ -53,7 +48,14 @@ class SpObject:
         self.parent: Optional[str] = None
         self.template = ""
         self.size = size
-        _default_policy(self)
+        self.replication = 3
+        self.place_all = "default"
+        self.place_tail = "default"
+        self.place_head = "default"
+        self.iops: Limit = "-"
+        self.bw: Limit = "-"
+        self.limit_type = "total"
+        self.reuse_server = False
         self.tags: Dict[str, str] = {}
         self.created = created
         self.origin: Optional[str] = None
@@ -86,7 +88,7 @@ class SpObject:
 
     def apply_policy(self, values: Dict[str, Any]) -> None:
         """Set policy fields from a dict with API field names (missing keys keep their value)."""
-        for api_key, (attr, _) in _POLICY.items():
+        for api_key, attr in _POLICY.items():
             if api_key not in values:
                 continue
             value = values[api_key]
@@ -127,8 +129,14 @@ class Template:
         self.name = name
         self.parent = ""
         self.size: Limit = "-"
-        _default_policy(self)
         self.replication: Limit = "-"
+        self.place_all = "default"
+        self.place_tail = "default"
+        self.place_head = "default"
+        self.iops: Limit = "-"
+        self.bw: Limit = "-"
+        self.limit_type = "total"
+        self.reuse_server = False
         self.tags: Dict[str, str] = {}
 
     def policy(self) -> Dict[str, Any]:

@@ -26,6 +26,7 @@ from . import apierror
 from . import validate as v
 from .data import copy_file
 from .lifecycle import take_snapshot
+from .model import SpObject
 from .state import State, base36
 from .volumes import check_name_tags, drop_empty, new_volume
 
@@ -43,7 +44,8 @@ class Location:
     def record(self, remote_id: str) -> Dict[str, Any]:
         path = self.store / (v.global_id(remote_id) + ".json")
         try:
-            return json.loads(path.read_text())
+            record: Dict[str, Any] = json.loads(path.read_text())  # the JSON document save() wrote
+            return record
         except FileNotFoundError:
             raise apierror.not_found("no backup %s at location %s" % (remote_id, self.name)) from None
 
@@ -76,7 +78,7 @@ def locations_list(state: State, args: List[str], body: Any) -> Dict[str, Any]:
                           for loc in state.locations.values()]}
 
 
-def _backup(state: State, vol, loc: Location, tags: Dict[str, str]):
+def _backup(state: State, vol: SpObject, loc: Location, tags: Dict[str, str]) -> SpObject:
     snap = take_snapshot(state, vol, None, auto=True, tags=tags, bind=True)
     if not copy_file(state.files.path(snap.gid), loc.data(snap.gid), snap.size, readonly=False):
         try:

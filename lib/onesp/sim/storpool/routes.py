@@ -16,18 +16,23 @@ from .apierror import SimApiError, invalid, not_found
 PREFIX = "/ctrl/1.0/"
 
 
+#: A call's handler: (state, path arguments, request JSON) -> the answer's ``data``; the
+#: calls in DEFERRING take a fourth argument, ``defer(fn)``, hence the open signature.
+Handler = Callable[..., Any]
+
+
 class Route(NamedTuple):
     method: str
-    handler: Callable
+    handler: Handler
     nargs: int
     mutating: bool
 
 
-def _get(handler: Callable, nargs: int = 0) -> Route:
+def _get(handler: Handler, nargs: int = 0) -> Route:
     return Route("GET", handler, nargs, False)
 
 
-def _post(handler: Callable, nargs: int = 0) -> Route:
+def _post(handler: Handler, nargs: int = 0) -> Route:
     return Route("POST", handler, nargs, True)
 
 
@@ -120,14 +125,16 @@ def object_names(call: str, args: List[str], body: Any) -> List[str]:
     if isinstance(body, dict) and call in _BODY_NAME:
         value = body.get(_BODY_NAME[call])
         return [value] if isinstance(value, str) else []
-    items: List[Any] = []
     if call in ("VolumesReassign", "VolumesReassignWait"):
-        items = body if isinstance(body, list) else (body.get("reassign") if isinstance(body, dict) else [])
-        return [i.get("volume") or i.get("snapshot") for i in items or [] if isinstance(i, dict)
-                and isinstance(i.get("volume") or i.get("snapshot"), str)]
+        items = body if isinstance(body, list) else (body.get("reassign") if isinstance(body, dict) else None)
+        entries = items if isinstance(items, list) else []
+        names = [e.get("volume") or e.get("snapshot") for e in entries if isinstance(e, dict)]
+        return [name for name in names if isinstance(name, str)]
     if call == "VolumesGroupSnapshot" and isinstance(body, dict):
-        return [e.get("volume") for e in body.get("volumes") or [] if isinstance(e, dict)
-                and isinstance(e.get("volume"), str)]
+        volumes = body.get("volumes")
+        entries = volumes if isinstance(volumes, list) else []
+        names = [e.get("volume") for e in entries if isinstance(e, dict)]
+        return [name for name in names if isinstance(name, str)]
     if call == "VolumesGroupBackup" and isinstance(body, dict):
         return [n for n in body.get("volumes") or [] if isinstance(n, str)]
     return []

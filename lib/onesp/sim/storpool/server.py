@@ -11,7 +11,7 @@ import socket
 import struct
 import sys
 from http.server import BaseHTTPRequestHandler
-from typing import Tuple
+from typing import Any, Tuple, Union
 
 from ..httpserver import SimHTTPServer
 from .dispatch import Dispatcher
@@ -25,6 +25,7 @@ class ApiServer(SimHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    server: ApiServer  # the server that made this handler (typed here for the attributes it adds)
     protocol_version = "HTTP/1.0"
     server_version = "StorPoolEmulator/1.0"
     sys_version = ""
@@ -53,11 +54,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(response.body)
 
-    def log_message(self, fmt: str, *args) -> None:
+    def log_message(self, fmt: str, *args: Any) -> None:
         if self.server.verbose:
             sys.stderr.write("storpool-sim: %s\n" % (fmt % args))
 
-    def log_request(self, code="-", size="-") -> None:
+    def log_request(self, code: Union[int, str] = "-", size: Union[int, str] = "-") -> None:
         if self.server.verbose:
             path = self.path.partition("?")[0]
             sys.stderr.write("storpool-sim: %s %s %s\n" % (self.command, path, code))

@@ -112,7 +112,7 @@ class StorPoolSim:
     def host(self) -> str:
         if self._server is None:
             raise RuntimeError("the emulator is not started")
-        return self._server.server_address[0]
+        return str(self._server.server_address[0])  # an AF_INET/AF_INET6 address: already a str
 
     @property
     def port(self) -> int:

@@ -30,10 +30,13 @@ serialisation.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from .model import SpObject
 from .writes import WriteWatch
+
+if TYPE_CHECKING:  # the state imports this module
+    from .state import State
 
 #: Positions in a template's counters (the VolumeTemplatesStatus fields they feed).
 VOLUMES, SNAPSHOTS, REMOVING, SIZE, TOTAL_SIZE, STORED, ON_DISK, SNAP_LEAF_SIZE, SNAP_INNER_SIZE = range(9)
@@ -72,7 +75,7 @@ def allocated(path: str) -> int:
 class Ledger:
     """Per-object shares and their sums per template and placement group."""
 
-    def __init__(self, state: Any, watch: WriteWatch) -> None:
+    def __init__(self, state: "State", watch: WriteWatch) -> None:
         self.state = state
         self.watch = watch
         self.alloc: Dict[str, int] = {}  # allocated bytes of each backing file that has any
@@ -117,8 +120,8 @@ class Ledger:
         if written is None:
             before = self.alloc
             self._scan()
-            files = set(before) | set(self.alloc)
-            self._file_changed(gid for gid in files if before.get(gid, 0) != self.alloc.get(gid, 0))
+            known = set(before) | set(self.alloc)
+            self._file_changed(gid for gid in known if before.get(gid, 0) != self.alloc.get(gid, 0))
         else:
             self.restat |= written
         if self.restat:
@@ -139,7 +142,7 @@ class Ledger:
             for gid in gids:
                 self._recompute(gid)
 
-    def _file_changed(self, gids) -> None:
+    def _file_changed(self, gids: Iterable[str]) -> None:
         children = self.state.children
         for gid in gids:
             self.dirty.add(gid)

@@ -15,7 +15,7 @@ import heapq
 import threading
 import time
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Set
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from . import apierror
 from .data import BackingFiles
@@ -23,6 +23,9 @@ from .model import Attachment, PlacementGroup, SpObject, Template
 from .space import Ledger
 from .store import Batch, Store
 from .writes import WriteWatch
+
+if TYPE_CHECKING:  # remote imports this module
+    from .remote import Location
 
 TIB = 1 << 40
 MAX_SLOTS = 1024
@@ -73,7 +76,7 @@ class State:
         self.clients: Dict[int, str] = {int(c): "running" for c in clients}
         self.client_changed = threading.Condition(threading.Lock())
         self.stopping = False
-        self.locations: Dict[str, "object"] = {}  # name -> remote.Location, set by the simulator
+        self.locations: Dict[str, "Location"] = {}  # set by the simulator
         self.batch = Batch()
         self.writes = WriteWatch(files.objects_dir)
         self.load()
@@ -95,7 +98,7 @@ class State:
         self.pgs: Dict[str, PlacementGroup] = {}
         self.cache: Dict[str, bytes] = {}
         self.batch = Batch()
-        meta = self.store.meta()
+        meta = self.store.meta()  # counters (int), clockOffset (float), clusterId (str)
         if not meta:
             self._initialise()
             self.commit()
@@ -145,12 +148,13 @@ class State:
 
     @property
     def generation(self) -> int:
-        return self.meta["generation"]
+        generation: int = self.meta["generation"]
+        return generation
 
     def bump(self) -> None:
         self._meta("generation", self.meta["generation"] + 1)
 
-    def _meta(self, key: str, value) -> None:
+    def _meta(self, key: str, value: Any) -> None:
         self.meta[key] = value
         self.batch.meta[key] = value
 
@@ -160,13 +164,14 @@ class State:
     def advance_clock(self, seconds: float) -> None:
         self._meta("clockOffset", self.meta["clockOffset"] + seconds)
 
-    def new_ids(self):
-        vid = self.meta["nextVid"]
+    def new_ids(self) -> Tuple[int, str]:
+        """A new volume id and the globalId made from it."""
+        vid: int = self.meta["nextVid"]
         self._meta("nextVid", vid + 1)
         return vid, "%s.%s" % (self.meta["clusterId"], base36(vid))
 
     def next_id(self, key: str) -> int:
-        value = self.meta[key]
+        value: int = self.meta[key]
         self._meta(key, value + 1)
         return value
 

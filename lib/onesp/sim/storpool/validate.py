@@ -9,7 +9,7 @@ silently ignored and hide a client bug).
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+from typing import Any, Callable, Collection, Dict, Iterable, List, Mapping, Optional, Union
 
 from .apierror import invalid
 
@@ -45,7 +45,8 @@ def body_dict(body: Any, call: str, allowed: Iterable[str]) -> Dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
-def _name(value: Any, what: str, pattern: "re.Pattern[str]", limit: int = NAME_LIMIT, reserved=RESERVED) -> str:
+def _name(value: Any, what: str, pattern: "re.Pattern[str]", limit: int = NAME_LIMIT,
+          reserved: Collection[str] = RESERVED) -> str:
     if not isinstance(value, str) or not pattern.match(value):
         raise invalid("invalid %s %r" % (what, value))
     if len(value) >= limit:
@@ -113,12 +114,12 @@ def integer(value: Any, what: str, minimum: Optional[int] = None) -> int:
 
 
 def size(value: Any, what: str = "size") -> int:
-    value = integer(value, what)
-    if value < 1:
-        raise invalid("%s %d must be positive" % (what, value))
-    if value % SECTOR:
-        raise invalid("%s %d must be a multiple of %d" % (what, value, SECTOR))
-    return value
+    number = integer(value, what)
+    if number < 1:
+        raise invalid("%s %d must be positive" % (what, number))
+    if number % SECTOR:
+        raise invalid("%s %d must be a multiple of %d" % (what, number, SECTOR))
+    return number
 
 
 def boolean(value: Any, what: str) -> bool:
@@ -128,10 +129,10 @@ def boolean(value: Any, what: str) -> bool:
 
 
 def replication(value: Any) -> int:
-    value = integer(value, "replication")
-    if not 1 <= value <= 3:
+    number = integer(value, "replication")
+    if not 1 <= number <= 3:
         raise invalid("replication must be between 1 and 3")
-    return value
+    return number
 
 
 def limit(value: Any, what: str) -> Union[int, str]:
@@ -142,7 +143,7 @@ def limit(value: Any, what: str) -> Union[int, str]:
 
 
 def limit_type(value: Any) -> str:
-    if value not in ("total", "perGiB"):
+    if not isinstance(value, str) or value not in ("total", "perGiB"):
         raise invalid("limitType must be total or perGiB")
     return value
 
@@ -164,7 +165,7 @@ def client_list(value: Any, what: str) -> List[int]:
     return [client_id(v) for v in value]
 
 
-def policy(body: Mapping[str, Any], pg_exists) -> Dict[str, Any]:
+def policy(body: Mapping[str, Any], pg_exists: Callable[[str], str]) -> Dict[str, Any]:
     """Validated policy overrides from a request; ``pg_exists(name)`` raises if a PG is unknown."""
     out: Dict[str, Any] = {}
     for key in ("placeAll", "placeTail", "placeHead"):

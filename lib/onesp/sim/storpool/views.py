@@ -8,7 +8,7 @@ object, its parent's name or its origin volume's name changes), so ``VolumesList
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterable, List
 
 from .model import SpObject
 from .state import State
@@ -122,7 +122,7 @@ def summary_bytes(state: State, obj: SpObject) -> bytes:
     return cached
 
 
-def listing(state: State, gids) -> bytes:
+def listing(state: State, gids: Iterable[str]) -> bytes:
     """A JSON array of the cached summaries of ``gids`` (VolumesList, SnapshotsList)."""
     objects = state.objects
     return b"[" + b",".join([summary_bytes(state, objects[g]) for g in gids]) + b"]"
@@ -177,7 +177,7 @@ def status(state: State, obj: SpObject, quick: bool) -> Dict[str, Any]:
     return data
 
 
-def space_listing(state: State, gids) -> bytes:
+def space_listing(state: State, gids: Iterable[str]) -> bytes:
     """VolumesSpace / SnapshotsSpace: each object's cached summary with its ``storedSize`` and
     ``spaceUsed`` from the space ledger appended, the result kept until either changes."""
     ledger = state.ledger

@@ -33,7 +33,7 @@ class WriteWatch:
     def __init__(self, objects_dir: Path) -> None:
         self.fd: Optional[int] = None
         self._lost = False
-        self._closer: Optional[weakref.finalize] = None
+        self._closer: Optional["weakref.finalize[[int], WriteWatch]"] = None
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
             fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
