@@ -29,9 +29,13 @@ limits are the disk's, never the image's: the next disk made from that image get
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 from .errors import Unsupported
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .one import Disk
 
 KIB = 1024
 #: A signed 64-bit integer: the largest value a JSON integer field can be trusted to carry.
@@ -64,11 +68,11 @@ class DiskLimits:
 NONE = DiskLimits()
 
 
-def enabled(cfg: Any) -> bool:
+def enabled(cfg: Config) -> bool:
     return bool(getattr(cfg, "SP_DISK_LIMITS", False))
 
 
-def for_disk(cfg: Any, disk: Any) -> Optional[DiskLimits]:
+def for_disk(cfg: Config, disk: Disk) -> Optional[DiskLimits]:
     """The limits of ``disk``'s volume, or None when its datastore does not opt in.
 
     Raises Unsupported (one line naming the attribute) for a limit StorPool cannot express.

@@ -36,11 +36,15 @@ import base64
 import os
 import subprocess
 import tempfile
-from typing import Any, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from ...errors import BackendError, ConfigError, Unsupported
 from . import _imports as imports
 from ._download import shown
+
+if TYPE_CHECKING:
+    from ...config import Config
+    from ...context import Context
 
 SCHEMES = frozenset(("rsync", "restic", "s3", "ssh", "rbd"))
 _RBD_BACKUPS = frozenset(("rsync+rbd", "restic+rbd"))
@@ -55,7 +59,7 @@ def passes(scheme: str) -> bool:
     return name in SCHEMES
 
 
-def downloader_path(config: Any) -> str:
+def downloader_path(config: Config) -> str:
     """DOWNLOADER, else ``datastore/downloader.sh`` beside onesp's ``lib`` in the remotes tree."""
     configured = str(config.DOWNLOADER or "").strip()
     if configured:
@@ -72,7 +76,7 @@ def downloader_path(config: Any) -> str:
     return path
 
 
-def encoded_action(ctx: Any) -> str:
+def encoded_action(ctx: Context) -> str:
     """The driver action as base64, the form OpenNebula's downloader reads from DRV_ACTION, without
     the datastore's SP_AUTH_TOKEN (no downloader needs it; s3 reads the MARKETPLACE part)."""
     from lxml import etree
@@ -90,7 +94,7 @@ def encoded_action(ctx: Any) -> str:
 class Downloader:
     """Runs the downloader for one action and keeps its output in ``fetcher``'s directory."""
 
-    def __init__(self, ctx: Any, fetcher: imports.Fetcher) -> None:
+    def __init__(self, ctx: Context, fetcher: imports.Fetcher) -> None:
         self.ctx = ctx
         self.fetcher = fetcher
         self.program = downloader_path(ctx.config)

@@ -31,7 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 from ...errors import BadInput, ConfigError, Transient, Unsupported
 from ...progress import Progress
@@ -39,6 +39,10 @@ from . import _localfile as localfile
 from ._download import Download, check_url, shown
 from ._reading import CHUNK, Hashing, Paced, Prefixed, verify_digests
 from ._snapsource import looks_like_snapshot
+
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Datastore, Image
 
 FILE, URL, SNAPSHOT, DOWNLOADER = "file", "url", "snapshot", "downloader"
 MIB = CHUNK
@@ -102,7 +106,7 @@ class LocalImage:
         return os.fdopen(os.dup(self.fd), "rb")
 
 
-def verify(image: Any, local: LocalImage) -> None:
+def verify(image: Image, local: LocalImage) -> None:
     """Compare the image's MD5/SHA1 (when given) with those of the source."""
     verify_digests(image, local.digests, local.description)
 
@@ -117,7 +121,7 @@ class Fetcher:
     expands into gigabytes of zeros costs no disk space before the bound applies.
     """
 
-    def __init__(self, ctx: Any, staging_dir: str, decompress: bool = True, digests: Sequence[str] = (),
+    def __init__(self, ctx: Context, staging_dir: str, decompress: bool = True, digests: Sequence[str] = (),
                  rate_limit: Optional[int] = None, free_mb: Optional[int] = None) -> None:
         self.ctx = ctx
         self.staging_dir = staging_dir
@@ -161,7 +165,7 @@ class Fetcher:
         return self._hold(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
 
     # -- sources ----------------------------------------------------------------------------------
-    def local(self, path: str, datastore: Any, enough: Optional[Enough] = None) -> LocalImage:
+    def local(self, path: str, datastore: Datastore, enough: Optional[Enough] = None) -> LocalImage:
         """A front-end file that this datastore may import: used in place unless it is compressed
         or digests are wanted. ``enough`` may end a decompression early (see ``_unpack``)."""
         fd = self._hold(localfile.open_checked(path, datastore))

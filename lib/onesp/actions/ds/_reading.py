@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import re
 import time
-from typing import IO, Any, Dict, List, Optional, Sequence
+from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 from ...errors import BadInput, ConfigError
+
+if TYPE_CHECKING:
+    from ...one import Datastore, Image
 
 CHUNK = 1024 * 1024
 _RATE = re.compile(r"([0-9]{1,15})([KMG]?)\Z", re.IGNORECASE)
 
 
-def transfer_limit(datastore: Any) -> Optional[int]:
+def transfer_limit(datastore: Datastore) -> Optional[int]:
     """LIMIT_TRANSFER_BW of ``datastore`` in bytes per second; None when it sets none."""
     text = (datastore.limit_transfer_bw or "").strip()
     if not text:
@@ -91,7 +94,7 @@ class Prefixed:
         return self.stream.read(size if size is not None and size > 0 else CHUNK)
 
 
-def verify_digests(image: Any, digests: Dict[str, str], description: str) -> None:
+def verify_digests(image: Image, digests: Dict[str, str], description: str) -> None:
     for name, expected in (("md5", image.md5), ("sha1", image.sha1)):
         if not expected:
             continue
@@ -101,5 +104,5 @@ def verify_digests(image: Any, digests: Dict[str, str], description: str) -> Non
                                                                       expected.strip()))
 
 
-def wanted_digests(image: Any) -> List[str]:
+def wanted_digests(image: Image) -> List[str]:
     return [name for name, value in (("md5", image.md5), ("sha1", image.sha1)) if value]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import threading
 from types import TracebackType
-from typing import Any, Dict, Optional, Type
+from typing import TYPE_CHECKING, Any, Dict, Optional, Type
 
 from ...errors import BadInput, Transient
 from ...progress import Progress
@@ -33,6 +33,9 @@ from ._download import Download, shown
 from ._imports import CHUNK, MIB, PREFIX, Fetcher, LocalImage, compression
 from ._reading import Paced, Prefixed
 from ._worker import Worker
+
+if TYPE_CHECKING:
+    from ...context import Context
 
 _VHD_FOOTER = 512
 
@@ -46,7 +49,7 @@ def _decompression_errors() -> Any:
 class UrlImage:
     """An http(s) download, its first MiB read and probed by ``begin``; use as a context manager."""
 
-    def __init__(self, ctx: Any, fetch: Fetcher, url: str) -> None:
+    def __init__(self, ctx: Context, fetch: Fetcher, url: str) -> None:
         self.ctx = ctx
         self.fetch = fetch
         self.url = url

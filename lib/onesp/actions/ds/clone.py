@@ -9,14 +9,18 @@ different API endpoints) is refused. A re-run adopts the clone it made before. P
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ... import volumes
 from ...errors import BadInput, Unsupported
 from . import _common as common
 
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Datastore, Image
 
-def run(ctx: Any) -> str:
+
+def run(ctx: Context) -> str:
     image, datastore = common.action_image(ctx)
     if image.cloning_id is None:
         raise BadInput("image %d has no CLONING_ID: nothing to clone from" % image.id)
@@ -30,7 +34,7 @@ def run(ctx: Any) -> str:
     return common.source_line(ctx, datastore.id, image.id)
 
 
-def same_cluster(ctx: Any, image: Any, datastore: Any) -> None:
+def same_cluster(ctx: Context, image: Image, datastore: Datastore) -> None:
     """Refuse a clone whose source datastore talks to another StorPool API.
 
     The SOURCE prefix tells when the source is in this very datastore (no oned call); otherwise

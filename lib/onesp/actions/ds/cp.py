@@ -24,7 +24,7 @@ each other's.
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import TYPE_CHECKING, Dict
 
 from ... import volumes
 from ...errors import AlreadyExists, ConfigError, OnespError
@@ -38,8 +38,12 @@ from . import _stream as stream
 from . import _transfer as transfer
 from . import _worker as worker
 
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Datastore, Image
 
-def run(ctx: Any) -> str:
+
+def run(ctx: Context) -> str:
     image, datastore = common.action_image(ctx)
     final = ctx.names.image(image.id)
     output = common.source_line(ctx, datastore.id, image.id, with_format=True)  # oned 6.0+ needs FORMAT
@@ -59,14 +63,14 @@ def run(ctx: Any) -> str:
     return output
 
 
-def import_snapshot(ctx: Any, image: Any, final: str, template: str, tags: Dict[str, str]) -> None:
+def import_snapshot(ctx: Context, image: Image, final: str, template: str, tags: Dict[str, str]) -> None:
     snapshot = snapsource.snapshot_name(ctx, image.path, image)
     if image.path.startswith("SPSNAPSHOT:"):
         snapsource.describe(ctx, snapshot)
     volumes.create(ctx, final, parent=snapshot, template=template, tags=tags)
 
 
-def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, template: str,
+def import_data(ctx: Context, image: Image, datastore: Datastore, kind: str, final: str, template: str,
                 tags: Dict[str, str]) -> None:
     staging_dir = datastore.staging_dir or str(ctx.config.STAGING_DIR)
     decompress = not datastore.template.get_flag("NO_DECOMPRESS")
@@ -98,7 +102,7 @@ def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, tem
         ctx.sp.volume_update(staging, rename=final)
 
 
-def write_local(ctx: Any, image: Any, datastore: Any, local: imports.LocalImage, staging_dir: str, template: str,
+def write_local(ctx: Context, image: Image, datastore: Datastore, local: imports.LocalImage, staging_dir: str, template: str,
                 tags: Dict[str, str]) -> None:
     """Check, inspect and write a file on the front-end onto a new staging volume."""
     with ctx.step("check the checksums of %s" % local.description):
@@ -115,7 +119,7 @@ def write_local(ctx: Any, image: Any, datastore: Any, local: imports.LocalImage,
     transfer.write_image(ctx, node, local, info, device, staging_dir)
 
 
-def write_raw_stream(ctx: Any, image: Any, datastore: Any, incoming: stream.UrlImage, size: int, template: str,
+def write_raw_stream(ctx: Context, image: Image, datastore: Datastore, incoming: stream.UrlImage, size: int, template: str,
                      tags: Dict[str, str]) -> None:
     """A raw http(s) image onto a new staging volume as it downloads; its checksums checked at the end."""
     ctx.log.info("image %d: %s is raw%s, written onto the volume as it downloads (%d bytes)", image.id,
@@ -129,7 +133,7 @@ def write_raw_stream(ctx: Any, image: Any, datastore: Any, incoming: stream.UrlI
         reading.verify_digests(image, digests, incoming.description)
 
 
-def create_staging(ctx: Any, staging: str, size_mb: int, template: str, tags: Dict[str, str]) -> None:
+def create_staging(ctx: Context, staging: str, size_mb: int, template: str, tags: Dict[str, str]) -> None:
     """The staging volume, fresh: one left by an interrupted earlier import is removed first."""
     volumes.undo_new_volume(ctx, staging)
     try:
@@ -141,7 +145,7 @@ def create_staging(ctx: Any, staging: str, size_mb: int, template: str, tags: Di
         volumes.create(ctx, staging, size_mb=size_mb, template=template, tags=tags)
 
 
-def image_update(ctx: Any, image: Any) -> Dict[str, str]:
+def image_update(ctx: Context, image: Image) -> Dict[str, str]:
     """What UPDATE_IMAGE_ON_IMPORT writes into the image template (nothing unless it is on and
     DS_CP_REPORT_FORMAT is 0, as in the addon); DS_CP_FORCE_DEV_PREFIX adds DEV_PREFIX.
     Checked before anything is imported."""
@@ -158,7 +162,7 @@ def image_update(ctx: Any, image: Any) -> Dict[str, str]:
     return update
 
 
-def update_image(ctx: Any, image: Any, update: Dict[str, str]) -> None:
+def update_image(ctx: Context, image: Image, update: Dict[str, str]) -> None:
     """Tell oned the image is raw now. The data is in place at this point, so a refusal by
     oned is logged, not turned into a failed import."""
     try:

@@ -19,7 +19,7 @@ import posixpath
 import re
 import string
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -31,10 +31,13 @@ from . import _qemu as qemu
 from . import _transfer as transfer
 from . import _worker as worker
 
+if TYPE_CHECKING:
+    from ...context import Context
+
 MIB = 1024 * 1024
 
 
-def run(ctx: Any) -> str:
+def run(ctx: Context) -> str:
     app_id, action = ctx.ds_action()
     image = action.require_image()
     datastore = action.datastore
@@ -72,7 +75,7 @@ def run(ctx: Any) -> str:
     return import_info(node.name, exported, digest, size_mb, fmt, scheme)
 
 
-def md5(ctx: Any, node: worker.Worker, path: str) -> str:
+def md5(ctx: Context, node: worker.Worker, path: str) -> str:
     with ctx.step("checksum %s on %s" % (path, node.name)):
         out = node.run_long(["md5sum", "--", path], what="md5sum")
         digest = out.split(" ", 1)[0].strip().lower()

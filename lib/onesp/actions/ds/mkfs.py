@@ -11,12 +11,16 @@ later. Prints the SOURCE.
 from __future__ import annotations
 
 import shlex
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List
 
 from ... import volumes
 from ...errors import AlreadyExists, BadInput, ConfigError
 from . import _common as common
 from . import _worker as worker
+
+if TYPE_CHECKING:
+    from ...config import Config
+    from ...context import Context
 
 #: The filesystems mkfs makes (OpenNebula's default SUPPORTED_FS) and the fixed options for each:
 #: force (the device is not a partition) and quiet.
@@ -28,7 +32,7 @@ FILESYSTEMS: Dict[str, List[str]] = {
 }
 
 
-def run(ctx: Any) -> str:
+def run(ctx: Context) -> str:
     image, datastore = common.action_image(ctx)
     source = common.source_line(ctx, datastore.id, image.id)
     if image.driver and image.driver.lower() != "raw":
@@ -58,7 +62,7 @@ def run(ctx: Any) -> str:
     return source
 
 
-def keep_adopted(ctx: Any, node: Any, device: str, volume: str, filesystem: str) -> None:
+def keep_adopted(ctx: Context, node: Any, device: str, volume: str, filesystem: str) -> None:
     """Accept a volume this run did not create only if it holds exactly the wanted filesystem.
 
     A volume that already exists is formatted never: its tags say only which OpenNebula it
@@ -83,7 +87,7 @@ def _filesystem_on(node: Any, device: str) -> str:
                          what="blkid %s" % device).strip()
 
 
-def mkfs_argv(cfg: Any, filesystem: str) -> List[str]:
+def mkfs_argv(cfg: Config, filesystem: str) -> List[str]:
     argv = shlex.split(str(cfg.MKFS))
     if not argv:
         raise ConfigError("MKFS is empty")

@@ -10,13 +10,16 @@ Whatever is already gone counts as deleted, so a re-run succeeds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ... import volumes
 from . import _common as common
 
+if TYPE_CHECKING:
+    from ...context import Context
 
-def run(ctx: Any) -> None:
+
+def run(ctx: Context) -> None:
     image, _ = common.action_image(ctx)
     volume = ctx.names.image(image.id)
     if image.source and ctx.names.volume_from_source(image.source) != volume:

@@ -5,13 +5,16 @@ Detached from every client first; a snapshot that is already gone counts as dele
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ... import volumes
 from . import _common as common
 
+if TYPE_CHECKING:
+    from ...context import Context
 
-def run(ctx: Any) -> None:
+
+def run(ctx: Context) -> None:
     image, _ = common.action_image(ctx)
     _, snapshot = common.target_snapshot(ctx, image)
     if not volumes.delete_snapshots(ctx, [snapshot]):

@@ -10,13 +10,16 @@ DEFAULT_QOSCLASS, cleared when none applies).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ... import volumes
 from . import _common as common
 
+if TYPE_CHECKING:
+    from ...context import Context
 
-def run(ctx: Any) -> None:
+
+def run(ctx: Context) -> None:
     image, datastore = common.action_image(ctx)
     volume, snapshot = common.target_snapshot(ctx, image)
     common.revert(ctx, volume, snapshot)

@@ -18,7 +18,7 @@ oned calls stat with a stub image holding only PATH; the request id on argv is n
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
 from ...errors import BadInput
 from . import _downloader as downloader
@@ -26,8 +26,11 @@ from . import _imports as imports
 from . import _qemu as qemu
 from . import _snapsource as snapsource
 
+if TYPE_CHECKING:
+    from ...context import Context
 
-def run(ctx: Any) -> str:
+
+def run(ctx: Context) -> str:
     _, action = ctx.ds_action()
     path = action.image_path or (action.image.path if action.image is not None else None) or ""
     kind = imports.classify(path)
@@ -58,7 +61,7 @@ def run(ctx: Any) -> str:
 class Header:
     """Ends a decompression once its first MiB is a qcow2 or VMDK header, which holds the size."""
 
-    def __init__(self, ctx: Any, description: str) -> None:
+    def __init__(self, ctx: Context, description: str) -> None:
         self.ctx = ctx
         self.description = description
         self.info: Optional[qemu.ImageInfo] = None
@@ -70,7 +73,7 @@ class Header:
         return self.info is not None
 
 
-def url_info(ctx: Any, head_of: Callable[[str], Tuple[int, Optional[int], bool]],
+def url_info(ctx: Context, head_of: Callable[[str], Tuple[int, Optional[int], bool]],
              download: Callable[[str, Optional[imports.Enough]], imports.LocalImage], url: str,
              decompress: bool) -> qemu.ImageInfo:
     """The image's size from its first MiB (``head_of``), else from all of it (``download``, whose
@@ -90,7 +93,7 @@ def url_info(ctx: Any, head_of: Callable[[str], Tuple[int, Optional[int], bool]]
     return header.info or qemu.probe(ctx.config, local.fd, description)
 
 
-def _probe_quietly(ctx: Any, fd: int, description: str) -> Optional[qemu.ImageInfo]:
+def _probe_quietly(ctx: Context, fd: int, description: str) -> Optional[qemu.ImageInfo]:
     """None when qemu-img cannot read a cut-off file (VHDX keeps metadata further in)."""
     try:
         return qemu.probe(ctx.config, fd, description)

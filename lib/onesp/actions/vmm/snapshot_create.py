@@ -15,7 +15,7 @@ with writable disks elsewhere is refused, since part of it would not revert.
 from __future__ import annotations
 
 import time
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, List, Mapping, Optional, Tuple
 
 from ... import libvirt, volumes
 from ...errors import AlreadyExists, ConfigError, LimitReached, OnespError, Unsupported
@@ -25,8 +25,12 @@ from . import _stock as stock
 from . import _vmsnap as vmsnap
 from ._args import snapshot_args
 
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Vm
 
-def run(ctx: Any) -> Optional[str]:
+
+def run(ctx: Context) -> Optional[str]:
     args = snapshot_args("snapshot_create", ctx.argv)
     source = document.load(ctx, args.vm_id)
     vm = source.vm
@@ -58,7 +62,7 @@ def run(ctx: Any) -> Optional[str]:
     return hypervisor_id
 
 
-def check_limit(ctx: Any, vm: Any, snap_id: int) -> None:
+def check_limit(ctx: Context, vm: Vm, snap_id: int) -> None:
     """VMSNAPSHOT_LIMIT: VM user template > system datastore > global; counts the VM's other snapshots."""
     if not ctx.config.VMSNAPSHOT_ENABLE_LIMIT:
         return
@@ -78,7 +82,7 @@ def check_limit(ctx: Any, vm: Any, snap_id: int) -> None:
                            % (vm.id, len(others), limit, where))
 
 
-def record_time(vm: Any, snap_id: int) -> int:
+def record_time(vm: Vm, snap_id: int) -> int:
     """The TIME of oned's record of this snapshot (stable across retries), else now."""
     for snap in vm.vm_snapshots:
         if snap.snapshot_id == snap_id and snap.time:
@@ -86,7 +90,7 @@ def record_time(vm: Any, snap_id: int) -> int:
     return int(time.time())
 
 
-def group_snapshot(ctx: Any, vm_id: int, label: str, pairs: List[Tuple[str, str]], tags: Mapping[str, str]) -> None:
+def group_snapshot(ctx: Context, vm_id: int, label: str, pairs: List[Tuple[str, str]], tags: Mapping[str, str]) -> None:
     """Take the group snapshot; leave nothing behind if the call fails, adopt an identical earlier one."""
     names = [snapshot for _, snapshot in pairs]
     for name in sorted(names):  # one order for every run: two runs never wait for each other crosswise
@@ -106,7 +110,7 @@ def group_snapshot(ctx: Any, vm_id: int, label: str, pairs: List[Tuple[str, str]
     ctx.undo(volumes.delete_snapshots, ctx, names, label="delete the snapshots of VM %d" % vm_id)
 
 
-def taken_earlier(ctx: Any, pairs: List[Tuple[str, str]], tags: Mapping[str, str]) -> bool:
+def taken_earlier(ctx: Context, pairs: List[Tuple[str, str]], tags: Mapping[str, str]) -> bool:
     """True when every snapshot of the group exists and carries this VM's group tags."""
     for _, name in pairs:
         found = ctx.sp.snapshot_or_none(name)
@@ -115,7 +119,7 @@ def taken_earlier(ctx: Any, pairs: List[Tuple[str, str]], tags: Mapping[str, str
     return True
 
 
-def forget(ctx: Any, names: List[str]) -> None:
+def forget(ctx: Context, names: List[str]) -> None:
     """Delete what a failed group snapshot call may still have made (an error can follow the effect)."""
     try:
         volumes.delete_snapshots(ctx, names)
