@@ -154,7 +154,7 @@ class Context:
 
     def host(self, name: str) -> Host:
         if name not in self._hosts:
-            self._hosts[name] = Host(name, runner_from_config(self.config), float(self.config.SSH_TIMEOUT))
+            self._hosts[name] = Host(name, runner_from_config(self.config), self.config.SSH_TIMEOUT)
         return self._hosts[name]
 
     def client_id(self, host: str) -> int:

@@ -132,7 +132,7 @@ def _attr(obj: Any, name: str = "SP_QOSCLASS") -> Optional[str]:
 def qos_vm_disk(cfg: Config, vm: Vm, disk_id: Optional[int], system_ds: Datastore) -> Optional[str]:
     """tm clone, mkimage, mkswap, restore: per-disk VM > VM > system datastore > default."""
     per_disk, vm_default = _vm_qos(vm, disk_id)
-    return qos_class(per_disk, vm_default, _attr(system_ds), str(cfg.DEFAULT_QOSCLASS))
+    return qos_class(per_disk, vm_default, _attr(system_ds), cfg.DEFAULT_QOSCLASS)
 
 
 def qos_persistent(cfg: Config, vm: Vm, disk_id: int, image: Image, system_ds: Datastore, image_ds: Optional[Datastore],
@@ -141,23 +141,23 @@ def qos_persistent(cfg: Config, vm: Vm, disk_id: int, image: Image, system_ds: D
     per_disk, vm_default = _vm_qos(vm, disk_id)
     image_class = None if cdrom else _attr(image)
     image_ds_class = None if cdrom else _attr(image_ds)
-    return qos_class(per_disk, image_class, vm_default, _attr(system_ds), image_ds_class, str(cfg.DEFAULT_QOSCLASS))
+    return qos_class(per_disk, image_class, vm_default, _attr(system_ds), image_ds_class, cfg.DEFAULT_QOSCLASS)
 
 
 def qos_context(cfg: Config, vm: Vm, system_ds: Datastore) -> Optional[str]:
     """tm context: VM > system datastore > default."""
     _, vm_default = _vm_qos(vm, None)
-    return qos_class(vm_default, _attr(system_ds), str(cfg.DEFAULT_QOSCLASS))
+    return qos_class(vm_default, _attr(system_ds), cfg.DEFAULT_QOSCLASS)
 
 
 def qos_image(cfg: Config, image: Image, datastore: Datastore) -> Optional[str]:
     """ds cp, mkfs, clone, snap_revert, tm mvds: image > its datastore > default."""
-    return qos_class(_attr(image), _attr(datastore), str(cfg.DEFAULT_QOSCLASS))
+    return qos_class(_attr(image), _attr(datastore), cfg.DEFAULT_QOSCLASS)
 
 
 def qos_datastore(cfg: Config, datastore: Datastore) -> Optional[str]:
     """tm cpds: image datastore > default."""
-    return qos_class(_attr(datastore), str(cfg.DEFAULT_QOSCLASS))
+    return qos_class(_attr(datastore), cfg.DEFAULT_QOSCLASS)
 
 
 def qos_of(cfg: Config, vm: Vm, volume: DiskVolume, system_ds: Datastore, image: Optional[Image] = None,

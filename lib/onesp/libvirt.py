@@ -32,7 +32,7 @@ _DOMAIN = re.compile(r"[A-Za-z0-9_.\-]{1,128}\Z")
 
 
 def virsh(ctx: Context, *args: str) -> List[str]:
-    return ["virsh", "--connect", str(ctx.config.LIBVIRT_URI), *args]
+    return ["virsh", "--connect", ctx.config.LIBVIRT_URI, *args]
 
 
 @contextlib.contextmanager

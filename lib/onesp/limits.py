@@ -69,7 +69,7 @@ NONE = DiskLimits()
 
 
 def enabled(cfg: Config) -> bool:
-    return bool(getattr(cfg, "SP_DISK_LIMITS", False))
+    return cfg.SP_DISK_LIMITS
 
 
 def for_disk(cfg: Config, disk: Disk) -> Optional[DiskLimits]:

@@ -83,7 +83,7 @@ def reports(cfg: configuration.Config, disks: Dict[int, List[Tuple[int, str]]],
     sizes: Dict[Tuple[int, int], int] = {}
     snapshots: Dict[int, List[Tuple[int, int, int]]] = {}
     if api is not None:
-        stored = bool(cfg.SP_SPACE_USED_LVMWAY)
+        stored = cfg.SP_SPACE_USED_LVMWAY
         for name, size in monitoring.sizes_by_name(api.volumes_space(), stored).items():
             if name in wanted:
                 sizes[wanted[name]] = monitoring.megabytes(size)
@@ -94,7 +94,7 @@ def reports(cfg: configuration.Config, disks: Dict[int, List[Tuple[int, str]]],
                 snapshots.setdefault(vm, []).append((int(parsed.snap_id), disk, monitoring.megabytes(size)))
     else:
         for volume, key in wanted.items():
-            size = device_megabytes(os.path.join(str(cfg.SP_DEV_DIR), volume))
+            size = device_megabytes(os.path.join(cfg.SP_DEV_DIR, volume))
             if size is not None:
                 sizes[key] = size
     out = []
@@ -115,7 +115,7 @@ def main(argv: Sequence[str]) -> int:
     except OnespError as exc:
         print("monitor_ds: %s" % exc, file=sys.stderr)
         return 1
-    disks = storpool_disks(argv[0], str(cfg.SP_DEV_DIR))
+    disks = storpool_disks(argv[0], cfg.SP_DEV_DIR)
     if not disks:
         return 0
     found = None

@@ -15,10 +15,13 @@ import json
 import socket
 import time
 from collections import Counter
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from . import interrupts
 from .errors import AlreadyExists, BackendError, BadInput, Busy, ConfigError, NotFound, OnespError, Transient
+
+if TYPE_CHECKING:
+    from .config import Config
 
 ClientId = Union[int, str]
 
@@ -390,14 +393,14 @@ def _clear_none(value: Any) -> Any:
     return value
 
 
-def from_config(cfg: Any, observer: Optional[Callable[[str, str, Optional[str]], None]] = None) -> StorPool:
+def from_config(cfg: Config, observer: Optional[Callable[[str, str, Optional[str]], None]] = None) -> StorPool:
     """A client for the endpoint in ``cfg`` (a resolved ``config.Config``)."""
     return StorPool(
-        str(cfg.SP_API_HTTP_HOST),
-        int(cfg.SP_API_HTTP_PORT),
-        str(cfg.SP_AUTH_TOKEN or ""),
-        timeout=float(cfg.SP_API_TIMEOUT),
-        connect_timeout=float(cfg.SP_API_CONNECT_TIMEOUT),
-        retries=int(cfg.STORPOOL_RETRIES),
+        cfg.SP_API_HTTP_HOST,
+        cfg.SP_API_HTTP_PORT,
+        cfg.SP_AUTH_TOKEN,
+        timeout=cfg.SP_API_TIMEOUT,
+        connect_timeout=cfg.SP_API_CONNECT_TIMEOUT,
+        retries=cfg.STORPOOL_RETRIES,
         observer=observer,
     )

@@ -131,7 +131,7 @@ def attach(ctx: Context, name: str, host: str, *, readonly: bool = False, snapsh
         ctx.undo(_detach_quiet, ctx, name, client, snapshot, label="detach %s from %s" % (name, host))
     with ctx.step("attach %s to %s" % (name, host)):
         ctx.sp.attach(name, client, readonly=readonly or snapshot, snapshot=snapshot,
-                      timeout=int(ctx.config.ATTACH_TIMEOUT))
+                      timeout=ctx.config.ATTACH_TIMEOUT)
     return ctx.device_path(name)
 
 
@@ -149,7 +149,7 @@ def detach(ctx: Context, name: str, host: Optional[str] = None, *, force: bool =
             return
     if reattach and host:
         ctx.undo(ctx.sp.attach, name, client, readonly=reattach == "ro", snapshot=snapshot,
-                 timeout=int(ctx.config.ATTACH_TIMEOUT), label="attach %s to %s again" % (name, host))
+                 timeout=ctx.config.ATTACH_TIMEOUT, label="attach %s to %s again" % (name, host))
 
 
 def retag(ctx: Context, name: str, tags: Mapping[str, str], previous: Optional[Mapping[str, str]] = None,
@@ -220,7 +220,7 @@ def delete(ctx: Context, name: str, *, tags: Optional[Mapping[str, str]] = None,
     StorPool deletes after that delay, and delete the volume. This is the last step of an
     action: it has no undo.
     """
-    delay = int(ctx.config.DELAY_DELETE) if delayed else 0
+    delay = ctx.config.DELAY_DELETE if delayed else 0
     backup = None
     if remote_backup:
         backup = remote_backup_target(remote_backup, ctx.config.origin("REMOTE_BACKUP_DELETE"))

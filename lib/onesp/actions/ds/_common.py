@@ -3,7 +3,7 @@ volume, its tags and SOURCE line."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Tuple
+from typing import TYPE_CHECKING, Dict, Tuple
 
 from ... import disks
 from ...errors import AlreadyExists, BadInput, Busy
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ...one import Datastore, Image
 
 
-def action_image(ctx: Context) -> Tuple[Any, Any]:
+def action_image(ctx: Context) -> Tuple[Image, Datastore]:
     """(image, datastore) of an image action; the id on argv must be the image's."""
     object_id, action = ctx.ds_action()
     image = action.require_image()

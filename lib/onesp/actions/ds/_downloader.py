@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 from ...errors import BackendError, ConfigError, Unsupported
 from . import _imports as imports
 from ._download import shown
+from ._reading import CHUNK
 
 if TYPE_CHECKING:
     from ...config import Config
@@ -61,7 +62,7 @@ def passes(scheme: str) -> bool:
 
 def downloader_path(config: Config) -> str:
     """DOWNLOADER, else ``datastore/downloader.sh`` beside onesp's ``lib`` in the remotes tree."""
-    configured = str(config.DOWNLOADER or "").strip()
+    configured = config.DOWNLOADER.strip()
     if configured:
         path = configured
     else:
@@ -110,7 +111,7 @@ class Downloader:
                                                                     enough))
         return local
 
-    def head(self, url: str, limit: int = imports.CHUNK) -> Tuple[int, Optional[int], bool]:
+    def head(self, url: str, limit: int = CHUNK) -> Tuple[int, Optional[int], bool]:
         """The first ``limit`` bytes (the downloader's --max-size): (their descriptor, size if all
         read, all read)."""
         target, count, _ = self._run(url, ["--max-size", str(limit)],

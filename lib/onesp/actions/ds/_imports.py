@@ -55,10 +55,16 @@ _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://")
 
 
-def classify(path: Optional[str]) -> str:
-    """FILE, URL, DOWNLOADER (see ``_downloader``) or SNAPSHOT; anything else is refused with the reason."""
+def required_path(path: Optional[str]) -> str:
+    """The image's PATH; an image without one is refused."""
     if not path or not path.strip():
         raise BadInput("the image has no PATH to import from")
+    return path
+
+
+def classify(path: Optional[str]) -> str:
+    """FILE, URL, DOWNLOADER (see ``_downloader``) or SNAPSHOT; anything else is refused with the reason."""
+    path = required_path(path)
     if any(ord(c) < 32 or ord(c) == 127 for c in path):
         raise BadInput("image PATH contains control characters")
     if looks_like_snapshot(path):
@@ -129,7 +135,7 @@ class Fetcher:
         self.digests = list(digests)
         self.rate_limit = rate_limit  # bytes per second a download may take
         self.free_mb = free_mb if free_mb and free_mb > 0 else None
-        self.timeout = float(ctx.config.DOWNLOAD_TIMEOUT)
+        self.timeout = ctx.config.DOWNLOAD_TIMEOUT
         self.directory = ""
         self.room = 0
         self.room_reason = ""

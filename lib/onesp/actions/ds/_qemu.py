@@ -56,7 +56,7 @@ class ImageInfo:
 
 
 def qemu_img(cfg: Config) -> List[str]:
-    argv = shlex.split(str(cfg.QEMU_IMG))
+    argv = shlex.split(cfg.QEMU_IMG)
     if not argv:
         raise ConfigError("QEMU_IMG is empty")
     return argv
@@ -205,7 +205,7 @@ def export_argv(cfg: Config, fmt: str, device: str, target: str) -> List[str]:
     if fmt not in ("raw", "qcow2"):
         raise Unsupported("cannot export as %s" % fmt)
     try:
-        extra = shlex.split(str(cfg.EXPORT_QEMU_IMG_ARGS or ""))
+        extra = shlex.split(cfg.EXPORT_QEMU_IMG_ARGS)
     except ValueError as exc:
         raise ConfigError("EXPORT_QEMU_IMG_ARGS: %s" % exc) from None
     # Options only, split like a shell but never given to one: each stays one argv element.

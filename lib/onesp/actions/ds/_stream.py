@@ -30,8 +30,8 @@ from ...errors import BadInput, Transient
 from ...progress import Progress
 from . import _qemu as qemu
 from ._download import Download, shown
-from ._imports import CHUNK, MIB, PREFIX, Fetcher, LocalImage, compression
-from ._reading import Paced, Prefixed
+from ._imports import MIB, PREFIX, Fetcher, LocalImage, compression
+from ._reading import CHUNK, Paced, Prefixed
 from ._worker import Worker
 
 if TYPE_CHECKING:

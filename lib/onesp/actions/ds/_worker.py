@@ -86,4 +86,4 @@ def front_end(ctx: Context) -> Worker:
         label = check_host(hostname)
     except BadInput:
         label = "localhost"
-    return Worker(label, Host(label, local_runner, float(ctx.config.SSH_TIMEOUT)), int(raw), True)
+    return Worker(label, Host(label, local_runner, ctx.config.SSH_TIMEOUT), int(raw), True)

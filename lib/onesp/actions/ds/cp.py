@@ -37,6 +37,7 @@ from . import _snapsource as snapsource
 from . import _stream as stream
 from . import _transfer as transfer
 from . import _worker as worker
+from ._download import shown
 
 if TYPE_CHECKING:
     from ...context import Context
@@ -51,35 +52,37 @@ def run(ctx: Context) -> str:
     update = image_update(ctx, image)
     if common.finished_import(ctx, final):
         return output
-    kind = imports.classify(image.path)
+    path = imports.required_path(image.path)
+    kind = imports.classify(path)
     tags = common.image_tags(ctx, image, datastore)
     template = ctx.names.template(datastore.id)
     if kind == imports.SNAPSHOT:
-        import_snapshot(ctx, image, final, template, tags)
+        import_snapshot(ctx, image, path, final, template, tags)
     else:
-        import_data(ctx, image, datastore, kind, final, template, tags)
+        import_data(ctx, image, path, datastore, kind, final, template, tags)
     if update:
         update_image(ctx, image, update)
     return output
 
 
-def import_snapshot(ctx: Context, image: Image, final: str, template: str, tags: Dict[str, str]) -> None:
-    snapshot = snapsource.snapshot_name(ctx, image.path, image)
-    if image.path.startswith("SPSNAPSHOT:"):
+def import_snapshot(ctx: Context, image: Image, path: str, final: str, template: str, tags: Dict[str, str]) -> None:
+    snapshot = snapsource.snapshot_name(ctx, path, image)
+    if path.startswith("SPSNAPSHOT:"):
         snapsource.describe(ctx, snapshot)
     volumes.create(ctx, final, parent=snapshot, template=template, tags=tags)
 
 
-def import_data(ctx: Context, image: Image, datastore: Datastore, kind: str, final: str, template: str,
+def import_data(ctx: Context, image: Image, path: str, datastore: Datastore, kind: str, final: str, template: str,
                 tags: Dict[str, str]) -> None:
-    staging_dir = datastore.staging_dir or str(ctx.config.STAGING_DIR)
+    """Import the bytes at ``path`` (the image's PATH: a file, an http(s) URL or one for OpenNebula's downloader)."""
+    staging_dir = datastore.staging_dir or ctx.config.STAGING_DIR
     decompress = not datastore.template.get_flag("NO_DECOMPRESS")
     limit = reading.transfer_limit(datastore) if kind in (imports.URL, imports.DOWNLOADER) else None
     with imports.Fetcher(ctx, staging_dir, decompress, reading.wanted_digests(image), limit,
                          datastore.free_mb) as fetch:
         if kind == imports.URL:
-            with stream.UrlImage(ctx, fetch, image.path) as incoming:
-                with ctx.step("download %s" % imports.shown(image.path)):
+            with stream.UrlImage(ctx, fetch, path) as incoming:
+                with ctx.step("download %s" % shown(path)):
                     incoming.begin()
                 size = incoming.raw_size(image.size)
                 if size is not None:
@@ -88,11 +91,11 @@ def import_data(ctx: Context, image: Image, datastore: Datastore, kind: str, fin
                 else:
                     local = incoming.stage()
         elif kind == imports.DOWNLOADER:
-            with ctx.step("download %s with OpenNebula's downloader" % imports.shown(image.path)):
-                local = downloader.Downloader(ctx, fetch).download(image.path)
+            with ctx.step("download %s with OpenNebula's downloader" % shown(path)):
+                local = downloader.Downloader(ctx, fetch).download(path)
         else:
-            with ctx.step("read image file %s" % image.path):
-                local = fetch.local(image.path, datastore)
+            with ctx.step("read image file %s" % path):
+                local = fetch.local(path, datastore)
         if local is not None:
             write_local(ctx, image, datastore, local, staging_dir, template, tags)
     staging = ctx.names.staging(image.id)
@@ -153,7 +156,7 @@ def image_update(ctx: Context, image: Image) -> Dict[str, str]:
     if not cfg.UPDATE_IMAGE_ON_IMPORT or cfg.DS_CP_REPORT_FORMAT or (image.driver or "") == "raw":
         return {}
     update = {"DRIVER": "raw", "FORMAT": "raw"}
-    prefix = str(cfg.DS_CP_FORCE_DEV_PREFIX or "")
+    prefix = cfg.DS_CP_FORCE_DEV_PREFIX
     if prefix:
         if not (prefix.isascii() and prefix.isalpha() and prefix.islower()):
             raise ConfigError("DS_CP_FORCE_DEV_PREFIX in %s: expected a device prefix such as sd or vd, got %r"

@@ -27,7 +27,7 @@ def run(ctx: Context) -> None:
         raise BadInput("usage: export.delete <host> <file>, got %d arguments" % len(ctx.argv))
     host, path = check_host(ctx.argv[0]), check_path(ctx.argv[1])
     name = posixpath.basename(path)
-    if posixpath.dirname(path) == check_path(str(ctx.config.SP_DEV_DIR)):
+    if posixpath.dirname(path) == check_path(ctx.config.SP_DEV_DIR):
         snapshot = export_snapshot(ctx, name)
         if not volumes.delete_snapshots(ctx, [snapshot]):
             ctx.log.info("export snapshot %s is already gone", snapshot)

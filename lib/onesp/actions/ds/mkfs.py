@@ -88,7 +88,7 @@ def _filesystem_on(node: Any, device: str) -> str:
 
 
 def mkfs_argv(cfg: Config, filesystem: str) -> List[str]:
-    argv = shlex.split(str(cfg.MKFS))
+    argv = shlex.split(cfg.MKFS)
     if not argv:
         raise ConfigError("MKFS is empty")
     return argv + ["-t", filesystem] + FILESYSTEMS[filesystem]

@@ -25,7 +25,7 @@ def run(ctx: Context) -> None:
     if image.source and ctx.names.volume_from_source(image.source) != volume:
         ctx.log.warning("image %d has SOURCE %s, which is not its volume %s; only %s is deleted",
                         image.id, image.source, volume, volume)
-    volumes.delete(ctx, volume, tags=ctx.tags.instance(), remote_backup=str(ctx.config.REMOTE_BACKUP_DELETE or ""))
+    volumes.delete(ctx, volume, tags=ctx.tags.instance(), remote_backup=ctx.config.REMOTE_BACKUP_DELETE)
     snapshots = [ctx.names.disk_snapshot(volume, snap.id) for snap in image.snapshots]
     if snapshots:
         volumes.delete_snapshots(ctx, snapshots)

@@ -25,6 +25,7 @@ from . import _downloader as downloader
 from . import _imports as imports
 from . import _qemu as qemu
 from . import _snapsource as snapsource
+from ._download import shown
 
 if TYPE_CHECKING:
     from ...context import Context
@@ -39,7 +40,7 @@ def run(ctx: Context) -> str:
         return str(snapsource.size_mb(snapshot))
     datastore = action.datastore
     decompress = not datastore.template.get_flag("NO_DECOMPRESS")
-    staging_dir = datastore.staging_dir or str(ctx.config.STAGING_DIR)
+    staging_dir = datastore.staging_dir or ctx.config.STAGING_DIR
     with imports.Fetcher(ctx, staging_dir, decompress, free_mb=datastore.free_mb) as fetch:
         if kind == imports.FILE:
             with ctx.step("inspect image file %s" % path):
@@ -47,10 +48,10 @@ def run(ctx: Context) -> str:
                 local = fetch.local(path, datastore, header.enough)
                 info = header.info or qemu.probe(ctx.config, local.fd, path)
         elif kind == imports.URL:
-            with ctx.step("inspect %s" % imports.shown(path)):
+            with ctx.step("inspect %s" % shown(path)):
                 info = url_info(ctx, fetch.head, fetch.download, path, decompress)
         else:
-            with ctx.step("inspect %s with OpenNebula's downloader" % imports.shown(path)):
+            with ctx.step("inspect %s with OpenNebula's downloader" % shown(path)):
                 source = downloader.Downloader(ctx, fetch)
                 info = url_info(ctx, source.head, source.download, path, decompress)
     if info.size_mb <= 0:
@@ -78,7 +79,7 @@ def url_info(ctx: Context, head_of: Callable[[str], Tuple[int, Optional[int], bo
              decompress: bool) -> qemu.ImageInfo:
     """The image's size from its first MiB (``head_of``), else from all of it (``download``, whose
     decompression stops at the header); ``Fetcher`` or ``_downloader.Downloader`` provide both."""
-    description = imports.shown(url)
+    description = shown(url)
     head, total, complete = head_of(url)
     compressed = decompress and imports.compression(os.pread(head, 8, 0)) is not None
     if not compressed:

@@ -18,6 +18,6 @@ if TYPE_CHECKING:
 
 def run(ctx: Context, host: str, script: str, argv: Sequence[str], document: bytes) -> str:
     """Run the stock kvm ``script`` on ``host``; returns its stdout (HostError on failure)."""
-    path = check_path(posixpath.join(str(ctx.config.SCRIPTS_REMOTE_DIR), "vmm", "kvm", script))
+    path = check_path(posixpath.join(ctx.config.SCRIPTS_REMOTE_DIR, "vmm", "kvm", script))
     with ctx.step("run the stock kvm %s on %s" % (script, host)):
         return ctx.host(host).run([path, *argv], stdin=document, what="kvm %s" % script)

@@ -35,7 +35,7 @@ def system_on_storpool(system_ds: Datastore) -> bool:
 
 def snapshot_volumes(ctx: Context, vm: Vm, system_ds: Datastore) -> List[DiskVolume]:
     return disks.vm_volumes(ctx.names, vm, system_on_storpool(system_ds), include_cdrom=False,
-                            exclude_readonly=bool(ctx.config.VMSNAPSHOT_EXCLUDE_READONLY), include_context=False)
+                            exclude_readonly=ctx.config.VMSNAPSHOT_EXCLUDE_READONLY, include_context=False)
 
 
 def revert_volumes(ctx: Context, vm: Vm, system_ds: Datastore) -> List[DiskVolume]:

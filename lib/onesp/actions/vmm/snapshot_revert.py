@@ -119,7 +119,7 @@ def find_snapshots(ctx: Context, vm: Vm, system_ds: Datastore, snap_id: int, tim
 
 def attach_all(ctx: Context, names: List[str], client: int) -> None:
     ctx.sp.reassign([{"volume": name, "rw": [client]} for name in names],
-                    attach_timeout=int(ctx.config.ATTACH_TIMEOUT))
+                    attach_timeout=ctx.config.ATTACH_TIMEOUT)
 
 
 def keep_copy(ctx: Context, volume: str, kept: str, tags: Any) -> None:
