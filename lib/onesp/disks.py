@@ -8,7 +8,7 @@ volume of a disk. The QoS precedence per action follows the addon's table exactl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional, Union
 
 from .errors import OnespError, Unsupported
 from .naming import Names, check_volume_name, qos_class, vm_qos_classes
@@ -43,7 +43,7 @@ def image_volume(names: Names, disk: Disk) -> str:
     return names.volume_from_source(disk.source)
 
 
-def stored_image_volume(names: Names, image: Image, datastore: Optional[Any]) -> Optional[str]:
+def stored_image_volume(names: Names, image: Image, datastore: Optional[Datastore]) -> Optional[str]:
     """The StorPool volume of ``image`` when it lies on a storpool ``datastore`` with a SOURCE of
     this instance's naming; None otherwise (another driver, not imported yet, a foreign name).
     The tools that walk oned's whole image pool (audit, retag, report) ask this one question."""
@@ -77,7 +77,7 @@ def disk_volume(names: Names, vm_id: int, disk: Disk) -> DiskVolume:
     return DiskVolume(disk.disk_id, base, "PERSRO" if disk.readonly else "PERS", disk.readonly, False)
 
 
-def system_on_storpool(vm: Vm, datastore: Callable[[int], Any]) -> bool:
+def system_on_storpool(vm: Vm, datastore: Callable[[int], Datastore]) -> bool:
     """Whether the VM's current system datastore (``datastore(id)``, None when unknown) is on
     StorPool: then its volatile disks, context ISO and NVRAM are StorPool volumes."""
     history = vm.current_history
@@ -125,7 +125,7 @@ def _vm_qos(vm: Vm, disk_id: Optional[int]) -> "tuple[Optional[str], Optional[st
     return (per_disk.get(disk_id) if disk_id is not None else None), default
 
 
-def _attr(obj: Any, name: str = "SP_QOSCLASS") -> Optional[str]:
+def _attr(obj: Union[Image, Datastore, None], name: str = "SP_QOSCLASS") -> Optional[str]:
     return obj.template.get(name) if obj is not None else None
 
 
@@ -135,8 +135,8 @@ def qos_vm_disk(cfg: Config, vm: Vm, disk_id: Optional[int], system_ds: Datastor
     return qos_class(per_disk, vm_default, _attr(system_ds), cfg.DEFAULT_QOSCLASS)
 
 
-def qos_persistent(cfg: Config, vm: Vm, disk_id: int, image: Image, system_ds: Datastore, image_ds: Optional[Datastore],
-                   cdrom: bool = False) -> Optional[str]:
+def qos_persistent(cfg: Config, vm: Vm, disk_id: int, image: Optional[Image], system_ds: Datastore,
+                   image_ds: Optional[Datastore], cdrom: bool = False) -> Optional[str]:
     """tm ln: per-disk VM > image > VM > system DS > image DS > default (image and its DS ignored for CDROMs)."""
     per_disk, vm_default = _vm_qos(vm, disk_id)
     image_class = None if cdrom else _attr(image)

@@ -36,7 +36,7 @@ import base64
 import os
 import subprocess
 import tempfile
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Callable, List, Optional, Tuple, TypeVar
 
 from ...errors import BackendError, ConfigError, Unsupported
 from . import _imports as imports
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 SCHEMES = frozenset(("rsync", "restic", "s3", "ssh", "rbd"))
 _RBD_BACKUPS = frozenset(("rsync+rbd", "restic+rbd"))
 _HIDDEN_ENV = ("SP_AUTH_TOKEN", "ONESP_SP_AUTH_TOKEN")
+_T = TypeVar("_T")
 
 
 def passes(scheme: str) -> bool:
@@ -87,8 +88,9 @@ def encoded_action(ctx: Context) -> str:
     data = ctx.ds_action_text()
     root = parse_xml(data if looks_like_xml(data) else decode_base64(data, what="driver action"),
                      what="driver action", root="DS_DRIVER_ACTION_DATA")
-    for secret in root.findall("DATASTORE/TEMPLATE/SP_AUTH_TOKEN"):
-        secret.getparent().remove(secret)
+    for template in root.findall("DATASTORE/TEMPLATE"):
+        for secret in template.findall("SP_AUTH_TOKEN"):
+            template.remove(secret)
     return base64.b64encode(etree.tostring(root)).decode("ascii")
 
 
@@ -119,7 +121,7 @@ class Downloader:
         complete = count < limit
         return self.fetcher.held(target), (count if complete else None), complete
 
-    def _run(self, url: str, options: List[str], consume: Callable[[Any], Any]) -> Any:
+    def _run(self, url: str, options: List[str], consume: Callable[[IO[bytes]], _T]) -> _T:
         """Run the downloader; ``consume`` (``Fetcher.receive`` or ``Fetcher.take``: their bounds and
         pace) reads its output, and what it returns is returned."""
         from ...host import stop
@@ -134,14 +136,16 @@ class Downloader:
             except OSError as exc:
                 raise ConfigError("cannot run OpenNebula's downloader %s: %s"
                                   % (self.program, exc.strerror or exc)) from None
+            output = proc.stdout
+            assert output is not None  # stdout=PIPE
             try:
                 # the downloader stops at --max-size and then cleans up: its output is read to the end
-                received = consume(proc.stdout)
+                received = consume(output)
                 code = proc.wait()
             finally:
                 if proc.poll() is None:
                     stop(proc)
-                proc.stdout.close()  # type: ignore[union-attr]
+                output.close()
             if code != 0:
                 errors.seek(0)
                 raise BackendError("%s exited with status %d: %s" % (self.program, code, _reason(errors.read(65536), url)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Protocol, Sequence
 
 from ...errors import BadInput, ConfigError
 
@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from ...one import Datastore, Image
 
 CHUNK = 1024 * 1024
+
+
+class Reader(Protocol):
+    """What the readers below read from, and are: a file, a download, a decompressor."""
+
+    def read(self, __size: int) -> bytes: ...
 _RATE = re.compile(r"([0-9]{1,15})([KMG]?)\Z", re.IGNORECASE)
 
 
@@ -30,13 +36,13 @@ def transfer_limit(datastore: Datastore) -> Optional[int]:
     if not match or int(match.group(1)) == 0:
         raise ConfigError("LIMIT_TRANSFER_BW of datastore %d is %r: give bytes per second, optionally with K, M or G"
                           % (datastore.id, text[:40]))
-    return int(match.group(1)) * 1024 ** " KMG".index(match.group(2).upper() or " ")
+    return int(match.group(1)) << 10 * " KMG".index(match.group(2).upper() or " ")
 
 
 class Hashing:
     """A reader that feeds everything read through it into the wanted digests."""
 
-    def __init__(self, stream: IO[bytes], algorithms: Sequence[str]) -> None:
+    def __init__(self, stream: Reader, algorithms: Sequence[str]) -> None:
         import hashlib
 
         self.stream = stream
@@ -61,7 +67,7 @@ class Hashing:
 class Paced:
     """Reads of the download, hashed, counted and kept to LIMIT_TRANSFER_BW (bytes per second)."""
 
-    def __init__(self, response: Any, digests: Any, rate_limit: Optional[int]) -> None:
+    def __init__(self, response: Reader, digests: Sequence[str], rate_limit: Optional[int]) -> None:
         self.hashing = Hashing(response, digests)
         self.rate_limit = rate_limit
         self.started = time.monotonic()
@@ -82,7 +88,7 @@ class Paced:
 class Prefixed:
     """A reader that returns ``first`` before the rest of ``stream``."""
 
-    def __init__(self, first: bytes, stream: Any) -> None:
+    def __init__(self, first: bytes, stream: Reader) -> None:
         self.first = first
         self.stream = stream
 

@@ -11,7 +11,7 @@ later. Prints the SOURCE.
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import TYPE_CHECKING, Dict, List
 
 from ... import volumes
 from ...errors import AlreadyExists, BadInput, ConfigError
@@ -62,7 +62,7 @@ def run(ctx: Context) -> str:
     return source
 
 
-def keep_adopted(ctx: Context, node: Any, device: str, volume: str, filesystem: str) -> None:
+def keep_adopted(ctx: Context, node: worker.Worker, device: str, volume: str, filesystem: str) -> None:
     """Accept a volume this run did not create only if it holds exactly the wanted filesystem.
 
     A volume that already exists is formatted never: its tags say only which OpenNebula it
@@ -81,7 +81,7 @@ def keep_adopted(ctx: Context, node: Any, device: str, volume: str, filesystem: 
     ctx.log.info("%s already holds a %s filesystem from an earlier run; kept", volume, filesystem)
 
 
-def _filesystem_on(node: Any, device: str) -> str:
+def _filesystem_on(node: worker.Worker, device: str) -> str:
     """The filesystem type on ``device`` (blkid), empty when none: a re-run never formats twice."""
     return node.host.run(["sh", "-c", 'blkid -o value -s TYPE -- "$1" || true', "sh", device],
                          what="blkid %s" % device).strip()

@@ -23,7 +23,7 @@ from ...storpool import ApiExists
 from . import _document as document
 from . import _stock as stock
 from . import _vmsnap as vmsnap
-from ._args import snapshot_args
+from ._args import snapshot_create_args
 
 if TYPE_CHECKING:
     from ...context import Context
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 def run(ctx: Context) -> Optional[str]:
-    args = snapshot_args("snapshot_create", ctx.argv)
+    args = snapshot_create_args(ctx.argv)
     source = document.load(ctx, args.vm_id)
     vm = source.vm
     disk_volumes = vmsnap.snapshot_volumes(ctx, vm, source.system_ds)
@@ -67,6 +67,7 @@ def check_limit(ctx: Context, vm: Vm, snap_id: int) -> None:
     if not ctx.config.VMSNAPSHOT_ENABLE_LIMIT:
         return
     raw = vm.user_template.text("VMSNAPSHOT_LIMIT")
+    limit: Optional[int]
     if raw is not None:
         if not raw.isdigit():
             raise ConfigError("VMSNAPSHOT_LIMIT in the user template of VM %d: expected a whole number, got %r"
