@@ -77,7 +77,7 @@ def disk_volume(names: Names, vm_id: int, disk: Disk) -> DiskVolume:
     return DiskVolume(disk.disk_id, base, "PERSRO" if disk.readonly else "PERS", disk.readonly, False)
 
 
-def system_on_storpool(vm: Vm, datastore: Callable[[int], Datastore]) -> bool:
+def system_on_storpool(vm: Vm, datastore: Callable[[int], Optional[Datastore]]) -> bool:
     """Whether the VM's current system datastore (``datastore(id)``, None when unknown) is on
     StorPool: then its volatile disks, context ISO and NVRAM are StorPool volumes."""
     history = vm.current_history
@@ -129,13 +129,13 @@ def _attr(obj: Union[Image, Datastore, None], name: str = "SP_QOSCLASS") -> Opti
     return obj.template.get(name) if obj is not None else None
 
 
-def qos_vm_disk(cfg: Config, vm: Vm, disk_id: Optional[int], system_ds: Datastore) -> Optional[str]:
+def qos_vm_disk(cfg: Config, vm: Vm, disk_id: Optional[int], system_ds: Optional[Datastore]) -> Optional[str]:
     """tm clone, mkimage, mkswap, restore: per-disk VM > VM > system datastore > default."""
     per_disk, vm_default = _vm_qos(vm, disk_id)
     return qos_class(per_disk, vm_default, _attr(system_ds), cfg.DEFAULT_QOSCLASS)
 
 
-def qos_persistent(cfg: Config, vm: Vm, disk_id: int, image: Optional[Image], system_ds: Datastore,
+def qos_persistent(cfg: Config, vm: Vm, disk_id: int, image: Optional[Image], system_ds: Optional[Datastore],
                    image_ds: Optional[Datastore], cdrom: bool = False) -> Optional[str]:
     """tm ln: per-disk VM > image > VM > system DS > image DS > default (image and its DS ignored for CDROMs)."""
     per_disk, vm_default = _vm_qos(vm, disk_id)
@@ -144,7 +144,7 @@ def qos_persistent(cfg: Config, vm: Vm, disk_id: int, image: Optional[Image], sy
     return qos_class(per_disk, image_class, vm_default, _attr(system_ds), image_ds_class, cfg.DEFAULT_QOSCLASS)
 
 
-def qos_context(cfg: Config, vm: Vm, system_ds: Datastore) -> Optional[str]:
+def qos_context(cfg: Config, vm: Vm, system_ds: Optional[Datastore]) -> Optional[str]:
     """tm context: VM > system datastore > default."""
     _, vm_default = _vm_qos(vm, None)
     return qos_class(vm_default, _attr(system_ds), cfg.DEFAULT_QOSCLASS)
@@ -160,7 +160,7 @@ def qos_datastore(cfg: Config, datastore: Datastore) -> Optional[str]:
     return qos_class(_attr(datastore), cfg.DEFAULT_QOSCLASS)
 
 
-def qos_of(cfg: Config, vm: Vm, volume: DiskVolume, system_ds: Datastore, image: Optional[Image] = None,
+def qos_of(cfg: Config, vm: Vm, volume: DiskVolume, system_ds: Optional[Datastore], image: Optional[Image] = None,
            image_ds: Optional[Datastore] = None) -> Optional[str]:
     """The class the action that made ``volume`` gives it, by its type tag: ln for a persistent
     disk (``image`` and ``image_ds`` are its image and that image's datastore) and a CDROM,
