@@ -19,14 +19,16 @@ may have printed it to oned.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Dict, Iterable, Mapping, Optional
 
 from .config import remote_backup as remote_backup_target
 from .errors import AlreadyExists
 from .storpool import ApiExists, ApiNotFound
 
 if TYPE_CHECKING:
-    from .context import Context
+    from .context import Context, UndoEntry
+    from .limits import DiskLimits, LimitArgs
+    from .storpool import ClientId
 
 MIB = 1024 * 1024
 
@@ -42,7 +44,7 @@ def create(
     parent: Optional[str] = None,
     base_on: Optional[str] = None,
     owner: Optional[Mapping[str, str]] = None,
-    limits: Optional[Any] = None,
+    limits: Optional[DiskLimits] = None,
 ) -> bool:
     """Create volume ``name`` in one call carrying size, template, parent, tags and the disk's
     StorPool limits (``limits.DiskLimits``, when its datastore opts in) (``name`` held first).
@@ -58,7 +60,7 @@ def create(
         entry = undo_new_volume(ctx, name, tags)
         try:
             ctx.sp.volume_create(name, size=size, template=template, parent=parent, base_on=base_on, tags=tags,
-                                 **(limits.kwargs() if limits is not None else {}))
+                                 **_limit_args(limits))
         except ApiExists:
             ctx.undo_stack.discard(entry)
             existing = ctx.sp.volume_or_none(name)
@@ -69,6 +71,11 @@ def create(
             raise AlreadyExists("volume %s exists and does not belong to this %s" % (
                 name, "disk" if expected else "request")) from None
     return True
+
+
+def _limit_args(limits: Optional[DiskLimits]) -> LimitArgs:
+    """The limit arguments of a volume's create or update: none when the datastore does not opt in."""
+    return limits.kwargs() if limits is not None else {}
 
 
 def hold(ctx: Context, name: str) -> None:
@@ -82,7 +89,7 @@ def hold(ctx: Context, name: str) -> None:
     ctx.lock("volume-%s" % name)
 
 
-def undo_new_volume(ctx: Context, name: str, tags: Optional[Mapping[str, str]] = None) -> Any:
+def undo_new_volume(ctx: Context, name: str, tags: Optional[Mapping[str, str]] = None) -> UndoEntry:
     """Register, *before* the call that creates (or renames to) ``name``, its removal on failure.
 
     An answer can be lost after StorPool acted (timeout, reset): an undo registered only after
@@ -102,7 +109,7 @@ def _delete_if_ours(ctx: Context, name: str, expected: Mapping[str, str]) -> Non
         delete_now(ctx, name)
 
 
-def grow(ctx: Context, name: str, size_mb: int, current_bytes: Optional[int] = None, limits: Optional[Any] = None) -> None:
+def grow(ctx: Context, name: str, size_mb: int, current_bytes: Optional[int] = None, limits: Optional[DiskLimits] = None) -> None:
     """Grow ``name`` to ``size_mb`` (never shrink); undo shrinks it back to the size it had.
 
     ``limits`` (the disk's StorPool limits) go in the same VolumeUpdate as the size, as
@@ -114,7 +121,7 @@ def grow(ctx: Context, name: str, size_mb: int, current_bytes: Optional[int] = N
         wanted = size_mb * MIB
         if wanted <= current_bytes:
             return
-        ctx.sp.volume_update(name, size=wanted, **(limits.kwargs() if limits is not None else {}))
+        ctx.sp.volume_update(name, size=wanted, **_limit_args(limits))
     ctx.undo(ctx.sp.volume_update, name, size=current_bytes, shrink_ok=True, label="shrink %s back" % name)
 
 
@@ -141,7 +148,7 @@ def detach(ctx: Context, name: str, host: Optional[str] = None, *, force: bool =
 
     ``reattach`` (``"rw"``/``"ro"``) registers an undo that attaches it to ``host`` again.
     """
-    client: Any = ctx.client_id(host) if host else "all"
+    client: ClientId = ctx.client_id(host) if host else "all"
     with ctx.step("detach %s from %s" % (name, host or "all hosts")):
         try:
             ctx.sp.detach(name, client, force=force, snapshot=snapshot)
@@ -153,7 +160,7 @@ def detach(ctx: Context, name: str, host: Optional[str] = None, *, force: bool =
 
 
 def retag(ctx: Context, name: str, tags: Mapping[str, str], previous: Optional[Mapping[str, str]] = None,
-          limits: Optional[Any] = None, previous_limits: Optional[Mapping[str, Any]] = None) -> None:
+          limits: Optional[DiskLimits] = None, previous_limits: Optional[LimitArgs] = None) -> None:
     """Set (or clear, with empty values) tags; undo restores the ``previous`` values of those keys.
 
     ``limits`` (``limits.DiskLimits``) go in the same VolumeUpdate; with ``previous_limits``
@@ -166,7 +173,7 @@ def retag(ctx: Context, name: str, tags: Mapping[str, str], previous: Optional[M
         ctx.undo(ctx.sp.volume_update, name, tags=restore, label="restore tags of %s" % name,
                  **(dict(previous_limits) if limits is not None and previous_limits is not None else {}))
     with ctx.step("tag volume %s" % name):
-        ctx.sp.volume_update(name, tags=tags, **(limits.kwargs() if limits is not None else {}))
+        ctx.sp.volume_update(name, tags=tags, **_limit_args(limits))
 
 
 def link(ctx: Context, host: str, name: str, path: str, *, readonly: bool = False, monitor_marker: Optional[str] = None,

@@ -31,13 +31,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
+from typing import IO, TYPE_CHECKING, Callable, ContextManager, Dict, List, Optional, Sequence, Tuple, Type
 
 from ...errors import BadInput, ConfigError, Transient, Unsupported
 from ...progress import Progress
 from . import _localfile as localfile
 from ._download import Download, check_url, shown
-from ._reading import CHUNK, Hashing, Paced, Prefixed, verify_digests
+from ._reading import CHUNK, Hashing, Paced, Prefixed, Reader, decompressor, verify_digests
 from ._snapsource import looks_like_snapshot
 
 if TYPE_CHECKING:
@@ -215,7 +215,7 @@ class Fetcher:
         return self.held(target), total, complete
 
     # -- passes ----------------------------------------------------------------------------------
-    def receive(self, stream: Any, name: str, description: str, total: Optional[int] = None,
+    def receive(self, stream: Reader, name: str, description: str, total: Optional[int] = None,
                 keep: Optional[int] = None, label: Optional[str] = None) -> Tuple[str, int, Dict[str, str]]:
         """Write what ``stream`` sends into ``name`` in the private directory: (its path, bytes
         written, digests of all that was read).
@@ -232,7 +232,7 @@ class Fetcher:
         reader = Hashing(stream, self.digests)
         written = 0
         chunk = CHUNK if not self.rate_limit else max(16384, min(CHUNK, self.rate_limit // 4))
-        progress: Any = (Progress(self.ctx.log, label, total, lambda: reader.count) if label
+        progress: ContextManager[object] = (Progress(self.ctx.log, label, total, lambda: reader.count) if label
                          else contextlib.nullcontext())
         with open(target, "wb") as out, progress:
             started = time.monotonic()
@@ -253,7 +253,7 @@ class Fetcher:
                 raise Transient("download of %s failed after %d bytes: %s" % (description, reader.count, exc)) from None
         return target, written, reader.digests()
 
-    def take(self, stream: Any, description: str, total: Optional[int] = None, label: Optional[str] = None,
+    def take(self, stream: Reader, description: str, total: Optional[int] = None, label: Optional[str] = None,
              enough: Optional[Enough] = None) -> Tuple[LocalImage, int]:
         """All ``stream`` sends as an image file, held open, and the bytes read: a compressed stream
         (decompression on) is decompressed as it arrives, so the compressed bytes are never
@@ -270,7 +270,7 @@ class Fetcher:
             target, count, digests = self.receive(whole, "download", description, total, label=label)
             return LocalImage(self.held(target), count, digests, description), count
         paced = Paced(whole, self.digests, self.rate_limit)
-        progress: Any = (Progress(self.ctx.log, label, total, lambda: paced.count) if label
+        progress: ContextManager[object] = (Progress(self.ctx.log, label, total, lambda: paced.count) if label
                          else contextlib.nullcontext())
         with progress:
             result = self._unpack(paced, kind, description, enough)
@@ -290,24 +290,21 @@ class Fetcher:
         reader.drain()
         return LocalImage(result.fd, result.size, reader.digests(), description, kind)
 
-    def _unpack(self, stream: Any, kind: str, description: str, enough: Optional[Enough] = None) -> LocalImage:
+    def _unpack(self, stream: Reader, kind: str, description: str, enough: Optional[Enough] = None) -> LocalImage:
         """Decompress into a sparse file of at most ``room`` bytes.
 
         ``enough``, when given, is asked once, with the descriptor of the first ``PREFIX``
         bytes written, whether they already tell what is needed (``ds stat``: the header of
         a qcow2 or VMDK holds its size); True ends the decompression there.
         """
-        import bz2
-        import gzip
         import lzma
 
-        opener = {"gzip": gzip.GzipFile, "bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}[kind]
         target = os.path.join(self.directory, "image")
         written = 0
         asked = enough is None
         self.ctx.log.info("decompressing %s (%s)", description, kind)
         try:
-            with opener(fileobj=stream) if kind == "gzip" else opener(stream) as source, open(target, "wb") as out:
+            with decompressor(kind, stream) as source, open(target, "wb") as out:
                 fd = self.held(target)
                 while True:
                     data = source.read(CHUNK)

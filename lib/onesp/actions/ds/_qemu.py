@@ -169,7 +169,7 @@ def _within(cfg: Config, fd: int, info: ImageInfo, description: str) -> None:
                        % (description, max(ends), size))
 
 
-def checked(data: Any, fmt: str, size: int, description: str) -> ImageInfo:
+def checked(data: Any, fmt: str, size: int, description: str) -> ImageInfo:  # data: qemu-img info JSON
     if fmt not in SUPPORTED_FORMATS:
         raise Unsupported("%s is a %s image; supported formats are %s" % (description, fmt, ", ".join(SUPPORTED_FORMATS)))
     if data.get("backing-filename") or data.get("full-backing-filename"):

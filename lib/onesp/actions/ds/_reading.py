@@ -3,18 +3,21 @@
 Every source of an import (a front-end file, an http(s) download, OpenNebula's downloader) is
 read through these: ``Hashing`` feeds the MD5/SHA1 the image asks for (``wanted_digests``)
 in the same pass, ``Paced`` keeps a download to the datastore's LIMIT_TRANSFER_BW
-(``transfer_limit``), ``Prefixed`` puts back what was read ahead to inspect the start.
+(``transfer_limit``), ``Prefixed`` puts back what was read ahead to inspect the start,
+``decompressor`` reads a compressed one as it arrives.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Dict, List, Optional, Protocol, Sequence
+from typing import IO, TYPE_CHECKING, Dict, List, Optional, Protocol, Sequence, cast
 
 from ...errors import BadInput, ConfigError
 
 if TYPE_CHECKING:
+    import io
+
     from ...one import Datastore, Image
 
 CHUNK = 1024 * 1024
@@ -112,3 +115,18 @@ def verify_digests(image: Image, digests: Dict[str, str], description: str) -> N
 
 def wanted_digests(image: Image) -> List[str]:
     return [name for name, value in (("md5", image.md5), ("sha1", image.sha1)) if value]
+
+
+def decompressor(kind: str, stream: Reader) -> io.BufferedIOBase:
+    """A reader of ``stream`` decompressed (``kind``: gzip, bzip2 or xz, see ``_imports.compression``)."""
+    import bz2
+    import gzip
+    import lzma
+
+    # The stubs ask for a seekable file; a decompressor reading forward only calls read.
+    readable = cast(IO[bytes], stream)
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=readable)
+    if kind == "bzip2":
+        return bz2.BZ2File(readable)
+    return lzma.LZMAFile(readable)

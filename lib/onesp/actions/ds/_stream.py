@@ -24,14 +24,14 @@ from __future__ import annotations
 import os
 import threading
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Dict, Optional, Tuple, Type, cast
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, Type
 
 from ...errors import BadInput, Transient
 from ...progress import Progress
 from . import _qemu as qemu
 from ._download import Download, shown
 from ._imports import MIB, PREFIX, Fetcher, LocalImage, compression
-from ._reading import CHUNK, Paced, Prefixed, Reader
+from ._reading import CHUNK, Paced, Prefixed, Reader, decompressor
 from ._worker import Worker
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class UrlImage:
         self.source = Prefixed(first, self._paced)
         if kind is not None:
             self.ctx.log.info("decompressing %s (%s) as it downloads", self.description, kind)
-            self.decompressor = _opener(kind, self.source)
+            self.decompressor = decompressor(kind, self.source)
             self.source = self.decompressor
         self.head = self._read(PREFIX)
         self.info = self._probe()
@@ -253,17 +253,3 @@ class _Feeder:
             pass  # dd ended: its own failure is what is reported
         except Exception as exc:  # handed to the action's thread (signals, Interrupted, reach only that one)
             self.error = exc
-
-
-def _opener(kind: str, stream: Reader) -> io.BufferedIOBase:
-    import bz2
-    import gzip
-    import lzma
-
-    # The stubs ask for a seekable file; a decompressor reading forward only calls read.
-    readable = cast(IO[bytes], stream)
-    if kind == "gzip":
-        return gzip.GzipFile(fileobj=readable)
-    if kind == "bzip2":
-        return bz2.BZ2File(readable)
-    return lzma.LZMAFile(readable)

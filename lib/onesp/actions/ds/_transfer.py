@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import os
 import posixpath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Sequence
 
-from ...host import check_path
+from ...host import Stdin, check_path
 from ...naming import unique_token
 from ...progress import Progress
 from ._imports import LocalImage
@@ -47,13 +47,13 @@ def write_image(ctx: Context, worker: Worker, image: LocalImage, info: ImageInfo
 
 
 def convert(ctx: Context, worker: Worker, source: str, info: ImageInfo, device: str, description: str,
-            stdin: Any = None) -> None:
+            stdin: Stdin = None) -> None:
     label = "convert %s (%s, %d MiB) onto %s on %s" % (description, info.format, info.size_mb, device, worker.name)
     with ctx.step(label), Progress(ctx.log, label):
         worker.run_long(convert_argv(ctx.config, info.format, source, device), what="qemu-img convert", stdin=stdin)
 
 
-def stream(ctx: Context, worker: Worker, image: LocalImage, argv: Any, target: str) -> None:
+def stream(ctx: Context, worker: Worker, image: LocalImage, argv: Sequence[str], target: str) -> None:
     """Feed the local file to ``argv`` on the worker; the shared file offset shows the progress."""
     label = "copy %s to %s on %s" % (image.description, target, worker.name)
     with ctx.step(label), image.reader() as handle:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from ... import volumes
 from ...configfiles import read_storpool_conf
 from ...errors import BadInput, ConfigError, NotFound
-from ...host import Host, check_host, local_runner
+from ...host import Host, Stdin, check_host, local_runner
 
 if TYPE_CHECKING:
     from ...context import Context
@@ -34,7 +34,7 @@ class Worker:
     client: Optional[int]  # known up front for the front-end; looked up for bridges
     local: bool  # the front-end itself: files of the front-end are readable directly
 
-    def run_long(self, argv: Sequence[str], what: str, stdin: Any = None) -> str:
+    def run_long(self, argv: Sequence[str], what: str, stdin: Stdin = None) -> str:
         """Run one long command (dd, qemu-img, mkfs) without a time limit.
 
         ``exec`` makes the command replace the shell that carries it, so when the action is

@@ -28,7 +28,7 @@ re-run replaces them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, List, Optional
+from typing import TYPE_CHECKING, Iterable, List, Mapping, Optional
 
 from ... import libvirt
 from ...errors import NotFound, OnespError
@@ -122,7 +122,7 @@ def attach_all(ctx: Context, names: List[str], client: int) -> None:
                     attach_timeout=ctx.config.ATTACH_TIMEOUT)
 
 
-def keep_copy(ctx: Context, volume: str, kept: str, tags: Any) -> None:
+def keep_copy(ctx: Context, volume: str, kept: str, tags: Mapping[str, str]) -> None:
     """Snapshot ``volume`` as ``kept`` (expiring after a day); a copy left by an earlier,
     interrupted run of the same revert is replaced, since the data to keep is today's."""
     try:
