@@ -21,6 +21,8 @@ from . import interrupts
 from .errors import AlreadyExists, BackendError, BadInput, Busy, ConfigError, NotFound, OnespError, Transient
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from .config import Config
 
 ClientId = Union[int, str]
@@ -206,7 +208,7 @@ _BY_NAME = {
 }
 
 
-def _raise(call: str, status: int, payload: Any) -> None:
+def _raise(call: str, status: int, payload: object) -> None:
     error = payload.get("error") if isinstance(payload, dict) else None
     if not isinstance(error, dict):
         error = {"name": "badResponse", "descr": "HTTP status %d without an error object" % status}
@@ -295,7 +297,7 @@ class StorPool:
         except http.client.HTTPException as exc:
             raise ConnectionResetError(str(exc)) from None
 
-    def _request(self, http_client: Any, method: str, path: str, payload: Optional[bytes]) -> "tuple[int, Any]":
+    def _request(self, http_client: ModuleType, method: str, path: str, payload: Optional[bytes]) -> "tuple[int, Any]":
         conn = http_client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout)
         try:
             conn.connect()
@@ -495,7 +497,7 @@ class StorPool:
                snapshot: bool = False) -> None:
         """Detach from one client or from ``"all"``; a missing attachment is not an error."""
         key = "snapshot" if snapshot else "volume"
-        target: Any = "all" if client == "all" else [int(client)]
+        target: Union[str, List[int]] = "all" if client == "all" else [int(client)]
         self.reassign([{key: name, "detach": target, "force": force}])
 
     # -- templates, services ------------------------------------------------------------------------
