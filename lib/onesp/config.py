@@ -96,8 +96,88 @@ def _typed(setting: Setting, text: str, raw: str) -> object:
     raise ValueError("unknown setting type %s" % setting.kind)
 
 
+class Values:
+    """The type of every setting's value, so ``cfg.SP_API_TIMEOUT`` is an ``int`` to mypy and an editor.
+
+    Declarations only, in the order of ``settings.SETTINGS`` (the table of keys, defaults and
+    docs): ``Config`` reads each value from its ``values`` mapping. ``str`` and ``choice`` keys
+    are ``str``, ``int`` and ``delay`` (seconds) keys ``int``, ``bool`` keys ``bool``, ``words``
+    keys a tuple of words (see ``_typed``); a test checks this list against the table, so a
+    setting cannot be added without its type.
+    """
+
+    ONE_PX: str
+    LOC_TAG: str
+    LOC_TAG_VAL: str
+    VM_TAG: str
+    VMSNAPSHOT_TAG: str
+    DEFAULT_QOSCLASS: str
+    SP_API_HTTP_HOST: str
+    SP_API_HTTP_PORT: int
+    SP_AUTH_TOKEN: str
+    SP_API_CONNECT_TIMEOUT: int
+    SP_API_TIMEOUT: int
+    STORPOOL_RETRIES: int
+    ATTACH_TIMEOUT: int
+    SP_DEV_DIR: str
+    DELAY_DELETE: int
+    NO_VOLUME_TEMPLATE: bool
+    READONLY_MODE: str
+    STORPOOL_CLIENT_ID_SOURCES: Tuple[str, ...]
+    COMMON_DOMAIN: str
+    SP_SYSTEM: str
+    SP_TEMPLATE_PROPAGATE: bool
+    SKIP_UNDEPLOY_SSH: bool
+    CLEAN_SRC_ON_UNDEPLOY: bool
+    FORCE_DETACH_OTHER_MV: bool
+    FORCE_DETACH_OTHER_CONTEXT: bool
+    TAG_CONTEXT_ISO: bool
+    SP_DISK_LIMITS: bool
+    DISKSNAPSHOT_LIMIT: str
+    DISK_SNAPSHOT_FSFREEZE: bool
+    DISK_SAVEAS_FSFREEZE: bool
+    VMSNAPSHOT_OVERRIDE: bool
+    VMSNAPSHOT_FSFREEZE: bool
+    VMSNAPSHOT_DELETE_ON_TERMINATE: bool
+    VMSNAPSHOT_ENABLE_LIMIT: bool
+    VMSNAPSHOT_LIMIT: str
+    VMSNAPSHOT_EXCLUDE_READONLY: bool
+    DS_CP_REPORT_FORMAT: bool
+    UPDATE_IMAGE_ON_IMPORT: bool
+    DS_CP_FORCE_DEV_PREFIX: str
+    REMOTE_BACKUP_DELETE: str
+    EXPORT_BRIDGE_LIST: Tuple[str, ...]
+    EXPORT_FILE_FORMAT: str
+    EXPORT_QEMU_IMG_ARGS: str
+    DOWNLOADER: str
+    EXPORT_TRANSPORT: str
+    STAGING_DIR: str
+    DOWNLOAD_TIMEOUT: int
+    SP_SPACE_USED_LVMWAY: bool
+    MONITOR_VMSNAPSHOTS: bool
+    ALT_STATS: bool
+    AUDIT_ORPHAN_GRACE: int
+    LOCK_DIR: str
+    ONE_XMLRPC: str
+    HOST_EXEC: str
+    SSH: str
+    SSH_TIMEOUT: int
+    SCRIPTS_REMOTE_DIR: str
+    LIBVIRT_URI: str
+    QEMU_IMG: str
+    MKSWAP: str
+    MKFS: str
+    MKISOFS: str
+    OVMF_PATH: Tuple[str, ...]
+    CONTEXT_PACKAGES_DIR: str
+    LOG_TO_FILE: bool
+    LOG_FILE: str
+    LOG_LEVEL: str
+    SYSLOG: bool
+
+
 @dataclass(frozen=True)
-class Config:
+class Config(Values):
     """Resolved configuration: ``cfg.ONE_PX``, ``cfg.origin("ONE_PX")``.
 
     ``pinned`` holds the keys set through ``ONESP_<KEY>``, which datastore attributes never override.
@@ -131,12 +211,12 @@ class Config:
         """``env`` for finding oned, with ONE_XMLRPC from addon-storpoolrc when ``env`` has none."""
         if (env.get("ONE_XMLRPC") or "").strip() or not self.ONE_XMLRPC:
             return env
-        return dict(env, ONE_XMLRPC=str(self.ONE_XMLRPC))
+        return dict(env, ONE_XMLRPC=self.ONE_XMLRPC)
 
     @property
     def endpoint(self) -> Tuple[str, int]:
         """The StorPool API address and port in force."""
-        return (str(self.SP_API_HTTP_HOST), int(self.SP_API_HTTP_PORT))  # type: ignore[call-overload]
+        return (self.SP_API_HTTP_HOST, self.SP_API_HTTP_PORT)
 
     def with_datastore(self, attributes: Mapping[str, Optional[str]], label: str) -> "Config":
         """This configuration with a datastore's SP_* (and limit) attributes applied."""
@@ -158,11 +238,11 @@ class Config:
 
     @property
     def names(self) -> naming.Names:
-        return naming.Names(str(self.ONE_PX), str(self.VMSNAPSHOT_TAG))
+        return naming.Names(self.ONE_PX, self.VMSNAPSHOT_TAG)
 
     @property
     def tags(self) -> naming.TagPolicy:
-        return naming.TagPolicy(str(self.LOC_TAG), str(self.LOC_TAG_VAL), str(self.VM_TAG))
+        return naming.TagPolicy(self.LOC_TAG, self.LOC_TAG_VAL, self.VM_TAG)
 
     def limit(self, name: str, *overrides: Optional[str]) -> Optional[int]:
         """A snapshot limit: the first non-empty of ``overrides`` (VM first), else this config's value."""

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import posixpath
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import IO, TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from . import arguments, config, storpool
 from .clients import ClientIds
@@ -19,22 +19,29 @@ from .errors import OnespError
 from .host import Host, runner_from_config
 from .naming import Names, TagPolicy
 
+if TYPE_CHECKING:  # the oned package pulls in lxml: imported when first used, not with every action
+    from .one import Datastore, DriverAction, OneClient
+
 LOG = logging.getLogger("onesp")
+
+#: One registered inverse: (label, function, positional arguments, keyword arguments); the
+#: handle ``Context.undo`` returns and ``Undo.discard`` takes.
+UndoEntry = Tuple[str, Callable[..., object], Tuple[object, ...], Dict[str, object]]
 
 
 class Undo:
     """The undo stack: inverse steps registered after each mutating step succeeded."""
 
     def __init__(self) -> None:
-        self.entries: List[Tuple[str, Callable[..., Any], tuple, dict]] = []
+        self.entries: List[UndoEntry] = []
         self.failures: List[str] = []
 
-    def push(self, label: str, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Tuple[Any, ...]:
-        entry = (label, fn, args, kwargs)
+    def push(self, label: str, fn: Callable[..., object], args: Tuple[object, ...], kwargs: Dict[str, object]) -> UndoEntry:
+        entry: UndoEntry = (label, fn, args, kwargs)
         self.entries.append(entry)
         return entry
 
-    def discard(self, entry: Tuple[Any, ...]) -> None:
+    def discard(self, entry: UndoEntry) -> None:
         """Forget one registered inverse (its step turned out not to have changed anything)."""
         self.entries = [e for e in self.entries if e is not entry]
 
@@ -74,10 +81,10 @@ class Context:
         self._stdin: Optional[bytes] = None
         self._observer = observer
         self._sp: Dict[Tuple[str, int], storpool.StorPool] = {}
-        self._one: Any = None
+        self._one: Optional[OneClient] = None
         self._hosts: Dict[str, Host] = {}
         self._client_ids: Optional[ClientIds] = None
-        self._locks: Dict[str, Any] = {}  # name -> open lock file, in the order taken
+        self._locks: Dict[str, IO[bytes]] = {}  # name -> open lock file, in the order taken
 
     # -- input -----------------------------------------------------------------------------------
     @property
@@ -86,7 +93,7 @@ class Context:
             self._stdin = self._stdin_reader() if self._stdin_reader else b""
         return self._stdin
 
-    def ds_action(self) -> Tuple[int, Any]:
+    def ds_action(self) -> Tuple[int, DriverAction]:
         """(id, DriverAction) of a DS action; the action's datastore configures this context."""
         from .one import decode_driver_action
 
@@ -104,7 +111,7 @@ class Context:
         return arguments.ds_args(self.argv, self.stdin if len(self.argv) != 2 or self.argv[0] == "-" else b"")
 
     # -- configuration -------------------------------------------------------------------------------
-    def use_datastore(self, datastore: Any) -> None:
+    def use_datastore(self, datastore: Datastore) -> None:
         """Apply a datastore's attributes (API endpoint, limits, SP_SYSTEM) to this action's config."""
         self.config = self.base_config.with_datastore(datastore.template, "datastore %s" % datastore.id)
         for warning in self.config.warnings[len(self.base_config.warnings):]:
@@ -122,16 +129,16 @@ class Context:
     @property
     def sp(self) -> storpool.StorPool:
         """The StorPool client for the current configuration's endpoint."""
-        key = (str(self.config.SP_API_HTTP_HOST), int(self.config.SP_API_HTTP_PORT))  # type: ignore[arg-type]
+        key = self.config.endpoint
         if key not in self._sp:
             from .logs import SECRETS
 
-            SECRETS.add(str(self.config.SP_AUTH_TOKEN or ""))
+            SECRETS.add(self.config.SP_AUTH_TOKEN)
             self._sp[key] = storpool.from_config(self.config, self._observer)
         return self._sp[key]
 
     @property
-    def one(self) -> Any:
+    def one(self) -> OneClient:
         """The oned XML-RPC client (each object fetched once per action)."""
         if self._one is None:
             from .one import OneClient
@@ -141,7 +148,7 @@ class Context:
 
     def host(self, name: str) -> Host:
         if name not in self._hosts:
-            self._hosts[name] = Host(name, runner_from_config(self.config), float(self.config.SSH_TIMEOUT))  # type: ignore[arg-type]
+            self._hosts[name] = Host(name, runner_from_config(self.config), self.config.SSH_TIMEOUT)
         return self._hosts[name]
 
     def client_id(self, host: str) -> int:
@@ -156,8 +163,8 @@ class Context:
                 return self.host(name).run(["storpool_confget"], what="storpool_confget")
 
             self._client_ids = ClientIds(
-                self.config.STORPOOL_CLIENT_ID_SOURCES,  # type: ignore[arg-type]
-                str(self.config.COMMON_DOMAIN),
+                self.config.STORPOOL_CLIENT_ID_SOURCES,
+                self.config.COMMON_DOMAIN,
                 env.get("ONESP_STORPOOL_CONF", "/etc/storpool.conf"),
                 env.get("ONESP_STORPOOL_CONF_D", "/etc/storpool.conf.d"),
                 onehost,
@@ -168,7 +175,7 @@ class Context:
 
     def device_path(self, volume: str) -> str:
         """Where an attached volume appears on a host (SP_DEV_DIR, /dev/storpool by default)."""
-        return posixpath.join(str(self.config.SP_DEV_DIR), volume)
+        return posixpath.join(self.config.SP_DEV_DIR, volume)
 
     def lock(self, name: str) -> None:
         """Wait for, then hold until the action ends, the front-end lock ``name`` (e.g. ``vm-42``).
@@ -185,7 +192,7 @@ class Context:
         if name in self._locks:
             return  # held already by this action (flock would wait for its own other descriptor)
         with self.step("lock %s" % name):
-            handle = locks.hold(str(self.config.LOCK_DIR), name)
+            handle = locks.hold(self.config.LOCK_DIR, name)
         self._locks[name] = handle
 
     def release(self) -> None:
@@ -212,7 +219,7 @@ class Context:
         finally:
             self.current_step = previous
 
-    def undo(self, fn: Callable[..., Any], *args: Any, label: Optional[str] = None, **kwargs: Any) -> Tuple[Any, ...]:
+    def undo(self, fn: Callable[..., object], *args: object, label: Optional[str] = None, **kwargs: object) -> UndoEntry:
         """Register the inverse of a step; it runs only if the action fails.
 
         Register it right after the step succeeds — or right before the call when a lost answer

@@ -8,10 +8,14 @@ volume of a disk. The QoS precedence per action follows the addon's table exactl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional, Union
 
 from .errors import OnespError, Unsupported
 from .naming import Names, check_volume_name, qos_class, vm_qos_classes
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .one import Datastore, Disk, Image, Vm
 
 
 @dataclass(frozen=True)
@@ -34,12 +38,12 @@ def is_storpool_tm(tm_mad: Optional[str]) -> bool:
     return bool(tm_mad) and str(tm_mad).startswith("storpool")
 
 
-def image_volume(names: Names, disk: Any) -> str:
+def image_volume(names: Names, disk: Disk) -> str:
     """The image's own volume, from the disk's SOURCE (``<px>-ds-<ds>/<px>-img-<id>``)."""
     return names.volume_from_source(disk.source)
 
 
-def stored_image_volume(names: Names, image: Any, datastore: Optional[Any]) -> Optional[str]:
+def stored_image_volume(names: Names, image: Image, datastore: Optional[Datastore]) -> Optional[str]:
     """The StorPool volume of ``image`` when it lies on a storpool ``datastore`` with a SOURCE of
     this instance's naming; None otherwise (another driver, not imported yet, a foreign name).
     The tools that walk oned's whole image pool (audit, retag, report) ask this one question."""
@@ -51,7 +55,7 @@ def stored_image_volume(names: Names, image: Any, datastore: Optional[Any]) -> O
         return None
 
 
-def disk_volume(names: Names, vm_id: int, disk: Any) -> DiskVolume:
+def disk_volume(names: Names, vm_id: int, disk: Disk) -> DiskVolume:
     """The volume of ``disk`` of VM ``vm_id``, as the addon names it."""
     if disk.is_volatile:
         if disk.is_swap:
@@ -73,7 +77,7 @@ def disk_volume(names: Names, vm_id: int, disk: Any) -> DiskVolume:
     return DiskVolume(disk.disk_id, base, "PERSRO" if disk.readonly else "PERS", disk.readonly, False)
 
 
-def system_on_storpool(vm: Any, datastore: Callable[[int], Any]) -> bool:
+def system_on_storpool(vm: Vm, datastore: Callable[[int], Optional[Datastore]]) -> bool:
     """Whether the VM's current system datastore (``datastore(id)``, None when unknown) is on
     StorPool: then its volatile disks, context ISO and NVRAM are StorPool volumes."""
     history = vm.current_history
@@ -84,13 +88,13 @@ def system_on_storpool(vm: Any, datastore: Callable[[int], Any]) -> bool:
     return is_storpool_tm(tm)
 
 
-def context_volume(names: Names, vm: Any) -> Optional[DiskVolume]:
+def context_volume(names: Names, vm: Vm) -> Optional[DiskVolume]:
     if vm.context_disk_id is None:
         return None
     return DiskVolume(vm.context_disk_id, names.context(vm.id, vm.context_disk_id), "CNTXT", True, True)
 
 
-def vm_volumes(names: Names, vm: Any, system_on_storpool: bool, include_cdrom: bool = True,
+def vm_volumes(names: Names, vm: Vm, system_on_storpool: bool, include_cdrom: bool = True,
                exclude_readonly: bool = False, include_context: bool = True) -> List[DiskVolume]:
     """Every StorPool volume of a VM: image disks on a storpool TM, plus (when the system
     datastore is StorPool) volatile disks and the context ISO."""
@@ -116,47 +120,48 @@ def vm_volumes(names: Names, vm: Any, system_on_storpool: bool, include_cdrom: b
 # -- QoS class precedence (first non-empty wins) -------------------------------------------------
 
 
-def _vm_qos(vm: Any, disk_id: Optional[int]) -> "tuple[Optional[str], Optional[str]]":
+def _vm_qos(vm: Vm, disk_id: Optional[int]) -> "tuple[Optional[str], Optional[str]]":
     default, per_disk = vm_qos_classes(vm.user_template.get("SP_QOSCLASS"))
     return (per_disk.get(disk_id) if disk_id is not None else None), default
 
 
-def _attr(obj: Any, name: str = "SP_QOSCLASS") -> Optional[str]:
+def _attr(obj: Union[Image, Datastore, None], name: str = "SP_QOSCLASS") -> Optional[str]:
     return obj.template.get(name) if obj is not None else None
 
 
-def qos_vm_disk(cfg: Any, vm: Any, disk_id: Optional[int], system_ds: Any) -> Optional[str]:
+def qos_vm_disk(cfg: Config, vm: Vm, disk_id: Optional[int], system_ds: Optional[Datastore]) -> Optional[str]:
     """tm clone, mkimage, mkswap, restore: per-disk VM > VM > system datastore > default."""
     per_disk, vm_default = _vm_qos(vm, disk_id)
-    return qos_class(per_disk, vm_default, _attr(system_ds), str(cfg.DEFAULT_QOSCLASS))
+    return qos_class(per_disk, vm_default, _attr(system_ds), cfg.DEFAULT_QOSCLASS)
 
 
-def qos_persistent(cfg: Any, vm: Any, disk_id: int, image: Any, system_ds: Any, image_ds: Any,
-                   cdrom: bool = False) -> Optional[str]:
+def qos_persistent(cfg: Config, vm: Vm, disk_id: int, image: Optional[Image], system_ds: Optional[Datastore],
+                   image_ds: Optional[Datastore], cdrom: bool = False) -> Optional[str]:
     """tm ln: per-disk VM > image > VM > system DS > image DS > default (image and its DS ignored for CDROMs)."""
     per_disk, vm_default = _vm_qos(vm, disk_id)
     image_class = None if cdrom else _attr(image)
     image_ds_class = None if cdrom else _attr(image_ds)
-    return qos_class(per_disk, image_class, vm_default, _attr(system_ds), image_ds_class, str(cfg.DEFAULT_QOSCLASS))
+    return qos_class(per_disk, image_class, vm_default, _attr(system_ds), image_ds_class, cfg.DEFAULT_QOSCLASS)
 
 
-def qos_context(cfg: Any, vm: Any, system_ds: Any) -> Optional[str]:
+def qos_context(cfg: Config, vm: Vm, system_ds: Optional[Datastore]) -> Optional[str]:
     """tm context: VM > system datastore > default."""
     _, vm_default = _vm_qos(vm, None)
-    return qos_class(vm_default, _attr(system_ds), str(cfg.DEFAULT_QOSCLASS))
+    return qos_class(vm_default, _attr(system_ds), cfg.DEFAULT_QOSCLASS)
 
 
-def qos_image(cfg: Any, image: Any, datastore: Any) -> Optional[str]:
+def qos_image(cfg: Config, image: Image, datastore: Datastore) -> Optional[str]:
     """ds cp, mkfs, clone, snap_revert, tm mvds: image > its datastore > default."""
-    return qos_class(_attr(image), _attr(datastore), str(cfg.DEFAULT_QOSCLASS))
+    return qos_class(_attr(image), _attr(datastore), cfg.DEFAULT_QOSCLASS)
 
 
-def qos_datastore(cfg: Any, datastore: Any) -> Optional[str]:
+def qos_datastore(cfg: Config, datastore: Datastore) -> Optional[str]:
     """tm cpds: image datastore > default."""
-    return qos_class(_attr(datastore), str(cfg.DEFAULT_QOSCLASS))
+    return qos_class(_attr(datastore), cfg.DEFAULT_QOSCLASS)
 
 
-def qos_of(cfg: Any, vm: Any, volume: DiskVolume, system_ds: Any, image: Any = None, image_ds: Any = None) -> Optional[str]:
+def qos_of(cfg: Config, vm: Vm, volume: DiskVolume, system_ds: Optional[Datastore], image: Optional[Image] = None,
+           image_ds: Optional[Datastore] = None) -> Optional[str]:
     """The class the action that made ``volume`` gives it, by its type tag: ln for a persistent
     disk (``image`` and ``image_ds`` are its image and that image's datastore) and a CDROM,
     context for the context ISO and the NVRAM, clone/mkimage for the rest. ``onesp retag`` and

@@ -24,7 +24,8 @@ import os
 import re
 import signal
 import sys
-from typing import Any, Callable, List, Optional, Sequence, TextIO
+from types import FrameType
+from typing import Callable, List, Optional, Sequence, TextIO, Tuple, Union
 
 from . import config, interrupts, logs
 from .context import Context
@@ -79,12 +80,16 @@ def causes(error: BaseException, limit: int = 5) -> str:
     return "".join(out)
 
 
+#: What ``signal.signal`` takes and gives back: a function, SIG_DFL/SIG_IGN, or None (not set from Python).
+_Handler = Union[Callable[[int, Optional[FrameType]], object], int, signal.Handlers, None]
+
+
 class _Signals:
     """Turns SIGTERM/SIGINT into Interrupted while the action runs; ignores them during undo."""
 
     def __init__(self) -> None:
         self.undoing = False
-        self.previous: List[Any] = []
+        self.previous: List[Tuple[signal.Signals, _Handler]] = []
 
     def install(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -95,7 +100,7 @@ class _Signals:
             signal.signal(sig, handler)
         self.previous = []
 
-    def _handle(self, signum: int, frame: Any) -> None:
+    def _handle(self, signum: int, frame: Optional[FrameType]) -> None:
         if self.undoing:
             logs.LOGGER.warning("signal %d ignored while undoing", signum)
             return
@@ -178,7 +183,7 @@ def run_action(
 IN_PROCESS_NOTE = "in-process.note"
 
 
-def note_in_process(cfg: object, reason: str) -> None:
+def note_in_process(cfg: config.Config, reason: str) -> None:
     """Log once per absence of the server that actions run in-process, and why.
 
     "Once" is per episode: the first action that finds no server (or one that refuses it)
@@ -188,7 +193,7 @@ def note_in_process(cfg: object, reason: str) -> None:
     from . import locks
 
     try:
-        fd = locks.private_directory(str(cfg.LOCK_DIR))
+        fd = locks.private_directory(cfg.LOCK_DIR)
     except (ConfigError, OSError):
         return
     try:
@@ -201,11 +206,11 @@ def note_in_process(cfg: object, reason: str) -> None:
     logs.LOGGER.warning("running actions in-process: %s", reason)
 
 
-def forget_in_process(cfg: object) -> None:
+def forget_in_process(cfg: config.Config) -> None:
     """Remove the note, so the next action without a server logs again (a server started)."""
     from . import locks
 
-    fd = locks.private_directory(str(cfg.LOCK_DIR))
+    fd = locks.private_directory(cfg.LOCK_DIR)
     try:
         os.unlink(IN_PROCESS_NOTE, dir_fd=fd)
     except FileNotFoundError:

@@ -16,10 +16,13 @@ import re
 import shlex
 import signal
 import subprocess
-from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import IO, TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .errors import BadInput, HostError
 from .naming import unique_token
+
+if TYPE_CHECKING:
+    from .config import Config
 
 Argv = Sequence[str]
 #: What a command reads on stdin: bytes, or an open binary file streamed to it (image data).
@@ -157,11 +160,12 @@ class Host:
 Runner = Callable[[str, str, Stdin, float], "subprocess.CompletedProcess[bytes]"]
 
 
-def _stdin_arguments(stdin: Stdin) -> Dict[str, Any]:
-    """bytes are written to the command whole; a file is handed over as its stdin (no copy in memory)."""
+def _stdin_arguments(stdin: Stdin) -> Tuple[Optional[bytes], Union[int, IO[bytes]]]:
+    """(bytes to write, the command's stdin): bytes are written to the command whole; a file is
+    handed over as its stdin (no copy in memory)."""
     if stdin is None or isinstance(stdin, (bytes, bytearray)):
-        return {"input": bytes(stdin or b"")}
-    return {"stdin": stdin}
+        return bytes(stdin or b""), subprocess.PIPE
+    return None, stdin
 
 
 def _run_group(argv: List[str], stdin: Stdin, timeout: float,
@@ -172,9 +176,8 @@ def _run_group(argv: List[str], stdin: Stdin, timeout: float,
     does) would leave a conversion or a dd running after the action gave up, was timed out
     or got SIGTERM. The group is sent SIGTERM, then SIGKILL, before the exception goes on.
     """
-    arguments = _stdin_arguments(stdin)
-    data = arguments.pop("input", None)
-    proc = subprocess.Popen(argv, stdin=arguments.get("stdin", subprocess.PIPE), stdout=subprocess.PIPE,
+    data, handle = _stdin_arguments(stdin)
+    proc = subprocess.Popen(argv, stdin=handle, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, start_new_session=True)
     try:
         out, err = proc.communicate(data, timeout=timeout)
@@ -203,14 +206,14 @@ CONTROL_PERSIST = 60
 _MAX_CONTROL_DIR = 107 - 17 - 1 - 40
 
 
-def connection_dir(cfg: object) -> Optional[str]:
+def connection_dir(cfg: Config) -> Optional[str]:
     """``<LOCK_DIR>/ssh``, where ssh keeps one shared connection per host (ControlMaster), so an
     action pays its own round trips and not a key exchange per command; None (no sharing)
     when the directory is not private to this user or its path is too long for a socket."""
     from . import locks
     from .errors import ConfigError
 
-    lock_dir = str(getattr(cfg, "LOCK_DIR", "") or "")
+    lock_dir = cfg.LOCK_DIR
     directory = os.path.join(lock_dir, "ssh")
     if not lock_dir or len(directory) > _MAX_CONTROL_DIR:
         return None
@@ -267,13 +270,14 @@ def _local_argv(host: str, text: str) -> "tuple[List[str], Dict[str, str]]":
     return argv, dict(os.environ, ONESP_HOST=host)
 
 
-def runner_from_config(cfg: object) -> Runner:
+def runner_from_config(cfg: Config) -> Runner:
     if cfg.HOST_EXEC == "local":
         return local_runner
-    return ssh_runner(str(cfg.SSH), connection_dir(cfg))
+    return ssh_runner(cfg.SSH, connection_dir(cfg))
 
 
-def spawn(cfg: object, host: str, commands: Sequence[Argv], stdout: Any, stderr: Any) -> "subprocess.Popen[bytes]":
+def spawn(cfg: Config, host: str, commands: Sequence[Argv], stdout: Optional[Union[int, IO[bytes]]],
+          stderr: Optional[Union[int, IO[bytes]]]) -> "subprocess.Popen[bytes]":
     """Start ``commands`` on ``host`` the way the configured runner would, without waiting.
 
     The sending half of a stream between two hosts: its ``stdout`` (``subprocess.PIPE``)
@@ -287,7 +291,7 @@ def spawn(cfg: object, host: str, commands: Sequence[Argv], stdout: Any, stderr:
         argv, env = _local_argv(check_host(host), text)
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env,
                                 start_new_session=True)
-    argv = (shlex.split(str(cfg.SSH) or "ssh") + _sharing(connection_dir(cfg))
+    argv = (shlex.split(cfg.SSH or "ssh") + _sharing(connection_dir(cfg))
             + ["-o", "BatchMode=yes", "--", check_host(host), text])
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True)
 

@@ -17,9 +17,12 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from typing import Any, Iterator, List, Optional
+from typing import TYPE_CHECKING, Iterator, List, Optional
 
 from .errors import BadInput, HostError
+
+if TYPE_CHECKING:
+    from .context import Context
 
 THAW_RETRY_SECONDS = 0.2
 _ABSENT = ("failed to get domain", "domain not found", "no domain with matching")
@@ -28,12 +31,12 @@ _ABSENT = ("failed to get domain", "domain not found", "no domain with matching"
 _DOMAIN = re.compile(r"[A-Za-z0-9_.\-]{1,128}\Z")
 
 
-def virsh(ctx: Any, *args: str) -> List[str]:
-    return ["virsh", "--connect", str(ctx.config.LIBVIRT_URI), *args]
+def virsh(ctx: Context, *args: str) -> List[str]:
+    return ["virsh", "--connect", ctx.config.LIBVIRT_URI, *args]
 
 
 @contextlib.contextmanager
-def frozen(ctx: Any, host: str, domain: Optional[str], enabled: bool = True) -> Iterator[bool]:
+def frozen(ctx: Context, host: str, domain: Optional[str], enabled: bool = True) -> Iterator[bool]:
     """Freeze ``domain``'s guest filesystems for the block; yields whether the freeze worked.
 
     With ``enabled`` false or no domain (the VM is not running) it does nothing.
@@ -58,7 +61,7 @@ def frozen(ctx: Any, host: str, domain: Optional[str], enabled: bool = True) -> 
     _thaw(ctx, host, domain, froze, None)
 
 
-def _thaw(ctx: Any, host: str, domain: str, froze: bool, pending: Optional[BaseException]) -> None:
+def _thaw(ctx: Context, host: str, domain: str, froze: bool, pending: Optional[BaseException]) -> None:
     """Thaw; also after a failed freeze, which may have frozen some filesystems before timing out."""
     failure = _run_twice(ctx, host, virsh(ctx, "domfsthaw", domain), "virsh domfsthaw %s" % domain)
     if failure is None:
@@ -72,7 +75,7 @@ def _thaw(ctx: Any, host: str, domain: str, froze: bool, pending: Optional[BaseE
         raise failure
 
 
-def _run_twice(ctx: Any, host: str, argv: List[str], what: str) -> Optional[HostError]:
+def _run_twice(ctx: Context, host: str, argv: List[str], what: str) -> Optional[HostError]:
     """Run ``argv``, once more after a short pause if it fails; the last failure, or None."""
     failure: Optional[HostError] = None
     for attempt in range(2):
@@ -86,7 +89,7 @@ def _run_twice(ctx: Any, host: str, argv: List[str], what: str) -> Optional[Host
     return failure
 
 
-def stop(ctx: Any, host: str, domain: str) -> None:
+def stop(ctx: Context, host: str, domain: str) -> None:
     """Stop ``domain`` on ``host`` at once (``virsh destroy``); already stopped is fine."""
     node = ctx.host(host)
     with ctx.step("stop domain %s on %s" % (domain, host)):
@@ -101,7 +104,7 @@ def stop(ctx: Any, host: str, domain: str) -> None:
             raise failure
 
 
-def _state(ctx: Any, host: str, domain: str) -> Optional[str]:
+def _state(ctx: Context, host: str, domain: str) -> Optional[str]:
     """``virsh domstate``: its answer, ``absent`` when libvirt does not know the domain, None when unknown."""
     try:
         out = ctx.host(host).run(virsh(ctx, "domstate", domain), what="virsh domstate %s" % domain)

@@ -29,9 +29,14 @@ limits are the disk's, never the image's: the next disk made from that image get
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Union
+from typing import TYPE_CHECKING, Optional, TypedDict, Union
 
 from .errors import Unsupported
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .one import Disk
+    from .storpool import Template, Volume
 
 KIB = 1024
 #: A signed 64-bit integer: the largest value a JSON integer field can be trusted to carry.
@@ -43,6 +48,15 @@ INEXPRESSIBLE = ("READ_IOPS_SEC", "WRITE_IOPS_SEC", "READ_BYTES_SEC", "WRITE_BYT
 Limit = Union[int, str]
 
 
+class LimitArgs(TypedDict, total=False):
+    """Keyword arguments of ``StorPool.volume_create``/``volume_update`` that set a volume's limits
+    (empty: the call leaves them alone)."""
+
+    iops: Limit
+    bw: Limit
+    limit_type: str
+
+
 @dataclass(frozen=True)
 class DiskLimits:
     """The StorPool limits of one volume: None is no limit."""
@@ -50,7 +64,7 @@ class DiskLimits:
     iops: Optional[int] = None
     bw_kib: Optional[int] = None
 
-    def kwargs(self) -> Dict[str, Limit]:
+    def kwargs(self) -> LimitArgs:
         """Keyword arguments of ``StorPool.volume_create``/``volume_update``."""
         return {"iops": "-" if self.iops is None else self.iops, "bw": "-" if self.bw_kib is None else self.bw_kib,
                 "limit_type": "total"}
@@ -64,11 +78,11 @@ class DiskLimits:
 NONE = DiskLimits()
 
 
-def enabled(cfg: Any) -> bool:
-    return bool(getattr(cfg, "SP_DISK_LIMITS", False))
+def enabled(cfg: Config) -> bool:
+    return cfg.SP_DISK_LIMITS
 
 
-def for_disk(cfg: Any, disk: Any) -> Optional[DiskLimits]:
+def for_disk(cfg: Config, disk: Disk) -> Optional[DiskLimits]:
     """The limits of ``disk``'s volume, or None when its datastore does not opt in.
 
     Raises Unsupported (one line naming the attribute) for a limit StorPool cannot express.
@@ -102,7 +116,7 @@ def _number(raw: Optional[str], name: str, what: str) -> Optional[int]:
     return value or None
 
 
-def check_template(template: Dict[str, Any]) -> "tuple[str, str, str]":
+def check_template(template: Template) -> "tuple[str, str, str]":
     """(status, detail, fix) for ``onesp doctor``: the StorPool template of a datastore that opts in.
 
     Its volumes take their limits from their disks, so limits of the template's own would
@@ -120,7 +134,7 @@ def check_template(template: Dict[str, Any]) -> "tuple[str, str, str]":
             "storpool template %s iops - bw - limitType total, or turn SP_DISK_LIMITS off for this datastore" % name)
 
 
-def current(volume: Any) -> Dict[str, Limit]:
+def current(volume: Volume) -> LimitArgs:
     """A volume summary's limits, as keyword arguments that put them back (undo)."""
     return {"iops": volume.get("iops", "-"), "bw": volume.get("bw", "-"),
             "limit_type": volume.get("limitType") or "total"}

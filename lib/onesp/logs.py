@@ -20,7 +20,10 @@ import os
 import re
 import stat
 import sys
-from typing import Iterable, List, Optional, Set, TextIO
+from typing import TYPE_CHECKING, Iterable, List, Optional, Set, TextIO
+
+if TYPE_CHECKING:
+    from .config import Config
 
 #: C0 controls but TAB, DEL and C1 controls: nothing a terminal, syslog or oned should get raw.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
@@ -85,16 +88,16 @@ class SecretFilter(logging.Filter):
 SECRETS = SecretFilter()
 
 
-def setup(tag: str, cfg: object, verbose: bool = False) -> logging.Logger:
+def setup(tag: str, cfg: Config, verbose: bool = False) -> logging.Logger:
     """Attach the configured handlers to the ``onesp`` logger (idempotent per process)."""
-    for handler in list(LOGGER.handlers):
-        LOGGER.removeHandler(handler)
+    for old in list(LOGGER.handlers):
+        LOGGER.removeHandler(old)
     LOGGER.propagate = False
     LOGGER.addHandler(logging.NullHandler())  # never Python's last-resort handler writing to oned's stderr
-    level = getattr(logging, str(getattr(cfg, "LOG_LEVEL", "info")).upper(), logging.INFO)
+    level = getattr(logging, cfg.LOG_LEVEL.upper(), logging.INFO)
     LOGGER.setLevel(logging.DEBUG if verbose else level)
-    SECRETS.add(str(getattr(cfg, "SP_AUTH_TOKEN", "") or ""))
-    if getattr(cfg, "SYSLOG", False) and os.path.exists("/dev/log"):
+    SECRETS.add(cfg.SP_AUTH_TOKEN)
+    if cfg.SYSLOG and os.path.exists("/dev/log"):
         try:
             from logging.handlers import SysLogHandler  # syslog only: keeps pickle off the start-up path
 
@@ -103,8 +106,8 @@ def setup(tag: str, cfg: object, verbose: bool = False) -> logging.Logger:
             _add(handler)
         except OSError:
             pass
-    if getattr(cfg, "LOG_TO_FILE", False):
-        path = str(cfg.LOG_FILE)
+    if cfg.LOG_TO_FILE:
+        path = cfg.LOG_FILE
         try:
             handler = _LogFile(open_log_file(path))
             handler.setFormatter(logging.Formatter("%(asctime)s " + tag + "[%(process)d] %(levelname)s: %(message)s"))

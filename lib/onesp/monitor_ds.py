@@ -83,20 +83,21 @@ def reports(cfg: configuration.Config, disks: Dict[int, List[Tuple[int, str]]],
     sizes: Dict[Tuple[int, int], int] = {}
     snapshots: Dict[int, List[Tuple[int, int, int]]] = {}
     if api is not None:
-        stored = bool(cfg.SP_SPACE_USED_LVMWAY)
+        stored = cfg.SP_SPACE_USED_LVMWAY
         for name, size in monitoring.sizes_by_name(api.volumes_space(), stored).items():
             if name in wanted:
                 sizes[wanted[name]] = monitoring.megabytes(size)
         for name, size in monitoring.sizes_by_name(api.snapshots_space(), stored).items():
             parsed = names.parse(name)
-            if parsed is not None and parsed.kind == "disk_snapshot" and parsed.volume in wanted:
+            if parsed is not None and parsed.kind == "disk_snapshot" and parsed.snap_id is not None \
+                    and parsed.volume in wanted:
                 vm, disk = wanted[parsed.volume]
-                snapshots.setdefault(vm, []).append((int(parsed.snap_id), disk, monitoring.megabytes(size)))
+                snapshots.setdefault(vm, []).append((parsed.snap_id, disk, monitoring.megabytes(size)))
     else:
         for volume, key in wanted.items():
-            size = device_megabytes(os.path.join(str(cfg.SP_DEV_DIR), volume))
-            if size is not None:
-                sizes[key] = size
+            found = device_megabytes(os.path.join(cfg.SP_DEV_DIR, volume))
+            if found is not None:
+                sizes[key] = found
     out = []
     for vm in sorted(disks):
         disk_sizes = tuple(sorted((disk, size) for (owner, disk), size in sizes.items() if owner == vm))
@@ -115,7 +116,7 @@ def main(argv: Sequence[str]) -> int:
     except OnespError as exc:
         print("monitor_ds: %s" % exc, file=sys.stderr)
         return 1
-    disks = storpool_disks(argv[0], str(cfg.SP_DEV_DIR))
+    disks = storpool_disks(argv[0], cfg.SP_DEV_DIR)
     if not disks:
         return 0
     found = None

@@ -215,7 +215,7 @@ class Names:
         return check_volume_name("%s-%s-%s" % (check_volume_name(volume), purpose, token))
 
     # -- SOURCE --------------------------------------------------------------------------------
-    def volume_from_source(self, source: str) -> str:
+    def volume_from_source(self, source: Optional[str]) -> str:
         """The volume named by an image SOURCE: its last path component, validated.
 
         Accepts ``<px>-ds-<ds>/<px>-img-<id>`` (the addon's form), a bare volume name, and a

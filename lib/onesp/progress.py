@@ -12,7 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
-from typing import Any, Callable, Optional, Type
+from typing import TYPE_CHECKING, Callable, Optional, Type
+
+if TYPE_CHECKING:
+    import logging
 
 INTERVAL = 15.0
 TICK = 0.25
@@ -29,7 +32,7 @@ def _mib(count: int) -> str:
 class Progress:
     """``with Progress(log, "download x", total, position): ...``"""
 
-    def __init__(self, log: Any, label: str, total: Optional[int] = None,
+    def __init__(self, log: logging.Logger, label: str, total: Optional[int] = None,
                  position: Optional[Callable[[], int]] = None, interval: float = INTERVAL) -> None:
         self.log = log
         self.label = label

@@ -15,12 +15,142 @@ import json
 import socket
 import time
 from collections import Counter
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, TypedDict, Union
 
 from . import interrupts
 from .errors import AlreadyExists, BackendError, BadInput, Busy, ConfigError, NotFound, OnespError, Transient
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from .config import Config
+
 ClientId = Union[int, str]
+#: An iops or bw limit: a number, or "-" for none (StorPool answers "-"; "-" in a request clears one).
+Limit = Union[int, str]
+
+
+# -- answers -------------------------------------------------------------------------------------
+# What the calls below answer, as far as onesp reads it (the API sends more; see the StorPool
+# API reference). total=False: an emulator or an older StorPool may leave a field out, so
+# readers use .get() where the answer may lack it. The JSON is given these types in one place:
+# the typed methods of ``StorPool``; ``call`` itself returns the decoded JSON (Any: its shape
+# depends on the call).
+
+
+class Volume(TypedDict, total=False):
+    """A volume's summary (``Volume``, ``VolumesList``; ``VolumeGetInfo`` and ``VolumesSpace`` add fields)."""
+
+    name: str
+    globalId: str
+    parentName: str  # "" without a parent
+    templateName: str  # "" without a template
+    size: int  # bytes
+    replication: int
+    placeAll: str
+    placeTail: str
+    placeHead: str
+    iops: Limit
+    bw: Limit
+    limitType: str
+    reuseServer: bool
+    creationTimestamp: int
+    tags: Dict[str, str]
+    clusterId: str
+    clusterName: str
+    storedSize: int  # VolumesSpace, SnapshotsSpace
+    spaceUsed: int  # VolumesSpace, SnapshotsSpace
+
+
+class Snapshot(Volume, total=False):
+    """A snapshot's summary (``Snapshot``, ``SnapshotsList``, ``VolumeListSnapshots``)."""
+
+    onVolume: str  # the volume it was taken from while that exists, else "-"
+    autoName: bool
+    bound: bool
+    deleted: bool
+    transient: bool
+    targetDeleteDate: int  # UNIX time of its scheduled deletion; 0 or absent: none
+    recoveringFromRemote: bool
+
+
+class Attachment(TypedDict, total=False):
+    """One item of ``AttachmentsList``."""
+
+    volume: str
+    snapshot: bool
+    client: int
+    rights: str  # rw, ro
+    pos: int
+    globalId: str
+
+
+class Template(TypedDict, total=False):
+    """A volume template (``VolumeTemplateDescribe``, ``VolumeTemplatesList``)."""
+
+    id: int
+    name: str
+    parentName: str
+    placeAll: str
+    placeTail: str
+    placeHead: str
+    replication: int
+    size: Limit
+    iops: Limit
+    bw: Limit
+    limitType: str
+    reuseServer: bool
+
+
+class TemplateStatus(TypedDict, total=False):
+    """One item of ``VolumeTemplatesStatus``: a template's capacity and use."""
+
+    id: int
+    name: str
+    placeAll: str
+    placeTail: str
+    placeHead: str
+    replication: int
+    size: int
+    totalSize: int
+    storedSize: int
+    onDiskSize: int
+    availablePlaceAll: int
+    availablePlaceTail: int
+    availablePlaceHead: int
+    capacityPlaceAll: int
+    capacityPlaceTail: int
+    capacityPlaceHead: int
+    stored: Dict[str, Any]  # capacity, free, internal and the same per placement group: read by monitoring
+
+
+class Made(TypedDict, total=False):
+    """The answer of a call that makes an object (VolumeCreate, VolumeSnapshot, VolumeBackup, ...)."""
+
+    ok: bool
+    generation: int
+    name: str
+    globalId: str
+    autoName: str  # VolumeSnapshot without a name
+    snapshotGlobalId: str
+    snapshotVisibleVolumeId: int
+    remoteId: str  # VolumeBackup: the backup's id at the location
+
+
+class GroupMember(TypedDict, total=False):
+    volume: str
+    volumeGlobalId: str
+    snapshot: str
+    snapshotGlobalId: str
+    remoteId: str
+
+
+class GroupMade(TypedDict, total=False):
+    """The answer of VolumesGroupSnapshot."""
+
+    ok: bool
+    generation: int
+    snapshots: List[GroupMember]
 
 #: Per-process count of API calls by call name (benchmarks and tests read it).
 CALLS: "Counter[str]" = Counter()
@@ -78,7 +208,7 @@ _BY_NAME = {
 }
 
 
-def _raise(call: str, status: int, payload: Any) -> None:
+def _raise(call: str, status: int, payload: object) -> None:
     error = payload.get("error") if isinstance(payload, dict) else None
     if not isinstance(error, dict):
         error = {"name": "badResponse", "descr": "HTTP status %d without an error object" % status}
@@ -167,7 +297,7 @@ class StorPool:
         except http.client.HTTPException as exc:
             raise ConnectionResetError(str(exc)) from exc
 
-    def _request(self, http_client: Any, method: str, path: str, payload: Optional[bytes]) -> "tuple[int, Any]":
+    def _request(self, http_client: ModuleType, method: str, path: str, payload: Optional[bytes]) -> "tuple[int, Any]":
         conn = http_client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout)
         try:
             conn.connect()
@@ -189,36 +319,41 @@ class StorPool:
         finally:
             conn.close()
 
-    def _get(self, call: str, arg: Optional[str] = None) -> Any:
+    def _get(self, call: str, arg: Optional[str] = None) -> Any:  # the decoded JSON: typed by the caller
         return self.call("GET", call, arg)
 
-    def _post(self, call: str, arg: Optional[str] = None, body: Any = None) -> Any:
+    def _post(self, call: str, arg: Optional[str] = None, body: Optional[Mapping[str, object]] = None) -> Any:
         return self.call("POST", call, arg, {} if body is None else body)
 
     # -- volumes ------------------------------------------------------------------------------------
-    def volume(self, name: str) -> Dict[str, Any]:
+    def volume(self, name: str) -> Volume:
         """One volume's summary (raises ApiNotFound)."""
-        return self._get("Volume", name)[0]
+        found: List[Volume] = self._get("Volume", name)
+        return found[0]
 
-    def volume_or_none(self, name: str) -> Optional[Dict[str, Any]]:
+    def volume_or_none(self, name: str) -> Optional[Volume]:
         try:
             return self.volume(name)
         except ApiNotFound:
             return None
 
-    def volume_info(self, name: str) -> Dict[str, Any]:
-        return self._get("VolumeGetInfo", name)
+    def volume_info(self, name: str) -> Volume:
+        info: Volume = self._get("VolumeGetInfo", name)
+        return info
 
-    def volumes(self) -> List[Dict[str, Any]]:
+    def volumes(self) -> List[Volume]:
         """Every volume in the cluster: for monitoring and audit only, never per disk."""
-        return self._get("VolumesList")
+        found: List[Volume] = self._get("VolumesList")
+        return found
 
-    def volumes_space(self) -> List[Dict[str, Any]]:
-        return self._get("VolumesSpace")
+    def volumes_space(self) -> List[Volume]:
+        found: List[Volume] = self._get("VolumesSpace")
+        return found
 
-    def volume_snapshots(self, name: str) -> List[Dict[str, Any]]:
+    def volume_snapshots(self, name: str) -> List[Snapshot]:
         """The snapshots in a volume's parent chain."""
-        return self._get("VolumeListSnapshots", name)
+        found: List[Snapshot] = self._get("VolumeListSnapshots", name)
+        return found
 
     def volume_create(
         self,
@@ -232,10 +367,11 @@ class StorPool:
         iops: Optional[Union[int, str]] = None,
         bw: Optional[Union[int, str]] = None,
         limit_type: Optional[str] = None,
-    ) -> Dict[str, Any]:
+    ) -> Made:
         body = {"name": name, "size": size, "template": template, "parent": parent, "baseOn": base_on,
                 "tags": dict(tags) if tags else None, "iops": iops, "bw": bw, "limitType": limit_type}
-        return self._post("VolumeCreate", None, body)
+        made: Made = self._post("VolumeCreate", None, body)
+        return made
 
     def volume_update(
         self,
@@ -250,10 +386,10 @@ class StorPool:
         iops: Optional[Union[int, str]] = None,
         bw: Optional[Union[int, str]] = None,
         limit_type: Optional[str] = None,
-    ) -> Dict[str, Any]:
+    ) -> None:
         body = {"size": size, "sizeAdd": size_add, "shrinkOk": shrink_ok, "rename": rename, "template": template,
                 "tags": dict(tags) if tags else None, "iops": iops, "bw": bw, "limitType": limit_type}
-        return self._post("VolumeUpdate", name, body)
+        self._post("VolumeUpdate", name, body)
 
     def volume_delete(self, name: str) -> None:
         self.call("POST", "VolumeDelete", name)
@@ -267,34 +403,42 @@ class StorPool:
     def volume_rebase(self, name: str, parent: Optional[str] = None) -> None:
         self._post("VolumeRebase", name, {"parentName": parent})
 
-    def volume_backup(self, name: str, location: str, tags: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
-        return self._post("VolumeBackup", None, {"volume": name, "location": location, "tags": dict(tags) if tags else None})
+    def volume_backup(self, name: str, location: str, tags: Optional[Mapping[str, str]] = None) -> Made:
+        made: Made = self._post("VolumeBackup", None, {"volume": name, "location": location,
+                                                       "tags": dict(tags) if tags else None})
+        return made
 
     def volume_from_remote(self, name: str, location: str, remote_id: str, template: Optional[str] = None,
-                           tags: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+                           tags: Optional[Mapping[str, str]] = None) -> Made:
         body = {"name": name, "remoteLocation": location, "remoteId": remote_id, "template": template,
                 "tags": dict(tags) if tags else None}
-        return self._post("VolumeFromRemote", None, body)
+        made: Made = self._post("VolumeFromRemote", None, body)
+        return made
 
     def volumes_status(self) -> Dict[str, Dict[str, Any]]:
-        return self._get("VolumesGetStatus")
+        """Each volume's status by name (JSON as StorPool answers it: onesp reads none of it per action)."""
+        status: Dict[str, Dict[str, Any]] = self._get("VolumesGetStatus")
+        return status
 
     # -- snapshots ---------------------------------------------------------------------------------
-    def snapshot(self, name: str) -> Dict[str, Any]:
-        return self._get("Snapshot", name)[0]
+    def snapshot(self, name: str) -> Snapshot:
+        found: List[Snapshot] = self._get("Snapshot", name)
+        return found[0]
 
-    def snapshot_or_none(self, name: str) -> Optional[Dict[str, Any]]:
+    def snapshot_or_none(self, name: str) -> Optional[Snapshot]:
         try:
             return self.snapshot(name)
         except ApiNotFound:
             return None
 
-    def snapshots(self) -> List[Dict[str, Any]]:
+    def snapshots(self) -> List[Snapshot]:
         """Every snapshot in the cluster: for monitoring and audit only, never per disk."""
-        return self._get("SnapshotsList")
+        found: List[Snapshot] = self._get("SnapshotsList")
+        return found
 
-    def snapshots_space(self) -> List[Dict[str, Any]]:
-        return self._get("SnapshotsSpace")
+    def snapshots_space(self) -> List[Snapshot]:
+        found: List[Snapshot] = self._get("SnapshotsSpace")
+        return found
 
     def volume_snapshot(
         self,
@@ -304,14 +448,16 @@ class StorPool:
         tags: Optional[Mapping[str, str]] = None,
         bind: Optional[bool] = None,
         delete_after: Optional[int] = None,
-    ) -> Dict[str, Any]:
+    ) -> Made:
         body = {"name": name, "tags": dict(tags) if tags else None, "bind": bind, "deleteAfter": delete_after}
-        return self._post("VolumeSnapshot", volume, body)
+        made: Made = self._post("VolumeSnapshot", volume, body)
+        return made
 
-    def group_snapshot(self, pairs: Sequence["tuple[str, str]"], tags: Mapping[str, str]) -> Dict[str, Any]:
+    def group_snapshot(self, pairs: Sequence["tuple[str, str]"], tags: Mapping[str, str]) -> GroupMade:
         """One crash-consistent snapshot of several volumes: ``pairs`` = (volume, snapshot name)."""
         body = {"volumes": [{"volume": v, "name": s} for v, s in pairs], "tags": dict(tags)}
-        return self._post("VolumesGroupSnapshot", None, body)
+        made: GroupMade = self._post("VolumesGroupSnapshot", None, body)
+        return made
 
     def snapshot_update(
         self,
@@ -331,9 +477,10 @@ class StorPool:
         self.call("POST", "SnapshotDelete", name)
 
     # -- attachments --------------------------------------------------------------------------------
-    def attachments(self) -> List[Dict[str, Any]]:
+    def attachments(self) -> List[Attachment]:
         """Every attachment in the cluster: for monitoring, audit and migration checks only."""
-        return self._get("AttachmentsList")
+        found: List[Attachment] = self._get("AttachmentsList")
+        return found
 
     def reassign(self, items: Iterable[Mapping[str, Any]], attach_timeout: Optional[int] = None) -> None:
         """VolumesReassignWait with several attach/detach entries at once."""
@@ -350,18 +497,21 @@ class StorPool:
                snapshot: bool = False) -> None:
         """Detach from one client or from ``"all"``; a missing attachment is not an error."""
         key = "snapshot" if snapshot else "volume"
-        target: Any = "all" if client == "all" else [int(client)]
+        target: Union[str, List[int]] = "all" if client == "all" else [int(client)]
         self.reassign([{key: name, "detach": target, "force": force}])
 
     # -- templates, services ------------------------------------------------------------------------
-    def template(self, name: str) -> Dict[str, Any]:
-        return self._get("VolumeTemplateDescribe", name)
+    def template(self, name: str) -> Template:
+        found: Template = self._get("VolumeTemplateDescribe", name)
+        return found
 
-    def templates(self) -> List[Dict[str, Any]]:
-        return self._get("VolumeTemplatesList")
+    def templates(self) -> List[Template]:
+        found: List[Template] = self._get("VolumeTemplatesList")
+        return found
 
-    def templates_status(self) -> List[Dict[str, Any]]:
-        return self._get("VolumeTemplatesStatus")
+    def templates_status(self) -> List[TemplateStatus]:
+        found: List[TemplateStatus] = self._get("VolumeTemplatesStatus")
+        return found
 
     def template_create(self, name: str, **policy: Any) -> None:
         body = {"name": name}
@@ -371,14 +521,18 @@ class StorPool:
     def template_update(self, name: str, **policy: Any) -> None:
         self._post("VolumeTemplateUpdate", name, policy)
 
+    # Cluster-wide JSON that no per-disk action reads: kept as StorPool sends it (Any values).
     def services(self) -> Dict[str, Any]:
-        return self._get("ServicesList")
+        found: Dict[str, Any] = self._get("ServicesList")
+        return found
 
     def clients_config(self) -> List[Dict[str, Any]]:
-        return self._get("ClientsConfigDump")
+        found: List[Dict[str, Any]] = self._get("ClientsConfigDump")
+        return found
 
     def locations(self) -> List[Dict[str, Any]]:
-        return (self._get("LocationsList") or {}).get("locations", [])
+        found: List[Dict[str, Any]] = (self._get("LocationsList") or {}).get("locations", [])
+        return found
 
 
 def _clear_none(value: Any) -> Any:
@@ -390,14 +544,14 @@ def _clear_none(value: Any) -> Any:
     return value
 
 
-def from_config(cfg: Any, observer: Optional[Callable[[str, str, Optional[str]], None]] = None) -> StorPool:
+def from_config(cfg: Config, observer: Optional[Callable[[str, str, Optional[str]], None]] = None) -> StorPool:
     """A client for the endpoint in ``cfg`` (a resolved ``config.Config``)."""
     return StorPool(
-        str(cfg.SP_API_HTTP_HOST),
-        int(cfg.SP_API_HTTP_PORT),
-        str(cfg.SP_AUTH_TOKEN or ""),
-        timeout=float(cfg.SP_API_TIMEOUT),
-        connect_timeout=float(cfg.SP_API_CONNECT_TIMEOUT),
-        retries=int(cfg.STORPOOL_RETRIES),
+        cfg.SP_API_HTTP_HOST,
+        cfg.SP_API_HTTP_PORT,
+        cfg.SP_AUTH_TOKEN,
+        timeout=cfg.SP_API_TIMEOUT,
+        connect_timeout=cfg.SP_API_CONNECT_TIMEOUT,
+        retries=cfg.STORPOOL_RETRIES,
         observer=observer,
     )

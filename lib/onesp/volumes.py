@@ -20,11 +20,16 @@ may have printed it to oned.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Mapping, Optional
 
 from .config import remote_backup as remote_backup_target
 from .errors import AlreadyExists
 from .storpool import ApiExists, ApiNotFound
+
+if TYPE_CHECKING:
+    from .context import Context, UndoEntry
+    from .limits import DiskLimits, LimitArgs
+    from .storpool import ClientId
 
 MIB = 1024 * 1024
 
@@ -56,7 +61,7 @@ RELEASE = PointOfNoReturn("releasing closed attachments", FIRST_DELETION.calls |
 
 
 def create(
-    ctx: Any,
+    ctx: Context,
     name: str,
     *,
     tags: Mapping[str, str],
@@ -66,7 +71,7 @@ def create(
     parent: Optional[str] = None,
     base_on: Optional[str] = None,
     owner: Optional[Mapping[str, str]] = None,
-    limits: Optional[Any] = None,
+    limits: Optional[DiskLimits] = None,
 ) -> bool:
     """Create volume ``name`` in one call carrying size, template, parent, tags and the disk's
     StorPool limits (``limits.DiskLimits``, when its datastore opts in) (``name`` held first).
@@ -82,7 +87,7 @@ def create(
         entry = undo_new_volume(ctx, name, tags)
         try:
             ctx.sp.volume_create(name, size=size, template=template, parent=parent, base_on=base_on, tags=tags,
-                                 **(limits.kwargs() if limits is not None else {}))
+                                 **_limit_args(limits))
         except ApiExists as exc:
             ctx.undo_stack.discard(entry)
             existing = ctx.sp.volume_or_none(name)
@@ -95,7 +100,12 @@ def create(
     return True
 
 
-def hold(ctx: Any, name: str) -> None:
+def _limit_args(limits: Optional[DiskLimits]) -> LimitArgs:
+    """The limit arguments of a volume's create or update: none when the datastore does not opt in."""
+    return limits.kwargs() if limits is not None else {}
+
+
+def hold(ctx: Context, name: str) -> None:
     """Hold the front-end lock of the volume or snapshot ``name`` until this run has ended.
 
     Take it before looking whether ``name`` exists: a second run of the same action waits
@@ -106,7 +116,7 @@ def hold(ctx: Any, name: str) -> None:
     ctx.lock("volume-%s" % name)
 
 
-def undo_new_volume(ctx: Any, name: str, tags: Optional[Mapping[str, str]] = None) -> Any:
+def undo_new_volume(ctx: Context, name: str, tags: Optional[Mapping[str, str]] = None) -> UndoEntry:
     """Register, *before* the call that creates (or renames to) ``name``, its removal on failure.
 
     An answer can be lost after StorPool acted (timeout, reset): an undo registered only after
@@ -120,13 +130,13 @@ def undo_new_volume(ctx: Any, name: str, tags: Optional[Mapping[str, str]] = Non
     return ctx.undo(_delete_if_ours, ctx, name, expected, label="delete volume %s" % name)
 
 
-def _delete_if_ours(ctx: Any, name: str, expected: Mapping[str, str]) -> None:
+def _delete_if_ours(ctx: Context, name: str, expected: Mapping[str, str]) -> None:
     found = ctx.sp.volume_or_none(name)
     if found is not None and all((found.get("tags") or {}).get(k) == v for k, v in expected.items()):
         delete_now(ctx, name)
 
 
-def grow(ctx: Any, name: str, size_mb: int, current_bytes: Optional[int] = None, limits: Optional[Any] = None) -> None:
+def grow(ctx: Context, name: str, size_mb: int, current_bytes: Optional[int] = None, limits: Optional[DiskLimits] = None) -> None:
     """Grow ``name`` to ``size_mb`` (never shrink); undo shrinks it back to the size it had.
 
     ``limits`` (the disk's StorPool limits) go in the same VolumeUpdate as the size, as
@@ -138,11 +148,11 @@ def grow(ctx: Any, name: str, size_mb: int, current_bytes: Optional[int] = None,
         wanted = size_mb * MIB
         if wanted <= current_bytes:
             return
-        ctx.sp.volume_update(name, size=wanted, **(limits.kwargs() if limits is not None else {}))
+        ctx.sp.volume_update(name, size=wanted, **_limit_args(limits))
     ctx.undo(ctx.sp.volume_update, name, size=current_bytes, shrink_ok=True, label="shrink %s back" % name)
 
 
-def attach(ctx: Any, name: str, host: str, *, readonly: bool = False, snapshot: bool = False,
+def attach(ctx: Context, name: str, host: str, *, readonly: bool = False, snapshot: bool = False,
            undo: bool = True, client: Optional[int] = None) -> str:
     """Attach to ``host``'s StorPool client (``client`` when already known); returns the device path there.
 
@@ -155,17 +165,17 @@ def attach(ctx: Any, name: str, host: str, *, readonly: bool = False, snapshot: 
         ctx.undo(_detach_quiet, ctx, name, client, snapshot, label="detach %s from %s" % (name, host))
     with ctx.step("attach %s to %s" % (name, host)):
         ctx.sp.attach(name, client, readonly=readonly or snapshot, snapshot=snapshot,
-                      timeout=int(ctx.config.ATTACH_TIMEOUT))
+                      timeout=ctx.config.ATTACH_TIMEOUT)
     return ctx.device_path(name)
 
 
-def detach(ctx: Any, name: str, host: Optional[str] = None, *, force: bool = True, snapshot: bool = False,
+def detach(ctx: Context, name: str, host: Optional[str] = None, *, force: bool = True, snapshot: bool = False,
            reattach: Optional[str] = None) -> None:
     """Detach from ``host`` (or from every client); a missing volume or attachment is fine.
 
     ``reattach`` (``"rw"``/``"ro"``) registers an undo that attaches it to ``host`` again.
     """
-    client: Any = ctx.client_id(host) if host else "all"
+    client: ClientId = ctx.client_id(host) if host else "all"
     with ctx.step("detach %s from %s" % (name, host or "all hosts")):
         try:
             ctx.sp.detach(name, client, force=force, snapshot=snapshot)
@@ -173,11 +183,11 @@ def detach(ctx: Any, name: str, host: Optional[str] = None, *, force: bool = Tru
             return
     if reattach and host:
         ctx.undo(ctx.sp.attach, name, client, readonly=reattach == "ro", snapshot=snapshot,
-                 timeout=int(ctx.config.ATTACH_TIMEOUT), label="attach %s to %s again" % (name, host))
+                 timeout=ctx.config.ATTACH_TIMEOUT, label="attach %s to %s again" % (name, host))
 
 
-def retag(ctx: Any, name: str, tags: Mapping[str, str], previous: Optional[Mapping[str, str]] = None,
-          limits: Optional[Any] = None, previous_limits: Optional[Mapping[str, Any]] = None) -> None:
+def retag(ctx: Context, name: str, tags: Mapping[str, str], previous: Optional[Mapping[str, str]] = None,
+          limits: Optional[DiskLimits] = None, previous_limits: Optional[LimitArgs] = None) -> None:
     """Set (or clear, with empty values) tags; undo restores the ``previous`` values of those keys.
 
     ``limits`` (``limits.DiskLimits``) go in the same VolumeUpdate; with ``previous_limits``
@@ -190,17 +200,17 @@ def retag(ctx: Any, name: str, tags: Mapping[str, str], previous: Optional[Mappi
         ctx.undo(ctx.sp.volume_update, name, tags=restore, label="restore tags of %s" % name,
                  **(dict(previous_limits) if limits is not None and previous_limits is not None else {}))
     with ctx.step("tag volume %s" % name):
-        ctx.sp.volume_update(name, tags=tags, **(limits.kwargs() if limits is not None else {}))
+        ctx.sp.volume_update(name, tags=tags, **_limit_args(limits))
 
 
-def link(ctx: Any, host: str, name: str, path: str, *, readonly: bool = False, monitor_marker: Optional[str] = None,
+def link(ctx: Context, host: str, name: str, path: str, *, readonly: bool = False, monitor_marker: Optional[str] = None,
          attach_undo: bool = True) -> None:
     """Attach ``name`` to ``host`` and point ``path`` there at its device (both undone on failure)."""
     device = attach(ctx, name, host, readonly=readonly, undo=attach_undo)
     link_path(ctx, host, device, path, monitor_marker)
 
 
-def link_path(ctx: Any, host: str, device: str, path: str, monitor_marker: Optional[str] = None) -> None:
+def link_path(ctx: Context, host: str, device: str, path: str, monitor_marker: Optional[str] = None) -> None:
     """Point ``path`` on ``host`` at ``device`` (atomically); undo puts back what was there.
 
     The undo is registered before the command: if its answer never arrives (SIGTERM meanwhile)
@@ -225,7 +235,7 @@ def link_path(ctx: Any, host: str, device: str, path: str, monitor_marker: Optio
         ctx.undo_stack.discard(entry)  # it pointed there already: nothing to undo
 
 
-def delete_now(ctx: Any, name: str) -> None:
+def delete_now(ctx: Context, name: str) -> None:
     """Detach everywhere and delete at once (undo of a create; staging volumes)."""
     try:
         ctx.sp.detach(name, "all", force=True)
@@ -234,7 +244,7 @@ def delete_now(ctx: Any, name: str) -> None:
         pass
 
 
-def delete(ctx: Any, name: str, *, tags: Optional[Mapping[str, str]] = None, delayed: bool = True,
+def delete(ctx: Context, name: str, *, tags: Optional[Mapping[str, str]] = None, delayed: bool = True,
            remote_backup: Optional[str] = None) -> bool:
     """Remove a volume the way the addon does; returns False when it was already gone.
 
@@ -244,7 +254,7 @@ def delete(ctx: Any, name: str, *, tags: Optional[Mapping[str, str]] = None, del
     StorPool deletes after that delay, and delete the volume. This is the last step of an
     action: it has no undo.
     """
-    delay = int(ctx.config.DELAY_DELETE) if delayed else 0
+    delay = ctx.config.DELAY_DELETE if delayed else 0
     backup = None
     if remote_backup:
         backup = remote_backup_target(remote_backup, ctx.config.origin("REMOTE_BACKUP_DELETE"))
@@ -269,7 +279,7 @@ def delete(ctx: Any, name: str, *, tags: Optional[Mapping[str, str]] = None, del
     return True
 
 
-def delete_snapshots(ctx: Any, names: Iterable[str]) -> int:
+def delete_snapshots(ctx: Context, names: Iterable[str]) -> int:
     """Delete exactly these snapshots (detached first); missing ones are fine. Returns how many existed."""
     removed = 0
     for name in names:
@@ -283,7 +293,7 @@ def delete_snapshots(ctx: Any, names: Iterable[str]) -> int:
     return removed
 
 
-def _detach_quiet(ctx: Any, name: str, client: int, snapshot: bool) -> None:
+def _detach_quiet(ctx: Context, name: str, client: int, snapshot: bool) -> None:
     try:
         ctx.sp.detach(name, client, force=True, snapshot=snapshot)
     except ApiNotFound:

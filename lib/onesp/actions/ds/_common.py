@@ -3,14 +3,18 @@ volume, its tags and SOURCE line."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import TYPE_CHECKING, Dict, Tuple
 
 from ... import disks, volumes
 from ...errors import AlreadyExists, BadInput, Busy
 from ...storpool import ApiBusy
 
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Datastore, Image
 
-def action_image(ctx: Any) -> Tuple[Any, Any]:
+
+def action_image(ctx: Context) -> Tuple[Image, Datastore]:
     """(image, datastore) of an image action; the id on argv must be the image's."""
     object_id, action = ctx.ds_action()
     image = action.require_image()
@@ -19,7 +23,7 @@ def action_image(ctx: Any) -> Tuple[Any, Any]:
     return image, action.datastore
 
 
-def image_volume(ctx: Any, image: Any) -> str:
+def image_volume(ctx: Context, image: Image) -> str:
     """The image's volume ``<px>-img-<id>``; a SOURCE naming any other volume is refused, so a
     hand-made SOURCE can never direct a delete or revert at somebody else's volume."""
     name = ctx.names.image(image.id)
@@ -28,7 +32,7 @@ def image_volume(ctx: Any, image: Any) -> str:
     return name
 
 
-def image_tags(ctx: Any, image: Any, datastore: Any, clear_empty: bool = False) -> Dict[str, str]:
+def image_tags(ctx: Context, image: Image, datastore: Datastore, clear_empty: bool = False) -> Dict[str, str]:
     """``virt``, the instance tag and ``qc`` (image > its datastore > DEFAULT_QOSCLASS).
 
     A volume being created gets no ``qc`` when no class applies; an existing one
@@ -41,13 +45,13 @@ def image_tags(ctx: Any, image: Any, datastore: Any, clear_empty: bool = False) 
     return tags
 
 
-def source_line(ctx: Any, ds_id: int, image_id: int, with_format: bool = False) -> str:
+def source_line(ctx: Context, ds_id: int, image_id: int, with_format: bool = False) -> str:
     """What cp (``SOURCE raw``), mkfs and clone (``SOURCE``) print."""
     source = ctx.names.source(ds_id, image_id)
     return source + " raw" if with_format else source
 
 
-def finished_import(ctx: Any, name: str) -> bool:
+def finished_import(ctx: Context, name: str) -> bool:
     """True when ``name`` exists with this instance's tags: an earlier run already made it.
 
     One single-object read. A volume of that name without our tags is never touched.
@@ -62,7 +66,7 @@ def finished_import(ctx: Any, name: str) -> bool:
     return True
 
 
-def target_snapshot(ctx: Any, image: Any) -> Tuple[str, str]:
+def target_snapshot(ctx: Context, image: Image) -> Tuple[str, str]:
     """(volume, ``<volume>-snap<TARGET_SNAPSHOT>``) of an image snapshot action."""
     volume = image_volume(ctx, image)
     if image.target_snapshot is None:
@@ -70,7 +74,7 @@ def target_snapshot(ctx: Any, image: Any) -> Tuple[str, str]:
     return volume, ctx.names.disk_snapshot(volume, image.target_snapshot)
 
 
-def revert(ctx: Any, volume: str, snapshot: str) -> None:
+def revert(ctx: Context, volume: str, snapshot: str) -> None:
     """Make ``volume`` hold ``snapshot``'s data in place (VolumeRevert): name, globalId, tags and
     template stay, so nothing ever exists under a temporary name. StorPool refuses while the
     volume is attached; that is reported as busy, never forced."""

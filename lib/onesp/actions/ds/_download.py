@@ -217,7 +217,7 @@ class Download:
         import http.client
 
         try:
-            data = self.response.read(size)
+            data: bytes = self.response.read(size)  # urllib types its responses as Any
         except (OSError, http.client.HTTPException) as exc:
             self._given_up()
             raise Transient("download of %s failed after %d bytes: %s"

@@ -36,15 +36,21 @@ import base64
 import os
 import subprocess
 import tempfile
-from typing import Any, Callable, List, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Callable, List, Optional, Tuple, TypeVar
 
 from ...errors import BackendError, ConfigError, Unsupported
 from . import _imports as imports
 from ._download import shown
+from ._reading import CHUNK
+
+if TYPE_CHECKING:
+    from ...config import Config
+    from ...context import Context
 
 SCHEMES = frozenset(("rsync", "restic", "s3", "ssh", "rbd"))
 _RBD_BACKUPS = frozenset(("rsync+rbd", "restic+rbd"))
 _HIDDEN_ENV = ("SP_AUTH_TOKEN", "ONESP_SP_AUTH_TOKEN")
+_T = TypeVar("_T")
 
 
 def passes(scheme: str) -> bool:
@@ -55,9 +61,9 @@ def passes(scheme: str) -> bool:
     return name in SCHEMES
 
 
-def downloader_path(config: Any) -> str:
+def downloader_path(config: Config) -> str:
     """DOWNLOADER, else ``datastore/downloader.sh`` beside onesp's ``lib`` in the remotes tree."""
-    configured = str(config.DOWNLOADER or "").strip()
+    configured = config.DOWNLOADER.strip()
     if configured:
         path = configured
     else:
@@ -72,7 +78,7 @@ def downloader_path(config: Any) -> str:
     return path
 
 
-def encoded_action(ctx: Any) -> str:
+def encoded_action(ctx: Context) -> str:
     """The driver action as base64, the form OpenNebula's downloader reads from DRV_ACTION, without
     the datastore's SP_AUTH_TOKEN (no downloader needs it; s3 reads the MARKETPLACE part)."""
     from lxml import etree
@@ -82,15 +88,16 @@ def encoded_action(ctx: Any) -> str:
     data = ctx.ds_action_text()
     root = parse_xml(data if looks_like_xml(data) else decode_base64(data, what="driver action"),
                      what="driver action", root="DS_DRIVER_ACTION_DATA")
-    for secret in root.findall("DATASTORE/TEMPLATE/SP_AUTH_TOKEN"):
-        secret.getparent().remove(secret)
+    for template in root.findall("DATASTORE/TEMPLATE"):
+        for secret in template.findall("SP_AUTH_TOKEN"):
+            template.remove(secret)
     return base64.b64encode(etree.tostring(root)).decode("ascii")
 
 
 class Downloader:
     """Runs the downloader for one action and keeps its output in ``fetcher``'s directory."""
 
-    def __init__(self, ctx: Any, fetcher: imports.Fetcher) -> None:
+    def __init__(self, ctx: Context, fetcher: imports.Fetcher) -> None:
         self.ctx = ctx
         self.fetcher = fetcher
         self.program = downloader_path(ctx.config)
@@ -106,7 +113,7 @@ class Downloader:
                                                                     enough))
         return local
 
-    def head(self, url: str, limit: int = imports.CHUNK) -> Tuple[int, Optional[int], bool]:
+    def head(self, url: str, limit: int = CHUNK) -> Tuple[int, Optional[int], bool]:
         """The first ``limit`` bytes (the downloader's --max-size): (their descriptor, size if all
         read, all read)."""
         target, count, _ = self._run(url, ["--max-size", str(limit)],
@@ -114,7 +121,7 @@ class Downloader:
         complete = count < limit
         return self.fetcher.held(target), (count if complete else None), complete
 
-    def _run(self, url: str, options: List[str], consume: Callable[[Any], Any]) -> Any:
+    def _run(self, url: str, options: List[str], consume: Callable[[IO[bytes]], _T]) -> _T:
         """Run the downloader; ``consume`` (``Fetcher.receive`` or ``Fetcher.take``: their bounds and
         pace) reads its output, and what it returns is returned."""
         from ...host import stop
@@ -129,14 +136,16 @@ class Downloader:
             except OSError as exc:
                 raise ConfigError("cannot run OpenNebula's downloader %s: %s"
                                   % (self.program, exc.strerror or exc)) from exc
+            output = proc.stdout
+            assert output is not None  # stdout=PIPE
             try:
                 # the downloader stops at --max-size and then cleans up: its output is read to the end
-                received = consume(proc.stdout)
+                received = consume(output)
                 code = proc.wait()
             finally:
                 if proc.poll() is None:
                     stop(proc)
-                proc.stdout.close()  # type: ignore[union-attr]
+                output.close()
             if code != 0:
                 errors.seek(0)
                 raise BackendError("%s exited with status %d: %s" % (self.program, code, _reason(errors.read(65536), url)))

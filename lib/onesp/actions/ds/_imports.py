@@ -31,14 +31,18 @@ import tempfile
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
+from typing import IO, TYPE_CHECKING, Callable, ContextManager, Dict, List, Optional, Sequence, Tuple, Type
 
 from ...errors import BadInput, ConfigError, Transient, Unsupported
 from ...progress import Progress
 from . import _localfile as localfile
 from ._download import Download, check_url, shown
-from ._reading import CHUNK, Hashing, Paced, Prefixed, verify_digests
+from ._reading import CHUNK, Hashing, Paced, Prefixed, Reader, decompressor, verify_digests
 from ._snapsource import looks_like_snapshot
+
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Datastore, Image
 
 FILE, URL, SNAPSHOT, DOWNLOADER = "file", "url", "snapshot", "downloader"
 MIB = CHUNK
@@ -51,10 +55,16 @@ _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://")
 
 
-def classify(path: Optional[str]) -> str:
-    """FILE, URL, DOWNLOADER (see ``_downloader``) or SNAPSHOT; anything else is refused with the reason."""
+def required_path(path: Optional[str]) -> str:
+    """The image's PATH; an image without one is refused."""
     if not path or not path.strip():
         raise BadInput("the image has no PATH to import from")
+    return path
+
+
+def classify(path: Optional[str]) -> str:
+    """FILE, URL, DOWNLOADER (see ``_downloader``) or SNAPSHOT; anything else is refused with the reason."""
+    path = required_path(path)
     if any(ord(c) < 32 or ord(c) == 127 for c in path):
         raise BadInput("image PATH contains control characters")
     if looks_like_snapshot(path):
@@ -102,7 +112,7 @@ class LocalImage:
         return os.fdopen(os.dup(self.fd), "rb")
 
 
-def verify(image: Any, local: LocalImage) -> None:
+def verify(image: Image, local: LocalImage) -> None:
     """Compare the image's MD5/SHA1 (when given) with those of the source."""
     verify_digests(image, local.digests, local.description)
 
@@ -117,7 +127,7 @@ class Fetcher:
     expands into gigabytes of zeros costs no disk space before the bound applies.
     """
 
-    def __init__(self, ctx: Any, staging_dir: str, decompress: bool = True, digests: Sequence[str] = (),
+    def __init__(self, ctx: Context, staging_dir: str, decompress: bool = True, digests: Sequence[str] = (),
                  rate_limit: Optional[int] = None, free_mb: Optional[int] = None) -> None:
         self.ctx = ctx
         self.staging_dir = staging_dir
@@ -125,7 +135,7 @@ class Fetcher:
         self.digests = list(digests)
         self.rate_limit = rate_limit  # bytes per second a download may take
         self.free_mb = free_mb if free_mb and free_mb > 0 else None
-        self.timeout = float(ctx.config.DOWNLOAD_TIMEOUT)
+        self.timeout = ctx.config.DOWNLOAD_TIMEOUT
         self.directory = ""
         self.room = 0
         self.room_reason = ""
@@ -161,7 +171,7 @@ class Fetcher:
         return self._hold(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
 
     # -- sources ----------------------------------------------------------------------------------
-    def local(self, path: str, datastore: Any, enough: Optional[Enough] = None) -> LocalImage:
+    def local(self, path: str, datastore: Datastore, enough: Optional[Enough] = None) -> LocalImage:
         """A front-end file that this datastore may import: used in place unless it is compressed
         or digests are wanted. ``enough`` may end a decompression early (see ``_unpack``)."""
         fd = self._hold(localfile.open_checked(path, datastore))
@@ -205,7 +215,7 @@ class Fetcher:
         return self.held(target), total, complete
 
     # -- passes ----------------------------------------------------------------------------------
-    def receive(self, stream: Any, name: str, description: str, total: Optional[int] = None,
+    def receive(self, stream: Reader, name: str, description: str, total: Optional[int] = None,
                 keep: Optional[int] = None, label: Optional[str] = None) -> Tuple[str, int, Dict[str, str]]:
         """Write what ``stream`` sends into ``name`` in the private directory: (its path, bytes
         written, digests of all that was read).
@@ -222,7 +232,7 @@ class Fetcher:
         reader = Hashing(stream, self.digests)
         written = 0
         chunk = CHUNK if not self.rate_limit else max(16384, min(CHUNK, self.rate_limit // 4))
-        progress: Any = (Progress(self.ctx.log, label, total, lambda: reader.count) if label
+        progress: ContextManager[object] = (Progress(self.ctx.log, label, total, lambda: reader.count) if label
                          else contextlib.nullcontext())
         with open(target, "wb") as out, progress:
             started = time.monotonic()
@@ -243,7 +253,7 @@ class Fetcher:
                 raise Transient("download of %s failed after %d bytes: %s" % (description, reader.count, exc)) from exc
         return target, written, reader.digests()
 
-    def take(self, stream: Any, description: str, total: Optional[int] = None, label: Optional[str] = None,
+    def take(self, stream: Reader, description: str, total: Optional[int] = None, label: Optional[str] = None,
              enough: Optional[Enough] = None) -> Tuple[LocalImage, int]:
         """All ``stream`` sends as an image file, held open, and the bytes read: a compressed stream
         (decompression on) is decompressed as it arrives, so the compressed bytes are never
@@ -260,7 +270,7 @@ class Fetcher:
             target, count, digests = self.receive(whole, "download", description, total, label=label)
             return LocalImage(self.held(target), count, digests, description), count
         paced = Paced(whole, self.digests, self.rate_limit)
-        progress: Any = (Progress(self.ctx.log, label, total, lambda: paced.count) if label
+        progress: ContextManager[object] = (Progress(self.ctx.log, label, total, lambda: paced.count) if label
                          else contextlib.nullcontext())
         with progress:
             result = self._unpack(paced, kind, description, enough)
@@ -280,24 +290,21 @@ class Fetcher:
         reader.drain()
         return LocalImage(result.fd, result.size, reader.digests(), description, kind)
 
-    def _unpack(self, stream: Any, kind: str, description: str, enough: Optional[Enough] = None) -> LocalImage:
+    def _unpack(self, stream: Reader, kind: str, description: str, enough: Optional[Enough] = None) -> LocalImage:
         """Decompress into a sparse file of at most ``room`` bytes.
 
         ``enough``, when given, is asked once, with the descriptor of the first ``PREFIX``
         bytes written, whether they already tell what is needed (``ds stat``: the header of
         a qcow2 or VMDK holds its size); True ends the decompression there.
         """
-        import bz2
-        import gzip
         import lzma
 
-        opener = {"gzip": gzip.GzipFile, "bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}[kind]
         target = os.path.join(self.directory, "image")
         written = 0
         asked = enough is None
         self.ctx.log.info("decompressing %s (%s)", description, kind)
         try:
-            with opener(fileobj=stream) if kind == "gzip" else opener(stream) as source, open(target, "wb") as out:
+            with decompressor(kind, stream) as source, open(target, "wb") as out:
                 fd = self.held(target)
                 while True:
                     data = source.read(CHUNK)

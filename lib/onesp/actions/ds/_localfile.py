@@ -12,12 +12,15 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from ...errors import BadInput, Forbidden, NotFound
 
+if TYPE_CHECKING:
+    from ...one import Datastore
 
-def open_checked(path: str, datastore: Any) -> int:
+
+def open_checked(path: str, datastore: Datastore) -> int:
     """An open, read-only descriptor of the local source file ``path`` that this datastore may import.
 
     The file is opened once and judged on what was opened, never again by name, so a file
@@ -62,7 +65,7 @@ def _open_error(path: str, exc: OSError) -> Exception:
     return BadInput("cannot open image file %s: %s" % (path, exc.strerror or exc))
 
 
-def _judge_open_file(fd: int, path: str, datastore: Any) -> None:
+def _judge_open_file(fd: int, path: str, datastore: Datastore) -> None:
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         raise BadInput("image file %s is not a regular file" % path)
@@ -85,7 +88,7 @@ def _judge_open_file(fd: int, path: str, datastore: Any) -> None:
         raise Forbidden("copying image file %s: %s" % (path, refusal))
 
 
-def _allowed(path: str, real: str, datastore: Any) -> None:
+def _allowed(path: str, real: str, datastore: Datastore) -> None:
     blocked = restricted_by(real, datastore)
     if blocked:
         raise Forbidden("copying image file %s: %s is under restricted %s and under no SAFE_DIRS entry"
@@ -126,7 +129,7 @@ def _shared_refusal(real: str, info: os.stat_result) -> Optional[str]:
     return None
 
 
-def restricted_by(real: str, datastore: Any) -> Optional[str]:
+def restricted_by(real: str, datastore: Datastore) -> Optional[str]:
     """The RESTRICTED_DIRS entry that forbids ``real`` (None: allowed), as OpenNebula's check_restricted.
 
     SAFE_DIRS win and must contain the file as a path prefix (``/var/tmp`` allows

@@ -23,9 +23,12 @@ import os
 import shlex
 import subprocess
 from dataclasses import dataclass
-from typing import Any, List
+from typing import TYPE_CHECKING, Any, List
 
 from ...errors import BadInput, ConfigError, HostError, Unsupported
+
+if TYPE_CHECKING:
+    from ...config import Config
 
 SUPPORTED_FORMATS = ("raw", "qcow2", "vmdk", "vhdx", "vpc", "vdi")
 MIB = 1024 * 1024
@@ -52,8 +55,8 @@ class ImageInfo:
         return -(-self.virtual_size // MIB)
 
 
-def qemu_img(cfg: Any) -> List[str]:
-    argv = shlex.split(str(cfg.QEMU_IMG))
+def qemu_img(cfg: Config) -> List[str]:
+    argv = shlex.split(cfg.QEMU_IMG)
     if not argv:
         raise ConfigError("QEMU_IMG is empty")
     return argv
@@ -84,7 +87,7 @@ def _first_line(data: bytes) -> str:
     return next((line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()), "")[:200]
 
 
-def probe(cfg: Any, fd: int, description: str) -> ImageInfo:
+def probe(cfg: Config, fd: int, description: str) -> ImageInfo:
     """Format and virtual size of the open local file ``fd`` (``description`` names it in messages)."""
     proc = _run(qemu_img(cfg) + ["info", "--output=json", SOURCE], fd, "info", description, _INFO_CPU_SECONDS)
     if proc.returncode != 0:
@@ -106,7 +109,7 @@ def _fixed_vhd(fd: int) -> bool:
     return end >= 1024 and os.pread(fd, len(_VHD_COOKIE), end - 512) == _VHD_COOKIE
 
 
-def probe_as(cfg: Any, fd: int, fmt: str, description: str) -> ImageInfo:
+def probe_as(cfg: Config, fd: int, fmt: str, description: str) -> ImageInfo:
     """``probe`` with the format named: a fixed VHD, which qemu-img does not recognise by itself."""
     proc = _run(qemu_img(cfg) + ["info", "-f", fmt, "--output=json", SOURCE], fd, "info", description,
                 _INFO_CPU_SECONDS)
@@ -121,7 +124,7 @@ def probe_as(cfg: Any, fd: int, fmt: str, description: str) -> ImageInfo:
     return checked(data, fmt, size, description)
 
 
-def intact(cfg: Any, fd: int, info: ImageInfo, description: str) -> None:
+def intact(cfg: Config, fd: int, info: ImageInfo, description: str) -> None:
     """Refuse a damaged image: ``qemu-img check`` of the formats that keep metadata.
 
     A qcow2 or VMDK cut short converts "successfully" into zeros where the data was, so the
@@ -148,7 +151,7 @@ def intact(cfg: Any, fd: int, info: ImageInfo, description: str) -> None:
                                                                  or "exit status %d" % proc.returncode))
 
 
-def _within(cfg: Any, fd: int, info: ImageInfo, description: str) -> None:
+def _within(cfg: Config, fd: int, info: ImageInfo, description: str) -> None:
     """Refuse an image whose data, by its own block table, lies past the end of the file (cut short)."""
     proc = _run(qemu_img(cfg) + ["map", "-f", info.format, "--output=json", SOURCE], fd, "map", description,
                 _CHECK_CPU_SECONDS)
@@ -166,7 +169,7 @@ def _within(cfg: Any, fd: int, info: ImageInfo, description: str) -> None:
                        % (description, max(ends), size))
 
 
-def checked(data: Any, fmt: str, size: int, description: str) -> ImageInfo:
+def checked(data: Any, fmt: str, size: int, description: str) -> ImageInfo:  # data: qemu-img info JSON
     if fmt not in SUPPORTED_FORMATS:
         raise Unsupported("%s is a %s image; supported formats are %s" % (description, fmt, ", ".join(SUPPORTED_FORMATS)))
     if data.get("backing-filename") or data.get("full-backing-filename"):
@@ -183,7 +186,7 @@ def checked(data: Any, fmt: str, size: int, description: str) -> ImageInfo:
     return ImageInfo(fmt, size)
 
 
-def convert_argv(cfg: Any, fmt: str, source: str, device: str) -> List[str]:
+def convert_argv(cfg: Config, fmt: str, source: str, device: str) -> List[str]:
     """Write ``source`` (``SOURCE`` when the image is the command's stdin) as raw onto an existing
     device (``-n``: never create or truncate it).
 
@@ -197,12 +200,12 @@ def convert_argv(cfg: Any, fmt: str, source: str, device: str) -> List[str]:
     return qemu_img(cfg) + ["convert", "-n", "-f", fmt, "-O", "raw", "json:" + json.dumps(options), device]
 
 
-def export_argv(cfg: Any, fmt: str, device: str, target: str) -> List[str]:
+def export_argv(cfg: Config, fmt: str, device: str, target: str) -> List[str]:
     """Write a raw device into a new file of format ``fmt`` (marketplace export)."""
     if fmt not in ("raw", "qcow2"):
         raise Unsupported("cannot export as %s" % fmt)
     try:
-        extra = shlex.split(str(cfg.EXPORT_QEMU_IMG_ARGS or ""))
+        extra = shlex.split(cfg.EXPORT_QEMU_IMG_ARGS)
     except ValueError as exc:
         raise ConfigError("EXPORT_QEMU_IMG_ARGS: %s" % exc) from exc
     # Options only, split like a shell but never given to one: each stays one argv element.

@@ -3,22 +3,34 @@
 Every source of an import (a front-end file, an http(s) download, OpenNebula's downloader) is
 read through these: ``Hashing`` feeds the MD5/SHA1 the image asks for (``wanted_digests``)
 in the same pass, ``Paced`` keeps a download to the datastore's LIMIT_TRANSFER_BW
-(``transfer_limit``), ``Prefixed`` puts back what was read ahead to inspect the start.
+(``transfer_limit``), ``Prefixed`` puts back what was read ahead to inspect the start,
+``decompressor`` reads a compressed one as it arrives.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from typing import IO, Any, Dict, List, Optional, Sequence
+from typing import IO, TYPE_CHECKING, Dict, List, Optional, Protocol, Sequence, cast
 
 from ...errors import BadInput, ConfigError
 
+if TYPE_CHECKING:
+    import io
+
+    from ...one import Datastore, Image
+
 CHUNK = 1024 * 1024
+
+
+class Reader(Protocol):
+    """What the readers below read from, and are: a file, a download, a decompressor."""
+
+    def read(self, __size: int) -> bytes: ...
 _RATE = re.compile(r"([0-9]{1,15})([KMG]?)\Z", re.IGNORECASE)
 
 
-def transfer_limit(datastore: Any) -> Optional[int]:
+def transfer_limit(datastore: Datastore) -> Optional[int]:
     """LIMIT_TRANSFER_BW of ``datastore`` in bytes per second; None when it sets none."""
     text = (datastore.limit_transfer_bw or "").strip()
     if not text:
@@ -27,13 +39,13 @@ def transfer_limit(datastore: Any) -> Optional[int]:
     if not match or int(match.group(1)) == 0:
         raise ConfigError("LIMIT_TRANSFER_BW of datastore %d is %r: give bytes per second, optionally with K, M or G"
                           % (datastore.id, text[:40]))
-    return int(match.group(1)) * 1024 ** " KMG".index(match.group(2).upper() or " ")
+    return int(match.group(1)) << 10 * " KMG".index(match.group(2).upper() or " ")
 
 
 class Hashing:
     """A reader that feeds everything read through it into the wanted digests."""
 
-    def __init__(self, stream: IO[bytes], algorithms: Sequence[str]) -> None:
+    def __init__(self, stream: Reader, algorithms: Sequence[str]) -> None:
         import hashlib
 
         self.stream = stream
@@ -58,7 +70,7 @@ class Hashing:
 class Paced:
     """Reads of the download, hashed, counted and kept to LIMIT_TRANSFER_BW (bytes per second)."""
 
-    def __init__(self, response: Any, digests: Any, rate_limit: Optional[int]) -> None:
+    def __init__(self, response: Reader, digests: Sequence[str], rate_limit: Optional[int]) -> None:
         self.hashing = Hashing(response, digests)
         self.rate_limit = rate_limit
         self.started = time.monotonic()
@@ -79,7 +91,7 @@ class Paced:
 class Prefixed:
     """A reader that returns ``first`` before the rest of ``stream``."""
 
-    def __init__(self, first: bytes, stream: Any) -> None:
+    def __init__(self, first: bytes, stream: Reader) -> None:
         self.first = first
         self.stream = stream
 
@@ -91,7 +103,7 @@ class Prefixed:
         return self.stream.read(size if size is not None and size > 0 else CHUNK)
 
 
-def verify_digests(image: Any, digests: Dict[str, str], description: str) -> None:
+def verify_digests(image: Image, digests: Dict[str, str], description: str) -> None:
     for name, expected in (("md5", image.md5), ("sha1", image.sha1)):
         if not expected:
             continue
@@ -101,5 +113,20 @@ def verify_digests(image: Any, digests: Dict[str, str], description: str) -> Non
                                                                       expected.strip()))
 
 
-def wanted_digests(image: Any) -> List[str]:
+def wanted_digests(image: Image) -> List[str]:
     return [name for name, value in (("md5", image.md5), ("sha1", image.sha1)) if value]
+
+
+def decompressor(kind: str, stream: Reader) -> io.BufferedIOBase:
+    """A reader of ``stream`` decompressed (``kind``: gzip, bzip2 or xz, see ``_imports.compression``)."""
+    import bz2
+    import gzip
+    import lzma
+
+    # The stubs ask for a seekable file; a decompressor reading forward only calls read.
+    readable = cast(IO[bytes], stream)
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=readable)
+    if kind == "bzip2":
+        return bz2.BZ2File(readable)
+    return lzma.LZMAFile(readable)

@@ -14,11 +14,16 @@ Both forms must match whole; the addon's substring test is not repeated.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Optional
 
 from ... import disks
 from ...errors import BadInput, Forbidden
 from ...naming import check_volume_name
+
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Image
+    from ...storpool import Snapshot
 
 _SPSNAPSHOT = re.compile(r"SPSNAPSHOT:(?P<name>.+)\Z")
 _VMSNAP = re.compile(r"VM:(?P<vm>\d{1,10})-DISK:(?P<disk>\d{1,10})-VMSNAP:(?P<snap>\d{1,10})\Z")
@@ -29,7 +34,7 @@ def looks_like_snapshot(path: str) -> bool:
     return path.startswith("SPSNAPSHOT:") or path.startswith("VM:")
 
 
-def snapshot_name(ctx: Any, path: str, image: Optional[Any]) -> str:
+def snapshot_name(ctx: Context, path: str, image: Optional[Image]) -> str:
     """The StorPool snapshot ``path`` names, after the authorisation checks (``image`` None: stat)."""
     match = _SPSNAPSHOT.match(path)
     if match:
@@ -58,7 +63,7 @@ def snapshot_name(ctx: Any, path: str, image: Optional[Any]) -> str:
         return ctx.names.vm_snapshot(volume, number, timestamp)
 
 
-def describe(ctx: Any, name: str) -> Dict[str, Any]:
+def describe(ctx: Context, name: str) -> Snapshot:
     """The snapshot's summary; refused when it carries another OpenNebula instance's tags."""
     with ctx.step("look up snapshot %s" % name):
         snapshot = ctx.sp.snapshot(name)
@@ -69,8 +74,8 @@ def describe(ctx: Any, name: str) -> Dict[str, Any]:
     return snapshot
 
 
-def size_mb(snapshot: Dict[str, Any]) -> int:
-    return -(-int(snapshot["size"]) // MIB)
+def size_mb(snapshot: Snapshot) -> int:
+    return -(-snapshot["size"] // MIB)
 
 
 def _checked(name: str) -> str:

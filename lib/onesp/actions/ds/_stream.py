@@ -24,20 +24,25 @@ from __future__ import annotations
 import os
 import threading
 from types import TracebackType
-from typing import Any, Dict, Optional, Type
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, Type
 
 from ...errors import BadInput, Transient
 from ...progress import Progress
 from . import _qemu as qemu
 from ._download import Download, shown
-from ._imports import CHUNK, MIB, PREFIX, Fetcher, LocalImage, compression
-from ._reading import Paced, Prefixed
+from ._imports import MIB, PREFIX, Fetcher, LocalImage, compression
+from ._reading import CHUNK, Paced, Prefixed, Reader, decompressor
 from ._worker import Worker
+
+if TYPE_CHECKING:
+    import io
+
+    from ...context import Context
 
 _VHD_FOOTER = 512
 
 
-def _decompression_errors() -> Any:
+def _decompression_errors() -> Tuple[Type[Exception], ...]:
     import lzma
 
     return (OSError, EOFError, lzma.LZMAError)
@@ -46,14 +51,15 @@ def _decompression_errors() -> Any:
 class UrlImage:
     """An http(s) download, its first MiB read and probed by ``begin``; use as a context manager."""
 
-    def __init__(self, ctx: Any, fetch: Fetcher, url: str) -> None:
+    def __init__(self, ctx: Context, fetch: Fetcher, url: str) -> None:
         self.ctx = ctx
         self.fetch = fetch
         self.url = url
         self.description = shown(url)
         self.download = Download(url, fetch.timeout, rate_limit=fetch.rate_limit)
-        self.paced: Any = None
-        self.source: Any = None  # what the image is read from: the download, or its decompression
+        self._paced: Optional[Paced] = None  # the download, counted, hashed and paced (``begin``)
+        self.source: Optional[Reader] = None  # what the image is read from: the download, or its decompression
+        self.decompressor: Optional[io.BufferedIOBase] = None
         self.compressed: Optional[str] = None
         self.head = b""
         self.info: Optional[qemu.ImageInfo] = None
@@ -76,24 +82,31 @@ class UrlImage:
         if not self.opened:
             return
         self.opened = False
-        if self.compressed is not None and self.source is not None:  # the decompressor
+        if self.decompressor is not None:
             try:
-                self.source.close()
+                self.decompressor.close()
             except _decompression_errors():
                 pass
         self.download.__exit__(None, None, None)
 
     def _begin(self) -> None:
-        self.paced = Paced(self.download, self.fetch.digests, self.fetch.rate_limit)
-        first = self.paced.read(CHUNK)
+        self._paced = Paced(self.download, self.fetch.digests, self.fetch.rate_limit)
+        first = self._paced.read(CHUNK)
         kind = compression(first[:8]) if self.fetch.decompress else None
         self.compressed = kind
-        self.source = Prefixed(first, self.paced)
+        self.source = Prefixed(first, self._paced)
         if kind is not None:
             self.ctx.log.info("decompressing %s (%s) as it downloads", self.description, kind)
-            self.source = _opener(kind, self.source)
+            self.decompressor = decompressor(kind, self.source)
+            self.source = self.decompressor
         self.head = self._read(PREFIX)
         self.info = self._probe()
+
+    @property
+    def paced(self) -> Paced:
+        """The download's reader (made by ``begin``; nothing reads before it)."""
+        assert self._paced is not None, "UrlImage.begin() first"
+        return self._paced
 
     def _read(self, size: int) -> bytes:
         parts = []
@@ -108,6 +121,7 @@ class UrlImage:
 
     def _next(self, size: int) -> bytes:
         try:
+            assert self.source is not None, "UrlImage.begin() first"
             return self.source.read(size)
         except Transient:
             raise
@@ -239,13 +253,3 @@ class _Feeder:
             pass  # dd ended: its own failure is what is reported
         except Exception as exc:  # handed to the action's thread (signals, Interrupted, reach only that one)
             self.error = exc
-
-
-def _opener(kind: str, stream: Any) -> Any:
-    import bz2
-    import gzip
-    import lzma
-
-    if kind == "gzip":
-        return gzip.GzipFile(fileobj=stream)
-    return {"bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}[kind](stream)

@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import os
 import posixpath
-from typing import Any
+from typing import TYPE_CHECKING, Sequence
 
-from ...host import check_path
+from ...host import Stdin, check_path
 from ...naming import unique_token
 from ...progress import Progress
 from ._imports import LocalImage
 from ._qemu import SOURCE, ImageInfo, convert_argv
 from ._worker import Worker
 
+if TYPE_CHECKING:
+    from ...context import Context
 
-def write_image(ctx: Any, worker: Worker, image: LocalImage, info: ImageInfo, device: str, staging_dir: str) -> None:
+
+def write_image(ctx: Context, worker: Worker, image: LocalImage, info: ImageInfo, device: str, staging_dir: str) -> None:
     """Make ``device`` (at least ``info.size_mb`` big) hold the image's raw content."""
     if worker.local:
         with image.reader() as handle:
@@ -43,14 +46,14 @@ def write_image(ctx: Any, worker: Worker, image: LocalImage, info: ImageInfo, de
         worker.host.run(["rm", "-rf", "--", directory], what="rm %s" % directory)
 
 
-def convert(ctx: Any, worker: Worker, source: str, info: ImageInfo, device: str, description: str,
-            stdin: Any = None) -> None:
+def convert(ctx: Context, worker: Worker, source: str, info: ImageInfo, device: str, description: str,
+            stdin: Stdin = None) -> None:
     label = "convert %s (%s, %d MiB) onto %s on %s" % (description, info.format, info.size_mb, device, worker.name)
     with ctx.step(label), Progress(ctx.log, label):
         worker.run_long(convert_argv(ctx.config, info.format, source, device), what="qemu-img convert", stdin=stdin)
 
 
-def stream(ctx: Any, worker: Worker, image: LocalImage, argv: Any, target: str) -> None:
+def stream(ctx: Context, worker: Worker, image: LocalImage, argv: Sequence[str], target: str) -> None:
     """Feed the local file to ``argv`` on the worker; the shared file offset shows the progress."""
     label = "copy %s to %s on %s" % (image.description, target, worker.name)
     with ctx.step(label), image.reader() as handle:
@@ -58,7 +61,7 @@ def stream(ctx: Any, worker: Worker, image: LocalImage, argv: Any, target: str) 
             worker.run_long(argv, stdin=handle, what="dd to %s" % target)
 
 
-def remote_directory(ctx: Any, worker: Worker, staging_dir: str, prefix: str = "onesp-import") -> str:
+def remote_directory(ctx: Context, worker: Worker, staging_dir: str, prefix: str = "onesp-import") -> str:
     """A fresh private directory ``<staging_dir>/<prefix>.<random>`` on the worker; removed if the action fails.
 
     The name is drawn here (not by mktemp on the host), so its removal is registered before the

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from ... import volumes
 from ...configfiles import read_storpool_conf
 from ...errors import BadInput, ConfigError, NotFound
-from ...host import Host, check_host, local_runner
+from ...host import Host, Stdin, check_host, local_runner
+
+if TYPE_CHECKING:
+    from ...context import Context
 
 #: Effectively no limit: imports, conversions and mkfs take as long as the data needs
 #: (SSH_TIMEOUT is for the short host commands).
@@ -31,7 +34,7 @@ class Worker:
     client: Optional[int]  # known up front for the front-end; looked up for bridges
     local: bool  # the front-end itself: files of the front-end are readable directly
 
-    def run_long(self, argv: Sequence[str], what: str, stdin: Any = None) -> str:
+    def run_long(self, argv: Sequence[str], what: str, stdin: Stdin = None) -> str:
         """Run one long command (dd, qemu-img, mkfs) without a time limit.
 
         ``exec`` makes the command replace the shell that carries it, so when the action is
@@ -40,12 +43,12 @@ class Worker:
         """
         return self.host.run(["exec"] + list(argv), stdin=stdin, timeout=LONG_TIMEOUT, what=what)
 
-    def attach(self, ctx: Any, volume: str, *, snapshot: bool = False) -> str:
+    def attach(self, ctx: Context, volume: str, *, snapshot: bool = False) -> str:
         """Attach ``volume`` (read-write; snapshots read-only) here; undone on failure. Returns its device."""
         return volumes.attach(ctx, volume, self.name, snapshot=snapshot, client=self.client)
 
 
-def choose(ctx: Any, bridges: Sequence[str], key: int) -> Worker:
+def choose(ctx: Context, bridges: Sequence[str], key: int) -> Worker:
     """The bridge for object ``key`` (image or app id), or the front-end when ``bridges`` is empty."""
     if not bridges:
         return front_end(ctx)
@@ -69,7 +72,7 @@ def choose(ctx: Any, bridges: Sequence[str], key: int) -> Worker:
     return Worker(name, ctx.host(name), None, False)
 
 
-def front_end(ctx: Any) -> Worker:
+def front_end(ctx: Context) -> Worker:
     """This machine as the worker (empty BRIDGE_LIST)."""
     hostname = os.environ.get("ONESP_HOSTNAME") or os.uname().nodename
     with ctx.step("find the StorPool client id of this front-end"):
@@ -83,4 +86,4 @@ def front_end(ctx: Any) -> Worker:
         label = check_host(hostname)
     except BadInput:
         label = "localhost"
-    return Worker(label, Host(label, local_runner, float(ctx.config.SSH_TIMEOUT)), int(raw), True)
+    return Worker(label, Host(label, local_runner, ctx.config.SSH_TIMEOUT), int(raw), True)

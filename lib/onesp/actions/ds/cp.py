@@ -24,7 +24,7 @@ each other's.
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import TYPE_CHECKING, Dict
 
 from ... import volumes
 from ...errors import AlreadyExists, ConfigError, OnespError
@@ -37,12 +37,17 @@ from . import _snapsource as snapsource
 from . import _stream as stream
 from . import _transfer as transfer
 from . import _worker as worker
+from ._download import shown
+
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Datastore, Image
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 
-def run(ctx: Any) -> str:
+def run(ctx: Context) -> str:
     image, datastore = common.action_image(ctx)
     final = ctx.names.image(image.id)
     output = common.source_line(ctx, datastore.id, image.id, with_format=True)  # oned 6.0+ needs FORMAT
@@ -50,35 +55,37 @@ def run(ctx: Any) -> str:
     update = image_update(ctx, image)
     if common.finished_import(ctx, final):
         return output
-    kind = imports.classify(image.path)
+    path = imports.required_path(image.path)
+    kind = imports.classify(path)
     tags = common.image_tags(ctx, image, datastore)
     template = ctx.names.template(datastore.id)
     if kind == imports.SNAPSHOT:
-        import_snapshot(ctx, image, final, template, tags)
+        import_snapshot(ctx, image, path, final, template, tags)
     else:
-        import_data(ctx, image, datastore, kind, final, template, tags)
+        import_data(ctx, image, path, datastore, kind, final, template, tags)
     if update:
         update_image(ctx, image, update)
     return output
 
 
-def import_snapshot(ctx: Any, image: Any, final: str, template: str, tags: Dict[str, str]) -> None:
-    snapshot = snapsource.snapshot_name(ctx, image.path, image)
-    if image.path.startswith("SPSNAPSHOT:"):
+def import_snapshot(ctx: Context, image: Image, path: str, final: str, template: str, tags: Dict[str, str]) -> None:
+    snapshot = snapsource.snapshot_name(ctx, path, image)
+    if path.startswith("SPSNAPSHOT:"):
         snapsource.describe(ctx, snapshot)
     volumes.create(ctx, final, parent=snapshot, template=template, tags=tags)
 
 
-def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, template: str,
+def import_data(ctx: Context, image: Image, path: str, datastore: Datastore, kind: str, final: str, template: str,
                 tags: Dict[str, str]) -> None:
-    staging_dir = datastore.staging_dir or str(ctx.config.STAGING_DIR)
+    """Import the bytes at ``path`` (the image's PATH: a file, an http(s) URL or one for OpenNebula's downloader)."""
+    staging_dir = datastore.staging_dir or ctx.config.STAGING_DIR
     decompress = not datastore.template.get_flag("NO_DECOMPRESS")
     limit = reading.transfer_limit(datastore) if kind in (imports.URL, imports.DOWNLOADER) else None
     with imports.Fetcher(ctx, staging_dir, decompress, reading.wanted_digests(image), limit,
                          datastore.free_mb) as fetch:
         if kind == imports.URL:
-            with stream.UrlImage(ctx, fetch, image.path) as incoming:
-                with ctx.step("download %s" % imports.shown(image.path)):
+            with stream.UrlImage(ctx, fetch, path) as incoming:
+                with ctx.step("download %s" % shown(path)):
                     incoming.begin()
                 size = incoming.raw_size(image.size)
                 if size is not None:
@@ -87,11 +94,11 @@ def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, tem
                 else:
                     local = incoming.stage()
         elif kind == imports.DOWNLOADER:
-            with ctx.step("download %s with OpenNebula's downloader" % imports.shown(image.path)):
-                local = downloader.Downloader(ctx, fetch).download(image.path)
+            with ctx.step("download %s with OpenNebula's downloader" % shown(path)):
+                local = downloader.Downloader(ctx, fetch).download(path)
         else:
-            with ctx.step("read image file %s" % image.path):
-                local = fetch.local(image.path, datastore)
+            with ctx.step("read image file %s" % path):
+                local = fetch.local(path, datastore)
         if local is not None:
             write_local(ctx, image, datastore, local, staging_dir, template, tags)
     staging = ctx.names.staging(image.id)
@@ -99,7 +106,7 @@ def import_data(ctx: Any, image: Any, datastore: Any, kind: str, final: str, tem
     volumes.rename(ctx, staging, final)
 
 
-def write_local(ctx: Any, image: Any, datastore: Any, local: imports.LocalImage, staging_dir: str, template: str,
+def write_local(ctx: Context, image: Image, datastore: Datastore, local: imports.LocalImage, staging_dir: str, template: str,
                 tags: Dict[str, str]) -> None:
     """Check, inspect and write a file on the front-end onto a new staging volume."""
     with ctx.step("check the checksums of %s" % local.description):
@@ -116,7 +123,7 @@ def write_local(ctx: Any, image: Any, datastore: Any, local: imports.LocalImage,
     transfer.write_image(ctx, node, local, info, device, staging_dir)
 
 
-def write_raw_stream(ctx: Any, image: Any, datastore: Any, incoming: stream.UrlImage, size: int, template: str,
+def write_raw_stream(ctx: Context, image: Image, datastore: Datastore, incoming: stream.UrlImage, size: int, template: str,
                      tags: Dict[str, str]) -> None:
     """A raw http(s) image onto a new staging volume as it downloads; its checksums checked at the end."""
     ctx.log.info("image %d: %s is raw%s, written onto the volume as it downloads (%d bytes)", image.id,
@@ -130,7 +137,7 @@ def write_raw_stream(ctx: Any, image: Any, datastore: Any, incoming: stream.UrlI
         reading.verify_digests(image, digests, incoming.description)
 
 
-def create_staging(ctx: Any, staging: str, size_mb: int, template: str, tags: Dict[str, str]) -> None:
+def create_staging(ctx: Context, staging: str, size_mb: int, template: str, tags: Dict[str, str]) -> None:
     """The staging volume, fresh: one left by an interrupted earlier import is removed first."""
     volumes.undo_new_volume(ctx, staging)
     try:
@@ -142,7 +149,7 @@ def create_staging(ctx: Any, staging: str, size_mb: int, template: str, tags: Di
         volumes.create(ctx, staging, size_mb=size_mb, template=template, tags=tags)
 
 
-def image_update(ctx: Any, image: Any) -> Dict[str, str]:
+def image_update(ctx: Context, image: Image) -> Dict[str, str]:
     """What UPDATE_IMAGE_ON_IMPORT writes into the image template (nothing unless it is on and
     DS_CP_REPORT_FORMAT is 0, as in the addon); DS_CP_FORCE_DEV_PREFIX adds DEV_PREFIX.
     Checked before anything is imported."""
@@ -150,7 +157,7 @@ def image_update(ctx: Any, image: Any) -> Dict[str, str]:
     if not cfg.UPDATE_IMAGE_ON_IMPORT or cfg.DS_CP_REPORT_FORMAT or (image.driver or "") == "raw":
         return {}
     update = {"DRIVER": "raw", "FORMAT": "raw"}
-    prefix = str(cfg.DS_CP_FORCE_DEV_PREFIX or "")
+    prefix = cfg.DS_CP_FORCE_DEV_PREFIX
     if prefix:
         if not (prefix.isascii() and prefix.isalpha() and prefix.islower()):
             raise ConfigError("DS_CP_FORCE_DEV_PREFIX in %s: expected a device prefix such as sd or vd, got %r"
@@ -159,7 +166,7 @@ def image_update(ctx: Any, image: Any) -> Dict[str, str]:
     return update
 
 
-def update_image(ctx: Any, image: Any, update: Dict[str, str]) -> None:
+def update_image(ctx: Context, image: Image, update: Dict[str, str]) -> None:
     """Tell oned the image is raw now. The data is in place at this point, so a refusal by
     oned is logged, not turned into a failed import."""
     try:

@@ -19,7 +19,7 @@ import posixpath
 import re
 import string
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -31,22 +31,25 @@ from . import _qemu as qemu
 from . import _transfer as transfer
 from . import _worker as worker
 
+if TYPE_CHECKING:
+    from ...context import Context
+
 MIB = 1024 * 1024
 
 
-def run(ctx: Any) -> str:
+def run(ctx: Context) -> str:
     app_id, action = ctx.ds_action()
     image = action.require_image()
     datastore = action.datastore
     volume = common.image_volume(ctx, image)
-    bridges = tuple(ctx.config.EXPORT_BRIDGE_LIST) or datastore.bridge_list
+    bridges = ctx.config.EXPORT_BRIDGE_LIST or datastore.bridge_list
     if not bridges:
         raise ConfigError("export needs a bridge host: set EXPORT_BRIDGE_LIST or BRIDGE_LIST on datastore %d"
                           % datastore.id)
-    fmt = str(ctx.config.EXPORT_FILE_FORMAT or "").strip().lower()
+    fmt = ctx.config.EXPORT_FILE_FORMAT.strip().lower()
     if fmt not in ("", "raw", "qcow", "qcow2"):
         raise ConfigError("EXPORT_FILE_FORMAT %s: use raw or qcow2 (or leave it empty to export the device)" % fmt)
-    scheme = str(ctx.config.EXPORT_TRANSPORT or "").strip() or "ssh"
+    scheme = ctx.config.EXPORT_TRANSPORT.strip() or "ssh"
     if not re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme):
         raise ConfigError("EXPORT_TRANSPORT in %s: expected a URL scheme such as ssh, got %r"
                           % (ctx.config.origin("EXPORT_TRANSPORT"), scheme))
@@ -59,7 +62,7 @@ def run(ctx: Any) -> str:
     device = node.attach(ctx, snapshot, snapshot=True)
     if fmt:
         fmt = "qcow2" if fmt.startswith("qcow") else "raw"
-        directory = transfer.remote_directory(ctx, node, str(ctx.config.STAGING_DIR), prefix="onesp-export")
+        directory = transfer.remote_directory(ctx, node, ctx.config.STAGING_DIR, prefix="onesp-export")
         exported = posixpath.join(directory, "%s.%s" % (snapshot, fmt))
         with ctx.step("convert %s to %s on %s" % (snapshot, exported, node.name)):
             node.run_long(qemu.export_argv(ctx.config, fmt, device, exported), what="qemu-img convert")
@@ -71,7 +74,7 @@ def run(ctx: Any) -> str:
     return import_info(node.name, exported, digest, size_mb, fmt, scheme)
 
 
-def md5(ctx: Any, node: worker.Worker, path: str) -> str:
+def md5(ctx: Context, node: worker.Worker, path: str) -> str:
     with ctx.step("checksum %s on %s" % (path, node.name)):
         out = node.run_long(["md5sum", "--", path], what="md5sum")
         digest = out.split(" ", 1)[0].strip().lower()

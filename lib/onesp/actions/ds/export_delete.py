@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ... import volumes
 from ...errors import BadInput
 from ...host import check_host, check_path
 
+if TYPE_CHECKING:
+    from ...context import Context
+
 _EXPORT_DIRECTORY = re.compile(r"onesp-export\.[0-9a-f]{12}\Z")  # _transfer.remote_directory
 
 
-def run(ctx: Any) -> None:
+def run(ctx: Context) -> None:
     if len(ctx.argv) != 2:
         raise BadInput("usage: export.delete <host> <file>, got %d arguments" % len(ctx.argv))
     host, path = check_host(ctx.argv[0]), check_path(ctx.argv[1])
     name = posixpath.basename(path)
-    if posixpath.dirname(path) == check_path(str(ctx.config.SP_DEV_DIR)):
+    if posixpath.dirname(path) == check_path(ctx.config.SP_DEV_DIR):
         snapshot = export_snapshot(ctx, name)
         if not volumes.delete_snapshots(ctx, [snapshot]):
             ctx.log.info("export snapshot %s is already gone", snapshot)
@@ -37,7 +40,7 @@ def run(ctx: Any) -> None:
         ctx.host(host).run(["rm", "-rf", "--", directory], what="rm %s" % directory)
 
 
-def export_snapshot(ctx: Any, name: str) -> str:
+def export_snapshot(ctx: Context, name: str) -> str:
     """``name`` if it is exactly an export snapshot of an image volume of this instance."""
     volume, sep, token = name.rpartition("-export-")
     parsed = ctx.names.parse(volume) if sep else None

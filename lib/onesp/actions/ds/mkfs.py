@@ -11,7 +11,7 @@ later. Prints the SOURCE.
 from __future__ import annotations
 
 import shlex
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Dict, List
 
 from ... import volumes
 from ...errors import AlreadyExists, BadInput, ConfigError
@@ -20,6 +20,10 @@ from . import _worker as worker
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION
+
+if TYPE_CHECKING:
+    from ...config import Config
+    from ...context import Context
 
 #: The filesystems mkfs makes (OpenNebula's default SUPPORTED_FS) and the fixed options for each:
 #: force (the device is not a partition) and quiet.
@@ -31,7 +35,7 @@ FILESYSTEMS: Dict[str, List[str]] = {
 }
 
 
-def run(ctx: Any) -> str:
+def run(ctx: Context) -> str:
     image, datastore = common.action_image(ctx)
     source = common.source_line(ctx, datastore.id, image.id)
     if image.driver and image.driver.lower() != "raw":
@@ -61,7 +65,7 @@ def run(ctx: Any) -> str:
     return source
 
 
-def keep_adopted(ctx: Any, node: Any, device: str, volume: str, filesystem: str) -> None:
+def keep_adopted(ctx: Context, node: worker.Worker, device: str, volume: str, filesystem: str) -> None:
     """Accept a volume this run did not create only if it holds exactly the wanted filesystem.
 
     A volume that already exists is formatted never: its tags say only which OpenNebula it
@@ -80,14 +84,14 @@ def keep_adopted(ctx: Any, node: Any, device: str, volume: str, filesystem: str)
     ctx.log.info("%s already holds a %s filesystem from an earlier run; kept", volume, filesystem)
 
 
-def _filesystem_on(node: Any, device: str) -> str:
+def _filesystem_on(node: worker.Worker, device: str) -> str:
     """The filesystem type on ``device`` (blkid), empty when none: a re-run never formats twice."""
     return node.host.run(["sh", "-c", 'blkid -o value -s TYPE -- "$1" || true', "sh", device],
                          what="blkid %s" % device).strip()
 
 
-def mkfs_argv(cfg: Any, filesystem: str) -> List[str]:
-    argv = shlex.split(str(cfg.MKFS))
+def mkfs_argv(cfg: Config, filesystem: str) -> List[str]:
+    argv = shlex.split(cfg.MKFS)
     if not argv:
         raise ConfigError("MKFS is empty")
     return argv + ["-t", filesystem] + FILESYSTEMS[filesystem]

@@ -9,14 +9,17 @@ refreshed hourly by a timer; this asks StorPool directly, so the numbers are cur
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ...errors import BadInput, NotFound
+
+if TYPE_CHECKING:
+    from ...context import Context
 
 MIB = 1024 * 1024
 
 
-def run(ctx: Any) -> str:
+def run(ctx: Context) -> str:
     ds_id, action = ctx.ds_action()
     if action.datastore.id != ds_id:
         raise BadInput("the driver action is for datastore %d, not %d" % (action.datastore.id, ds_id))

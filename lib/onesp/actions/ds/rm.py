@@ -10,7 +10,7 @@ Whatever is already gone counts as deleted, so a re-run succeeds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ... import volumes
 from . import _common as common
@@ -18,14 +18,17 @@ from . import _common as common
 #: Where this action stops rolling back: its first call deleting the volume (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.DELETE_VOLUME
 
+if TYPE_CHECKING:
+    from ...context import Context
 
-def run(ctx: Any) -> None:
+
+def run(ctx: Context) -> None:
     image, _ = common.action_image(ctx)
     volume = ctx.names.image(image.id)
     if image.source and ctx.names.volume_from_source(image.source) != volume:
         ctx.log.warning("image %d has SOURCE %s, which is not its volume %s; only %s is deleted",
                         image.id, image.source, volume, volume)
-    volumes.delete(ctx, volume, tags=ctx.tags.instance(), remote_backup=str(ctx.config.REMOTE_BACKUP_DELETE or ""))
+    volumes.delete(ctx, volume, tags=ctx.tags.instance(), remote_backup=ctx.config.REMOTE_BACKUP_DELETE)
     snapshots = [ctx.names.disk_snapshot(volume, snap.id) for snap in image.snapshots]
     if snapshots:
         volumes.delete_snapshots(ctx, snapshots)

@@ -5,7 +5,7 @@ Detached from every client first; a snapshot that is already gone counts as dele
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ... import volumes
 from . import _common as common
@@ -13,8 +13,11 @@ from . import _common as common
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
+if TYPE_CHECKING:
+    from ...context import Context
 
-def run(ctx: Any) -> None:
+
+def run(ctx: Context) -> None:
     image, _ = common.action_image(ctx)
     _, snapshot = common.target_snapshot(ctx, image)
     if not volumes.delete_snapshots(ctx, [snapshot]):

@@ -9,7 +9,7 @@ reverted already: the revert is skipped and the remaining snapshots are deleted 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ... import volumes
 from ...storpool import ApiNotFound
@@ -18,8 +18,11 @@ from . import _common as common
 #: Where this action stops rolling back: the revert in place (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.REVERT
 
+if TYPE_CHECKING:
+    from ...context import Context
 
-def run(ctx: Any) -> None:
+
+def run(ctx: Context) -> None:
     image, _ = common.action_image(ctx)
     volume, snapshot = common.target_snapshot(ctx, image)
     with ctx.step("look up volume %s" % volume):

@@ -10,7 +10,7 @@ DEFAULT_QOSCLASS, cleared when none applies).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ... import volumes
 from . import _common as common
@@ -18,8 +18,11 @@ from . import _common as common
 #: Where this action stops rolling back: the revert in place (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.REVERT
 
+if TYPE_CHECKING:
+    from ...context import Context
 
-def run(ctx: Any) -> None:
+
+def run(ctx: Context) -> None:
     image, datastore = common.action_image(ctx)
     volume, snapshot = common.target_snapshot(ctx, image)
     common.revert(ctx, volume, snapshot)

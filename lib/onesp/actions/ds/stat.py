@@ -18,16 +18,20 @@ oned calls stat with a stub image holding only PATH; the request id on argv is n
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
 from ...errors import BadInput
 from . import _downloader as downloader
 from . import _imports as imports
 from . import _qemu as qemu
 from . import _snapsource as snapsource
+from ._download import shown
+
+if TYPE_CHECKING:
+    from ...context import Context
 
 
-def run(ctx: Any) -> str:
+def run(ctx: Context) -> str:
     _, action = ctx.ds_action()
     path = action.image_path or (action.image.path if action.image is not None else None) or ""
     kind = imports.classify(path)
@@ -36,7 +40,7 @@ def run(ctx: Any) -> str:
         return str(snapsource.size_mb(snapshot))
     datastore = action.datastore
     decompress = not datastore.template.get_flag("NO_DECOMPRESS")
-    staging_dir = datastore.staging_dir or str(ctx.config.STAGING_DIR)
+    staging_dir = datastore.staging_dir or ctx.config.STAGING_DIR
     with imports.Fetcher(ctx, staging_dir, decompress, free_mb=datastore.free_mb) as fetch:
         if kind == imports.FILE:
             with ctx.step("inspect image file %s" % path):
@@ -44,10 +48,10 @@ def run(ctx: Any) -> str:
                 local = fetch.local(path, datastore, header.enough)
                 info = header.info or qemu.probe(ctx.config, local.fd, path)
         elif kind == imports.URL:
-            with ctx.step("inspect %s" % imports.shown(path)):
+            with ctx.step("inspect %s" % shown(path)):
                 info = url_info(ctx, fetch.head, fetch.download, path, decompress)
         else:
-            with ctx.step("inspect %s with OpenNebula's downloader" % imports.shown(path)):
+            with ctx.step("inspect %s with OpenNebula's downloader" % shown(path)):
                 source = downloader.Downloader(ctx, fetch)
                 info = url_info(ctx, source.head, source.download, path, decompress)
     if info.size_mb <= 0:
@@ -58,7 +62,7 @@ def run(ctx: Any) -> str:
 class Header:
     """Ends a decompression once its first MiB is a qcow2 or VMDK header, which holds the size."""
 
-    def __init__(self, ctx: Any, description: str) -> None:
+    def __init__(self, ctx: Context, description: str) -> None:
         self.ctx = ctx
         self.description = description
         self.info: Optional[qemu.ImageInfo] = None
@@ -70,12 +74,12 @@ class Header:
         return self.info is not None
 
 
-def url_info(ctx: Any, head_of: Callable[[str], Tuple[int, Optional[int], bool]],
+def url_info(ctx: Context, head_of: Callable[[str], Tuple[int, Optional[int], bool]],
              download: Callable[[str, Optional[imports.Enough]], imports.LocalImage], url: str,
              decompress: bool) -> qemu.ImageInfo:
     """The image's size from its first MiB (``head_of``), else from all of it (``download``, whose
     decompression stops at the header); ``Fetcher`` or ``_downloader.Downloader`` provide both."""
-    description = imports.shown(url)
+    description = shown(url)
     head, total, complete = head_of(url)
     compressed = decompress and imports.compression(os.pread(head, 8, 0)) is not None
     if not compressed:
@@ -90,7 +94,7 @@ def url_info(ctx: Any, head_of: Callable[[str], Tuple[int, Optional[int], bool]]
     return header.info or qemu.probe(ctx.config, local.fd, description)
 
 
-def _probe_quietly(ctx: Any, fd: int, description: str) -> Optional[qemu.ImageInfo]:
+def _probe_quietly(ctx: Context, fd: int, description: str) -> Optional[qemu.ImageInfo]:
     """None when qemu-img cannot read a cut-off file (VHDX keeps metadata further in)."""
     try:
         return qemu.probe(ctx.config, fd, description)

@@ -14,12 +14,15 @@ oned keeps in the hook's execution log (``onehook show -x``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ...arguments import parse_id
 from ...errors import BackendError, BadInput
 from ...one.xmlsafe import decode_base64, looks_like_xml, parse_xml
 from ...retag import Retagger
+
+if TYPE_CHECKING:
+    from ...context import Context
 
 #: The API calls whose POSITION 2 parameter is the id of the VM to retag.
 VM_CALLS = ("one.vm.update",)
@@ -44,7 +47,7 @@ def vm_id_of(argument: bytes) -> "tuple[bool, int]":
     raise BadInput("$API argument has no IN parameter at POSITION 2 (the VM id)")
 
 
-def run(ctx: Any) -> str:
+def run(ctx: Context) -> str:
     argument = ctx.argv[0].encode("ascii", "replace") if ctx.argv else ctx.stdin
     success, vm_id = vm_id_of(argument)
     if not success:

@@ -47,15 +47,26 @@ def hypervisor_id(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class SnapshotArgs:
-    """Arguments of snapshot_create (``snap_id``) or snapshot_delete/revert (``hypervisor_id``)."""
+class SnapshotCreateArgs:
+    """Arguments of snapshot_create: the id oned gives the new VM snapshot."""
 
     action: str
     domain: str
     vm_id: int
     host: str
-    snap_id: Optional[int] = None
-    hypervisor_id: Optional[str] = None
+    snap_id: int
+    raw: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SnapshotArgs:
+    """Arguments of snapshot_delete/revert: the hypervisor id snapshot_create reported."""
+
+    action: str
+    domain: str
+    vm_id: int
+    host: str
+    hypervisor_id: str
     raw: Tuple[str, ...] = ()
 
 
@@ -74,23 +85,38 @@ class DiskArgs:
     raw: Tuple[str, ...] = ()
 
 
+def snapshot_create_args(argv: Sequence[str]) -> SnapshotCreateArgs:
+    domain, snapshot, vm, host = _four("snapshot_create", "snapshot id", argv)
+    return SnapshotCreateArgs(
+        action="snapshot_create",
+        domain=domain_name(domain),
+        vm_id=parse_id(vm, "VM id"),
+        host=check_host(host),
+        snap_id=parse_id(snapshot, "snapshot id"),
+        raw=tuple(argv),
+    )
+
+
 def snapshot_args(action: str, argv: Sequence[str]) -> SnapshotArgs:
-    if action not in ("snapshot_create", "snapshot_delete", "snapshot_revert"):
+    """snapshot_delete or snapshot_revert."""
+    if action not in ("snapshot_delete", "snapshot_revert"):
         raise BadInput("unknown VM snapshot action %r" % action)
-    if len(argv) != 4:
-        second = "snapshot id" if action == "snapshot_create" else "hypervisor id"
-        raise BadInput("%s takes 4 arguments (domain, %s, VM id, host), got %d" % (action, second, len(argv)))
-    domain, snapshot, vm, host = argv
-    creating = action == "snapshot_create"
+    domain, snapshot, vm, host = _four(action, "hypervisor id", argv)
     return SnapshotArgs(
         action=action,
         domain=domain_name(domain),
         vm_id=parse_id(vm, "VM id"),
         host=check_host(host),
-        snap_id=parse_id(snapshot, "snapshot id") if creating else None,
-        hypervisor_id=None if creating else hypervisor_id(snapshot),
+        hypervisor_id=hypervisor_id(snapshot),
         raw=tuple(argv),
     )
+
+
+def _four(action: str, second: str, argv: Sequence[str]) -> Tuple[str, str, str, str]:
+    if len(argv) != 4:
+        raise BadInput("%s takes 4 arguments (domain, %s, VM id, host), got %d" % (action, second, len(argv)))
+    domain, snapshot, vm, host = argv
+    return domain, snapshot, vm, host
 
 
 def disk_args(action: str, argv: Sequence[str]) -> DiskArgs:

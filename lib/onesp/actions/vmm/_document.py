@@ -11,17 +11,21 @@ their stdin when oned runs them on a host.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import TYPE_CHECKING, Union
 
 from ...errors import BadInput
 from ...one import decode_base64, decode_vmm_action
 from ...one.xmlsafe import looks_like_xml
 
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Datastore, Vm
+
 
 @dataclass(frozen=True)
 class VmmInput:
-    vm: Any  # one.Vm
-    system_ds: Any  # one.Datastore of the VM's current system datastore
+    vm: Vm  # one.Vm
+    system_ds: Datastore  # one.Datastore of the VM's current system datastore
     document: bytes  # plain VMM_DRIVER_ACTION_DATA as received; b"" when oned sent none
 
 
@@ -35,7 +39,7 @@ def plain_xml(data: Union[bytes, str], what: str = "VMM driver action") -> bytes
     return decode_base64(raw, what=what)
 
 
-def load(ctx: Any, vm_id: int) -> VmmInput:
+def load(ctx: Context, vm_id: int) -> VmmInput:
     """The VM ``vm_id`` and its system datastore, applied to ``ctx``'s configuration."""
     with ctx.step("decode the driver action"):
         document = plain_xml(ctx.stdin)

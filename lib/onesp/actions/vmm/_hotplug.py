@@ -17,7 +17,7 @@ is inserted into / ejected from a tray instead (``trays``); the stock script doe
 from __future__ import annotations
 
 import base64
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from lxml import etree
 
@@ -29,10 +29,14 @@ from . import _stock as stock
 from . import _trays as trays
 from ._args import disk_args
 
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Disk, VmmDriverAction
+
 _ROOT = "VMM_DRIVER_ACTION_DATA"
 
 
-def run(ctx: Any, action: str) -> None:
+def run(ctx: Context, action: str) -> None:
     args = disk_args(action, ctx.argv)
     with ctx.step("decode the driver action"):
         xml = document.plain_xml(args.message if args.message is not None else ctx.stdin)
@@ -62,21 +66,21 @@ def run(ctx: Any, action: str) -> None:
     stock.run(ctx, host, action, argv, xml)
 
 
-def _system_tm(parsed: Any) -> Optional[str]:
+def _system_tm(parsed: VmmDriverAction) -> Optional[str]:
     if parsed.datastore is not None and parsed.datastore.tm_mad:
         return parsed.datastore.tm_mad
     history = parsed.vm.current_history
     return history.tm_mad if history is not None else None
 
 
-def is_storpool_disk(disk: Any, system_tm: Optional[str]) -> bool:
+def is_storpool_disk(disk: Disk, system_tm: Optional[str]) -> bool:
     """A disk of a StorPool TM, or a volatile disk (no TM_MAD of its own) on a StorPool system datastore."""
     if disk.tm_mad:
         return is_storpool_tm(disk.tm_mad)
     return disk.is_volatile and is_storpool_tm(system_tm)
 
 
-def needs_block(disk: Any) -> bool:
+def needs_block(disk: Disk) -> bool:
     block_type = disk.is_cdrom or (disk.type or "").upper() == "BLOCK"
     return (disk.disk_type or "").upper() != "BLOCK" or not block_type
 

@@ -8,13 +8,16 @@ plain driver action XML on stdin (what oned's remote execution gives it).
 from __future__ import annotations
 
 import posixpath
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ...host import check_path
 
+if TYPE_CHECKING:
+    from ...context import Context
 
-def run(ctx: Any, host: str, script: str, argv: Sequence[str], document: bytes) -> str:
+
+def run(ctx: Context, host: str, script: str, argv: Sequence[str], document: bytes) -> str:
     """Run the stock kvm ``script`` on ``host``; returns its stdout (HostError on failure)."""
-    path = check_path(posixpath.join(str(ctx.config.SCRIPTS_REMOTE_DIR), "vmm", "kvm", script))
+    path = check_path(posixpath.join(ctx.config.SCRIPTS_REMOTE_DIR, "vmm", "kvm", script))
     with ctx.step("run the stock kvm %s on %s" % (script, host)):
         return ctx.host(host).run([path, *argv], stdin=document, what="kvm %s" % script)

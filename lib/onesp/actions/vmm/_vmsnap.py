@@ -19,28 +19,32 @@ Which volumes:
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from ... import disks
 from ...disks import DiskVolume
 from ...errors import BadInput
 
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Datastore, Vm
 
-def system_on_storpool(system_ds: Any) -> bool:
+
+def system_on_storpool(system_ds: Datastore) -> bool:
     return disks.is_storpool_tm(system_ds.tm_mad)
 
 
-def snapshot_volumes(ctx: Any, vm: Any, system_ds: Any) -> List[DiskVolume]:
+def snapshot_volumes(ctx: Context, vm: Vm, system_ds: Datastore) -> List[DiskVolume]:
     return disks.vm_volumes(ctx.names, vm, system_on_storpool(system_ds), include_cdrom=False,
-                            exclude_readonly=bool(ctx.config.VMSNAPSHOT_EXCLUDE_READONLY), include_context=False)
+                            exclude_readonly=ctx.config.VMSNAPSHOT_EXCLUDE_READONLY, include_context=False)
 
 
-def revert_volumes(ctx: Any, vm: Any, system_ds: Any) -> List[DiskVolume]:
+def revert_volumes(ctx: Context, vm: Vm, system_ds: Datastore) -> List[DiskVolume]:
     return disks.vm_volumes(ctx.names, vm, system_on_storpool(system_ds), include_cdrom=False,
                             exclude_readonly=True, include_context=False)
 
 
-def cleanup_volumes(ctx: Any, vm: Any, system_ds: Any) -> List[str]:
+def cleanup_volumes(ctx: Context, vm: Vm, system_ds: Datastore) -> List[str]:
     on_storpool = system_on_storpool(system_ds)
     names = [v.name for v in disks.vm_volumes(ctx.names, vm, on_storpool)]
     if on_storpool and vm.t_os_nvram:
@@ -50,13 +54,13 @@ def cleanup_volumes(ctx: Any, vm: Any, system_ds: Any) -> List[str]:
     return names
 
 
-def unprotected_disks(vm: Any, volumes: List[DiskVolume]) -> List[int]:
+def unprotected_disks(vm: Vm, volumes: List[DiskVolume]) -> List[int]:
     """Writable disks the snapshot would not cover (not on StorPool): their data would not revert."""
     covered = {v.disk_id for v in volumes}
     return [d.disk_id for d in vm.disks if d.disk_id not in covered and not d.readonly and not d.is_cdrom]
 
 
-def parse_id(ctx: Any, hypervisor_id: str) -> Optional[Tuple[int, int]]:
+def parse_id(ctx: Context, hypervisor_id: str) -> Optional[Tuple[int, int]]:
     """(snapshot id, timestamp) of a hypervisor id this driver made, None for any other (libvirt's)."""
     try:
         return ctx.names.parse_vm_snapshot_id(hypervisor_id)
@@ -64,6 +68,6 @@ def parse_id(ctx: Any, hypervisor_id: str) -> Optional[Tuple[int, int]]:
         return None
 
 
-def pairs(ctx: Any, volumes: List[str], snap_id: int, timestamp: int) -> List[Tuple[str, str]]:
+def pairs(ctx: Context, volumes: List[str], snap_id: int, timestamp: int) -> List[Tuple[str, str]]:
     """(volume, snapshot name) of every volume for one VM snapshot."""
     return [(name, ctx.names.vm_snapshot(name, snap_id, timestamp)) for name in volumes]

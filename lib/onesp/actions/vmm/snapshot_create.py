@@ -17,7 +17,7 @@ join the group snapshot.
 from __future__ import annotations
 
 import time
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, List, Mapping, Optional, Tuple
 
 from ... import libvirt, volumes
 from ...errors import AlreadyExists, ConfigError, LimitReached, OnespError, Unsupported
@@ -27,14 +27,18 @@ from . import _stock as stock
 from . import _vmsnap as vmsnap
 from . import _vmstate as vmstate
 from . import _vmtpm as vmtpm
-from ._args import snapshot_args
+from ._args import snapshot_create_args
+
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Vm
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 
-def run(ctx: Any) -> Optional[str]:
-    args = snapshot_args("snapshot_create", ctx.argv)
+def run(ctx: Context) -> Optional[str]:
+    args = snapshot_create_args(ctx.argv)
     source = document.load(ctx, args.vm_id)
     vm = source.vm
     disk_volumes = vmsnap.snapshot_volumes(ctx, vm, source.system_ds)
@@ -67,11 +71,12 @@ def run(ctx: Any) -> Optional[str]:
     return hypervisor_id
 
 
-def check_limit(ctx: Any, vm: Any, snap_id: int) -> None:
+def check_limit(ctx: Context, vm: Vm, snap_id: int) -> None:
     """VMSNAPSHOT_LIMIT: VM user template > system datastore > global; counts the VM's other snapshots."""
     if not ctx.config.VMSNAPSHOT_ENABLE_LIMIT:
         return
     raw = vm.user_template.text("VMSNAPSHOT_LIMIT")
+    limit: Optional[int]
     if raw is not None:
         if not raw.isdigit():
             raise ConfigError("VMSNAPSHOT_LIMIT in the user template of VM %d: expected a whole number, got %r"
@@ -87,7 +92,7 @@ def check_limit(ctx: Any, vm: Any, snap_id: int) -> None:
                            % (vm.id, len(others), limit, where))
 
 
-def record_time(vm: Any, snap_id: int) -> int:
+def record_time(vm: Vm, snap_id: int) -> int:
     """The TIME of oned's record of this snapshot (stable across retries), else now."""
     for snap in vm.vm_snapshots:
         if snap.snapshot_id == snap_id and snap.time:
@@ -95,7 +100,7 @@ def record_time(vm: Any, snap_id: int) -> int:
     return int(time.time())
 
 
-def group_snapshot(ctx: Any, vm_id: int, label: str, pairs: List[Tuple[str, str]], tags: Mapping[str, str]) -> None:
+def group_snapshot(ctx: Context, vm_id: int, label: str, pairs: List[Tuple[str, str]], tags: Mapping[str, str]) -> None:
     """Take the group snapshot; leave nothing behind if the call fails, adopt an identical earlier one."""
     names = [snapshot for _, snapshot in pairs]
     for name in sorted(names):  # one order for every run: two runs never wait for each other crosswise
@@ -116,7 +121,7 @@ def group_snapshot(ctx: Any, vm_id: int, label: str, pairs: List[Tuple[str, str]
     ctx.undo(volumes.delete_snapshots, ctx, names, label="delete the snapshots of VM %d" % vm_id)
 
 
-def taken_earlier(ctx: Any, pairs: List[Tuple[str, str]], tags: Mapping[str, str]) -> bool:
+def taken_earlier(ctx: Context, pairs: List[Tuple[str, str]], tags: Mapping[str, str]) -> bool:
     """True when every snapshot of the group exists and carries this VM's group tags."""
     for _, name in pairs:
         found = ctx.sp.snapshot_or_none(name)
@@ -125,7 +130,7 @@ def taken_earlier(ctx: Any, pairs: List[Tuple[str, str]], tags: Mapping[str, str
     return True
 
 
-def forget(ctx: Any, names: List[str]) -> None:
+def forget(ctx: Context, names: List[str]) -> None:
     """Delete what a failed group snapshot call may still have made (an error can follow the effect)."""
     try:
         volumes.delete_snapshots(ctx, names)

@@ -9,7 +9,7 @@ snapshot of a VM without StorPool disks) is left to the stock kvm script.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ... import volumes
 from . import _document as document
@@ -20,8 +20,11 @@ from ._args import snapshot_args
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
+if TYPE_CHECKING:
+    from ...context import Context
 
-def run(ctx: Any) -> None:
+
+def run(ctx: Context) -> None:
     args = snapshot_args("snapshot_delete", ctx.argv)
     source = document.load(ctx, args.vm_id)
     parsed = vmsnap.parse_id(ctx, args.hypervisor_id)

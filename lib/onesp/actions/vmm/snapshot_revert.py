@@ -30,7 +30,7 @@ re-run replaces them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, List, Optional
+from typing import TYPE_CHECKING, Iterable, List, Mapping, Optional
 
 from ... import libvirt, volumes
 from ...errors import NotFound, OnespError
@@ -45,6 +45,10 @@ from ._args import snapshot_args
 #: Where this action stops rolling back: the revert in place (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.REVERT
 
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Datastore, Vm
+
 MIB = 1024 * 1024
 #: How long a temporary copy of a disk's pre-revert data lives if nobody deletes it.
 TEMPORARY_SECONDS = 86400
@@ -57,7 +61,7 @@ class Revert:
     grow_to: Optional[int]  # bytes, when the disk is larger in oned than the snapshot
 
 
-def run(ctx: Any) -> None:
+def run(ctx: Context) -> None:
     args = snapshot_args("snapshot_revert", ctx.argv)
     source = document.load(ctx, args.vm_id)
     vm = source.vm
@@ -107,7 +111,7 @@ def run(ctx: Any) -> None:
         drop_snapshots(ctx, [k for _, k in keep])
 
 
-def find_snapshots(ctx: Any, vm: Any, system_ds: Any, snap_id: int, timestamp: int) -> List[Revert]:
+def find_snapshots(ctx: Context, vm: Vm, system_ds: Datastore, snap_id: int, timestamp: int) -> List[Revert]:
     """One Revert per writable StorPool volume; NotFound (naming them) if any snapshot is missing."""
     disk_volumes = vmsnap.revert_volumes(ctx, vm, system_ds)
     if not disk_volumes:
@@ -128,19 +132,19 @@ def find_snapshots(ctx: Any, vm: Any, system_ds: Any, snap_id: int, timestamp: i
     return plan
 
 
-def attach_all(ctx: Any, names: List[str], client: int) -> None:
+def attach_all(ctx: Context, names: List[str], client: int) -> None:
     volumes.reassign(ctx, [{"volume": name, "rw": [client]} for name in names],
-                     attach_timeout=int(ctx.config.ATTACH_TIMEOUT),
+                     attach_timeout=ctx.config.ATTACH_TIMEOUT,
                      no_undo="it is the last step of the revert, or the undo of its detach")
 
 
-def keep_copy(ctx: Any, volume: str, kept: str, tags: Any) -> None:
+def keep_copy(ctx: Context, volume: str, kept: str, tags: Mapping[str, str]) -> None:
     """Snapshot ``volume`` as ``kept`` (expiring after a day); a copy left by an earlier,
     interrupted run of the same revert is replaced, since the data to keep is today's."""
     volumes.replace_snapshot(ctx, volume, kept, tags=tags, delete_after=TEMPORARY_SECONDS)
 
 
-def drop_snapshots(ctx: Any, names: Iterable[str]) -> None:
+def drop_snapshots(ctx: Context, names: Iterable[str]) -> None:
     """Delete the temporary snapshots (never attached); missing ones are fine.
 
     Tries every name; the first failure is raised at the end.
