@@ -33,6 +33,7 @@ from .naming import Names
 if TYPE_CHECKING:
     from .config import Config
     from .one import Datastore, Image, Vm
+    from .storpool import Attachment, Snapshot, Volume
 
 #: VM states whose disks are not expected to exist (DONE) or not yet created (INIT, PENDING, HOLD).
 _NO_DISKS_YET = (0, 1, 2, 6)
@@ -90,8 +91,8 @@ def expected_objects(names: Names, vms: Iterable["Vm"], images: Iterable["Image"
     return exp
 
 
-def audit(cfg: "Config", sp_volumes: List[Dict[str, Any]], sp_snapshots: List[Dict[str, Any]],
-          attachments: List[Dict[str, Any]], vms: List["Vm"], images: List["Image"], datastores: Dict[int, "Datastore"],
+def audit(cfg: "Config", sp_volumes: List[Volume], sp_snapshots: List[Snapshot],
+          attachments: List[Attachment], vms: List["Vm"], images: List["Image"], datastores: Dict[int, "Datastore"],
           client_of_host: Dict[str, int], now: int) -> List[Finding]:
     """Every finding, sorted by kind and object name (``cfg``: a resolved configuration).
 
@@ -104,7 +105,7 @@ def audit(cfg: "Config", sp_volumes: List[Dict[str, Any]], sp_snapshots: List[Di
 
     grace = int(cfg.AUDIT_ORPHAN_GRACE)
 
-    def ours(obj: Dict[str, Any]) -> bool:
+    def ours(obj: Volume) -> bool:
         return names.parse(obj["name"]) is not None or tags.is_ours(obj.get("tags") or {})
 
     for volume in sp_volumes:
@@ -138,7 +139,7 @@ def audit(cfg: "Config", sp_volumes: List[Dict[str, Any]], sp_snapshots: List[Di
     return sorted(findings, key=lambda f: (f.kind, f.object))
 
 
-def orphan(obj: Dict[str, Any], what: str, now: int, grace: int, snapshot: bool = False) -> Finding:
+def orphan(obj: Volume, what: str, now: int, grace: int, snapshot: bool = False) -> Finding:
     """An orphan finding that says how old the object is, and whether it is too new to remove."""
     created = obj.get("creationTimestamp")
     age = now - created if isinstance(created, int) and created > 0 else None
@@ -163,7 +164,7 @@ def _is_backup_of_live_vm(names: Names, name: str, exp: Expected) -> bool:
     return name.split("-ONEBACKUP-", 1)[0] in exp.disk_volumes
 
 
-def _attachment_findings(attachment: Dict[str, Any], exp: Expected, client_of_host: Dict[str, int]) -> List[Finding]:
+def _attachment_findings(attachment: Attachment, exp: Expected, client_of_host: Dict[str, int]) -> List[Finding]:
     name, client = attachment["volume"], int(attachment["client"])
     if attachment.get("snapshot"):
         return []
@@ -181,7 +182,7 @@ def _attachment_findings(attachment: Dict[str, Any], exp: Expected, client_of_ho
     return []
 
 
-def _tag_findings(cfg: "Config", volume: Dict[str, Any], vm: "Vm", disk_volume: disks.DiskVolume,
+def _tag_findings(cfg: "Config", volume: Volume, vm: "Vm", disk_volume: disks.DiskVolume,
                   datastores: Dict[int, "Datastore"], images: Dict[int, "Image"]) -> List[Finding]:
     from .retag import tag_value
 

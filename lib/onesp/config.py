@@ -163,6 +163,7 @@ class Values:
     SSH: str
     SSH_TIMEOUT: int
     SCRIPTS_REMOTE_DIR: str
+    T_PERSISTENT_CDROM: str
     LIBVIRT_URI: str
     QEMU_IMG: str
     MKSWAP: str

@@ -150,7 +150,7 @@ def qos_context(cfg: Config, vm: Vm, system_ds: Optional[Datastore]) -> Optional
     return qos_class(vm_default, _attr(system_ds), cfg.DEFAULT_QOSCLASS)
 
 
-def qos_image(cfg: Config, image: Image, datastore: Datastore) -> Optional[str]:
+def qos_image(cfg: Config, image: Optional[Image], datastore: Optional[Datastore]) -> Optional[str]:
     """ds cp, mkfs, clone, snap_revert, tm mvds: image > its datastore > default."""
     return qos_class(_attr(image), _attr(datastore), cfg.DEFAULT_QOSCLASS)
 

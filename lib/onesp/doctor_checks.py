@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Tuple
 
 from . import __version__, config, configfiles, storpool
 from .clients import ClientIds
@@ -85,7 +85,7 @@ class Doctor:
         self.api_ok = False
         self.one: Optional[OneClient] = None
         # per API endpoint: the templates by name (StorPool's JSON), what went wrong, whether the token was refused
-        self.answers: Dict[Tuple[str, int], Tuple[Optional[Dict[str, Dict[str, Any]]], str, bool]] = {}
+        self.answers: Dict[Tuple[str, int], Tuple[Optional[Dict[str, storpool.Template]], str, bool]] = {}
 
     def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
         self.checks.append(Check(name, status, detail, fix))
@@ -128,7 +128,7 @@ class Doctor:
         self.add("configuration", OK, detail)
 
     # -- StorPool ----------------------------------------------------------------------------------
-    def _templates(self, cfg: config.Config) -> Tuple[Optional[Dict[str, Dict[str, Any]]], str, bool]:
+    def _templates(self, cfg: config.Config) -> Tuple[Optional[Dict[str, storpool.Template]], str, bool]:
         """The templates at ``cfg``'s endpoint (asked once per endpoint): (templates or None,
         what went wrong, whether the token was refused)."""
         key = cfg.endpoint

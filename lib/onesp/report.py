@@ -22,7 +22,7 @@ the same five calls for 2 VMs or 20,000.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from . import disks
 from .context import Context
@@ -32,6 +32,7 @@ from .naming import Names
 if TYPE_CHECKING:
     from .config import Config
     from .one import Datastore, Image, Vm
+    from .storpool import Snapshot, Volume
 
 #: VM state DONE.
 _DONE = 6
@@ -111,7 +112,7 @@ def _owned(cfg: "Config", vms: List["Vm"], images: List["Image"], datastores: Di
     return list(found.values())
 
 
-def _snapshot_totals(names: Names, snapshots: List[Dict[str, Any]]) -> Dict[str, int]:
+def _snapshot_totals(names: Names, snapshots: List[Snapshot]) -> Dict[str, int]:
     """Volume name -> stored bytes of its disk and VM snapshots (pending deletes left out);
     ``snapshots``: SnapshotsSpace's JSON objects."""
     totals: Dict[str, int] = {}
@@ -138,7 +139,7 @@ def collect(ctx: Context, datastore_id: Optional[int] = None) -> Report:
     with ctx.step("read the VM pool"):
         vms = [vm for vm in one.vm_pool() if vm.state != _DONE]
     owned = _owned(ctx.base_config, vms, images, datastores)
-    space: Dict[Tuple[str, int], Tuple[Dict[str, Dict[str, Any]], Dict[str, int]]] = {}
+    space: Dict[Tuple[str, int], Tuple[Dict[str, Volume], Dict[str, int]]] = {}
     report = Report()
     vm_rows: Dict[int, Row] = {}
     ds_rows: Dict[int, Row] = {}

@@ -43,6 +43,7 @@ from .naming import Names, check_tag
 if TYPE_CHECKING:
     from .config import Config
     from .one import Datastore, Image, Vm
+    from .storpool import Volume
 
 #: The tags retag manages; every other tag of a volume is left as it is.
 MANAGED = ("qc", "vc-policy")
@@ -154,7 +155,7 @@ class Retagger:
         self.outcome = Outcome()
         self._datastores: Dict[int, Optional[Datastore]] = {}  # None: oned no longer has it
         self._images: Dict[int, Optional[Image]] = {}
-        self._listed: Dict[Tuple[str, int], Dict[str, Dict[str, Any]]] = {}  # endpoint -> VolumesList by name
+        self._listed: Dict[Tuple[str, int], Dict[str, Volume]] = {}  # endpoint -> VolumesList by name
 
     # -- oned lookups -------------------------------------------------------------------------------
     def _fetch(self, cache: Dict[int, Optional[_View]], fetch: Callable[[int], _View], obj_id: int) -> Optional[_View]:
@@ -214,7 +215,7 @@ class Retagger:
         return self.outcome
 
     # -- applying -----------------------------------------------------------------------------------
-    def _current(self, target: Target, listed: bool) -> Optional[Dict[str, Any]]:
+    def _current(self, target: Target, listed: bool) -> Optional[Volume]:
         self._use(target)
         if not listed:
             with self.ctx.step("read volume %s" % target.volume):
@@ -233,7 +234,7 @@ class Retagger:
 
     def _unit(self, targets: List[Target], listed: bool) -> None:
         """Apply the changes of one VM or image; undo them all if one fails."""
-        planned: List[Tuple[Target, Dict[str, Any], List[Change]]] = []
+        planned: List[Tuple[Target, Dict[str, str], List[Change]]] = []
         for target in targets:
             current = self._current(target, listed)
             if current is None:

@@ -273,7 +273,7 @@ class Stack:
         return self.run("vmm", action, *argv, **kwargs)
 
     # -- StorPool state ------------------------------------------------------------------------------
-    def volume(self, name: str) -> Dict[str, Any]:
+    def volume(self, name: str) -> "storpool.Volume":
         return self.sp.volume(name)
 
     def volume_names(self) -> List[str]:
@@ -282,7 +282,7 @@ class Stack:
     def snapshot_names(self) -> List[str]:
         return sorted(s["name"] for s in self.sp.snapshots())
 
-    def attachments(self, name: Optional[str] = None) -> List[Dict[str, Any]]:
+    def attachments(self, name: Optional[str] = None) -> List["storpool.Attachment"]:
         return [a for a in self.sp.attachments() if name is None or a["volume"] == name]
 
     def clients_of(self, name: str) -> Dict[int, str]:

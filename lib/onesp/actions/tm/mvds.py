@@ -17,7 +17,7 @@ already true.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Dict, Optional, Sequence
 
 from ... import arguments, disks, limits, volumes
 from ...arguments import HostPath
@@ -29,6 +29,7 @@ from ._common import DiskRef, delete_vm_snapshots, load_disk, on_host
 if TYPE_CHECKING:
     from ...limits import DiskLimits
     from ...one import Image
+    from ...storpool import Volume
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION
@@ -74,7 +75,7 @@ def run(ctx: Context) -> Optional[str]:
         args.src.host, args.src.path)
 
 
-def _find(ctx: Context, current: str, target: str) -> "tuple[str, Dict[str, Any]]":
+def _find(ctx: Context, current: str, target: str) -> "tuple[str, Volume]":
     """The volume to give back: the disk's, or the SOURCE one if an earlier run renamed it already."""
     for name in (current, target) if current != target else (current,):
         info = ctx.sp.volume_or_none(name)
@@ -123,7 +124,7 @@ def _attach_again(ctx: Context, name: str, host: str, readonly: bool) -> None:
         pass
 
 
-def _rename(ctx: Context, name: str, target: str, tags: Dict[str, str], info: Dict[str, Any],
+def _rename(ctx: Context, name: str, target: str, tags: Dict[str, str], info: Volume,
             template: Optional[str], cleared: Optional[DiskLimits] = None) -> None:
     """Rename to SOURCE (deferred save-as) with the released tags, in one call.
 
