@@ -103,7 +103,7 @@ def audit(cfg: "Config", sp_volumes: List[Volume], sp_snapshots: List[Snapshot],
     findings: List[Finding] = []
     present: Set[str] = set()
 
-    grace = int(cfg.AUDIT_ORPHAN_GRACE)
+    grace = cfg.AUDIT_ORPHAN_GRACE
 
     def ours(obj: Volume) -> bool:
         return names.parse(obj["name"]) is not None or tags.is_ours(obj.get("tags") or {})

@@ -273,7 +273,7 @@ class Doctor:
         cfg = self.cfg
         ids = ClientIds(
             cfg.STORPOOL_CLIENT_ID_SOURCES,
-            str(cfg.COMMON_DOMAIN),
+            cfg.COMMON_DOMAIN,
             self.env.get("ONESP_STORPOOL_CONF", "/etc/storpool.conf"),
             self.env.get("ONESP_STORPOOL_CONF_D", "/etc/storpool.conf.d"),
             lambda name: by_name[name].template.get("SP_OURID") if name in by_name else None,

@@ -107,7 +107,7 @@ def vm_targets(cfg: "Config", vm: "Vm", datastore: Callable[[int], Optional["Dat
     unit = "VM %d" % vm.id
     by_id = {d.disk_id: d for d in vm.disks}
     targets: List[Target] = []
-    for volume in disks.vm_volumes(names, vm, on_storpool, include_context=bool(cfg.TAG_CONTEXT_ISO)):
+    for volume in disks.vm_volumes(names, vm, on_storpool, include_context=cfg.TAG_CONTEXT_ISO):
         disk = by_id.get(volume.disk_id)
         image_ds = datastore(disk.datastore_id) if disk is not None and disk.datastore_id is not None else None
         img = None

@@ -457,7 +457,7 @@ def roll_back_to(ctx: Any, name: str, safety: str, client: int, readonly: bool) 
         return  # the snapshot was never made: the volume was not touched
     ctx.sp.detach(name, client, force=True)
     ctx.sp.volume_revert(name, safety)
-    ctx.sp.attach(name, client, readonly=readonly, timeout=int(ctx.config.ATTACH_TIMEOUT))
+    ctx.sp.attach(name, client, readonly=readonly, timeout=ctx.config.ATTACH_TIMEOUT)
     ctx.sp.snapshot_delete(safety)
 
 
@@ -479,7 +479,7 @@ def drop_snapshot(ctx: Any, name: str, *, no_undo: str) -> None:
 def reattach_on_failure(ctx: Any, name: str, client: int, *, readonly: bool, host: str) -> None:
     """Register, before a detach is sent, the undo that attaches ``name`` to ``client`` again: a
     detach that took effect but whose answer was lost is undone too; attaching what is attached is harmless."""
-    ctx.undo(ctx.sp.attach, name, client, readonly=readonly, timeout=int(ctx.config.ATTACH_TIMEOUT),
+    ctx.undo(ctx.sp.attach, name, client, readonly=readonly, timeout=ctx.config.ATTACH_TIMEOUT,
              label="attach %s to %s again" % (name, host))
 
 
@@ -493,7 +493,7 @@ def detach_all(ctx: Any, name: str, *, force: bool, client: Any = "all", snapsho
 
 def attach_to(ctx: Any, name: str, client: int, *, readonly: bool, snapshot: bool = False) -> None:
     """Attach ``name`` to ``client`` (waiting up to ATTACH_TIMEOUT): the inverse of a detach, run as an undo."""
-    ctx.sp.attach(name, client, readonly=readonly, snapshot=snapshot, timeout=int(ctx.config.ATTACH_TIMEOUT))
+    ctx.sp.attach(name, client, readonly=readonly, snapshot=snapshot, timeout=ctx.config.ATTACH_TIMEOUT)
 
 
 def reassign(ctx: Any, items: Any, *, attach_timeout: Optional[int] = None, no_undo: str) -> None:

@@ -114,7 +114,7 @@ def monitor_marker(system_ds: Datastore) -> Optional[str]:
 def attach_readonly(ctx: Context, readonly: bool) -> bool:
     """READONLY disks (and CDROMs, the context ISO) use READONLY_MODE; rw by default because
     libvirt >= 7 opens even read-only disks for writing."""
-    return bool(readonly) and str(ctx.config.READONLY_MODE).strip().lower() == "ro"
+    return bool(readonly) and ctx.config.READONLY_MODE.strip().lower() == "ro"
 
 
 def link_disk(ctx: Context, host: str, volume: str, path: str, *, readonly: bool, system_ds: Datastore,

@@ -166,11 +166,11 @@ def check_domain(deploy_id: Optional[str]) -> str:
 
 def _back_up_tpm(ctx: Context, j: BackupJob, live: bool) -> None:
     domain = check_domain(j.deploy_id) if live else ""
-    setup = posixpath.join(str(ctx.config.SCRIPTS_REMOTE_DIR), "vtpm_setup")
+    setup = posixpath.join(ctx.config.SCRIPTS_REMOTE_DIR, "vtpm_setup")
     target = posixpath.join(j.backup_dir, TPM_FILE)
     with ctx.step("save the vTPM state of VM %d to %s on %s" % (j.vm.id, target, j.host)):
         answer = str(ctx.host(j.host).run(["sh", "-c", _SAVE_TPM, "sh", j.vm_dir, target, setup, domain,
-                                           str(ctx.config.LIBVIRT_URI)],
+                                           ctx.config.LIBVIRT_URI],
                                           timeout=COPY_TIMEOUT, what="save the vTPM state")).strip()
     if answer == "absent":
         ctx.log.warning("VM %d has a TPM but %s/tpm on %s holds no vTPM state: the backup has none",

@@ -98,7 +98,7 @@ def prepare(ctx: Context, args: MigrateArgs) -> Optional[Migration]:
     if system_tm:
         ctx.use_datastore(system_ds)
     volumes = migration.vm_members(ctx, vm, system_ds.id, system_tm)
-    copies = system_tm and str(ctx.config.SP_SYSTEM) == "ssh"
+    copies = system_tm and ctx.config.SP_SYSTEM == "ssh"
     return Migration(args, vm, system_ds, volumes, system_tm, copies)
 
 

@@ -117,7 +117,7 @@ def by_endpoint(ctx: Context, changes: Sequence[Change]) -> List[Tuple[Datastore
         with ctx.step("read datastore %d" % ds_id):
             datastore: Datastore = ctx.one.datastore(ds_id)
         cfg = ctx.base_config.with_datastore(datastore.template, "datastore %d" % ds_id)
-        key = (str(cfg.SP_API_HTTP_HOST), str(cfg.SP_API_HTTP_PORT))
+        key = (cfg.SP_API_HTTP_HOST, str(cfg.SP_API_HTTP_PORT))
         groups.setdefault(key, (datastore, []))[1].append(change)
     return list(groups.values())
 
@@ -133,7 +133,7 @@ def apply(ctx: Context, changes: Sequence[Change], what: str) -> List[Change]:
     for datastore, group in by_endpoint(ctx, changes):
         with using_datastore(ctx, datastore):
             sp = ctx.sp
-            timeout = int(ctx.config.ATTACH_TIMEOUT)
+            timeout = ctx.config.ATTACH_TIMEOUT
             inverse = [item for change in group for item in _inverse_items(ctx, change)]
             if inverse:
                 volume_steps.undo_reassign(ctx, inverse, timeout, label="undo: %s" % what)

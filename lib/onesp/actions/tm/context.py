@@ -105,7 +105,7 @@ def run(ctx: Context) -> None:
     entries = iso_entries(args.files)
     if _wants_packages(vm.include_context_packages):
         with ctx.step("include the context packages"):
-            entries += package_entries(str(ctx.config.CONTEXT_PACKAGES_DIR), {entry[1] for entry in entries})
+            entries += package_entries(ctx.config.CONTEXT_PACKAGES_DIR, {entry[1] for entry in entries})
     name = ctx.names.context(vm.id, dst.disk_id)
     with contextlib.ExitStack() as opened:
         nvram = _nvram_source(ctx, vm) if wants_nvram(vm) else None
@@ -234,7 +234,7 @@ def build_iso(ctx: Context, entries: List[IsoEntry], staging: str) -> str:
             except OSError as exc:
                 raise BadInput("context file %s: %s" % (source, exc.strerror or exc)) from exc
     iso = os.path.join(staging, "context.iso")
-    tool = iso_tool(str(ctx.config.MKISOFS))
+    tool = iso_tool(ctx.config.MKISOFS)
     argv = tool + ["-quiet", "-o", iso, "-V", "CONTEXT", "-J", "-R", tree]
     with ctx.step("build the context ISO with %s" % tool[0]):
         try:
@@ -299,7 +299,7 @@ def _nvram_source(ctx: Context, vm: Vm) -> Tuple[Optional[BinaryIO], int]:
     with ctx.step("read the NVRAM template of VM %d" % vm.id):
         if template is None:
             raise BadInput("T_OS_NVRAM names no template (storpool:template=<file>) and %s does not exist" % name)
-        handle, size, _ = frontfiles.open_confined(template, tuple(ctx.config.OVMF_PATH), "T_OS_NVRAM template")
+        handle, size, _ = frontfiles.open_confined(template, ctx.config.OVMF_PATH, "T_OS_NVRAM template")
         try:
             uefi.check_size(size, "T_OS_NVRAM template %s" % template)
         except BaseException:

@@ -60,7 +60,7 @@ def run(ctx: Context) -> None:
     if qos:
         tags["qc"] = qos
     template = None if ctx.config.NO_VOLUME_TEMPLATE else ctx.names.template(ref.datastore.id)
-    live = parent is None and ref.vm.lcm_state == LCM_HOTPLUG_SAVEAS and bool(ctx.config.DISK_SAVEAS_FSFREEZE)
+    live = parent is None and ref.vm.lcm_state == LCM_HOTPLUG_SAVEAS and ctx.config.DISK_SAVEAS_FSFREEZE
     with libvirt.frozen(ctx, args.src.host, ref.vm.deploy_id, enabled=live):
         _copy(ctx, target, source, parent, template, tags)
 

@@ -95,11 +95,11 @@ def make_volatile(ctx: Context, dst: HostPath, size_mb: int, vm_id: int, ds_id: 
 def _format_command(ctx: Context, disk: Disk, swap: bool) -> List[str]:
     """argv (without the device) that prepares the volume, or [] for a blank disk."""
     if swap:
-        return shlex.split(str(ctx.config.MKSWAP)) + ["-L", "swap"]
+        return shlex.split(ctx.config.MKSWAP) + ["-L", "swap"]
     if not disk.fs:
         return []
     fs = disk.fs.strip().lower()
     if fs not in FILESYSTEMS:
         raise Unsupported("disk %d: file system %r is not one of %s" % (disk.disk_id, disk.fs,
                                                                         ", ".join(sorted(FILESYSTEMS))))
-    return shlex.split(str(ctx.config.MKFS)) + ["-t", fs] + FILESYSTEMS[fs]
+    return shlex.split(ctx.config.MKFS) + ["-t", fs] + FILESYSTEMS[fs]

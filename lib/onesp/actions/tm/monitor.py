@@ -28,7 +28,7 @@ def run(ctx: Context) -> str:
     datastore = action.datastore
     template = ctx.names.template(datastore.id)
     with ctx.step("read the capacity of StorPool template %s" % template):
-        result = monitoring.capacity(ctx.sp.templates_status(), template, bool(ctx.config.ALT_STATS))
+        result = monitoring.capacity(ctx.sp.templates_status(), template, ctx.config.ALT_STATS)
     if action.monitor_vm_disks:
         send(ctx, collect(ctx, datastore.id))
     return result.lines()
@@ -36,14 +36,14 @@ def run(ctx: Context) -> str:
 
 def collect(ctx: Context, ds_id: int) -> List[str]:
     """The ``VM=[...]`` lines of every VM on datastore ``ds_id``."""
-    stored = bool(ctx.config.SP_SPACE_USED_LVMWAY)
+    stored = ctx.config.SP_SPACE_USED_LVMWAY
     with ctx.step("read the space used by StorPool volumes"):
         volume_sizes = monitoring.sizes_by_name(ctx.sp.volumes_space(), stored)
     with ctx.step("read the space used by StorPool snapshots"):
         snapshot_sizes = monitoring.sizes_by_name(ctx.sp.snapshots_space(), stored)
     with ctx.step("read the VM pool"):
         vms = monitoring.on_datastore(ctx.one.vm_pool(filter=-2, state=-1), ds_id)
-    found = monitoring.reports(ctx.names, vms, volume_sizes, snapshot_sizes, bool(ctx.config.MONITOR_VMSNAPSHOTS))
+    found = monitoring.reports(ctx.names, vms, volume_sizes, snapshot_sizes, ctx.config.MONITOR_VMSNAPSHOTS)
     ctx.log.info("datastore %d: disk sizes of %d VMs", ds_id, len(found))
     return [report.line() for report in found]
 

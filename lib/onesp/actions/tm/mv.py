@@ -91,7 +91,7 @@ def move_directory(ctx: Context, args: Args, vm: Vm, plan: moves.MovePlan, syste
     nvram = migration.nvram_member(own)
     nvram_size = uefi.volume_size(ctx, nvram.name) if nvram is not None else None
     files = _copies_files(ctx, src, system_ds)
-    skip_files = plan.undeploy and bool(ctx.config.SKIP_UNDEPLOY_SSH)
+    skip_files = plan.undeploy and ctx.config.SKIP_UNDEPLOY_SSH
     seen = None
     if files and plan.source_alive and not skip_files:
         seen = vmdir.survey(ctx, src.host, src.path, dst.host, dst.path)
@@ -106,7 +106,7 @@ def move_directory(ctx: Context, args: Args, vm: Vm, plan: moves.MovePlan, syste
     if files and not plan.source_alive:
         ctx.log.info("source host %s is down: its VM directory %s is left there", src.host, src.path)
     elif files and skip_files:
-        remove_source = plan.detach_only and bool(ctx.config.CLEAN_SRC_ON_UNDEPLOY)
+        remove_source = plan.detach_only and ctx.config.CLEAN_SRC_ON_UNDEPLOY
     elif seen is not None:
         remove_source = vmdir.copy(ctx, src.host, src.path, dst.host, dst.path, seen)
     if nvram is not None and nvram_size is not None and plan.attach and nvram in moved:
@@ -168,7 +168,7 @@ def _earlier_clients(ctx: Context, vm: Vm, dst_host: str) -> List[int]:
 
 def _copies_files(ctx: Context, src: HostPath, system_ds: Datastore) -> bool:
     """SP_SYSTEM=ssh on the destination datastore, or on the one the directory comes from."""
-    if str(ctx.config.SP_SYSTEM) == "ssh":
+    if ctx.config.SP_SYSTEM == "ssh":
         return True
     source_ds: Optional[int] = src.system_ds_id
     if source_ds is None or source_ds == system_ds.id:

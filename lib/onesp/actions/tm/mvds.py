@@ -119,7 +119,7 @@ def _attach_again(ctx: Context, name: str, host: str, readonly: bool) -> None:
         ctx.log.info("not attaching %s to %s again: %s", name, host, exc)
         return
     try:
-        volumes.attach_to(ctx, name, client, readonly=readonly and str(ctx.config.READONLY_MODE).lower() == "ro")
+        volumes.attach_to(ctx, name, client, readonly=readonly and ctx.config.READONLY_MODE.lower() == "ro")
     except ApiNotFound:
         pass
 

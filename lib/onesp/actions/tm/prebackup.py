@@ -64,9 +64,9 @@ def backup(ctx: Context, args: backups.BackupArgs, live: bool) -> None:
 
     with ctx.step("attach %s to %s" % (", ".join(names), j.host)):
         volumes.reassign(ctx, [{"snapshot": name, "ro": [client]} for name in names],
-                         attach_timeout=int(ctx.config.ATTACH_TIMEOUT),
+                         attach_timeout=ctx.config.ATTACH_TIMEOUT,
                          no_undo="backups.discard, registered first, detaches the snapshots it deletes")
-    qemu_img = shlex.split(str(ctx.config.QEMU_IMG))
+    qemu_img = shlex.split(ctx.config.QEMU_IMG)
     for (disk_id, _), name in zip(disk_volumes, names):
         target = j.disk_file(disk_id)
         with ctx.step("copy %s to %s on %s" % (name, target, j.host)):

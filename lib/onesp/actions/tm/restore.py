@@ -90,7 +90,7 @@ def run(ctx: Context) -> None:
     with ctx.step("prepare %s on %s" % (work, host)):
         node.run(["rm", "-rf", "--", work], ["mkdir", "-p", "--", work], what="prepare %s" % work)
     ctx.undo(node.run, ["rm", "-rf", "--", work], what="remove %s" % work, label="remove %s on %s" % (work, host))
-    qemu_img = shlex.split(str(ctx.config.QEMU_IMG))
+    qemu_img = shlex.split(ctx.config.QEMU_IMG)
     fetched: List[Tuple[str, int]] = []
     for disk_id, url, _ in targets:
         path = posixpath.join(work, "disk.%d" % disk_id)
@@ -154,7 +154,7 @@ def _finish(ctx: Context, node: Host, work: str, safety: List[str]) -> None:
     Failures here are logged, not raised: failing the action now would revert disks that
     were restored correctly.
     """
-    delay = int(ctx.config.DELAY_DELETE)
+    delay = ctx.config.DELAY_DELETE
     for name in safety:
         try:
             volumes.expire_snapshot(ctx, name, delay, no_undo="the restore is done: this is tidying up")

@@ -23,7 +23,7 @@ def create(ctx: Context, args: snapshots.SnapshotArgs, live: bool) -> None:
     t = snapshots.target(ctx, args)
     snapshots.refuse_cdrom(t)
     snapshots.check_limit(ctx, t)
-    freeze = live and bool(ctx.config.DISK_SNAPSHOT_FSFREEZE)
+    freeze = live and ctx.config.DISK_SNAPSHOT_FSFREEZE
     with libvirt.frozen(ctx, t.host, t.vm.deploy_id, enabled=freeze):
         snapshots.take(ctx, t)
 

@@ -66,7 +66,7 @@ def capture(ctx: Any, vm: Any, system_ds: Any, host: str, domain: str) -> List[s
     directory = vm_dir(vm, system_ds)
     node = ctx.host(host)
     domain = firmware.check_domain(domain)
-    setup = posixpath.join(str(ctx.config.SCRIPTS_REMOTE_DIR), "vtpm_setup")
+    setup = posixpath.join(ctx.config.SCRIPTS_REMOTE_DIR, "vtpm_setup")
     archive = posixpath.join(directory, ".onesp-tpm-%s.tgz" % unique_token(8))
     name: str = ctx.names.swtpm(vm.id)
     with ctx.step("look for the vTPM volume %s" % name):
@@ -75,7 +75,7 @@ def capture(ctx: Any, vm: Any, system_ds: Any, host: str, domain: str) -> List[s
     ctx.undo(node.run, ["rm", "-f", "--", archive], what="remove %s" % archive, label="remove %s" % archive)
     with ctx.step("archive the vTPM state of VM %d in %s on %s" % (vm.id, directory, host)):
         answer = str(node.run(["sh", "-c", _ARCHIVE, "sh", directory, archive, setup, domain,
-                               str(ctx.config.LIBVIRT_URI), str(size)],
+                               ctx.config.LIBVIRT_URI, str(size)],
                               timeout=COPY_TIMEOUT, what="archive the vTPM state")).strip()
     if answer == "absent":
         ctx.log.warning("VM %d has a TPM but %s/tpm on %s holds no vTPM state: the snapshot has none",
