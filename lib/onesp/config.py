@@ -286,8 +286,8 @@ def _validated(cfg: Config) -> Config:
         ("VMSNAPSHOT_TAG", lambda v: naming.check_template_name(v)),
         ("LOC_TAG", lambda v: naming.check_tag(v, "")),
         ("VM_TAG", lambda v: naming.check_tag(v, "")),
-        ("LOC_TAG_VAL", lambda v: naming.check_tag("nloc", v)),
-        ("DEFAULT_QOSCLASS", lambda v: naming.check_tag("qc", v)),
+        ("LOC_TAG_VAL", lambda v: naming.check_tag(naming.TagPolicy.loc_key, v)),
+        ("DEFAULT_QOSCLASS", lambda v: naming.check_tag(naming.QOS_TAG, v)),
     )
     for key, check in checks:
         try:

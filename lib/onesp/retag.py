@@ -38,10 +38,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, 
 from . import disks, volumes
 from .context import Context
 from .errors import NotFound, OnespError
-from .naming import check_tag
+from .naming import QOS_TAG, VC_POLICY_TAG, check_tag
 
-#: The tags retag manages; every other tag of a volume is left as it is.
-MANAGED = ("qc", "vc-policy")
 #: VM state DONE: its volumes are gone (or going).
 _DONE = 6
 
@@ -96,7 +94,7 @@ def vm_targets(cfg: Any, vm: Any, datastore: Callable[[int], Any], image: Callab
     names = cfg.names
     system_ds = datastore(vm.system_ds_id) if vm.system_ds_id is not None else None
     on_storpool = disks.system_on_storpool(vm, datastore)
-    vc_policy = tag_value(vm.vc_policy, "vc-policy")
+    vc_policy = tag_value(vm.vc_policy, VC_POLICY_TAG)
     unit = "VM %d" % vm.id
     by_id = {d.disk_id: d for d in vm.disks}
     targets: List[Target] = []
@@ -104,14 +102,14 @@ def vm_targets(cfg: Any, vm: Any, datastore: Callable[[int], Any], image: Callab
         disk = by_id.get(volume.disk_id)
         image_ds = datastore(disk.datastore_id) if disk is not None and disk.datastore_id is not None else None
         img = image(disk.image_id) if volume.type_tag in ("PERS", "PERSRO") and disk.image_id is not None else None
-        qc = tag_value(disks.qos_of(cfg, vm, volume, system_ds, img, image_ds), "qc")
+        qc = tag_value(disks.qos_of(cfg, vm, volume, system_ds, img, image_ds), QOS_TAG)
         home = system_ds if disk is None or disk.is_volatile else (image_ds or system_ds)
         targets.append(Target(volume.name, "disk %d of VM %d" % (volume.disk_id, vm.id), unit,
-                              {"qc": qc, "vc-policy": vc_policy}, home))
+                              {QOS_TAG: qc, VC_POLICY_TAG: vc_policy}, home))
     if on_storpool:
         nvram = disks.DiskVolume(-1, names.nvram(vm.id), "NVRAM", False, True)
-        qc = tag_value(disks.qos_of(cfg, vm, nvram, system_ds), "qc")
-        targets.append(Target(nvram.name, "NVRAM of VM %d" % vm.id, unit, {"qc": qc, "vc-policy": vc_policy},
+        qc = tag_value(disks.qos_of(cfg, vm, nvram, system_ds), QOS_TAG)
+        targets.append(Target(nvram.name, "NVRAM of VM %d" % vm.id, unit, {QOS_TAG: qc, VC_POLICY_TAG: vc_policy},
                               system_ds, optional=True))
     return targets
 
@@ -125,8 +123,8 @@ def image_targets(cfg: Any, images: Iterable[Any], datastore: Callable[[int], An
         name = disks.stored_image_volume(cfg.names, img, ds)
         if name is None or name in held:
             continue
-        qc = tag_value(disks.qos_image(cfg, img, ds), "qc")
-        targets.append(Target(name, "image %d" % img.id, "image %d" % img.id, {"qc": qc}, ds))
+        qc = tag_value(disks.qos_image(cfg, img, ds), QOS_TAG)
+        targets.append(Target(name, "image %d" % img.id, "image %d" % img.id, {QOS_TAG: qc}, ds))
     return targets
 
 

@@ -24,6 +24,19 @@ def test_addon_convention_names():
     assert N.disk_snapshot("one-img-5-7-0", 3) == "one-img-5-7-0-snap3"
     assert N.vm_snapshot("one-sys-7-2-raw", 1, 1700000000) == "one-sys-7-2-raw-ONESNAP-1-1700000000"
     assert N.vm_snapshot_id(1, 1700000000) == "ONESNAP-1-1700000000"
+    assert N.per_vm("one-img-5", 7, 0) == "one-img-5-7-0"
+    assert N.vm_snapshot_of("one-img-5", "ONESNAP-1-1700000000") == "one-img-5-ONESNAP-1-1700000000"
+
+
+def test_disk_snapshot_split_and_bases():
+    """The monitor's fast path: one split per snapshot name, the volume checked once."""
+    assert N.split_disk_snapshot("one-img-10-snap3") == ("one-img-10", 3)
+    assert N.split_disk_snapshot("one-img-10-snapx") is None
+    assert N.split_disk_snapshot("one-img-10") is None
+    assert N.has_disk_snapshots("one-img-10") and N.has_disk_snapshots("one-sys-7-2-raw")
+    assert not N.has_disk_snapshots("other-img-10")
+    with pytest.raises(BadInput):
+        N.per_vm("bad name", 7, 0)
 
 
 def test_staging_name_matches_the_addon():
@@ -129,6 +142,14 @@ def test_tags():
         policy.vm_disk(7, 0, qos_class="gold;rm -rf")
     with pytest.raises(BadInput):
         policy.vm_disk(7, 0, disk_type="BOGUS")
+    assert policy.image("gold") == {"virt": "one", "nloc": "one", "qc": "gold"}
+    assert policy.image(None) == {"virt": "one", "nloc": "one"}
+    assert policy.image(None, clear_empty=True) == {"virt": "one", "nloc": "one", "qc": ""}
+    assert policy.owner(7, 0) == {"nvm": "7", "diskid": "0"}
+    assert policy.owner(7, disk_type="NVRAM") == {"nvm": "7", "type": "NVRAM"}
+    assert policy.is_other_instance({"virt": "one", "nloc": "other"})
+    assert not policy.is_other_instance({"virt": "one", "nloc": "one"})
+    assert not policy.is_other_instance({"virt": "one"}) and not policy.is_other_instance({"nloc": "other"})
 
 
 def test_qos_precedence_and_vm_string():

@@ -34,11 +34,7 @@ def image_tags(ctx: Any, image: Any, datastore: Any, clear_empty: bool = False) 
     A volume being created gets no ``qc`` when no class applies; an existing one
     (``clear_empty``) gets ``qc`` cleared, as the addon does.
     """
-    tags = ctx.tags.instance()
-    qos = disks.qos_image(ctx.config, image, datastore)
-    if qos or clear_empty:
-        tags["qc"] = qos or ""
-    return tags
+    return ctx.tags.image(disks.qos_image(ctx.config, image, datastore), clear_empty)
 
 
 def source_line(ctx: Any, ds_id: int, image_id: int, with_format: bool = False) -> str:

@@ -119,7 +119,7 @@ def disk_tags(ctx: Any, ref: DiskRef, qos: Optional[str], type_tag: Optional[str
 
 def owner_tags(ctx: Any, vm_id: int, disk_id: int) -> Dict[str, str]:
     """The tags that prove a volume was made for this disk of this VM (adoption on re-run)."""
-    return {ctx.tags.vm_key: str(vm_id), "diskid": str(disk_id)}
+    return ctx.tags.owner(vm_id, disk_id)
 
 
 def ensure_clone(ctx: Any, ref: DiskRef, qos: Optional[str]) -> bool:
