@@ -130,9 +130,6 @@ class Host:
             raise BadInput("refusing to remove %r: not a VM directory" % path)
         self.run(["rm", "-rf", "--", path], what="remove %s" % path)
 
-    def make_dir(self, path: str) -> None:
-        self.run(["mkdir", "-p", "--", check_path(path)], what="mkdir %s" % path)
-
     def write_file(self, path: str, data: bytes) -> None:
         """Write ``data`` to ``path`` through a temporary name, so readers never see half a file."""
         path = check_path(path)

@@ -287,16 +287,6 @@ class Names:
         parsed = self.parse(volume + "-snap0")
         return parsed is not None and parsed.kind == "disk_snapshot" and parsed.volume == volume
 
-    def is_snapshot_of(self, snapshot: str, volume: str) -> Optional[int]:
-        """The oned snapshot id if ``snapshot`` is exactly ``<volume>-snap<N>``, else None."""
-        match = re.match(re.escape(volume) + r"-snap(\d+)\Z", snapshot)
-        return int(match.group(1)) if match else None
-
-    def is_vm_snapshot_of(self, snapshot: str, volume: str, hypervisor_id: Optional[str] = None) -> bool:
-        """True if ``snapshot`` is a VM snapshot of exactly ``volume`` (of one VM snapshot if given)."""
-        suffix = re.escape(hypervisor_id) if hypervisor_id else r"%s-\d+-\d+" % re.escape(self.vmsnap_tag)
-        return re.match(re.escape(volume) + "-" + suffix + r"\Z", snapshot) is not None
-
 
 @dataclass(frozen=True)
 class TagPolicy:

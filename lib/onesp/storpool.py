@@ -216,10 +216,6 @@ class StorPool:
     def volumes_space(self) -> List[Dict[str, Any]]:
         return self._get("VolumesSpace")
 
-    def volume_snapshots(self, name: str) -> List[Dict[str, Any]]:
-        """The snapshots in a volume's parent chain."""
-        return self._get("VolumeListSnapshots", name)
-
     def volume_create(
         self,
         name: str,
@@ -373,9 +369,6 @@ class StorPool:
 
     def services(self) -> Dict[str, Any]:
         return self._get("ServicesList")
-
-    def clients_config(self) -> List[Dict[str, Any]]:
-        return self._get("ClientsConfigDump")
 
     def locations(self) -> List[Dict[str, Any]]:
         return (self._get("LocationsList") or {}).get("locations", [])

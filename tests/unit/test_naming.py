@@ -79,7 +79,7 @@ def test_prefix_sharing_instances_do_not_match():
     other = naming.Names("xone")
     assert other.parse("one-img-5") is None
     assert N.parse("xone-img-5") is None
-    assert N.is_snapshot_of("xone-img-5-snap0", "one-img-5") is None
+    assert N.parse("xone-img-5-snap0") is None
 
 
 @given(ids, ids, ids)
@@ -93,15 +93,17 @@ def test_disk_one_is_never_disk_ten(vm, disk_a, disk_b):
     """The addon deletes disks 10-19 when asked for disk 1; matching here is exact."""
     a, b = N.volatile(vm, disk_a), N.volatile(vm, disk_b)
     assert (N.parse(a).disk_id == N.parse(b).disk_id) == (disk_a == disk_b)
-    assert (N.is_snapshot_of(N.disk_snapshot(a, 0), b) is not None) == (disk_a == disk_b)
+    assert (N.parse(N.disk_snapshot(a, 0)).volume == b) == (disk_a == disk_b)
 
 
 def test_snapshot_ownership_is_exact():
-    assert N.is_snapshot_of("one-img-1-snap0", "one-img-1") == 0
-    assert N.is_snapshot_of("one-img-10-snap0", "one-img-1") is None
-    assert N.is_vm_snapshot_of("one-img-1-7-0-ONESNAP-2-17", "one-img-1-7-0", "ONESNAP-2-17")
-    assert not N.is_vm_snapshot_of("one-img-1-7-0-ONESNAP-2-17", "one-img-1-7-0", "ONESNAP-2-1")
-    assert not N.is_vm_snapshot_of("one-img-1-7-01-ONESNAP-2-17", "one-img-1-7-0")
+    parsed = N.parse("one-img-1-snap0")
+    assert (parsed.kind, parsed.volume, parsed.snap_id) == ("disk_snapshot", "one-img-1", 0)
+    assert N.parse("one-img-10-snap0").volume == "one-img-10"
+    assert N.split_disk_snapshot("one-img-10-snap0") == ("one-img-10", 0)
+    parsed = N.parse("one-img-1-7-0-ONESNAP-2-17")
+    assert (parsed.kind, parsed.volume, parsed.snap_id, parsed.timestamp) == ("vm_snapshot", "one-img-1-7-0", 2, 17)
+    assert N.parse("one-img-1-7-01-ONESNAP-2-17").volume == "one-img-1-7-01"
 
 
 @pytest.mark.parametrize("hostile", ["a;b", "$(id)", "`id`", "a b", "a\nb", "../x", "a/b", "", "list", "x" * 200, "é"])

@@ -85,16 +85,9 @@ class Template(Mapping[str, str]):
         return "Template(%s: %s)" % (self.where, ", ".join(names))
 
     # Typed helpers ----------------------------------------------------
-    def get_all(self, key: str) -> Tuple[str, ...]:
-        """Every value of a repeated scalar attribute."""
-        return self._scalars.get(key, ())
-
     def vectors(self, key: str) -> Tuple["Template", ...]:
         """Every vector attribute named ``key`` (``DISK = [ ... ]``)."""
         return self._vectors.get(key, ())
-
-    def vector_names(self) -> Tuple[str, ...]:
-        return tuple(self._vectors)
 
     def text(self, key: str) -> Optional[str]:
         """Value with surrounding whitespace removed; None when absent or blank."""
