@@ -210,4 +210,3 @@ IGNORED: Dict[str, str] = {
 IGNORED_PREFIXES: Tuple[str, ...] = ("DEBUG_", "DDEBUG_", "DDDEBUG_", "DDDDEBUG_", "T_", "SP_CMD_", "SP_TEMPLATE_STATUS_",
                                      "SP_VOLUME_SPACE_", "SP_SNAPSHOT_SPACE_", "SP_VOLUME_STATUS_", "SP_VOLUME_LIST_",
                                      "SP_SNAPSHOT_LIST_")
-

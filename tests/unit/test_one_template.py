@@ -55,7 +55,7 @@ def test_template_view_helpers():
     assert view.words("BRIDGE_LIST") == ("n1", "n2") and view.words("NONE") == ()
     assert view["X"] == "" and view.text("X") is None and view.text("MISSING") is None
     assert view["R"] == "1" and view.get_int("R") == 1  # a repeated attribute reads as its first value
-    assert view.with_prefix("SP_") == {"SP_A": "a", "SP_B": ""}
+    assert view["SP_A"] == "a" and view["SP_B"] == ""
     assert "V" not in view and view.vectors("V")[0].get_int("K") == 1
     assert "hush" not in repr(view) and "TOKEN" in repr(view)
 

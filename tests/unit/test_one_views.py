@@ -77,7 +77,7 @@ def test_sample_datastores():
     assert image_ds.base_path == "/var/lib/one//datastores/100" and image_ds.cluster_ids == (0,)
     assert (image_ds.total_mb, image_ds.free_mb, image_ds.used_mb) == (4194304, 3670016, 524288)
     assert image_ds.bridge_list == ("node1", "node2") and image_ds.template.text("SP_TEMPLATE") == "hybrid"
-    assert image_ds.template.with_prefix("SP_") == {"SP_TEMPLATE": "hybrid"} and not image_ds.is_system
+    assert not image_ds.is_system
     assert image_ds.image_ids == (7, 8) and image_ds.safe_dirs == ("/var/tmp",)
     system = Datastore.from_xml(parse_xml(sample("datastore-system.xml")))
     assert system.is_system and system.type_name == "SYSTEM" and system.shared is True and system.ds_mad == "-"
@@ -194,7 +194,6 @@ def test_datastore_sp_attributes_and_secrets():
     assert template.get_int("SP_REPLICATION") == 3 and template.get_int("SP_API_HTTP_PORT") == 81
     assert template.text("SP_AUTH_TOKEN") == "tok-secret-123" and template.text("SP_IOPS") == "-"
     assert template.get_int("VMSNAPSHOT_LIMIT") == 10 and template.words("EXPORT_BRIDGE_LIST") == ("b1", "b2")
-    assert template.with_prefix("SP_")["SP_REPLICATION"] == "3"
     assert "tok-secret-123" not in repr(ds) and "SP_AUTH_TOKEN" in repr(ds)
     bad = Datastore.from_xml(parse_xml(datastore_xml(100, sp={"REPLICATION": "three"})))
     with pytest.raises(BadInput, match=r"DATASTORE\[ID=100\]/TEMPLATE/SP_REPLICATION is 'three'"):

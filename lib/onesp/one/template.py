@@ -110,10 +110,6 @@ class Template(Mapping[str, str]):
         value = self.text(key)
         return tuple(value.split()) if value else ()
 
-    def with_prefix(self, prefix: str) -> Dict[str, str]:
-        """All scalar attributes whose name starts with ``prefix`` (e.g. every ``SP_*``)."""
-        return {k: v[0] for k, v in self._scalars.items() if k.startswith(prefix)}
-
 
 def _quote(value: str) -> str:
     return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
