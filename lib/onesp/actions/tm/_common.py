@@ -154,6 +154,28 @@ def other_hosts(vm: Any, keep_host: str) -> List[str]:
     return seen
 
 
+def other_clients(ctx: Any, vm: Any, keep_host: str, skipped: str) -> List[int]:
+    """Client ids of the hosts of the VM's history other than ``keep_host``, once each. A host
+    whose client id is unknown (removed from oned) is skipped, logged as ``skipped % (host, error)``."""
+    clients: List[int] = []
+    for host in other_hosts(vm, keep_host):
+        try:
+            client = ctx.client_id(host)
+        except OnespError as exc:
+            ctx.log.warning(skipped, host, exc)
+            continue
+        if client not in clients:
+            clients.append(client)
+    return clients
+
+
+def check_source(ctx: Any, source: str, ref: DiskRef, volume: str) -> None:
+    """The TM argument SOURCE must name ``volume``, the image volume of the disk ``ref``."""
+    if ctx.names.volume_from_source(source) != volume:
+        raise BadInput("SOURCE %s does not match disk %d of VM %d (%s)" % (source, ref.disk_id, ref.vm_id,
+                                                                           ref.disk.source))
+
+
 def release_other_hosts(ctx: Any, vm: Any, names: Sequence[str], keep_host: str, *, force: bool = False) -> List[int]:
     """Detach ``names`` from every other host this VM has been placed on; returns those client ids.
 
@@ -169,19 +191,10 @@ def release_other_hosts(ctx: Any, vm: Any, names: Sequence[str], keep_host: str,
     which of them existed is not known without listing every attachment of the cluster. If
     the action fails later they stay removed — the state a re-run reaches anyway.
     """
-    hosts = other_hosts(vm, keep_host)
-    if not names or not hosts:
+    if not names or not other_hosts(vm, keep_host):
         return []
     keep = ctx.client_id(keep_host)
-    clients: List[int] = []
-    for host in hosts:
-        try:
-            client = ctx.client_id(host)
-        except OnespError as exc:
-            ctx.log.warning("not detaching from %s: %s", host, exc)
-            continue
-        if client != keep and client not in clients:
-            clients.append(client)
+    clients = [c for c in other_clients(ctx, vm, keep_host, "not detaching from %s: %s") if c != keep]
     if not clients:
         return []
     shown = ", ".join(str(c) for c in clients)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ... import disks
 from ...errors import BadInput
-from ._common import ensure_clone, link_disk, load_disk
+from ._common import check_source, ensure_clone, link_disk, load_disk
 
 
 def run(ctx: Any) -> None:
@@ -23,10 +23,7 @@ def run(ctx: Any) -> None:
     if not ref.volume.per_vm:
         raise BadInput("disk %d of VM %d is persistent (CLONE=NO): oned links it with ln, not clone"
                        % (ref.disk_id, ref.vm_id))
-    given = ctx.names.volume_from_source(args.source)
-    if given != ref.volume.base:
-        raise BadInput("SOURCE %s does not match disk %d of VM %d (%s)" % (args.source, ref.disk_id, ref.vm_id,
-                                                                           ref.disk.source))
+    check_source(ctx, args.source, ref, ref.volume.base)
     qos = disks.qos_vm_disk(ctx.config, ref.vm, ref.disk_id, ref.system_ds)
     created = ensure_clone(ctx, ref, qos)
     link_disk(ctx, args.dst.host, ref.volume.name, args.dst.path, readonly=ref.volume.readonly,

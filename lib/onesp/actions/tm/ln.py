@@ -20,7 +20,7 @@ from typing import Any
 from ... import disks, limits, volumes
 from ...errors import BadInput, NotFound, Unsupported
 from ...storpool import ApiNotFound
-from ._common import DiskRef, disk_tags, ensure_clone, link_disk, load_disk, release_other_hosts
+from ._common import DiskRef, check_source, disk_tags, ensure_clone, link_disk, load_disk, release_other_hosts
 
 
 def run(ctx: Any) -> None:
@@ -32,9 +32,7 @@ def run(ctx: Any) -> None:
     if disk.is_immutable and not disk.is_cdrom:
         raise Unsupported("disk %d of VM %d: IMMUTABLE images are supported only as CDROM" % (ref.disk_id, ref.vm_id))
     base = ref.volume.base if ref.volume.per_vm else ref.volume.name
-    if ctx.names.volume_from_source(args.source) != base:
-        raise BadInput("SOURCE %s does not match disk %d of VM %d (%s)" % (args.source, ref.disk_id, ref.vm_id,
-                                                                           disk.source))
+    check_source(ctx, args.source, ref, base)
     if disk.is_cdrom:
         _link_cdrom(ctx, args, ref)
     elif ref.volume.per_vm:

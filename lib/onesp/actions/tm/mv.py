@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Tuple
 
 from ... import disks
-from ...errors import BadInput, OnespError
+from ...errors import BadInput
 from . import _common as common
 from . import _migration as migration
 from . import _moves as moves
@@ -105,7 +105,7 @@ def _clients(ctx: Any, args: Any, vm: Any, plan: moves.MovePlan) -> Clients:
     destination = ctx.client_id(args.dst.host) if plan.attach else None
     earlier: Tuple[int, ...] = ()
     if plan.detach_others and ctx.config.FORCE_DETACH_OTHER_MV:
-        earlier = tuple(_earlier_clients(ctx, vm, args.dst.host))
+        earlier = tuple(common.other_clients(ctx, vm, args.dst.host, "stale attachments on %s are left alone: %s"))
     return Clients(source, destination, earlier)
 
 
@@ -126,20 +126,6 @@ def move_volumes(ctx: Any, args: Any, plan: moves.MovePlan, volumes: List[VmVolu
     if plan.attach:
         migration.link(ctx, dst.host, dst.vm_dir, done, common.monitor_marker(system_ds))
     return done
-
-
-def _earlier_clients(ctx: Any, vm: Any, dst_host: str) -> List[int]:
-    """Client ids of the other hosts this VM has been placed on; unknown ones are skipped."""
-    clients: List[int] = []
-    for host in common.other_hosts(vm, dst_host):
-        try:
-            client = ctx.client_id(host)
-        except OnespError as exc:
-            ctx.log.warning("stale attachments on %s are left alone: %s", host, exc)
-            continue
-        if client not in clients:
-            clients.append(client)
-    return clients
 
 
 def _copies_files(ctx: Any, src: Any, system_ds: Any) -> bool:
