@@ -119,7 +119,8 @@ def disk_tags(ctx: Any, ref: DiskRef, qos: Optional[str], type_tag: Optional[str
 
 def owner_tags(ctx: Any, vm_id: int, disk_id: int) -> Dict[str, str]:
     """The tags that prove a volume was made for this disk of this VM (adoption on re-run)."""
-    return ctx.tags.owner(vm_id, disk_id)
+    tags: Dict[str, str] = ctx.tags.owner(vm_id, disk_id)
+    return tags
 
 
 def ensure_clone(ctx: Any, ref: DiskRef, qos: Optional[str]) -> bool:
@@ -169,7 +170,7 @@ def other_clients(ctx: Any, vm: Any, keep_host: str, skipped: str) -> List[int]:
     return clients
 
 
-def check_source(ctx: Any, source: str, ref: DiskRef, volume: str) -> None:
+def check_source(ctx: Any, source: str, ref: DiskRef, volume: Optional[str]) -> None:
     """The TM argument SOURCE must name ``volume``, the image volume of the disk ``ref``."""
     if ctx.names.volume_from_source(source) != volume:
         raise BadInput("SOURCE %s does not match disk %d of VM %d (%s)" % (source, ref.disk_id, ref.vm_id,
