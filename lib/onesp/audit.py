@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tupl
 
 from . import disks
 from .errors import BadInput
-from .naming import Names
+from .naming import DISK_ID_TAG, QOS_TAG, VC_POLICY_TAG, Names
 
 if TYPE_CHECKING:
     from .config import Config
@@ -86,7 +86,7 @@ def expected_objects(names: Names, vms: Iterable["Vm"], images: Iterable["Image"
                 exp.snapshots[names.disk_snapshot(volume.name, snap.id)] = "snapshot %d of %s" % (snap.id, owner)
             for vmsnap in vm.vm_snapshots:
                 if vmsnap.hypervisor_id:
-                    exp.snapshots["%s-%s" % (volume.name, vmsnap.hypervisor_id)] = "VM snapshot %d of VM %d" % (
+                    exp.snapshots[names.vm_snapshot_of(volume.name, vmsnap.hypervisor_id)] = "VM snapshot %d of VM %d" % (
                         vmsnap.snapshot_id, vm.id)
     return exp
 
@@ -192,15 +192,15 @@ def _tag_findings(cfg: "Config", volume: Volume, vm: "Vm", disk_volume: disks.Di
     if disk_volume.per_vm:
         if have.get(tags.vm_key) != str(vm.id):
             wrong.append("%s=%s (VM %d)" % (tags.vm_key, have.get(tags.vm_key, ""), vm.id))
-        if have.get("diskid") not in (None, str(disk_volume.disk_id)):
-            wrong.append("diskid=%s (disk %d)" % (have.get("diskid"), disk_volume.disk_id))
+        if have.get(DISK_ID_TAG) not in (None, str(disk_volume.disk_id)):
+            wrong.append("%s=%s (disk %d)" % (DISK_ID_TAG, have.get(DISK_ID_TAG), disk_volume.disk_id))
     system_ds = datastores.get(vm.system_ds_id) if vm.system_ds_id is not None else None
     disk = next((d for d in vm.disks if d.disk_id == disk_volume.disk_id), None)
     image = images.get(disk.image_id) if disk is not None and disk.image_id is not None else None
     image_ds = datastores.get(disk.datastore_id) if disk is not None and disk.datastore_id is not None else None
     try:
-        wanted = {"qc": tag_value(disks.qos_of(cfg, vm, disk_volume, system_ds, image, image_ds), "qc"),
-                  "vc-policy": tag_value(vm.vc_policy, "vc-policy")}
+        wanted = {QOS_TAG: tag_value(disks.qos_of(cfg, vm, disk_volume, system_ds, image, image_ds), QOS_TAG),
+                  VC_POLICY_TAG: tag_value(vm.vc_policy, VC_POLICY_TAG)}
     except BadInput as exc:
         return [Finding("tags", volume["name"], "VM %d: %s" % (vm.id, exc))]
     for key, value in wanted.items():

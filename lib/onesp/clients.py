@@ -14,9 +14,9 @@ before anything changes.
 from __future__ import annotations
 
 import os
-from typing import Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
-from .configfiles import storpool_conf_sections
+from .configfiles import storpool_conf_paths, storpool_conf_sections
 from .errors import HostError, NotFound, OnespError
 
 
@@ -98,3 +98,11 @@ class ClientIds:
             if key.strip() == "SP_OURID":
                 value = raw.strip().strip("'\"")
         return _valid(value)
+
+
+def from_config(cfg: Any, onehost: Callable[[str], Optional[str]], fromhost: Callable[[str], str],
+                env: Optional[Mapping[str, str]] = None) -> ClientIds:
+    """The lookup ``cfg`` configures (STORPOOL_CLIENT_ID_SOURCES, COMMON_DOMAIN) over this
+    machine's storpool.conf; ``onehost`` and ``fromhost`` answer the ONEHOST and FROMHOST sources."""
+    conf, conf_d = storpool_conf_paths(env)
+    return ClientIds(cfg.STORPOOL_CLIENT_ID_SOURCES, str(cfg.COMMON_DOMAIN), conf, conf_d, onehost, fromhost)

@@ -24,8 +24,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
-from . import naming
-from .configfiles import parse_assignments, rc_candidates, read_storpool_conf
+from . import configfiles, naming
+from .configfiles import parse_assignments
 from .errors import BadInput, ConfigError
 from .settings import BY_NAME, IGNORED, IGNORED_PREFIXES, SETTINGS, Setting
 
@@ -267,11 +267,7 @@ def load(
     """Resolve the configuration from files and environment (see the module docstring)."""
     env = os.environ if env is None else env
     if rc_files is None:
-        if env.get("ONESP_RC") is not None:
-            rc_files = [p for p in env["ONESP_RC"].split(":") if p]
-        else:
-            found = [p for p in rc_candidates() if os.path.isfile(p)]
-            rc_files = found[:1] + ["/etc/storpool/addon-storpool.conf"]
+        rc_files = configfiles.rc_files(env)
     layers: List[Dict[str, Tuple[str, str]]] = []  # lowest first: {key: (raw value, where)}
     unknown: Dict[str, str] = {}
     scope: Dict[str, str] = {}
@@ -292,10 +288,9 @@ def load(
                 unknown[key] = "%s line %d" % (path, line)
         layers.append(layer)
 
-    conf = storpool_conf or env.get("ONESP_STORPOOL_CONF", "/etc/storpool.conf")
-    conf_d = storpool_conf_d or env.get("ONESP_STORPOOL_CONF_D", "/etc/storpool.conf.d")
-    host = hostname or env.get("ONESP_HOSTNAME") or os.uname().nodename
-    storpool = read_storpool_conf(conf, conf_d, host)
+    default_conf, default_conf_d = configfiles.storpool_conf_paths(env)
+    storpool = configfiles.read_storpool_conf(storpool_conf or default_conf, storpool_conf_d or default_conf_d,
+                                              hostname or configfiles.this_host(env))
     layers.append({key: storpool[key] for key in _STORPOOL_CONF_KEYS if key in storpool})
     layers.append({key: (env[key], "environment variable %s" % key) for key in _STORPOOL_CONF_KEYS if env.get(key)})
     pinned = {s.name for s in SETTINGS if "ONESP_" + s.name in env}
@@ -368,8 +363,8 @@ def _validated(cfg: Config) -> Config:
         ("VMSNAPSHOT_TAG", lambda v: naming.check_template_name(v)),
         ("LOC_TAG", lambda v: naming.check_tag(v, "")),
         ("VM_TAG", lambda v: naming.check_tag(v, "")),
-        ("LOC_TAG_VAL", lambda v: naming.check_tag("nloc", v)),
-        ("DEFAULT_QOSCLASS", lambda v: naming.check_tag("qc", v)),
+        ("LOC_TAG_VAL", lambda v: naming.check_tag(naming.TagPolicy.loc_key, v)),
+        ("DEFAULT_QOSCLASS", lambda v: naming.check_tag(naming.QOS_TAG, v)),
     )
     for key, check in checks:
         try:

@@ -39,6 +39,71 @@ def rc_candidates() -> List[str]:
 # -- shell-style assignment files -------------------------------------------------------------
 
 
+#: The rc file read after the one ``rc_candidates`` finds (the addon's optional override).
+ADDON_CONF = "/etc/storpool/addon-storpool.conf"
+
+
+def _environment(env: Optional[Mapping[str, str]]) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
+def rc_override(env: Optional[Mapping[str, str]] = None) -> Optional[List[str]]:
+    """The rc files ``ONESP_RC`` names (colon-separated, in order; empty: none), or None when unset."""
+    value = _environment(env).get("ONESP_RC")
+    return None if value is None else [path for path in value.split(":") if path]
+
+
+def rc_files(env: Optional[Mapping[str, str]] = None) -> List[str]:
+    """The rc files the configuration is read from, lowest first: ``ONESP_RC``, else the first
+    of ``rc_candidates`` that exists and ``ADDON_CONF``."""
+    override = rc_override(env)
+    if override is not None:
+        return override
+    return [p for p in rc_candidates() if os.path.isfile(p)][:1] + [ADDON_CONF]
+
+
+def storpool_conf_paths(env: Optional[Mapping[str, str]] = None) -> Tuple[str, str]:
+    """This machine's storpool.conf and storpool.conf.d (``ONESP_STORPOOL_CONF[_D]`` move them)."""
+    env = _environment(env)
+    return env.get("ONESP_STORPOOL_CONF", "/etc/storpool.conf"), env.get("ONESP_STORPOOL_CONF_D", "/etc/storpool.conf.d")
+
+
+def this_host(env: Optional[Mapping[str, str]] = None) -> str:
+    """The name of this machine's section in storpool.conf (``ONESP_HOSTNAME``, else the node name)."""
+    return _environment(env).get("ONESP_HOSTNAME") or os.uname().nodename
+
+
+def local_storpool_conf(env: Optional[Mapping[str, str]] = None) -> Dict[str, Tuple[str, str]]:
+    """This machine's storpool.conf as ``read_storpool_conf`` merges it for ``this_host``."""
+    conf, conf_d = storpool_conf_paths(env)
+    return read_storpool_conf(conf, conf_d, this_host(env))
+
+
+def one_location(env: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """``ONE_LOCATION``: the root of a self-contained OpenNebula install, None for a system install."""
+    return _environment(env).get("ONE_LOCATION") or None
+
+
+def monitord_conf(env: Optional[Mapping[str, str]] = None) -> str:
+    """monitord.conf of this front-end (``ONESP_MONITORD_CONF``, else under ``ONE_LOCATION``/etc)."""
+    location = one_location(env)
+    return _environment(env).get("ONESP_MONITORD_CONF") or (
+        os.path.join(location, "etc", "monitord.conf") if location else "/etc/one/monitord.conf")
+
+
+def local_host_dirs(env: Optional[Mapping[str, str]] = None) -> Optional[Tuple[str, str]]:
+    """(private dir, hosts dir) when ``ONESP_LOCAL_PRIVATE_DIR`` and ``ONESP_LOCAL_HOSTS_DIR`` give
+    each "host" of the local runner its own copy of a directory (tests and the demo), else None."""
+    env = _environment(env)
+    private, hosts = env.get("ONESP_LOCAL_PRIVATE_DIR"), env.get("ONESP_LOCAL_HOSTS_DIR")
+    return (private, hosts) if private and hosts else None
+
+
+def verbose(env: Optional[Mapping[str, str]] = None) -> bool:
+    """``ONESP_VERBOSE`` (``onesp run --verbose``): log lines also to stderr, at debug level."""
+    return _environment(env).get("ONESP_VERBOSE", "") not in ("", "0")
+
+
 def parse_assignments(text: str, source: str, known: Optional[Mapping[str, str]] = None) -> Dict[str, Tuple[str, int]]:
     """Parse ``KEY=VALUE`` lines of a shell file without executing it.
 

@@ -13,7 +13,7 @@ import os
 import posixpath
 from typing import IO, TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from . import arguments, config, storpool
+from . import arguments, clients, config, storpool
 from .clients import ClientIds
 from .errors import OnespError
 from .host import Host, runner_from_config
@@ -154,7 +154,6 @@ class Context:
     def client_id(self, host: str) -> int:
         """The StorPool client id of ``host`` (see ``clients``)."""
         if self._client_ids is None:
-            env = os.environ
 
             def onehost(name: str) -> Optional[str]:
                 return self.one.host(name).template.get("SP_OURID")
@@ -162,14 +161,7 @@ class Context:
             def fromhost(name: str) -> str:
                 return self.host(name).run(["storpool_confget"], what="storpool_confget")
 
-            self._client_ids = ClientIds(
-                self.config.STORPOOL_CLIENT_ID_SOURCES,
-                self.config.COMMON_DOMAIN,
-                env.get("ONESP_STORPOOL_CONF", "/etc/storpool.conf"),
-                env.get("ONESP_STORPOOL_CONF_D", "/etc/storpool.conf.d"),
-                onehost,
-                fromhost,
-            )
+            self._client_ids = clients.from_config(self.config, onehost, fromhost)
         with self.step("find the StorPool client id of %s" % host):
             return self._client_ids(host)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, List, Optional, Union
 
 from .errors import OnespError, Unsupported
-from .naming import Names, check_volume_name, qos_class, vm_qos_classes
+from .naming import Names, qos_class, vm_qos_classes
 
 if TYPE_CHECKING:
     from .config import Config
@@ -67,7 +67,7 @@ def disk_volume(names: Names, vm_id: int, disk: Disk) -> DiskVolume:
     if not disk.source:
         raise Unsupported("disk %d of VM %d has neither an image SOURCE nor a volatile TYPE" % (disk.disk_id, vm_id))
     base = image_volume(names, disk)
-    per_vm = check_volume_name("%s-%d-%d" % (base, vm_id, disk.disk_id))
+    per_vm = names.per_vm(base, vm_id, disk.disk_id)
     if disk.is_cdrom:
         return DiskVolume(disk.disk_id, per_vm, "CDROM", True, True, base)
     if disk.is_immutable:

@@ -11,6 +11,7 @@ from typing import List, Mapping
 
 import click
 
+from .configfiles import one_location
 from .doctor_checks import FAIL, Check, Places, run
 from .install import manifest
 
@@ -18,7 +19,7 @@ from .install import manifest
 def default_places(env: Mapping[str, str]) -> Places:
     """OpenNebula's locations (``ONE_LOCATION`` aware). When this copy of onesp runs from an
     installed remotes tree, that tree is the one to check."""
-    base = env.get("ONE_LOCATION")
+    base = one_location(env)
     etc = os.path.join(base, "etc") if base else "/etc/one"
     remotes = os.path.join(base, "var", "remotes") if base else "/var/lib/one/remotes"
     here = Path(__file__).resolve().parents[2]

@@ -15,8 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Tuple
 
-from . import __version__, config, configfiles, storpool
-from .clients import ClientIds
+from . import __version__, clients, config, configfiles, storpool
 from .errors import ConfigError, OnespError
 from .host import Host, runner_from_config
 
@@ -53,10 +52,7 @@ def _without_password(url: str) -> str:
 
 def _rc_files(env: Mapping[str, str]) -> List[str]:
     """The rc files config.load reads, in order (for messages and the registration plan)."""
-    if env.get("ONESP_RC") is not None:
-        return [p for p in env["ONESP_RC"].split(":") if p]
-    found = [p for p in configfiles.rc_candidates() if os.path.isfile(p)]
-    return found[:1] + ["/etc/storpool/addon-storpool.conf"]
+    return configfiles.rc_files(env)
 
 
 #: What oned reads to write ``<disk type='block'>``: an image datastore's DISK_TYPE (its disks);
@@ -271,13 +267,11 @@ class Doctor:
             return
         by_name = {h.name: h for h in hosts}
         cfg = self.cfg
-        ids = ClientIds(
-            cfg.STORPOOL_CLIENT_ID_SOURCES,
-            cfg.COMMON_DOMAIN,
-            self.env.get("ONESP_STORPOOL_CONF", "/etc/storpool.conf"),
-            self.env.get("ONESP_STORPOOL_CONF_D", "/etc/storpool.conf.d"),
+        ids = clients.from_config(
+            cfg,
             lambda name: by_name[name].template.get("SP_OURID") if name in by_name else None,
             lambda name: Host(name, runner_from_config(cfg), 15.0).run(["storpool_confget"], what="storpool_confget"),
+            self.env,
         )
         seen: Dict[int, str] = {}
         for host in hosts:
@@ -376,7 +370,7 @@ class Doctor:
         in-process: correct, only slower)."""
         from . import client, server
 
-        directory = self.env.get("ONESP_SERVER_DIR", client.DEFAULT_DIR)
+        directory = client.server_dir(self.env)
         if not directory:
             self.add("server", WARN, "ONESP_SERVER_DIR is empty: actions run in-process", "unset ONESP_SERVER_DIR")
             return

@@ -27,7 +27,7 @@ import sys
 from types import FrameType
 from typing import Callable, List, Optional, Sequence, TextIO, Tuple, Union
 
-from . import config, interrupts, logs
+from . import config, configfiles, interrupts, logs
 from .context import Context
 from .errors import BadInput, ConfigError, Interrupted, OnespError
 
@@ -123,7 +123,7 @@ def run_action(
     stderr = stderr or sys.stderr
     stdin = stdin or (lambda: sys.stdin.buffer.read())
     tag = "%s_sp_%s" % (kind, action)
-    verbose = os.environ.get("ONESP_VERBOSE", "") not in ("", "0")
+    verbose = configfiles.verbose()
     try:
         cfg = config.load()
         log = logs.setup(tag, cfg, verbose)

@@ -18,6 +18,7 @@ import signal
 import subprocess
 from typing import IO, TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from .configfiles import local_host_dirs
 from .errors import BadInput, HostError
 from .naming import unique_token
 
@@ -131,9 +132,6 @@ class Host:
         if path.count("/") < 3 or not re.search(r"/\d+/\d+\Z", path):
             raise BadInput("refusing to remove %r: not a VM directory" % path)
         self.run(["rm", "-rf", "--", path], what="remove %s" % path)
-
-    def make_dir(self, path: str) -> None:
-        self.run(["mkdir", "-p", "--", check_path(path)], what="mkdir %s" % path)
 
     def write_file(self, path: str, data: bytes) -> None:
         """Write ``data`` to ``path`` through a temporary name, so readers never see half a file."""
@@ -261,9 +259,9 @@ def local_runner(host: str, text: str, stdin: Stdin, timeout: float) -> "subproc
 
 def _local_argv(host: str, text: str) -> "tuple[List[str], Dict[str, str]]":
     argv = ["sh", "-c", text]
-    private = os.environ.get("ONESP_LOCAL_PRIVATE_DIR")
-    hosts = os.environ.get("ONESP_LOCAL_HOSTS_DIR")
-    if private and hosts:
+    dirs = local_host_dirs()
+    if dirs is not None:
+        private, hosts = dirs
         own = os.path.join(hosts, host)
         os.makedirs(own, exist_ok=True)
         argv = ["unshare", "-m", "sh", "-c", 'mount --bind "$1" "$2" && exec sh -c "$3"', "sh", own, private, text]

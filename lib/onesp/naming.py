@@ -39,6 +39,14 @@ _TAG_VALUE = re.compile(r"[A-Za-z0-9_\-.:]*\Z")
 _MAX_NAME = 199
 _RESERVED = frozenset(("list", "status"))
 
+#: The tag keys every instance uses as they are (the instance and VM tag keys are configured: LOC_TAG, VM_TAG).
+VIRT_TAG = "virt"
+VIRT_VALUE = "one"
+DISK_ID_TAG = "diskid"
+TYPE_TAG = "type"
+QOS_TAG = "qc"
+VC_POLICY_TAG = "vc-policy"
+
 #: Values of the ``type`` tag, as the addon writes them.
 DISK_TYPES = frozenset(
     ("NPERS", "NPERSRO", "PERS", "PERSRO", "CDROM", "IMMUT", "VOL", "VOLRO", "CNTXT", "NVRAM", "SWTPM", "CHKPNT")
@@ -157,8 +165,12 @@ class Names:
         return "%s/%s" % (self.template(ds_id), self.image(image_id))
 
     def nonpersistent(self, image_id: object, vm_id: object, disk_id: object) -> str:
+        return self.per_vm(self.image(image_id), vm_id, disk_id)
+
+    def per_vm(self, base: str, vm_id: object, disk_id: object) -> str:
+        """The per-VM copy ``<base>-<VM>-<DISK>`` of the image volume ``base`` (as named by a SOURCE)."""
         return check_volume_name(
-            "%s-%d-%d" % (self.image(image_id), _nonneg_id(vm_id, "VM id"), _nonneg_id(disk_id, "disk id"))
+            "%s-%d-%d" % (check_volume_name(base), _nonneg_id(vm_id, "VM id"), _nonneg_id(disk_id, "disk id"))
         )
 
     def volatile(self, vm_id: object, disk_id: object, fmt: str = "raw") -> str:
@@ -199,6 +211,11 @@ class Names:
 
     def vm_snapshot(self, volume: str, snap_id: object, timestamp: object) -> str:
         return check_volume_name("%s-%s" % (check_volume_name(volume), self.vm_snapshot_id(snap_id, timestamp)))
+
+    def vm_snapshot_of(self, volume: str, hypervisor_id: str) -> str:
+        """The snapshot of ``volume`` in the VM snapshot oned knows as ``hypervisor_id``, unchecked:
+        the audit only looks such names up, so a malformed id just finds nothing."""
+        return "%s-%s" % (volume, hypervisor_id)
 
     def vm_snapshot_id(self, snap_id: object, timestamp: object) -> str:
         """The HYPERVISOR_ID oned stores for a VM snapshot: ``ONESNAP-<id>-<ts>``."""
@@ -260,15 +277,21 @@ class Names:
             )
         return None
 
-    def is_snapshot_of(self, snapshot: str, volume: str) -> Optional[int]:
-        """The oned snapshot id if ``snapshot`` is exactly ``<volume>-snap<N>``, else None."""
-        match = re.match(re.escape(volume) + r"-snap(\d+)\Z", snapshot)
-        return int(match.group(1)) if match else None
+    @staticmethod
+    def split_disk_snapshot(name: str) -> Optional[Tuple[str, int]]:
+        """(volume, snapshot id) when ``name`` has the shape ``<volume>-snap<N>``, else None.
 
-    def is_vm_snapshot_of(self, snapshot: str, volume: str, hypervisor_id: Optional[str] = None) -> bool:
-        """True if ``snapshot`` is a VM snapshot of exactly ``volume`` (of one VM snapshot if given)."""
-        suffix = re.escape(hypervisor_id) if hypervisor_id else r"%s-\d+-\d+" % re.escape(self.vmsnap_tag)
-        return re.match(re.escape(volume) + "-" + suffix + r"\Z", snapshot) is not None
+        One split, no classification: the monitor runs it over every snapshot of a datastore
+        and then checks the volume against the set ``has_disk_snapshots`` accepted."""
+        volume, sep, number = name.rpartition("-snap")
+        if sep and number.isdecimal() and number.isascii():
+            return volume, int(number)
+        return None
+
+    def has_disk_snapshots(self, volume: str) -> bool:
+        """True if ``<volume>-snap<N>`` is a disk snapshot of ``volume`` in this convention."""
+        parsed = self.parse(volume + "-snap0")
+        return parsed is not None and parsed.kind == "disk_snapshot" and parsed.volume == volume
 
 
 @dataclass(frozen=True)
@@ -285,7 +308,25 @@ class TagPolicy:
 
     def instance(self) -> Dict[str, str]:
         """The tags every object of this instance carries."""
-        return {"virt": "one", self.loc_key: self.loc_value}
+        return {VIRT_TAG: VIRT_VALUE, self.loc_key: self.loc_value}
+
+    def image(self, qos_class: Optional[str], clear_empty: bool = False) -> Dict[str, str]:
+        """Tags of an image's volume: the instance's and ``qc`` when a class applies (cleared
+        when none does and ``clear_empty``: an existing volume loses a stale class)."""
+        tags = self.instance()
+        if qos_class or clear_empty:
+            tags[QOS_TAG] = qos_class or ""
+        return checked_tags(tags)
+
+    def owner(self, vm_id: object, disk_id: object = None, disk_type: Optional[str] = None) -> Dict[str, str]:
+        """The tags that prove a volume was made for this VM (and disk, or kind of volume):
+        an earlier run's volume carrying them is adopted on a re-run."""
+        tags = {self.vm_key: str(_nonneg_id(vm_id, "VM id"))}
+        if disk_id is not None:
+            tags[DISK_ID_TAG] = str(_nonneg_id(disk_id, "disk id"))
+        if disk_type is not None:
+            tags[TYPE_TAG] = disk_type
+        return tags
 
     def vm_disk(
         self,
@@ -299,20 +340,20 @@ class TagPolicy:
         tags = self.instance()
         tags[self.vm_key] = str(_nonneg_id(vm_id, "VM id"))
         if disk_id is not None:
-            tags["diskid"] = str(_nonneg_id(disk_id, "disk id"))
+            tags[DISK_ID_TAG] = str(_nonneg_id(disk_id, "disk id"))
         if disk_type:
             if disk_type not in DISK_TYPES:
                 raise BadInput("unknown disk type tag %r" % disk_type)
-            tags["type"] = disk_type
+            tags[TYPE_TAG] = disk_type
         if qos_class:
-            tags["qc"] = qos_class
+            tags[QOS_TAG] = qos_class
         if vc_policy:
-            tags["vc-policy"] = vc_policy
+            tags[VC_POLICY_TAG] = vc_policy
         return checked_tags(tags)
 
     def released(self, qos_class: Optional[str] = None) -> Dict[str, str]:
         """Tag update for a persistent image given back by its VM: VM-specific tags cleared."""
-        tags = {self.vm_key: "", "vc-policy": "", "type": "", "diskid": "", "qc": qos_class or ""}
+        tags = {self.vm_key: "", VC_POLICY_TAG: "", TYPE_TAG: "", DISK_ID_TAG: "", QOS_TAG: qos_class or ""}
         tags.update(self.instance())
         return checked_tags(tags)
 
@@ -323,7 +364,11 @@ class TagPolicy:
         return tags
 
     def is_ours(self, tags: Mapping[str, str]) -> bool:
-        return tags.get("virt") == "one" and tags.get(self.loc_key) == self.loc_value
+        return tags.get(VIRT_TAG) == VIRT_VALUE and tags.get(self.loc_key) == self.loc_value
+
+    def is_other_instance(self, tags: Mapping[str, str]) -> bool:
+        """True for an object another OpenNebula instance tagged as its own (another instance value)."""
+        return tags.get(VIRT_TAG) == VIRT_VALUE and self.loc_key in tags and not self.is_ours(tags)
 
 
 def checked_tags(tags: Mapping[str, str]) -> Dict[str, str]:
@@ -338,7 +383,7 @@ def qos_class(*candidates: Optional[str]) -> Optional[str]:
     for candidate in candidates:
         if candidate is not None and candidate.strip():
             value = candidate.strip()
-            check_tag("qc", value)
+            check_tag(QOS_TAG, value)
             return value
     return None
 

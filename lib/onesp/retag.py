@@ -38,15 +38,13 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, 
 from . import disks, volumes
 from .context import Context
 from .errors import NotFound, OnespError
-from .naming import Names, check_tag
+from .naming import QOS_TAG, VC_POLICY_TAG, Names, check_tag
 
 if TYPE_CHECKING:
     from .config import Config
     from .one import Datastore, Image, Vm
     from .storpool import Volume
 
-#: The tags retag manages; every other tag of a volume is left as it is.
-MANAGED = ("qc", "vc-policy")
 #: VM state DONE: its volumes are gone (or going).
 _DONE = 6
 _View = TypeVar("_View")
@@ -103,7 +101,7 @@ def vm_targets(cfg: "Config", vm: "Vm", datastore: Callable[[int], Optional["Dat
     names = cfg.names
     system_ds = datastore(vm.system_ds_id) if vm.system_ds_id is not None else None
     on_storpool = disks.system_on_storpool(vm, datastore)
-    vc_policy = tag_value(vm.vc_policy, "vc-policy")
+    vc_policy = tag_value(vm.vc_policy, VC_POLICY_TAG)
     unit = "VM %d" % vm.id
     by_id = {d.disk_id: d for d in vm.disks}
     targets: List[Target] = []
@@ -113,14 +111,14 @@ def vm_targets(cfg: "Config", vm: "Vm", datastore: Callable[[int], Optional["Dat
         img = None
         if volume.type_tag in ("PERS", "PERSRO") and disk is not None and disk.image_id is not None:
             img = image(disk.image_id)
-        qc = tag_value(disks.qos_of(cfg, vm, volume, system_ds, img, image_ds), "qc")
+        qc = tag_value(disks.qos_of(cfg, vm, volume, system_ds, img, image_ds), QOS_TAG)
         home = system_ds if disk is None or disk.is_volatile else (image_ds or system_ds)
         targets.append(Target(volume.name, "disk %d of VM %d" % (volume.disk_id, vm.id), unit,
-                              {"qc": qc, "vc-policy": vc_policy}, home))
+                              {QOS_TAG: qc, VC_POLICY_TAG: vc_policy}, home))
     if on_storpool:
         nvram = disks.DiskVolume(-1, names.nvram(vm.id), "NVRAM", False, True)
-        qc = tag_value(disks.qos_of(cfg, vm, nvram, system_ds), "qc")
-        targets.append(Target(nvram.name, "NVRAM of VM %d" % vm.id, unit, {"qc": qc, "vc-policy": vc_policy},
+        qc = tag_value(disks.qos_of(cfg, vm, nvram, system_ds), QOS_TAG)
+        targets.append(Target(nvram.name, "NVRAM of VM %d" % vm.id, unit, {QOS_TAG: qc, VC_POLICY_TAG: vc_policy},
                               system_ds, optional=True))
     return targets
 
@@ -135,8 +133,8 @@ def image_targets(cfg: "Config", images: Iterable["Image"], datastore: Callable[
         name = disks.stored_image_volume(cfg.names, img, ds)
         if name is None or name in held:
             continue
-        qc = tag_value(disks.qos_image(cfg, img, ds), "qc")
-        targets.append(Target(name, "image %d" % img.id, "image %d" % img.id, {"qc": qc}, ds))
+        qc = tag_value(disks.qos_image(cfg, img, ds), QOS_TAG)
+        targets.append(Target(name, "image %d" % img.id, "image %d" % img.id, {QOS_TAG: qc}, ds))
     return targets
 
 

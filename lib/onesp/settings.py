@@ -211,11 +211,3 @@ IGNORED: Dict[str, str] = {
 IGNORED_PREFIXES: Tuple[str, ...] = ("DEBUG_", "DDEBUG_", "DDDEBUG_", "DDDDEBUG_", "T_", "SP_CMD_", "SP_TEMPLATE_STATUS_",
                                      "SP_VOLUME_SPACE_", "SP_SNAPSHOT_SPACE_", "SP_VOLUME_STATUS_", "SP_VOLUME_LIST_",
                                      "SP_SNAPSHOT_LIST_")
-
-#: Why each family of ``IGNORED_PREFIXES`` is ignored.
-IGNORED_FAMILIES: Dict[str, str] = {
-    "DEBUG_*, DDEBUG_*, DDDEBUG_*, DDDDEBUG_*": "the addon's per-script debug switches; use LOG_LEVEL=debug",
-    "T_*": "deploy tweaks (T_CPUTUNE_*, T_BLK_QUEUES, ...) are not part of onesp; T_PERSISTENT_CDROM is read",
-    "SP_CMD_*, SP_TEMPLATE_STATUS_*, SP_VOLUME_SPACE_*, SP_SNAPSHOT_SPACE_*, SP_VOLUME_STATUS_*, SP_VOLUME_LIST_*, "
-    "SP_SNAPSHOT_LIST_*": "monitor_helper-sync is not needed: tm monitor and ds monitor ask StorPool directly",
-}

@@ -350,11 +350,6 @@ class StorPool:
         found: List[Volume] = self._get("VolumesSpace")
         return found
 
-    def volume_snapshots(self, name: str) -> List[Snapshot]:
-        """The snapshots in a volume's parent chain."""
-        found: List[Snapshot] = self._get("VolumeListSnapshots", name)
-        return found
-
     def volume_create(
         self,
         name: str,
@@ -524,10 +519,6 @@ class StorPool:
     # Cluster-wide JSON that no per-disk action reads: kept as StorPool sends it (Any values).
     def services(self) -> Dict[str, Any]:
         found: Dict[str, Any] = self._get("ServicesList")
-        return found
-
-    def clients_config(self) -> List[Dict[str, Any]]:
-        found: List[Dict[str, Any]] = self._get("ClientsConfigDump")
         return found
 
     def locations(self) -> List[Dict[str, Any]]:

@@ -45,8 +45,8 @@ def client_for(sim, **kwargs) -> OneClient:
 def test_objects_round_trip(populated):
     client = OneClient.from_environment(populated.env)
     vm = client.vm(42)
-    assert vm.disk(1).persistent and vm.current_history.hostname == "node2" and vm.sp_qosclass == "gold"
-    assert client.image(7).vms == (42,) and client.datastore(100).sp_qosclass == "silver"
+    assert vm.disk(1).persistent and vm.current_history.hostname == "node2" and vm.user_template.text("SP_QOSCLASS") == "gold"
+    assert client.image(7).vms == (42,) and client.datastore(100).template.text("SP_QOSCLASS") == "silver"
     assert client.datastore(101).is_system
     assert client.host(1).sp_ourid == 11 and client.host("2").name == "node2"
     assert client.host("node2").sp_ourid == 12
@@ -100,17 +100,18 @@ def test_vmpool_query_argument_is_sent_only_when_given(populated):
 
 def test_updates_merge_replace_and_refresh(populated):
     client = client_for(populated)
-    assert client.image(7).sp_qosclass is None and client.image_pool()[0].sp_qosclass is None
+    assert client.image(7).template.text("SP_QOSCLASS") is None and client.image_pool()[0].template.text("SP_QOSCLASS") is None
     assert client.image_update(7, {"SP_QOSCLASS": "gold", "NOTE": 'a "quoted" value'}) == 7
     image = client.image(7)
-    assert image.sp_qosclass == "gold" and image.template["NOTE"] == 'a "quoted" value'
-    assert image.template["DEV_PREFIX"] == "vd" and client.image_pool()[0].sp_qosclass == "gold"
+    assert image.template.text("SP_QOSCLASS") == "gold" and image.template["NOTE"] == 'a "quoted" value'
+    assert image.template["DEV_PREFIX"] == "vd" and client.image_pool()[0].template.text("SP_QOSCLASS") == "gold"
     client.datastore_update(100, 'SP_REPLICATION = "3"\nBRIDGE_LIST = "node3"')
     ds = client.datastore(100)
-    assert ds.sp_replication == 3 and ds.bridge_list == ("node3",) and ds.sp_qosclass == "silver"
+    assert ds.template.get_int("SP_REPLICATION") == 3 and ds.bridge_list == ("node3",)
+    assert ds.template.text("SP_QOSCLASS") == "silver"
     client.vm_update(42, {"VC_POLICY": "p1"}, append=False)
     vm = client.vm(42)
-    assert vm.vc_policy == "p1" and vm.sp_qosclass is None and list(vm.user_template) == ["VC_POLICY"]
+    assert vm.vc_policy == "p1" and vm.user_template.text("SP_QOSCLASS") is None and list(vm.user_template) == ["VC_POLICY"]
     assert parse_xml(populated.get("image", 7)).findtext("TEMPLATE/SP_QOSCLASS") == "gold"
     assert populated.call_log().count("one.image.info") == 2
 

@@ -178,7 +178,7 @@ def test_host_operations_with_hostile_names_create_exactly_the_named_files(sshd,
         node.write_file("%s/swap/%s" % (base, name), bytes(64 * 1024))
         node.run(["chmod", "600", "--", "%s/swap/%s" % (base, name)])
         node.mkswap("%s/swap/%s" % (base, name))
-        node.make_dir("%s/vms/%s/101/7/sub" % (base, name))
+        node.run(["mkdir", "-p", "--", "%s/vms/%s/101/7/sub" % (base, name)])
         node.remove_tree("%s/vms/%s/101/7" % (base, name))
         assert node.run(["printf", "%s", name]) == name
         swap = Path("%s/swap/%s" % (base, name)).read_bytes()

@@ -24,6 +24,19 @@ def test_addon_convention_names():
     assert N.disk_snapshot("one-img-5-7-0", 3) == "one-img-5-7-0-snap3"
     assert N.vm_snapshot("one-sys-7-2-raw", 1, 1700000000) == "one-sys-7-2-raw-ONESNAP-1-1700000000"
     assert N.vm_snapshot_id(1, 1700000000) == "ONESNAP-1-1700000000"
+    assert N.per_vm("one-img-5", 7, 0) == "one-img-5-7-0"
+    assert N.vm_snapshot_of("one-img-5", "ONESNAP-1-1700000000") == "one-img-5-ONESNAP-1-1700000000"
+
+
+def test_disk_snapshot_split_and_bases():
+    """The monitor's fast path: one split per snapshot name, the volume checked once."""
+    assert N.split_disk_snapshot("one-img-10-snap3") == ("one-img-10", 3)
+    assert N.split_disk_snapshot("one-img-10-snapx") is None
+    assert N.split_disk_snapshot("one-img-10") is None
+    assert N.has_disk_snapshots("one-img-10") and N.has_disk_snapshots("one-sys-7-2-raw")
+    assert not N.has_disk_snapshots("other-img-10")
+    with pytest.raises(BadInput):
+        N.per_vm("bad name", 7, 0)
 
 
 def test_staging_name_matches_the_addon():
@@ -66,7 +79,7 @@ def test_prefix_sharing_instances_do_not_match():
     other = naming.Names("xone")
     assert other.parse("one-img-5") is None
     assert N.parse("xone-img-5") is None
-    assert N.is_snapshot_of("xone-img-5-snap0", "one-img-5") is None
+    assert N.parse("xone-img-5-snap0") is None
 
 
 @given(ids, ids, ids)
@@ -80,15 +93,17 @@ def test_disk_one_is_never_disk_ten(vm, disk_a, disk_b):
     """The addon deletes disks 10-19 when asked for disk 1; matching here is exact."""
     a, b = N.volatile(vm, disk_a), N.volatile(vm, disk_b)
     assert (N.parse(a).disk_id == N.parse(b).disk_id) == (disk_a == disk_b)
-    assert (N.is_snapshot_of(N.disk_snapshot(a, 0), b) is not None) == (disk_a == disk_b)
+    assert (N.parse(N.disk_snapshot(a, 0)).volume == b) == (disk_a == disk_b)
 
 
 def test_snapshot_ownership_is_exact():
-    assert N.is_snapshot_of("one-img-1-snap0", "one-img-1") == 0
-    assert N.is_snapshot_of("one-img-10-snap0", "one-img-1") is None
-    assert N.is_vm_snapshot_of("one-img-1-7-0-ONESNAP-2-17", "one-img-1-7-0", "ONESNAP-2-17")
-    assert not N.is_vm_snapshot_of("one-img-1-7-0-ONESNAP-2-17", "one-img-1-7-0", "ONESNAP-2-1")
-    assert not N.is_vm_snapshot_of("one-img-1-7-01-ONESNAP-2-17", "one-img-1-7-0")
+    parsed = N.parse("one-img-1-snap0")
+    assert (parsed.kind, parsed.volume, parsed.snap_id) == ("disk_snapshot", "one-img-1", 0)
+    assert N.parse("one-img-10-snap0").volume == "one-img-10"
+    assert N.split_disk_snapshot("one-img-10-snap0") == ("one-img-10", 0)
+    parsed = N.parse("one-img-1-7-0-ONESNAP-2-17")
+    assert (parsed.kind, parsed.volume, parsed.snap_id, parsed.timestamp) == ("vm_snapshot", "one-img-1-7-0", 2, 17)
+    assert N.parse("one-img-1-7-01-ONESNAP-2-17").volume == "one-img-1-7-01"
 
 
 @pytest.mark.parametrize("hostile", ["a;b", "$(id)", "`id`", "a b", "a\nb", "../x", "a/b", "", "list", "x" * 200, "é"])
@@ -129,6 +144,14 @@ def test_tags():
         policy.vm_disk(7, 0, qos_class="gold;rm -rf")
     with pytest.raises(BadInput):
         policy.vm_disk(7, 0, disk_type="BOGUS")
+    assert policy.image("gold") == {"virt": "one", "nloc": "one", "qc": "gold"}
+    assert policy.image(None) == {"virt": "one", "nloc": "one"}
+    assert policy.image(None, clear_empty=True) == {"virt": "one", "nloc": "one", "qc": ""}
+    assert policy.owner(7, 0) == {"nvm": "7", "diskid": "0"}
+    assert policy.owner(7, disk_type="NVRAM") == {"nvm": "7", "type": "NVRAM"}
+    assert policy.is_other_instance({"virt": "one", "nloc": "other"})
+    assert not policy.is_other_instance({"virt": "one", "nloc": "one"})
+    assert not policy.is_other_instance({"virt": "one"}) and not policy.is_other_instance({"nloc": "other"})
 
 
 def test_qos_precedence_and_vm_string():

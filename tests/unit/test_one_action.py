@@ -39,7 +39,8 @@ def test_image_inside_a_ds_action():
     image = action.require_image()
     assert image.id == 12 and image.persistent and image.size == 4096 and image.source is None
     assert image.is_save_as and image.cloning_id == 7 and image.target_snapshot == 2
-    assert image.sp_qosclass == "img-class" and image.md5 == "abc" and action.datastore.sp_qosclass == "ds-class"
+    assert image.template.text("SP_QOSCLASS") == "img-class" and image.md5 == "abc"
+    assert action.datastore.template.text("SP_QOSCLASS") == "ds-class"
 
 
 def test_vm_document_forms():

@@ -54,7 +54,7 @@ def test_sample_vm():
     assert (current.hostname, current.hid, current.ds_id, current.tm_mad, current.vm_mad) == (
         "node1", 3, 101, "storpool", "kvm")
     assert vm.previous_history is None and vm.hostname == "node1" and vm.system_ds_id == 101
-    assert vm.user_template["LOGO"] == "images/logos/ubuntu.png" and vm.sp_qosclass is None
+    assert vm.user_template["LOGO"] == "images/logos/ubuntu.png" and vm.user_template.text("SP_QOSCLASS") is None
     assert vm.backup.backup_ids == () and vm.backup.mode is None
 
 
@@ -76,8 +76,8 @@ def test_sample_datastores():
         100, "sp-images", "IMAGE", "storpool", "storpool")
     assert image_ds.base_path == "/var/lib/one//datastores/100" and image_ds.cluster_ids == (0,)
     assert (image_ds.total_mb, image_ds.free_mb, image_ds.used_mb) == (4194304, 3670016, 524288)
-    assert image_ds.bridge_list == ("node1", "node2") and image_ds.sp_template == "hybrid"
-    assert image_ds.sp_attributes() == {"SP_TEMPLATE": "hybrid"} and not image_ds.is_system
+    assert image_ds.bridge_list == ("node1", "node2") and image_ds.template.text("SP_TEMPLATE") == "hybrid"
+    assert not image_ds.is_system
     assert image_ds.image_ids == (7, 8) and image_ds.safe_dirs == ("/var/tmp",)
     system = Datastore.from_xml(parse_xml(sample("datastore-system.xml")))
     assert system.is_system and system.type_name == "SYSTEM" and system.shared is True and system.ds_mad == "-"
@@ -131,7 +131,7 @@ def test_vm_disk_kinds_and_helpers():
     assert swap.is_volatile and swap.is_swap and swap.image_id is None and swap.size == 512
     assert fs.is_volatile and not fs.is_swap and fs.fs == "ext4" and fs.type == "fs"
     assert vm.context_disk_id == 5
-    assert nonpersistent.snapshot(1).active and nonpersistent.active_snapshot.id == 1
+    assert nonpersistent.snapshot(1).active and [s.id for s in nonpersistent.snapshots if s.active] == [1]
     assert nonpersistent.snapshot(0).children == (1,) and nonpersistent.snapshot(1).parent == 0
     with pytest.raises(NotFound, match="disk 0 of VM 42 has no snapshot 7"):
         nonpersistent.snapshot(7)
@@ -148,8 +148,9 @@ def test_vm_history_snapshots_templates_and_backups():
     assert vm.vm_snapshot(0).hypervisor_id == "ONESNAP-0-1736100000" and vm.vm_snapshots[0].name == "first"
     with pytest.raises(NotFound):
         vm.vm_snapshot(1)
-    assert vm.sp_qosclass == "silver;1:gold" and vm.vc_policy == "pol"
-    assert vm.vmsnapshot_limit == 3 and vm.disksnapshot_limit == 5 and vm.t_os_nvram.startswith("storpool:")
+    assert vm.user_template.text("SP_QOSCLASS") == "silver;1:gold" and vm.vc_policy == "pol"
+    assert vm.user_template.get_int("VMSNAPSHOT_LIMIT") == 3 and vm.user_template.get_int("DISKSNAPSHOT_LIMIT") == 5
+    assert vm.t_os_nvram.startswith("storpool:")
     assert vm.tpm_model == "tpm-crb"
     assert (vm.backup.mode, vm.backup.keep_last, vm.backup.backup_volatile, vm.backup.last_datastore_id) == (
         "FULL", 4, False, 120)
@@ -158,9 +159,9 @@ def test_vm_history_snapshots_templates_and_backups():
 
 def test_user_editable_attributes_fail_only_when_read():
     vm = vm_of(full_vm(user_template={"VMSNAPSHOT_LIMIT": "many"}))
-    assert vm.disksnapshot_limit is None
+    assert vm.user_template.get_int("DISKSNAPSHOT_LIMIT") is None
     with pytest.raises(BadInput, match=r"VM\[ID=42\]/USER_TEMPLATE/VMSNAPSHOT_LIMIT is 'many', not an integer"):
-        _ = vm.vmsnapshot_limit
+        vm.user_template.get_int("VMSNAPSHOT_LIMIT")
 
 
 def test_opennebula_6_documents_lack_7_0_fields():
@@ -189,14 +190,14 @@ def test_datastore_sp_attributes_and_secrets():
         100, sp={"REPLICATION": 3, "AUTH_TOKEN": "tok-secret-123", "API_HTTP_PORT": "81", "QOSCLASS": "gold",
                  "PLACEALL": "hdd", "IOPS": "-"},
         template={"VMSNAPSHOT_LIMIT": "10", "EXPORT_BRIDGE_LIST": "b1  b2"})))
-    assert ds.sp_replication == 3 and ds.sp_api_http_port == 81 and ds.sp_qosclass == "gold"
-    assert ds.sp_auth_token == "tok-secret-123" and ds.sp_iops == "-" and ds.sp_placeall == "hdd"
-    assert ds.vmsnapshot_limit == 10 and ds.export_bridge_list == ("b1", "b2")
-    assert ds.sp_attributes()["SP_REPLICATION"] == "3"
+    template = ds.template
+    assert template.get_int("SP_REPLICATION") == 3 and template.get_int("SP_API_HTTP_PORT") == 81
+    assert template.text("SP_AUTH_TOKEN") == "tok-secret-123" and template.text("SP_IOPS") == "-"
+    assert template.get_int("VMSNAPSHOT_LIMIT") == 10 and template.words("EXPORT_BRIDGE_LIST") == ("b1", "b2")
     assert "tok-secret-123" not in repr(ds) and "SP_AUTH_TOKEN" in repr(ds)
     bad = Datastore.from_xml(parse_xml(datastore_xml(100, sp={"REPLICATION": "three"})))
     with pytest.raises(BadInput, match=r"DATASTORE\[ID=100\]/TEMPLATE/SP_REPLICATION is 'three'"):
-        _ = bad.sp_replication
+        bad.template.get_int("SP_REPLICATION")
 
 
 def test_host_view():

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from .. import __version__
+from ..configfiles import ADDON_CONF, one_location, rc_override
 from ..errors import ConfigError
 from . import autoconf, files
 from . import manifest as manifests
@@ -23,7 +24,7 @@ SHIPPED_SOURCE = Path(__file__).resolve().parents[3]
 
 
 def defaults(env: Mapping[str, str]) -> Dict[str, str]:
-    base = env.get("ONE_LOCATION")
+    base = one_location(env)
     if base:
         return {"remotes": os.path.join(base, "var", "remotes"), "oned_conf": os.path.join(base, "etc", "oned.conf"),
                 "vmm_execrc": os.path.join(base, "etc", "vmm_exec", "vmm_execrc")}
@@ -41,7 +42,7 @@ def _default_owner() -> Optional[str]:
 
 def _default_unit_dir(env: Mapping[str, str]) -> str:
     """/etc/systemd/system on a machine systemd runs, for a system install; else nowhere."""
-    return "/etc/systemd/system" if os.path.isdir("/run/systemd/system") and not env.get("ONE_LOCATION") else ""
+    return "/etc/systemd/system" if os.path.isdir("/run/systemd/system") and not one_location(env) else ""
 
 
 def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -78,9 +79,10 @@ def _say(line: str) -> None:
 
 
 def _rc_files(remotes: str, env: Mapping[str, str]) -> List[str]:
-    if env.get("ONESP_RC") is not None:
-        return [path for path in env["ONESP_RC"].split(":") if path]
-    return [os.path.join(remotes, files.RC), "/etc/storpool/addon-storpool.conf"]
+    override = rc_override(env)
+    if override is not None:
+        return override
+    return [os.path.join(remotes, files.RC), ADDON_CONF]
 
 
 def _autoconf(args: argparse.Namespace, record: manifests.Manifest, env: Mapping[str, str]) -> "tuple[bool, bool]":

@@ -1,16 +1,16 @@
 """The datastore document (``one.datastore.info``, ``DS_DRIVER_ACTION_DATA/DATASTORE``).
 
-Template attributes are user-editable, so the typed ``sp_*`` properties parse
-on access: a malformed SP_REPLICATION fails the action that needs it, naming
-the attribute, and nothing else. ``sp_attributes`` hands every ``SP_*``
-override to the configuration resolver at once. ``SP_AUTH_TOKEN`` is
-reachable but never part of ``repr``.
+Template attributes are user-editable, so the typed properties parse on access:
+a malformed attribute fails the action that needs it, naming the attribute, and
+nothing else. The ``SP_*`` overrides are read by the configuration resolver
+(``Config.with_datastore``) from the template. ``SP_AUTH_TOKEN`` is reachable but
+never part of ``repr``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 from lxml import etree
 
@@ -90,98 +90,7 @@ class Datastore:
     def bridge_list(self) -> Tuple[str, ...]:
         return self.template.words("BRIDGE_LIST")
 
-    @property
-    def export_bridge_list(self) -> Tuple[str, ...]:
-        return self.template.words("EXPORT_BRIDGE_LIST")
-
-    def sp_attributes(self) -> Dict[str, str]:
-        """Every non-empty ``SP_*`` template attribute, raw (per-datastore overrides)."""
-        return {k: v.strip() for k, v in self.template.with_prefix("SP_").items() if v.strip()}
-
-    # StorPool attributes -------------------------------------------------
-    @property
-    def sp_qosclass(self) -> Optional[str]:
-        return self.template.text("SP_QOSCLASS")
-
-    @property
-    def sp_system(self) -> Optional[str]:
-        return self.template.text("SP_SYSTEM")
-
-    @property
-    def sp_template(self) -> Optional[str]:
-        return self.template.text("SP_TEMPLATE")
-
-    @property
-    def sp_replication(self) -> Optional[int]:
-        return self.template.get_int("SP_REPLICATION")
-
-    @property
-    def sp_placeall(self) -> Optional[str]:
-        return self.template.text("SP_PLACEALL")
-
-    @property
-    def sp_placetail(self) -> Optional[str]:
-        return self.template.text("SP_PLACETAIL")
-
-    @property
-    def sp_placehead(self) -> Optional[str]:
-        return self.template.text("SP_PLACEHEAD")
-
-    @property
-    def sp_iops(self) -> Optional[str]:
-        """Raw: a number or '-' (unlimited)."""
-        return self.template.text("SP_IOPS")
-
-    @property
-    def sp_bw(self) -> Optional[str]:
-        """Raw: a bandwidth or '-' (unlimited)."""
-        return self.template.text("SP_BW")
-
-    @property
-    def sp_api_http_host(self) -> Optional[str]:
-        return self.template.text("SP_API_HTTP_HOST")
-
-    @property
-    def sp_api_http_port(self) -> Optional[int]:
-        return self.template.get_int("SP_API_HTTP_PORT")
-
-    @property
-    def sp_auth_token(self) -> Optional[str]:
-        return self.template.text("SP_AUTH_TOKEN")
-
-    @property
-    def sp_clone_gw(self) -> Optional[str]:
-        return self.template.text("SP_CLONE_GW")
-
-    @property
-    def sp_cluster_id(self) -> Optional[str]:
-        return self.template.text("SP_CLUSTER_ID")
-
-    @property
-    def sp_template_propagate(self) -> Optional[str]:
-        return self.template.text("SP_TEMPLATE_PROPAGATE")
-
-    @property
-    def sp_skip_monitor(self) -> Optional[str]:
-        return self.template.text("SP_SKIP_MONITOR")
-
     # Other attributes actions read -----------------------------------------
-    @property
-    def vmsnapshot_limit(self) -> Optional[int]:
-        return self.template.get_int("VMSNAPSHOT_LIMIT")
-
-    @property
-    def disksnapshot_limit(self) -> Optional[int]:
-        return self.template.get_int("DISKSNAPSHOT_LIMIT")
-
-    @property
-    def remote_backup_delete(self) -> Optional[str]:
-        return self.template.text("REMOTE_BACKUP_DELETE")
-
-    @property
-    def no_decompress(self) -> Optional[str]:
-        return self.template.text("NO_DECOMPRESS")
-
     @property
     def limit_transfer_bw(self) -> Optional[str]:
         return self.template.text("LIMIT_TRANSFER_BW")

@@ -210,13 +210,6 @@ class Disk:
         """The disk snapshot ``snap_id``; NotFound naming the disk otherwise."""
         return find_snapshot(self.snapshots, snap_id, "disk %d of VM %d" % (self.disk_id, self.vm_id))
 
-    @property
-    def active_snapshot(self) -> Optional[DiskSnapshot]:
-        for snap in self.snapshots:
-            if snap.active:
-                return snap
-        return None
-
 
 def parse_disks(template: Optional[etree._Element], where: str, vm_id: int,
                 snapshots_by_disk: Dict[int, Tuple[etree._Element, str]]) -> Tuple[Disk, ...]:

@@ -126,37 +126,9 @@ class Image:
         return self.template.text("DRIVER")
 
     @property
-    def template_format(self) -> Optional[str]:
-        return self.template.text("FORMAT")
-
-    @property
-    def sp_qosclass(self) -> Optional[str]:
-        return self.template.text("SP_QOSCLASS")
-
-    @property
     def vc_policy(self) -> Optional[str]:
         return self.template.text("VC_POLICY")
 
     @property
-    def persistent_type(self) -> Optional[str]:
-        return self.template.text("PERSISTENT_TYPE")
-
-    @property
     def shareable(self) -> bool:
         return bool(self.template.get_flag("SHAREABLE"))
-
-    @property
-    def dev_prefix(self) -> Optional[str]:
-        return self.template.text("DEV_PREFIX")
-
-    @property
-    def saved_vm_id(self) -> Optional[int]:
-        return self.template.get_int("SAVED_VM_ID")
-
-    @property
-    def saved_disk_id(self) -> Optional[int]:
-        return self.template.get_int("SAVED_DISK_ID")
-
-    @property
-    def save_as_hot(self) -> Optional[bool]:
-        return self.template.get_flag("SAVE_AS_HOT")

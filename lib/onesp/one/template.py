@@ -85,16 +85,9 @@ class Template(Mapping[str, str]):
         return "Template(%s: %s)" % (self.where, ", ".join(names))
 
     # Typed helpers ----------------------------------------------------
-    def get_all(self, key: str) -> Tuple[str, ...]:
-        """Every value of a repeated scalar attribute."""
-        return self._scalars.get(key, ())
-
     def vectors(self, key: str) -> Tuple["Template", ...]:
         """Every vector attribute named ``key`` (``DISK = [ ... ]``)."""
         return self._vectors.get(key, ())
-
-    def vector_names(self) -> Tuple[str, ...]:
-        return tuple(self._vectors)
 
     def text(self, key: str) -> Optional[str]:
         """Value with surrounding whitespace removed; None when absent or blank."""
@@ -116,10 +109,6 @@ class Template(Mapping[str, str]):
         """Whitespace-separated list (BRIDGE_LIST); () when absent."""
         value = self.text(key)
         return tuple(value.split()) if value else ()
-
-    def with_prefix(self, prefix: str) -> Dict[str, str]:
-        """All scalar attributes whose name starts with ``prefix`` (e.g. every ``SP_*``)."""
-        return {k: v[0] for k, v in self._scalars.items() if k.startswith(prefix)}
 
 
 def _quote(value: str) -> str:

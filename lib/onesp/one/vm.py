@@ -281,18 +281,8 @@ class Vm:
         return self.user_template.text("VC_POLICY")
 
     @property
-    def sp_qosclass(self) -> Optional[str]:
-        """Raw ``USER_TEMPLATE/SP_QOSCLASS`` (``class`` or ``class;0:gold;2:silver``);
-        ``naming.vm_qos_classes`` splits it into the VM default and per-disk classes."""
-        return self.user_template.text("SP_QOSCLASS")
-
-    @property
-    def vmsnapshot_limit(self) -> Optional[int]:
-        return self.user_template.get_int("VMSNAPSHOT_LIMIT")
-
-    @property
-    def disksnapshot_limit(self) -> Optional[int]:
-        return self.user_template.get_int("DISKSNAPSHOT_LIMIT")
+    def t_persistent_cdrom(self) -> Optional[str]:
+        return self.user_template.text("T_PERSISTENT_CDROM")
 
     @property
     def t_os_nvram(self) -> Optional[str]:
@@ -305,7 +295,3 @@ class Vm:
     @property
     def vmsnapshot_with_checkpoint(self) -> Optional[str]:
         return self.user_template.text("VMSNAPSHOT_WITH_CHECKPOINT")
-
-    @property
-    def t_persistent_cdrom(self) -> Optional[str]:
-        return self.user_template.text("T_PERSISTENT_CDROM")

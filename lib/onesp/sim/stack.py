@@ -16,8 +16,8 @@ StorPool client ids 1 and 2. Hosts run commands locally (HOST_EXEC=local); their
 "datastores" directory is ``stack.ds_location``; attached volumes appear under
 ``stack.dev_dir``. Nothing is read from /etc or the repository's addon-storpoolrc.
 
-With ``ONESP_TEST_SERVER=1`` in the environment (``scripts/test`` runs the integration,
-reliability and security tests a second time so) the stack starts an ``onesp server`` of
+With ``ONESP_TEST_SERVER=1`` in the environment (``scripts/test`` runs the whole suite a
+second time so) the stack starts an ``onesp server`` of
 its own and the executables hand their actions to it (``onesp.client``); otherwise its
 ``ONESP_SERVER_DIR`` holds no server and every action runs in-process, as the fallback does.
 """

@@ -38,11 +38,7 @@ def image_tags(ctx: Context, image: Image, datastore: Datastore, clear_empty: bo
     A volume being created gets no ``qc`` when no class applies; an existing one
     (``clear_empty``) gets ``qc`` cleared, as the addon does.
     """
-    tags = ctx.tags.instance()
-    qos = disks.qos_image(ctx.config, image, datastore)
-    if qos or clear_empty:
-        tags["qc"] = qos or ""
-    return tags
+    return ctx.tags.image(disks.qos_image(ctx.config, image, datastore), clear_empty)
 
 
 def source_line(ctx: Context, ds_id: int, image_id: int, with_format: bool = False) -> str:

@@ -14,6 +14,7 @@ import os
 import stat
 from typing import TYPE_CHECKING, Optional
 
+from ...configfiles import one_location
 from ...errors import BadInput, Forbidden, NotFound
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ def restricted_by(real: str, datastore: Datastore) -> Optional[str]:
         base = os.path.realpath(safe)
         if real == base or real.startswith(base.rstrip("/") + "/"):
             return None
-    location = os.environ.get("ONE_LOCATION")
+    location = one_location()
     var, etc = (location + "/var/", location + "/etc/") if location else ("/var/lib/one/", "/etc/one/")
     home = os.environ.get("HOME")
     candidates = [var, etc] + ([home.rstrip("/") + "/"] if home else []) + list(datastore.restricted_dirs)

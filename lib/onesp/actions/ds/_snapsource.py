@@ -68,7 +68,7 @@ def describe(ctx: Context, name: str) -> Snapshot:
     with ctx.step("look up snapshot %s" % name):
         snapshot = ctx.sp.snapshot(name)
         tags = snapshot.get("tags") or {}
-        if tags.get("virt") == "one" and ctx.tags.loc_key in tags and not ctx.tags.is_ours(tags):
+        if ctx.tags.is_other_instance(tags):
             raise Forbidden("snapshot %s belongs to another OpenNebula instance (%s=%s)"
                            % (name, ctx.tags.loc_key, tags.get(ctx.tags.loc_key)))
     return snapshot

@@ -8,12 +8,11 @@ client id is the ``SP_OURID`` of its own storpool.conf (what ``storpool ... here
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from ... import volumes
-from ...configfiles import read_storpool_conf
+from ...configfiles import local_storpool_conf, this_host
 from ...errors import BadInput, ConfigError, NotFound
 from ...host import Host, Stdin, check_host, local_runner
 
@@ -74,10 +73,9 @@ def choose(ctx: Context, bridges: Sequence[str], key: int) -> Worker:
 
 def front_end(ctx: Context) -> Worker:
     """This machine as the worker (empty BRIDGE_LIST)."""
-    hostname = os.environ.get("ONESP_HOSTNAME") or os.uname().nodename
+    hostname = this_host()
     with ctx.step("find the StorPool client id of this front-end"):
-        conf = read_storpool_conf(os.environ.get("ONESP_STORPOOL_CONF", "/etc/storpool.conf"),
-                                  os.environ.get("ONESP_STORPOOL_CONF_D", "/etc/storpool.conf.d"), hostname)
+        conf = local_storpool_conf()
         raw = conf.get("SP_OURID", ("", ""))[0].strip()
         if not raw.isdigit() or not 1 <= int(raw) <= 4095:
             raise ConfigError("the datastore has no BRIDGE_LIST, so this front-end works on images itself, "

@@ -141,7 +141,8 @@ def disk_tags(ctx: Context, ref: DiskRef, qos: Optional[str], type_tag: Optional
 
 def owner_tags(ctx: Context, vm_id: int, disk_id: int) -> Dict[str, str]:
     """The tags that prove a volume was made for this disk of this VM (adoption on re-run)."""
-    return {ctx.tags.vm_key: str(vm_id), "diskid": str(disk_id)}
+    tags: Dict[str, str] = ctx.tags.owner(vm_id, disk_id)
+    return tags
 
 
 def ensure_clone(ctx: Context, ref: DiskRef, qos: Optional[str]) -> bool:
@@ -176,6 +177,28 @@ def other_hosts(vm: Vm, keep_host: str) -> List[str]:
     return seen
 
 
+def other_clients(ctx: Context, vm: Vm, keep_host: str, skipped: str) -> List[int]:
+    """Client ids of the hosts of the VM's history other than ``keep_host``, once each. A host
+    whose client id is unknown (removed from oned) is skipped, logged as ``skipped % (host, error)``."""
+    clients: List[int] = []
+    for host in other_hosts(vm, keep_host):
+        try:
+            client = ctx.client_id(host)
+        except OnespError as exc:
+            ctx.log.warning(skipped, host, exc)
+            continue
+        if client not in clients:
+            clients.append(client)
+    return clients
+
+
+def check_source(ctx: Context, source: str, ref: DiskRef, volume: Optional[str]) -> None:
+    """The TM argument SOURCE must name ``volume``, the image volume of the disk ``ref``."""
+    if ctx.names.volume_from_source(source) != volume:
+        raise BadInput("SOURCE %s does not match disk %d of VM %d (%s)" % (source, ref.disk_id, ref.vm_id,
+                                                                           ref.disk.source))
+
+
 def release_other_hosts(ctx: Context, vm: Vm, names: Sequence[str], keep_host: str, *, force: bool = False) -> List[int]:
     """Detach ``names`` from every other host this VM has been placed on; returns those client ids.
 
@@ -191,19 +214,10 @@ def release_other_hosts(ctx: Context, vm: Vm, names: Sequence[str], keep_host: s
     which of them existed is not known without listing every attachment of the cluster. If
     the action fails later they stay removed — the state a re-run reaches anyway.
     """
-    hosts = other_hosts(vm, keep_host)
-    if not names or not hosts:
+    if not names or not other_hosts(vm, keep_host):
         return []
     keep = ctx.client_id(keep_host)
-    clients: List[int] = []
-    for host in hosts:
-        try:
-            client = ctx.client_id(host)
-        except OnespError as exc:
-            ctx.log.warning("not detaching from %s: %s", host, exc)
-            continue
-        if client != keep and client not in clients:
-            clients.append(client)
+    clients = [c for c in other_clients(ctx, vm, keep_host, "not detaching from %s: %s") if c != keep]
     if not clients:
         return []
     shown = ", ".join(str(c) for c in clients)

@@ -102,10 +102,10 @@ def reports(names: Names, vms: Sequence[Vm], volume_sizes: Mapping[str, int], sn
     vmsnaps: Dict[int, Dict[int, int]] = {}
     bases = snapshot_bases(names, owner)
     for name, size in snapshot_sizes.items():
-        base, sep, number = name.rpartition("-snap")
-        if sep and number.isdecimal() and base in bases:
-            vm_id, disk_id = owner[base]
-            snaps.setdefault(vm_id, []).append((int(number), disk_id, megabytes(size)))
+        split = names.split_disk_snapshot(name)
+        if split is not None and split[0] in bases:
+            vm_id, disk_id = owner[split[0]]
+            snaps.setdefault(vm_id, []).append((split[1], disk_id, megabytes(size)))
             continue
         if not vm_snapshots:
             continue
@@ -137,12 +137,7 @@ def snapshot_bases(names: Names, volumes: Iterable[str]) -> FrozenSet[str]:
     here, so the monitor matches tens of thousands of snapshot names by splitting each
     once, and classifies (``names.parse``) only each volume and the VM snapshots.
     """
-    out = set()
-    for volume in volumes:
-        parsed = names.parse(volume + "-snap0")
-        if parsed is not None and parsed.kind == "disk_snapshot" and parsed.volume == volume:
-            out.add(volume)
-    return frozenset(out)
+    return frozenset(volume for volume in volumes if names.has_disk_snapshots(volume))
 
 
 #: monitord reads one UDP datagram per message; stay well below the 64 KiB limit.

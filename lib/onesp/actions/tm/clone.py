@@ -13,7 +13,7 @@ from __future__ import annotations
 from ... import disks, volumes
 from ...context import Context
 from ...errors import BadInput
-from ._common import ImageDiskArgs, ensure_clone, link_disk, load_disk
+from ._common import ImageDiskArgs, check_source, ensure_clone, link_disk, load_disk
 
 #: ``clone``'s arguments, the same as ``ln``'s.
 Args = ImageDiskArgs
@@ -28,10 +28,7 @@ def run(ctx: Context) -> None:
     if not ref.volume.per_vm:
         raise BadInput("disk %d of VM %d is persistent (CLONE=NO): oned links it with ln, not clone"
                        % (ref.disk_id, ref.vm_id))
-    given = ctx.names.volume_from_source(args.image.source)
-    if given != ref.volume.base:
-        raise BadInput("SOURCE %s does not match disk %d of VM %d (%s)" % (args.image.source, ref.disk_id,
-                                                                           ref.vm_id, ref.disk.source))
+    check_source(ctx, args.image.source, ref, ref.volume.base)
     qos = disks.qos_vm_disk(ctx.config, ref.vm, ref.disk_id, ref.system_ds)
     created = ensure_clone(ctx, ref, qos)
     link_disk(ctx, args.dst.host, ref.volume.name, args.dst.path, readonly=ref.volume.readonly,

@@ -318,7 +318,7 @@ def _nvram(ctx: Context, vm: Vm, host: str, vm_dir: str, system_ds: Datastore, s
         tags = ctx.tags.vm_disk(vm.id, None, "NVRAM", disks.qos_context(ctx.config, vm, system_ds),
                                 vm.vc_policy)
         created = volumes.create(ctx, name, size_bytes=size, template=ctx.names.template(system_ds.id), tags=tags,
-                                 owner={ctx.tags.vm_key: str(vm.id), "type": "NVRAM"})
+                                 owner=ctx.tags.owner(vm.id, disk_type="NVRAM"))
     device = volumes.attach(ctx, name, host, undo=created)
     if created and template is not None:
         with ctx.step("write the NVRAM template to %s on %s" % (name, host)):

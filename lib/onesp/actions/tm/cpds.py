@@ -55,10 +55,7 @@ def run(ctx: Context) -> None:
     target = ctx.names.volume_from_source(args.source)
     source = ref.volume.name
     parent = None if args.snap_id == -1 else ctx.names.disk_snapshot(source, args.snap_id)
-    tags = ctx.tags.instance()
-    qos = disks.qos_datastore(ctx.config, ref.datastore)
-    if qos:
-        tags["qc"] = qos
+    tags = ctx.tags.image(disks.qos_datastore(ctx.config, ref.datastore))
     template = None if ctx.config.NO_VOLUME_TEMPLATE else ctx.names.template(ref.datastore.id)
     live = parent is None and ref.vm.lcm_state == LCM_HOTPLUG_SAVEAS and ctx.config.DISK_SAVEAS_FSFREEZE
     with libvirt.frozen(ctx, args.src.host, ref.vm.deploy_id, enabled=live):

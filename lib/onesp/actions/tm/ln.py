@@ -19,7 +19,7 @@ from ... import disks, limits, volumes
 from ...context import Context
 from ...errors import BadInput, NotFound, Unsupported
 from ...storpool import ApiNotFound
-from ._common import DiskRef, ImageDiskArgs, disk_tags, ensure_clone, link_disk, load_disk, release_other_hosts
+from ._common import DiskRef, ImageDiskArgs, check_source, disk_tags, ensure_clone, link_disk, load_disk, release_other_hosts
 
 #: ``ln``'s arguments, the same as ``clone``'s.
 Args = ImageDiskArgs
@@ -37,9 +37,7 @@ def run(ctx: Context) -> None:
     if disk.is_immutable and not disk.is_cdrom:
         raise Unsupported("disk %d of VM %d: IMMUTABLE images are supported only as CDROM" % (ref.disk_id, ref.vm_id))
     base = ref.volume.base if ref.volume.per_vm else ref.volume.name
-    if ctx.names.volume_from_source(args.image.source) != base:
-        raise BadInput("SOURCE %s does not match disk %d of VM %d (%s)" % (args.image.source, ref.disk_id,
-                                                                           ref.vm_id, disk.source))
+    check_source(ctx, args.image.source, ref, base)
     if disk.is_cdrom:
         _link_cdrom(ctx, args, ref)
     elif ref.volume.per_vm:

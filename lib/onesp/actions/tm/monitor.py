@@ -13,14 +13,12 @@ SnapshotsSpace and one VM pool read — the same four calls for 2 VMs or 20,000.
 
 from __future__ import annotations
 
-import os
 import socket
 from typing import List
 
+from ...configfiles import monitord_conf
 from ...context import Context
 from . import _monitoring as monitoring
-
-MONITORD_CONF = "/etc/one/monitord.conf"
 
 
 def run(ctx: Context) -> str:
@@ -52,9 +50,7 @@ def send(ctx: Context, lines: List[str]) -> None:
     """Hand the VM lines to monitord; a failure is logged, the capacity is still reported."""
     if not lines:
         return
-    path = os.environ.get("ONESP_MONITORD_CONF") or (
-        os.path.join(os.environ["ONE_LOCATION"], "etc", "monitord.conf") if os.environ.get("ONE_LOCATION")
-        else MONITORD_CONF)
+    path = monitord_conf()
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Annotated, List, Optional, Sequence, Tuple
 from ... import arguments, disks, volumes
 from ...arguments import HostPath
 from ...context import Context
-from ...errors import BadInput, OnespError
+from ...errors import BadInput
 from . import _common as common
 from . import _migration as migration
 from . import _moves as moves
@@ -129,7 +129,7 @@ def _clients(ctx: Context, args: Args, vm: Vm, plan: moves.MovePlan) -> Clients:
     destination = ctx.client_id(args.dst.host) if plan.attach else None
     earlier: Tuple[int, ...] = ()
     if plan.detach_others and ctx.config.FORCE_DETACH_OTHER_MV:
-        earlier = tuple(_earlier_clients(ctx, vm, args.dst.host))
+        earlier = tuple(common.other_clients(ctx, vm, args.dst.host, "stale attachments on %s are left alone: %s"))
     return Clients(source, destination, earlier)
 
 
@@ -150,20 +150,6 @@ def move_volumes(ctx: Context, args: Args, plan: moves.MovePlan, volumes: List[V
     if plan.attach:
         migration.link(ctx, dst.host, dst.vm_dir, done, common.monitor_marker(system_ds))
     return done
-
-
-def _earlier_clients(ctx: Context, vm: Vm, dst_host: str) -> List[int]:
-    """Client ids of the other hosts this VM has been placed on; unknown ones are skipped."""
-    clients: List[int] = []
-    for host in common.other_hosts(vm, dst_host):
-        try:
-            client = ctx.client_id(host)
-        except OnespError as exc:
-            ctx.log.warning("stale attachments on %s are left alone: %s", host, exc)
-            continue
-        if client not in clients:
-            clients.append(client)
-    return clients
 
 
 def _copies_files(ctx: Context, src: HostPath, system_ds: Datastore) -> bool:

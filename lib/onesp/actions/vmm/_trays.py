@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from lxml import etree
 
 from ...errors import BadInput, ConfigError, LimitReached
 from ...libvirt import virsh
 from ...one.xmlsafe import MAX_DOCUMENT_BYTES
+
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Disk, Vm
 
 ATTRIBUTE = "T_PERSISTENT_CDROM"
 MAX_TRAYS = 4
@@ -34,7 +38,7 @@ _ONE_NS = "http://opennebula.org/xmlns/libvirt/1.0"
 _TRAY_PREFIX = "hd"
 
 
-def wanted(vm: Any, default: Optional[str]) -> int:
+def wanted(vm: Vm, default: Optional[str]) -> int:
     """How many trays ``vm`` asks for: its ``T_PERSISTENT_CDROM``, else the configured default."""
     value = vm.t_persistent_cdrom
     if value is not None:
@@ -50,7 +54,7 @@ def wanted(vm: Any, default: Optional[str]) -> int:
     return min(int(value), MAX_TRAYS)
 
 
-def serves(disk: Any) -> bool:
+def serves(disk: Disk) -> bool:
     """A disk the trays take: a CDROM with device prefix hd (the addon's rule)."""
     return bool(disk.is_cdrom) and (disk.dev_prefix or "").strip().lower() == _TRAY_PREFIX
 
@@ -186,7 +190,7 @@ def tray_holding(dumped: str, path: str) -> Optional[str]:
 
 
 # -- the host ------------------------------------------------------------------------------------
-def hotplug(ctx: Any, action: str, host: str, domain: str, path: str, target: str, vm: Any, block: bool) -> bool:
+def hotplug(ctx: Context, action: str, host: str, domain: str, path: str, target: str, vm: Vm, block: bool) -> bool:
     """attach_disk/detach_disk of a tray CDROM (``serves``) of a VM with trays; False: not done here."""
     if wanted(vm, str(ctx.config.T_PERSISTENT_CDROM or "")) == 0:
         return False
@@ -202,13 +206,13 @@ def hotplug(ctx: Any, action: str, host: str, domain: str, path: str, target: st
     return True
 
 
-def dumpxml(ctx: Any, host: str, domain: str) -> str:
+def dumpxml(ctx: Context, host: str, domain: str) -> str:
     with ctx.step("read the CD-ROM drives of %s on %s" % (domain, host)):
         out: str = ctx.host(host).run(virsh(ctx, "dumpxml", domain), what="virsh dumpxml %s" % domain)
         return out
 
 
-def insert(ctx: Any, host: str, domain: str, path: str, preferred: str, block: bool) -> str:
+def insert(ctx: Context, host: str, domain: str, path: str, preferred: str, block: bool) -> str:
     """Put ``path`` into a free tray of ``domain``; the tray's target."""
     tray = free_tray(dumpxml(ctx, host, domain), preferred)
     if tray is None:
@@ -222,7 +226,7 @@ def insert(ctx: Any, host: str, domain: str, path: str, preferred: str, block: b
     return tray
 
 
-def eject(ctx: Any, host: str, domain: str, path: str) -> Optional[str]:
+def eject(ctx: Context, host: str, domain: str, path: str) -> Optional[str]:
     """Eject ``path`` from the tray holding it; the tray, or None when no tray holds it."""
     tray = tray_holding(dumpxml(ctx, host, domain), path)
     if tray is None:

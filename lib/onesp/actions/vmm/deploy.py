@@ -25,7 +25,7 @@ import posixpath
 import re
 import stat
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from ...arguments import parse_id
 from ...errors import BadInput
@@ -35,6 +35,10 @@ from ...one.xmlsafe import MAX_DOCUMENT_BYTES
 from . import _stock as stock
 from . import _trays as trays
 from ._document import plain_xml
+
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Vm
 
 _DEPLOYMENT = re.compile(r"deployment\.\d{1,9}\Z")
 #: What oned writes beside the deployment file for the stock deploy to read on the host.
@@ -60,7 +64,7 @@ def deploy_args(argv: Sequence[str]) -> DeployArgs:
     return DeployArgs(path, host, parse_id(argv[2], "VM id"))
 
 
-def run(ctx: Any) -> str:
+def run(ctx: Context) -> str:
     args = deploy_args(ctx.argv)
     with ctx.step("read the deployment file"):
         domain = plain_xml(ctx.stdin, "deployment file") or plain_xml(_read(args.deployment), "deployment file")
@@ -111,7 +115,7 @@ def _beside(directory: str) -> List[Tuple[str, bytes]]:
     return found
 
 
-def _vm(ctx: Any, vm_id: int, beside: List[Tuple[str, bytes]]) -> Any:
+def _vm(ctx: Context, vm_id: int, beside: List[Tuple[str, bytes]]) -> Vm:
     document: Optional[bytes] = dict(beside).get("vm.xml")
     if document is None:
         with ctx.step("read VM %d from oned" % vm_id):

@@ -132,6 +132,3 @@ class StorPoolSim:
 
     def device_path(self, name: str) -> Path:
         return self.dev_dir / name
-
-    def byid_path(self, global_id: str) -> Path:
-        return self.byid_dir / global_id
