@@ -20,7 +20,7 @@ may have printed it to oned.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from .config import remote_backup as remote_backup_target
 from .errors import AlreadyExists
@@ -29,7 +29,7 @@ from .storpool import ApiExists, ApiNotFound
 if TYPE_CHECKING:
     from .context import Context, UndoEntry
     from .limits import DiskLimits, LimitArgs
-    from .storpool import ClientId
+    from .storpool import ClientId, StorPool
 
 MIB = 1024 * 1024
 
@@ -306,13 +306,13 @@ def _detach_quiet(ctx: Context, name: str, client: int, snapshot: bool) -> None:
 # a reason the caller gives, logged, so a step without undo is always a decision in writing).
 
 
-def _no_undo(ctx: Any, what: str, why: str) -> None:
+def _no_undo(ctx: Context, what: str, why: str) -> None:
     if not why:
         raise ValueError("a step without undo must say why")
     ctx.log.debug("no undo for %s: %s", what, why)
 
 
-def rename(ctx: Any, name: str, target: str) -> None:
+def rename(ctx: Context, name: str, target: str) -> None:
     """Rename ``name`` to ``target`` (a staging volume made final); undo removes ``target`` if it
     is this instance's (``undo_new_volume``, registered first: the answer may be lost)."""
     undo_new_volume(ctx, target)
@@ -320,7 +320,7 @@ def rename(ctx: Any, name: str, target: str) -> None:
         ctx.sp.volume_update(name, rename=target)
 
 
-def rename_released(ctx: Any, name: str, target: str, tags: Mapping[str, str], info: Mapping[str, Any],
+def rename_released(ctx: Context, name: str, target: str, tags: Mapping[str, str], info: Mapping[str, Any],
                     template: Optional[str], policy: Mapping[str, Any], previous_policy: Mapping[str, Any]) -> None:
     """Rename ``name`` to ``target`` with new ``tags`` (and ``template``, ``policy``) in one call.
 
@@ -335,7 +335,7 @@ def rename_released(ctx: Any, name: str, target: str, tags: Mapping[str, str], i
         ctx.sp.volume_update(name, rename=target, tags=tags, template=template, **policy)
 
 
-def _rename_back(ctx: Any, target: str, name: str, tags: Dict[str, str], template: Optional[str],
+def _rename_back(ctx: Context, target: str, name: str, tags: Dict[str, str], template: Optional[str],
                  policy: Dict[str, Any]) -> None:
     try:
         ctx.sp.volume_update(target, rename=name, tags=tags, template=template, **policy)
@@ -343,7 +343,7 @@ def _rename_back(ctx: Any, target: str, name: str, tags: Dict[str, str], templat
         pass
 
 
-def create_or_skip(ctx: Any, name: str, *, base_on: Optional[str], tags: Mapping[str, str]) -> bool:
+def create_or_skip(ctx: Context, name: str, *, base_on: Optional[str], tags: Mapping[str, str]) -> bool:
     """Create ``name`` from ``base_on``; False when it exists (made meanwhile by a concurrent run:
     not this run's, so no undo). Undo deletes a created one through the client of the endpoint
     that made it (the action may have left that datastore's configuration when undo runs)."""
@@ -356,7 +356,7 @@ def create_or_skip(ctx: Any, name: str, *, base_on: Optional[str], tags: Mapping
     return True
 
 
-def _delete_through(sp: Any, name: str) -> None:
+def _delete_through(sp: StorPool, name: str) -> None:
     try:
         sp.detach(name, "all", force=True)
         sp.volume_delete(name)
@@ -364,7 +364,7 @@ def _delete_through(sp: Any, name: str) -> None:
         pass
 
 
-def create_new(ctx: Any, name: str, **create: Any) -> None:
+def create_new(ctx: Context, name: str, **create: Any) -> None:
     """VolumeCreate of ``name`` (held), its removal registered first (``undo_new_volume``).
 
     ``ApiExists`` is raised to the caller with that undo withdrawn: what exists was not made by
@@ -378,14 +378,14 @@ def create_new(ctx: Any, name: str, **create: Any) -> None:
         raise
 
 
-def resize(ctx: Any, name: str, size: int, *, shrink_ok: bool = False, tags: Optional[Mapping[str, str]] = None,
+def resize(ctx: Context, name: str, size: int, *, shrink_ok: bool = False, tags: Optional[Mapping[str, str]] = None,
            no_undo: str) -> None:
     """Set the size of ``name`` to ``size`` bytes (and ``tags``), with no inverse of its own: ``no_undo``."""
     _no_undo(ctx, "resizing %s" % name, no_undo)
     ctx.sp.volume_update(name, size=size, shrink_ok=shrink_ok or None, tags=tags)
 
 
-def snapshot(ctx: Any, volume: str, name: str, *, tags: Optional[Mapping[str, str]] = None,
+def snapshot(ctx: Context, volume: str, name: str, *, tags: Optional[Mapping[str, str]] = None,
              delete_after: Optional[int] = None) -> None:
     """Snapshot ``volume`` as ``name``; undo deletes the snapshot (registered first, so one made by
     a call whose answer was lost goes too). An existing ``name`` raises ``ApiExists``, the undo withdrawn."""
@@ -397,25 +397,25 @@ def snapshot(ctx: Any, volume: str, name: str, *, tags: Optional[Mapping[str, st
         raise
 
 
-def take_snapshot(ctx: Any, volume: str, name: str, *, no_undo: str) -> None:
+def take_snapshot(ctx: Context, volume: str, name: str, *, no_undo: str) -> None:
     """Snapshot ``volume`` as ``name``, no inverse of its own: ``no_undo``."""
     _no_undo(ctx, "snapshot %s" % name, no_undo)
     ctx.sp.volume_snapshot(volume, name)
 
 
-def snapshot_once(ctx: Any, volume: str, name: str, made: Dict[str, bool]) -> None:
+def snapshot_once(ctx: Context, volume: str, name: str, made: Dict[str, bool]) -> None:
     """Snapshot ``volume`` as ``name`` with an undo that deletes it only while ``made["made"]``:
     the caller sets it to False when ``ApiExists`` shows an earlier run made it (adopted, kept)."""
     ctx.undo(_delete_made, ctx, name, made, label="delete snapshot %s" % name)
     ctx.sp.volume_snapshot(volume, name)
 
 
-def _delete_made(ctx: Any, name: str, made: Dict[str, bool]) -> None:
+def _delete_made(ctx: Context, name: str, made: Dict[str, bool]) -> None:
     if made["made"]:
         delete_snapshots(ctx, [name])
 
 
-def replace_snapshot(ctx: Any, volume: str, name: str, *, tags: Mapping[str, str], delete_after: int) -> None:
+def replace_snapshot(ctx: Context, volume: str, name: str, *, tags: Mapping[str, str], delete_after: int) -> None:
     """Snapshot ``volume`` as ``name``; one left by an interrupted earlier run of the same action is
     deleted and taken again (its data is older). No undo of its own: the caller registers the
     removal of all such snapshots first (they also expire by themselves, ``delete_after``)."""
@@ -426,13 +426,13 @@ def replace_snapshot(ctx: Any, volume: str, name: str, *, tags: Mapping[str, str
         ctx.sp.volume_snapshot(volume, name, tags=tags, delete_after=delete_after)
 
 
-def group_snapshot(ctx: Any, pairs: Any, tags: Mapping[str, str], *, no_undo: str) -> None:
+def group_snapshot(ctx: Context, pairs: Sequence[Tuple[str, str]], tags: Mapping[str, str], *, no_undo: str) -> None:
     """One atomic snapshot of several volumes (``(volume, snapshot)`` pairs), no inverse of its own: ``no_undo``."""
     _no_undo(ctx, "the group snapshot", no_undo)
     ctx.sp.group_snapshot(pairs, tags)
 
 
-def revert(ctx: Any, name: str, snapshot: str) -> None:
+def revert(ctx: Context, name: str, snapshot: str) -> None:
     """VolumeRevert in place: name, globalId, tags and template stay; data and size become the snapshot's.
 
     No undo: the volume's data is replaced, which is what was asked for; it is the point of no
@@ -441,14 +441,14 @@ def revert(ctx: Any, name: str, snapshot: str) -> None:
     ctx.sp.volume_revert(name, snapshot)
 
 
-def put_back(ctx: Any, volume: str, kept: str) -> None:
+def put_back(ctx: Context, volume: str, kept: str) -> None:
     """Revert ``volume`` to the snapshot ``kept`` of its data taken before (detached first): the
     inverse of a revert that kept a copy."""
     ctx.sp.detach(volume, "all", force=True)
     ctx.sp.volume_revert(volume, kept)
 
 
-def roll_back_to(ctx: Any, name: str, safety: str, client: int, readonly: bool) -> None:
+def roll_back_to(ctx: Context, name: str, safety: str, client: int, readonly: bool) -> None:
     """Undo of data written into ``name``: back to the snapshot ``safety`` taken before, in place,
     attached to ``client`` as before, the snapshot deleted. Nothing if it was never made."""
     try:
@@ -461,7 +461,7 @@ def roll_back_to(ctx: Any, name: str, safety: str, client: int, readonly: bool) 
     ctx.sp.snapshot_delete(safety)
 
 
-def expire_snapshot(ctx: Any, name: str, delay: int, *, no_undo: str) -> None:
+def expire_snapshot(ctx: Context, name: str, delay: int, *, no_undo: str) -> None:
     """Let StorPool delete snapshot ``name`` after ``delay`` seconds (at once when 0): ``no_undo``."""
     _no_undo(ctx, "expiring snapshot %s" % name, no_undo)
     if delay > 0:
@@ -470,20 +470,20 @@ def expire_snapshot(ctx: Any, name: str, delay: int, *, no_undo: str) -> None:
         ctx.sp.snapshot_delete(name)
 
 
-def drop_snapshot(ctx: Any, name: str, *, no_undo: str) -> None:
+def drop_snapshot(ctx: Context, name: str, *, no_undo: str) -> None:
     """Delete snapshot ``name`` (never attached) at once; a missing one raises ``ApiNotFound``: ``no_undo``."""
     _no_undo(ctx, "deleting snapshot %s" % name, no_undo)
     ctx.sp.snapshot_delete(name)
 
 
-def reattach_on_failure(ctx: Any, name: str, client: int, *, readonly: bool, host: str) -> None:
+def reattach_on_failure(ctx: Context, name: str, client: int, *, readonly: bool, host: str) -> None:
     """Register, before a detach is sent, the undo that attaches ``name`` to ``client`` again: a
     detach that took effect but whose answer was lost is undone too; attaching what is attached is harmless."""
     ctx.undo(ctx.sp.attach, name, client, readonly=readonly, timeout=ctx.config.ATTACH_TIMEOUT,
              label="attach %s to %s again" % (name, host))
 
 
-def detach_all(ctx: Any, name: str, *, force: bool, client: Any = "all", snapshot: bool = False,
+def detach_all(ctx: Context, name: str, *, force: bool, client: Union[ClientId, str] = "all", snapshot: bool = False,
                no_undo: str) -> None:
     """Detach ``name`` from ``client`` (every client by default); ``ApiNotFound``/``ApiBusy`` reach the
     caller. No inverse of its own: ``no_undo`` (e.g. the caller registered one first)."""
@@ -491,26 +491,26 @@ def detach_all(ctx: Any, name: str, *, force: bool, client: Any = "all", snapsho
     ctx.sp.detach(name, client, force=force, snapshot=snapshot)
 
 
-def attach_to(ctx: Any, name: str, client: int, *, readonly: bool, snapshot: bool = False) -> None:
+def attach_to(ctx: Context, name: str, client: int, *, readonly: bool, snapshot: bool = False) -> None:
     """Attach ``name`` to ``client`` (waiting up to ATTACH_TIMEOUT): the inverse of a detach, run as an undo."""
     ctx.sp.attach(name, client, readonly=readonly, snapshot=snapshot, timeout=ctx.config.ATTACH_TIMEOUT)
 
 
-def reassign(ctx: Any, items: Any, *, attach_timeout: Optional[int] = None, no_undo: str) -> None:
+def reassign(ctx: Context, items: Sequence[Mapping[str, Any]], *, attach_timeout: Optional[int] = None, no_undo: str) -> None:
     """One VolumesReassignWait of ``items`` (attach, detach), no inverse of its own: ``no_undo``
     (the caller registered the inverse of a whole group first, ``undo_reassign``, or none applies)."""
     _no_undo(ctx, "the reassign of %s" % ", ".join(str(i.get("volume") or i.get("snapshot")) for i in items), no_undo)
     ctx.sp.reassign(items, attach_timeout=attach_timeout)
 
 
-def undo_reassign(ctx: Any, inverse: Any, timeout: int, label: str) -> None:
+def undo_reassign(ctx: Context, inverse: Sequence[Mapping[str, Any]], timeout: int, label: str) -> None:
     """Register, before a reassign is sent, the reassign ``inverse`` that puts attachments back
     (``reassign_quietly``), through the client of the current endpoint (a VM's volumes may be
     on several: the undo runs after the action has left that datastore's configuration)."""
     ctx.undo(reassign_quietly, ctx.sp, inverse, timeout, label=label)
 
 
-def reassign_quietly(sp: Any, items: Any, timeout: int) -> None:
+def reassign_quietly(sp: StorPool, items: Sequence[Mapping[str, Any]], timeout: int) -> None:
     """Undo of a reassign. If the whole call is refused, item by item: a volume that vanished
     meanwhile, or a shared image another VM holds open, is left as it is."""
     from .storpool import ApiBusy

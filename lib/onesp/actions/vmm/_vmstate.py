@@ -27,12 +27,16 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 from ...errors import BadInput, OnespError
 from ...naming import unique_token
 from ..tm import _nvram as nvram
 from . import _vmsnap as vmsnap
+
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...one import Datastore, Vm
 
 #: Write the new NVRAM next to the path (exclusively, never through an existing name).
 _WRITE_TEMPORARY = (
@@ -66,13 +70,13 @@ class NvramSnapshot:
     size: int
 
 
-def vm_dir(vm: Any, system_ds: Any) -> str:
+def vm_dir(vm: Vm, system_ds: Datastore) -> str:
     if not system_ds.base_path:
         raise BadInput("system datastore %d has no BASE_PATH" % system_ds.id)
     return posixpath.join(str(system_ds.base_path), str(vm.id))
 
 
-def _nvram_volume(ctx: Any, vm: Any, system_ds: Any) -> Optional[str]:
+def _nvram_volume(ctx: Context, vm: Vm, system_ds: Datastore) -> Optional[str]:
     """This VM's NVRAM volume when it has one (onesp's NVRAM, on a StorPool system datastore)."""
     if not vm.t_os_nvram or not vmsnap.system_on_storpool(system_ds):
         return None
@@ -80,7 +84,7 @@ def _nvram_volume(ctx: Any, vm: Any, system_ds: Any) -> Optional[str]:
     return name
 
 
-def capture(ctx: Any, vm: Any, system_ds: Any, host: str) -> List[str]:
+def capture(ctx: Context, vm: Vm, system_ds: Datastore, host: str) -> List[str]:
     """Save the NVRAM file into its volume; returns the volumes to add to the group snapshot."""
     name = _nvram_volume(ctx, vm, system_ds)
     if name is None:
@@ -92,7 +96,7 @@ def capture(ctx: Any, vm: Any, system_ds: Any, host: str) -> List[str]:
     return [name]
 
 
-def find(ctx: Any, vm: Any, system_ds: Any, snap_id: int, timestamp: int) -> Optional[NvramSnapshot]:
+def find(ctx: Context, vm: Vm, system_ds: Datastore, snap_id: int, timestamp: int) -> Optional[NvramSnapshot]:
     """The NVRAM snapshot of a VM snapshot, None when the VM or the VM snapshot has none."""
     name = _nvram_volume(ctx, vm, system_ds)
     if name is None:
@@ -109,7 +113,7 @@ def find(ctx: Any, vm: Any, system_ds: Any, snap_id: int, timestamp: int) -> Opt
     return NvramSnapshot(name, snapshot, size)
 
 
-def rewrite_file(ctx: Any, host: str, vm: Any, system_ds: Any, state: NvramSnapshot) -> str:
+def rewrite_file(ctx: Context, host: str, vm: Vm, system_ds: Datastore, state: NvramSnapshot) -> str:
     """Make the NVRAM file on ``host`` hold the reverted volume (attached there), with undo;
     returns where the old file is kept (``tidy`` removes it once the revert is complete)."""
     directory = vm_dir(vm, system_ds)
@@ -127,7 +131,7 @@ def rewrite_file(ctx: Any, host: str, vm: Any, system_ds: Any, state: NvramSnaps
     return old
 
 
-def tidy(ctx: Any, host: str, old: Optional[str]) -> None:
+def tidy(ctx: Context, host: str, old: Optional[str]) -> None:
     """After a complete revert: remove the kept old NVRAM file (a failure is only logged)."""
     if old is None:
         return

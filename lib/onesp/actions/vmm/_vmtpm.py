@@ -24,7 +24,7 @@ datastore:
 from __future__ import annotations
 
 import posixpath
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 from ... import disks, volumes
 from ...errors import HostError, OnespError
@@ -32,6 +32,11 @@ from ...naming import unique_token
 from ..tm import _firmware as firmware
 from . import _vmsnap as vmsnap
 from ._vmstate import vm_dir
+
+if TYPE_CHECKING:
+    from ...context import Context
+    from ...host import Host
+    from ...one import Datastore, Vm
 
 #: The addon's size for the vTPM volume; a TPM 2.0 state is some tens of KiB, gzip makes it less.
 SIZE = 4 * 1024 * 1024
@@ -55,11 +60,11 @@ _WRITE = (
 )
 
 
-def _applies(vm: Any, system_ds: Any) -> bool:
+def _applies(vm: Vm, system_ds: Datastore) -> bool:
     return bool(vm.tpm_model) and vmsnap.system_on_storpool(system_ds)
 
 
-def capture(ctx: Any, vm: Any, system_ds: Any, host: str, domain: str) -> List[str]:
+def capture(ctx: Context, vm: Vm, system_ds: Datastore, host: str, domain: str) -> List[str]:
     """Write the VM's vTPM state into its SWTPM volume; returns the volumes to add to the group snapshot."""
     if not _applies(vm, system_ds):
         return []
@@ -104,7 +109,7 @@ def capture(ctx: Any, vm: Any, system_ds: Any, host: str, domain: str) -> List[s
 _DETACHED = "the vTPM volume is attached only while written or read"
 
 
-def find(ctx: Any, vm: Any, system_ds: Any, snap_id: int, timestamp: int) -> Optional[str]:
+def find(ctx: Context, vm: Vm, system_ds: Datastore, snap_id: int, timestamp: int) -> Optional[str]:
     """The SWTPM snapshot of a VM snapshot, None when the VM or the VM snapshot has none."""
     if not _applies(vm, system_ds):
         return None
@@ -118,7 +123,7 @@ def find(ctx: Any, vm: Any, system_ds: Any, snap_id: int, timestamp: int) -> Opt
     return snapshot
 
 
-def put_back(ctx: Any, host: str, vm: Any, system_ds: Any, snapshot: str) -> List[str]:
+def put_back(ctx: Context, host: str, vm: Vm, system_ds: Datastore, snapshot: str) -> List[str]:
     """Swap the vTPM state of ``snapshot`` in for ``<vm dir>/tpm`` on ``host``, with undo;
     returns the work paths ``tidy`` removes once the revert is complete."""
     directory = vm_dir(vm, system_ds)
@@ -141,13 +146,13 @@ def put_back(ctx: Any, host: str, vm: Any, system_ds: Any, snapshot: str) -> Lis
     return [new, old]
 
 
-def tidy(ctx: Any, host: str, paths: List[str]) -> None:
+def tidy(ctx: Context, host: str, paths: List[str]) -> None:
     """After a complete revert: remove the work directories (a failure is only logged)."""
     if paths:
         _remove(ctx, ctx.host(host), paths)
 
 
-def _remove(ctx: Any, node: Any, paths: List[str]) -> None:
+def _remove(ctx: Context, node: Host, paths: List[str]) -> None:
     try:
         node.run(["rm", "-rf", "--", *paths], what="remove %s" % ", ".join(paths))
     except OnespError as exc:
