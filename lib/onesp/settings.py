@@ -159,7 +159,7 @@ IGNORED: Dict[str, str] = {
     "SP_CHECKPOINT_BD": "checkpoints stay in the VM directory",
     "SP_COMPRESSION": "checkpoints stay in the VM directory",
     "UPDATE_ONE_DISK_SIZE": "onesp never writes oned's database",
-    "ONE_TPM_SAVE": "vTPM state stays in the VM directory; VM snapshots always carry it (<px>-sys-<vm>-SWTPM)",
+    "ONE_TPM_SAVE": "vTPM state stays in the VM directory; VM snapshots always carry it (in the VM's SWTPM volume)",
     "DEPLOY_TWEAKS": "deploy tweaks are not part of onesp",
     "VMSNAPSHOT_EXCLUDE_CDROM": "CDROMs are always left out of VM snapshots",
     "VMSNAPSHOT_SLEEP": "freeze timing is fixed",

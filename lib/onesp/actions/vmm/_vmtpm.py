@@ -94,7 +94,7 @@ def capture(ctx: Context, vm: Vm, system_ds: Datastore, host: str, domain: str) 
     if found is None:
         tags = ctx.tags.vm_disk(vm.id, None, "SWTPM", disks.qos_context(ctx.config, vm, system_ds), vm.vc_policy)
         volumes.create(ctx, name, size_bytes=SIZE, template=ctx.names.template(system_ds.id), tags=tags,
-                       owner={ctx.tags.vm_key: str(vm.id), "type": "SWTPM"})
+                       owner=ctx.tags.owner(vm.id, disk_type="SWTPM"))
     client = ctx.client_id(host)
     device = volumes.attach(ctx, name, host, client=client)
     with ctx.step("write the vTPM state of VM %d to %s on %s" % (vm.id, name, host)):
