@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import List, Tuple
 
-from bench import targets
+from bench import modes, targets
 from bench.cluster import MIB
 from bench.monitoring import DISKS, SNAPSHOTS
 from bench.report_tables import count, latency, ms, per_action, scaling, table
@@ -15,6 +15,9 @@ from bench.startup import ACTION, BAD_ARGV, CLONE, CLONE_ARGV, Startup
 
 def render(res: Results) -> str:
     lines = header(res) + [""] + summary(res)
+    part = modes.section(res)
+    if part:
+        lines += [""] + part
     for section in (per_action, scaling, monitoring, startup, image_import, parallel, latency):
         part = section(res)
         if part:
