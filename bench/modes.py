@@ -163,16 +163,18 @@ def _why(res: Results, name: str, problems: List[str], local: Tuple[Summary, Sum
                           served[0].xmlrpc_calls))
     for mode, (small, large) in (("in-process", local), ("server", served)):
         if any(p.startswith("%s ratio" % mode) for p in problems):
-            cpu = large.cpu_ms / small.cpu_ms
+            # In server mode the client's CPU leaves out the worker that does the work: the
+            # in-process CPU ratio of the same action is the one that tells whether the work grows.
+            cpu = local[1].cpu_ms / local[0].cpu_ms
             if large.storpool_calls != small.storpool_calls or large.xmlrpc_calls != small.xmlrpc_calls:
                 reasons.append("%s: call counts grow with the cluster" % mode)
             elif cpu <= MAX_RATIO:
-                reasons.append("%s: same calls at both sizes and a CPU ratio of %.2f, so the wall-time ratio is "
-                               "the shared machine's load, not more work" % (mode, cpu))
+                reasons.append("%s: same calls at both sizes and an in-process CPU ratio of %.2f, so the "
+                               "wall-time ratio is the shared machine's load, not more work" % (mode, cpu))
             else:
-                reasons.append("%s: same %d StorPool call(s) at both sizes but a CPU ratio of %.2f: the answers "
-                               "grow with the cluster (%s; section 2)" % (mode, large.storpool_calls, cpu,
-                                                                         large.storpool_breakdown))
+                reasons.append("%s: same %d StorPool call(s) at both sizes but an in-process CPU ratio of %.2f: "
+                               "the answers grow with the cluster (%s; section 2)"
+                               % (mode, large.storpool_calls, cpu, large.storpool_breakdown))
     if load_is_high(res):
         reasons.append("the run's load peaked at %.2f" % res.load_peak)
     return "- **%s** (%s): %s." % (name, "; ".join(problems), "; ".join(reasons))

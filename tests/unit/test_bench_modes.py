@@ -61,6 +61,15 @@ def test_section_puts_both_modes_side_by_side_with_each_miss() -> None:
     assert "peaked at 2.50 (mean 1.50) on 2 cores" in text and "upper bound" in text
 
 
+def test_a_server_ratio_miss_is_explained_by_the_in_process_cpu() -> None:
+    """The client's CPU leaves out the worker: growth of the work shows in the in-process CPU only."""
+    res = _results({"tm monitor": [50, 50, 30, 60]}, load_peak=0.4)
+    res.tables[1]["tm monitor"] = _summary("tm monitor", 50, cpu_ms=30)  # the in-process work tripled
+    text = "\n".join(modes.section(res))
+    assert "server ratio 2.00 > 1.2" in text
+    assert "server: same 1 StorPool call(s) at both sizes but an in-process CPU ratio of 3.00" in text
+
+
 def test_a_quiet_machine_is_not_called_busy() -> None:
     res = _results({"tm clone": [50, 50, 30, 30]}, load_peak=0.4)
     text = "\n".join(modes.section(res))
