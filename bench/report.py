@@ -245,8 +245,8 @@ def misses(res: Results) -> List[str]:
                    "importing what the first request needs: lxml, http.client (which pulls in ssl and the email "
                    "package), dataclasses and the typed views of oned's documents (section 4). Nothing off "
                    "that path is imported (no click, sqlite3, hashlib or simulators); 40 ms would take dropping "
-                   "lxml or http.client, which the project prescribes, or a resident helper process that every "
-                   "action talks to, which a driver oned runs as a plain executable should not need."
+                   "lxml or http.client, which the project prescribes; this figure is the in-process mode, the "
+                   "resident `onesp server` takes those imports off the spawn path (issue 17 section)."
                    % (ms(Startup.ms(st.first_request)), targets.MAX_OVERHEAD_MS, ms(Startup.ms(st.bare_wall))))
     small, large = res.tables[res.base], res.tables[res.largest]
     for scenario in res.scenarios:
