@@ -70,14 +70,17 @@ class MonitordSink:
 class Cluster:
     """A started stack, its seeded volumes, and the files the scenarios share."""
 
-    def __init__(self, root: Path, volumes: int, latency_ms: float = 0.0, label: Optional[str] = None) -> None:
+    def __init__(self, root: Path, volumes: int, latency_ms: float = 0.0, label: Optional[str] = None,
+                 server: bool = False) -> None:
         self.label = label or "%d volumes" % volumes
         self.volumes = volumes
         self.latency_ms = latency_ms
+        self.server = server
         self.root = root
         self.stack = Stack.start(root)
         try:
             self._lay_out()
+            self._set_mode()
         except BaseException:
             self.stack.stop()
             raise
@@ -104,6 +107,17 @@ class Cluster:
         self.front_end_env = {"ONESP_STORPOOL_CONF": str(storpool_conf)}
         if self.latency_ms:
             s.ctl.set_latency("*", self.latency_ms)
+
+    def _set_mode(self) -> None:
+        """Server mode: the stack's resident ``onesp server`` runs every action in a worker.
+        In-process: no server, and ``ONESP_SERVER_DIR`` empty so the executables do not even
+        look for one (whatever ONESP_TEST_SERVER says)."""
+        if self.server:
+            if self.stack.server is None:
+                self.stack.start_server()
+        else:
+            self.stack.stop_server()
+            self.env["ONESP_SERVER_DIR"] = ""
 
     # -- running -------------------------------------------------------------------------------
     def run(self, kind: str, action: str, argv: List[str], stdin: bytes = b"",
@@ -180,7 +194,7 @@ class Cleanup:
 
 
 def start_clusters(root: Path, specs: List[Dict[str, Any]]) -> List[Cluster]:
-    """Start one cluster per spec (``volumes``, ``latency_ms``, ``label``) under ``root``; all or none."""
+    """Start one cluster per spec (``volumes``, ``latency_ms``, ``label``, ``server``) under ``root``; all or none."""
     started: List[Cluster] = []
     try:
         for n, spec in enumerate(specs):

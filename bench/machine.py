@@ -6,8 +6,9 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,7 +25,7 @@ def _first(path: str, key: str) -> str:
     return "unknown"
 
 
-def _command(argv: list) -> str:
+def _command(argv: List[str]) -> str:
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=10, cwd=str(REPO), check=False)
     except (OSError, subprocess.TimeoutExpired):
@@ -53,3 +54,38 @@ def describe() -> Dict[str, str]:
         "checkout": _command(["git", "describe", "--always", "--dirty"]),
         "interpreter": "the checkout's virtualenv" if sys.prefix.startswith(str(REPO)) else "system Python",
     }
+
+
+class LoadSampler:
+    """The 1-minute load average read every ``every`` seconds in a thread while the run lasts.
+
+    The machine is shared: the report gives the peak and mean of these samples so a reader
+    can tell how much of the measured wall times was other users' work.
+    """
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.every = every
+        self.samples: List[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="load-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        while True:
+            try:
+                self.samples.append(os.getloadavg()[0])
+            except OSError:
+                return
+            if self._stop.wait(self.every):
+                return
+
+    def start(self) -> "LoadSampler":
+        self._thread.start()
+        return self
+
+    def stop(self) -> Tuple[float, float]:
+        """(peak, mean) of the 1-minute load average during the run; (0, 0) where there is none."""
+        self._stop.set()
+        self._thread.join()
+        if not self.samples:
+            return 0.0, 0.0
+        return max(self.samples), sum(self.samples) / len(self.samples)

@@ -5,7 +5,8 @@
     bench/run --actions "tm clone,ds cp" --no-extras --output X   # just those rows, for a quick look
 
 Order: start-up first (nothing else of ours running), then the per-action tables on all
-clusters interleaved, monitoring at scale, parallel clones, and the image import last
+clusters interleaved (in-process on every size, and through a resident ``onesp server`` on
+the smallest and largest), monitoring at scale, parallel clones (both modes), and the image import last
 (the heaviest on the disk). Everything lives in a temporary directory removed at the end.
 """
 
@@ -120,26 +121,30 @@ def main(argv: List[str]) -> int:
 def measure(options: argparse.Namespace, plan: Plan, runs: int, only: List[str], root: Path,
             clock: datetime.datetime, started: float, load_before: str) -> Results:
     extras = not options.no_extras
+    load = machine.LoadSampler().start()
     startup_result = startup.measure(plan.startup_runs, progress) if extras else None
     specs = [ClusterSpec("%d volumes" % n, n) for n in plan.volumes]
     specs.append(ClusterSpec("%d volumes, +%g ms" % (plan.volumes[0], plan.latency_ms), plan.volumes[0],
                              plan.latency_ms))
+    # Server mode on the smallest and largest size, interleaved with the in-process runs.
+    specs += [ClusterSpec("%d volumes, server" % n, n, server=True) for n in sorted({plan.volumes[0], plan.volumes[-1]})]
     progress("starting %d clusters: %s" % (len(specs), "; ".join(s.label for s in specs)))
     clusters = start_clusters(root / "clusters", [{"volumes": s.volumes, "latency_ms": s.latency_ms,
-                                                    "label": s.label} for s in specs])
+                                                    "label": s.label, "server": s.server} for s in specs])
     try:
         tables = actions.measure(clusters, runs, plan.warmup, progress, only)
-        costs = [callcost.measure(c, vm_pool=False) if not c.latency_ms else {} for c in clusters]
+        costs = [callcost.measure(c, vm_pool=False) if not c.latency_ms and not c.server else {} for c in clusters]
     finally:
         for cluster in clusters:
             cluster.close()
-    monitor_result = image_result = parallel_result = None
+    monitor_result = image_result = parallel_result = parallel_server = None
     if extras:
         monitor_result = monitoring.measure(root / "monitor", plan.monitor_vms, plan.monitor_runs, progress)
         parallel_result = parallel.measure(root / "parallel", plan.clones, plan.singles, progress)
+        parallel_server = parallel.measure(root / "parallel-server", plan.clones, plan.singles, progress, server=True)
         image_result = image_import.measure(root / "import", plan.image_mib * MIB, plan.import_rounds, progress)
     scenarios = [s for s in actions.all_scenarios() if not only or s.name in only]
     return Results(command_line(options), options.quick, runs, clock.strftime("%Y-%m-%d %H:%M UTC"),
                    time.perf_counter() - started, machine.describe(), load_before, machine.load_average(),
                    scenarios, specs, tables, costs, monitor_result, startup_result, image_result,
-                   parallel_result)
+                   parallel_result, parallel_server, *load.stop())

@@ -137,7 +137,7 @@ def profile(cluster: Cluster, stdin: bytes, top: int = 10) -> List[Tuple[str, in
     functions every call passes through (the driver, run, collect) are left out.
     """
     out = cluster.root / "monitor.prof"
-    env = dict(cluster.stack.env, **cluster.env, ONESP_SERVER_DIR="")  # in this process, where the profiler is
+    env = dict(cluster.stack.env, **dict(cluster.env, ONESP_SERVER_DIR=""))  # in this process, where the profiler is
     proc = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), str(EXECUTABLE_DIRS["tm"] / "monitor"),
                            "101"], input=stdin, env=env, capture_output=True, timeout=600, check=False)
     if proc.returncode != 0:

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from bench.cluster import BASE_IMAGE, Cluster
 from bench.timing import BenchError, children_cpu
@@ -84,8 +84,11 @@ def _machine_ticks() -> "tuple[int, int]":
     return sum(fields) - idle, sum(fields)
 
 
-def measure(root: Path, clones: int, singles: int, progress: Callable[[str], None]) -> ParallelResult:
-    cluster = Cluster(root, volumes=0, label="parallel")
+def measure(root: Path, clones: int, singles: int, progress: Callable[[str], None],
+            server: bool = False) -> ParallelResult:
+    """``server``: through the stack's resident ``onesp server`` (then ``cpu`` leaves out its workers,
+    which are not this process's children)."""
+    cluster = Cluster(root, volumes=0, label="parallel, server" if server else "parallel", server=server)
     try:
         s = cluster.stack
         single: List[float] = []
@@ -134,7 +137,7 @@ def measure(root: Path, clones: int, singles: int, progress: Callable[[str], Non
         cluster.close()
 
 
-def _leaks(cluster: Cluster, before: dict, vms: List[int]) -> List[str]:
+def _leaks(cluster: Cluster, before: Dict[str, Any], vms: List[int]) -> List[str]:
     """What the concurrent clones left beyond exactly one attached, linked volume per VM."""
     s = cluster.stack
     after = s.state()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import List, Tuple
 
-from bench import targets
+from bench import modes, targets
 from bench.cluster import MIB
 from bench.monitoring import DISKS, SNAPSHOTS
 from bench.report_tables import count, latency, ms, per_action, scaling, table
@@ -15,6 +15,9 @@ from bench.startup import ACTION, BAD_ARGV, CLONE, CLONE_ARGV, Startup
 
 def render(res: Results) -> str:
     lines = header(res) + [""] + summary(res)
+    part = modes.section(res)
+    if part:
+        lines += [""] + part
     for section in (per_action, scaling, monitoring, startup, image_import, parallel, latency):
         part = section(res)
         if part:
@@ -242,8 +245,8 @@ def misses(res: Results) -> List[str]:
                    "importing what the first request needs: lxml, http.client (which pulls in ssl and the email "
                    "package), dataclasses and the typed views of oned's documents (section 4). Nothing off "
                    "that path is imported (no click, sqlite3, hashlib or simulators); 40 ms would take dropping "
-                   "lxml or http.client, which the project prescribes, or a resident helper process that every "
-                   "action talks to, which a driver oned runs as a plain executable should not need."
+                   "lxml or http.client, which the project prescribes; this figure is the in-process mode, the "
+                   "resident `onesp server` takes those imports off the spawn path (issue 17 section)."
                    % (ms(Startup.ms(st.first_request)), targets.MAX_OVERHEAD_MS, ms(Startup.ms(st.bare_wall))))
     small, large = res.tables[res.base], res.tables[res.largest]
     for scenario in res.scenarios:

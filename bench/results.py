@@ -18,6 +18,7 @@ class ClusterSpec:
     label: str
     volumes: int
     latency_ms: float = 0.0
+    server: bool = False  # actions run through a resident ``onesp server``
 
 
 @dataclass(frozen=True)
@@ -38,24 +39,34 @@ class Results:
     startup: Optional[Startup]
     image: Optional[ImportResult]
     parallel: Optional[ParallelResult]
+    parallel_server: Optional[ParallelResult] = None
+    load_peak: float = 0.0  # 1-minute load average sampled during the run: highest
+    load_mean: float = 0.0  # and mean
 
-    def cluster_index(self, volumes: int, latency_ms: float = 0.0) -> int:
+    def cluster_index(self, volumes: int, latency_ms: float = 0.0, server: bool = False) -> int:
         for n, spec in enumerate(self.clusters):
-            if spec.volumes == volumes and spec.latency_ms == latency_ms:
+            if spec.volumes == volumes and spec.latency_ms == latency_ms and spec.server == server:
                 return n
-        raise KeyError("no cluster of %d volumes with %g ms latency" % (volumes, latency_ms))
+        raise KeyError("no cluster of %d volumes with %g ms latency (server %s)" % (volumes, latency_ms, server))
+
+    def server_index(self, volumes: int) -> Optional[int]:
+        """The server-mode cluster of ``volumes`` volumes, if the run had one."""
+        try:
+            return self.cluster_index(volumes, server=True)
+        except KeyError:
+            return None
 
     @property
     def base(self) -> int:
-        return self.cluster_index(min(c.volumes for c in self.clusters if not c.latency_ms))
+        return self.cluster_index(min(c.volumes for c in self.clusters if not c.latency_ms and not c.server))
 
     @property
     def largest(self) -> int:
-        return self.cluster_index(max(c.volumes for c in self.clusters if not c.latency_ms))
+        return self.cluster_index(max(c.volumes for c in self.clusters if not c.latency_ms and not c.server))
 
     @property
     def scale_columns(self) -> List[int]:
-        return sorted((n for n, c in enumerate(self.clusters) if not c.latency_ms),
+        return sorted((n for n, c in enumerate(self.clusters) if not c.latency_ms and not c.server),
                       key=lambda n: self.clusters[n].volumes)
 
     @property

@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench" / "run"
 ACTIONS = ["tm clone", "tm ln", "tm mkimage", "tm mkswap", "tm context", "tm delete", "tm mv", "tm snap_create",
            "tm snap_revert", "tm resize", "tm monitor", "ds cp", "ds rm", "ds stat", "ds monitor"]
-SECTIONS = ["## Targets", "## 1. Per-action cost", "## 2. Scaling with the cluster", "## 3. Monitoring at scale",
+SECTIONS = ["## Targets", "## Issue 17: in-process and server mode side by side",
+            "## 1. Per-action cost", "## 2. Scaling with the cluster", "## 3. Monitoring at scale",
             "## 4. Start-up", "## 5. Image import", "## 6. Parallelism",
             "## 7. With 2 ms of added latency per StorPool call", "## Targets missed, and why"]
 
@@ -66,6 +67,14 @@ def test_quick_run_writes_every_section_with_every_action(tmp_path: Path) -> Non
     by_name = {row[0]: row for row in per_action}
     assert by_name["ds stat"][4] == "0"  # a local file: no StorPool call
     assert by_name["tm clone"][4] != "0" and by_name["tm monitor"][6] == "1"
+
+    both = _rows(doc, "## Issue 17: in-process and server mode side by side")
+    assert [row[0] for row in both] == ACTIONS
+    for row in both:
+        assert all(float(cell) > 0 for cell in row[1:9]), row  # both modes measured on both sizes
+        assert row[-1] == "yes" or row[-1].startswith("**no**: "), row
+    assert re.search(r"\| server \| 4 \| [\d.]+ \| [\d.]+ \| [\d.]+x \| 0 \| nothing \|", doc)
+    assert "the 1-minute load sampled every 5 s during the run peaked at" in doc
 
     scaling = _rows(doc, "## 2. Scaling with the cluster")
     assert [row[0] for row in scaling] == ACTIONS
