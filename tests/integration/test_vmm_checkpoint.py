@@ -142,6 +142,25 @@ def test_a_failed_restore_keeps_the_volume_for_the_retry(stack, node):
     assert node.restored.read_bytes() == MEMORY and VOLUME not in stack.volume_names()
 
 
+def test_restore_with_both_a_file_and_a_volume_refuses_and_changes_nothing(stack, node):
+    assert node.save(ONESP_SP_CHECKPOINT="yes").ok
+    (node.vm_dir / "checkpoint").write_bytes(b"an older file")
+    before = stack.state()
+    r = node.restore(ONESP_SP_CHECKPOINT="yes")
+    assert not r.ok
+    assert len(r.error_lines) == 1 and "both" in r.error_lines[0] and "Traceback" not in r.stderr
+    assert stack.state() == before and (node.vm_dir / "checkpoint").read_bytes() == b"an older file"
+    assert not node.restored.exists()
+
+
+def test_a_checkpoint_path_outside_the_vm_directory_is_refused(stack, node):
+    before = stack.state()
+    r = node.run("save-storpool", "one-7", "/etc/passwd", "node1", str(VM), "node1", ONESP_SP_CHECKPOINT="yes")
+    assert not r.ok
+    assert len(r.error_lines) == 1 and "/etc/passwd" in r.error_lines[0] and "Traceback" not in r.stderr
+    assert stack.state() == before
+
+
 def test_without_the_option_the_checkpoint_stays_in_the_vm_directory(stack, node):
     before = stack.state()
     assert node.save().ok

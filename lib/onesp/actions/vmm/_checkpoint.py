@@ -28,6 +28,7 @@ volume refuses, since it cannot tell which one is the VM's memory.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
@@ -39,13 +40,12 @@ from . import _document as document
 from . import _stock as stock
 from . import _vmsnap as vmsnap
 from ._args import domain_name
-from ._vmstate import vm_dir
 
 if TYPE_CHECKING:
     from ...context import Context
     from ...one import Datastore, Vm
 
-MIB = 1024 * 1024
+_TRAILING = re.compile(r"[A-Za-z0-9_.:\-]{1,255}\Z")
 #: The checkpoint file name OpenNebula gives the kvm save and restore.
 FILE_NAME = "checkpoint"
 
@@ -75,10 +75,10 @@ def parse_args(action: str, argv: Sequence[str]) -> CheckpointArgs:
         domain, path, host = argv[0], argv[1], argv[2]
     else:
         path, host, domain = argv[0], argv[1], argv[2]
-    host = check_host(host)
-    if len(argv) == 5 and check_host(argv[4]) != host:
-        raise BadInput("%s: host %r and %r differ" % (action, argv[2 if action == "save" else 1], argv[4]))
-    return CheckpointArgs(action, domain_name(domain), check_path(path), host, parse_id(argv[3], "VM id"), tuple(argv))
+    if len(argv) == 5 and not _TRAILING.match(argv[4]):  # the driver's host (the stock scripts call it DS_ID)
+        raise BadInput("%s: invalid last argument %r" % (action, argv[4]))
+    return CheckpointArgs(action, domain_name(domain), check_path(path), check_host(host),
+                          parse_id(argv[3], "VM id"), tuple(argv))
 
 
 def enabled(ctx: Context) -> bool:
@@ -86,12 +86,13 @@ def enabled(ctx: Context) -> bool:
 
 
 def _applies(ctx: Context, args: CheckpointArgs, vm: Vm, system_ds: Datastore) -> bool:
-    """Whether this checkpoint goes to StorPool; the file must be the VM directory's ``checkpoint``."""
+    """Whether this checkpoint goes to StorPool; the file must be ``<ds location>/<system ds>/<vm>/checkpoint``
+    (the host's datastore location may differ from the front-end's BASE_PATH)."""
     if not enabled(ctx) or not vmsnap.system_on_storpool(system_ds):
         return False
-    expected = posixpath.join(vm_dir(vm, system_ds), FILE_NAME)
-    if posixpath.normpath(args.file) != expected:
-        raise BadInput("%s: checkpoint file %s is not %s" % (args.action, args.file, expected))
+    tail = "/%d/%d/%s" % (system_ds.id, vm.id, FILE_NAME)
+    if posixpath.normpath(args.file) != args.file or not args.file.endswith(tail):
+        raise BadInput("%s: checkpoint file %s is not <datastores>%s" % (args.action, args.file, tail))
     return True
 
 
