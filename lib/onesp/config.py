@@ -164,6 +164,8 @@ class Values:
     SSH_TIMEOUT: int
     SCRIPTS_REMOTE_DIR: str
     T_PERSISTENT_CDROM: str
+    SP_CHECKPOINT: str
+    SP_CHECKPOINT_BD: bool
     LIBVIRT_URI: str
     QEMU_IMG: str
     MKSWAP: str

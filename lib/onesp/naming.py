@@ -110,7 +110,7 @@ def _nonneg_id(value: object, what: str) -> int:
 class ParsedName:
     """What a StorPool object name means in this instance's convention."""
 
-    kind: str  # image, nonpersistent, volatile, swap, context, nvram, swtpm, staging, disk_snapshot, vm_snapshot
+    kind: str  # image, nonpersistent, volatile, swap, context, nvram, swtpm, checkpoint, staging, disk_snapshot, vm_snapshot
     image_id: Optional[int] = None
     vm_id: Optional[int] = None
     disk_id: Optional[int] = None
@@ -138,6 +138,7 @@ def _patterns(px: str, vmsnap_tag: str) -> Tuple[Tuple[str, Pattern[str]], ...]:
         ("volatile", r"%s-sys-(?P<vm>\d+)-(?P<disk>\d+)-(?P<fmt>[a-z0-9]+)" % px),
         ("nvram", r"%s-sys-(?P<vm>\d+)-NVRAM" % px),
         ("swtpm", r"%s-sys-(?P<vm>\d+)-SWTPM" % px),
+        ("checkpoint", r"%s-sys-(?P<vm>\d+)-rawcheckpoint" % px),
     )
     return tuple((kind, re.compile(pattern + r"\Z")) for kind, pattern in patterns)
 
@@ -197,6 +198,10 @@ class Names:
     def swtpm(self, vm_id: object) -> str:
         """The vTPM state volume (a gzip tar of ``<vm dir>/tpm``), the addon's name for it."""
         return check_volume_name("%s-sys-%d-SWTPM" % (self.px, _nonneg_id(vm_id, "VM id")))
+
+    def checkpoint(self, vm_id: object) -> str:
+        """The memory checkpoint volume (SP_CHECKPOINT), the name of the addon's block-device form."""
+        return check_volume_name("%s-sys-%d-rawcheckpoint" % (self.px, _nonneg_id(vm_id, "VM id")))
 
     def staging(self, image_id: object) -> str:
         """Import staging volume; the md5 suffix is the addon's, so its leftovers are recognised too."""

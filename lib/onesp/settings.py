@@ -130,6 +130,10 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("SCRIPTS_REMOTE_DIR", "str", "/var/tmp/one", "Where oned keeps its driver scripts on hosts (the stock kvm scripts)."),
     _s("T_PERSISTENT_CDROM", "str", "", "Empty CD-ROM trays (0-4) deploy gives a VM whose template does not say"
        " (VM attribute T_PERSISTENT_CDROM); CDROMs with DEV_PREFIX=hd are then inserted and ejected, not hot-plugged."),
+    _s("SP_CHECKPOINT", "choice", "no", "Memory checkpoints (suspend, stop, cold migration) kept in a StorPool volume"
+       " <px>-sys-<vm>-rawcheckpoint instead of the VM directory: yes or nomigrate (both: the save/restore helpers"
+       " write it through the volume's device); no or empty: in the VM directory.", choices=("no", "yes", "nomigrate")),
+    _s("SP_CHECKPOINT_BD", "bool", "0", "The same as SP_CHECKPOINT=yes (the addon's block-device form of it)."),
     _s("LIBVIRT_URI", "str", "qemu:///system", "libvirt connection of virsh on hosts (VM snapshot freeze, revert)."),
     _s("QEMU_IMG", "str", "qemu-img", "qemu-img command."),
     _s("MKSWAP", "str", "mkswap", "mkswap command on hosts."),
@@ -155,9 +159,7 @@ BY_NAME: Dict[str, Setting] = {s.name: s for s in SETTINGS}
 IGNORED: Dict[str, str] = {
     "AUTO_TEMPLATE": "templates are managed by the StorPool administrator",
     "PROPAGATE_YES": "see SP_TEMPLATE_PROPAGATE",
-    "SP_CHECKPOINT": "checkpoints stay in the VM directory",
-    "SP_CHECKPOINT_BD": "checkpoints stay in the VM directory",
-    "SP_COMPRESSION": "checkpoints stay in the VM directory",
+    "SP_COMPRESSION": "a checkpoint on StorPool is written to its volume as the save makes it, uncompressed",
     "UPDATE_ONE_DISK_SIZE": "onesp never writes oned's database",
     "ONE_TPM_SAVE": "vTPM state stays in the VM directory; VM snapshots always carry it (in the VM's SWTPM volume)",
     "DEPLOY_TWEAKS": "deploy tweaks are not part of onesp",

@@ -280,3 +280,16 @@ def test_plan_reads_the_override_as_the_addon_spelled_it(tmp_path):
         rc.write_text("VMSNAPSHOT_OVERRIDE=%s\n" % value)
         plan = autoconf.plan_for(str(tmp_path), [str(rc)])
         assert bool(plan.local_actions()) is registered, value
+
+
+def test_plan_registers_the_checkpoint_helpers_only_with_the_option_on(tmp_path):
+    (tmp_path / "vmm" / "kvm").mkdir(parents=True)
+    for name in ("save-storpool", "restore-storpool"):
+        (tmp_path / "vmm" / "kvm" / name).write_text("")
+    rc = tmp_path / "addon-storpoolrc"
+    helpers = (("save", "save-storpool"), ("restore", "restore-storpool"))
+    for text, registered in (("", ()), ("SP_CHECKPOINT=yes\n", helpers), ("SP_CHECKPOINT=nomigrate\n", helpers),
+                             ("SP_CHECKPOINT_BD=1\n", helpers), ("SP_CHECKPOINT=no\n", ()),
+                             ("SP_CHECKPOINT=sometimes\n", ())):
+        rc.write_text(text)
+        assert autoconf.plan_for(str(tmp_path), [str(rc)]).local_actions() == registered, text

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, List, Mapping, Optional, Sequence
 
 from .. import config, configfiles
+from ..errors import ConfigError
 from ..settings import BY_NAME
 from . import execrc, registration
 from .items import Record
@@ -53,20 +54,31 @@ class FileReport:
 
 def plan_for(remotes: str, rc_files: Sequence[str] = ()) -> Plan:
     """The registration for an installed remotes tree: the VMM helpers present in
-    ``<remotes>/vmm/kvm``, and VM snapshot overrides unless VMSNAPSHOT_OVERRIDE is off in
-    the given rc files (later files win, as for the drivers)."""
+    ``<remotes>/vmm/kvm``, VM snapshot overrides unless VMSNAPSHOT_OVERRIDE is off, and the
+    checkpoint helpers when SP_CHECKPOINT or SP_CHECKPOINT_BD is on in the given rc files
+    (later files win, as for the drivers)."""
     helpers_dir = os.path.join(remotes, "vmm", "kvm")
     helpers = frozenset(os.listdir(helpers_dir)) if os.path.isdir(helpers_dir) else frozenset()
-    setting = BY_NAME["VMSNAPSHOT_OVERRIDE"]
-    enabled = config.convert(setting, setting.default, "built-in default")
+    checkpoint = _rc_value("SP_CHECKPOINT", rc_files)
+    return Plan(helpers, bool(_rc_value("VMSNAPSHOT_OVERRIDE", rc_files)),
+                checkpoint in ("yes", "nomigrate") or bool(_rc_value("SP_CHECKPOINT_BD", rc_files)))
+
+
+def _rc_value(name: str, rc_files: Sequence[str]) -> object:
+    """``name`` as the drivers read it from ``rc_files``; an unreadable value is the default (or
+    no) here, and the actions and onesp doctor name it."""
+    setting = BY_NAME[name]
+    value = config.convert(setting, setting.default, "built-in default")
     for path in rc_files:
         if not os.path.isfile(path):
             continue
         found = configfiles.parse_assignments(read_text(path), path).get(setting.name)
         if found is not None:
-            # read as the drivers read it (an unreadable value is no; onesp doctor names it)
-            enabled = config.convert(setting, found[0], "%s line %d" % (path, found[1]), [])
-    return Plan(helpers, bool(enabled))
+            try:
+                value = config.convert(setting, found[0], "%s line %d" % (path, found[1]), [])
+            except ConfigError:
+                value = config.convert(setting, setting.default, "built-in default")
+    return value
 
 
 def read_text(path: str) -> str:

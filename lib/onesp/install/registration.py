@@ -46,6 +46,8 @@ IMAGE_RESTRICTED_ATTRS = ("SP_QOSCLASS",)
 HOTPLUG_HELPERS = (("attach_disk", "attach_disk.storpool"), ("detach_disk", "detach_disk.storpool"))
 #: The deploy helper adds the empty CD-ROM trays T_PERSISTENT_CDROM asks for, then runs the stock deploy.
 DEPLOY_HELPERS = (("deploy", "deploy.storpool"),)
+#: Memory checkpoints in a StorPool volume (SP_CHECKPOINT / SP_CHECKPOINT_BD): registered only with the option on.
+CHECKPOINT_HELPERS = (("save", "save-storpool"), ("restore", "restore-storpool"))
 SNAPSHOT_HELPERS = (
     ("snapshotcreate", "snapshot_create-storpool"),
     ("snapshotrevert", "snapshot_revert-storpool"),
@@ -58,18 +60,21 @@ SYSTEM_DS_DEFAULTS = ("shared", "ssh", "ceph")
 @dataclass(frozen=True)
 class Plan:
     """What to register: the VMM helpers present in the remotes tree, and whether the
-    atomic VM snapshot override (VMSNAPSHOT_OVERRIDE) is on."""
+    atomic VM snapshot override (VMSNAPSHOT_OVERRIDE) and memory checkpoints on StorPool
+    (SP_CHECKPOINT, SP_CHECKPOINT_BD) are on."""
 
     helpers: FrozenSet[str] = frozenset()
     vm_snapshots: bool = True
+    checkpoints: bool = False
 
     def local_actions(self) -> Tuple[Tuple[str, str], ...]:
-        wanted = DEPLOY_HELPERS + HOTPLUG_HELPERS + (SNAPSHOT_HELPERS if self.vm_snapshots else ())
+        wanted = (DEPLOY_HELPERS + HOTPLUG_HELPERS + (SNAPSHOT_HELPERS if self.vm_snapshots else ())
+                  + (CHECKPOINT_HELPERS if self.checkpoints else ()))
         return tuple(pair for pair in wanted if pair[1] in self.helpers)
 
     def without_deploy(self) -> "Plan":
         """The same plan without the deploy helper (``onesp doctor``: its absence only costs the CD-ROM trays)."""
-        return Plan(self.helpers - {script for _, script in DEPLOY_HELPERS}, self.vm_snapshots)
+        return Plan(self.helpers - {script for _, script in DEPLOY_HELPERS}, self.vm_snapshots, self.checkpoints)
 
     def items(self) -> List["Item"]:
         found: List[Item] = [
@@ -151,7 +156,8 @@ def differences(text: str) -> List[str]:
 
 def _all_items() -> List[Item]:
     """Every item a record can name, whatever the plan was when it was added."""
-    return Plan(frozenset(script for _, script in DEPLOY_HELPERS + HOTPLUG_HELPERS + SNAPSHOT_HELPERS), True).items()
+    helpers = DEPLOY_HELPERS + HOTPLUG_HELPERS + SNAPSHOT_HELPERS + CHECKPOINT_HELPERS
+    return Plan(frozenset(script for _, script in helpers), True, True).items()
 
 
 def _reparsed(text: str, item: Item) -> Document:

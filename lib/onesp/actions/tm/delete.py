@@ -123,7 +123,7 @@ def _give_back(ctx: Context, volume: DiskVolume) -> None:
 
 
 def _delete_system_volumes(ctx: Context, vm: Vm) -> None:
-    """Volatile disks, context ISO, NVRAM and vTPM state volume of the VM (each by its exact name).
+    """Volatile disks, context ISO, NVRAM, memory checkpoint and vTPM state volume of the VM (each by its exact name).
 
     The VM snapshots of all of them are deleted by their exact names whether or not the
     volume was still there: an earlier run that failed half-way may have deleted a volume
@@ -143,6 +143,8 @@ def _delete_system_volumes(ctx: Context, vm: Vm) -> None:
     nvram = ctx.names.nvram(vm.id)
     volumes.delete(ctx, nvram, tags=ctx.tags.vm_group(vm.id))
     names.append(nvram)
+    # a memory checkpoint a save left and no restore consumed (SP_CHECKPOINT): deleted at once
+    volumes.delete(ctx, ctx.names.checkpoint(vm.id), delayed=False)
     if vm.tpm_model:  # the vTPM state volume of VM snapshots (onesp's or the addon's)
         volumes.delete(ctx, ctx.names.swtpm(vm.id), tags=ctx.tags.vm_group(vm.id))
         names.append(ctx.names.swtpm(vm.id))
