@@ -6,7 +6,7 @@
 #   ./install.sh --uninstall     remove exactly what was installed, take the registration back
 #   ./install.sh --help          every option (--prefix, --oned-conf, --vmm-execrc, --owner, --bindir)
 #
-# Needs python3 >= 3.9 with lxml; the work is done by lib/onesp/install (stdlib only).
+# Needs python3 >= 3.9 with lxml; the work is done by lib/onesp/tools/install (stdlib only).
 # No file of OpenNebula itself is changed; oned.conf and vmm_execrc only with --autoconf.
 set -euo pipefail
 
@@ -24,4 +24,4 @@ command -v "$python" >/dev/null 2>&1 || fail "$python not found: install python3
   || echo "install.sh: note: python3-click is not installed; the drivers work without it, the onesp command (doctor) needs it" >&2
 
 export PYTHONPATH="$here/lib${PYTHONPATH:+:$PYTHONPATH}"
-exec "$python" -m onesp.install --source "$here" "$@"
+exec "$python" -m onesp.tools.install --source "$here" "$@"

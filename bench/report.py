@@ -149,7 +149,7 @@ def startup(res: Results) -> List[str]:
     out = ["## 4. Start-up", "",
            "`bench/import_cost.py` (`python -X importtime` of %s run with arguments it rejects): cumulative import "
            "time of the entry path **%s ms** (median); modules that must stay off the start-up path (click, "
-           "http.server, sqlite3, onesp.sim, onesp.cli, ...) imported: **%s**. Largest imports: %s."
+           "http.server, sqlite3, onesp.sim, onesp.tools.cli, ...) imported: **%s**. Largest imports: %s."
            % (ACTION, ms(imp.import_ms), imp.forbidden,
               ", ".join("%s %s ms" % (name, ms(v)) for name, v in imp.largest[:6])), "",
            "An action that fails at once on bad input, against a bare interpreter (%d runs each, interleaved):"

@@ -1,5 +1,5 @@
 """``python -m onesp`` is the ``onesp`` command."""
 
-from .cli import main
+from .tools.cli import main
 
 main(prog_name="onesp")

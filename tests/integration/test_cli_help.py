@@ -11,7 +11,7 @@ import click
 import pytest
 
 from onesp import __version__
-from onesp.cli import main
+from onesp.tools.cli import main
 
 
 def command_paths(command: click.Command, path: List[str]) -> Iterator[List[str]]:

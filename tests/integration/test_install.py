@@ -93,7 +93,7 @@ def test_manifest_lists_every_file_and_a_rerun_upgrades_in_place(remotes):
     shipped = {str(p.relative_to(REPO)) for d in ("datastore/storpool", "tm/storpool", "vmm/kvm")
                for p in (REPO / d).iterdir() if p.is_file()}
     assert shipped <= set(record["files"])
-    assert "lib/onesp/install/onedconf.py" in record["files"] and "lib/onesp/__init__.py" in record["files"]
+    assert "lib/onesp/tools/install/onedconf.py" in record["files"] and "lib/onesp/__init__.py" in record["files"]
     assert "changed" in first.stdout and "next steps:" in first.stdout and "onehost sync --force" in first.stdout
 
     before = snapshot(remotes)

@@ -113,7 +113,7 @@ def test_a_worker_has_the_clients_directory_umask_and_environment(stack, tmp_pat
     workdir = tmp_path / "work dir"
     workdir.mkdir()
     script = ("import os, sys; sys.path.insert(0, %r); os.umask(0o027); "
-              "from onesp.client import main; main('ds', 'stat')" % str(REPO / "lib"))
+              "from onesp.runtime.client import main; main('ds', 'stat')" % str(REPO / "lib"))
     doc = stat_action(stack)
     env = dict(stack.env, PATH="%s:%s" % (bindir, stack.env["PATH"]), ONESP_TEST_MARK="mark \u00e9")
     seen = []
@@ -245,7 +245,7 @@ def test_a_peer_of_another_account_is_refused():
         directory = top / "server"
         directory.mkdir(mode=0o700)
         os.chown(directory, NOBODY, NOBODY)
-        code = "import sys; sys.path.insert(0, %r); from onesp import server; sys.exit(server.main(%r, print))" % (
+        code = "import sys; sys.path.insert(0, %r); from onesp.runtime import actionserver as server; sys.exit(server.main(%r, print))" % (
             str(REPO / "lib"), str(directory))
         server = subprocess.Popen([python, "-c", code], cwd=str(top), user=NOBODY, group=NOBODY,
                                   env={"PATH": "/usr/bin:/bin", "HOME": str(directory), "ONESP_RC": "",

@@ -7,8 +7,8 @@ import xmlrpc.client
 
 import pytest
 
-from onesp.errors import BackendError, Busy, NotFound, Transient
 from onesp.one import OneClient, OnedError, OnedNotFound, parse_xml
+from onesp.runtime.errors import BackendError, Busy, NotFound, Transient
 from onesp.sim.oned.builders import (
     datastore_xml,
     history,

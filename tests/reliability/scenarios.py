@@ -69,7 +69,7 @@ class Scenario:
 
 @functools.lru_cache(maxsize=None)
 def _private_hosts_supported() -> bool:
-    from onesp.demo import private_hosts_supported
+    from onesp.tools.demo import private_hosts_supported
 
     return private_hosts_supported()
 

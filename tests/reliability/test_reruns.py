@@ -21,7 +21,7 @@ from typing import Dict
 
 import pytest
 
-from onesp.naming import Names
+from onesp.runtime.naming import Names
 
 from .cells import differences
 from .scenarios import SCENARIOS, prepare, scenario_id

@@ -7,7 +7,7 @@ Slow tests (``@pytest.mark.slow``: fuzzing at 10,000 examples per target) are sk
 
 ``canary`` is a directory the injection payloads point at: an input that reaches a shell as
 syntax runs ``touch <canary>/<name>``, and ``canary.check()`` fails the test when anything
-appeared there. ``in_process`` runs an action through ``onesp.driver.run_action`` inside the
+appeared there. ``in_process`` runs an action through ``onesp.runtime.driver.run_action`` inside the
 test process with the stack's environment, so a fuzzer can afford thousands of examples; it
 goes through the same error contract and the same host runner (``sh -c`` of the quoted
 script) as the executables.
@@ -24,7 +24,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 
-from onesp import driver
+from onesp.runtime import driver
 from onesp.sim.stack import Result, Stack
 
 #: Control characters (other than the blank a line may carry) never belong in a user-facing line.

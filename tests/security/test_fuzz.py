@@ -8,7 +8,7 @@ file. Hostile paths keep the test's temporary directory as their prefix, so what
 creates on the "host" (this machine, local runner: the same quoted ``sh -c`` string ssh
 would carry) stays inside it.
 
-Most examples run in-process (onesp.driver.run_action: the same error contract); fewer run
+Most examples run in-process (onesp.runtime.driver.run_action: the same error contract); fewer run
 the executables as oned does. CI runs a few hundred examples, derandomized; the ``slow``
 tests (ONESP_SLOW=1) run 10,000 per target with fresh randomness.
 """

@@ -27,7 +27,7 @@ from typing import Dict, Iterator, Tuple
 
 import pytest
 
-from onesp.host import Host, connection_dir, runner_from_config, ssh_runner
+from onesp.runtime.hostexec import Host, connection_dir, runner_from_config, ssh_runner
 
 SSHD = "/usr/sbin/sshd"
 MIB = 1024 * 1024

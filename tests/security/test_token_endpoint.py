@@ -15,7 +15,7 @@ from typing import Iterator, List
 
 import pytest
 
-from onesp import storpool
+from onesp.runtime import storpoolapi as storpool
 from onesp.sim.storpool import StorPoolSim, new_token
 
 MIB = 1024 * 1024

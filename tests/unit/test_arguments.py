@@ -4,8 +4,8 @@ import importlib
 
 import pytest
 
-from onesp.arguments import HostPath, ds_args
-from onesp.errors import BadInput
+from onesp.runtime.arguments import HostPath, ds_args
+from onesp.runtime.errors import BadInput
 
 
 def tm_args(action, argv):

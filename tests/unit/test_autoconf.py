@@ -11,9 +11,9 @@ from typing import List, Tuple
 import pytest
 from fixtures.sim_oned import stock_etc_dir
 
-from onesp.install import autoconf, execrc, onedconf, options, registration
-from onesp.install.onedconf import OnedConfError
-from onesp.install.registration import Plan
+from onesp.tools.install import autoconf, execrc, onedconf, options, registration
+from onesp.tools.install.onedconf import OnedConfError
+from onesp.tools.install.registration import Plan
 
 ALL_HELPERS = frozenset(script for _, script in
                         registration.DEPLOY_HELPERS + registration.HOTPLUG_HELPERS + registration.SNAPSHOT_HELPERS)

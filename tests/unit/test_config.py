@@ -2,9 +2,9 @@
 
 import pytest
 
-from onesp import config, configfiles
-from onesp.errors import ConfigError
-from onesp.settings import SETTINGS
+from onesp.runtime import config, configfiles
+from onesp.runtime.errors import ConfigError
+from onesp.runtime.settings import SETTINGS
 
 
 def load(tmp_path, rc_text=None, env=None, sp_conf=None, sp_conf_d=None, hostname="fe1"):
@@ -193,7 +193,7 @@ def test_unreadable_values_that_fall_back_are_warned_about_with_file_and_line(tm
 
 
 def test_every_key_has_a_rule_for_unreadable_values():
-    from onesp.settings import ON_BAD
+    from onesp.runtime.settings import ON_BAD
 
     for setting in SETTINGS:
         assert setting.bad_rule in ON_BAD, setting.name
@@ -335,7 +335,7 @@ DDDDEBUG_TM_MONITOR_DS sshConnectTimeout sshConnectionAttempts
 
 
 def test_every_key_the_addons_scripts_read_is_used_or_known_unused():
-    from onesp.settings import BY_NAME
+    from onesp.runtime.settings import BY_NAME
 
     neither = [key for key in ADDON_SCRIPT_KEYS if key not in BY_NAME and not config.known_unused(key)]
     assert neither == [], "addon keys neither used nor listed as known-unused: %s" % neither

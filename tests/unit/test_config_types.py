@@ -8,8 +8,8 @@ from typing import Optional, Tuple
 
 import pytest
 
-from onesp import config
-from onesp.settings import SETTINGS
+from onesp.runtime import config
+from onesp.runtime.settings import SETTINGS
 
 #: What ``config._typed`` makes of each kind of setting.
 KIND_TYPES = {"str": str, "choice": str, "int": int, "delay": int, "bool": bool, "words": Tuple[str, ...]}

@@ -8,9 +8,9 @@ from typing import Dict, Set, Tuple
 
 import pytest
 
-from onesp import naming
-from onesp.install import registration
-from onesp.settings import BY_NAME, IGNORED, IGNORED_PREFIXES, SETTINGS
+from onesp.runtime import naming
+from onesp.runtime.settings import BY_NAME, IGNORED, IGNORED_PREFIXES, SETTINGS
+from onesp.tools.install import registration
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"

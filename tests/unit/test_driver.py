@@ -8,8 +8,9 @@ import types
 
 import pytest
 
-from onesp import driver, storpool
-from onesp.errors import Busy, OnespError
+from onesp.runtime import driver
+from onesp.runtime import storpoolapi as storpool
+from onesp.runtime.errors import Busy, OnespError
 
 TOKEN = "tok-1234567890-secret"
 
@@ -194,7 +195,7 @@ def test_locks_are_released_when_the_action_ends(env, monkeypatch, tmp_path):
 def test_progress_feeds_a_terminal_display_and_the_log(env, monkeypatch):
     import logging
 
-    from onesp import progress
+    from onesp.runtime import progress
 
     seen = []
     monkeypatch.setattr(progress, "DISPLAY", lambda *a: seen.append(a))
@@ -214,7 +215,7 @@ def test_progress_feeds_a_terminal_display_and_the_log(env, monkeypatch):
 
 
 def test_progress_bar_draws_one_line(capsys):
-    from onesp.commands.run import progress_bar
+    from onesp.tools.commands.run import progress_bar
 
     progress_bar("import image 5", 512 * 1024 * 1024, 1024 * 1024 * 1024, False)
     progress_bar("import image 5", 1024 * 1024 * 1024, 1024 * 1024 * 1024, True)

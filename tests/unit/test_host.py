@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from onesp.errors import BadInput, HostError
-from onesp.host import Host, check_host, local_runner, script, ssh_runner
+from onesp.runtime.errors import BadInput, HostError
+from onesp.runtime.hostexec import Host, check_host, local_runner, script, ssh_runner
 
 HOSTILE = ["a b", "semi;colon", "$(touch CANARY)", "`touch CANARY`", "quote'single", 'quote"double', "new\\nline",
            "star*", "-dash", "amp&"]

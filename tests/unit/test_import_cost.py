@@ -3,12 +3,12 @@
 import subprocess
 import sys
 
-FORBIDDEN = ("click", "http.server", "sqlite3", "onesp.sim", "onesp.cli", "socketserver", "xmlrpc.server")
+FORBIDDEN = ("click", "http.server", "sqlite3", "onesp.sim", "onesp.tools.cli", "socketserver", "xmlrpc.server")
 
 
 def test_action_entry_path_imports_nothing_heavy():
     code = (
-        "import sys, onesp.driver, onesp.context, onesp.storpool, onesp.host, onesp.config, onesp.naming;"
+        "import sys, onesp.runtime.driver, onesp.runtime.actioncontext, onesp.runtime.storpoolapi, onesp.runtime.hostexec, onesp.runtime.config, onesp.runtime.naming;"
         "print('\\n'.join(sorted(sys.modules)))"
     )
     modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
@@ -19,9 +19,9 @@ def test_action_entry_path_imports_nothing_heavy():
 def test_the_path_to_the_server_imports_almost_nothing():
     """What the executables import before handing the action over: the C halves of socket and
     signal and struct, nothing that imports enum, selectors or the library."""
-    code = ("import os, sys; before = set(sys.modules); import onesp.client;"  # os, sys: what the shim imports
+    code = ("import os, sys; before = set(sys.modules); import onesp.runtime.client;"  # os, sys: what the shim imports
             "print('\\n'.join(sorted(set(sys.modules) - before)))")
     added = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[2] / "lib")}
                            ).stdout.split()
-    assert set(added) <= {"onesp", "onesp.client", "struct", "_struct", "_socket", "_signal"}, added
+    assert set(added) <= {"onesp", "onesp.runtime.client", "struct", "_struct", "_socket", "_signal"}, added

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import onesp
-from onesp.errors import Interrupted, OnespError
+from onesp.runtime.errors import Interrupted, OnespError
 
 LIB = Path(onesp.__file__).resolve().parent
 #: The one place a termination ends (the driver), and the demo's wait for Ctrl-C.

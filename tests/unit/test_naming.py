@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onesp import naming
-from onesp.errors import BadInput
+from onesp.runtime import naming
+from onesp.runtime.errors import BadInput
 
 N = naming.Names("one")
 ids = st.integers(min_value=0, max_value=2**31 - 1)

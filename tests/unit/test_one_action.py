@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from onesp.errors import BadInput
 from onesp.one import decode_driver_action, decode_vm_document, decode_vmm_action
+from onesp.runtime.errors import BadInput
 from onesp.sim.oned.builders import (
     b64,
     b64_wrapped,

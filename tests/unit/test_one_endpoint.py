@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from onesp.errors import ConfigError
 from onesp.one import OneClient, endpoint, resolve_endpoint
 from onesp.one.endpoint import resolve_session, resolve_timeout
+from onesp.runtime.errors import ConfigError
 
 
 @pytest.fixture

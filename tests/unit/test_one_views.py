@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fixtures.sim_oned import authored_sample
 
-from onesp.errors import BadInput, NotFound
 from onesp.one import Datastore, Host, Image, Vm, decode_driver_action, parse_xml
+from onesp.runtime.errors import BadInput, NotFound
 from onesp.sim.oned.builders import (
     cdrom_disk,
     datastore_xml,

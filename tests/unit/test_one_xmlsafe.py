@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onesp.errors import BadInput
 from onesp.one import MAX_DOCUMENT_BYTES, decode_base64, decode_driver_action, decode_vm_document, parse_xml, xmlsafe
+from onesp.runtime.errors import BadInput
 from onesp.sim.oned.builders import b64, datastore_xml, ds_driver_action_xml, image_xml, vm_xml
 
 BILLION_LAUGHS = (
@@ -57,7 +57,7 @@ def run_isolated(code: str, timeout: float = 20.0) -> subprocess.CompletedProces
 def test_billion_laughs_is_refused_quickly_in_bounded_memory():
     code = """
     from onesp.one import parse_xml, decode_driver_action
-    from onesp.errors import BadInput
+    from onesp.runtime.errors import BadInput
     doc = %r
     for fn in (parse_xml, decode_driver_action):
         try:
@@ -84,7 +84,7 @@ def test_external_entity_to_a_local_file_is_not_opened(tmp_path):
     ]
     code = """
     from onesp.one import parse_xml, xmlsafe
-    from onesp.errors import BadInput
+    from onesp.runtime.errors import BadInput
     from lxml import etree
     for doc in %r:
         try:
@@ -139,7 +139,7 @@ def test_fifty_megabyte_document_is_refused_before_parsing():
     code = """
     import time
     from onesp.one import parse_xml, decode_vm_document
-    from onesp.errors import BadInput
+    from onesp.runtime.errors import BadInput
     import base64
     doc = b"<VM><ID>1</ID><NAME>" + b"a" * 50000000 + b"</NAME></VM>"
     started = time.monotonic()
@@ -197,7 +197,7 @@ def test_deep_nesting_is_refused_quickly_on_every_lxml():
     code = """
     import time
     from onesp.one import parse_xml
-    from onesp.errors import BadInput
+    from onesp.runtime.errors import BadInput
     for depth in (256, 300000):
         doc = "<a>" * depth + "x" * 11000000 + "</a>" * depth
         started = time.monotonic()

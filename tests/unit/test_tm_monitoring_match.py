@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import List
 
 from onesp.actions.tm import _monitoring as monitoring
-from onesp.naming import Names
 from onesp.one import Vm, parse_xml
+from onesp.runtime.naming import Names
 from onesp.sim.oned.builders import history, image_disk, vm_xml
 
 MIB = 1 << 20

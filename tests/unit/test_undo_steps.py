@@ -1,7 +1,7 @@
-"""Every mutating StorPool call of an action goes through a step of ``onesp.volumes``.
+"""Every mutating StorPool call of an action goes through a step of ``onesp.runtime.volumes``.
 
 Those steps register their inverse, or say why there is none, so the undo rules live in one
-place. The mutating client methods are read from ``onesp.storpool`` itself (those that POST,
+place. The mutating client methods are read from ``onesp.runtime.storpoolapi`` itself (those that POST,
 directly or through another such method), so a new one is covered without editing this test.
 """
 
@@ -11,14 +11,14 @@ import ast
 from pathlib import Path
 from typing import Iterable, List, Set
 
-import onesp.storpool
-import onesp.volumes
+import onesp.runtime.storpoolapi
+import onesp.runtime.volumes
 
-LIB = Path(onesp.storpool.__file__).resolve().parent
+LIB = Path(onesp.runtime.storpoolapi.__file__).resolve().parent
 
 
 def mutating_methods() -> Set[str]:
-    tree = ast.parse(Path(onesp.storpool.__file__).read_text())
+    tree = ast.parse(Path(onesp.runtime.storpoolapi.__file__).read_text())
     client = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "StorPool")
     calls = {}
     for method in client.body:
@@ -64,10 +64,10 @@ def test_the_mutating_client_methods_are_found():
 
 def test_actions_change_storpool_only_through_the_undo_steps():
     found = direct_mutations((LIB / "actions").rglob("*.py"))
-    assert not found, "mutating StorPool calls outside onesp.volumes (use or add a step there):\n" + "\n".join(found)
+    assert not found, "mutating StorPool calls outside onesp.runtime.volumes (use or add a step there):\n" + "\n".join(found)
 
 
 def test_the_check_sees_the_steps_module_calling_the_client():
-    """The check looks at the right thing: onesp.volumes itself makes such calls."""
-    found = direct_mutations([Path(onesp.volumes.__file__).resolve()])
+    """The check looks at the right thing: onesp.runtime.volumes itself makes such calls."""
+    found = direct_mutations([Path(onesp.runtime.volumes.__file__).resolve()])
     assert len(found) > 10, found

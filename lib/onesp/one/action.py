@@ -16,7 +16,7 @@ from typing import Optional, Union
 
 from lxml import etree
 
-from ..errors import BadInput
+from ..runtime.errors import BadInput
 from .datastore import Datastore
 from .fields import Fields
 from .image import Image

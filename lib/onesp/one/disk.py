@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Tuple
 
 from lxml import etree
 
-from ..errors import NotFound
+from ..runtime.errors import NotFound
 from .fields import Fields, int_list
 from .template import Template
 

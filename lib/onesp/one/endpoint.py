@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import List, Mapping, Optional
 
-from ..errors import ConfigError
+from ..runtime.errors import ConfigError
 
 DEFAULT_ENDPOINT = "http://localhost:2633/RPC2"
 ONEADMIN_HOME = "/var/lib/one"

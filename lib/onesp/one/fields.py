@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Tuple, TypedDict
 
 from lxml import etree
 
-from ..errors import BadInput
+from ..runtime.errors import BadInput
 
 _TRUE = frozenset(("YES", "TRUE", "1", "ON"))
 _FALSE = frozenset(("NO", "FALSE", "0", "OFF"))

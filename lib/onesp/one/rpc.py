@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Tuple
 
 from lxml import etree
 
-from ..errors import BackendError, BadInput, Busy, ConfigError, NotFound, Transient
+from ..runtime.errors import BackendError, BadInput, Busy, ConfigError, NotFound, Transient
 from .datastore import Datastore
 from .endpoint import resolve_endpoint, resolve_session, resolve_timeout
-from .hook import Hook
+from .hookdef import Hook
 from .host import Host
 from .image import Image
 from .template import TemplateValue, render_template

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Tuple
 
 from lxml import etree
 
-from ..errors import NotFound
+from ..runtime.errors import NotFound
 from .disk import Disk, parse_disks
 from .fields import Fields, owner, pool_object
 from .template import Template

@@ -25,7 +25,7 @@ from typing import TypedDict, Union
 
 from lxml import etree
 
-from ..errors import BadInput
+from ..runtime.errors import BadInput
 
 #: Largest single document (driver action, one object) accepted, in bytes.
 #: Real documents are kilobytes; tens of MB still parse, 50 MB do not.

@@ -18,7 +18,7 @@ StorPool client ids 1 and 2. Hosts run commands locally (HOST_EXEC=local); their
 
 With ``ONESP_TEST_SERVER=1`` in the environment (``scripts/test`` runs the whole suite a
 second time so) the stack starts an ``onesp server`` of
-its own and the executables hand their actions to it (``onesp.client``); otherwise its
+its own and the executables hand their actions to it (``onesp.runtime.client``); otherwise its
 ``ONESP_SERVER_DIR`` holds no server and every action runs in-process, as the fallback does.
 """
 
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .. import storpool
+from ..runtime import storpoolapi as storpool
 from .oned import OnedSim, builders
 from .storpool import StorPoolSim, new_token
 from .storpool.control import SimControl

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Dict, Tuple
 
-from ... import disks, volumes
-from ...errors import AlreadyExists, BadInput, Busy
-from ...storpool import ApiBusy
+from ...runtime import disks, volumes
+from ...runtime.errors import AlreadyExists, BadInput, Busy
+from ...runtime.storpoolapi import ApiBusy
 
 if TYPE_CHECKING:
-    from ...context import Context
     from ...one import Datastore, Image
+    from ...runtime.actioncontext import Context
 
 
 def action_image(ctx: Context) -> Tuple[Image, Datastore]:

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any, Dict, List, Optional, Tuple, Type
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
-from ...errors import BackendError, BadInput, ConfigError, NotFound, Transient
+from ...runtime.errors import BackendError, BadInput, ConfigError, NotFound, Transient
 
 #: Bytes each DOWNLOAD_TIMEOUT seconds must bring (about 1 KiB/s over the default minute).
 MIN_BYTES = 64 * 1024

@@ -38,14 +38,14 @@ import subprocess
 import tempfile
 from typing import IO, TYPE_CHECKING, Callable, List, Optional, Tuple, TypeVar
 
-from ...errors import BackendError, ConfigError, Unsupported
+from ...runtime.errors import BackendError, ConfigError, Unsupported
 from . import _imports as imports
 from ._download import shown
 from ._reading import CHUNK
 
 if TYPE_CHECKING:
-    from ...config import Config
-    from ...context import Context
+    from ...runtime.actioncontext import Context
+    from ...runtime.config import Config
 
 SCHEMES = frozenset(("rsync", "restic", "s3", "ssh", "rbd"))
 _RBD_BACKUPS = frozenset(("rsync+rbd", "restic+rbd"))
@@ -124,7 +124,7 @@ class Downloader:
     def _run(self, url: str, options: List[str], consume: Callable[[IO[bytes]], _T]) -> _T:
         """Run the downloader; ``consume`` (``Fetcher.receive`` or ``Fetcher.take``: their bounds and
         pace) reads its output, and what it returns is returned."""
-        from ...host import stop
+        from ...runtime.hostexec import stop
 
         description = shown(url)
         argv = [self.program, "--nodecomp"] + options + [url, "-"]

@@ -33,16 +33,16 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Callable, ContextManager, Dict, List, Optional, Sequence, Tuple, Type
 
-from ...errors import BadInput, ConfigError, Transient, Unsupported
-from ...progress import Progress
+from ...runtime.errors import BadInput, ConfigError, Transient, Unsupported
+from ...runtime.progress import Progress
 from . import _localfile as localfile
 from ._download import Download, check_url, shown
 from ._reading import CHUNK, Hashing, Paced, Prefixed, Reader, decompressor, verify_digests
 from ._snapsource import looks_like_snapshot
 
 if TYPE_CHECKING:
-    from ...context import Context
     from ...one import Datastore, Image
+    from ...runtime.actioncontext import Context
 
 FILE, URL, SNAPSHOT, DOWNLOADER = "file", "url", "snapshot", "downloader"
 MIB = CHUNK

@@ -14,8 +14,8 @@ import os
 import stat
 from typing import TYPE_CHECKING, Optional
 
-from ...configfiles import one_location
-from ...errors import BadInput, Forbidden, NotFound
+from ...runtime.configfiles import one_location
+from ...runtime.errors import BadInput, Forbidden, NotFound
 
 if TYPE_CHECKING:
     from ...one import Datastore

@@ -25,10 +25,10 @@ import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, List
 
-from ...errors import BadInput, ConfigError, HostError, Unsupported
+from ...runtime.errors import BadInput, ConfigError, HostError, Unsupported
 
 if TYPE_CHECKING:
-    from ...config import Config
+    from ...runtime.config import Config
 
 SUPPORTED_FORMATS = ("raw", "qcow2", "vmdk", "vhdx", "vpc", "vdi")
 MIB = 1024 * 1024

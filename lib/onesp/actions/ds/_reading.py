@@ -13,7 +13,7 @@ import re
 import time
 from typing import IO, TYPE_CHECKING, Dict, List, Optional, Protocol, Sequence, cast
 
-from ...errors import BadInput, ConfigError
+from ...runtime.errors import BadInput, ConfigError
 
 if TYPE_CHECKING:
     import io

@@ -16,14 +16,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Optional
 
-from ... import disks
-from ...errors import BadInput, Forbidden
-from ...naming import check_volume_name
+from ...runtime import disks
+from ...runtime.errors import BadInput, Forbidden
+from ...runtime.naming import check_volume_name
 
 if TYPE_CHECKING:
-    from ...context import Context
     from ...one import Image
-    from ...storpool import Snapshot
+    from ...runtime.actioncontext import Context
+    from ...runtime.storpoolapi import Snapshot
 
 _SPSNAPSHOT = re.compile(r"SPSNAPSHOT:(?P<name>.+)\Z")
 _VMSNAP = re.compile(r"VM:(?P<vm>\d{1,10})-DISK:(?P<disk>\d{1,10})-VMSNAP:(?P<snap>\d{1,10})\Z")

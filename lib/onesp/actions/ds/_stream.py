@@ -26,8 +26,8 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Dict, Optional, Tuple, Type
 
-from ...errors import BadInput, Transient
-from ...progress import Progress
+from ...runtime.errors import BadInput, Transient
+from ...runtime.progress import Progress
 from . import _qemu as qemu
 from ._download import Download, shown
 from ._imports import MIB, PREFIX, Fetcher, LocalImage, compression
@@ -37,7 +37,7 @@ from ._worker import Worker
 if TYPE_CHECKING:
     import io
 
-    from ...context import Context
+    from ...runtime.actioncontext import Context
 
 _VHD_FOOTER = 512
 

@@ -17,15 +17,15 @@ import os
 import posixpath
 from typing import TYPE_CHECKING, Sequence
 
-from ...host import Stdin, check_path
-from ...naming import unique_token
-from ...progress import Progress
+from ...runtime.hostexec import Stdin, check_path
+from ...runtime.naming import unique_token
+from ...runtime.progress import Progress
 from ._imports import LocalImage
 from ._qemu import SOURCE, ImageInfo, convert_argv
 from ._worker import Worker
 
 if TYPE_CHECKING:
-    from ...context import Context
+    from ...runtime.actioncontext import Context
 
 
 def write_image(ctx: Context, worker: Worker, image: LocalImage, info: ImageInfo, device: str, staging_dir: str) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence
 
-from ... import volumes
-from ...configfiles import local_storpool_conf, this_host
-from ...errors import BadInput, ConfigError, NotFound
-from ...host import Host, Stdin, check_host, local_runner
+from ...runtime import volumes
+from ...runtime.configfiles import local_storpool_conf, this_host
+from ...runtime.errors import BadInput, ConfigError, NotFound
+from ...runtime.hostexec import Host, Stdin, check_host, local_runner
 
 if TYPE_CHECKING:
-    from ...context import Context
+    from ...runtime.actioncontext import Context
 
 #: Effectively no limit: imports, conversions and mkfs take as long as the data needs
 #: (SSH_TIMEOUT is for the short host commands).

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ... import volumes
-from ...errors import BadInput, Unsupported
+from ...runtime import volumes
+from ...runtime.errors import BadInput, Unsupported
 from . import _common as common
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 if TYPE_CHECKING:
-    from ...context import Context
     from ...one import Datastore, Image
+    from ...runtime.actioncontext import Context
 
 
 def run(ctx: Context) -> str:

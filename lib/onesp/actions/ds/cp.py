@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Dict
 
-from ... import volumes
-from ...errors import AlreadyExists, ConfigError, OnespError
+from ...runtime import volumes
+from ...runtime.errors import AlreadyExists, ConfigError, OnespError
 from . import _common as common
 from . import _downloader as downloader
 from . import _imports as imports
@@ -40,8 +40,8 @@ from . import _worker as worker
 from ._download import shown
 
 if TYPE_CHECKING:
-    from ...context import Context
     from ...one import Datastore, Image
+    from ...runtime.actioncontext import Context
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION

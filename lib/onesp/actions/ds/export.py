@@ -23,16 +23,16 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from ... import volumes
-from ...errors import ConfigError, HostError
-from ...naming import unique_token
+from ...runtime import volumes
+from ...runtime.errors import ConfigError, HostError
+from ...runtime.naming import unique_token
 from . import _common as common
 from . import _qemu as qemu
 from . import _transfer as transfer
 from . import _worker as worker
 
 if TYPE_CHECKING:
-    from ...context import Context
+    from ...runtime.actioncontext import Context
 
 MIB = 1024 * 1024
 

@@ -12,12 +12,12 @@ import posixpath
 import re
 from typing import TYPE_CHECKING
 
-from ... import volumes
-from ...errors import BadInput
-from ...host import check_host, check_path
+from ...runtime import volumes
+from ...runtime.errors import BadInput
+from ...runtime.hostexec import check_host, check_path
 
 if TYPE_CHECKING:
-    from ...context import Context
+    from ...runtime.actioncontext import Context
 
 _EXPORT_DIRECTORY = re.compile(r"onesp-export\.[0-9a-f]{12}\Z")  # _transfer.remote_directory
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING, Dict, List
 
-from ... import volumes
-from ...errors import AlreadyExists, BadInput, ConfigError
+from ...runtime import volumes
+from ...runtime.errors import AlreadyExists, BadInput, ConfigError
 from . import _common as common
 from . import _worker as worker
 
@@ -22,8 +22,8 @@ from . import _worker as worker
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 if TYPE_CHECKING:
-    from ...config import Config
-    from ...context import Context
+    from ...runtime.actioncontext import Context
+    from ...runtime.config import Config
 
 #: The filesystems mkfs makes (OpenNebula's default SUPPORTED_FS) and the fixed options for each:
 #: force (the device is not a partition) and quiet.

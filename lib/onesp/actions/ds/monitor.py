@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...errors import BadInput, NotFound
+from ...runtime.errors import BadInput, NotFound
 
 if TYPE_CHECKING:
-    from ...context import Context
+    from ...runtime.actioncontext import Context
 
 MIB = 1024 * 1024
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ... import volumes
+from ...runtime import volumes
 from . import _common as common
 
 #: Where this action stops rolling back: its first call deleting the volume (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.DELETE_VOLUME
 
 if TYPE_CHECKING:
-    from ...context import Context
+    from ...runtime.actioncontext import Context
 
 
 def run(ctx: Context) -> None:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ... import volumes
+from ...runtime import volumes
 from . import _common as common
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 if TYPE_CHECKING:
-    from ...context import Context
+    from ...runtime.actioncontext import Context
 
 
 def run(ctx: Context) -> None:

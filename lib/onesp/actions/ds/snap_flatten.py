@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ... import volumes
-from ...storpool import ApiNotFound
+from ...runtime import volumes
+from ...runtime.storpoolapi import ApiNotFound
 from . import _common as common
 
 #: Where this action stops rolling back: the revert in place (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.REVERT
 
 if TYPE_CHECKING:
-    from ...context import Context
+    from ...runtime.actioncontext import Context
 
 
 def run(ctx: Context) -> None:

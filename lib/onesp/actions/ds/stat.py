@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
-from ...errors import BadInput
+from ...runtime.errors import BadInput
 from . import _downloader as downloader
 from . import _imports as imports
 from . import _qemu as qemu
@@ -28,7 +28,7 @@ from . import _snapsource as snapsource
 from ._download import shown
 
 if TYPE_CHECKING:
-    from ...context import Context
+    from ...runtime.actioncontext import Context
 
 
 def run(ctx: Context) -> str:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...arguments import parse_id
-from ...errors import BackendError, BadInput
 from ...one.xmlsafe import decode_base64, looks_like_xml, parse_xml
-from ...retag import Retagger
+from ...runtime.arguments import parse_id
+from ...runtime.errors import BackendError, BadInput
+from ...runtime.retagger import Retagger
 
 if TYPE_CHECKING:
-    from ...context import Context
+    from ...runtime.actioncontext import Context
 
 #: The API calls whose POSITION 2 parameter is the id of the VM to retag.
 VM_CALLS = ("one.vm.update",)

@@ -21,9 +21,9 @@ import tempfile
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
-from ...context import Context
-from ...errors import BackendError, BadInput, NotFound
 from ...one import Datastore, Image, Vm, decode_vm_document, parse_xml
+from ...runtime.actioncontext import Context
+from ...runtime.errors import BackendError, BadInput, NotFound
 
 #: How long the backup driver may take to list a backup.
 LIST_TIMEOUT = 600.0

@@ -19,13 +19,13 @@ import posixpath
 from dataclasses import dataclass
 from typing import Annotated, Any, Dict, List, Optional, Sequence, Tuple
 
-from ... import arguments, disks, volumes
-from ...arguments import HostPath
-from ...context import Context
-from ...disks import DiskVolume
-from ...errors import BadInput, OnespError, Unsupported
 from ...one import Vm, decode_base64, decode_vm_document
 from ...one.xmlsafe import looks_like_xml
+from ...runtime import arguments, disks, volumes
+from ...runtime.actioncontext import Context
+from ...runtime.arguments import HostPath
+from ...runtime.disks import DiskVolume
+from ...runtime.errors import BadInput, OnespError, Unsupported
 
 #: Marker in backup snapshot names, as the addon names them.
 BACKUP_MARK = "ONEBACKUP"

@@ -23,12 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Dict, Iterable, List, Optional, Sequence
 
-from ... import arguments, disks, limits, volumes
-from ...arguments import FrontEndSource, HostPath
-from ...context import Context
-from ...disks import DiskVolume
-from ...errors import BadInput, Busy, HostError, OnespError
-from ...storpool import ApiBusy, ApiNotFound
+from ...runtime import arguments, disks, limits, volumes
+from ...runtime.actioncontext import Context
+from ...runtime.arguments import FrontEndSource, HostPath
+from ...runtime.disks import DiskVolume
+from ...runtime.errors import BadInput, Busy, HostError, OnespError
+from ...runtime.storpoolapi import ApiBusy, ApiNotFound
 
 if TYPE_CHECKING:
     from ...one import Datastore, Disk, Vm

@@ -41,16 +41,16 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
-from ... import volumes
-from ...context import Context
-from ...errors import BadInput, HostError, OnespError
-from ...naming import unique_token
+from ...runtime import volumes
+from ...runtime.actioncontext import Context
+from ...runtime.errors import BadInput, HostError, OnespError
+from ...runtime.naming import unique_token
 from . import _nvram as nvram
 from ._common import attach_readonly
 
 if TYPE_CHECKING:
-    from ...host import Host
     from ...one import Vm
+    from ...runtime.hostexec import Host
     from ._backups import BackupJob
 
 TPM_FILE = "disk.tpm.0"

@@ -29,11 +29,11 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, List, Optional, Sequence
 
-from ... import arguments
-from ...context import Context
-from ...disks import is_storpool_tm
-from ...errors import Unsupported
-from ...host import check_host, check_path
+from ...runtime import arguments
+from ...runtime.actioncontext import Context
+from ...runtime.disks import is_storpool_tm
+from ...runtime.errors import Unsupported
+from ...runtime.hostexec import check_host, check_path
 from . import _common as common
 from . import _migration as migration
 from . import _othertm as othertm

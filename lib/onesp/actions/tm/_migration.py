@@ -24,16 +24,16 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from ... import disks
-from ... import volumes as volume_steps
-from ...context import Context
-from ...errors import BadInput, NotFound
-from ...storpool import ApiBusy, ApiNotFound
+from ...runtime import disks
+from ...runtime import volumes as volume_steps
+from ...runtime.actioncontext import Context
+from ...runtime.errors import BadInput, NotFound
+from ...runtime.storpoolapi import ApiBusy, ApiNotFound
 from . import _common as common
 
 if TYPE_CHECKING:
     from ...one import Datastore, Disk, Vm
-    from ...storpool import StorPool
+    from ...runtime.storpoolapi import StorPool
 
 #: Whom a change detaches a volume from: some clients, or ``"all"`` of them.
 Client = Union[Tuple[int, ...], str]

@@ -17,12 +17,12 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from ... import disks
-from ...errors import NotFound
+from ...runtime import disks
+from ...runtime.errors import NotFound
 
 if TYPE_CHECKING:
-    from ...naming import Names
     from ...one import Vm
+    from ...runtime.naming import Names
 
 MIB = 1024 * 1024
 #: VM states whose disks live on a host of the datastore: ACTIVE, SUSPENDED, POWEROFF.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
-from ...errors import Unsupported
+from ...runtime.errors import Unsupported
 from ._migration import Change, Client, VmVolume
 
 if TYPE_CHECKING:

@@ -46,15 +46,15 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional
 
-from ... import volumes
-from ...context import Context
-from ...errors import BadInput, HostError
-from ...naming import unique_token
+from ...runtime import volumes
+from ...runtime.actioncontext import Context
+from ...runtime.errors import BadInput, HostError
+from ...runtime.naming import unique_token
 from . import _common as common
 
 if TYPE_CHECKING:
-    from ...host import Host
     from ...one import Vm
+    from ...runtime.hostexec import Host
 
 SECTOR = 512
 #: A NVRAM is small (128 KiB to 64 MiB); a copy that takes longer than this is stuck.

@@ -16,9 +16,9 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING, List, Sequence
 
-from ...context import Context
-from ...disks import is_storpool_tm
-from ...errors import BackendError
+from ...runtime.actioncontext import Context
+from ...runtime.disks import is_storpool_tm
+from ...runtime.errors import BackendError
 
 if TYPE_CHECKING:
     from ...one import Vm

@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Optional, Sequence
 
-from ... import arguments, disks, volumes
-from ...arguments import HostPath
-from ...context import Context
-from ...errors import AlreadyExists, BadInput, LimitReached, Unsupported
-from ...storpool import ApiExists
+from ...runtime import arguments, disks, volumes
+from ...runtime.actioncontext import Context
+from ...runtime.arguments import HostPath
+from ...runtime.errors import AlreadyExists, BadInput, LimitReached, Unsupported
+from ...runtime.storpoolapi import ApiExists
 from . import _common as common
 
 if TYPE_CHECKING:

@@ -20,10 +20,10 @@ import tempfile
 from dataclasses import dataclass
 from typing import FrozenSet, Optional
 
-from ... import host as hosts
-from ...context import Context
-from ...errors import HostError
-from ...naming import unique_token
+from ...runtime import hostexec as hosts
+from ...runtime.actioncontext import Context
+from ...runtime.errors import HostError
+from ...runtime.naming import unique_token
 
 _PROBE = ".onesp-probe-"
 #: A directory with a memory checkpoint can take long to copy; the copy is still stopped by SIGTERM.

@@ -10,9 +10,9 @@ the volume it made (tags nvm and diskid) and changes nothing.
 
 from __future__ import annotations
 
-from ... import disks, volumes
-from ...context import Context
-from ...errors import BadInput
+from ...runtime import disks, volumes
+from ...runtime.actioncontext import Context
+from ...runtime.errors import BadInput
 from ._common import ImageDiskArgs, check_source, ensure_clone, link_disk, load_disk
 
 #: ``clone``'s arguments, the same as ``ln``'s.

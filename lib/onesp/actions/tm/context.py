@@ -48,12 +48,12 @@ import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, BinaryIO, Dict, List, Optional, Sequence, Set, Tuple
 
-from ... import arguments, disks, frontfiles, volumes
-from ...arguments import HostPath
-from ...context import Context
-from ...errors import BadInput, ConfigError, HostError, Unsupported
-from ...host import check_path
-from ...storpool import ApiExists
+from ...runtime import arguments, disks, frontfiles, volumes
+from ...runtime.actioncontext import Context
+from ...runtime.arguments import HostPath
+from ...runtime.errors import BadInput, ConfigError, HostError, Unsupported
+from ...runtime.hostexec import check_path
+from ...runtime.storpoolapi import ApiExists
 from . import _nvram as uefi
 from ._common import attach_readonly, link_disk, nvram_file, release_other_hosts
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Dict, Optional, Sequence
 
-from ... import arguments, disks, libvirt, limits, volumes
-from ...arguments import HostPath
-from ...context import Context
-from ...storpool import ApiExists
+from ...runtime import arguments, disks, libvirt, limits, volumes
+from ...runtime.actioncontext import Context
+from ...runtime.arguments import HostPath
+from ...runtime.storpoolapi import ApiExists
 from ._common import load_disk
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).

@@ -23,11 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, List, Optional, Sequence
 
-from ... import arguments, disks, limits, volumes
-from ...arguments import HostPath
-from ...context import Context
-from ...disks import DiskVolume
-from ...storpool import ApiBusy, ApiNotFound
+from ...runtime import arguments, disks, limits, volumes
+from ...runtime.actioncontext import Context
+from ...runtime.arguments import HostPath
+from ...runtime.disks import DiskVolume
+from ...runtime.storpoolapi import ApiBusy, ApiNotFound
 from ._common import delete_vm_snapshots, on_host
 
 if TYPE_CHECKING:

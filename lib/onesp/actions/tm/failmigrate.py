@@ -9,8 +9,8 @@ copied VM directory is removed from the destination (last).
 
 from __future__ import annotations
 
-from ... import volumes
-from ...context import Context
+from ...runtime import volumes
+from ...runtime.actioncontext import Context
 from . import _livemigration as livemigration
 
 #: ``failmigrate``'s arguments, the same as the other migrate hooks'.

@@ -15,10 +15,10 @@ makes the action fail with a clear line instead of ripping the disk away from it
 
 from __future__ import annotations
 
-from ... import disks, limits, volumes
-from ...context import Context
-from ...errors import BadInput, NotFound, Unsupported
-from ...storpool import ApiNotFound
+from ...runtime import disks, limits, volumes
+from ...runtime.actioncontext import Context
+from ...runtime.errors import BadInput, NotFound, Unsupported
+from ...runtime.storpoolapi import ApiNotFound
 from ._common import DiskRef, ImageDiskArgs, check_source, disk_tags, ensure_clone, link_disk, load_disk, release_other_hosts
 
 #: ``ln``'s arguments, the same as ``clone``'s.

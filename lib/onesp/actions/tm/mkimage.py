@@ -17,10 +17,10 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, List, Sequence
 
-from ... import arguments, disks, limits, volumes
-from ...arguments import HostPath
-from ...context import Context
-from ...errors import BadInput, Unsupported
+from ...runtime import arguments, disks, limits, volumes
+from ...runtime.actioncontext import Context
+from ...runtime.arguments import HostPath
+from ...runtime.errors import BadInput, Unsupported
 from ._common import attach_readonly, disk_tags, link_disk, load_disk, owner_tags
 
 if TYPE_CHECKING:

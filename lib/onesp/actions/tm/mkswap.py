@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Sequence
 
-from ... import arguments, volumes
-from ...arguments import HostPath
-from ...context import Context
+from ...runtime import arguments, volumes
+from ...runtime.actioncontext import Context
+from ...runtime.arguments import HostPath
 from .mkimage import make_volatile
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).

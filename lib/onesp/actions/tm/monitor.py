@@ -16,8 +16,8 @@ from __future__ import annotations
 import socket
 from typing import List
 
-from ...configfiles import monitord_conf
-from ...context import Context
+from ...runtime.actioncontext import Context
+from ...runtime.configfiles import monitord_conf
 from . import _monitoring as monitoring
 
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, List, Optional, Sequence, Tuple
 
-from ... import arguments, disks, volumes
-from ...arguments import HostPath
-from ...context import Context
-from ...errors import BadInput
+from ...runtime import arguments, disks, volumes
+from ...runtime.actioncontext import Context
+from ...runtime.arguments import HostPath
+from ...runtime.errors import BadInput
 from . import _common as common
 from . import _migration as migration
 from . import _moves as moves

@@ -19,17 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Dict, Optional, Sequence
 
-from ... import arguments, disks, limits, volumes
-from ...arguments import HostPath
-from ...context import Context
-from ...errors import NotFound, OnespError
-from ...storpool import ApiBusy, ApiNotFound
+from ...runtime import arguments, disks, limits, volumes
+from ...runtime.actioncontext import Context
+from ...runtime.arguments import HostPath
+from ...runtime.errors import NotFound, OnespError
+from ...runtime.storpoolapi import ApiBusy, ApiNotFound
 from ._common import DiskRef, delete_vm_snapshots, load_disk, on_host
 
 if TYPE_CHECKING:
-    from ...limits import DiskLimits
     from ...one import Image
-    from ...storpool import Volume
+    from ...runtime.limits import DiskLimits
+    from ...runtime.storpoolapi import Volume
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION

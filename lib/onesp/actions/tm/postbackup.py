@@ -8,7 +8,7 @@ the VM document on stdin. Deletes exactly the snapshots prebackup recorded in
 
 from __future__ import annotations
 
-from ...context import Context
+from ...runtime.actioncontext import Context
 from . import _backups as backups
 
 #: ``postbackup``'s arguments, the same as every backup hook's.

@@ -6,7 +6,7 @@ the VM document on stdin, as for postbackup.
 
 from __future__ import annotations
 
-from ...context import Context
+from ...runtime.actioncontext import Context
 from . import _backups as backups
 from .postbackup import cleanup
 

@@ -10,8 +10,8 @@ failure here; a re-run finishes the job.
 
 from __future__ import annotations
 
-from ... import volumes
-from ...context import Context
+from ...runtime import volumes
+from ...runtime.actioncontext import Context
 from . import _livemigration as livemigration
 
 #: ``postmigrate``'s arguments, the same as the other migrate hooks'.

@@ -26,8 +26,8 @@ from __future__ import annotations
 import shlex
 import time
 
-from ... import libvirt, volumes
-from ...context import Context
+from ...runtime import libvirt, volumes
+from ...runtime.actioncontext import Context
 from . import _backups as backups
 from . import _firmware as firmware
 

@@ -9,7 +9,7 @@ the instant of the snapshot and thawed right after, also on failure.
 
 from __future__ import annotations
 
-from ...context import Context
+from ...runtime.actioncontext import Context
 from . import _backups as backups
 from .prebackup import backup
 

@@ -22,9 +22,9 @@ and written into the new one, where its next deploy will look.
 
 from __future__ import annotations
 
-from ... import volumes
-from ...context import Context
-from ...errors import Unsupported
+from ...runtime import volumes
+from ...runtime.actioncontext import Context
+from ...runtime.errors import Unsupported
 from . import _livemigration as livemigration
 from . import _migration as migration
 from . import _nvram as uefi

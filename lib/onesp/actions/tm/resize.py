@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Sequence
 
-from ... import arguments, disks, limits, volumes
-from ...arguments import HostPath
-from ...context import Context
-from ...errors import BadInput
+from ...runtime import arguments, disks, limits, volumes
+from ...runtime.actioncontext import Context
+from ...runtime.arguments import HostPath
+from ...runtime.errors import BadInput
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION

@@ -27,19 +27,19 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Dict, List, Sequence, Tuple
 
-from ... import arguments, disks, volumes
-from ...arguments import HostPath
-from ...context import Context
-from ...disks import DiskVolume
-from ...errors import BackendError, BadInput, NotFound, OnespError, Unsupported
-from ...naming import unique_token
+from ...runtime import arguments, disks, volumes
+from ...runtime.actioncontext import Context
+from ...runtime.arguments import HostPath
+from ...runtime.disks import DiskVolume
+from ...runtime.errors import BackendError, BadInput, NotFound, OnespError, Unsupported
+from ...runtime.naming import unique_token
 from . import _backup_source as backup_source
 from . import _backups as backups
 from . import _common as common
 from . import _firmware as firmware
 
 if TYPE_CHECKING:
-    from ...host import Host
+    from ...runtime.hostexec import Host
 
 SAFETY_MARK = "tmRestore"
 #: Why the steps of writing a disk have no undo of their own.

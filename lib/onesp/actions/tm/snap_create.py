@@ -8,8 +8,8 @@ the snapshot is already there (taken from this volume) succeeds without a second
 
 from __future__ import annotations
 
-from ... import libvirt, volumes
-from ...context import Context
+from ...runtime import libvirt, volumes
+from ...runtime.actioncontext import Context
 from . import _snapshots as snapshots
 
 #: ``snap_create``'s arguments, the same as every snap_* action's.

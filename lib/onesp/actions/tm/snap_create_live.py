@@ -8,7 +8,7 @@ the host for the instant of the snapshot and thawed right after, also when the s
 
 from __future__ import annotations
 
-from ...context import Context
+from ...runtime.actioncontext import Context
 from . import _snapshots as snapshots
 from .snap_create import create
 

@@ -7,8 +7,8 @@ StorPool keeps the data newer snapshots or the volume still need.
 
 from __future__ import annotations
 
-from ... import volumes
-from ...context import Context
+from ...runtime import volumes
+from ...runtime.actioncontext import Context
 from . import _snapshots as snapshots
 
 #: ``snap_delete``'s arguments, the same as every snap_* action's.

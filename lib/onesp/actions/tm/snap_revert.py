@@ -20,10 +20,10 @@ data on a disk of the size oned records.
 
 from __future__ import annotations
 
-from ... import volumes
-from ...context import Context
-from ...errors import BadInput
-from ...volumes import MIB
+from ...runtime import volumes
+from ...runtime.actioncontext import Context
+from ...runtime.errors import BadInput
+from ...runtime.volumes import MIB
 from . import _common as common
 from . import _snapshots as snapshots
 

@@ -22,9 +22,9 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
-from ...arguments import parse_id
-from ...errors import BadInput
-from ...host import check_host, check_path
+from ...runtime.arguments import parse_id
+from ...runtime.errors import BadInput
+from ...runtime.hostexec import check_host, check_path
 
 _DOMAIN = re.compile(r"[A-Za-z0-9_.\-]{1,128}\Z")
 _HYPERVISOR_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}\Z")

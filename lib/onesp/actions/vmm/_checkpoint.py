@@ -32,18 +32,18 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
-from ... import volumes
-from ...arguments import parse_id
-from ...errors import BadInput, OnespError
-from ...host import check_host, check_path
+from ...runtime import volumes
+from ...runtime.arguments import parse_id
+from ...runtime.errors import BadInput, OnespError
+from ...runtime.hostexec import check_host, check_path
 from . import _document as document
 from . import _stock as stock
 from . import _vmsnap as vmsnap
 from ._args import domain_name
 
 if TYPE_CHECKING:
-    from ...context import Context
     from ...one import Datastore, Vm
+    from ...runtime.actioncontext import Context
 
 _TRAILING = re.compile(r"[A-Za-z0-9_.:\-]{1,255}\Z")
 #: The checkpoint file name OpenNebula gives the kvm save and restore.

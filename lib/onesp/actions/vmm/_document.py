@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
-from ...errors import BadInput
 from ...one import decode_base64, decode_vmm_action
 from ...one.xmlsafe import looks_like_xml
+from ...runtime.errors import BadInput
 
 if TYPE_CHECKING:
-    from ...context import Context
     from ...one import Datastore, Vm
+    from ...runtime.actioncontext import Context
 
 
 @dataclass(frozen=True)

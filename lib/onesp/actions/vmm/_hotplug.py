@@ -21,17 +21,17 @@ from typing import TYPE_CHECKING, Optional
 
 from lxml import etree
 
-from ...disks import is_storpool_tm
-from ...errors import BadInput
 from ...one import decode_vmm_action, parse_xml
+from ...runtime.disks import is_storpool_tm
+from ...runtime.errors import BadInput
 from . import _document as document
 from . import _stock as stock
 from . import _trays as trays
 from ._args import disk_args
 
 if TYPE_CHECKING:
-    from ...context import Context
     from ...one import Disk, VmmDriverAction
+    from ...runtime.actioncontext import Context
 
 _ROOT = "VMM_DRIVER_ACTION_DATA"
 

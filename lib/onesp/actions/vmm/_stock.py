@@ -10,10 +10,10 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING, Sequence
 
-from ...host import check_path
+from ...runtime.hostexec import check_path
 
 if TYPE_CHECKING:
-    from ...context import Context
+    from ...runtime.actioncontext import Context
 
 
 def run(ctx: Context, host: str, script: str, argv: Sequence[str], document: bytes) -> str:

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from lxml import etree
 
-from ...errors import BadInput, ConfigError, LimitReached
-from ...libvirt import virsh
 from ...one.xmlsafe import MAX_DOCUMENT_BYTES
+from ...runtime.errors import BadInput, ConfigError, LimitReached
+from ...runtime.libvirt import virsh
 
 if TYPE_CHECKING:
-    from ...context import Context
     from ...one import Disk, Vm
+    from ...runtime.actioncontext import Context
 
 ATTRIBUTE = "T_PERSISTENT_CDROM"
 MAX_TRAYS = 4

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
-from ... import disks
-from ...disks import DiskVolume
-from ...errors import BadInput
+from ...runtime import disks
+from ...runtime.disks import DiskVolume
+from ...runtime.errors import BadInput
 
 if TYPE_CHECKING:
-    from ...context import Context
     from ...one import Datastore, Vm
+    from ...runtime.actioncontext import Context
 
 
 def system_on_storpool(system_ds: Datastore) -> bool:

@@ -29,14 +29,14 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional
 
-from ...errors import BadInput, OnespError
-from ...naming import unique_token
+from ...runtime.errors import BadInput, OnespError
+from ...runtime.naming import unique_token
 from ..tm import _nvram as nvram
 from . import _vmsnap as vmsnap
 
 if TYPE_CHECKING:
-    from ...context import Context
     from ...one import Datastore, Vm
+    from ...runtime.actioncontext import Context
 
 #: Write the new NVRAM next to the path (exclusively, never through an existing name).
 _WRITE_TEMPORARY = (

@@ -26,17 +26,17 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING, List, Optional
 
-from ... import disks, volumes
-from ...errors import HostError, OnespError
-from ...naming import unique_token
+from ...runtime import disks, volumes
+from ...runtime.errors import HostError, OnespError
+from ...runtime.naming import unique_token
 from ..tm import _firmware as firmware
 from . import _vmsnap as vmsnap
 from ._vmstate import vm_dir
 
 if TYPE_CHECKING:
-    from ...context import Context
-    from ...host import Host
     from ...one import Datastore, Vm
+    from ...runtime.actioncontext import Context
+    from ...runtime.hostexec import Host
 
 #: The addon's size for the vTPM volume; a TPM 2.0 state is some tens of KiB, gzip makes it less.
 SIZE = 4 * 1024 * 1024

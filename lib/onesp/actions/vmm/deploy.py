@@ -27,18 +27,18 @@ import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
-from ...arguments import parse_id
-from ...errors import BadInput
-from ...host import check_host, check_path
 from ...one import decode_vm_document
 from ...one.xmlsafe import MAX_DOCUMENT_BYTES
+from ...runtime.arguments import parse_id
+from ...runtime.errors import BadInput
+from ...runtime.hostexec import check_host, check_path
 from . import _stock as stock
 from . import _trays as trays
 from ._document import plain_xml
 
 if TYPE_CHECKING:
-    from ...context import Context
     from ...one import Vm
+    from ...runtime.actioncontext import Context
 
 _DEPLOYMENT = re.compile(r"deployment\.\d{1,9}\Z")
 #: What oned writes beside the deployment file for the stock deploy to read on the host.

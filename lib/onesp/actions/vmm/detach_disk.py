@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from . import _hotplug as hotplug
 
 if TYPE_CHECKING:
-    from ...context import Context
+    from ...runtime.actioncontext import Context
 
 
 def run(ctx: Context) -> None:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, List, Mapping, Optional, Tuple
 
-from ... import libvirt, volumes
-from ...errors import AlreadyExists, ConfigError, LimitReached, OnespError, Unsupported
-from ...storpool import ApiExists
+from ...runtime import libvirt, volumes
+from ...runtime.errors import AlreadyExists, ConfigError, LimitReached, OnespError, Unsupported
+from ...runtime.storpoolapi import ApiExists
 from . import _document as document
 from . import _stock as stock
 from . import _vmsnap as vmsnap
@@ -30,8 +30,8 @@ from . import _vmtpm as vmtpm
 from ._args import snapshot_create_args
 
 if TYPE_CHECKING:
-    from ...context import Context
     from ...one import Vm
+    from ...runtime.actioncontext import Context
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION

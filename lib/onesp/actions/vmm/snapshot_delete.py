@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ... import volumes
+from ...runtime import volumes
 from . import _document as document
 from . import _stock as stock
 from . import _vmsnap as vmsnap
@@ -21,7 +21,7 @@ from ._args import snapshot_args
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 if TYPE_CHECKING:
-    from ...context import Context
+    from ...runtime.actioncontext import Context
 
 
 def run(ctx: Context) -> None:

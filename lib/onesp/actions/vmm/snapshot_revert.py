@@ -32,9 +32,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, List, Mapping, Optional
 
-from ... import libvirt, volumes
-from ...errors import NotFound, OnespError
-from ...storpool import ApiNotFound
+from ...runtime import libvirt, volumes
+from ...runtime.errors import NotFound, OnespError
+from ...runtime.storpoolapi import ApiNotFound
 from . import _document as document
 from . import _stock as stock
 from . import _vmsnap as vmsnap
@@ -46,8 +46,8 @@ from ._args import snapshot_args
 POINT_OF_NO_RETURN = volumes.REVERT
 
 if TYPE_CHECKING:
-    from ...context import Context
     from ...one import Datastore, Vm
+    from ...runtime.actioncontext import Context
 
 MIB = 1024 * 1024
 #: How long a temporary copy of a disk's pre-revert data lives if nobody deletes it.

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .server import CallLog, OnedSim
+from .rpcserver import CallLog, OnedSim
 
 __all__ = ["CallLog", "OnedSim"]

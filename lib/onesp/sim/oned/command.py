@@ -9,7 +9,7 @@ from typing import Optional, Tuple
 
 import click
 
-from .server import OnedSim
+from .rpcserver import OnedSim
 
 
 def _address(value: str) -> Tuple[str, int]:

@@ -15,8 +15,8 @@ from typing import List, Optional, Union
 
 from lxml import etree
 
-from ...errors import BadInput
 from ...one.xmlsafe import parse_xml
+from ...runtime.errors import BadInput
 
 #: kind (directory name) -> root element of its documents.
 KINDS = {"vm": "VM", "image": "IMAGE", "datastore": "DATASTORE", "host": "HOST", "hook": "HOOK"}

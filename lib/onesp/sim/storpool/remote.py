@@ -28,7 +28,7 @@ from .data import copy_file
 from .lifecycle import take_snapshot
 from .model import SpObject
 from .state import State, base36
-from .volumes import check_name_tags, drop_empty, new_volume
+from .volumecalls import check_name_tags, drop_empty, new_volume
 
 FROM_REMOTE_FIELDS = ("remoteLocation", "remoteId", "name", "template", "placeAll", "placeTail", "placeHead",
                       "replication", "export", "tags")

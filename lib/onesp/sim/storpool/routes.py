@@ -10,7 +10,9 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
-from . import attachments, cluster, remote, snapshots, templates, volumes
+from . import attachments, cluster, remote, templates
+from . import snapshotcalls as snapshots
+from . import volumecalls as volumes
 from .apierror import SimApiError, invalid, not_found
 
 PREFIX = "/ctrl/1.0/"

@@ -18,7 +18,7 @@ from . import apierror
 from . import validate as v
 from .model import SpObject
 from .state import State
-from .volumes import new_volume
+from .volumecalls import new_volume
 
 SEED_FIELDS = ("count", "prefix", "start", "size", "template", "tags", "snapshots", "attach")
 

@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
 
+from .apiserver import ApiServer
 from .data import BackingFiles
 from .dispatch import Dispatcher
 from .faults import FaultBook
 from .hooks import Hooks
 from .remote import Location
 from .seed import seed as seed_volumes
-from .server import ApiServer
 from .state import State
 
 PathLike = Union[str, Path]

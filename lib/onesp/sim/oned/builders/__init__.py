@@ -15,7 +15,7 @@ Example::
 from __future__ import annotations
 
 from .objects import datastore_xml, ds_driver_action_xml, hook_xml, host_xml, image_xml, vmm_driver_action_xml
-from .vm import (
+from .vmdoc import (
     DiskSpec,
     HistorySpec,
     SnapshotSpec,

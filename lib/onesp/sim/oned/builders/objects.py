@@ -6,7 +6,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 from lxml import etree
 
-from .vm import DEFAULT_TIME, SnapshotSpec, add_snapshot
+from .vmdoc import DEFAULT_TIME, SnapshotSpec, add_snapshot
 from .xml import add, add_ids, add_template, at_least, owned_root, parse_fragment, serialize, text_of
 
 IMAGE_TYPE_IDS = {"OS": 0, "CDROM": 1, "DATABLOCK": 2, "KERNEL": 3, "RAMDISK": 4, "CONTEXT": 5, "BACKUP": 6}

@@ -1,6 +1,0 @@
-"""Installing onesp on the OpenNebula front-end: files into remotes, oned.conf registration.
-
-Run through ``install.sh`` (``python3 -m onesp.install``); needs only the standard library.
-"""
-
-from __future__ import annotations

@@ -1,0 +1,398 @@
+"""``onesp server``: a resident process that runs actions in workers forked from it.
+
+A fresh Python process spends most of a cheap action on starting and importing; this
+one has imported every action module once. Modelled on Mercurial's command server
+(chg): the executables oned runs connect (``onesp.runtime.client``), and for each connection
+
+* the server forks a *monitor* and goes back to accepting: a monitor never depends on the
+  server again, so stopping or restarting the server (``KillMode=process`` in the unit)
+  leaves running actions alone;
+* the monitor checks the peer (``SO_PEERCRED``: this user only), reads the request — the
+  client's descriptors 0, 1 and 2 (SCM_RIGHTS), argv, environment, working directory,
+  umask and the fingerprint of the library it would import — and refuses it unless that
+  fingerprint is the one of the code this server loaded (the client then runs the action
+  itself). When the server's own files changed since it started (an upgrade, ``onehost
+  sync``), the monitor also stops the server, so systemd starts it again on the new code;
+* the monitor forks the *worker*, which takes over the client's descriptors, directory,
+  umask and environment and runs ``onesp.runtime.driver.run_action`` exactly as the executable
+  would in-process; the monitor relays SIGTERM/SIGINT the client forwards (one byte per
+  signal on the connection; a client that disappears counts as SIGTERM, so the action
+  undoes its work rather than run on unattended) and sends the worker's wait status back.
+
+The socket is ``server.sock`` in a directory that only this user can reach (made 0700,
+checked through its descriptor as ``locks.private_directory`` does, and ``0o077`` clear).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import pkgutil
+import select
+import signal
+import socket
+import struct
+import sys
+from typing import Callable, Dict, List, Optional, Tuple
+
+from . import client, locks
+from .errors import ConfigError
+
+Say = Callable[[str], None]
+
+
+def preload(say: Say) -> int:
+    """Import every action and what actions import on first use; the number of modules loaded.
+
+    A module that cannot be imported (a missing optional package) is left to the worker,
+    which then fails exactly as the executable would in-process; the others still load."""
+    import http.client  # noqa: F401  (StorPool API, oned XML-RPC)
+    import xmlrpc.client  # noqa: F401
+
+    from .. import actions
+    from . import driver  # noqa: F401
+
+    names = ["onesp.one.rpc", "onesp.one.vm", "onesp.one.image", "onesp.one.datastore", "onesp.one.host"]
+    for kind in ("ds", "tm", "vmm"):
+        package = importlib.import_module("%s.%s" % (actions.__name__, kind))
+        names += ["%s.%s" % (package.__name__, info.name) for info in pkgutil.iter_modules(package.__path__)]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            say("onesp server: %s not loaded (%s); actions that need it load it themselves" % (name, exc))
+    return len(sys.modules)
+
+
+#: A question without descriptors (``onesp doctor``): would you run the code of this fingerprint?
+PROBE = b"onesp-probe-1"
+
+
+class Request:
+    """One action as a client handed it over (or a probe: ``probe`` set, no action)."""
+
+    def __init__(self, payload: bytes) -> None:
+        fields = payload.split(b"\0")
+        self.probe = fields[0] == PROBE and len(fields) == 2
+        if self.probe:
+            self.code = fields[1]
+            return
+        if len(fields) < 7 or fields[0] != client.MAGIC:
+            raise ValueError("not an onesp action request")
+        self.code = fields[1]
+        self.kind = fields[2].decode("ascii")
+        self.action = fields[3].decode("ascii")
+        self.cwd = fields[4]
+        self.umask = int(fields[5], 8) & 0o777
+        count = int(fields[6])
+        if count < 1 or len(fields) < 7 + count:
+            raise ValueError("malformed argv")
+        self.argv = [os.fsdecode(a) for a in fields[7:7 + count]]
+        self.env: Dict[bytes, bytes] = {}
+        for item in fields[7 + count:]:
+            key, sep, value = item.partition(b"=")
+            if sep and key:
+                self.env[key] = value
+
+
+def _receive_exactly(conn: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = conn.recv(min(size - len(data), 1 << 16))
+        if not chunk:
+            raise ValueError("the client closed the connection mid-request")
+        data += chunk
+    return bytes(data)
+
+
+def read_request(conn: socket.socket) -> Tuple[Request, List[int]]:
+    """The request and the three descriptors that came with it (closed here on any error)."""
+    head, fds, _, _ = socket.recv_fds(conn, 4, 3)
+    try:
+        if len(head) != 4:
+            raise ValueError("no request")
+        (length,) = struct.unpack("!I", head)
+        if length > 64 << 20:
+            raise ValueError("request too large")
+        request = Request(_receive_exactly(conn, length))
+        if len(fds) != (0 if request.probe else 3):
+            raise ValueError("not the three descriptors of an action")
+        return request, fds
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+
+
+def peer_uid(conn: socket.socket) -> int:
+    uid: int = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
+    return uid
+
+
+class Server:
+    def __init__(self, directory: str, say: Say) -> None:
+        self.directory = directory
+        self.say = say
+        self.library = client.LIBRARY
+        self.code = client.fingerprint(self.library)
+        self.pid = os.getpid()
+        self.listener: Optional[socket.socket] = None
+        self.dir_fd = -1
+
+    # -- the server ---------------------------------------------------------------------------------
+    def open(self) -> None:
+        old_umask = os.umask(0o077)
+        try:
+            self.dir_fd = locks.private_directory(self.directory, "ONESP_SERVER_DIR")
+            if os.fstat(self.dir_fd).st_mode & 0o077:
+                os.fchmod(self.dir_fd, 0o700)  # only this user may even look up the socket
+            try:
+                os.unlink(client.SOCKET, dir_fd=self.dir_fd)
+            except FileNotFoundError:
+                pass
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind("/proc/self/fd/%d/%s" % (self.dir_fd, client.SOCKET))
+            listener.listen(64)
+            self.listener = listener
+        finally:
+            os.umask(old_umask)
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+        if self.dir_fd >= 0:
+            try:
+                os.unlink(client.SOCKET, dir_fd=self.dir_fd)
+            except OSError:
+                pass
+            os.close(self.dir_fd)
+            self.dir_fd = -1
+
+    def serve(self) -> None:
+        """Accept until SIGTERM or SIGINT; each connection is handled by a forked monitor."""
+        assert self.listener is not None
+        stopping: List[int] = []
+
+        def stop(signum: int, frame: object) -> None:
+            stopping.append(signum)
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # monitors are reaped by the kernel
+        try:
+            while not stopping:
+                try:
+                    ready, _, _ = select.select([self.listener], [], [], 1.0)
+                except InterruptedError:
+                    continue
+                if not ready:
+                    continue
+                try:
+                    conn, _ = self.listener.accept()
+                except OSError:
+                    continue
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:
+                    status = 70
+                    try:
+                        self.listener.close()
+                        os.close(self.dir_fd)  # a worker holds no descriptor of the server but its client's
+                        for sig in previous:
+                            signal.signal(sig, signal.SIG_DFL)
+                        status = Monitor(self, conn).run()
+                    finally:
+                        os._exit(status)
+                conn.close()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+class Monitor:
+    """One connection: check, fork the worker, relay signals, report its wait status."""
+
+    def __init__(self, server: Server, conn: socket.socket) -> None:
+        self.server = server
+        self.conn = conn
+
+    def refuse(self, reason: str) -> int:
+        try:
+            self.conn.sendall(client.REFUSED + reason.encode("utf-8", "replace"))
+        except OSError:
+            pass
+        return 0
+
+    def run(self) -> int:
+        os.setsid()  # no longer in the server's process group: a ^C to a foreground server spares actions
+        conn = self.conn
+        conn.settimeout(10.0)
+        uid = peer_uid(conn)
+        if uid != os.geteuid():
+            return self.refuse("peer uid %d is not the server's uid %d" % (uid, os.geteuid()))
+        try:
+            request, fds = read_request(conn)
+        except (OSError, ValueError) as exc:
+            return self.refuse("bad request: %s" % exc)
+        if request.probe and request.code == self.server.code:
+            conn.sendall(client.ACCEPTED)
+            return 0
+        if request.code != self.server.code:
+            for fd in fds:
+                os.close(fd)
+            if client.fingerprint(self.server.library) != self.server.code:
+                try:
+                    os.kill(self.server.pid, signal.SIGTERM)  # systemd starts it again, on the new code
+                except OSError:
+                    pass
+                return self.refuse("it runs the code it loaded before %s changed; it stops to be restarted"
+                                   % self.server.library)
+            return self.refuse("it runs the code in %s, not the client's" % self.server.library)
+        worker = os.fork()
+        if worker == 0:
+            status = 70
+            try:
+                conn.close()
+                status = run_worker(request, fds)
+            except Exception as exc:  # never a traceback for oned: one line, as the driver would
+                os.write(2, ("%s %s: start: internal error in the onesp server's worker: %s: %s\n"
+                             % (request.kind, request.action, exc.__class__.__name__, exc)).encode("utf-8", "replace"))
+            finally:
+                os._exit(status)
+        for fd in fds:
+            os.close(fd)
+        conn.settimeout(None)
+        try:
+            conn.sendall(client.ACCEPTED)
+        except OSError:
+            os.kill(worker, signal.SIGTERM)
+        return self.relay(worker)
+
+    def relay(self, worker: int) -> int:
+        """Forward signal bytes until the worker ends; then send its wait status."""
+        try:
+            pidfd: Optional[int] = os.pidfd_open(worker)
+        except (AttributeError, OSError):
+            pidfd = None
+        watching = [self.conn.fileno()]
+        while True:
+            ready, _, _ = select.select(watching + ([pidfd] if pidfd is not None else []), [], [],
+                                        None if pidfd is not None else 0.01)
+            done, status = os.waitpid(worker, os.WNOHANG)
+            if done:
+                break
+            if watching and self.conn.fileno() in ready:
+                try:
+                    data = self.conn.recv(64)
+                except OSError:
+                    data = b""
+                for signum in data or bytes([signal.SIGTERM]):  # a vanished client counts as SIGTERM
+                    if signum in (signal.SIGTERM, signal.SIGINT):
+                        os.kill(worker, signum)
+                if not data:
+                    watching = []
+        try:
+            self.conn.sendall(client.STATUS + struct.pack("!i", status))
+        except OSError:
+            pass
+        return 0
+
+
+def run_worker(request: Request, fds: List[int]) -> int:
+    """In the forked worker: become the client's process as far as the action can tell, and run it."""
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as Python itself starts: EPIPE is an error, not death
+    import fcntl
+
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in fds]  # none of them may be 0-2 while they move
+    for fd in fds:
+        os.close(fd)
+    for target, fd in enumerate(high):
+        os.dup2(fd, target)
+        os.close(fd)
+    encoding, errors = sys.stdout.encoding or "utf-8", sys.stdout.errors or "strict"
+    sys.stdin = io.open(0, "r", encoding=encoding, errors=errors, closefd=False)
+    sys.stdout = io.open(1, "w", encoding=encoding, errors=errors, closefd=False)
+    sys.stderr = io.TextIOWrapper(io.open(2, "wb", closefd=False), encoding=encoding, errors="backslashreplace",
+                                  line_buffering=True)
+    os.umask(request.umask)
+    from . import driver
+
+    try:
+        os.chdir(request.cwd)
+    except OSError as exc:
+        sys.stderr.write("%s %s: start: cannot enter the working directory: %s\n"
+                         % (request.kind, request.action, exc.strerror))
+        return driver.finish(1)
+    os.environ.clear()
+    for key, value in request.env.items():
+        os.environb[key] = value
+    sys.argv = request.argv
+    return driver.finish(driver.run_action(request.kind, request.action, request.argv[1:]))
+
+
+def probe(directory: str, library: str) -> Tuple[bool, str]:
+    """Whether a server answers in ``directory`` and would run the code in ``library``; why not."""
+    try:
+        conn = client.connect(directory)
+    except client.Unavailable as exc:
+        return False, str(exc)
+    try:
+        payload = PROBE + b"\0" + client.fingerprint(library)
+    except OSError as exc:
+        conn.close()
+        return False, "cannot read %s: %s" % (library, exc.strerror or exc)
+    try:
+        conn.sendall(struct.pack("!I", len(payload)) + payload)
+        answer = conn.recv(1)
+        reason = conn.recv(4096).decode("utf-8", "replace") if answer == client.REFUSED else ""
+    except OSError as exc:
+        return False, "the server in %s did not answer (%s)" % (directory, exc.strerror or exc)
+    finally:
+        conn.close()
+    if answer == client.ACCEPTED:
+        return True, "a server in %s runs the code in %s" % (directory, library)
+    return False, "the server in %s would not run the code in %s: %s" % (directory, library, reason or "no answer")
+
+
+def main(directory: str, say: Say) -> int:
+    """Run a server in the foreground until SIGTERM/SIGINT (``onesp server``)."""
+    server = Server(directory, say)  # the fingerprint first: a file changed while loading is seen as a change
+    count = preload(say)
+    _forget_in_process_note()
+    try:
+        server.open()
+    except ConfigError as exc:
+        say("onesp server: %s" % exc)
+        return 1
+    except OSError as exc:
+        say("onesp server: cannot listen in %s: %s" % (directory, exc.strerror or exc))
+        return 1
+    say("onesp server: %d modules loaded from %s, listening in %s" % (count, server.library, directory))
+    try:
+        server.serve()
+    finally:
+        server.close()
+    say("onesp server: stopped")
+    return 0
+
+
+def _forget_in_process_note() -> None:
+    """A server answers again: the next action that finds none says so in the log again."""
+    from . import config, driver
+
+    try:
+        driver.forget_in_process(config.load())
+    except (ConfigError, OSError):
+        pass
+
+
+if __name__ == "__main__":  # the systemd unit: python3 -m onesp.runtime.actionserver --dir /run/onesp (no click needed)
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python3 -m onesp.runtime.actionserver", description="the onesp action server")
+    parser.add_argument("--dir", default=client.server_dir() or client.DEFAULT_DIR)
+    sys.exit(main(parser.parse_args().dir, lambda line: print(line, file=sys.stderr, flush=True)))
