@@ -92,7 +92,7 @@ def attributes_read() -> Dict[str, Set[str]]:
     found: Dict[str, Set[str]] = {}
     for path in LIB.rglob("*.py"):
         relative = path.relative_to(LIB).as_posix()
-        if relative.startswith(("sim/", "install/")):
+        if relative.startswith(("sim/", "tools/install/")):
             continue
         for name in ATTRIBUTE_READ.findall(path.read_text()):
             found.setdefault(name, set()).add(relative)
@@ -101,7 +101,7 @@ def attributes_read() -> Dict[str, Set[str]]:
 
 def test_the_attribute_scan_sees_the_reads():
     found = attributes_read()
-    assert "SP_QOSCLASS" in found and "disks.py" in found["SP_QOSCLASS"]
+    assert "SP_QOSCLASS" in found and "runtime/disks.py" in found["SP_QOSCLASS"]
     assert "SP_OURID" in found and len(found) > 20
 
 
@@ -190,7 +190,8 @@ def test_the_architecture_names_only_what_exists():
     named = {t for t in re.findall(r"`([A-Za-z0-9_./-]+)`", text) if not t.startswith(("/", "."))}  # not URL paths
     named.discard("tests/data/opennebula/")  # made by scripts/fetch-opennebula
     for token in sorted(t for t in named if t.endswith((".py", "/")) or t.startswith(("scripts/", "tests/", "bench/"))):
-        folders = [REPO, LIB, LIB / "one", LIB / "install", LIB / "commands"] + sorted(LIB.glob("actions/*"))
+        folders = [REPO, LIB, LIB / "runtime", LIB / "one", LIB / "tools", LIB / "tools" / "install",
+                   LIB / "tools" / "commands"] + sorted(LIB.glob("actions/*"))
         candidates = [folder / token for folder in folders]
         assert any(c.exists() for c in candidates), "docs/architecture.md names %s, which does not exist" % token
     for path in sorted(LIB.glob("actions/*/*.py")):
@@ -198,9 +199,9 @@ def test_the_architecture_names_only_what_exists():
             forms = (path.stem, path.stem.replace("_", "."), str(path.relative_to(LIB)))
             assert any("`%s`" % form in text for form in forms), \
                 "docs/architecture.md does not name %s" % path.relative_to(LIB)
-    for path in sorted(LIB.glob("*.py")):
+    for path in sorted(LIB.glob("runtime/*.py")) + sorted(LIB.glob("tools/*.py")):
         if not path.name.startswith("__"):
-            assert "`%s`" % path.name in text, "docs/architecture.md does not name onesp/%s" % path.name
+            assert "`%s`" % path.name in text, "docs/architecture.md does not name %s" % path.relative_to(LIB)
 
 
 def test_readme_layout_points_to_the_architecture_and_the_test_data_script():

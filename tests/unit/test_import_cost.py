@@ -3,12 +3,13 @@
 import subprocess
 import sys
 
-FORBIDDEN = ("click", "http.server", "sqlite3", "onesp.sim", "onesp.tools.cli", "socketserver", "xmlrpc.server")
+FORBIDDEN = ("click", "http.server", "sqlite3", "onesp.sim", "onesp.tools", "socketserver", "xmlrpc.server")
 
 
 def test_action_entry_path_imports_nothing_heavy():
     code = (
-        "import sys, onesp.runtime.driver, onesp.runtime.actioncontext, onesp.runtime.storpoolapi, onesp.runtime.hostexec, onesp.runtime.config, onesp.runtime.naming;"
+        "import sys, onesp.runtime.driver, onesp.runtime.actioncontext, onesp.runtime.storpoolapi, onesp.runtime.hostexec,"
+        " onesp.runtime.config, onesp.runtime.naming;"
         "print('\\n'.join(sorted(sys.modules)))"
     )
     modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
@@ -24,4 +25,4 @@ def test_the_path_to_the_server_imports_almost_nothing():
     added = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[2] / "lib")}
                            ).stdout.split()
-    assert set(added) <= {"onesp", "onesp.runtime.client", "struct", "_struct", "_socket", "_signal"}, added
+    assert set(added) <= {"onesp", "onesp.runtime", "onesp.runtime.client", "struct", "_struct", "_socket", "_signal"}, added
