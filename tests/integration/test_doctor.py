@@ -343,7 +343,8 @@ def test_the_server_row_says_whether_a_server_runs_the_installed_files(stack, tm
     assert server["status"] == "warn"
     assert "would not run the code in %s" % (setup.remotes / "lib" / "onesp") in server["detail"]
     stack.stop_server()
-    code = "import sys; sys.path.insert(0, %r); from onesp.runtime import actionserver as server; sys.exit(server.main(%r, print))" % (
+    code = ("import sys; sys.path.insert(0, %r); from onesp.runtime import actionserver as server;"
+            " sys.exit(server.main(%r, print))") % (
         str(setup.remotes / "lib"), stack.env["ONESP_SERVER_DIR"])
     installed = subprocess.Popen([sys.executable, "-c", code], env=stack.env, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -197,7 +197,7 @@ def test_a_server_running_other_code_is_not_used_and_steps_down(stack, tmp_path)
         served = run(tree / "datastore" / "storpool" / "stat")
         assert (served.returncode, served.stdout) == (0, b"1\n")
         assert len(set(action_pids(stack, "ds_sp_stat"))) == 2
-        helper = tree / "lib" / "onesp" / "naming.py"
+        helper = tree / "lib" / "onesp" / "runtime" / "naming.py"
         helper.write_text(helper.read_text() + "\n")  # the installed files change under the server
         (stack.root / "locks" / "in-process.note").unlink()
         upgraded = run(tree / "datastore" / "storpool" / "stat")
@@ -245,7 +245,8 @@ def test_a_peer_of_another_account_is_refused():
         directory = top / "server"
         directory.mkdir(mode=0o700)
         os.chown(directory, NOBODY, NOBODY)
-        code = "import sys; sys.path.insert(0, %r); from onesp.runtime import actionserver as server; sys.exit(server.main(%r, print))" % (
+        code = ("import sys; sys.path.insert(0, %r); from onesp.runtime import actionserver as server;"
+                " sys.exit(server.main(%r, print))") % (
             str(REPO / "lib"), str(directory))
         server = subprocess.Popen([python, "-c", code], cwd=str(top), user=NOBODY, group=NOBODY,
                                   env={"PATH": "/usr/bin:/bin", "HOME": str(directory), "ONESP_RC": "",

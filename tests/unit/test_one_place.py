@@ -23,15 +23,15 @@ TAG_KEYS = {"virt", "nloc", "nvm", "diskid", "type", "qc", "vc-policy"}
 #: Where such strings are allowed, with why.
 NAMING_EXCEPTIONS = {
     # The module that builds and parses every name and tag.
-    "naming.py": None,
+    "runtime/naming.py": None,
     # A scripted tour of the actions against the stand-ins: it checks the names the actions
     # printed and made against the spelled-out convention (test data, as in sim/).
-    "demo.py": None,
+    "tools/demo.py": None,
     # The defaults of the configured tag keys and VM snapshot tag (LOC_TAG, VM_TAG,
     # VMSNAP_TAG): configuration values, declared once; naming takes them from the config.
-    "settings.py": {"nloc", "nvm", "ONESNAP"},
+    "runtime/settings.py": {"nloc", "nvm", "ONESNAP"},
     # The install command's help text shows the template naming to a reader.
-    "install/command.py": {"create a StorPool template <ONE_PX>-ds-<id> for each datastore, then the datastores"
+    "tools/install/installer.py": {"create a StorPool template <ONE_PX>-ds-<id> for each datastore, then the datastores"
                            " (docs/installation.md)"},
 }
 
@@ -76,34 +76,34 @@ def test_names_and_tags_are_built_by_naming_only():
 
 #: The configuration resolver: the only modules that read configuration from the environment
 #: (settings.py declares the keys it reads; ONE_XMLRPC is an rc key too).
-RESOLVER = {"config.py", "configfiles.py", "settings.py"}
+RESOLVER = {"runtime/config.py", "runtime/configfiles.py", "runtime/settings.py"}
 #: Where the environment is touched outside the resolver, with why none of it is a configuration read.
 ENVIRONMENT_EXCEPTIONS = {
     # OpenNebula's own variables for its XML-RPC client (ONE_XMLRPC, ONE_AUTH, ONE_XMLRPC_TIMEOUT,
     # HOME for ~/.one), read as the one* commands read them, from the mapping handed to oned's client.
     "one/endpoint.py": "oned's client",
-    "context.py": "the environment handed to oned's client (Config.oned_environment adds the ONE_XMLRPC key)",
-    "commands/audit.py": "the environment handed to oned's client, as in context.py",
+    "runtime/actioncontext.py": "the environment handed to oned's client (Config.oned_environment adds the ONE_XMLRPC key)",
+    "tools/commands/audit.py": "the environment handed to oned's client, as in actioncontext.py",
     # The executables' hand-over to the action server imports no library module (test_import_cost):
     # ONESP_SERVER_DIR is read there before any configuration exists, and the whole environment
     # goes to the server, which runs the action in it.
-    "client.py": "the shim's socket directory and the environment forwarded to the server",
-    "server.py": "takes the client's environment as its own for the action it runs",
+    "runtime/client.py": "the shim's socket directory and the environment forwarded to the server",
+    "runtime/actionserver.py": "takes the client's environment as its own for the action it runs",
     # Home directories are places a local import must not read from, not a setting.
     "actions/ds/_localfile.py": "HOME, a restricted place",
     # Child processes inherit the environment (the downloader without the API token; a local
     # "host" command with ONESP_HOST added).
     "actions/ds/_downloader.py": "the environment of the downloader child",
-    "host.py": "the environment of a local host command",
+    "runtime/hostexec.py": "the environment of a local host command",
     # Entry points that hand os.environ to code taking an ``env`` mapping (tests pass their own);
     # what they read from it they read through configfiles.
-    "install/command.py": "passes the environment to the installer (AUTOCONF is install.sh's own option)",
-    "doctor.py": "passes the environment to the doctor's checks",
-    "doctor_checks.py": "passes the environment to the doctor's checks",
+    "tools/install/installer.py": "passes the environment to the installer (AUTOCONF is install.sh's own option)",
+    "tools/doctor.py": "passes the environment to the doctor's checks",
+    "tools/doctor_checks.py": "passes the environment to the doctor's checks",
     # `onesp run --verbose` sets ONESP_VERBOSE for the action it runs in this process.
-    "commands/run.py": "writes ONESP_VERBOSE for the in-process action",
+    "tools/commands/run.py": "writes ONESP_VERBOSE for the in-process action",
     # The demo's own qemu-img, for making its test image (a stand-in tour, like sim/).
-    "demo.py": "the demo's qemu-img",
+    "tools/demo.py": "the demo's qemu-img",
 }
 _ENV_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
 _ENV_KEY = re.compile(r"\A(ONESP_[A-Z0-9_]+|ONE_LOCATION|ONE_XMLRPC|ONE_AUTH)\Z")

@@ -131,7 +131,7 @@ SETTINGS: Tuple[Setting, ...] = (
     _s("T_PERSISTENT_CDROM", "str", "", "Empty CD-ROM trays (0-4) deploy gives a VM whose template does not say"
        " (VM attribute T_PERSISTENT_CDROM); CDROMs with DEV_PREFIX=hd are then inserted and ejected, not hot-plugged."),
     _s("SP_CHECKPOINT", "choice", "no", "Memory checkpoints (suspend, stop, cold migration) kept in a StorPool volume"
-       " <px>-sys-<vm>-rawcheckpoint instead of the VM directory: yes or nomigrate (both: the save/restore helpers"
+       " (the VM's rawcheckpoint volume) instead of the VM directory: yes or nomigrate (both: the save/restore helpers"
        " write it through the volume's device); no or empty: in the VM directory.", choices=("no", "yes", "nomigrate")),
     _s("SP_CHECKPOINT_BD", "bool", "0", "The same as SP_CHECKPOINT=yes (the addon's block-device form of it)."),
     _s("LIBVIRT_URI", "str", "qemu:///system", "libvirt connection of virsh on hosts (VM snapshot freeze, revert)."),
