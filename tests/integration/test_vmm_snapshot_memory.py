@@ -6,7 +6,8 @@ local VMM actions.
 VM 7 (``one-7``, 4 MiB of MEMORY) runs on node1 with volatile disk 0 attached there. ``virsh``
 on PATH is a fake: ``save <domain> <path>`` writes a header and the bytes of FAKE_MEMORY to
 the path without truncating it (as on a block device), ``restore <path>`` reads them back into
-FAKE_RESTORED; FAKE_SAVE_FAIL / FAKE_RESTORE_FAIL make them fail. Every call is logged.
+FAKE_RESTORED; FAKE_SAVE_FAIL / FAKE_RESTORE_FAIL make them fail. ``domstate`` answers
+"running" until a save or destroy ("shut off") and again after a restore. Every call is logged.
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ args = sys.argv[1:]
 with open(os.environ["FAKE_VIRSH_LOG"], "a") as log:
     log.write(json.dumps(args) + "\\n")
 sub = args[2]
-if sub == "save":
+state = os.environ["FAKE_VIRSH_LOG"] + ".state"
+if sub == "domstate":
+    sys.stdout.write(open(state).read() if os.path.exists(state) else "running")
+elif sub == "destroy":
+    open(state, "w").write("shut off")
+elif sub == "save":
     if os.environ.get("FAKE_SAVE_FAIL"):
         sys.stderr.write("error: Failed to save domain %%s: injected\\n" %% args[3])
         sys.exit(1)
@@ -41,6 +47,7 @@ if sub == "save":
     fd = os.open(args[4], os.O_WRONLY)
     os.write(fd, b"MEM!" + struct.pack(">Q", len(data)) + data)
     os.close(fd)
+    open(state, "w").write("shut off")
 elif sub == "restore":
     if os.environ.get("FAKE_RESTORE_FAIL"):
         sys.stderr.write("error: Failed to restore domain from %%s: injected\\n" %% args[3])
@@ -49,6 +56,7 @@ elif sub == "restore":
         assert f.read(4) == b"MEM!", "not a saved domain"
         length = struct.unpack(">Q", f.read(8))[0]
         open(os.environ["FAKE_RESTORED"], "wb").write(f.read(length))
+    open(state, "w").write("running")
 """
 
 
@@ -146,6 +154,7 @@ def test_a_failed_memory_save_leaves_no_volume_and_no_snapshot(stack, vm):
     assert len(r.error_lines) == 1 and "injected" in r.error_lines[0] and "Traceback" not in r.stderr
     assert stack.ctl.state(with_bytes=True) == before
     assert onesnaps(stack) == [] and MEMORY_VOLUME not in stack.volume_names()
+    assert [c.split()[0] for c in vm.virsh()] == ["save", "domstate"] and not vm.restored.exists()
 
 
 def test_a_failed_group_snapshot_restores_the_domain_and_removes_the_memory_volume(stack, vm):
@@ -154,7 +163,7 @@ def test_a_failed_group_snapshot_restores_the_domain_and_removes_the_memory_volu
     r = vm.run("snapshot_create-storpool", "0")
     assert not r.ok
     assert len(r.error_lines) == 1 and "no space" in r.error_lines[0] and "Traceback" not in r.stderr
-    assert [c.split()[0] for c in vm.virsh()] == ["save", "restore"]
+    assert [c.split()[0] for c in vm.virsh()] == ["save", "domstate", "restore"]
     assert vm.restored.read_bytes() == MEMORY
     assert stack.ctl.state(with_bytes=True) == before
 
@@ -180,3 +189,14 @@ def test_an_existing_memory_volume_is_never_overwritten(stack, vm):
     assert len(r.error_lines) == 1 and MEMORY_VOLUME in r.error_lines[0] and "Traceback" not in r.stderr
     assert stack.ctl.state(with_bytes=True) == before and vm.virsh() == []
 
+
+
+def test_a_domain_that_cannot_be_restored_keeps_its_memory_volume(stack, vm):
+    """The group snapshot fails and so does every restore: the volume holding the memory stays."""
+    stack.ctl.inject_fault("VolumesGroupSnapshot", error="insufficientResources", descr="no space", when="before")
+    r = vm.run("snapshot_create-storpool", "0", FAKE_RESTORE_FAIL="1")
+    assert not r.ok
+    assert len(r.error_lines) == 1 and "no space" in r.error_lines[0] and "Traceback" not in r.stderr
+    assert [c.split()[0] for c in vm.virsh()] == ["save", "domstate", "restore", "restore", "restore"]
+    assert stack.read_volume(MEMORY_VOLUME, len(IMAGE)) == IMAGE
+    assert onesnaps(stack) == []

@@ -7,12 +7,13 @@ For a running VM on a StorPool system datastore whose user template says
 * create: the volume is made (twice the VM's MEMORY, as for a save checkpoint; template
   ``<px>-ds-<system ds>``, tags of the VM's system volumes with type CHKPNT), attached to the
   host, and the domain is saved into its device (``virsh save``, which stops the domain), so
-  the disks and the memory are taken at the same instant. Until the save has succeeded each
-  step is undone (attachment, volume). After it the volume holds the only copy of the guest's
-  memory: the undo is then "restore the domain from the volume (three tries), then delete the
-  volume", and the volume is kept if the domain cannot be restored. Once the group snapshot
-  is taken the domain is restored the same way; deleting the volume afterwards is only
-  tidying up (a failure is logged), its snapshot keeps the memory.
+  the disks and the memory are taken at the same instant. The undo, registered before the
+  save, asks libvirt for the domain's state: a domain the save stopped is restored from the
+  volume (three tries) before the volume is deleted; the volume is kept while the domain
+  cannot be restored from it or its state is unknown, since it may hold the only copy of the
+  guest's memory. Once the group snapshot is taken the domain is restored the same way;
+  deleting the volume afterwards is only tidying up (a failure is logged), its snapshot
+  keeps the memory.
 * revert: when the VM snapshot has a memory snapshot, it is attached read-only to the host
   after the disks are back, the domain is restored from it (``virsh restore``) instead of
   staying off, and the snapshot is detached. A failed restore undoes the whole revert.
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Optional
 
 from ...runtime import volumes
 from ...runtime.errors import BadInput, HostError, OnespError
-from ...runtime.libvirt import virsh
+from ...runtime.libvirt import domain_state, virsh
 from . import _vmsnap as vmsnap
 
 if TYPE_CHECKING:
@@ -64,7 +65,12 @@ class Saved:
 
 
 def save(ctx: Context, vm: Vm, system_ds: Datastore, host: str, domain: str) -> Saved:
-    """Save the running domain into the memory volume (which then joins the group snapshot)."""
+    """Save the running domain into the memory volume (which then joins the group snapshot).
+
+    From the attach on, one undo (``unsave``) stands for the volume: it restores the domain
+    from it when the save stopped the domain (also a save whose answer was lost), and deletes
+    the volume only when the domain runs without it.
+    """
     if not vm.memory or vm.memory <= 0:
         raise BadInput("VM %d has no MEMORY, so its memory volume cannot be sized" % vm.id)
     name = ctx.names.vm_memory(vm.id)
@@ -72,12 +78,12 @@ def save(ctx: Context, vm: Vm, system_ds: Datastore, host: str, domain: str) -> 
     volumes.create(ctx, name, tags=ctx.tags.vm_disk(vm.id, disk_type="CHKPNT"), size_mb=2 * vm.memory,
                    template=ctx.names.template(system_ds.id))
     device = volumes.attach(ctx, name, host)
+    for entry in ctx.undo_stack.entries[first:]:  # replaced by unsave, which never deletes the only copy of the memory
+        ctx.undo_stack.discard(entry)
+    undo = ctx.undo(unsave, ctx, host, domain, name, device, label="restore domain %s from %s" % (domain, name))
     with ctx.step("save the memory of domain %s into %s on %s" % (domain, name, host)):
         ctx.host(host).run(virsh(ctx, "save", domain, device), timeout=TIMEOUT,
                            what="virsh save %s %s" % (domain, device))
-    for entry in ctx.undo_stack.entries[first:]:  # the volume now holds the guest's memory: nothing may delete it
-        ctx.undo_stack.discard(entry)
-    undo = ctx.undo(resume, ctx, host, domain, name, device, label="restore domain %s from %s" % (domain, name))
     return Saved(host, domain, name, device, undo)
 
 
@@ -96,12 +102,18 @@ def finish(ctx: Context, saved: Saved) -> None:
         ctx.log.warning("domain %s runs again, but its memory volume %s stays: %s", saved.domain, saved.volume, exc)
 
 
-def resume(ctx: Context, host: str, domain: str, name: str, device: str) -> None:
-    """The undo of a save: restore the domain from the volume, then delete the volume.
+def unsave(ctx: Context, host: str, domain: str, name: str, device: str) -> None:
+    """The undo of a save: restore the domain from the volume if the save stopped it, then delete the volume.
 
-    If the domain cannot be restored the volume stays (attached): it holds the guest's memory.
+    The volume stays (attached) while it may hold the only copy of the guest's memory: when the
+    domain's state cannot be learnt, or the restore fails.
     """
-    restore(ctx, host, domain, device)
+    state = domain_state(ctx, host, domain)
+    if state is None:
+        raise HostError(host, "virsh domstate %s" % domain, "the domain's state is unknown, so %s (which may hold "
+                        "its memory) stays" % name)
+    if state in ("absent", "shut off"):
+        restore(ctx, host, domain, device)
     volumes.delete(ctx, name, delayed=False)
 
 
