@@ -10,6 +10,8 @@ Used by the VM snapshot helpers and by the TM actions that freeze a running gues
   retried once and then fails the action, because a guest left frozen must not go unnoticed.
 * ``stop(ctx, host, domain)``: ``virsh destroy``; a domain that is already gone or shut off
   counts as stopped, anything else (libvirt unreachable, ssh failure) is an error.
+* ``domain_state(ctx, host, domain)``: ``virsh domstate``, ``absent`` for a domain libvirt
+  does not know, None when it cannot be learnt.
 """
 
 from __future__ import annotations
@@ -97,14 +99,14 @@ def stop(ctx: Context, host: str, domain: str) -> None:
             node.run(virsh(ctx, "destroy", domain), what="virsh destroy %s" % domain)
             return
         except HostError as failure:
-            state = _state(ctx, host, domain)
+            state = domain_state(ctx, host, domain)
             if state in ("absent", "shut off"):
                 ctx.log.info("domain %s on %s is already stopped (%s)", domain, host, state)
                 return
             raise failure
 
 
-def _state(ctx: Context, host: str, domain: str) -> Optional[str]:
+def domain_state(ctx: Context, host: str, domain: str) -> Optional[str]:
     """``virsh domstate``: its answer, ``absent`` when libvirt does not know the domain, None when unknown."""
     try:
         out = ctx.host(host).run(virsh(ctx, "domstate", domain), what="virsh domstate %s" % domain)

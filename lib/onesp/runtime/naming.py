@@ -139,6 +139,7 @@ def _patterns(px: str, vmsnap_tag: str) -> Tuple[Tuple[str, Pattern[str]], ...]:
         ("nvram", r"%s-sys-(?P<vm>\d+)-NVRAM" % px),
         ("swtpm", r"%s-sys-(?P<vm>\d+)-SWTPM" % px),
         ("checkpoint", r"%s-sys-(?P<vm>\d+)-rawcheckpoint" % px),
+        ("vm_memory", r"%s-sys-(?P<vm>\d+)" % px),
     )
     return tuple((kind, re.compile(pattern + r"\Z")) for kind, pattern in patterns)
 
@@ -202,6 +203,10 @@ class Names:
     def checkpoint(self, vm_id: object) -> str:
         """The memory checkpoint volume (SP_CHECKPOINT), the name of the addon's block-device form."""
         return check_volume_name("%s-sys-%d-rawcheckpoint" % (self.px, _nonneg_id(vm_id, "VM id")))
+
+    def vm_memory(self, vm_id: object) -> str:
+        """The memory of a VM snapshot (VMSNAPSHOT_WITH_CHECKPOINT), the addon's name for it."""
+        return check_volume_name("%s-sys-%d" % (self.px, _nonneg_id(vm_id, "VM id")))
 
     def staging(self, image_id: object) -> str:
         """Import staging volume; the md5 suffix is the addon's, so its leftovers are recognised too."""

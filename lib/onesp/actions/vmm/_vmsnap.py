@@ -12,9 +12,9 @@ Which volumes:
   VMSNAPSHOT_EXCLUDE_READONLY.
 * revert: the writable ones of those. A read-only disk cannot have changed through this VM,
   and reverting a read-only persistent image could undo writes made through another VM.
-* delete: every StorPool volume of the VM plus its NVRAM and (with a TPM) its vTPM state
-  volume, so that snapshots the bash addon made of the context ISO, NVRAM and vTPM go too
-  (absent ones cost one call each).
+* delete: every StorPool volume of the VM plus its NVRAM, (with a TPM) its vTPM state volume
+  and its memory volume, so that snapshots the bash addon made of the context ISO, NVRAM,
+  vTPM and memory go too (absent ones cost one call each).
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ def cleanup_volumes(ctx: Context, vm: Vm, system_ds: Datastore) -> List[str]:
         names.append(ctx.names.nvram(vm.id))
     if on_storpool and vm.tpm_model:
         names.append(ctx.names.swtpm(vm.id))
+    if on_storpool:
+        names.append(ctx.names.vm_memory(vm.id))  # the memory (VMSNAPSHOT_WITH_CHECKPOINT), whatever the template says now
     return names
 
 

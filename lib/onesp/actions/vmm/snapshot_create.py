@@ -11,7 +11,9 @@ so a repeated run of the same request finds and keeps what the first run made in
 taking a second set. A VM without any StorPool disk is left to the stock kvm script; a VM
 with writable disks elsewhere is refused, since part of it would not revert. The UEFI NVRAM
 (``_vmstate``) and the vTPM state (``_vmtpm``) are written into their volumes first, and those
-join the group snapshot.
+join the group snapshot. With VMSNAPSHOT_WITH_CHECKPOINT the domain is saved into its memory
+volume, which joins them too, and restored from it afterwards (``_vmmemory``); the guest's
+filesystems need no freeze then.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ...runtime.errors import AlreadyExists, ConfigError, LimitReached, OnespErr
 from ...runtime.storpoolapi import ApiExists
 from . import _document as document
 from . import _stock as stock
+from . import _vmmemory as vmmemory
 from . import _vmsnap as vmsnap
 from . import _vmstate as vmstate
 from . import _vmtpm as vmtpm
@@ -55,14 +58,18 @@ def run(ctx: Context) -> Optional[str]:
                               % (", ".join(str(d) for d in outside), vm.id))
     with ctx.step("check VMSNAPSHOT_LIMIT of VM %d" % vm.id):
         check_limit(ctx, vm, args.snap_id)
-    if vm.vmsnapshot_with_checkpoint:
-        ctx.log.info("VMSNAPSHOT_WITH_CHECKPOINT is not supported: VM %d gets a disk-only snapshot", vm.id)
     timestamp = record_time(vm, args.snap_id)
     hypervisor_id = ctx.names.vm_snapshot_id(args.snap_id, timestamp)
     extra = vmstate.capture(ctx, vm, source.system_ds, args.host)  # the NVRAM volume, saved from its file
     extra += vmtpm.capture(ctx, vm, source.system_ds, args.host, args.domain)  # the vTPM state volume
-    pairs = vmsnap.pairs(ctx, [v.name for v in disk_volumes] + extra, args.snap_id, timestamp)
     tags = ctx.tags.vm_group(vm.id)
+    if vmmemory.wanted(vm, source.system_ds):  # the domain is saved (stopped) while the disks are taken
+        saved = vmmemory.save(ctx, vm, source.system_ds, args.host, args.domain)
+        pairs = vmsnap.pairs(ctx, [v.name for v in disk_volumes] + extra + [saved.volume], args.snap_id, timestamp)
+        group_snapshot(ctx, vm.id, hypervisor_id, pairs, tags)
+        vmmemory.finish(ctx, saved)
+        return hypervisor_id
+    pairs = vmsnap.pairs(ctx, [v.name for v in disk_volumes] + extra, args.snap_id, timestamp)
     if ctx.config.VMSNAPSHOT_FSFREEZE:
         with libvirt.frozen(ctx, args.host, args.domain):
             group_snapshot(ctx, vm.id, hypervisor_id, pairs, tags)

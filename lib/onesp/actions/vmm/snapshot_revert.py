@@ -17,7 +17,9 @@ Order, so that a failure changes nothing:
    stay), then grown back to the disk's size in oned if it was resized after the snapshot;
 6. the volumes are attached to the host again (the NVRAM volume, reverted with the disks when
    the VM snapshot has it, is then written to the NVRAM file, and the vTPM state unpacked
-   into ``<vm dir>/tpm``: ``_vmstate``, ``_vmtpm``), and the temporary snapshots deleted.
+   into ``<vm dir>/tpm``: ``_vmstate``, ``_vmtpm``); when the VM snapshot has the guest's
+   memory, the domain is restored from it (``_vmmemory``) instead of staying off; then the
+   temporary snapshots are deleted.
 
 If any step of 3-6 fails, the undo stack reverts the volumes already reverted back to their
 temporary snapshot (registered before each revert, so a revert that took effect but reported
@@ -37,6 +39,7 @@ from ...runtime.errors import NotFound, OnespError
 from ...runtime.storpoolapi import ApiNotFound
 from . import _document as document
 from . import _stock as stock
+from . import _vmmemory as vmmemory
 from . import _vmsnap as vmsnap
 from . import _vmstate as vmstate
 from . import _vmtpm as vmtpm
@@ -75,6 +78,7 @@ def run(ctx: Context) -> None:
         nvram = vmstate.find(ctx, vm, source.system_ds, *parsed)
         plan += [Revert(nvram.volume, nvram.snapshot, None)] if nvram else []
         tpm = vmtpm.find(ctx, vm, source.system_ds, *parsed)
+        memory = vmmemory.find(ctx, vm, source.system_ds, *parsed)
     client = ctx.client_id(args.host)
     libvirt.stop(ctx, args.host, args.domain)
     names = [item.volume for item in plan]
@@ -103,6 +107,8 @@ def run(ctx: Context) -> None:
         attach_all(ctx, names, client)
     old_nvram = vmstate.rewrite_file(ctx, args.host, vm, source.system_ds, nvram) if nvram else None
     tpm_work = vmtpm.put_back(ctx, args.host, vm, source.system_ds, tpm) if tpm else []
+    if memory:
+        vmmemory.start_from(ctx, args.host, args.domain, memory)
     ctx.undo_stack.drop()  # the revert is complete; what follows is tidying up
     vmstate.tidy(ctx, args.host, old_nvram)
     vmtpm.tidy(ctx, args.host, tpm_work)
