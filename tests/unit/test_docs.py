@@ -8,7 +8,7 @@ from typing import Dict, Set, Tuple
 
 import pytest
 
-from onesp.runtime import naming
+from onesp.runtime import naming, tagging
 from onesp.runtime.settings import BY_NAME, IGNORED, IGNORED_PREFIXES, SETTINGS
 from onesp.tools.install import registration
 
@@ -133,9 +133,9 @@ def test_naming_examples_are_what_naming_builds():
     for example in re.findall(r"`(one-[A-Za-z0-9_.:-]+)`", text):
         if example != names.template(100):
             assert names.parse(example) is not None or re.search(r"-(ONEBACKUP|export)-", example), example
-    for value in naming.DISK_TYPES:
+    for value in tagging.DISK_TYPES:
         assert "`%s`" % value in text, value
-    tags = naming.TagPolicy("nloc", "one", "nvm").vm_disk(7, 0, "NPERS", "gold", "daily")
+    tags = tagging.TagPolicy("nloc", "one", "nvm").vm_disk(7, 0, "NPERS", "gold", "daily")
     assert " ".join("%s=%s" % item for item in tags.items()) in text
 
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onesp.runtime import naming
+from onesp.runtime import naming, tagging
 from onesp.runtime.errors import BadInput
 
 N = naming.Names("one")
@@ -134,7 +134,7 @@ def test_prefix_validation():
 
 
 def test_tags():
-    policy = naming.TagPolicy("nloc", "one", "nvm")
+    policy = tagging.TagPolicy("nloc", "one", "nvm")
     assert policy.vm_disk(7, 0, "NPERS", "gold", "daily") == {
         "virt": "one", "nloc": "one", "nvm": "7", "diskid": "0", "type": "NPERS", "qc": "gold", "vc-policy": "daily"}
     assert policy.vm_disk(7) == {"virt": "one", "nloc": "one", "nvm": "7"}
@@ -155,12 +155,12 @@ def test_tags():
 
 
 def test_qos_precedence_and_vm_string():
-    assert naming.qos_class(None, "", " silver ", "gold") == "silver"
-    assert naming.qos_class(None, "") is None
-    assert naming.vm_qos_classes("tier1;0:tier2; 3:tier3") == ("tier1", {0: "tier2", 3: "tier3"})
-    assert naming.vm_qos_classes("") == (None, {})
+    assert tagging.qos_class(None, "", " silver ", "gold") == "silver"
+    assert tagging.qos_class(None, "") is None
+    assert tagging.vm_qos_classes("tier1;0:tier2; 3:tier3") == ("tier1", {0: "tier2", 3: "tier3"})
+    assert tagging.vm_qos_classes("") == (None, {})
     with pytest.raises(BadInput):
-        naming.vm_qos_classes("x:tier")
+        tagging.vm_qos_classes("x:tier")
 
 
 @pytest.mark.parametrize("text, seconds", [("", 0), ("30", 30), ("30s", 30), ("5m", 300), ("48h", 172800), ("2d", 172800)])

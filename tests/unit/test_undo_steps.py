@@ -1,4 +1,5 @@
-"""Every mutating StorPool call of an action goes through a step of ``onesp.runtime.volumes``.
+"""Every mutating StorPool call of an action goes through a step of ``onesp.runtime.volumes``
+(or of ``attaching`` and ``snapshotting``, its siblings for attachments and snapshots).
 
 Those steps register their inverse, or say why there is none, so the undo rules live in one
 place. The mutating client methods are read from ``onesp.runtime.storpoolapi`` itself (those that POST,
@@ -64,7 +65,7 @@ def test_the_mutating_client_methods_are_found():
 
 def test_actions_change_storpool_only_through_the_undo_steps():
     found = direct_mutations((LIB / "actions").rglob("*.py"))
-    assert not found, "mutating StorPool calls outside onesp.runtime.volumes (use or add a step there):\n" + "\n".join(found)
+    assert not found, "mutating StorPool calls outside the runtime's steps (volumes, attaching, snapshotting: use or add one there):\n" + "\n".join(found)
 
 
 def test_the_check_sees_the_steps_module_calling_the_client():

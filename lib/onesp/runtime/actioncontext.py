@@ -18,7 +18,8 @@ from . import storpoolapi as storpool
 from .clients import ClientIds
 from .errors import OnespError
 from .hostexec import Host, runner_from_config
-from .naming import Names, TagPolicy
+from .naming import Names
+from .tagging import TagPolicy
 
 if TYPE_CHECKING:  # the oned package pulls in lxml: imported when first used, not with every action
     from ..one import Datastore, DriverAction, OneClient

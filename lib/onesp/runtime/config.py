@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
-from . import configfiles, naming
+from . import configfiles, naming, tagging
 from .configfiles import parse_assignments
 from .errors import BadInput, ConfigError
 from .settings import BY_NAME, IGNORED, IGNORED_PREFIXES, SETTINGS, Setting
@@ -244,8 +244,8 @@ class Config(Values):
         return naming.Names(self.ONE_PX, self.VMSNAPSHOT_TAG)
 
     @property
-    def tags(self) -> naming.TagPolicy:
-        return naming.TagPolicy(self.LOC_TAG, self.LOC_TAG_VAL, self.VM_TAG)
+    def tags(self) -> tagging.TagPolicy:
+        return tagging.TagPolicy(self.LOC_TAG, self.LOC_TAG_VAL, self.VM_TAG)
 
     def limit(self, name: str, *overrides: Optional[str]) -> Optional[int]:
         """A snapshot limit: the first non-empty of ``overrides`` (VM first), else this config's value."""
@@ -339,7 +339,7 @@ def remote_backup(value: str, where: str) -> Tuple[str, Dict[str, str]]:
         try:
             if not eq:
                 raise BadInput("expected 'tag <name>=<value>'")
-            naming.check_tag(name, tag_value)
+            tagging.check_tag(name, tag_value)
         except BadInput as exc:
             raise ConfigError("REMOTE_BACKUP_DELETE in %s: cannot pass %r to the backup: %s"
                               % (where, " ".join([word, pair]).strip(), exc)) from exc
@@ -363,10 +363,10 @@ def _validated(cfg: Config) -> Config:
     checks = (
         ("ONE_PX", lambda v: naming.check_prefix(v)),
         ("VMSNAPSHOT_TAG", lambda v: naming.check_template_name(v)),
-        ("LOC_TAG", lambda v: naming.check_tag(v, "")),
-        ("VM_TAG", lambda v: naming.check_tag(v, "")),
-        ("LOC_TAG_VAL", lambda v: naming.check_tag(naming.TagPolicy.loc_key, v)),
-        ("DEFAULT_QOSCLASS", lambda v: naming.check_tag(naming.QOS_TAG, v)),
+        ("LOC_TAG", lambda v: tagging.check_tag(v, "")),
+        ("VM_TAG", lambda v: tagging.check_tag(v, "")),
+        ("LOC_TAG_VAL", lambda v: tagging.check_tag(tagging.TagPolicy.loc_key, v)),
+        ("DEFAULT_QOSCLASS", lambda v: tagging.check_tag(tagging.QOS_TAG, v)),
     )
     for key, check in checks:
         try:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, List, Optional, Union
 
 from .errors import OnespError, Unsupported
-from .naming import Names, qos_class, vm_qos_classes
+from .naming import Names
+from .tagging import qos_class, vm_qos_classes
 
 if TYPE_CHECKING:
     from ..one import Datastore, Disk, Image, Vm

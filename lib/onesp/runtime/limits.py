@@ -36,7 +36,7 @@ from .errors import Unsupported
 if TYPE_CHECKING:
     from ..one import Disk
     from .config import Config
-    from .storpoolapi import Template, Volume
+    from .storpoolanswers import Template, Volume
 
 KIB = 1024
 #: A signed 64-bit integer: the largest value a JSON integer field can be trusted to carry.

@@ -1,4 +1,4 @@
-"""Every StorPool name and tag onesp uses comes from here.
+"""Every StorPool name onesp uses comes from here (the tags: ``tagging``).
 
 The convention is StorPool's OpenNebula convention, kept bit for bit so that a
 deployment moving from the bash addon keeps its volumes:
@@ -26,7 +26,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Dict, Mapping, Optional, Pattern, Tuple
+from typing import Optional, Pattern, Tuple
 
 from .errors import BadInput
 
@@ -34,24 +34,8 @@ from .errors import BadInput
 _VOLUME_NAME = re.compile(r"[A-Za-z0-9_\-.:]+\Z")
 #: Template and placement-group names: no dot, no colon.
 _TEMPLATE_NAME = re.compile(r"[A-Za-z0-9_\-]+\Z")
-_TAG_KEY = re.compile(r"[A-Za-z0-9_\-.:]+\Z")
-_TAG_VALUE = re.compile(r"[A-Za-z0-9_\-.:]*\Z")
-_MAX_NAME = 199
+MAX_NAME = 199
 _RESERVED = frozenset(("list", "status"))
-
-#: The tag keys every instance uses as they are (the instance and VM tag keys are configured: LOC_TAG, VM_TAG).
-VIRT_TAG = "virt"
-VIRT_VALUE = "one"
-DISK_ID_TAG = "diskid"
-TYPE_TAG = "type"
-QOS_TAG = "qc"
-VC_POLICY_TAG = "vc-policy"
-
-#: Values of the ``type`` tag, as the addon writes them.
-DISK_TYPES = frozenset(
-    ("NPERS", "NPERSRO", "PERS", "PERSRO", "CDROM", "IMMUT", "VOL", "VOLRO", "CNTXT", "NVRAM", "SWTPM", "CHKPNT")
-)
-
 
 def unique_token(nbytes: int = 4) -> str:
     """Random hex that keeps the names two concurrent runs make apart (temporary links,
@@ -64,15 +48,15 @@ def check_volume_name(name: str) -> str:
     """Return ``name`` if StorPool accepts it as a volume or snapshot name, else raise BadInput."""
     if not isinstance(name, str) or not _VOLUME_NAME.match(name):
         raise BadInput("invalid StorPool name %r: allowed are letters, digits and _-.:" % (name,))
-    if len(name) > _MAX_NAME:
-        raise BadInput("StorPool name too long (%d > %d characters): %s..." % (len(name), _MAX_NAME, name[:40]))
+    if len(name) > MAX_NAME:
+        raise BadInput("StorPool name too long (%d > %d characters): %s..." % (len(name), MAX_NAME, name[:40]))
     if name in _RESERVED:
         raise BadInput("%r is a reserved word, not a StorPool name" % name)
     return name
 
 
 def check_template_name(name: str) -> str:
-    if not isinstance(name, str) or not _TEMPLATE_NAME.match(name) or len(name) > _MAX_NAME or name == "list":
+    if not isinstance(name, str) or not _TEMPLATE_NAME.match(name) or len(name) > MAX_NAME or name == "list":
         raise BadInput("invalid StorPool template name %r: allowed are letters, digits, _ and -" % (name,))
     return name
 
@@ -84,14 +68,7 @@ def check_prefix(prefix: str) -> str:
     return prefix
 
 
-def check_tag(key: str, value: str) -> None:
-    if not _TAG_KEY.match(key or "") or len(key) > _MAX_NAME:
-        raise BadInput("invalid StorPool tag name %r" % (key,))
-    if not isinstance(value, str) or not _TAG_VALUE.match(value) or len(value) > _MAX_NAME:
-        raise BadInput("invalid value %r for StorPool tag %s: allowed are letters, digits and _-.:" % (value, key))
-
-
-def _nonneg_id(value: object, what: str) -> int:
+def nonneg_id(value: object, what: str) -> int:
     """Ids from oned are non-negative integers; anything else is hostile or broken input."""
     if isinstance(value, bool):
         raise BadInput("invalid %s %r" % (what, value))
@@ -157,10 +134,10 @@ class Names:
 
     # -- builders --------------------------------------------------------------------------
     def template(self, ds_id: object) -> str:
-        return check_template_name("%s-ds-%d" % (self.px, _nonneg_id(ds_id, "datastore id")))
+        return check_template_name("%s-ds-%d" % (self.px, nonneg_id(ds_id, "datastore id")))
 
     def image(self, image_id: object) -> str:
-        return check_volume_name("%s-img-%d" % (self.px, _nonneg_id(image_id, "image id")))
+        return check_volume_name("%s-img-%d" % (self.px, nonneg_id(image_id, "image id")))
 
     def source(self, ds_id: object, image_id: object) -> str:
         """The SOURCE string oned stores for an image (``<px>-ds-<ds>/<px>-img-<id>``)."""
@@ -172,7 +149,7 @@ class Names:
     def per_vm(self, base: str, vm_id: object, disk_id: object) -> str:
         """The per-VM copy ``<base>-<VM>-<DISK>`` of the image volume ``base`` (as named by a SOURCE)."""
         return check_volume_name(
-            "%s-%d-%d" % (check_volume_name(base), _nonneg_id(vm_id, "VM id"), _nonneg_id(disk_id, "disk id"))
+            "%s-%d-%d" % (check_volume_name(base), nonneg_id(vm_id, "VM id"), nonneg_id(disk_id, "disk id"))
         )
 
     def volatile(self, vm_id: object, disk_id: object, fmt: str = "raw") -> str:
@@ -180,33 +157,33 @@ class Names:
         if fmt == "swap" or not re.match(r"[a-z0-9]{1,16}\Z", fmt):
             raise BadInput("invalid volatile disk format %r" % fmt)
         return check_volume_name(
-            "%s-sys-%d-%d-%s" % (self.px, _nonneg_id(vm_id, "VM id"), _nonneg_id(disk_id, "disk id"), fmt)
+            "%s-sys-%d-%d-%s" % (self.px, nonneg_id(vm_id, "VM id"), nonneg_id(disk_id, "disk id"), fmt)
         )
 
     def swap(self, vm_id: object, disk_id: object) -> str:
         return check_volume_name(
-            "%s-sys-%d-%d-swap" % (self.px, _nonneg_id(vm_id, "VM id"), _nonneg_id(disk_id, "disk id"))
+            "%s-sys-%d-%d-swap" % (self.px, nonneg_id(vm_id, "VM id"), nonneg_id(disk_id, "disk id"))
         )
 
     def context(self, vm_id: object, disk_id: object) -> str:
         return check_volume_name(
-            "%s-sys-%d-%d-iso" % (self.px, _nonneg_id(vm_id, "VM id"), _nonneg_id(disk_id, "disk id"))
+            "%s-sys-%d-%d-iso" % (self.px, nonneg_id(vm_id, "VM id"), nonneg_id(disk_id, "disk id"))
         )
 
     def nvram(self, vm_id: object) -> str:
-        return check_volume_name("%s-sys-%d-NVRAM" % (self.px, _nonneg_id(vm_id, "VM id")))
+        return check_volume_name("%s-sys-%d-NVRAM" % (self.px, nonneg_id(vm_id, "VM id")))
 
     def swtpm(self, vm_id: object) -> str:
         """The vTPM state volume (a gzip tar of ``<vm dir>/tpm``), the addon's name for it."""
-        return check_volume_name("%s-sys-%d-SWTPM" % (self.px, _nonneg_id(vm_id, "VM id")))
+        return check_volume_name("%s-sys-%d-SWTPM" % (self.px, nonneg_id(vm_id, "VM id")))
 
     def checkpoint(self, vm_id: object) -> str:
         """The memory checkpoint volume (SP_CHECKPOINT), the name of the addon's block-device form."""
-        return check_volume_name("%s-sys-%d-rawcheckpoint" % (self.px, _nonneg_id(vm_id, "VM id")))
+        return check_volume_name("%s-sys-%d-rawcheckpoint" % (self.px, nonneg_id(vm_id, "VM id")))
 
     def vm_memory(self, vm_id: object) -> str:
         """The memory of a VM snapshot (VMSNAPSHOT_WITH_CHECKPOINT), the addon's name for it."""
-        return check_volume_name("%s-sys-%d" % (self.px, _nonneg_id(vm_id, "VM id")))
+        return check_volume_name("%s-sys-%d" % (self.px, nonneg_id(vm_id, "VM id")))
 
     def staging(self, image_id: object) -> str:
         """Import staging volume; the md5 suffix is the addon's, so its leftovers are recognised too."""
@@ -217,7 +194,7 @@ class Names:
         return check_volume_name("%s-%s" % (base, digest))
 
     def disk_snapshot(self, volume: str, snap_id: object) -> str:
-        return check_volume_name("%s-snap%d" % (check_volume_name(volume), _nonneg_id(snap_id, "snapshot id")))
+        return check_volume_name("%s-snap%d" % (check_volume_name(volume), nonneg_id(snap_id, "snapshot id")))
 
     def vm_snapshot(self, volume: str, snap_id: object, timestamp: object) -> str:
         return check_volume_name("%s-%s" % (check_volume_name(volume), self.vm_snapshot_id(snap_id, timestamp)))
@@ -229,7 +206,7 @@ class Names:
 
     def vm_snapshot_id(self, snap_id: object, timestamp: object) -> str:
         """The HYPERVISOR_ID oned stores for a VM snapshot: ``ONESNAP-<id>-<ts>``."""
-        return "%s-%d-%d" % (self.vmsnap_tag, _nonneg_id(snap_id, "snapshot id"), _nonneg_id(timestamp, "timestamp"))
+        return "%s-%d-%d" % (self.vmsnap_tag, nonneg_id(snap_id, "snapshot id"), nonneg_id(timestamp, "timestamp"))
 
     def parse_vm_snapshot_id(self, hypervisor_id: str) -> "tuple[int, int]":
         match = re.match(r"%s-(\d+)-(\d+)\Z" % re.escape(self.vmsnap_tag), hypervisor_id or "")
@@ -302,116 +279,6 @@ class Names:
         """True if ``<volume>-snap<N>`` is a disk snapshot of ``volume`` in this convention."""
         parsed = self.parse(volume + "-snap0")
         return parsed is not None and parsed.kind == "disk_snapshot" and parsed.volume == volume
-
-
-@dataclass(frozen=True)
-class TagPolicy:
-    """Tag keys and the instance value, from configuration (LOC_TAG, LOC_TAG_VAL, VM_TAG)."""
-
-    loc_key: str = "nloc"
-    loc_value: str = "one"
-    vm_key: str = "nvm"
-
-    def __post_init__(self) -> None:
-        check_tag(self.loc_key, self.loc_value)
-        check_tag(self.vm_key, "")
-
-    def instance(self) -> Dict[str, str]:
-        """The tags every object of this instance carries."""
-        return {VIRT_TAG: VIRT_VALUE, self.loc_key: self.loc_value}
-
-    def image(self, qos_class: Optional[str], clear_empty: bool = False) -> Dict[str, str]:
-        """Tags of an image's volume: the instance's and ``qc`` when a class applies (cleared
-        when none does and ``clear_empty``: an existing volume loses a stale class)."""
-        tags = self.instance()
-        if qos_class or clear_empty:
-            tags[QOS_TAG] = qos_class or ""
-        return checked_tags(tags)
-
-    def owner(self, vm_id: object, disk_id: object = None, disk_type: Optional[str] = None) -> Dict[str, str]:
-        """The tags that prove a volume was made for this VM (and disk, or kind of volume):
-        an earlier run's volume carrying them is adopted on a re-run."""
-        tags = {self.vm_key: str(_nonneg_id(vm_id, "VM id"))}
-        if disk_id is not None:
-            tags[DISK_ID_TAG] = str(_nonneg_id(disk_id, "disk id"))
-        if disk_type is not None:
-            tags[TYPE_TAG] = disk_type
-        return tags
-
-    def vm_disk(
-        self,
-        vm_id: object,
-        disk_id: object = None,
-        disk_type: Optional[str] = None,
-        qos_class: Optional[str] = None,
-        vc_policy: Optional[str] = None,
-    ) -> Dict[str, str]:
-        """Tags of a volume that backs a VM disk; absent values are left out, never written empty."""
-        tags = self.instance()
-        tags[self.vm_key] = str(_nonneg_id(vm_id, "VM id"))
-        if disk_id is not None:
-            tags[DISK_ID_TAG] = str(_nonneg_id(disk_id, "disk id"))
-        if disk_type:
-            if disk_type not in DISK_TYPES:
-                raise BadInput("unknown disk type tag %r" % disk_type)
-            tags[TYPE_TAG] = disk_type
-        if qos_class:
-            tags[QOS_TAG] = qos_class
-        if vc_policy:
-            tags[VC_POLICY_TAG] = vc_policy
-        return checked_tags(tags)
-
-    def released(self, qos_class: Optional[str] = None) -> Dict[str, str]:
-        """Tag update for a persistent image given back by its VM: VM-specific tags cleared."""
-        tags = {self.vm_key: "", VC_POLICY_TAG: "", TYPE_TAG: "", DISK_ID_TAG: "", QOS_TAG: qos_class or ""}
-        tags.update(self.instance())
-        return checked_tags(tags)
-
-    def vm_group(self, vm_id: object) -> Dict[str, str]:
-        """Tags of group snapshots (VM snapshots, backups)."""
-        tags = self.instance()
-        tags[self.vm_key] = str(_nonneg_id(vm_id, "VM id"))
-        return tags
-
-    def is_ours(self, tags: Mapping[str, str]) -> bool:
-        return tags.get(VIRT_TAG) == VIRT_VALUE and tags.get(self.loc_key) == self.loc_value
-
-    def is_other_instance(self, tags: Mapping[str, str]) -> bool:
-        """True for an object another OpenNebula instance tagged as its own (another instance value)."""
-        return tags.get(VIRT_TAG) == VIRT_VALUE and self.loc_key in tags and not self.is_ours(tags)
-
-
-def checked_tags(tags: Mapping[str, str]) -> Dict[str, str]:
-    """Validate every key and value against StorPool's tag alphabet (empty value = remove)."""
-    for key, value in tags.items():
-        check_tag(key, value)
-    return dict(tags)
-
-
-def qos_class(*candidates: Optional[str]) -> Optional[str]:
-    """The first non-empty QoS class among ``candidates`` (ordered highest precedence first)."""
-    for candidate in candidates:
-        if candidate is not None and candidate.strip():
-            value = candidate.strip()
-            check_tag(QOS_TAG, value)
-            return value
-    return None
-
-
-def vm_qos_classes(raw: Optional[str]) -> "tuple[Optional[str], Dict[int, str]]":
-    """Split a VM's SP_QOSCLASS (``default;ID:class;ID:class``) into the VM default and per-disk entries."""
-    default: Optional[str] = None
-    per_disk: Dict[int, str] = {}
-    for part in (raw or "").split(";"):
-        part = part.strip()
-        if not part:
-            continue
-        if ":" in part:
-            disk, _, value = part.partition(":")
-            per_disk[_nonneg_id(disk.strip(), "disk id in SP_QOSCLASS")] = value.strip()
-        else:
-            default = part
-    return default, per_disk
 
 
 _DELAY = re.compile(r"(\d+)([smhd]?)\Z")

@@ -38,12 +38,13 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, 
 from . import disks, volumes
 from .actioncontext import Context
 from .errors import NotFound, OnespError
-from .naming import QOS_TAG, VC_POLICY_TAG, Names, check_tag
+from .naming import Names
+from .tagging import QOS_TAG, VC_POLICY_TAG, check_tag
 
 if TYPE_CHECKING:
     from ..one import Datastore, Image, Vm
     from .config import Config
-    from .storpoolapi import Volume
+    from .storpoolanswers import Volume
 
 #: VM state DONE: its volumes are gone (or going).
 _DONE = 6

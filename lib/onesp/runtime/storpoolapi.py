@@ -1,7 +1,7 @@
 """StorPool JSON API client on http.client and json.
 
 One method per API call the actions use; errors are translated in one place
-(``_raise``) into onesp errors that carry the API's error name, description and
+(``storpoolerrors.raise_for``) into onesp errors that carry the API's error name, description and
 transient flag. Retries: only errors the API marks transient, and refused or
 reset connections; a call is repeated after a reset only when it is a read,
 because a write may already have taken effect.
@@ -15,210 +15,20 @@ import json
 import socket
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, TypedDict, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from . import interrupts
-from .errors import AlreadyExists, BackendError, BadInput, Busy, ConfigError, NotFound, OnespError, Transient
+from .errors import ConfigError
+from .storpoolanswers import Attachment, ClientId, GroupMade, Made, Snapshot, Template, TemplateStatus, Volume
+from .storpoolerrors import ApiNotFound, ApiTransient, raise_for
 
 if TYPE_CHECKING:
     from types import ModuleType
 
     from .config import Config
 
-ClientId = Union[int, str]
-#: An iops or bw limit: a number, or "-" for none (StorPool answers "-"; "-" in a request clears one).
-Limit = Union[int, str]
-
-
-# -- answers -------------------------------------------------------------------------------------
-# What the calls below answer, as far as onesp reads it (the API sends more; see the StorPool
-# API reference). total=False: an emulator or an older StorPool may leave a field out, so
-# readers use .get() where the answer may lack it. The JSON is given these types in one place:
-# the typed methods of ``StorPool``; ``call`` itself returns the decoded JSON (Any: its shape
-# depends on the call).
-
-
-class Volume(TypedDict, total=False):
-    """A volume's summary (``Volume``, ``VolumesList``; ``VolumeGetInfo`` and ``VolumesSpace`` add fields)."""
-
-    name: str
-    globalId: str
-    parentName: str  # "" without a parent
-    templateName: str  # "" without a template
-    size: int  # bytes
-    replication: int
-    placeAll: str
-    placeTail: str
-    placeHead: str
-    iops: Limit
-    bw: Limit
-    limitType: str
-    reuseServer: bool
-    creationTimestamp: int
-    tags: Dict[str, str]
-    clusterId: str
-    clusterName: str
-    storedSize: int  # VolumesSpace, SnapshotsSpace
-    spaceUsed: int  # VolumesSpace, SnapshotsSpace
-
-
-class Snapshot(Volume, total=False):
-    """A snapshot's summary (``Snapshot``, ``SnapshotsList``, ``VolumeListSnapshots``)."""
-
-    onVolume: str  # the volume it was taken from while that exists, else "-"
-    autoName: bool
-    bound: bool
-    deleted: bool
-    transient: bool
-    targetDeleteDate: int  # UNIX time of its scheduled deletion; 0 or absent: none
-    recoveringFromRemote: bool
-
-
-class Attachment(TypedDict, total=False):
-    """One item of ``AttachmentsList``."""
-
-    volume: str
-    snapshot: bool
-    client: int
-    rights: str  # rw, ro
-    pos: int
-    globalId: str
-
-
-class Template(TypedDict, total=False):
-    """A volume template (``VolumeTemplateDescribe``, ``VolumeTemplatesList``)."""
-
-    id: int
-    name: str
-    parentName: str
-    placeAll: str
-    placeTail: str
-    placeHead: str
-    replication: int
-    size: Limit
-    iops: Limit
-    bw: Limit
-    limitType: str
-    reuseServer: bool
-
-
-class TemplateStatus(TypedDict, total=False):
-    """One item of ``VolumeTemplatesStatus``: a template's capacity and use."""
-
-    id: int
-    name: str
-    placeAll: str
-    placeTail: str
-    placeHead: str
-    replication: int
-    size: int
-    totalSize: int
-    storedSize: int
-    onDiskSize: int
-    availablePlaceAll: int
-    availablePlaceTail: int
-    availablePlaceHead: int
-    capacityPlaceAll: int
-    capacityPlaceTail: int
-    capacityPlaceHead: int
-    stored: Dict[str, Any]  # capacity, free, internal and the same per placement group: read by monitoring
-
-
-class Made(TypedDict, total=False):
-    """The answer of a call that makes an object (VolumeCreate, VolumeSnapshot, VolumeBackup, ...)."""
-
-    ok: bool
-    generation: int
-    name: str
-    globalId: str
-    autoName: str  # VolumeSnapshot without a name
-    snapshotGlobalId: str
-    snapshotVisibleVolumeId: int
-    remoteId: str  # VolumeBackup: the backup's id at the location
-
-
-class GroupMember(TypedDict, total=False):
-    volume: str
-    volumeGlobalId: str
-    snapshot: str
-    snapshotGlobalId: str
-    remoteId: str
-
-
-class GroupMade(TypedDict, total=False):
-    """The answer of VolumesGroupSnapshot."""
-
-    ok: bool
-    generation: int
-    snapshots: List[GroupMember]
-
 #: Per-process count of API calls by call name (benchmarks and tests read it).
 CALLS: "Counter[str]" = Counter()
-
-
-class ApiError(OnespError):
-    """An error answer of the StorPool API."""
-
-    kind = "storpool error"
-
-    def __init__(self, call: str, name: str, descr: str, transient: bool = False, status: int = 0) -> None:
-        super().__init__(descr or name, detail="%s: %s (%s)" % (call, name, "transient" if transient else "permanent"))
-        self.call = call
-        self.name = name
-        self.descr = descr
-        self.transient = transient
-        self.status = status
-
-
-class ApiNotFound(ApiError, NotFound):
-    kind = NotFound.kind
-
-
-class ApiExists(ApiError, AlreadyExists):
-    kind = AlreadyExists.kind
-
-
-class ApiBusy(ApiError, Busy):
-    kind = Busy.kind
-
-
-class ApiInvalid(ApiError, BadInput):
-    kind = "invalid parameter"
-
-
-class ApiNoSpace(ApiError, BackendError):
-    kind = "insufficient resources"
-
-
-class ApiAuthError(ApiError, ConfigError):
-    kind = "StorPool refused the token"
-
-
-class ApiTransient(ApiError, Transient):
-    kind = Transient.kind
-
-
-_BY_NAME = {
-    "objectDoesNotExist": ApiNotFound,
-    "objectExists": ApiExists,
-    "busy": ApiBusy,
-    "invalidParam": ApiInvalid,
-    "insufficientResources": ApiNoSpace,
-    "authenticationFailed": ApiAuthError,
-}
-
-
-def _raise(call: str, status: int, payload: object) -> None:
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if not isinstance(error, dict):
-        error = {"name": "badResponse", "descr": "HTTP status %d without an error object" % status}
-    name = str(error.get("name") or "<missing error name>")
-    descr = str(error.get("descr") or name)
-    transient = bool(error.get("transient", False))
-    if status == 401 and name not in _BY_NAME:
-        name = "authenticationFailed"
-    cls = ApiTransient if transient else _BY_NAME.get(name, ApiError)
-    raise cls(call, name, descr, transient, status)
 
 
 class StorPool:
@@ -287,7 +97,7 @@ class StorPool:
                 attempt += 1
                 time.sleep(min(0.1 * 2**attempt, 2.0))
                 continue
-            _raise(call, status, answer)
+            raise_for(call, status, answer)
 
     def _exchange(self, method: str, path: str, payload: Optional[bytes]) -> "tuple[int, Any]":
         import http.client  # imported on the first call: an action failing on bad input never pays for it

@@ -20,16 +20,16 @@ may have printed it to oned.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Mapping, Optional
 
 from .config import remote_backup as remote_backup_target
 from .errors import AlreadyExists
-from .storpoolapi import ApiExists, ApiNotFound
+from .storpoolerrors import ApiExists, ApiNotFound
 
 if TYPE_CHECKING:
     from .actioncontext import Context, UndoEntry
     from .limits import DiskLimits, LimitArgs
-    from .storpoolapi import ClientId, StorPool
+    from .storpoolapi import StorPool
 
 MIB = 1024 * 1024
 
@@ -152,40 +152,6 @@ def grow(ctx: Context, name: str, size_mb: int, current_bytes: Optional[int] = N
     ctx.undo(ctx.sp.volume_update, name, size=current_bytes, shrink_ok=True, label="shrink %s back" % name)
 
 
-def attach(ctx: Context, name: str, host: str, *, readonly: bool = False, snapshot: bool = False,
-           undo: bool = True, client: Optional[int] = None) -> str:
-    """Attach to ``host``'s StorPool client (``client`` when already known); returns the device path there.
-
-    The undo is registered before the call: an attach whose wait timed out (or whose answer
-    was lost) is still recorded by StorPool, and detaching what is not attached is harmless.
-    """
-    if client is None:
-        client = ctx.client_id(host)
-    if undo:
-        ctx.undo(_detach_quiet, ctx, name, client, snapshot, label="detach %s from %s" % (name, host))
-    with ctx.step("attach %s to %s" % (name, host)):
-        ctx.sp.attach(name, client, readonly=readonly or snapshot, snapshot=snapshot,
-                      timeout=ctx.config.ATTACH_TIMEOUT)
-    return ctx.device_path(name)
-
-
-def detach(ctx: Context, name: str, host: Optional[str] = None, *, force: bool = True, snapshot: bool = False,
-           reattach: Optional[str] = None) -> None:
-    """Detach from ``host`` (or from every client); a missing volume or attachment is fine.
-
-    ``reattach`` (``"rw"``/``"ro"``) registers an undo that attaches it to ``host`` again.
-    """
-    client: ClientId = ctx.client_id(host) if host else "all"
-    with ctx.step("detach %s from %s" % (name, host or "all hosts")):
-        try:
-            ctx.sp.detach(name, client, force=force, snapshot=snapshot)
-        except ApiNotFound:
-            return
-    if reattach and host:
-        ctx.undo(ctx.sp.attach, name, client, readonly=reattach == "ro", snapshot=snapshot,
-                 timeout=ctx.config.ATTACH_TIMEOUT, label="attach %s to %s again" % (name, host))
-
-
 def retag(ctx: Context, name: str, tags: Mapping[str, str], previous: Optional[Mapping[str, str]] = None,
           limits: Optional[DiskLimits] = None, previous_limits: Optional[LimitArgs] = None) -> None:
     """Set (or clear, with empty values) tags; undo restores the ``previous`` values of those keys.
@@ -201,38 +167,6 @@ def retag(ctx: Context, name: str, tags: Mapping[str, str], previous: Optional[M
                  **(dict(previous_limits) if limits is not None and previous_limits is not None else {}))
     with ctx.step("tag volume %s" % name):
         ctx.sp.volume_update(name, tags=tags, **_limit_args(limits))
-
-
-def link(ctx: Context, host: str, name: str, path: str, *, readonly: bool = False, monitor_marker: Optional[str] = None,
-         attach_undo: bool = True) -> None:
-    """Attach ``name`` to ``host`` and point ``path`` there at its device (both undone on failure)."""
-    device = attach(ctx, name, host, readonly=readonly, undo=attach_undo)
-    link_path(ctx, host, device, path, monitor_marker)
-
-
-def link_path(ctx: Context, host: str, device: str, path: str, monitor_marker: Optional[str] = None) -> None:
-    """Point ``path`` on ``host`` at ``device`` (atomically); undo puts back what was there.
-
-    The undo is registered before the command: if its answer never arrives (SIGTERM meanwhile)
-    it removes the link only when it points at ``device``, i.e. when the command did run.
-    """
-    node = ctx.host(host)
-    seen: Dict[str, Optional[str]] = {}
-
-    def put_back() -> None:
-        if "previous" not in seen:
-            if node.readlink(path) == device:
-                node.unlink_disk(path)
-        elif seen["previous"] is None:
-            node.unlink_disk(path)
-        elif seen["previous"] != device:
-            node.symlink(seen["previous"] or "", path)
-
-    entry = ctx.undo(put_back, label="put back %s on %s" % (path, host))
-    with ctx.step("link %s on %s" % (path, host)):
-        seen["previous"] = node.symlink(device, path, monitor_marker)
-    if seen["previous"] == device:
-        ctx.undo_stack.discard(entry)  # it pointed there already: nothing to undo
 
 
 def delete_now(ctx: Context, name: str) -> None:
@@ -279,34 +213,13 @@ def delete(ctx: Context, name: str, *, tags: Optional[Mapping[str, str]] = None,
     return True
 
 
-def delete_snapshots(ctx: Context, names: Iterable[str]) -> int:
-    """Delete exactly these snapshots (detached first); missing ones are fine. Returns how many existed."""
-    removed = 0
-    for name in names:
-        with ctx.step("delete snapshot %s" % name):
-            try:
-                ctx.sp.detach(name, "all", force=True, snapshot=True)
-                ctx.sp.snapshot_delete(name)
-                removed += 1
-            except ApiNotFound:
-                continue
-    return removed
-
-
-def _detach_quiet(ctx: Context, name: str, client: int, snapshot: bool) -> None:
-    try:
-        ctx.sp.detach(name, client, force=True, snapshot=snapshot)
-    except ApiNotFound:
-        pass
-
-
 # -- steps whose inverse is special, or that have none -------------------------------------------
 # Every mutating StorPool call of an action goes through a function of this module (a test holds
 # the actions to it): each either registers its inverse here, or says why it has none (``no_undo``:
 # a reason the caller gives, logged, so a step without undo is always a decision in writing).
 
 
-def _no_undo(ctx: Context, what: str, why: str) -> None:
+def without_undo(ctx: Context, what: str, why: str) -> None:
     if not why:
         raise ValueError("a step without undo must say why")
     ctx.log.debug("no undo for %s: %s", what, why)
@@ -381,153 +294,7 @@ def create_new(ctx: Context, name: str, **create: Any) -> None:
 def resize(ctx: Context, name: str, size: int, *, shrink_ok: bool = False, tags: Optional[Mapping[str, str]] = None,
            no_undo: str) -> None:
     """Set the size of ``name`` to ``size`` bytes (and ``tags``), with no inverse of its own: ``no_undo``."""
-    _no_undo(ctx, "resizing %s" % name, no_undo)
+    without_undo(ctx, "resizing %s" % name, no_undo)
     ctx.sp.volume_update(name, size=size, shrink_ok=shrink_ok or None, tags=tags)
 
 
-def snapshot(ctx: Context, volume: str, name: str, *, tags: Optional[Mapping[str, str]] = None,
-             delete_after: Optional[int] = None) -> None:
-    """Snapshot ``volume`` as ``name``; undo deletes the snapshot (registered first, so one made by
-    a call whose answer was lost goes too). An existing ``name`` raises ``ApiExists``, the undo withdrawn."""
-    entry = ctx.undo(delete_snapshots, ctx, [name], label="delete snapshot %s" % name)
-    try:
-        ctx.sp.volume_snapshot(volume, name, tags=tags, delete_after=delete_after)
-    except ApiExists:
-        ctx.undo_stack.discard(entry)
-        raise
-
-
-def take_snapshot(ctx: Context, volume: str, name: str, *, no_undo: str) -> None:
-    """Snapshot ``volume`` as ``name``, no inverse of its own: ``no_undo``."""
-    _no_undo(ctx, "snapshot %s" % name, no_undo)
-    ctx.sp.volume_snapshot(volume, name)
-
-
-def snapshot_once(ctx: Context, volume: str, name: str, made: Dict[str, bool]) -> None:
-    """Snapshot ``volume`` as ``name`` with an undo that deletes it only while ``made["made"]``:
-    the caller sets it to False when ``ApiExists`` shows an earlier run made it (adopted, kept)."""
-    ctx.undo(_delete_made, ctx, name, made, label="delete snapshot %s" % name)
-    ctx.sp.volume_snapshot(volume, name)
-
-
-def _delete_made(ctx: Context, name: str, made: Dict[str, bool]) -> None:
-    if made["made"]:
-        delete_snapshots(ctx, [name])
-
-
-def replace_snapshot(ctx: Context, volume: str, name: str, *, tags: Mapping[str, str], delete_after: int) -> None:
-    """Snapshot ``volume`` as ``name``; one left by an interrupted earlier run of the same action is
-    deleted and taken again (its data is older). No undo of its own: the caller registers the
-    removal of all such snapshots first (they also expire by themselves, ``delete_after``)."""
-    try:
-        ctx.sp.volume_snapshot(volume, name, tags=tags, delete_after=delete_after)
-    except ApiExists:
-        ctx.sp.snapshot_delete(name)
-        ctx.sp.volume_snapshot(volume, name, tags=tags, delete_after=delete_after)
-
-
-def group_snapshot(ctx: Context, pairs: Sequence[Tuple[str, str]], tags: Mapping[str, str], *, no_undo: str) -> None:
-    """One atomic snapshot of several volumes (``(volume, snapshot)`` pairs), no inverse of its own: ``no_undo``."""
-    _no_undo(ctx, "the group snapshot", no_undo)
-    ctx.sp.group_snapshot(pairs, tags)
-
-
-def revert(ctx: Context, name: str, snapshot: str) -> None:
-    """VolumeRevert in place: name, globalId, tags and template stay; data and size become the snapshot's.
-
-    No undo: the volume's data is replaced, which is what was asked for; it is the point of no
-    return ``REVERT`` of the actions that do it (unless they kept a copy to put back, ``put_back``).
-    """
-    ctx.sp.volume_revert(name, snapshot)
-
-
-def put_back(ctx: Context, volume: str, kept: str) -> None:
-    """Revert ``volume`` to the snapshot ``kept`` of its data taken before (detached first): the
-    inverse of a revert that kept a copy."""
-    ctx.sp.detach(volume, "all", force=True)
-    ctx.sp.volume_revert(volume, kept)
-
-
-def roll_back_to(ctx: Context, name: str, safety: str, client: int, readonly: bool) -> None:
-    """Undo of data written into ``name``: back to the snapshot ``safety`` taken before, in place,
-    attached to ``client`` as before, the snapshot deleted. Nothing if it was never made."""
-    try:
-        ctx.sp.snapshot(safety)
-    except ApiNotFound:
-        return  # the snapshot was never made: the volume was not touched
-    ctx.sp.detach(name, client, force=True)
-    ctx.sp.volume_revert(name, safety)
-    ctx.sp.attach(name, client, readonly=readonly, timeout=ctx.config.ATTACH_TIMEOUT)
-    ctx.sp.snapshot_delete(safety)
-
-
-def expire_snapshot(ctx: Context, name: str, delay: int, *, no_undo: str) -> None:
-    """Let StorPool delete snapshot ``name`` after ``delay`` seconds (at once when 0): ``no_undo``."""
-    _no_undo(ctx, "expiring snapshot %s" % name, no_undo)
-    if delay > 0:
-        ctx.sp.snapshot_update(name, delete_after=delay)
-    else:
-        ctx.sp.snapshot_delete(name)
-
-
-def drop_snapshot(ctx: Context, name: str, *, no_undo: str) -> None:
-    """Delete snapshot ``name`` (never attached) at once; a missing one raises ``ApiNotFound``: ``no_undo``."""
-    _no_undo(ctx, "deleting snapshot %s" % name, no_undo)
-    ctx.sp.snapshot_delete(name)
-
-
-def reattach_on_failure(ctx: Context, name: str, client: int, *, readonly: bool, host: str) -> None:
-    """Register, before a detach is sent, the undo that attaches ``name`` to ``client`` again: a
-    detach that took effect but whose answer was lost is undone too; attaching what is attached is harmless."""
-    ctx.undo(ctx.sp.attach, name, client, readonly=readonly, timeout=ctx.config.ATTACH_TIMEOUT,
-             label="attach %s to %s again" % (name, host))
-
-
-def detach_all(ctx: Context, name: str, *, force: bool, client: Union[ClientId, str] = "all", snapshot: bool = False,
-               no_undo: str) -> None:
-    """Detach ``name`` from ``client`` (every client by default); ``ApiNotFound``/``ApiBusy`` reach the
-    caller. No inverse of its own: ``no_undo`` (e.g. the caller registered one first)."""
-    _no_undo(ctx, "detaching %s" % name, no_undo)
-    ctx.sp.detach(name, client, force=force, snapshot=snapshot)
-
-
-def attach_to(ctx: Context, name: str, client: int, *, readonly: bool, snapshot: bool = False) -> None:
-    """Attach ``name`` to ``client`` (waiting up to ATTACH_TIMEOUT): the inverse of a detach, run as an undo."""
-    ctx.sp.attach(name, client, readonly=readonly, snapshot=snapshot, timeout=ctx.config.ATTACH_TIMEOUT)
-
-
-def reassign(ctx: Context, items: Sequence[Mapping[str, Any]], *, attach_timeout: Optional[int] = None, no_undo: str) -> None:
-    """One VolumesReassignWait of ``items`` (attach, detach), no inverse of its own: ``no_undo``
-    (the caller registered the inverse of a whole group first, ``undo_reassign``, or none applies)."""
-    _no_undo(ctx, "the reassign of %s" % ", ".join(str(i.get("volume") or i.get("snapshot")) for i in items), no_undo)
-    ctx.sp.reassign(items, attach_timeout=attach_timeout)
-
-
-def undo_reassign(ctx: Context, inverse: Sequence[Mapping[str, Any]], timeout: int, label: str) -> None:
-    """Register, before a reassign is sent, the reassign ``inverse`` that puts attachments back
-    (``reassign_quietly``), through the client of the current endpoint (a VM's volumes may be
-    on several: the undo runs after the action has left that datastore's configuration)."""
-    ctx.undo(reassign_quietly, ctx.sp, inverse, timeout, label=label)
-
-
-def reassign_quietly(sp: StorPool, items: Sequence[Mapping[str, Any]], timeout: int) -> None:
-    """Undo of a reassign. If the whole call is refused, item by item: a volume that vanished
-    meanwhile, or a shared image another VM holds open, is left as it is."""
-    from .storpoolapi import ApiBusy
-
-    def attaches(item: Mapping[str, Any]) -> bool:
-        return "rw" in item or "ro" in item
-
-    try:
-        sp.reassign(items, attach_timeout=timeout if any(attaches(i) for i in items) else None)
-        return
-    except (ApiNotFound, ApiBusy):
-        pass
-    for item in items:
-        try:
-            sp.reassign([item], attach_timeout=timeout if attaches(item) else None)
-        except ApiNotFound:
-            continue
-        except ApiBusy:
-            if item.get("force", True):
-                raise

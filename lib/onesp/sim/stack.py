@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from ..runtime import storpoolanswers
 from ..runtime import storpoolapi as storpool
 from .oned import OnedSim, builders
 from .storpool import StorPoolSim, new_token
@@ -273,7 +274,7 @@ class Stack:
         return self.run("vmm", action, *argv, **kwargs)
 
     # -- StorPool state ------------------------------------------------------------------------------
-    def volume(self, name: str) -> "storpool.Volume":
+    def volume(self, name: str) -> "storpoolanswers.Volume":
         return self.sp.volume(name)
 
     def volume_names(self) -> List[str]:
@@ -282,7 +283,7 @@ class Stack:
     def snapshot_names(self) -> List[str]:
         return sorted(s["name"] for s in self.sp.snapshots())
 
-    def attachments(self, name: Optional[str] = None) -> List["storpool.Attachment"]:
+    def attachments(self, name: Optional[str] = None) -> List["storpoolanswers.Attachment"]:
         return [a for a in self.sp.attachments() if name is None or a["volume"] == name]
 
     def clients_of(self, name: str) -> Dict[int, str]:

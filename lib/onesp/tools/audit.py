@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tupl
 
 from ..runtime import disks
 from ..runtime.errors import BadInput
-from ..runtime.naming import DISK_ID_TAG, QOS_TAG, VC_POLICY_TAG, Names
+from ..runtime.naming import Names
+from ..runtime.tagging import DISK_ID_TAG, QOS_TAG, VC_POLICY_TAG
 
 if TYPE_CHECKING:
     from ..one import Datastore, Image, Vm
     from ..runtime.config import Config
-    from ..runtime.storpoolapi import Attachment, Snapshot, Volume
+    from ..runtime.storpoolanswers import Attachment, Snapshot, Volume
 
 #: VM states whose disks are not expected to exist (DONE) or not yet created (INIT, PENDING, HOLD).
 _NO_DISKS_YET = (0, 1, 2, 6)

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Tuple
 
 from .. import __version__
-from ..runtime import clients, config, configfiles
+from ..runtime import clients, config, configfiles, storpoolanswers
 from ..runtime import storpoolapi as storpool
 from ..runtime.errors import ConfigError, OnespError
 from ..runtime.hostexec import Host, runner_from_config
+from ..runtime.storpoolerrors import ApiAuthError
 
 if TYPE_CHECKING:  # the oned client is imported when the oned check runs
     from ..one import Datastore, OneClient
@@ -83,7 +84,7 @@ class Doctor:
         self.api_ok = False
         self.one: Optional[OneClient] = None
         # per API endpoint: the templates by name (StorPool's JSON), what went wrong, whether the token was refused
-        self.answers: Dict[Tuple[str, int], Tuple[Optional[Dict[str, storpool.Template]], str, bool]] = {}
+        self.answers: Dict[Tuple[str, int], Tuple[Optional[Dict[str, storpoolanswers.Template]], str, bool]] = {}
 
     def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
         self.checks.append(Check(name, status, detail, fix))
@@ -126,7 +127,7 @@ class Doctor:
         self.add("configuration", OK, detail)
 
     # -- StorPool ----------------------------------------------------------------------------------
-    def _templates(self, cfg: config.Config) -> Tuple[Optional[Dict[str, storpool.Template]], str, bool]:
+    def _templates(self, cfg: config.Config) -> Tuple[Optional[Dict[str, storpoolanswers.Template]], str, bool]:
         """The templates at ``cfg``'s endpoint (asked once per endpoint): (templates or None,
         what went wrong, whether the token was refused)."""
         key = cfg.endpoint
@@ -137,7 +138,7 @@ class Doctor:
                                            connect_timeout=float(cfg.SP_API_CONNECT_TIMEOUT))
                 self.answers[key] = ({t["name"]: t for t in client.templates()}, "", False)
             except OnespError as exc:
-                self.answers[key] = (None, "%s: %s" % (exc.kind, exc), isinstance(exc, storpool.ApiAuthError))
+                self.answers[key] = (None, "%s: %s" % (exc.kind, exc), isinstance(exc, ApiAuthError))
         return self.answers[key]
 
     def storpool_api(self) -> None:

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..runtime.errors import BadInput, Busy, HostError, OnespError
-from ..runtime.storpoolapi import ApiNotFound, StorPool
+from ..runtime.storpoolapi import StorPool
+from ..runtime.storpoolerrors import ApiNotFound
 
 LOG = logging.getLogger("onesp")
 #: Seconds the liveness probe (``true`` over ssh) may take before the host counts as not answering.

@@ -32,7 +32,7 @@ from ..runtime.naming import Names
 if TYPE_CHECKING:
     from ..one import Datastore, Image, Vm
     from ..runtime.config import Config
-    from ..runtime.storpoolapi import Snapshot, Volume
+    from ..runtime.storpoolanswers import Snapshot, Volume
 
 #: VM state DONE.
 _DONE = 6

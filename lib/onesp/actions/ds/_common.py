@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Dict, Tuple
 
-from ...runtime import disks, volumes
+from ...runtime import disks, snapshotting
 from ...runtime.errors import AlreadyExists, BadInput, Busy
-from ...runtime.storpoolapi import ApiBusy
+from ...runtime.storpoolerrors import ApiBusy
 
 if TYPE_CHECKING:
     from ...one import Datastore, Image
@@ -76,7 +76,7 @@ def revert(ctx: Context, volume: str, snapshot: str) -> None:
     volume is attached; that is reported as busy, never forced."""
     with ctx.step("revert volume %s to snapshot %s" % (volume, snapshot)):
         try:
-            volumes.revert(ctx, volume, snapshot)
+            snapshotting.revert(ctx, volume, snapshot)
         except ApiBusy as exc:
             raise Busy("volume %s is attached to a host; an image is reverted only while no VM uses it"
                        % volume) from exc

@@ -23,7 +23,7 @@ from ...runtime.naming import check_volume_name
 if TYPE_CHECKING:
     from ...one import Image
     from ...runtime.actioncontext import Context
-    from ...runtime.storpoolapi import Snapshot
+    from ...runtime.storpoolanswers import Snapshot
 
 _SPSNAPSHOT = re.compile(r"SPSNAPSHOT:(?P<name>.+)\Z")
 _VMSNAP = re.compile(r"VM:(?P<vm>\d{1,10})-DISK:(?P<disk>\d{1,10})-VMSNAP:(?P<snap>\d{1,10})\Z")

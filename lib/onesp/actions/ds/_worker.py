@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence
 
-from ...runtime import volumes
+from ...runtime import attaching
 from ...runtime.configfiles import local_storpool_conf, this_host
 from ...runtime.errors import BadInput, ConfigError, NotFound
 from ...runtime.hostexec import Host, Stdin, check_host, local_runner
@@ -44,7 +44,7 @@ class Worker:
 
     def attach(self, ctx: Context, volume: str, *, snapshot: bool = False) -> str:
         """Attach ``volume`` (read-write; snapshots read-only) here; undone on failure. Returns its device."""
-        return volumes.attach(ctx, volume, self.name, snapshot=snapshot, client=self.client)
+        return attaching.attach(ctx, volume, self.name, snapshot=snapshot, client=self.client)
 
 
 def choose(ctx: Context, bridges: Sequence[str], key: int) -> Worker:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Dict
 
-from ...runtime import volumes
+from ...runtime import attaching, volumes
 from ...runtime.errors import AlreadyExists, ConfigError, OnespError
 from . import _common as common
 from . import _downloader as downloader
@@ -102,7 +102,7 @@ def import_data(ctx: Context, image: Image, path: str, datastore: Datastore, kin
         if local is not None:
             write_local(ctx, image, datastore, local, staging_dir, template, tags)
     staging = ctx.names.staging(image.id)
-    volumes.detach(ctx, staging)
+    attaching.detach(ctx, staging)
     volumes.rename(ctx, staging, final)
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from ...runtime import volumes
+from ...runtime import snapshotting
 from ...runtime.errors import ConfigError, HostError
 from ...runtime.naming import unique_token
 from . import _common as common
@@ -58,7 +58,7 @@ def run(ctx: Context) -> str:
         size_mb = -(-int(ctx.sp.volume(volume)["size"]) // MIB)
     snapshot = ctx.names.temporary(volume, "export", unique_token(3))
     with ctx.step("snapshot %s as %s" % (volume, snapshot)):
-        volumes.snapshot(ctx, volume, snapshot, tags=ctx.tags.instance())
+        snapshotting.snapshot(ctx, volume, snapshot, tags=ctx.tags.instance())
     device = node.attach(ctx, snapshot, snapshot=True)
     if fmt:
         fmt = "qcow2" if fmt.startswith("qcow") else "raw"
@@ -67,7 +67,7 @@ def run(ctx: Context) -> str:
         with ctx.step("convert %s to %s on %s" % (snapshot, exported, node.name)):
             node.run_long(qemu.export_argv(ctx.config, fmt, device, exported), what="qemu-img convert")
         digest = md5(ctx, node, exported)
-        volumes.delete_snapshots(ctx, [snapshot])
+        snapshotting.delete_snapshots(ctx, [snapshot])
     else:
         fmt, exported = "raw", device
         digest = md5(ctx, node, exported)

@@ -12,7 +12,7 @@ import posixpath
 import re
 from typing import TYPE_CHECKING
 
-from ...runtime import volumes
+from ...runtime import snapshotting
 from ...runtime.errors import BadInput
 from ...runtime.hostexec import check_host, check_path
 
@@ -29,7 +29,7 @@ def run(ctx: Context) -> None:
     name = posixpath.basename(path)
     if posixpath.dirname(path) == check_path(ctx.config.SP_DEV_DIR):
         snapshot = export_snapshot(ctx, name)
-        if not volumes.delete_snapshots(ctx, [snapshot]):
+        if not snapshotting.delete_snapshots(ctx, [snapshot]):
             ctx.log.info("export snapshot %s is already gone", snapshot)
         return
     directory = posixpath.dirname(path)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING, Dict, List
 
-from ...runtime import volumes
+from ...runtime import attaching, volumes
 from ...runtime.errors import AlreadyExists, BadInput, ConfigError
 from . import _common as common
 from . import _worker as worker
@@ -61,7 +61,7 @@ def run(ctx: Context) -> str:
                 node.run_long(mkfs_argv(ctx.config, filesystem) + [device], what="mkfs -t %s" % filesystem)
         else:
             keep_adopted(ctx, node, device, volume, filesystem)
-        volumes.detach(ctx, volume)
+        attaching.detach(ctx, volume)
     return source
 
 

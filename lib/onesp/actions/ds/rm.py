@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...runtime import volumes
+from ...runtime import snapshotting, volumes
 from . import _common as common
 
 #: Where this action stops rolling back: its first call deleting the volume (see volumes.PointOfNoReturn).
@@ -31,7 +31,7 @@ def run(ctx: Context) -> None:
     volumes.delete(ctx, volume, tags=ctx.tags.instance(), remote_backup=ctx.config.REMOTE_BACKUP_DELETE)
     snapshots = [ctx.names.disk_snapshot(volume, snap.id) for snap in image.snapshots]
     if snapshots:
-        volumes.delete_snapshots(ctx, snapshots)
+        snapshotting.delete_snapshots(ctx, snapshots)
     staging = ctx.names.staging(image.id)
     with ctx.step("delete staging volume %s" % staging):
         volumes.delete_now(ctx, staging)

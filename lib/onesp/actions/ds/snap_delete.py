@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...runtime import volumes
+from ...runtime import snapshotting, volumes
 from . import _common as common
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
@@ -20,5 +20,5 @@ if TYPE_CHECKING:
 def run(ctx: Context) -> None:
     image, _ = common.action_image(ctx)
     _, snapshot = common.target_snapshot(ctx, image)
-    if not volumes.delete_snapshots(ctx, [snapshot]):
+    if not snapshotting.delete_snapshots(ctx, [snapshot]):
         ctx.log.info("snapshot %s is already gone", snapshot)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...runtime import volumes
-from ...runtime.storpoolapi import ApiNotFound
+from ...runtime import snapshotting, volumes
+from ...runtime.storpoolerrors import ApiNotFound
 from . import _common as common
 
 #: Where this action stops rolling back: the revert in place (see volumes.PointOfNoReturn).
@@ -35,4 +35,4 @@ def run(ctx: Context) -> None:
     names = [ctx.names.disk_snapshot(volume, snap.id) for snap in image.snapshots]
     if snapshot not in names:
         names.append(snapshot)
-    volumes.delete_snapshots(ctx, names)
+    snapshotting.delete_snapshots(ctx, names)

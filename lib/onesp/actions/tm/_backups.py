@@ -21,7 +21,7 @@ from typing import Annotated, Any, Dict, List, Optional, Sequence, Tuple
 
 from ...one import Vm, decode_base64, decode_vm_document
 from ...one.xmlsafe import looks_like_xml
-from ...runtime import arguments, disks, volumes
+from ...runtime import arguments, disks, snapshotting
 from ...runtime.actioncontext import Context
 from ...runtime.arguments import HostPath
 from ...runtime.disks import DiskVolume
@@ -172,7 +172,7 @@ def discard(ctx: Context, j: BackupJob, names: Sequence[str]) -> None:
     failed: Optional[OnespError] = None
     for name in names:
         try:
-            volumes.delete_snapshots(ctx, [name])
+            snapshotting.delete_snapshots(ctx, [name])
         except OnespError as exc:
             ctx.log.error("could not delete backup snapshot %s: %s", name, exc)
             failed = failed or exc

@@ -23,12 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Dict, Iterable, List, Optional, Sequence
 
-from ...runtime import arguments, disks, limits, volumes
+from ...runtime import arguments, attaching, disks, limits, snapshotting, volumes
 from ...runtime.actioncontext import Context
 from ...runtime.arguments import FrontEndSource, HostPath
 from ...runtime.disks import DiskVolume
 from ...runtime.errors import BadInput, Busy, HostError, OnespError
-from ...runtime.storpoolapi import ApiBusy, ApiNotFound
+from ...runtime.storpoolerrors import ApiBusy, ApiNotFound
 
 if TYPE_CHECKING:
     from ...one import Datastore, Disk, Vm
@@ -120,7 +120,7 @@ def attach_readonly(ctx: Context, readonly: bool) -> bool:
 def link_disk(ctx: Context, host: str, volume: str, path: str, *, readonly: bool, system_ds: Datastore,
               attach_undo: bool = True) -> None:
     """Attach ``volume`` to ``host`` and make ``path`` a symlink to its device (both undone on failure)."""
-    volumes.link(ctx, host, volume, path, readonly=attach_readonly(ctx, readonly),
+    attaching.link(ctx, host, volume, path, readonly=attach_readonly(ctx, readonly),
                  monitor_marker=monitor_marker(system_ds), attach_undo=attach_undo)
 
 
@@ -235,11 +235,11 @@ def _reassign(ctx: Context, items: List[Dict[str, Any]]) -> None:
     """One call for all items; if a volume has vanished, the rest one by one (missing ones skipped)."""
     why = "closed attachments on hosts the VM has left: the point of no return RELEASE"
     try:
-        volumes.reassign(ctx, items, no_undo=why)
+        attaching.reassign(ctx, items, no_undo=why)
     except ApiNotFound:
         for item in items:
             try:
-                volumes.reassign(ctx, [item], no_undo=why)
+                attaching.reassign(ctx, [item], no_undo=why)
             except ApiNotFound:
                 ctx.log.info("volume %s is gone, nothing to detach", item["volume"])
 
@@ -266,7 +266,7 @@ def delete_vm_snapshots(ctx: Context, vm: Vm, volume_names: Iterable[str]) -> in
     names: List[str] = []
     for volume in volume_names:
         names += vm_snapshot_names(ctx, vm, volume)
-    return volumes.delete_snapshots(ctx, names) if names else 0
+    return snapshotting.delete_snapshots(ctx, names) if names else 0
 
 
 def on_host(ctx: Context, host: str, what: str, fn: Callable[..., Any], *args: Any) -> bool:

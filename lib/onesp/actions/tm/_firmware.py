@@ -41,7 +41,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
-from ...runtime import volumes
+from ...runtime import snapshotting, volumes
 from ...runtime.actioncontext import Context
 from ...runtime.errors import BadInput, HostError, OnespError
 from ...runtime.naming import unique_token
@@ -279,9 +279,9 @@ def _write_volume(ctx: Context, node: Host, name: str, path: str, size: int, cli
     returns the safety snapshot's name (kept for DELAY_DELETE like those of the disks)."""
     safety: str = ctx.names.temporary(name, SAFETY_MARK, unique_token(4))
     readonly = attach_readonly(ctx, False)
-    ctx.undo(volumes.roll_back_to, ctx, name, safety, client, readonly, label="revert %s to %s" % (name, safety))
+    ctx.undo(snapshotting.roll_back_to, ctx, name, safety, client, readonly, label="revert %s to %s" % (name, safety))
     with ctx.step("snapshot volume %s as %s" % (name, safety)):
-        volumes.take_snapshot(ctx, name, safety, no_undo=_ROLL_BACK)
+        snapshotting.take_snapshot(ctx, name, safety, no_undo=_ROLL_BACK)
     with ctx.step("write the NVRAM backup into %s on %s" % (name, node.name)):
         volumes.resize(ctx, name, size, shrink_ok=True, no_undo=_ROLL_BACK)
         node.run(["sh", "-c", _WRITE_DEVICE, "sh", path, ctx.device_path(name), str(size)],

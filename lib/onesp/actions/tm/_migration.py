@@ -24,11 +24,12 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
+from ...runtime import attaching as attach_steps
 from ...runtime import disks
 from ...runtime import volumes as volume_steps
 from ...runtime.actioncontext import Context
 from ...runtime.errors import BadInput, NotFound
-from ...runtime.storpoolapi import ApiBusy, ApiNotFound
+from ...runtime.storpoolerrors import ApiBusy, ApiNotFound
 from . import _common as common
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ def apply(ctx: Context, changes: Sequence[Change], what: str) -> List[Change]:
             timeout = ctx.config.ATTACH_TIMEOUT
             inverse = [item for change in group for item in _inverse_items(ctx, change)]
             if inverse:
-                volume_steps.undo_reassign(ctx, inverse, timeout, label="undo: %s" % what)
+                attach_steps.undo_reassign(ctx, inverse, timeout, label="undo: %s" % what)
             with ctx.step(what):
                 done.extend(_send(ctx, sp, group, timeout))
     return done
@@ -152,7 +153,7 @@ def _send(ctx: Context, sp: StorPool, group: List[Change], timeout: int, retried
     items = [_item(ctx, change) for change in group]
     attaching = any(change.attach is not None for change in group)
     try:
-        volume_steps.reassign(ctx, items, attach_timeout=timeout if attaching else None, no_undo=GROUP_UNDO)
+        attach_steps.reassign(ctx, items, attach_timeout=timeout if attaching else None, no_undo=GROUP_UNDO)
         return list(group)
     except ApiNotFound:
         if retried:
@@ -172,14 +173,14 @@ def _send_soft(ctx: Context, sp: StorPool, group: List[Change], timeout: int) ->
     made = _send(ctx, sp, firm, timeout)
     for change in soft:
         try:
-            volume_steps.reassign(ctx, [_item(ctx, change)], attach_timeout=timeout if change.attach is not None else None,
+            attach_steps.reassign(ctx, [_item(ctx, change)], attach_timeout=timeout if change.attach is not None else None,
                              no_undo=GROUP_UNDO)
             made.append(change)
         except ApiBusy:
             ctx.log.info("%s is in use on client %s, left attached there", change.volume.name, change.detach)
             if change.attach is not None:
                 attach_only = Change(change.volume, None, change.attach, None)
-                volume_steps.reassign(ctx, [_item(ctx, attach_only)], attach_timeout=timeout, no_undo=GROUP_UNDO)
+                attach_steps.reassign(ctx, [_item(ctx, attach_only)], attach_timeout=timeout, no_undo=GROUP_UNDO)
                 made.append(attach_only)
     return made
 
@@ -251,7 +252,7 @@ def link(ctx: Context, host: str, vm_dir: str, volumes: Sequence[VmVolume], mark
     back what was there. The NVRAM has no link: its file is written from the volume (``_nvram``)."""
     for volume in volumes:
         if volume.disk_id is not None:
-            volume_steps.link_path(ctx, host, ctx.device_path(volume.name), "%s/disk.%d" % (vm_dir, volume.disk_id),
+            attach_steps.link_path(ctx, host, ctx.device_path(volume.name), "%s/disk.%d" % (vm_dir, volume.disk_id),
                                    marker)
 
 

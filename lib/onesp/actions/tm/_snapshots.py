@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Optional, Sequence
 
-from ...runtime import arguments, disks, volumes
+from ...runtime import arguments, attaching, disks, snapshotting, volumes
 from ...runtime.actioncontext import Context
 from ...runtime.arguments import HostPath
 from ...runtime.errors import AlreadyExists, BadInput, LimitReached, Unsupported
-from ...runtime.storpoolapi import ApiExists
+from ...runtime.storpoolerrors import ApiExists
 from . import _common as common
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def take(ctx: Context, t: SnapshotTarget) -> bool:
     ours = {"made": True}
     with ctx.step("snapshot volume %s as %s" % (t.volume.name, t.snapshot)):
         try:
-            volumes.snapshot_once(ctx, t.volume.name, t.snapshot, ours)
+            snapshotting.snapshot_once(ctx, t.volume.name, t.snapshot, ours)
         except ApiExists as exc:
             ours["made"] = False
             existing = ctx.sp.snapshot_or_none(t.snapshot)
@@ -146,8 +146,8 @@ def detach_for_revert(ctx: Context, name: str, host: str, readonly: bool) -> Non
     refusal stops the revert before anything changed.
     """
     client = ctx.client_id(host)
-    volumes.reattach_on_failure(ctx, name, client, readonly=readonly, host=host)
-    volumes.detach(ctx, name, host, force=False)
+    attaching.reattach_on_failure(ctx, name, client, readonly=readonly, host=host)
+    attaching.detach(ctx, name, host, force=False)
 
 
 def revert(ctx: Context, name: str, snapshot: str) -> None:
@@ -156,4 +156,4 @@ def revert(ctx: Context, name: str, snapshot: str) -> None:
     There is no undo: the volume's data is replaced, which is what was asked for.
     """
     with ctx.step("revert volume %s to snapshot %s" % (name, snapshot)):
-        volumes.revert(ctx, name, snapshot)
+        snapshotting.revert(ctx, name, snapshot)

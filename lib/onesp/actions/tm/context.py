@@ -48,12 +48,12 @@ import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, BinaryIO, Dict, List, Optional, Sequence, Set, Tuple
 
-from ...runtime import arguments, disks, frontfiles, volumes
+from ...runtime import arguments, attaching, disks, frontfiles, volumes
 from ...runtime.actioncontext import Context
 from ...runtime.arguments import HostPath
 from ...runtime.errors import BadInput, ConfigError, HostError, Unsupported
 from ...runtime.hostexec import check_path
-from ...runtime.storpoolapi import ApiExists
+from ...runtime.storpoolerrors import ApiExists
 from . import _nvram as uefi
 from ._common import attach_readonly, link_disk, nvram_file, release_other_hosts
 
@@ -139,8 +139,8 @@ def _write_iso(ctx: Context, vm: Vm, name: str, entries: List[IsoEntry], dst: Ho
             ctx.host(dst.host).run(["dd", "of=" + ctx.device_path(name), "bs=1M", "conv=notrunc,fdatasync",
                                     "status=none"], stdin=data, timeout=WRITE_TIMEOUT, what="dd of=%s" % name)
     if attach_readonly(ctx, True):
-        volumes.detach(ctx, name, dst.host)
-        volumes.attach(ctx, name, dst.host, readonly=True)
+        attaching.detach(ctx, name, dst.host)
+        attaching.attach(ctx, name, dst.host, readonly=True)
 
 
 def iso_entries(files: Tuple[str, ...]) -> List[IsoEntry]:
@@ -319,7 +319,7 @@ def _nvram(ctx: Context, vm: Vm, host: str, vm_dir: str, system_ds: Datastore, s
                                 vm.vc_policy)
         created = volumes.create(ctx, name, size_bytes=size, template=ctx.names.template(system_ds.id), tags=tags,
                                  owner=ctx.tags.owner(vm.id, disk_type="NVRAM"))
-    device = volumes.attach(ctx, name, host, undo=created)
+    device = attaching.attach(ctx, name, host, undo=created)
     if created and template is not None:
         with ctx.step("write the NVRAM template to %s on %s" % (name, host)):
             ctx.host(host).run(["dd", "of=" + device, "bs=128k", "conv=notrunc,fdatasync", "status=none"],

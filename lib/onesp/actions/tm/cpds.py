@@ -22,7 +22,7 @@ from typing import Annotated, Dict, Optional, Sequence
 from ...runtime import arguments, disks, libvirt, limits, volumes
 from ...runtime.actioncontext import Context
 from ...runtime.arguments import HostPath
-from ...runtime.storpoolapi import ApiExists
+from ...runtime.storpoolerrors import ApiExists
 from ._common import load_disk
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).

@@ -23,11 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, List, Optional, Sequence
 
-from ...runtime import arguments, disks, limits, volumes
+from ...runtime import arguments, attaching, disks, limits, snapshotting, volumes
 from ...runtime.actioncontext import Context
 from ...runtime.arguments import HostPath
 from ...runtime.disks import DiskVolume
-from ...runtime.storpoolapi import ApiBusy, ApiNotFound
+from ...runtime.storpoolerrors import ApiBusy, ApiNotFound
 from ._common import delete_vm_snapshots, on_host
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def _delete_volume(ctx: Context, vm: Vm, volume: DiskVolume) -> bool:
 
 def _delete_disk_snapshots(ctx: Context, disk: Disk, volume: DiskVolume) -> None:
     """The disk snapshots of a per-VM volume: they would otherwise outlive it as orphans."""
-    volumes.delete_snapshots(ctx, [ctx.names.disk_snapshot(volume.name, snap.id) for snap in disk.snapshots])
+    snapshotting.delete_snapshots(ctx, [ctx.names.disk_snapshot(volume.name, snap.id) for snap in disk.snapshots])
 
 
 def _give_back(ctx: Context, volume: DiskVolume) -> None:
@@ -109,7 +109,7 @@ def _give_back(ctx: Context, volume: DiskVolume) -> None:
     name = volume.name
     with ctx.step("detach %s from all hosts" % name):
         try:
-            volumes.detach_all(ctx, name, force=not volume.readonly,
+            attaching.detach_all(ctx, name, force=not volume.readonly,
                                no_undo="past the point of no return of a delete (DELETE_VOLUME)")
         except ApiNotFound:
             ctx.log.info("volume %s of a persistent image is gone, nothing to give back", name)

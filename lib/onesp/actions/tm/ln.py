@@ -18,7 +18,7 @@ from __future__ import annotations
 from ...runtime import disks, limits, volumes
 from ...runtime.actioncontext import Context
 from ...runtime.errors import BadInput, NotFound, Unsupported
-from ...runtime.storpoolapi import ApiNotFound
+from ...runtime.storpoolerrors import ApiNotFound
 from ._common import DiskRef, ImageDiskArgs, check_source, disk_tags, ensure_clone, link_disk, load_disk, release_other_hosts
 
 #: ``ln``'s arguments, the same as ``clone``'s.

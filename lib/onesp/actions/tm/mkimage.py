@@ -17,7 +17,7 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, List, Sequence
 
-from ...runtime import arguments, disks, limits, volumes
+from ...runtime import arguments, attaching, disks, limits, volumes
 from ...runtime.actioncontext import Context
 from ...runtime.arguments import HostPath
 from ...runtime.errors import BadInput, Unsupported
@@ -88,8 +88,8 @@ def make_volatile(ctx: Context, dst: HostPath, size_mb: int, vm_id: int, ds_id: 
     with ctx.step("%s %s on %s" % (command[0], name, host)):
         ctx.host(host).run(command + [device], timeout=FORMAT_TIMEOUT, what="%s %s" % (command[0], device))
     if attach_readonly(ctx, ref.volume.readonly):
-        volumes.detach(ctx, name, host)
-        volumes.attach(ctx, name, host, readonly=True)
+        attaching.detach(ctx, name, host)
+        attaching.attach(ctx, name, host, readonly=True)
 
 
 def _format_command(ctx: Context, disk: Disk, swap: bool) -> List[str]:

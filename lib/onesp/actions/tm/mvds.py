@@ -19,17 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Dict, Optional, Sequence
 
-from ...runtime import arguments, disks, limits, volumes
+from ...runtime import arguments, attaching, disks, limits, volumes
 from ...runtime.actioncontext import Context
 from ...runtime.arguments import HostPath
 from ...runtime.errors import NotFound, OnespError
-from ...runtime.storpoolapi import ApiBusy, ApiNotFound
+from ...runtime.storpoolerrors import ApiBusy, ApiNotFound
 from ._common import DiskRef, delete_vm_snapshots, load_disk, on_host
 
 if TYPE_CHECKING:
     from ...one import Image
     from ...runtime.limits import DiskLimits
-    from ...runtime.storpoolapi import Volume
+    from ...runtime.storpoolanswers import Volume
 
 #: Where this action stops rolling back: its first deletion (see volumes.PointOfNoReturn).
 POINT_OF_NO_RETURN = volumes.FIRST_DELETION
@@ -105,7 +105,7 @@ def _detach_everywhere(ctx: Context, name: str, host: str, readonly: bool) -> No
     ctx.undo(_attach_again, ctx, name, host, readonly, label="attach %s to %s again" % (name, host))
     with ctx.step("detach %s from all hosts" % name):
         try:
-            volumes.detach_all(ctx, name, force=not readonly, no_undo="_attach_again, registered first")
+            attaching.detach_all(ctx, name, force=not readonly, no_undo="_attach_again, registered first")
         except ApiBusy as exc:
             if not readonly:
                 raise
@@ -119,7 +119,7 @@ def _attach_again(ctx: Context, name: str, host: str, readonly: bool) -> None:
         ctx.log.info("not attaching %s to %s again: %s", name, host, exc)
         return
     try:
-        volumes.attach_to(ctx, name, client, readonly=readonly and ctx.config.READONLY_MODE.lower() == "ro")
+        attaching.attach_to(ctx, name, client, readonly=readonly and ctx.config.READONLY_MODE.lower() == "ro")
     except ApiNotFound:
         pass
 

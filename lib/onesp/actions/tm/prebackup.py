@@ -26,7 +26,7 @@ from __future__ import annotations
 import shlex
 import time
 
-from ...runtime import libvirt, volumes
+from ...runtime import attaching, libvirt, snapshotting
 from ...runtime.actioncontext import Context
 from . import _backups as backups
 from . import _firmware as firmware
@@ -58,12 +58,12 @@ def backup(ctx: Context, args: backups.BackupArgs, live: bool) -> None:
         ctx.log.info("FS_FREEZE=SUSPEND is not done here; the group snapshot is crash-consistent")
     with libvirt.frozen(ctx, j.host, j.deploy_id, enabled=freeze):
         with ctx.step("snapshot disks %s of VM %d" % (",".join(str(d) for d, _ in disk_volumes), j.vm.id)):
-            volumes.group_snapshot(ctx, pairs, ctx.tags.vm_group(j.vm.id),
+            snapshotting.group_snapshot(ctx, pairs, ctx.tags.vm_group(j.vm.id),
                                    no_undo="backups.discard, registered first, deletes the snapshots")
     firmware.back_up(ctx, j, live)
 
     with ctx.step("attach %s to %s" % (", ".join(names), j.host)):
-        volumes.reassign(ctx, [{"snapshot": name, "ro": [client]} for name in names],
+        attaching.reassign(ctx, [{"snapshot": name, "ro": [client]} for name in names],
                          attach_timeout=ctx.config.ATTACH_TIMEOUT,
                          no_undo="backups.discard, registered first, detaches the snapshots it deletes")
     qemu_img = shlex.split(ctx.config.QEMU_IMG)
@@ -73,7 +73,7 @@ def backup(ctx: Context, args: backups.BackupArgs, live: bool) -> None:
             node.run(qemu_img + ["convert", "-f", "raw", "-O", "qcow2", ctx.device_path(name), target],
                      timeout=backups.COPY_TIMEOUT, what="qemu-img convert %s" % name)
     with ctx.step("detach %s from %s" % (", ".join(names), j.host)):
-        volumes.reassign(ctx, [{"snapshot": name, "detach": [client], "force": True} for name in names],
+        attaching.reassign(ctx, [{"snapshot": name, "detach": [client], "force": True} for name in names],
                          no_undo="the copies are made; the snapshots stay for postbackup, detached")
 
 

@@ -27,7 +27,7 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Dict, List, Sequence, Tuple
 
-from ...runtime import arguments, disks, volumes
+from ...runtime import arguments, disks, snapshotting, volumes
 from ...runtime.actioncontext import Context
 from ...runtime.arguments import HostPath
 from ...runtime.disks import DiskVolume
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 SAFETY_MARK = "tmRestore"
 #: Why the steps of writing a disk have no undo of their own.
-RESTORE_UNDO = "volumes.roll_back_to, registered first, reverts the disk to its safety snapshot"
+RESTORE_UNDO = "snapshotting.roll_back_to, registered first, reverts the disk to its safety snapshot"
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,9 @@ def _write_in_place(ctx: Context, node: Host, qemu_img: List[str], volume: DiskV
         current = int(ctx.sp.volume(name)["size"])
     safety = ctx.names.temporary(name, SAFETY_MARK, token)
     readonly = common.attach_readonly(ctx, volume.readonly)
-    ctx.undo(volumes.roll_back_to, ctx, name, safety, client, readonly, label="revert %s to %s" % (name, safety))
+    ctx.undo(snapshotting.roll_back_to, ctx, name, safety, client, readonly, label="revert %s to %s" % (name, safety))
     with ctx.step("snapshot volume %s as %s" % (name, safety)):
-        volumes.take_snapshot(ctx, name, safety, no_undo=RESTORE_UNDO)
+        snapshotting.take_snapshot(ctx, name, safety, no_undo=RESTORE_UNDO)
     with ctx.step("resize volume %s for the backup" % name):
         if size > current:
             volumes.resize(ctx, name, size, no_undo=RESTORE_UNDO)
@@ -157,7 +157,7 @@ def _finish(ctx: Context, node: Host, work: str, safety: List[str]) -> None:
     delay = ctx.config.DELAY_DELETE
     for name in safety:
         try:
-            volumes.expire_snapshot(ctx, name, delay, no_undo="the restore is done: this is tidying up")
+            snapshotting.expire_snapshot(ctx, name, delay, no_undo="the restore is done: this is tidying up")
         except OnespError as exc:
             ctx.log.error("restore done, but snapshot %s of the data before it stays: %s", name, exc)
     try:

@@ -7,7 +7,7 @@ StorPool keeps the data newer snapshots or the volume still need.
 
 from __future__ import annotations
 
-from ...runtime import volumes
+from ...runtime import snapshotting, volumes
 from ...runtime.actioncontext import Context
 from . import _snapshots as snapshots
 
@@ -20,5 +20,5 @@ POINT_OF_NO_RETURN = volumes.FIRST_DELETION
 
 def run(ctx: Context) -> None:
     t = snapshots.target(ctx, Args.parse(ctx.action, ctx.argv))
-    if volumes.delete_snapshots(ctx, [t.snapshot]) == 0:
+    if snapshotting.delete_snapshots(ctx, [t.snapshot]) == 0:
         ctx.log.info("snapshot %s is already gone", t.snapshot)

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
-from ...runtime import volumes
+from ...runtime import attaching, volumes
 from ...runtime.arguments import parse_id
 from ...runtime.errors import BadInput, OnespError
 from ...runtime.hostexec import check_host, check_path
@@ -118,7 +118,7 @@ def save(ctx: Context) -> None:
     size_mb = 2 * vm.memory
     volumes.create(ctx, name, tags=ctx.tags.vm_disk(vm.id, disk_type="CHKPNT"), size_mb=size_mb,
                    template=ctx.names.template(system_ds.id))
-    volumes.link(ctx, args.host, name, args.file)
+    attaching.link(ctx, args.host, name, args.file)
     stock.run(ctx, args.host, "save", args.raw, source.document)
     ctx.undo_stack.drop()  # the volume now holds the guest's memory: nothing may delete it
     ctx.log.info("VM %d: checkpoint saved in %s (%d MiB)", vm.id, name, size_mb)
@@ -146,7 +146,7 @@ def restore(ctx: Context) -> None:
     if there == "file":
         raise BadInput("VM %d has both a checkpoint file %s on %s and a checkpoint volume %s: remove the one that"
                        " is not its memory" % (vm.id, args.file, args.host, name))
-    volumes.link(ctx, args.host, name, args.file)
+    attaching.link(ctx, args.host, name, args.file)
     stock.run(ctx, args.host, "restore", args.raw, source.document)
     ctx.undo_stack.drop()  # the domain runs again: its checkpoint is spent
     _finish(ctx, args, name, delete=True)
@@ -158,7 +158,7 @@ def _finish(ctx: Context, args: CheckpointArgs, name: str, *, delete: bool) -> N
         if delete:
             volumes.delete(ctx, name, delayed=False)
         else:
-            volumes.detach(ctx, name, args.host)
+            attaching.detach(ctx, name, args.host)
         with ctx.step("remove the checkpoint link %s on %s" % (args.file, args.host)):
             ctx.host(args.host).remove(args.file)
     except OnespError as exc:

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
-from ...runtime import volumes
+from ...runtime import attaching, volumes
 from ...runtime.errors import BadInput, HostError, OnespError
 from ...runtime.libvirt import domain_state, virsh
 from . import _vmsnap as vmsnap
@@ -77,7 +77,7 @@ def save(ctx: Context, vm: Vm, system_ds: Datastore, host: str, domain: str) -> 
     first = len(ctx.undo_stack.entries)
     volumes.create(ctx, name, tags=ctx.tags.vm_disk(vm.id, disk_type="CHKPNT"), size_mb=2 * vm.memory,
                    template=ctx.names.template(system_ds.id))
-    device = volumes.attach(ctx, name, host)
+    device = attaching.attach(ctx, name, host)
     for entry in ctx.undo_stack.entries[first:]:  # replaced by unsave, which never deletes the only copy of the memory
         ctx.undo_stack.discard(entry)
     undo = ctx.undo(unsave, ctx, host, domain, name, device, label="restore domain %s from %s" % (domain, name))
@@ -152,11 +152,11 @@ def start_from(ctx: Context, host: str, domain: str, snapshot: str) -> None:
     tidying up (a failure is logged).
     """
     client = ctx.client_id(host)
-    device = volumes.attach(ctx, snapshot, host, snapshot=True, client=client)
+    device = attaching.attach(ctx, snapshot, host, snapshot=True, client=client)
     with ctx.step("restore domain %s from %s on %s" % (domain, snapshot, host)):
         restore(ctx, host, domain, device)
     try:
-        volumes.detach_all(ctx, snapshot, force=True, client=client, snapshot=True,
+        attaching.detach_all(ctx, snapshot, force=True, client=client, snapshot=True,
                            no_undo="the domain runs from its memory again; the snapshot is read only once")
     except OnespError as exc:
         ctx.log.warning("domain %s runs again, but %s stays attached to %s: %s", domain, snapshot, host, exc)

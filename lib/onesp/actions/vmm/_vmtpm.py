@@ -26,7 +26,7 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING, List, Optional
 
-from ...runtime import disks, volumes
+from ...runtime import attaching, disks, volumes
 from ...runtime.errors import HostError, OnespError
 from ...runtime.naming import unique_token
 from ..tm import _firmware as firmware
@@ -96,11 +96,11 @@ def capture(ctx: Context, vm: Vm, system_ds: Datastore, host: str, domain: str) 
         volumes.create(ctx, name, size_bytes=SIZE, template=ctx.names.template(system_ds.id), tags=tags,
                        owner=ctx.tags.owner(vm.id, disk_type="SWTPM"))
     client = ctx.client_id(host)
-    device = volumes.attach(ctx, name, host, client=client)
+    device = attaching.attach(ctx, name, host, client=client)
     with ctx.step("write the vTPM state of VM %d to %s on %s" % (vm.id, name, host)):
         node.run(["sh", "-c", _WRITE, "sh", archive, device, str(size)], timeout=COPY_TIMEOUT, what="write %s" % name)
     with ctx.step("detach %s from %s" % (name, host)):
-        volumes.detach_all(ctx, name, force=True, client=client, no_undo=_DETACHED)
+        attaching.detach_all(ctx, name, force=True, client=client, no_undo=_DETACHED)
     _remove(ctx, node, [archive])
     return [name]
 
@@ -132,7 +132,7 @@ def put_back(ctx: Context, host: str, vm: Vm, system_ds: Datastore, snapshot: st
     old = posixpath.join(directory, ".onesp-tpm-old-%s" % token)
     node = ctx.host(host)
     client = ctx.client_id(host)
-    device = volumes.attach(ctx, snapshot, host, snapshot=True, client=client)
+    device = attaching.attach(ctx, snapshot, host, snapshot=True, client=client)
     ctx.undo(node.run, ["rm", "-rf", "--", new], what="remove %s" % new, label="remove %s" % new)
     with ctx.step("unpack the vTPM state of %s on %s" % (snapshot, host)):
         node.run(["sh", "-c", firmware.UNPACK_TPM, "sh", device, new], timeout=COPY_TIMEOUT,
@@ -142,7 +142,7 @@ def put_back(ctx: Context, host: str, vm: Vm, system_ds: Datastore, snapshot: st
     with ctx.step("put the vTPM state of %s in %s/tpm on %s" % (snapshot, directory, host)):
         node.run(["sh", "-c", firmware.SWAP_TPM, "sh", directory, new, old], what="swap the vTPM state")
     with ctx.step("detach %s from %s" % (snapshot, host)):
-        volumes.detach_all(ctx, snapshot, force=True, client=client, snapshot=True, no_undo=_DETACHED)
+        attaching.detach_all(ctx, snapshot, force=True, client=client, snapshot=True, no_undo=_DETACHED)
     return [new, old]
 
 

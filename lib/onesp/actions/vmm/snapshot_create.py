@@ -21,9 +21,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, List, Mapping, Optional, Tuple
 
-from ...runtime import libvirt, volumes
+from ...runtime import libvirt, snapshotting, volumes
 from ...runtime.errors import AlreadyExists, ConfigError, LimitReached, OnespError, Unsupported
-from ...runtime.storpoolapi import ApiExists
+from ...runtime.storpoolerrors import ApiExists
 from . import _document as document
 from . import _stock as stock
 from . import _vmmemory as vmmemory
@@ -114,7 +114,7 @@ def group_snapshot(ctx: Context, vm_id: int, label: str, pairs: List[Tuple[str, 
         volumes.hold(ctx, name)
     with ctx.step("take snapshot %s of the %d volume(s) of VM %d" % (label, len(pairs), vm_id)):
         try:
-            volumes.group_snapshot(ctx, pairs, tags, no_undo="registered right after it (delete_snapshots); a failed "
+            snapshotting.group_snapshot(ctx, pairs, tags, no_undo="registered right after it (delete_snapshots); a failed "
                                                              "call is cleaned up at once (forget)")
         except ApiExists as exc:
             if not taken_earlier(ctx, pairs, tags):
@@ -125,7 +125,7 @@ def group_snapshot(ctx: Context, vm_id: int, label: str, pairs: List[Tuple[str, 
         except OnespError:
             forget(ctx, names)
             raise
-    ctx.undo(volumes.delete_snapshots, ctx, names, label="delete the snapshots of VM %d" % vm_id)
+    ctx.undo(snapshotting.delete_snapshots, ctx, names, label="delete the snapshots of VM %d" % vm_id)
 
 
 def taken_earlier(ctx: Context, pairs: List[Tuple[str, str]], tags: Mapping[str, str]) -> bool:
@@ -140,6 +140,6 @@ def taken_earlier(ctx: Context, pairs: List[Tuple[str, str]], tags: Mapping[str,
 def forget(ctx: Context, names: List[str]) -> None:
     """Delete what a failed group snapshot call may still have made (an error can follow the effect)."""
     try:
-        volumes.delete_snapshots(ctx, names)
+        snapshotting.delete_snapshots(ctx, names)
     except OnespError as exc:
         ctx.log.error("could not remove the snapshots of a failed group snapshot: %s", exc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...runtime import volumes
+from ...runtime import snapshotting, volumes
 from . import _document as document
 from . import _stock as stock
 from . import _vmsnap as vmsnap
@@ -35,5 +35,5 @@ def run(ctx: Context) -> None:
     snap_id, timestamp = parsed
     names = [snapshot for _, snapshot in
              vmsnap.pairs(ctx, vmsnap.cleanup_volumes(ctx, source.vm, source.system_ds), snap_id, timestamp)]
-    removed = volumes.delete_snapshots(ctx, names)
+    removed = snapshotting.delete_snapshots(ctx, names)
     ctx.log.info("VM %d snapshot %s: %d StorPool snapshot(s) deleted", source.vm.id, args.hypervisor_id, removed)

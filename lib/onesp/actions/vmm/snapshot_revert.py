@@ -34,9 +34,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, List, Mapping, Optional
 
-from ...runtime import libvirt, volumes
+from ...runtime import attaching, libvirt, snapshotting, volumes
 from ...runtime.errors import NotFound, OnespError
-from ...runtime.storpoolapi import ApiNotFound
+from ...runtime.storpoolerrors import ApiNotFound
 from . import _document as document
 from . import _stock as stock
 from . import _vmmemory as vmmemory
@@ -85,7 +85,7 @@ def run(ctx: Context) -> None:
 
     ctx.undo(attach_all, ctx, names, client, label="attach the volumes of VM %d to %s again" % (vm.id, args.host))
     with ctx.step("detach the volumes of VM %d" % vm.id):
-        volumes.reassign(ctx, [{"volume": name, "detach": "all", "force": True} for name in names],
+        attaching.reassign(ctx, [{"volume": name, "detach": "all", "force": True} for name in names],
                          no_undo="attach_all, registered first")
 
     token = "%d-%d" % parsed
@@ -96,9 +96,9 @@ def run(ctx: Context) -> None:
             keep_copy(ctx, name, kept, ctx.tags.vm_group(vm.id))
 
     for item, (_, kept) in zip(plan, keep):
-        ctx.undo(volumes.put_back, ctx, item.volume, kept, label="put %s back to its data before the revert" % item.volume)
+        ctx.undo(snapshotting.put_back, ctx, item.volume, kept, label="put %s back to its data before the revert" % item.volume)
         with ctx.step("revert %s to %s" % (item.volume, item.snapshot)):
-            volumes.revert(ctx, item.volume, item.snapshot)
+            snapshotting.revert(ctx, item.volume, item.snapshot)
             if item.grow_to is not None:
                 volumes.resize(ctx, item.volume, item.grow_to,
                                no_undo="putting the volume back (put_back) restores its size as well")
@@ -139,7 +139,7 @@ def find_snapshots(ctx: Context, vm: Vm, system_ds: Datastore, snap_id: int, tim
 
 
 def attach_all(ctx: Context, names: List[str], client: int) -> None:
-    volumes.reassign(ctx, [{"volume": name, "rw": [client]} for name in names],
+    attaching.reassign(ctx, [{"volume": name, "rw": [client]} for name in names],
                      attach_timeout=ctx.config.ATTACH_TIMEOUT,
                      no_undo="it is the last step of the revert, or the undo of its detach")
 
@@ -147,7 +147,7 @@ def attach_all(ctx: Context, names: List[str], client: int) -> None:
 def keep_copy(ctx: Context, volume: str, kept: str, tags: Mapping[str, str]) -> None:
     """Snapshot ``volume`` as ``kept`` (expiring after a day); a copy left by an earlier,
     interrupted run of the same revert is replaced, since the data to keep is today's."""
-    volumes.replace_snapshot(ctx, volume, kept, tags=tags, delete_after=TEMPORARY_SECONDS)
+    snapshotting.replace_snapshot(ctx, volume, kept, tags=tags, delete_after=TEMPORARY_SECONDS)
 
 
 def drop_snapshots(ctx: Context, names: Iterable[str]) -> None:
@@ -158,7 +158,7 @@ def drop_snapshots(ctx: Context, names: Iterable[str]) -> None:
     first: Optional[OnespError] = None
     for name in names:
         try:
-            volumes.drop_snapshot(ctx, name, no_undo="a temporary copy: removing it is the undo, or tidying up")
+            snapshotting.drop_snapshot(ctx, name, no_undo="a temporary copy: removing it is the undo, or tidying up")
         except ApiNotFound:
             continue
         except OnespError as exc:

@@ -11,7 +11,7 @@ from typing import Dict, List
 import click
 
 from ...one import OneClient
-from ...runtime import config, volumes
+from ...runtime import config, snapshotting, volumes
 from ...runtime import storpoolapi as storpool
 from ...runtime.actioncontext import Context
 from ...runtime.errors import OnespError
@@ -39,7 +39,7 @@ def remove_orphans(cfg: config.Config, findings: List[Finding]) -> int:
         if finding.kind != "orphan" or finding.too_new:
             continue
         if finding.snapshot:
-            removed += volumes.delete_snapshots(ctx, [finding.object])
+            removed += snapshotting.delete_snapshots(ctx, [finding.object])
         elif volumes.delete(ctx, finding.object):
             removed += 1
     return removed
