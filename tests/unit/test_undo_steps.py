@@ -65,7 +65,8 @@ def test_the_mutating_client_methods_are_found():
 
 def test_actions_change_storpool_only_through_the_undo_steps():
     found = direct_mutations((LIB / "actions").rglob("*.py"))
-    assert not found, "mutating StorPool calls outside the runtime's steps (volumes, attaching, snapshotting: use or add one there):\n" + "\n".join(found)
+    assert not found, ("mutating StorPool calls outside the runtime's steps (volumes, attaching, snapshotting:"
+                       " use or add one there):\n" + "\n".join(found))
 
 
 def test_the_check_sees_the_steps_module_calling_the_client():

@@ -35,7 +35,8 @@ from .dump import state_dump
 from .faults import FaultBook
 from .lifecycle import collect
 from .seed import SEED_FIELDS, seed
-from .state import Options, State
+from .state import State
+from .switches import Options
 
 
 class Hooks:

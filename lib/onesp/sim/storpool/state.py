@@ -11,7 +11,6 @@ SQLite transaction, ``rollback()`` reloads the last committed state after a fail
 
 from __future__ import annotations
 
-import heapq
 import threading
 import time
 from pathlib import Path
@@ -20,50 +19,17 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tupl
 from . import apierror
 from .data import BackingFiles
 from .model import Attachment, PlacementGroup, SpObject, Template
+from .slots import Slots, slots_in_use
 from .space import Ledger
 from .store import Batch, Store
+from .switches import Options
 from .writes import WriteWatch
 
 if TYPE_CHECKING:  # remote imports this module
     from .remote import Location
 
-TIB = 1 << 40
-MAX_SLOTS = 1024
-
 #: Placement groups of a fresh cluster, with synthetic disk ids.
 INITIAL_PGS = (("default", [101, 102, 103, 201, 202, 203]), ("hdd", [101, 102, 103]), ("ssd", [201, 202, 203]))
-
-
-class Options:
-    """Behaviour switches, changeable at run time through ``/_sim/config``."""
-
-    def __init__(self) -> None:
-        self.gc_delay = 0  # seconds a pending-delete or transient snapshot lingers
-        self.name_tags_limit = True  # enforce len(name) + tags <= 200 bytes
-        self.max_provisioned: Optional[int] = None  # hard cap on the sum of volume sizes
-        self.disk_capacity = TIB  # raw bytes per synthetic disk
-
-
-class Slots:
-    """Per-client attachment positions 0..1023; the lowest free one is handed out."""
-
-    def __init__(self) -> None:
-        self.high = 0
-        self.free: List[int] = []
-
-    def take(self) -> int:
-        if self.free:
-            return heapq.heappop(self.free)
-        if self.high >= MAX_SLOTS:
-            raise apierror.invalid("no free attachment slot on the client (max %d)" % MAX_SLOTS)
-        self.high += 1
-        return self.high - 1
-
-    def give(self, pos: int) -> None:
-        heapq.heappush(self.free, pos)
-
-    def available(self) -> int:
-        return MAX_SLOTS - self.high + len(self.free)
 
 
 class State:
@@ -110,15 +76,9 @@ class State:
             self.templates[doc["name"]] = Template.from_doc(doc)
         for doc in self.store.objects():
             self._index(SpObject.from_doc(doc))
-        used: Dict[int, Set[int]] = {}
         for gid, client, rights, pos, open_ in self.store.attachments():
             self.attachments.setdefault(gid, {})[client] = Attachment(rights, pos, bool(open_))
-            used.setdefault(client, set()).add(pos)
-        for client, positions in used.items():
-            slots = self.slots[client] = Slots()
-            slots.high = max(positions) + 1
-            slots.free = [p for p in range(slots.high) if p not in positions]
-            heapq.heapify(slots.free)
+        self.slots = slots_in_use(self.attachments)
         self.ledger = Ledger(self, self.writes)
 
     def _initialise(self) -> None:
