@@ -14,9 +14,9 @@ import subprocess
 import sys
 import tarfile
 import textwrap
-from pathlib import Path
 
 import pytest
+from fixtures.backup_store import fake_backup_remotes
 
 from onesp.sim.stack import Result
 
@@ -28,7 +28,6 @@ DISK0 = "one-sys-7-0-raw"
 VARS = b"OVMF-VARS-TEMPLATE" + b"\0" * 4078
 TPM_STATE = bytes(range(256)) * 40 + b"tpm state as backed up"
 UUID = "4f1c2b3a-0d1e-4f5a-8b6c-7d8e9f0a1b2c"
-REPO = Path(__file__).resolve().parents[2]
 
 LS = textwrap.dedent('''\
     #!{python}
@@ -41,15 +40,6 @@ LS = textwrap.dedent('''\
             found[m.group(1)] = "fake://" + os.path.join(store, name)
     print(json.dumps(found))
 ''')
-DOWNLOADER = textwrap.dedent('''\
-    #!/bin/sh
-    [ "$1" = "--nodecomp" ] && [ "$3" = "-" ] || {{ echo "unexpected arguments: $*" >&2; exit 2; }}
-    path="${{2#fake://}}"
-    [ -n "$FAKE_DOWNLOAD_FAIL" ] && case "$path" in *"$FAKE_DOWNLOAD_FAIL"*) echo "cannot fetch $2" >&2; exit 1;; esac
-    exec cat -- "$path"
-''')
-
-
 def vm_dir(stack):
     return stack.ds_location / "101" / "7"
 
@@ -157,16 +147,7 @@ def restorable(stack, firmware_vm, tmp_path):
         shutil.copy(backup_dir(stack) / name, store / name)
     assert backup_line(stack, "postbackup", firmware_vm).ok
 
-    remotes = tmp_path / "remotes"
-    (remotes / "tm" / "storpool").mkdir(parents=True)
-    os.symlink(REPO / "tm" / "storpool" / "restore", remotes / "tm" / "storpool" / "restore")
-    (remotes / "datastore" / "fakebk").mkdir(parents=True)
-    (remotes / "datastore" / "fakebk" / "ls").write_text(LS.format(python=sys.executable, store=str(store)))
-    (remotes / "datastore" / "downloader.sh").write_text(DOWNLOADER.format())
-    for script in (remotes / "datastore" / "fakebk" / "ls", remotes / "datastore" / "downloader.sh"):
-        script.chmod(0o755)
-    stack.put_datastore(102, kind="FILE", ds_mad="fakebk", tm_mad="-", template={"RSYNC_HOST": "backup1"})
-    stack.put_image(200, type="BACKUP", datastore_id=102, source="0a1b2c", create_volume=False)
+    remotes = fake_backup_remotes(stack, tmp_path, store, LS)
     put(stack, lcm=3)
 
     # the VM goes on: the guest changes disk 0, its UEFI variables and its TPM; then it is

@@ -13,9 +13,9 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from fixtures.backup_store import fake_backup_remotes
 
 from onesp.sim.stack import Result
 
@@ -23,7 +23,6 @@ pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-i
 MIB = 1024 * 1024
 VOL0 = "one-img-5-7-0"
 VOL1 = "one-sys-7-1-raw"
-REPO = Path(__file__).resolve().parents[2]
 
 LS = textwrap.dedent('''\
     #!{python}
@@ -34,15 +33,6 @@ LS = textwrap.dedent('''\
     print(json.dumps({{name.split(".")[1]: "fake://" + os.path.join(store, name)
                       for name in sorted(os.listdir(store)) if name.startswith("disk.")}}))
 ''')
-DOWNLOADER = textwrap.dedent('''\
-    #!/bin/sh
-    [ "$1" = "--nodecomp" ] && [ "$3" = "-" ] || {{ echo "unexpected arguments: $*" >&2; exit 2; }}
-    path="${{2#fake://}}"
-    [ -n "$FAKE_DOWNLOAD_FAIL" ] && case "$path" in *"$FAKE_DOWNLOAD_FAIL"*) echo "cannot fetch $2" >&2; exit 1;; esac
-    exec cat -- "$path"
-''')
-
-
 @pytest.fixture
 def backed_up(stack, tmp_path):
     """VM 7 (disk 0 from image 5, 16 MB; volatile disk 1, 8 MB) backed up, then changed and disk 0 grown."""
@@ -61,16 +51,7 @@ def backed_up(stack, tmp_path):
         shutil.copy(stack.ds_location / "101" / "7" / "backup" / name, store / name)
     assert stack.tm("postbackup", *line, stdin=xml.encode()).ok
 
-    remotes = tmp_path / "remotes"
-    (remotes / "tm" / "storpool").mkdir(parents=True)
-    os.symlink(REPO / "tm" / "storpool" / "restore", remotes / "tm" / "storpool" / "restore")
-    (remotes / "datastore" / "fakebk").mkdir(parents=True)
-    (remotes / "datastore" / "fakebk" / "ls").write_text(LS.format(python=sys.executable, store=str(store)))
-    (remotes / "datastore" / "downloader.sh").write_text(DOWNLOADER.format())
-    for script in (remotes / "datastore" / "fakebk" / "ls", remotes / "datastore" / "downloader.sh"):
-        script.chmod(0o755)
-    stack.put_datastore(102, kind="FILE", ds_mad="fakebk", tm_mad="-", template={"RSYNC_HOST": "backup1"})
-    stack.put_image(200, type="BACKUP", datastore_id=102, source="0a1b2c", create_volume=False)
+    remotes = fake_backup_remotes(stack, tmp_path, store, LS)
 
     # the VM goes on: disk 0 grown to 32 MB and both disks written
     stack.put_vm(7, disks=[stack.b.image_disk(0, 5, size=32), stack.b.volatile_disk(1, 8)], deploy_id="one-7")

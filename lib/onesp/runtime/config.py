@@ -347,6 +347,12 @@ def remote_backup(value: str, where: str) -> Tuple[str, Dict[str, str]]:
     return location, tags
 
 
+def checkpoints_on_storpool(sp_checkpoint: object, sp_checkpoint_bd: object) -> bool:
+    """Whether memory checkpoints go to a StorPool volume: SP_CHECKPOINT yes or nomigrate, or
+    SP_CHECKPOINT_BD (the save/restore helpers and the installer, which registers them, ask here)."""
+    return sp_checkpoint in ("yes", "nomigrate") or bool(sp_checkpoint_bd)
+
+
 def known_unused(key: str) -> bool:
     """A key of the bash addon that onesp reads past on purpose (``settings.IGNORED``; a
     setting of onesp is never one, also when an ignored family's prefix matches it)."""

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 from ...runtime import attaching, volumes
 from ...runtime.arguments import parse_id
+from ...runtime.config import checkpoints_on_storpool
 from ...runtime.errors import BadInput, OnespError
 from ...runtime.hostexec import check_host, check_path
 from . import _document as document
@@ -81,14 +82,11 @@ def parse_args(action: str, argv: Sequence[str]) -> CheckpointArgs:
                           parse_id(argv[3], "VM id"), tuple(argv))
 
 
-def enabled(ctx: Context) -> bool:
-    return ctx.config.SP_CHECKPOINT in ("yes", "nomigrate") or ctx.config.SP_CHECKPOINT_BD
-
-
 def _applies(ctx: Context, args: CheckpointArgs, vm: Vm, system_ds: Datastore) -> bool:
     """Whether this checkpoint goes to StorPool; the file must be ``<ds location>/<system ds>/<vm>/checkpoint``
     (the host's datastore location may differ from the front-end's BASE_PATH)."""
-    if not enabled(ctx) or not vmsnap.system_on_storpool(system_ds):
+    if not checkpoints_on_storpool(ctx.config.SP_CHECKPOINT, ctx.config.SP_CHECKPOINT_BD) \
+            or not vmsnap.system_on_storpool(system_ds):
         return False
     tail = "/%d/%d/%s" % (system_ds.id, vm.id, FILE_NAME)
     if posixpath.normpath(args.file) != args.file or not args.file.endswith(tail):

@@ -59,9 +59,8 @@ def plan_for(remotes: str, rc_files: Sequence[str] = ()) -> Plan:
     (later files win, as for the drivers)."""
     helpers_dir = os.path.join(remotes, "vmm", "kvm")
     helpers = frozenset(os.listdir(helpers_dir)) if os.path.isdir(helpers_dir) else frozenset()
-    checkpoint = _rc_value("SP_CHECKPOINT", rc_files)
     return Plan(helpers, bool(_rc_value("VMSNAPSHOT_OVERRIDE", rc_files)),
-                checkpoint in ("yes", "nomigrate") or bool(_rc_value("SP_CHECKPOINT_BD", rc_files)))
+                config.checkpoints_on_storpool(_rc_value("SP_CHECKPOINT", rc_files), _rc_value("SP_CHECKPOINT_BD", rc_files)))
 
 
 def _rc_value(name: str, rc_files: Sequence[str]) -> object:
