@@ -139,10 +139,8 @@ def find(ctx: Context, vm: Vm, system_ds: Datastore, snap_id: int, timestamp: in
     """The memory snapshot of a VM snapshot, None when it has none (then the domain stays off)."""
     if not vmsnap.system_on_storpool(system_ds):
         return None
-    snapshot: str = ctx.names.vm_snapshot(ctx.names.vm_memory(vm.id), snap_id, timestamp)
-    with ctx.step("look for the memory snapshot %s" % snapshot):
-        found = ctx.sp.snapshot_or_none(snapshot)
-    return snapshot if found is not None else None
+    member = vmsnap.member_snapshot(ctx, vm, ctx.names.vm_memory(vm.id), snap_id, timestamp, "memory")
+    return member[0] if member is not None else None
 
 
 def start_from(ctx: Context, host: str, domain: str, snapshot: str) -> None:

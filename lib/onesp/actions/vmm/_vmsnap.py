@@ -28,6 +28,7 @@ from ...runtime.errors import BadInput
 if TYPE_CHECKING:
     from ...one import Datastore, Vm
     from ...runtime.actioncontext import Context
+    from ...runtime.storpoolanswers import Snapshot
 
 
 def system_on_storpool(system_ds: Datastore) -> bool:
@@ -54,6 +55,20 @@ def cleanup_volumes(ctx: Context, vm: Vm, system_ds: Datastore) -> List[str]:
     if on_storpool:
         names.append(ctx.names.vm_memory(vm.id))  # the memory (VMSNAPSHOT_WITH_CHECKPOINT), whatever the template says now
     return names
+
+
+def member_snapshot(ctx: Context, vm: Vm, volume: str, snap_id: int, timestamp: int,
+                    what: str) -> Optional[Tuple[str, Snapshot]]:
+    """The snapshot of ``volume`` (the NVRAM, vTPM or memory volume: ``what``) that VM snapshot
+    ``snap_id`` took, with StorPool's answer; None, logged, when it took none (it is not reverted)."""
+    snapshot: str = ctx.names.vm_snapshot(volume, snap_id, timestamp)
+    with ctx.step("look for the %s snapshot %s" % (what, snapshot)):
+        found = ctx.sp.snapshot_or_none(snapshot)
+    if found is None:
+        ctx.log.info("VM snapshot %d of VM %d has no %s snapshot (%s): that state is not reverted",
+                     snap_id, vm.id, what, snapshot)
+        return None
+    return snapshot, found
 
 
 def unprotected_disks(vm: Vm, volumes: List[DiskVolume]) -> List[int]:

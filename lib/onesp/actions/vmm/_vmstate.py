@@ -101,13 +101,10 @@ def find(ctx: Context, vm: Vm, system_ds: Datastore, snap_id: int, timestamp: in
     name = _nvram_volume(ctx, vm, system_ds)
     if name is None:
         return None
-    snapshot: str = ctx.names.vm_snapshot(name, snap_id, timestamp)
-    with ctx.step("look for the NVRAM snapshot %s" % snapshot):
-        found = ctx.sp.snapshot_or_none(snapshot)
-    if found is None:
-        ctx.log.info("VM snapshot %d of VM %d has no NVRAM snapshot (%s): the NVRAM is not reverted",
-                     snap_id, vm.id, snapshot)
+    member = vmsnap.member_snapshot(ctx, vm, name, snap_id, timestamp, "NVRAM")
+    if member is None:
         return None
+    snapshot, found = member
     size = int(found["size"])
     nvram.check_size(size, "NVRAM snapshot %s" % snapshot)
     return NvramSnapshot(name, snapshot, size)

@@ -113,14 +113,8 @@ def find(ctx: Context, vm: Vm, system_ds: Datastore, snap_id: int, timestamp: in
     """The SWTPM snapshot of a VM snapshot, None when the VM or the VM snapshot has none."""
     if not _applies(vm, system_ds):
         return None
-    snapshot: str = ctx.names.vm_snapshot(ctx.names.swtpm(vm.id), snap_id, timestamp)
-    with ctx.step("look for the vTPM snapshot %s" % snapshot):
-        found = ctx.sp.snapshot_or_none(snapshot)
-    if found is None:
-        ctx.log.info("VM snapshot %d of VM %d has no vTPM snapshot (%s): the vTPM state is not reverted",
-                     snap_id, vm.id, snapshot)
-        return None
-    return snapshot
+    member = vmsnap.member_snapshot(ctx, vm, ctx.names.swtpm(vm.id), snap_id, timestamp, "vTPM")
+    return member[0] if member is not None else None
 
 
 def put_back(ctx: Context, host: str, vm: Vm, system_ds: Datastore, snapshot: str) -> List[str]:
