@@ -112,14 +112,13 @@ def using_datastore(ctx: Context, datastore: Datastore) -> Iterator[None]:
 
 def by_endpoint(ctx: Context, changes: Sequence[Change]) -> List[Tuple[Datastore, List[Change]]]:
     """Changes grouped by the StorPool API endpoint of their volumes' datastores (in order)."""
-    groups: Dict[Tuple[str, str], Tuple[Datastore, List[Change]]] = {}
+    groups: Dict[Tuple[str, int], Tuple[Datastore, List[Change]]] = {}
     for change in changes:
         ds_id = change.volume.datastore_id
         with ctx.step("read datastore %d" % ds_id):
             datastore: Datastore = ctx.one.datastore(ds_id)
         cfg = ctx.base_config.with_datastore(datastore.template, "datastore %d" % ds_id)
-        key = (cfg.SP_API_HTTP_HOST, str(cfg.SP_API_HTTP_PORT))
-        groups.setdefault(key, (datastore, []))[1].append(change)
+        groups.setdefault(cfg.endpoint, (datastore, []))[1].append(change)
     return list(groups.values())
 
 
