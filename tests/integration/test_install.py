@@ -16,6 +16,7 @@ from fixtures.sim_oned import stock_etc_dir
 
 from onesp import __version__
 from onesp.sim.stack import Result
+from onesp.tools.install import compiled
 
 REPO = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
@@ -335,9 +336,31 @@ def test_the_action_server_unit_runs_the_installed_tree_and_is_taken_back(remote
         result = run_installed(remotes, stack, "tm/storpool", "resize", stack.disk_path("node1", 7, 0), "x", "7",
                                "100")
         assert result.error_lines == ["tm resize: bad input: invalid size in MB 'x': expected a non-negative integer"]
+        direct = subprocess.run([str(remotes / "tm" / "storpool" / "resize"), "node1:/x/disk.0", "y", "7", "100"],
+                                capture_output=True, env=stack.env, timeout=60, check=False)  # as oned: the compiled client
+        assert direct.stderr.decode().splitlines()[0] == result.error_lines[0].replace("'x'", "'y'")
         assert "running actions in-process" not in stack.log_text()
     finally:
         server.terminate()
         server.communicate(timeout=30)
     install_sh("--prefix", str(remotes), "--uninstall")
     assert not unit.exists()
+
+
+@pytest.mark.skipif(compiled.compiler(os.environ) is None, reason="no C compiler here")
+def test_the_compiled_client_is_built_for_this_machine_and_taken_back(remotes):
+    """Built into the remotes tree (never copied from the source), recorded, executable;
+    without a compiler the installer says so in one line and an older build goes."""
+    relative = compiled.RELATIVE
+    out = install(remotes).stdout
+    built = remotes / relative
+    assert "built the compiled client %s" % built in out
+    assert built.stat().st_mode & 0o777 == 0o755
+    manifest = json.loads((remotes / "onesp-install.json").read_text())
+    assert relative in manifest["files"]
+    again = install(remotes, env={"CC": str(remotes / "no-such-cc")}).stdout
+    assert "could not be built with %s" % (remotes / "no-such-cc") in again
+    assert not built.exists() and "removed %s" % built in again
+    install(remotes)
+    install_sh("--prefix", str(remotes), "--uninstall")
+    assert not built.exists()

@@ -4,6 +4,10 @@ Every run is an executable run as oned runs it (argv, stdin, environment) agains
 stand-ins; the same action is compared in-process and through the server byte for byte.
 Whether an action ran in a worker is read from the log: the log line carries the pid of
 the process that ran the action, which is the executable's own pid only in-process.
+
+Each test runs with both clients: ``compiled`` runs the executable as oned does, which
+starts the compiled client (``client.c``, built by scripts/setup); ``python`` runs it with
+the interpreter, the Python client (``client.py``) of a front-end without a C compiler.
 """
 
 from __future__ import annotations
@@ -22,10 +26,32 @@ from typing import Dict, List, Optional
 
 import pytest
 
+from onesp.runtime import client as client_module
 from onesp.sim.stack import EXECUTABLE_DIRS, REPO, Stack
+from onesp.tools.install import compiled
 
 NOTE = "running actions in-process"
 NOBODY = 65534
+COMPILED = REPO / compiled.RELATIVE
+
+
+class Launch:
+    """The argv that runs an executable through one of the two clients."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __call__(self, executable: Path, *args: str) -> List[str]:
+        return ([str(executable)] if self.kind == "compiled" else [sys.executable, str(executable)]) + list(args)
+
+
+@pytest.fixture(params=["compiled", "python"])
+def launch(request: pytest.FixtureRequest) -> Launch:
+    if request.param == "compiled" and not COMPILED.exists():
+        if compiled.compiler(os.environ) is None:
+            pytest.skip("no C compiler here: the executables use the Python client")
+        pytest.fail("%s is not built: run scripts/setup" % COMPILED)
+    return Launch(request.param)
 
 
 @pytest.fixture(autouse=True)
@@ -38,9 +64,10 @@ def no_server_of_the_stack(request: pytest.FixtureRequest) -> None:
         stack.in_process_expected = True
 
 
-def ds_stat(stack: Stack, env: Optional[Dict[str, str]] = None, image: str = "") -> "subprocess.Popen[bytes]":
+def ds_stat(stack: Stack, launch: Launch, env: Optional[Dict[str, str]] = None,
+            image: str = "") -> "subprocess.Popen[bytes]":
     """ds stat of a 3-byte image file, its driver action on stdin (the fd the worker must read)."""
-    proc = subprocess.Popen([sys.executable, str(EXECUTABLE_DIRS["ds"] / "stat"), "3"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen(launch(EXECUTABLE_DIRS["ds"] / "stat", "3"), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(stack.env, **(env or {})))
     proc.stdin_data = stat_action(stack, image)  # type: ignore[attr-defined]
     return proc
@@ -63,9 +90,9 @@ def action_pids(stack: Stack, tag: str) -> List[int]:
     return [int(pid) for pid in re.findall(r" %s\[(\d+)\]" % re.escape(tag), stack.log_text())]
 
 
-def test_without_a_server_the_action_runs_in_process_and_says_so_once(stack):
+def test_without_a_server_the_action_runs_in_process_and_says_so_once(stack, launch):
     for _ in range(2):
-        proc = ds_stat(stack)
+        proc = ds_stat(stack, launch)
         code, out, err = finish(proc)
         assert (code, out, err) == (0, b"1\n", b"")
         assert proc.pid in action_pids(stack, "ds_sp_stat")
@@ -74,11 +101,11 @@ def test_without_a_server_the_action_runs_in_process_and_says_so_once(stack):
     assert stack.env["ONESP_SERVER_DIR"] in notes[0] and "no server" in notes[0]
     stack.start_server()  # a server comes, and goes: the next action without one says so again
     stack.stop_server()
-    assert finish(ds_stat(stack))[0] == 0
+    assert finish(ds_stat(stack, launch))[0] == 0
     assert len([line for line in stack.log_text().splitlines() if NOTE in line]) == 2
 
 
-def test_through_the_server_stdin_stdout_stderr_and_status_are_the_same_bytes(stack):
+def test_through_the_server_stdin_stdout_stderr_and_status_are_the_same_bytes(stack, launch):
     stack.put_image(5)
     failing = {"ONESP_DELAY_DELETE": "many\x1b[2J"}  # a value no action guesses: one line on stderr, exit 1
     runs = {}
@@ -86,8 +113,8 @@ def test_through_the_server_stdin_stdout_stderr_and_status_are_the_same_bytes(st
         if mode == "server":
             stack.start_server()
         stack.put_vm(vm_id, disks=[stack.b.image_disk(0, 5)])
-        runs[mode] = [finish(ds_stat(stack)), finish(ds_stat(stack, image=str(stack.root / "missing.raw"))),
-                      finish(ds_stat(stack, env=failing))]
+        runs[mode] = [finish(ds_stat(stack, launch)), finish(ds_stat(stack, launch, image=str(stack.root / "missing.raw"))),
+                      finish(ds_stat(stack, launch, env=failing))]
         clone = stack.tm("clone", "fe:one-ds-100/one-img-5", stack.disk_path("node1", vm_id, 0), str(vm_id), "100")
         runs[mode].append((clone.code, clone.stdout, clone.stderr))
     assert runs["server"] == runs["in-process"]
@@ -99,7 +126,7 @@ def test_through_the_server_stdin_stdout_stderr_and_status_are_the_same_bytes(st
     assert len([line for line in stack.log_text().splitlines() if NOTE in line]) == 1  # the in-process runs only
 
 
-def test_a_worker_has_the_clients_directory_umask_and_environment(stack, tmp_path):
+def test_a_worker_has_the_clients_directory_umask_and_environment(stack, tmp_path, launch):
     """A qemu-img first in PATH records what the action's commands inherit, in both modes."""
     real = shutil.which("qemu-img")
     if real is None:
@@ -107,36 +134,34 @@ def test_a_worker_has_the_clients_directory_umask_and_environment(stack, tmp_pat
     bindir = tmp_path / "bin"
     bindir.mkdir()
     record = tmp_path / "record"
-    (bindir / "qemu-img").write_text('#!/bin/sh\n{ pwd; umask; echo "$ONESP_TEST_MARK"; } >> %s\nexec %s "$@"\n'
-                                     % (record, real))
+    (bindir / "qemu-img").write_text('#!/bin/sh\n{ pwd; umask; echo "$ONESP_TEST_MARK ${%s-unset}"; } >> %s\nexec %s "$@"\n'
+                                     % (client_module.FALLBACK, record, real))
     (bindir / "qemu-img").chmod(0o755)
     workdir = tmp_path / "work dir"
     workdir.mkdir()
-    script = ("import os, sys; sys.path.insert(0, %r); os.umask(0o027); "
-              "from onesp.runtime.client import main; main('ds', 'stat')" % str(REPO / "lib"))
+    umask_then = ["sh", "-c", 'umask 027 && exec "$@"', "sh"]
     doc = stat_action(stack)
     env = dict(stack.env, PATH="%s:%s" % (bindir, stack.env["PATH"]), ONESP_TEST_MARK="mark \u00e9")
     seen = []
     for mode in ("in-process", "server"):
         if mode == "server":
             stack.start_server()
-        proc = subprocess.run([sys.executable, "-c", script, "3"], input=doc, capture_output=True, env=env,
+        proc = subprocess.run(umask_then + launch(EXECUTABLE_DIRS["ds"] / "stat", "3"), input=doc, capture_output=True, env=env,
                               cwd=str(workdir), timeout=60)
         assert (proc.returncode, proc.stdout) == (0, b"1\n"), proc.stderr
         seen.append(record.read_text())
         record.unlink()
-    assert seen[0] == seen[1] == "%s\n0027\nmark \u00e9\n" % workdir
+    assert seen[0] == seen[1] == "%s\n0027\nmark \u00e9 unset\n" % workdir  # the client's own variable never reaches it
     assert len(set(action_pids(stack, "ds_sp_stat"))) == 2
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_to_the_executable_reaches_the_worker_which_undoes_its_work(stack, signum):
+def test_a_signal_to_the_executable_reaches_the_worker_which_undoes_its_work(stack, signum, launch):
     stack.start_server()
     stack.put_image(5)
     stack.put_vm(7, disks=[stack.b.image_disk(0, 5)])
     stack.ctl.set_latency("VolumesReassignWait", 3000)  # the clone is created, its attachment in flight
-    argv = [sys.executable, str(EXECUTABLE_DIRS["tm"] / "clone"), "fe:one-ds-100/one-img-5",
-            stack.disk_path("node1", 7, 0), "7", "100"]
+    argv = launch(EXECUTABLE_DIRS["tm"] / "clone", "fe:one-ds-100/one-img-5", stack.disk_path("node1", 7, 0), "7", "100")
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=stack.env)
     deadline = time.monotonic() + 30
@@ -156,13 +181,13 @@ def test_a_signal_to_the_executable_reaches_the_worker_which_undoes_its_work(sta
     assert proc.pid not in action_pids(stack, "tm_sp_clone")
 
 
-def test_a_worker_killed_by_a_signal_ends_its_executable_by_the_same_signal(stack):
+def test_a_worker_killed_by_a_signal_ends_its_executable_by_the_same_signal(stack, launch):
     stack.start_server()
     stack.put_image(5)
     stack.put_vm(7, disks=[stack.b.image_disk(0, 5)])
     stack.ctl.set_latency("VolumeCreate", 3000)
-    proc = subprocess.Popen([sys.executable, str(EXECUTABLE_DIRS["tm"] / "clone"), "fe:one-ds-100/one-img-5",
-                             stack.disk_path("node1", 7, 0), "7", "100"], stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(launch(EXECUTABLE_DIRS["tm"] / "clone", "fe:one-ds-100/one-img-5",
+                                   stack.disk_path("node1", 7, 0), "7", "100"), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=stack.env)
     deadline = time.monotonic() + 30
     while not stack.action_pids(proc.pid) and time.monotonic() < deadline:
@@ -175,7 +200,7 @@ def test_a_worker_killed_by_a_signal_ends_its_executable_by_the_same_signal(stac
     assert (proc.returncode, out, err) == (-signal.SIGKILL, b"", b"")
 
 
-def test_a_server_running_other_code_is_not_used_and_steps_down(stack, tmp_path):
+def test_a_server_running_other_code_is_not_used_and_steps_down(stack, tmp_path, launch):
     """A copy of the tree with its own server; a file of the copy changes (an upgrade): the
     executable runs in-process, and the server, whose files changed, stops to be restarted."""
     tree = tmp_path / "installed"
@@ -189,7 +214,7 @@ def test_a_server_running_other_code_is_not_used_and_steps_down(stack, tmp_path)
         while not (Path(stack.env["ONESP_SERVER_DIR"]) / "server.sock").exists() and time.monotonic() < deadline:
             time.sleep(0.02)
         doc = stat_action(stack)
-        run = lambda shim: subprocess.run([sys.executable, str(shim), "3"], input=doc,  # noqa: E731
+        run = lambda shim: subprocess.run(launch(shim, "3"), input=doc,  # noqa: E731
                                           capture_output=True, env=stack.env, timeout=60)
         first = run(REPO / "datastore" / "storpool" / "stat")  # another tree than the server's
         assert (first.returncode, first.stdout, first.stderr) == (0, b"1\n", b"")
@@ -212,7 +237,7 @@ def test_a_server_running_other_code_is_not_used_and_steps_down(stack, tmp_path)
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a directory another account owns")
 @pytest.mark.parametrize("problem", ["symlink", "others", "owner"])
-def test_an_unsafe_server_directory_is_not_used(stack, tmp_path, problem):
+def test_an_unsafe_server_directory_is_not_used(stack, tmp_path, problem, launch):
     """The server's directory, reached through a symbolic link, open to others, or made by
     another account: the executable runs in-process and the log says why."""
     stack.start_server()
@@ -226,7 +251,7 @@ def test_an_unsafe_server_directory_is_not_used(stack, tmp_path, problem):
         real.chmod(0o755)
     else:
         os.chown(real, NOBODY, NOBODY)
-    proc = ds_stat(stack, env=env)
+    proc = ds_stat(stack, launch, env=env)
     code, out, err = finish(proc)
     assert (code, out, err) == (0, b"1\n", b"")
     assert proc.pid in action_pids(stack, "ds_sp_stat")

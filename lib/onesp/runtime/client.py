@@ -42,6 +42,10 @@ else:
 DEFAULT_DIR = "/run/onesp"
 SOCKET = "server.sock"
 MAGIC = b"onesp-action-1"
+#: Why the compiled client ran the action in-process (set by it, read and removed here).
+FALLBACK = "ONESP_CLIENT_FALLBACK"
+#: The compiled client next to this module (client.c; made by install.sh and scripts/setup).
+COMPILED = "onesp-client"
 #: Server to client: the action was refused (the reason follows), accepted, or ended (wait status).
 REFUSED, ACCEPTED, STATUS = b"R", b"A", b"S"
 LIBRARY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -205,10 +209,14 @@ def exit_like(status: int) -> None:
 
 
 def main(kind: str, action: str) -> None:
-    """Entry point of every executable: the server if one takes the action, else in-process."""
+    """Entry point of every executable: the server if one takes the action, else in-process.
+
+    The compiled client (``client.c``) tries the server first and, when none takes the
+    action, runs the executable again as Python with the reason in ``ONESP_CLIENT_FALLBACK``:
+    then the server is not asked twice, and the variable never reaches the action."""
     path = server_dir()
-    reason = "ONESP_SERVER_DIR is empty"
-    if path:
+    reason = os.environ.pop(FALLBACK, None)
+    if path and reason is None:
         try:
             exit_like(run_by_server(kind, action, path))
         except Unavailable as exc:

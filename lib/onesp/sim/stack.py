@@ -97,7 +97,7 @@ class Invocation:
 
     def command(self) -> List[str]:
         """The argv of the executable itself (for tests that start it with Popen)."""
-        return [sys.executable, str(EXECUTABLE_DIRS[self.kind] / self.executable), *self.argv]
+        return [str(EXECUTABLE_DIRS[self.kind] / self.executable), *self.argv]
 
 
 def server_mode() -> bool:
@@ -118,7 +118,8 @@ class Stack:
         self.ds_location.mkdir(parents=True)
         self.log_file = root / "onesp.log"
         self.env: Dict[str, str] = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            # the executables run as oned runs them, by their first line: python3 is this interpreter
+            "PATH": "%s:%s" % (os.path.dirname(sys.executable), os.environ.get("PATH", "/usr/bin:/bin")),
             "HOME": str(root),
             "LANG": "C.UTF-8",
             "ONESP_RC": "",
@@ -259,7 +260,7 @@ class Stack:
             timeout: float = 120) -> Result:
         executable = EXECUTABLE_DIRS[kind] / action
         full_env = dict(self.env, **(env or {}))
-        proc = subprocess.run([sys.executable, str(executable), *argv], input=stdin, capture_output=True,
+        proc = subprocess.run([str(executable), *argv], input=stdin, capture_output=True,
                               env=full_env, timeout=timeout, check=False)
         return Result([action, *argv], proc.returncode, proc.stdout.decode("utf-8", "replace"),
                       proc.stderr.decode("utf-8", "replace"))

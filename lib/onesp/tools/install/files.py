@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
 from ... import __version__
+from ...runtime import client
 from ...runtime.errors import ConfigError
+from . import compiled
 from . import manifest as manifests
 from .manifest import Manifest, sha256_of, sha256_text
 
@@ -69,8 +71,8 @@ def shipped_files(source: str) -> List[Tuple[str, str]]:
     for root, dirs, files in os.walk(library):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
         for name in sorted(files):
-            if name.endswith((".pyc", ".pyo")) or name.startswith("."):
-                continue
+            if name.endswith((".pyc", ".pyo")) or name.startswith(".") or name == client.COMPILED:
+                continue  # the compiled client is built for this machine (compiled.build), never copied
             path = os.path.join(root, name)
             found.append((os.path.relpath(path, source).replace(os.sep, "/"), path))
     return found
@@ -158,11 +160,25 @@ class Installer:
                 os.unlink(target)
             written += self._write(relative, data, 0o755 if executable else 0o644)
             self.manifest.files[relative] = sha256_text(data)
-        self._remove_dropped({relative for relative, _ in shipped})
+        made = self._compiled_client()
+        self._remove_dropped({relative for relative, _ in shipped} | set(made))
         self.say("installed %d files into %s (%d changed), onesp %s" % (len(shipped), self.remotes, written, __version__))
         self._rc()
         self._report_leftovers({relative for relative, _ in shipped})
         return self.manifest
+
+    def _compiled_client(self) -> List[str]:
+        """Build the compiled client into the remotes tree: [its path] when built, else []
+        (a client an earlier install built is then removed as no longer shipped)."""
+        relative = compiled.RELATIVE
+        target = os.path.join(self.remotes, relative)
+        self._keep_foreign(relative)
+        if not compiled.build(target, self.say):
+            return []
+        self._chown(target)
+        self.manifest.files[relative] = sha256_of(target)
+        self.say("built the compiled client %s" % target)
+        return [relative]
 
     def _remove_dropped(self, shipped: "set[str]") -> None:
         for relative in sorted(set(self.previous.files if self.previous else ()) - shipped):
