@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Optional
 import pytest
 from fixtures.sim_oned import stock_etc_dir
 
+from onesp.tools.install import compiled
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -68,7 +70,7 @@ def test_healthy_setup_passes_every_check_in_order(stack, tmp_path, version):
     assert code == 0, checks
     assert [c["name"] for c in checks] == ["configuration", "StorPool API", "oned", "datastore 100", "datastore 101",
                                            "host node1", "host node2", "oned.conf", "vmm_execrc", "remotes",
-                                           "host probe", "retag hook", "server"]
+                                           "host probe", "retag hook", "server", "compiled client"]
     assert set(statuses(checks).values()) == {"ok"} | ({"warn"} if statuses(checks)["server"] == "warn" else set())
     found = by_name(checks)
     assert found["datastore 100"]["detail"].endswith("template one-ds-100, replication 3, placeAll default, placeTail default")
@@ -78,7 +80,7 @@ def test_healthy_setup_passes_every_check_in_order(stack, tmp_path, version):
     table = setup.doctor()
     assert table.returncode == 0
     lines = table.stdout.splitlines()
-    assert lines[0].startswith("ok    configuration") and lines[-1].startswith("13 checks")
+    assert lines[0].startswith("ok    configuration") and lines[-1].startswith("14 checks")
 
 
 def test_no_token(stack, tmp_path):
@@ -360,3 +362,14 @@ def test_the_server_row_says_whether_a_server_runs_the_installed_files(stack, tm
     finally:
         installed.terminate()
         installed.wait(30)
+
+
+@pytest.mark.skipif(compiled.compiler(os.environ) is None, reason="no C compiler here")
+def test_the_compiled_client_row_says_whether_install_sh_built_it(stack, tmp_path):
+    setup = Setup(stack, tmp_path)
+    row = by_name(setup.checks()[1])["compiled client"]
+    assert row["status"] == "ok" and row["detail"].startswith(str(setup.remotes / compiled.RELATIVE))
+    (setup.remotes / compiled.RELATIVE).chmod(0o644)
+    row = by_name(setup.checks()[1])["compiled client"]
+    assert row["status"] == "warn" and "missing or not executable" in row["detail"]
+    assert row["fix"] == "install a C compiler (gcc) and run install.sh again"
