@@ -100,6 +100,7 @@ ENVIRONMENT_EXCEPTIONS = {
     # Entry points that hand os.environ to code taking an ``env`` mapping (tests pass their own);
     # what they read from it they read through configfiles.
     "tools/install/installer.py": "passes the environment to the installer (AUTOCONF is install.sh's own option)",
+    "tools/install/compiled.py": "CC, the C compiler to build the compiled client with (as make reads it)",
     "tools/doctor.py": "passes the environment to the doctor's checks",
     "tools/doctor_checks.py": "passes the environment to the doctor's checks",
     # `onesp run --verbose` sets ONESP_VERBOSE for the action it runs in this process.
