@@ -6,8 +6,9 @@
 
 Order: start-up first (nothing else of ours running), then the per-action tables on all
 clusters interleaved (in-process on every size, and through a resident ``onesp server`` on
-the smallest and largest), monitoring at scale, parallel clones (both modes), and the image import last
-(the heaviest on the disk). Everything lives in a temporary directory removed at the end.
+the smallest and largest), monitoring at scale, parallel clones (both modes), host commands
+over a real sshd with and without the shared connection, and the image import last (the
+heaviest on the disk). Everything lives in a temporary directory removed at the end.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Tuple
 
-from bench import actions, callcost, image_import, machine, monitoring, parallel, report, startup
+from bench import actions, callcost, image_import, machine, monitoring, parallel, report, ssh_reuse, startup
 from bench.cluster import start_clusters
 from bench.results import ClusterSpec, Results
 from bench.timing import BenchError
@@ -48,13 +49,14 @@ class Plan:
     clones: int
     singles: int
     startup_runs: int
+    ssh_runs: int  # host commands and tm clone/delete over a real sshd, each way
 
 
 FULL = Plan(runs=20, warmup=1, volumes=(10, 1000, 10000), latency_ms=2.0, monitor_vms=1000, monitor_runs=5,
-            image_mib=2048, import_rounds=5, clones=32, singles=5, startup_runs=20)
+            image_mib=2048, import_rounds=5, clones=32, singles=5, startup_runs=20, ssh_runs=20)
 #: Proves every part works in seconds (one run per action and cluster); the numbers mean nothing.
 QUICK = Plan(runs=1, warmup=0, volumes=(10, 20), latency_ms=2.0, monitor_vms=5, monitor_runs=1, image_mib=16,
-             import_rounds=1, clones=4, singles=2, startup_runs=2)
+             import_rounds=1, clones=4, singles=2, startup_runs=2, ssh_runs=2)
 
 
 def parse(argv: List[str]) -> argparse.Namespace:
@@ -64,7 +66,7 @@ def parse(argv: List[str]) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, help="runs per action and cluster (default 20, --quick 1)")
     parser.add_argument("--actions", default="", help="comma-separated rows to measure (default: all 15)")
     parser.add_argument("--no-extras", action="store_true",
-                        help="only the per-action tables (no monitoring at scale, start-up, import, parallel)")
+                        help="only the per-action tables (no monitoring at scale, start-up, import, parallel, ssh)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     return parser.parse_args(argv)
 
@@ -137,14 +139,15 @@ def measure(options: argparse.Namespace, plan: Plan, runs: int, only: List[str],
     finally:
         for cluster in clusters:
             cluster.close()
-    monitor_result = image_result = parallel_result = parallel_server = None
+    monitor_result = image_result = parallel_result = parallel_server = ssh_result = None
     if extras:
         monitor_result = monitoring.measure(root / "monitor", plan.monitor_vms, plan.monitor_runs, progress)
         parallel_result = parallel.measure(root / "parallel", plan.clones, plan.singles, progress)
         parallel_server = parallel.measure(root / "parallel-server", plan.clones, plan.singles, progress, server=True)
+        ssh_result = ssh_reuse.measure(root / "ssh", plan.ssh_runs, progress)
         image_result = image_import.measure(root / "import", plan.image_mib * MIB, plan.import_rounds, progress)
     scenarios = [s for s in actions.all_scenarios() if not only or s.name in only]
     return Results(command_line(options), options.quick, runs, clock.strftime("%Y-%m-%d %H:%M UTC"),
                    time.perf_counter() - started, machine.describe(), load_before, machine.load_average(),
                    scenarios, specs, tables, costs, monitor_result, startup_result, image_result,
-                   parallel_result, parallel_server, *load.stop())
+                   parallel_result, parallel_server, *load.stop(), ssh=ssh_result)

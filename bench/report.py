@@ -1,4 +1,4 @@
-"""docs/benchmarks.md from one run's Results: header, targets summary, the seven sections, misses."""
+"""docs/benchmarks.md from one run's Results: header, targets summary, the eight sections, misses."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from bench.cluster import MIB
 from bench.monitoring import DISKS, SNAPSHOTS
 from bench.report_tables import count, latency, ms, per_action, scaling, table
 from bench.results import Results
+from bench.ssh_reuse import WAYS
 from bench.startup import ACTION, BAD_ARGV, CLONE, CLONE_ARGV, Startup
+from onesp.runtime.hostexec import CONTROL_PERSIST
 
 
 def render(res: Results) -> str:
@@ -18,7 +20,7 @@ def render(res: Results) -> str:
     part = modes.section(res)
     if part:
         lines += [""] + part
-    for section in (per_action, scaling, monitoring, startup, image_import, parallel, latency):
+    for section in (per_action, scaling, monitoring, startup, image_import, parallel, latency, ssh):
         part = section(res)
         if part:
             lines += [""] + part
@@ -212,6 +214,51 @@ def parallel(res: Results) -> List[str]:
             "processes got %.0f %% of them; the rest went to other users." % (
                 p.cpu, p.clones, 1000 * p.single_cpu, p.cores, p.cpu_bound, p.cpu_bound / p.single_median,
                 100 * p.machine_busy, 100 * p.cpu_share)]
+
+
+#: How each way of running a host command (bench/ssh_reuse.py WAYS) reads in the table.
+SSH_WAYS = {"shared": "shared connection, already up (the default: ControlMaster in `<LOCK_DIR>/ssh`)",
+            "unshared": "no sharing (`-o ControlMaster=no` in SSH)",
+            "first": "first command to the host (it sets the shared connection up)"}
+
+
+def ssh(res: Results) -> List[str]:
+    r = res.ssh
+    if r is None:
+        return []
+    out = ["## 8. Host commands over ssh: one shared connection per host", ""]
+    if r.unavailable:
+        return out + ["Not measured: the real sshd (`onesp.sim.sshd`) could not start on this machine: %s."
+                      % r.unavailable.rstrip(".")]
+    runs = len(r.command["shared"].seconds)
+    out += ["Against a real OpenSSH server on 127.0.0.1 (`onesp.sim.sshd`, the one the ssh tests use): one host "
+            "command as the actions run it, `Host.exists` of a path (one `sh -c` test on the host) through "
+            "`hostexec.runner_from_config` with HOST_EXEC=ssh, %d runs each way, interleaved. The logins are what "
+            "sshd's log recorded per command (a command riding on a shared connection makes none)." % runs, ""]
+    out += table(["host command", "median ms", "p90 ms", "sshd logins per command"],
+                 [[SSH_WAYS[way], ms(r.command[way].median_ms), ms(r.command[way].p90_ms),
+                   str(r.command[way].typical_logins)] for way in WAYS], "lrrr")
+    shared, unshared, first = (r.command[way].median_ms for way in WAYS)
+    out += ["", "Sharing saves **%s ms per host command** (%.0fx faster); the first command to a host pays the set-up, "
+            "%s ms (%+.0f ms against a command without sharing), and the connection then stays open %d s after "
+            "the last command (`hostexec.CONTROL_PERSIST`), so a host busy with deployments pays it once."
+            % (ms(unshared - shared), unshared / shared, ms(first), first - unshared, CONTROL_PERSIST)]
+    if r.actions:
+        action_runs = len(next(iter(r.actions.values()))["shared"].seconds)
+        out += ["", "Whole actions in-process (a new process each, as oned runs them) with HOST_EXEC=ssh to node1 "
+                "through the same sshd: tm clone of image 5 onto a VM, then tm delete of that disk, shared and "
+                "unshared alternately, %d runs each after a warm-up round that set the shared connection up:"
+                % action_runs, ""]
+        rows = []
+        for name, by_mode in r.actions.items():
+            a, b = by_mode["shared"], by_mode["unshared"]
+            rows.append([name, ms(a.median_ms), ms(b.median_ms), ms(b.median_ms - a.median_ms),
+                         "%d / %d" % (a.typical_logins, b.typical_logins)])
+        out += table(["action", "median ms, shared", "median ms, no sharing", "saved ms",
+                      "sshd logins per run (shared / no sharing)"], rows, "lrrrr")
+    out += ["", "On loopback a login costs the key exchange and the authentication (CPU on both ends); over a real "
+            "network it adds its round trips too, so there the saving per command is larger."]
+    return out
 
 
 def misses(res: Results) -> List[str]:

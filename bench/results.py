@@ -9,6 +9,7 @@ from bench.image_import import ImportResult
 from bench.monitoring import MonitorScale
 from bench.parallel import ParallelResult
 from bench.scenario import Scenario
+from bench.ssh_reuse import SshReuse
 from bench.startup import Startup
 from bench.timing import Summary
 
@@ -42,6 +43,7 @@ class Results:
     parallel_server: Optional[ParallelResult] = None
     load_peak: float = 0.0  # 1-minute load average sampled during the run: highest
     load_mean: float = 0.0  # and mean
+    ssh: Optional[SshReuse] = None  # host commands over a real sshd, with and without the shared connection
 
     def cluster_index(self, volumes: int, latency_ms: float = 0.0, server: bool = False) -> int:
         for n, spec in enumerate(self.clusters):

@@ -21,7 +21,8 @@ ACTIONS = ["tm clone", "tm ln", "tm mkimage", "tm mkswap", "tm context", "tm del
 SECTIONS = ["## Targets", "## Issue 17: in-process and server mode side by side",
             "## 1. Per-action cost", "## 2. Scaling with the cluster", "## 3. Monitoring at scale",
             "## 4. Start-up", "## 5. Image import", "## 6. Parallelism",
-            "## 7. With 2 ms of added latency per StorPool call", "## Targets missed, and why"]
+            "## 7. With 2 ms of added latency per StorPool call",
+            "## 8. Host commands over ssh: one shared connection per host", "## Targets missed, and why"]
 
 
 def _missing_tools():
@@ -85,6 +86,16 @@ def test_quick_run_writes_every_section_with_every_action(tmp_path: Path) -> Non
     assert "every imported volume was read back and matched the raw file's SHA-256" in doc
     assert re.search(r"4 tm clone of image 5 onto 4 VMs, .*: 0 failed; leaked .*: nothing\.", doc)
     assert "imported: **none**" in doc  # no forbidden module on the start-up path
+
+    ssh = doc.split("## 8. Host commands over ssh", 1)[1].split("\n## ", 1)[0]
+    if "Not measured: the real sshd" not in ssh:  # sshd started: every way and both actions measured
+        commands = _rows(doc, "## 8. Host commands over ssh")
+        assert [row[0].split(" ")[0] for row in commands] == ["shared", "no", "first"]
+        assert [row[3] for row in commands] == ["0", "1", "1"]  # sshd logins per command
+        assert all(float(row[1]) > 0 for row in commands)
+        actions = _rows(ssh, "Whole actions in-process")
+        assert [row[0] for row in actions] == ["tm clone", "tm delete"]
+        assert all(re.fullmatch(r"0 / [1-9]\d*", row[4]) for row in actions), actions
 
 
 def test_unknown_action_is_refused_before_anything_starts(tmp_path: Path) -> None:

@@ -1,10 +1,9 @@
 """Host operations and whole actions through a real OpenSSH server on 127.0.0.1.
 
-The server is started by the test: host and user keys made in a temporary directory, sshd
-on an ephemeral port with StrictModes off and its own authorized_keys. Run as root, sshd
-insists on its privilege separation directory /run/sshd; when that is missing it runs in a
-private mount namespace where a temporary directory stands in for /run (nothing on the
-machine changes). When sshd cannot start at all, the tests are skipped with the reason.
+The server is ``onesp.sim.sshd`` (also the benchmark's): host and user keys made in a
+temporary directory, sshd on an ephemeral port with StrictModes off and its own
+authorized_keys, in a private mount namespace when run as root without /run/sshd. When
+sshd cannot start at all, the tests are skipped with the reason.
 
 Over ssh the remote login shell gets one string: these tests prove that names with spaces,
 quotes, ``$()``, backquotes and ``;`` arrive as names (the exact files appear, the canary
@@ -13,108 +12,34 @@ never does), with the same runner the actions use.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
-import socket
 import stat
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, Tuple
 
 import pytest
 
 from onesp.runtime.hostexec import Host, connection_dir, runner_from_config, ssh_runner
+from onesp.sim.sshd import SshdUnavailable, SshServer, free_port, running_sshd
 
-SSHD = "/usr/sbin/sshd"
 MIB = 1024 * 1024
-
-
-@dataclass
-class SshServer:
-    port: int
-    key: Path
-    control: Path
-
-    @property
-    def command(self) -> str:
-        """The SSH setting (OpenNebula's SSH_CMD style) that reaches this server; one connection is
-        shared by the commands (ControlMaster), as many installations configure it."""
-        return self.command_for(self.port) + " -o ControlMaster=auto -o ControlPath=%s -o ControlPersist=60" % (
-            self.control)
-
-    def command_for(self, port: int) -> str:
-        return ("ssh -F /dev/null -p %d -i %s -o IdentitiesOnly=yes -o StrictHostKeyChecking=no "
-                "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10" % (port, self.key))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _banner(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-            return conn.recv(8).startswith(b"SSH-")
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
-    if not os.access(SSHD, os.X_OK) or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
-        pytest.skip("OpenSSH (%s, ssh, ssh-keygen) is not installed" % SSHD)
-    root = tmp_path_factory.mktemp("sshd")
-    for key in ("host_key", "user_key"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / key)], check=True)
-    (root / "authorized_keys").write_bytes((root / "user_key.pub").read_bytes())
-    port = _free_port()
-    (root / "sshd_config").write_text("\n".join([
-        "Port %d" % port, "ListenAddress 127.0.0.1", "HostKey %s" % (root / "host_key"),
-        "PidFile %s" % (root / "sshd.pid"), "AuthorizedKeysFile %s" % (root / "authorized_keys"),
-        "StrictModes no", "PubkeyAuthentication yes", "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no", "UsePAM no", "PermitRootLogin prohibit-password", "MaxStartups 50",
-        # bash sources ~/.bashrc for ssh commands when SHLVL says it is the first shell: the login
-        # user's rc files (slow, maybe chatty) are not what these tests are about.
-        "SetEnv SHLVL=1", "",
-    ]))
-    argv = [SSHD, "-D", "-e", "-f", str(root / "sshd_config")]
-    if os.geteuid() == 0 and not os.path.isdir("/run/sshd"):
-        if shutil.which("unshare") is None:
-            pytest.skip("sshd as root needs /run/sshd, which is missing, and unshare is not installed")
-        (root / "run" / "sshd").mkdir(parents=True)
-        argv = ["unshare", "-m", "sh", "-c", 'mount --bind "$1" /run && shift && exec "$@"', "sh",
-                str(root / "run")] + argv
-    control = tempfile.mkdtemp(prefix="onesp-ssh-")  # short: a unix socket path has ~100 bytes
-    log = open(root / "sshd.log", "wb")
-    server = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not _banner(port):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.skip("sshd did not start: %s" % (root / "sshd.log").read_text(errors="replace").strip())
-            time.sleep(0.05)
-        handle = SshServer(port, root / "user_key", Path(control) / "%C")
-        probe = subprocess.run(handle.command.split() + ["-o", "BatchMode=yes", "127.0.0.1", "true"],
-                               capture_output=True, timeout=30)
-        if probe.returncode != 0:
-            pytest.skip("cannot log in to the test sshd: %s" % probe.stderr.decode(errors="replace").strip())
-        yield handle
-        subprocess.run(handle.command.split() + ["-O", "exit", "127.0.0.1"], capture_output=True, timeout=30)
-    finally:
-        server.terminate()
+    """The real sshd of ``onesp.sim.sshd`` for the module's tests; skipped with the reason it cannot run."""
+    with contextlib.ExitStack() as running:
         try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
-        shutil.rmtree(control, ignore_errors=True)
+            server = running.enter_context(running_sshd(tmp_path_factory.mktemp("sshd")))
+        except SshdUnavailable as exc:
+            pytest.skip(str(exc))
+        yield server
 
 
 def hostile_names(canary: Path) -> Dict[str, str]:
@@ -219,7 +144,7 @@ def test_clone_mkswap_and_delete_over_ssh_with_a_hostile_vm_directory(stack, ssh
     assert stack.volume_names() == ["one-img-5"] and stack.attachments() == []
     assert sorted(p.name for p in canary.iterdir()) == []
     unreachable = stack.tm("delete", "node1:%s" % vm_dir, "7", "101",
-                           env=dict(env, ONESP_SSH=sshd.command_for(_free_port()) + " -o HostName=127.0.0.1"))
+                           env=dict(env, ONESP_SSH=sshd.command_for(free_port()) + " -o HostName=127.0.0.1"))
     assert unreachable.ok and "node1 is unreachable" in unreachable.stdout, unreachable
 
 
