@@ -152,15 +152,20 @@ def _load_sentence(res: Results) -> str:
 def _why(res: Results, name: str, problems: List[str], local: Tuple[Summary, Summary],
          served: Tuple[Summary, Summary]) -> str:
     reasons = []
-    if any("ratio" not in p for p in problems):
-        bare = Startup.ms(res.startup.bare_wall) if res.startup else None
-        reasons.append("%sin server mode the client used %s ms of CPU (in-process the action uses %s ms) and "
-                       "spent the other %s ms of its wall time waiting for the worker, which made the action's "
-                       "%d StorPool and %d XML-RPC call(s)"
-                       % ("a bare `python3 -c pass` takes %s ms here, which every spawn pays; " % ms(bare)
-                          if bare is not None else "", ms(served[0].cpu_ms), ms(local[0].cpu_ms),
-                          ms(max(0.0, served[0].median_ms - served[0].cpu_ms)), served[0].storpool_calls,
+    if any(p.startswith("server ") and "ratio" not in p for p in problems):
+        floor = res.startup.served_wall if res.startup else None
+        reasons.append("in server mode the client used %s ms of CPU and waited %s ms for the worker%s, which "
+                       "made the action's %d StorPool and %d XML-RPC call(s) to the stand-ins, Python servers on "
+                       "the same cores"
+                       % (ms(served[0].cpu_ms), ms(max(0.0, served[0].median_ms - served[0].cpu_ms)),
+                          " (an action that fails on its arguments takes %s ms through the server: section 4)"
+                          % ms(Startup.ms(floor)) if floor else "", served[0].storpool_calls,
                           served[0].xmlrpc_calls))
+    if any(p.startswith("in-process ") and "ratio" not in p for p in problems):
+        bare = Startup.ms(res.startup.bare_wall) if res.startup else None
+        reasons.append("in-process the action used %s ms of CPU%s: interpreter start, imports and the action "
+                       "(section 4)" % (ms(local[0].cpu_ms), ", a bare `python3 -c pass` %s ms of it" % ms(bare)
+                                        if bare is not None else ""))
     for mode, (small, large) in (("in-process", local), ("server", served)):
         if any(p.startswith("%s ratio" % mode) for p in problems):
             # In server mode the client's CPU leaves out the worker that does the work: the

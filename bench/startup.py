@@ -3,8 +3,10 @@
 * bench/import_cost.py (``python -X importtime``) for the cumulative import time of one
   action's entry path and the modules that must stay off it;
 * the wall and CPU time of an action that fails at once on bad input (tm resize with a
-  size that is not a number: no network, no host), against a bare ``python3 -c pass``
-  of the same interpreter, both run the same number of times, interleaved;
+  size that is not a number: no network, no host), run as oned runs it, in-process and
+  through a resident ``onesp server`` (the compiled client when built: the floor every
+  action pays in server mode), against a bare ``python3 -c pass`` of the same
+  interpreter, all run the same number of times, interleaved;
 * the time from spawning a tm clone to its first request to oned (a listener stands in
   for oned and takes the connection): the overhead before any real work, which includes
   the oned client and the document views the failing action never imports.
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 from bench.timing import BenchError, children_cpu
+from onesp.tools.install import compiled
 
 REPO = Path(__file__).resolve().parents[1]
 ACTION = "tm/storpool/resize"
@@ -51,6 +54,9 @@ class Startup:
     action_cpu: List[float]
     bare_wall: List[float]  # seconds of each ``python -c pass``
     bare_cpu: List[float]
+    served_wall: List[float]  # seconds of each failing action through the server
+    served_cpu: List[float]  # the client's own CPU (the worker is the server's)
+    client: str  # which client handed the action to the server
     first_request: List[float]  # seconds from spawning tm clone to its first oned connection
 
     @staticmethod
@@ -82,6 +88,20 @@ def _until_first_request(argv: List[str], env: Dict[str, str], listener: socket.
     return elapsed
 
 
+def _start_server(env: Dict[str, str]) -> "subprocess.Popen[bytes]":
+    """An ``onesp server`` of this checkout on ``env``'s ONESP_SERVER_DIR, once it listens."""
+    server = subprocess.Popen([sys.executable, "-m", "onesp", "server", "--dir", env["ONESP_SERVER_DIR"]],
+                              env=dict(env, PYTHONPATH=str(REPO / "lib")), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(os.path.join(env["ONESP_SERVER_DIR"], "server.sock")):
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise BenchError("onesp server did not start: %r" % server.communicate()[1][-300:])
+        time.sleep(0.02)
+    return server
+
+
 def import_cost(runs: int) -> ImportCost:
     """Run bench/import_cost.py and read its report."""
     proc = subprocess.run([sys.executable, str(REPO / "bench" / "import_cost.py"), "--runs", str(runs),
@@ -99,21 +119,30 @@ def import_cost(runs: int) -> ImportCost:
 
 def measure(runs: int, progress: Callable[[str], None]) -> Startup:
     report = import_cost(max(5, runs // 2))
+    # run as oned runs them (their first line), with this interpreter as their python3
     env = dict(os.environ, ONESP_RC="", ONESP_SYSLOG="0", ONESP_STORPOOL_CONF="/nonexistent",
-               ONESP_LOG_TO_FILE="0")
-    action = [sys.executable, str(REPO / ACTION)] + BAD_ARGV
+               ONESP_LOG_TO_FILE="0", ONESP_SERVER_DIR="",
+               PATH="%s:%s" % (os.path.dirname(sys.executable), os.environ.get("PATH", "/usr/bin:/bin")))
+    action = [str(REPO / ACTION)] + BAD_ARGV
     bare = [sys.executable, "-c", "pass"]
-    clone = [sys.executable, str(REPO / CLONE)] + CLONE_ARGV
+    clone = [str(REPO / CLONE)] + CLONE_ARGV
     first: List[float] = []
-    walls: Dict[str, List[float]] = {"action": [], "bare": []}
-    cpus: Dict[str, List[float]] = {"action": [], "bare": []}
-    for _ in range(runs):
-        for key, argv in (("action", action), ("bare", bare)):
-            wall, cpu, proc = _timed(argv, env)
-            if key == "action" and (proc.returncode == 0 or b"bad input" not in proc.stderr):
-                raise BenchError("%s did not fail on bad input: %r" % (ACTION, proc.stderr[-200:]))
-            walls[key].append(wall)
-            cpus[key].append(cpu)
+    walls: Dict[str, List[float]] = {"action": [], "bare": [], "served": []}
+    cpus: Dict[str, List[float]] = {"action": [], "bare": [], "served": []}
+    with tempfile.TemporaryDirectory() as top:
+        served_env = dict(env, ONESP_SERVER_DIR=os.path.join(top, "server"), ONESP_LOCK_DIR=os.path.join(top, "locks"))
+        server = _start_server(served_env)
+        try:
+            for _ in range(runs):
+                for key, argv, run_env in (("action", action, env), ("served", action, served_env), ("bare", bare, env)):
+                    wall, cpu, proc = _timed(argv, run_env)
+                    if key != "bare" and (proc.returncode == 0 or b"bad input" not in proc.stderr):
+                        raise BenchError("%s did not fail on bad input: %r" % (ACTION, proc.stderr[-200:]))
+                    walls[key].append(wall)
+                    cpus[key].append(cpu)
+        finally:
+            server.terminate()
+            server.communicate(timeout=30)
     with socket.socket() as listener, tempfile.TemporaryDirectory() as home:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -124,9 +153,12 @@ def measure(runs: int, progress: Callable[[str], None]) -> Startup:
         clone_env = dict(env, HOME=home, ONE_AUTH=auth, ONE_XMLRPC="http://127.0.0.1:%d/RPC2" % listener.getsockname()[1])
         for _ in range(runs):
             first.append(_until_first_request(clone, clone_env, listener))
-    result = Startup(report, walls["action"], cpus["action"], walls["bare"], cpus["bare"], first)
-    progress("startup: imports %.1f ms, failing action %.0f ms (CPU %.0f ms), python -c pass %.0f ms, "
-             "tm clone to its first oned request %.0f ms"
+    client = "the compiled client" if (REPO / compiled.RELATIVE).exists() else "the Python client (no compiled one built)"
+    result = Startup(imports=report, action_wall=walls["action"], action_cpu=cpus["action"], bare_wall=walls["bare"],
+                     bare_cpu=cpus["bare"], served_wall=walls["served"], served_cpu=cpus["served"], client=client,
+                     first_request=first)
+    progress("startup: imports %.1f ms, failing action %.0f ms (CPU %.0f ms), through the server %.1f ms, "
+             "python -c pass %.0f ms, tm clone to its first oned request %.0f ms"
              % (report.import_ms, Startup.ms(result.action_wall), Startup.ms(result.action_cpu),
-                Startup.ms(result.bare_wall), Startup.ms(first)))
+                Startup.ms(result.served_wall), Startup.ms(result.bare_wall), Startup.ms(first)))
     return result
