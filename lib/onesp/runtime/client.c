@@ -197,7 +197,12 @@ static int connect_to(const char *directory) {
         return unavailable("server directory %s cannot be opened (%s)", directory, strerror(errno));
     }
     struct stat info;
-    if (fstat(dir, &info) < 0 || info.st_uid != geteuid() || (info.st_mode & 077)) {
+    if (fstat(dir, &info) < 0) {
+        int error = errno;
+        close(dir);
+        return unavailable("server directory %s cannot be opened (%s)", directory, strerror(error));
+    }
+    if (info.st_uid != geteuid() || (info.st_mode & 077)) {
         close(dir);
         return unavailable("server directory %s refused: owner uid %d, mode %04o (must be this user's, 0700)",
                            directory, (int)info.st_uid, (unsigned)(info.st_mode & 07777));
