@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from onesp.sim.stack import search_path
+
 MIB = 1024 * 1024
 
 
@@ -324,16 +326,18 @@ def test_context_packages_are_read_only_from_inside_their_directory(stack, files
 
 
 def _path_without(tmp_path, *tools):
-    """A PATH holding every command of this one except ``tools``."""
+    """A PATH holding every command of this one except ``tools`` (the interpreter's own
+    directory first: a virtualenv's python3 must be run from where it lies)."""
     farm = tmp_path / "bin"
     farm.mkdir()
-    for directory in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep):
+    interpreter, rest = search_path().split(os.pathsep, 1)
+    for directory in rest.split(os.pathsep):
         if not os.path.isdir(directory):
             continue
         for name in os.listdir(directory):
             if name not in tools and not (farm / name).exists() and os.access(os.path.join(directory, name), os.X_OK):
                 (farm / name).symlink_to(os.path.join(directory, name))
-    return str(farm)
+    return "%s:%s" % (interpreter, farm)
 
 
 @pytest.mark.parametrize("absent, used", [(("xorriso",), "genisoimage"), (("genisoimage", "mkisofs"), "xorriso")])

@@ -1,6 +1,7 @@
 """tm cpds, run as oned runs it: save-as of a disk's current state or of one of its snapshots."""
 
-import os
+
+from onesp.sim.stack import search_path
 
 MIB = 1024 * 1024
 
@@ -25,7 +26,7 @@ def _fake_virsh(tmp_path, fail=False):
     log = tmp_path / "virsh.log"
     (bindir / "virsh").write_text('#!/bin/sh\necho "$@" >> %s\n%s' % (log, "exit 1\n" if fail else ""))
     (bindir / "virsh").chmod(0o755)
-    return {"PATH": "%s:%s" % (bindir, os.environ.get("PATH", "/usr/bin:/bin"))}, log
+    return {"PATH": "%s:%s" % (bindir, search_path())}, log
 
 
 def test_cpds_of_the_current_state(stack):

@@ -100,6 +100,12 @@ class Invocation:
         return [str(EXECUTABLE_DIRS[self.kind] / self.executable), *self.argv]
 
 
+def search_path() -> str:
+    """The PATH actions run with: this interpreter's directory first, so that the executables,
+    run by their first line as oned runs them, find it as python3."""
+    return "%s:%s" % (os.path.dirname(sys.executable), os.environ.get("PATH", "/usr/bin:/bin"))
+
+
 def server_mode() -> bool:
     """Whether stacks run their actions through a resident ``onesp server`` (ONESP_TEST_SERVER=1)."""
     return os.environ.get("ONESP_TEST_SERVER", "") not in ("", "0")
@@ -118,8 +124,7 @@ class Stack:
         self.ds_location.mkdir(parents=True)
         self.log_file = root / "onesp.log"
         self.env: Dict[str, str] = {
-            # the executables run as oned runs them, by their first line: python3 is this interpreter
-            "PATH": "%s:%s" % (os.path.dirname(sys.executable), os.environ.get("PATH", "/usr/bin:/bin")),
+            "PATH": search_path(),
             "HOME": str(root),
             "LANG": "C.UTF-8",
             "ONESP_RC": "",
