@@ -1,6 +1,10 @@
 """tm clone, run as oned runs it: the per-VM volume of a non-persistent disk."""
 
 import os
+import subprocess
+import sys
+
+from onesp.sim.stack import EXECUTABLE_DIRS
 
 MIB = 1024 * 1024
 
@@ -133,3 +137,37 @@ def test_clone_bad_inputs(stack):
     assert r.code != 0 and "is not a disk path" in r.error_lines[0]
     r = stack.tm("clone", "fe:one-ds-100/one-img-5", "node1:/x/disk.0; rm -rf /", "7", "100")
     assert r.code != 0 and r.error_lines[0].startswith("tm clone: bad input:")
+
+
+#: Runs an executable as oned would, then prints every module it imported. A profile hook makes
+#: the driver end with sys.exit instead of os._exit, so this process gets to look.
+_LIST_MODULES = (
+    "import runpy, sys\n"
+    "sys.argv = sys.argv[1:]\n"
+    "sys.setprofile(lambda *_: None)\n"
+    "try:\n"
+    "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    "except SystemExit as exc:\n"
+    "    sys.setprofile(None)\n"
+    "    print('\\n'.join(sorted(sys.modules)))\n"
+    "    sys.exit(exc.code)\n"
+)
+#: Never on the path of a clone run in-process: the views and the decoder it does not read, the
+#: StorPool answer types (annotations only), and the server and tool side.
+_NOT_FOR_CLONE = ("onesp.one.action", "onesp.one.hookdef", "onesp.one.image", "onesp.runtime.storpoolanswers",
+                  "onesp.sim", "onesp.tools", "onesp.runtime.actionserver", "click", "http.server", "sqlite3",
+                  "socketserver", "xmlrpc.server")
+
+
+def test_clone_in_process_imports_only_what_it_uses(stack):
+    stack.in_process_expected = True  # in-process on purpose, even when the suite runs with a server
+    stack.put_image(5)
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5, size=16)])
+    argv = ["fe:one-ds-100/one-img-5", stack.disk_path("node1", 7, 0), "7", "100"]
+    proc = subprocess.run([sys.executable, "-c", _LIST_MODULES, str(EXECUTABLE_DIRS["tm"] / "clone"), *argv],
+                          env=dict(stack.env, ONESP_SERVER_DIR=""), capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert stack.clients_of("one-img-5-7-0") == {1: "rw"}
+    modules = proc.stdout.split()
+    assert "onesp.actions.tm.clone" in modules
+    assert [m for m in modules if any(m == f or m.startswith(f + ".") for f in _NOT_FOR_CLONE)] == []

@@ -23,6 +23,8 @@ DATASTORE_TYPES = {0: "IMAGE", 1: "SYSTEM", 2: "FILE", 3: "BACKUP"}
 
 @dataclass(frozen=True)
 class Datastore:
+    """One ``DATASTORE``: ids, owner, drivers, type, state, capacity, its images and its template."""
+
     id: int
     name: str
     uid: int

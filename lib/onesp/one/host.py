@@ -19,6 +19,8 @@ HOST_STATES = {
 
 @dataclass(frozen=True)
 class Host:
+    """One ``HOST``: id, name, state, drivers, cluster, its VMs and its template (SP_OURID)."""
+
     id: int
     name: str
     state: int

@@ -1,14 +1,15 @@
 """oned XML-RPC client: typed views, one fetch per object, clear errors.
 
-``xmlrpc.client`` (with ``transport``) is imported on first use, not at import time:
-most actions never talk to oned, and this module sits on every action's start-up path.
+``xmlrpc.client`` (with ``transport`` and ``http.client``) is imported on first use, not at
+import time: most actions never talk to oned, and this module sits on every action's
+start-up path. So are the views of images and hooks, which most actions that talk to
+oned never read: the methods that build them import them.
 The session string is held privately and never logged, printed or put in an
 error message.
 """
 
 from __future__ import annotations
 
-import http.client
 import logging
 import socket
 import time
@@ -19,15 +20,16 @@ from lxml import etree
 from ..runtime.errors import BackendError, BadInput, Busy, ConfigError, NotFound, Transient
 from .datastore import Datastore
 from .endpoint import resolve_endpoint, resolve_session, resolve_timeout
-from .hookdef import Hook
 from .host import Host
-from .image import Image
 from .template import TemplateValue, render_template
 from .vm import Vm
 from .xmlsafe import MAX_DOCUMENT_BYTES, MAX_POOL_BYTES, parse_xml
 
 if TYPE_CHECKING:
     import xmlrpc.client
+
+    from .hookdef import Hook
+    from .image import Image
 
 log = logging.getLogger("onesp.one.rpc")
 
@@ -68,7 +70,6 @@ class OnedLocked(Busy):
         self.code = code
 
 
-_CONNECTION_ERRORS = (ConnectionError, http.client.HTTPException, socket.gaierror)
 View = TypeVar("View")
 TemplateArg = Union[str, Mapping[str, TemplateValue]]
 #: An XML-RPC parameter of the calls made here (a bool is an int too).
@@ -119,6 +120,8 @@ class OneClient:
         return self._info("one.vm.info", int(vm_id), "VM", Vm.from_xml)
 
     def image(self, image_id: int) -> Image:
+        from .image import Image  # see the module's docstring
+
         return self._info("one.image.info", int(image_id), "IMAGE", Image.from_xml)
 
     def datastore(self, ds_id: int, decrypt: bool = False) -> Datastore:
@@ -165,6 +168,8 @@ class OneClient:
         return vms
 
     def image_pool(self, filter: int = -2, start: int = -1, end: int = -1) -> List[Image]:
+        from .image import Image  # see the module's docstring
+
         images = self._pool("one.imagepool.info", (int(filter), int(start), int(end)),
                             "IMAGE_POOL", "IMAGE", Image.from_xml)
         for image in images:
@@ -185,6 +190,8 @@ class OneClient:
 
     def hook_pool(self) -> List[Hook]:
         """Every hook (``one.hookpool.info``, all owners, all ids)."""
+        from .hookdef import Hook  # see the module's docstring
+
         return self._pool("one.hookpool.info", (-2, -1, -1), "HOOK_POOL", "HOOK", Hook.from_xml)
 
     def document(self, kind: str, obj_id: int, decrypt: bool = False) -> str:
@@ -266,6 +273,7 @@ class OneClient:
     def _call(self, method: str, params: Tuple[Param, ...], idempotent: bool = True) -> object:
         """oned's answer value (a text for the info calls, an id for the others); OnedError and
         its kinds for a failure answer, Transient when oned cannot be reached."""
+        import http.client
         import xmlrpc.client
         from xml.parsers.expat import ExpatError
 
@@ -299,7 +307,7 @@ class OneClient:
             except socket.timeout as exc:
                 self._drop_proxy()
                 raise Transient("oned %s at %s: no answer within %gs" % (shown, where, self.timeout)) from exc
-            except (OSError,) + _CONNECTION_ERRORS as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 self._drop_proxy()
                 retry = idempotent or isinstance(exc, ConnectionRefusedError)
                 if retry and attempt < self.retries:

@@ -18,6 +18,7 @@ import io
 import logging
 import os
 import re
+import socket
 import stat
 import sys
 from typing import TYPE_CHECKING, Iterable, List, Optional, Set, TextIO
@@ -52,6 +53,8 @@ def secret_forms(secret: str) -> List[str]:
             forms.append(encoded[4 * first:4 * last])
     return forms
 
+#: The local syslog socket.
+SYSLOG_SOCKET = "/dev/log"
 LOGGER = logging.getLogger("onesp")
 logging.addLevelName(logging.WARNING, "WARN")  # oned recognises WARN:, not WARNING:
 
@@ -97,11 +100,9 @@ def setup(tag: str, cfg: Config, verbose: bool = False) -> logging.Logger:
     level = getattr(logging, cfg.LOG_LEVEL.upper(), logging.INFO)
     LOGGER.setLevel(logging.DEBUG if verbose else level)
     SECRETS.add(cfg.SP_AUTH_TOKEN)
-    if cfg.SYSLOG and os.path.exists("/dev/log"):
+    if cfg.SYSLOG and os.path.exists(SYSLOG_SOCKET):
         try:
-            from logging.handlers import SysLogHandler  # syslog only: keeps pickle off the start-up path
-
-            handler: logging.Handler = SysLogHandler(address="/dev/log")
+            handler: logging.Handler = Syslog(SYSLOG_SOCKET)
             handler.setFormatter(logging.Formatter(tag + "[%(process)d]: %(levelname)s: %(message)s"))
             _add(handler)
         except OSError:
@@ -119,6 +120,53 @@ def setup(tag: str, cfg: Config, verbose: bool = False) -> logging.Logger:
         handler.setFormatter(logging.Formatter("%(levelname)s: " + tag + ": %(message)s"))
         _add(handler)
     return LOGGER
+
+
+class Syslog(logging.Handler):
+    """Records to the local syslog socket, framed as ``logging.handlers.SysLogHandler`` frames
+    them (``<priority>line`` and a NUL, facility user). That module would bring pickle, queue
+    and their imports onto the start-up path of every action that logs to syslog."""
+
+    #: Syslog severities by level name; WARNING is named WARN here (and any other name is a warning too).
+    SEVERITY = {"DEBUG": 7, "INFO": 6, "ERROR": 3, "CRITICAL": 2}
+    FACILITY_USER = 1
+
+    def __init__(self, address: str) -> None:
+        super().__init__()
+        self.address = address
+        self.socket = self._connect()
+
+    def _connect(self) -> socket.socket:
+        """A datagram socket (what syslog daemons offer), else a stream socket, as SysLogHandler does."""
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+            sock = socket.socket(socket.AF_UNIX, kind)
+            try:
+                sock.connect(self.address)
+                return sock
+            except OSError:
+                sock.close()
+                if kind == socket.SOCK_STREAM:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            priority = self.FACILITY_USER << 3 | self.SEVERITY.get(record.levelname, 4)
+            data = ("<%d>%s\000" % (priority, self.format(record))).encode("utf-8")
+            try:
+                self.socket.sendall(data)
+            except OSError:  # the daemon restarted: once more on a new connection
+                self.socket.close()
+                self.socket = self._connect()
+                self.socket.sendall(data)
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        try:
+            self.socket.close()
+        finally:
+            super().close()
 
 
 class _LogFile(logging.StreamHandler):  # type: ignore[type-arg]

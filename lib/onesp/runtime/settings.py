@@ -25,6 +25,8 @@ ON_BAD = ("fail", "default", "digits", "no")
 
 @dataclass(frozen=True)
 class Setting:
+    """One configuration key: its type, default, documentation and where it may be set."""
+
     name: str
     kind: str  # str, int, bool, delay, words, choice
     default: str

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, 
 
 from . import interrupts
 from .errors import ConfigError
-from .storpoolanswers import Attachment, ClientId, GroupMade, Made, Snapshot, Template, TemplateStatus, Volume
 from .storpoolerrors import ApiNotFound, ApiTransient, raise_for
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the answers' types name what the JSON holds; building them costs every action a millisecond
     from types import ModuleType
 
     from .config import Config
+    from .storpoolanswers import Attachment, ClientId, GroupMade, Made, Snapshot, Template, TemplateStatus, Volume
 
 #: Per-process count of API calls by call name (benchmarks and tests read it).
 CALLS: "Counter[str]" = Counter()
