@@ -25,6 +25,7 @@ checked through its descriptor as ``locks.private_directory`` does, and ``0o077`
 
 from __future__ import annotations
 
+import gc
 import importlib
 import io
 import os
@@ -45,15 +46,21 @@ Say = Callable[[str], None]
 def preload(say: Say) -> int:
     """Import every action and what actions import on first use; the number of modules loaded.
 
-    A module that cannot be imported (a missing optional package) is left to the worker,
-    which then fails exactly as the executable would in-process; the others still load."""
+    Every module of ``onesp.one`` and ``onesp.runtime`` is imported too, not only what the
+    actions import at their top: a module an action imports inside a function would
+    otherwise be loaded again in every worker. A module that cannot be imported (a missing
+    optional package) is left to the worker, which then fails exactly as the executable
+    would in-process; the others still load."""
     import http.client  # noqa: F401  (StorPool API, oned XML-RPC)
     import xmlrpc.client  # noqa: F401
 
-    from .. import actions
+    from .. import actions, one, runtime
     from . import driver  # noqa: F401
 
-    names = ["onesp.one.rpc", "onesp.one.vm", "onesp.one.image", "onesp.one.datastore", "onesp.one.host"]
+    names: List[str] = []
+    for package in (one, runtime):
+        names += ["%s.%s" % (package.__name__, info.name) for info in pkgutil.iter_modules(package.__path__)
+                  if info.name != "actionserver"]  # this module (``python -m`` runs it as __main__)
     for kind in ("ds", "tm", "vmm"):
         package = importlib.import_module("%s.%s" % (actions.__name__, kind))
         names += ["%s.%s" % (package.__name__, info.name) for info in pkgutil.iter_modules(package.__path__)]
@@ -62,7 +69,22 @@ def preload(say: Say) -> int:
             importlib.import_module(name)
         except ImportError as exc:
             say("onesp server: %s not loaded (%s); actions that need it load it themselves" % (name, exc))
+    _warm()
     return len(sys.modules)
+
+
+def _warm() -> None:
+    """Fill the caches the first action of every worker would fill again after the fork.
+
+    ``getaddrinfo`` encodes a host name with the ``idna`` codec, whose module (with
+    ``stringprep`` and ``unicodedata``) is imported on its first lookup; the name patterns
+    of the default instance prefix are compiled once (``naming.Names.parse``)."""
+    import codecs
+
+    from .naming import Names
+
+    codecs.lookup("idna")
+    Names().parse("one-img-0")
 
 
 #: A question without descriptors (``onesp doctor``): would you run the code of this fingerprint?
@@ -362,6 +384,8 @@ def main(directory: str, say: Say) -> int:
     """Run a server in the foreground until SIGTERM/SIGINT (``onesp server``)."""
     server = Server(directory, say)  # the fingerprint first: a file changed while loading is seen as a change
     count = preload(say)
+    gc.collect()
+    gc.freeze()  # the preloaded heap: no worker's collections walk it (nor copy its pages to do so)
     _forget_in_process_note()
     try:
         server.open()
