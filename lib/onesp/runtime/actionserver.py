@@ -87,13 +87,17 @@ def _warm() -> None:
 
     ``getaddrinfo`` encodes a host name with the ``idna`` codec, whose module (with
     ``stringprep`` and ``unicodedata``) is imported on its first lookup; the name patterns
-    of the default instance prefix are compiled once (``naming.Names.parse``)."""
+    of the default instance prefix are compiled once (``naming.Names.parse``), and the
+    settings' defaults converted (``config.default_values``)."""
     import codecs
 
+    from .config import default_values
     from .naming import Names
 
     codecs.lookup("idna")
-    Names().parse("one-img-0")
+    names = Names()
+    names.parse(names.image(0))
+    default_values()
 
 
 #: A question without descriptors (``onesp doctor``): would you run the code of this fingerprint?

@@ -88,9 +88,10 @@ def reports(cfg: configuration.Config, disks: Dict[int, List[Tuple[int, str]]],
             sizes[wanted[name]] = monitoring.megabytes(size)
         field = monitoring.size_key(stored)
         entries: Iterable[Mapping[str, Any]] = api.snapshots_space()
-        for entry in entries:  # the cluster's: a disk snapshot's volume precedes its last -snap
+        for entry in entries:  # the whole cluster's: only names of the shape of a disk snapshot of ours are classified
             name = str(entry.get("name") or "")
-            if name.rpartition("-snap")[0] not in wanted:
+            split = names.split_disk_snapshot(name)
+            if split is None or split[0] not in wanted:
                 continue
             size = int(entry.get(field) or 0)
             parsed = names.parse(name)

@@ -123,23 +123,21 @@ def snapshot_sizes(names: Names, entries: Iterable[Mapping[str, Any]], owner: Ma
 
     SnapshotsSpace lists every snapshot of the cluster. Each name is split once at its
     last ``-snap`` and the part before looked up among the volumes ``naming`` allows disk
-    snapshots of; a VM snapshot's name holds ``-<tag>-``, so only names that do are
-    classified (``names.parse``) — the same names, counted the same way, as classifying
-    every one of them."""
+    snapshots of; only the names that may be VM snapshots (``names.may_be_vm_snapshot``)
+    are classified (``names.parse``) — the same names, counted the same way, as
+    classifying every one of them."""
     key = size_key(stored)
     bases = snapshot_bases(names, owner)
-    marker = "-%s-" % names.vmsnap_tag if vm_snapshots else None
     disk: Dict[int, List[Tuple[int, int, int]]] = {}
     vm: Dict[int, Dict[int, int]] = {}
     for entry in entries:
         name = entry.get("name") or ""
-        if name.rpartition("-snap")[0] in bases:
-            split = names.split_disk_snapshot(name)
-            if split is not None:
-                vm_id, disk_id = owner[split[0]]
-                disk.setdefault(vm_id, []).append((split[1], disk_id, megabytes(int(entry.get(key) or 0))))
-                continue
-        if marker is None or marker not in name:
+        split = names.split_disk_snapshot(name)
+        if split is not None and split[0] in bases:
+            vm_id, disk_id = owner[split[0]]
+            disk.setdefault(vm_id, []).append((split[1], disk_id, megabytes(int(entry.get(key) or 0))))
+            continue
+        if not vm_snapshots or not names.may_be_vm_snapshot(name):
             continue
         parsed = names.parse(name)
         if parsed is None or parsed.kind != "vm_snapshot" or parsed.snap_id is None or parsed.volume is None \
