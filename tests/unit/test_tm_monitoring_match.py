@@ -43,7 +43,7 @@ def reports(names: Names, vms: List[Vm], volume_sizes: Dict[str, int], snapshot_
             vm_snapshots: bool) -> List[monitoring.VmReport]:
     """What tm monitor reports from these VMs and the two space answers."""
     owner = monitoring.owners(names, vms)
-    return monitoring.reports(vms, owner, monitoring.sizes_of(space(volume_sizes), owner, False),
+    return monitoring.reports([vm.id for vm in vms], owner, monitoring.sizes_of(space(volume_sizes), owner, False),
                               monitoring.snapshot_sizes(names, space(snapshot_sizes), owner, False, vm_snapshots))
 
 

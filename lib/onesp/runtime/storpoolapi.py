@@ -11,7 +11,6 @@ The token lives in one private attribute; it is in no repr, message or log line.
 
 from __future__ import annotations
 
-import gc
 import json
 import socket
 import time
@@ -30,21 +29,6 @@ if TYPE_CHECKING:
 
 #: Per-process count of API calls by call name (benchmarks and tests read it).
 CALLS: "Counter[str]" = Counter()
-
-
-def _decode(raw: bytes) -> Any:
-    """The JSON ``raw``, parsed with the cyclic garbage collector paused.
-
-    A VolumesSpace or SnapshotsSpace answer lists the whole cluster: tens of thousands of
-    dicts, none of them in a cycle, and each collection their creation triggers would walk
-    the ones made before it again (a sixth of the parse at 10,000 volumes)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return json.loads(raw.decode("utf-8"))
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class StorPool:
@@ -136,7 +120,7 @@ class StorPool:
             response = conn.getresponse()
             raw = response.read()
             try:
-                answer = _decode(raw) if raw else None
+                answer = json.loads(raw.decode("utf-8")) if raw else None
             except ValueError:
                 descr = "StorPool API answered with non-JSON (HTTP %d)" % response.status
                 answer = {"error": {"name": "badResponse", "descr": descr}}

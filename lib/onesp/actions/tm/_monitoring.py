@@ -148,16 +148,15 @@ def snapshot_sizes(names: Names, entries: Iterable[Mapping[str, Any]], owner: Ma
     return SnapshotSizes(disk, vm)
 
 
-def reports(vms: Sequence[Vm], owner: Mapping[str, Tuple[int, int]], volume_sizes: Mapping[str, int],
+def reports(vm_ids: Sequence[int], owner: Mapping[str, Tuple[int, int]], volume_sizes: Mapping[str, int],
             snapshots: SnapshotSizes) -> List[VmReport]:
-    """One report per VM with at least one StorPool disk that StorPool knows."""
+    """One report per VM (in the order of ``vm_ids``) with at least one StorPool disk that StorPool knows."""
     sizes: Dict[int, Set[Tuple[int, int]]] = {}
     for name, (vm_id, disk_id) in owner.items():
         if name in volume_sizes:
             sizes.setdefault(vm_id, set()).add((disk_id, megabytes(volume_sizes[name])))
     out: List[VmReport] = []
-    for vm in vms:
-        vm_id = int(vm.id)
+    for vm_id in vm_ids:
         if vm_id not in sizes:
             continue
         out.append(VmReport(vm_id, tuple(sorted(sizes[vm_id])), tuple(sorted(snapshots.disk.get(vm_id, ()))),

@@ -42,6 +42,9 @@ def collect(ctx: Context, ds_id: int) -> List[str]:
     with ctx.step("read the VM pool"):
         vms = monitoring.on_datastore(ctx.one.vm_pool(filter=-2, state=-1), ds_id)
     owner = monitoring.owners(ctx.names, vms)
+    vm_ids = [int(vm.id) for vm in vms]
+    del vms
+    ctx.one.forget()  # the pool's documents are freed before the space answers are parsed, not kept beside them
     found: List[monitoring.VmReport] = []
     if owner:
         with ctx.step("read the space used by StorPool volumes"):
@@ -49,7 +52,7 @@ def collect(ctx: Context, ds_id: int) -> List[str]:
         with ctx.step("read the space used by StorPool snapshots"):
             snapshots = monitoring.snapshot_sizes(ctx.names, ctx.sp.snapshots_space(), owner, stored,
                                                   ctx.config.MONITOR_VMSNAPSHOTS)
-        found = monitoring.reports(vms, owner, volume_sizes, snapshots)
+        found = monitoring.reports(vm_ids, owner, volume_sizes, snapshots)
     ctx.log.info("datastore %d: disk sizes of %d VMs", ds_id, len(found))
     return [report.line() for report in found]
 
