@@ -292,3 +292,36 @@ def test_a_peer_of_another_account_is_refused():
             server.communicate(timeout=30)
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_a_worker_imports_no_module_its_server_did_not_preload(stack, tmp_path):
+    """A server started with PYTHONPROFILEIMPORTTIME writes a line to the descriptor 2 of
+    the process that imports a module: in a worker that is the executable's stderr, so the
+    actions oned runs most often show there whether their worker loaded anything itself
+    (each such module is imported anew in every worker, for every action)."""
+    stack.put_image(5)
+    stack.put_vm(7, disks=[stack.b.image_disk(0, 5, size=16)])
+    stack.env["PYTHONPROFILEIMPORTTIME"] = "1"  # the server's environment only, not the executables'
+    try:
+        stack.start_server()
+    finally:
+        del stack.env["PYTHONPROFILEIMPORTTIME"]
+    conf = tmp_path / "monitord.conf"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as monitord:
+        monitord.bind(("127.0.0.1", 0))
+        conf.write_text("NETWORK = [\n  PORT = %d,\n  MONITOR_ADDRESS = \"127.0.0.1\"\n]\n" % monitord.getsockname()[1])
+        disk = stack.disk_path("node1", 7, 0)
+        system_ds = stack.ds_action(stack.system_ds_xml, monitor_vm_disks=True, datastore_location=str(stack.ds_location))
+        runs = {"ds monitor": stack.ds("monitor", "100", stdin=stack.ds_action()),
+                "tm clone": stack.tm("clone", "fe:one-ds-100/one-img-5", disk, "7", "100"),
+                "tm monitor": stack.tm("monitor", "101", stdin=system_ds, env={"ONESP_MONITORD_CONF": str(conf)}),
+                "tm delete": stack.tm("delete", disk, "7", "100")}
+        code, out, err = finish(ds_stat(stack))
+    assert (code, out) == (0, b"1\n")
+    assert all(r.ok for r in runs.values()), runs
+    stderr = dict({name: r.stderr for name, r in runs.items()}, **{"ds stat": err.decode()})
+    imported = {name: [line.split("|")[-1].strip() for line in text.splitlines() if line.startswith("import time:")]
+                for name, text in stderr.items()}
+    assert imported == {name: [] for name in stderr}
+    assert NOTE not in stack.log_text()  # every action ran in a worker
+    assert stack.volume_names() == ["one-img-5"]  # the clone was made and deleted through the server

@@ -75,6 +75,20 @@ def test_capacity_only_when_oned_does_not_ask_for_vm_disks(stack, monitord):
     assert received(sock, wait=0.3) == {}
 
 
+def test_no_vm_on_the_datastore_no_space_answer_is_read(stack, monitord):
+    """VolumesSpace and SnapshotsSpace list the whole cluster: without a VM here neither is worth reading."""
+    sock, conf = monitord
+    elsewhere = stack.b.history("node2", hid=2, ds_id=102)
+    stack.put_vm(7, disks=[stack.b.volatile_disk(0, 16)], history=(elsewhere,))
+    stack.sp.volume_create("one-sys-7-0-raw", size=16 * MIB, template="one-ds-101", tags=TAGS)
+    stack.ctl.reset_calls()
+    r = monitor(stack, conf)
+    assert r.ok, r
+    assert stack.ctl.counts() == {"VolumeTemplatesStatus": 1}
+    assert r.stdout == expected_capacity(stack)
+    assert received(sock, wait=0.3) == {}
+
+
 def test_a_missing_template_is_one_clear_line(stack, monitord):
     sock, conf = monitord
     xml = stack.put_datastore(102, kind="SYSTEM")

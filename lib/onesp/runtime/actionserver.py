@@ -1,23 +1,30 @@
 """``onesp server``: a resident process that runs actions in workers forked from it.
 
 A fresh Python process spends most of a cheap action on starting and importing; this
-one has imported every action module once. Modelled on Mercurial's command server
-(chg): the executables oned runs connect (``onesp.runtime.client``), and for each connection
+one has imported every action module once, and every module of ``onesp.one`` and
+``onesp.runtime`` (so no worker imports one again), filled the caches a first action
+would fill, and frozen that heap (``gc.freeze``: a worker's collections never walk it).
+Modelled on Mercurial's command server (chg): the executables oned runs connect
+(``onesp.runtime.client``), and for each connection
 
 * the server forks a *monitor* and goes back to accepting: a monitor never depends on the
   server again, so stopping or restarting the server (``KillMode=process`` in the unit)
   leaves running actions alone;
+* the monitor forks the *worker* at once, before the request has arrived, so that the
+  fork and the worker's first steps overlap the client computing and sending it;
 * the monitor checks the peer (``SO_PEERCRED``: this user only), reads the request — the
   client's descriptors 0, 1 and 2 (SCM_RIGHTS), argv, environment, working directory,
   umask and the fingerprint of the library it would import — and refuses it unless that
   fingerprint is the one of the code this server loaded (the client then runs the action
-  itself). When the server's own files changed since it started (an upgrade, ``onehost
-  sync``), the monitor also stops the server, so systemd starts it again on the new code;
-* the monitor forks the *worker*, which takes over the client's descriptors, directory,
-  umask and environment and runs ``onesp.runtime.driver.run_action`` exactly as the executable
-  would in-process; the monitor relays SIGTERM/SIGINT the client forwards (one byte per
-  signal on the connection; a client that disappears counts as SIGTERM, so the action
-  undoes its work rather than run on unattended) and sends the worker's wait status back.
+  itself, and the worker, handed nothing, ends). When the server's own files changed since
+  it started (an upgrade, ``onehost sync``), the monitor also stops the server, so systemd
+  starts it again on the new code;
+* the monitor hands the request and the descriptors to the worker (a socket pair), which
+  takes over the client's descriptors, directory, umask and environment and runs
+  ``onesp.runtime.driver.run_action`` exactly as the executable would in-process; the
+  monitor relays SIGTERM/SIGINT the client forwards (one byte per signal on the
+  connection; a client that disappears counts as SIGTERM, so the action undoes its work
+  rather than run on unattended) and sends the worker's wait status back.
 
 The socket is ``server.sock`` in a directory that only this user can reach (made 0700,
 checked through its descriptor as ``locks.private_directory`` does, and ``0o077`` clear).
@@ -25,7 +32,9 @@ checked through its descriptor as ``locks.private_directory`` does, and ``0o077`
 
 from __future__ import annotations
 
+import gc
 import importlib
+import importlib.util
 import io
 import os
 import pkgutil
@@ -45,15 +54,22 @@ Say = Callable[[str], None]
 def preload(say: Say) -> int:
     """Import every action and what actions import on first use; the number of modules loaded.
 
-    A module that cannot be imported (a missing optional package) is left to the worker,
-    which then fails exactly as the executable would in-process; the others still load."""
+    Every module of ``onesp.one`` and ``onesp.runtime`` is imported too, not only what the
+    actions import at their top: a module an action imports inside a function would
+    otherwise be loaded again in every worker. A module that cannot be imported (a missing
+    optional package) is left to the worker, which then fails exactly as the executable
+    would in-process; the others still load."""
     import http.client  # noqa: F401  (StorPool API, oned XML-RPC)
     import xmlrpc.client  # noqa: F401
 
     from .. import actions
     from . import driver  # noqa: F401
 
-    names = ["onesp.one.rpc", "onesp.one.vm", "onesp.one.image", "onesp.one.datastore", "onesp.one.host"]
+    names: List[str] = []
+    for name in ("onesp.one", "onesp.runtime"):  # found, not imported: onesp.one needs lxml
+        spec = importlib.util.find_spec(name)
+        names += ["%s.%s" % (name, info.name) for info in pkgutil.iter_modules(spec and spec.submodule_search_locations or [])
+                  if info.name != "actionserver"]  # this module (``python -m`` runs it as __main__)
     for kind in ("ds", "tm", "vmm"):
         package = importlib.import_module("%s.%s" % (actions.__name__, kind))
         names += ["%s.%s" % (package.__name__, info.name) for info in pkgutil.iter_modules(package.__path__)]
@@ -62,7 +78,26 @@ def preload(say: Say) -> int:
             importlib.import_module(name)
         except ImportError as exc:
             say("onesp server: %s not loaded (%s); actions that need it load it themselves" % (name, exc))
+    _warm()
     return len(sys.modules)
+
+
+def _warm() -> None:
+    """Fill the caches the first action of every worker would fill again after the fork.
+
+    ``getaddrinfo`` encodes a host name with the ``idna`` codec, whose module (with
+    ``stringprep`` and ``unicodedata``) is imported on its first lookup; the name patterns
+    of the default instance prefix are compiled once (``naming.Names.parse``), and the
+    settings' defaults converted (``config.default_values``)."""
+    import codecs
+
+    from .config import default_values
+    from .naming import Names
+
+    codecs.lookup("idna")
+    names = Names()
+    names.parse(names.image(0))
+    default_values()
 
 
 #: A question without descriptors (``onesp doctor``): would you run the code of this fingerprint?
@@ -73,6 +108,7 @@ class Request:
     """One action as a client handed it over (or a probe: ``probe`` set, no action)."""
 
     def __init__(self, payload: bytes) -> None:
+        self.payload = payload
         fields = payload.split(b"\0")
         self.probe = fields[0] == PROBE and len(fields) == 2
         if self.probe:
@@ -227,18 +263,35 @@ class Monitor:
 
     def run(self) -> int:
         os.setsid()  # no longer in the server's process group: a ^C to a foreground server spares actions
+        handoff, channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        worker = os.fork()  # before the request is read: its start overlaps the client's sending it
+        if worker == 0:
+            status = 70
+            try:
+                self.conn.close()
+                handoff.close()
+                status = await_request(channel)
+            finally:
+                os._exit(status)
+        channel.close()
+        try:
+            return self.check_and_hand_over(worker, handoff)
+        finally:
+            handoff.close()  # a worker given no request ends at once (``dismiss`` reaps it)
+
+    def check_and_hand_over(self, worker: int, handoff: socket.socket) -> int:
         conn = self.conn
         conn.settimeout(10.0)
         uid = peer_uid(conn)
         if uid != os.geteuid():
-            return self.refuse("peer uid %d is not the server's uid %d" % (uid, os.geteuid()))
+            return self.refused(worker, handoff, "peer uid %d is not the server's uid %d" % (uid, os.geteuid()))
         try:
             request, fds = read_request(conn)
         except (OSError, ValueError) as exc:
-            return self.refuse("bad request: %s" % exc)
+            return self.refused(worker, handoff, "bad request: %s" % exc)
         if request.probe and request.code == self.server.code:
             conn.sendall(client.ACCEPTED)
-            return 0
+            return self.dismiss(worker, handoff, 0)
         if request.code != self.server.code:
             for fd in fds:
                 os.close(fd)
@@ -247,28 +300,35 @@ class Monitor:
                     os.kill(self.server.pid, signal.SIGTERM)  # systemd starts it again, on the new code
                 except OSError:
                     pass
-                return self.refuse("it runs the code it loaded before %s changed; it stops to be restarted"
-                                   % self.server.library)
-            return self.refuse("it runs the code in %s, not the client's" % self.server.library)
-        worker = os.fork()
-        if worker == 0:
-            status = 70
-            try:
-                conn.close()
-                status = run_worker(request, fds)
-            except Exception as exc:  # never a traceback for oned: one line, as the driver would
-                os.write(2, ("%s %s: start: internal error in the onesp server's worker: %s: %s\n"
-                             % (request.kind, request.action, exc.__class__.__name__, exc)).encode("utf-8", "replace"))
-            finally:
-                os._exit(status)
-        for fd in fds:
-            os.close(fd)
+                return self.refused(worker, handoff, "it runs the code it loaded before %s changed; it stops to be "
+                                    "restarted" % self.server.library)
+            return self.refused(worker, handoff, "it runs the code in %s, not the client's" % self.server.library)
+        try:
+            socket.send_fds(handoff, [struct.pack("!I", len(request.payload)), request.payload], fds)
+        except OSError as exc:
+            return self.refused(worker, handoff, "its worker did not start: %s" % (exc.strerror or exc))
+        finally:
+            for fd in fds:
+                os.close(fd)
         conn.settimeout(None)
         try:
             conn.sendall(client.ACCEPTED)
         except OSError:
             os.kill(worker, signal.SIGTERM)
         return self.relay(worker)
+
+    def refused(self, worker: int, handoff: socket.socket, reason: str) -> int:
+        return self.dismiss(worker, handoff, self.refuse(reason))
+
+    @staticmethod
+    def dismiss(worker: int, handoff: socket.socket, status: int) -> int:
+        """End the worker that got no action (it reads the end of the hand-over); ``status``."""
+        handoff.close()
+        try:
+            os.waitpid(worker, 0)
+        except ChildProcessError:
+            pass
+        return status
 
     def relay(self, worker: int) -> int:
         """Forward signal bytes until the worker ends; then send its wait status."""
@@ -298,6 +358,27 @@ class Monitor:
         except OSError:
             pass
         return 0
+
+
+def await_request(channel: socket.socket) -> int:
+    """In the worker forked ahead of its request: wait for the monitor to hand it over (with the
+    client's three descriptors) and run it; 0 when none comes (the monitor refused the client)."""
+    try:
+        head, fds, _, _ = socket.recv_fds(channel, 4, 3)
+    except OSError:
+        return 0
+    if len(head) != 4 or len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        return 0
+    request = Request(_receive_exactly(channel, struct.unpack("!I", head)[0]))
+    channel.close()
+    try:
+        return run_worker(request, fds)
+    except Exception as exc:  # never a traceback for oned: one line, as the driver would
+        os.write(2, ("%s %s: start: internal error in the onesp server's worker: %s: %s\n"
+                     % (request.kind, request.action, exc.__class__.__name__, exc)).encode("utf-8", "replace"))
+        return 70
 
 
 def run_worker(request: Request, fds: List[int]) -> int:
@@ -362,6 +443,8 @@ def main(directory: str, say: Say) -> int:
     """Run a server in the foreground until SIGTERM/SIGINT (``onesp server``)."""
     server = Server(directory, say)  # the fingerprint first: a file changed while loading is seen as a change
     count = preload(say)
+    gc.collect()
+    gc.freeze()  # the preloaded heap: no worker's collections walk it (nor copy its pages to do so)
     _forget_in_process_note()
     try:
         server.open()

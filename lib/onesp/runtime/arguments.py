@@ -19,6 +19,13 @@ from .errors import BadInput
 from .hostexec import check_host, check_path
 
 _ID = re.compile(r"[0-9]{1,10}\Z")  # ASCII only: \d also matches other scripts' digits, int() reads them
+# Compiled at import: an action in a server's worker would otherwise compile them again each time.
+_DISK_PATH = re.compile(r"/disk\.([0-9]+)\Z")
+_DIGITS = re.compile(r"[0-9]+\Z")
+_FORMAT = re.compile(r"[A-Za-z0-9_]{1,16}\Z")
+_TM_NAME = re.compile(r"[a-z0-9_\-]{1,32}\Z")
+_DEPLOY_ID = re.compile(r"[A-Za-z0-9_.\-]{1,128}\Z")
+_SOURCE = re.compile(r"[A-Za-z0-9_.:\-/]{1,400}\Z")
 
 
 def parse_id(text: str, what: str) -> int:
@@ -47,7 +54,7 @@ class HostPath:
     @property
     def disk_id(self) -> Optional[int]:
         """N when the path ends in ``disk.N``, else None (a VM directory)."""
-        match = re.search(r"/disk\.([0-9]+)\Z", self.path)
+        match = _DISK_PATH.search(self.path)
         return int(match.group(1)) if match else None
 
     @property
@@ -63,7 +70,7 @@ class HostPath:
     def system_ds_id(self) -> Optional[int]:
         """The system datastore id from ``.../<dsid>/<vmid>[/disk.N]``."""
         parts = self.vm_dir.rstrip("/").split("/")
-        if len(parts) >= 2 and re.match(r"[0-9]+\Z", parts[-2]):
+        if len(parts) >= 2 and _DIGITS.match(parts[-2]):
             return parse_id(parts[-2], "system datastore id in %s" % self.path)
         return None
 
@@ -105,7 +112,7 @@ def size_mb(text: str) -> int:
 
 
 def disk_format(text: str) -> str:
-    if not re.match(r"[A-Za-z0-9_]{1,16}\Z", text or ""):
+    if not _FORMAT.match(text or ""):
         raise BadInput("invalid disk format %r" % (text,))
     return text.lower()
 
@@ -128,19 +135,19 @@ def disk_ids(text: str) -> Tuple[int, ...]:
 
 
 def tm_name(text: str) -> str:
-    if not re.match(r"[a-z0-9_\-]{1,32}\Z", text):
+    if not _TM_NAME.match(text):
         raise BadInput("invalid TM_MAD name %r" % (text,))
     return text
 
 
 def deploy_id(text: str) -> str:
-    if not re.match(r"[A-Za-z0-9_.\-]{1,128}\Z", text):
+    if not _DEPLOY_ID.match(text):
         raise BadInput("invalid deploy id %r" % (text,))
     return text
 
 
 def image_source(text: str) -> str:
-    if not re.match(r"[A-Za-z0-9_.:\-/]{1,400}\Z", text or ""):
+    if not _SOURCE.match(text or ""):
         raise BadInput("invalid image SOURCE %r" % (text,))
     return text
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from . import configfiles, naming, tagging
@@ -259,6 +260,13 @@ class Config(Values):
         return None
 
 
+@lru_cache(maxsize=1)
+def default_values() -> Mapping[str, object]:
+    """Every setting's built-in default, typed (all immutable): converted once per process,
+    and in the ``onesp server`` before it forks its workers."""
+    return {s.name: convert(s, s.default, "built-in default") for s in SETTINGS}
+
+
 def load(
     env: Optional[Mapping[str, str]] = None,
     rc_files: Optional[Sequence[str]] = None,
@@ -306,7 +314,7 @@ def load(
             bound = _endpoint({key: merged[key][0] if key in merged else BY_NAME[key].default
                                for key in ("SP_API_HTTP_HOST", "SP_API_HTTP_PORT")})
     warnings: List[str] = []
-    values: Dict[str, object] = {s.name: convert(s, s.default, "built-in default") for s in SETTINGS}
+    values: Dict[str, object] = dict(default_values())
     origins: Dict[str, str] = {}
     for key, (value, where) in merged.items():
         values[key] = convert(BY_NAME[key], value, where, warnings)

@@ -29,6 +29,8 @@ Argv = Sequence[str]
 #: What a command reads on stdin: bytes, or an open binary file streamed to it (image data).
 Stdin = Optional[Union[bytes, IO[bytes]]]
 _HOSTNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
+_SLASHES = re.compile(r"/+")
+_VM_DIR = re.compile(r"/\d+/\d+\Z")
 
 
 def check_host(name: str) -> str:
@@ -47,7 +49,7 @@ def check_path(path: str) -> str:
     parts = path.split("/")
     if ".." in parts or "." in parts:
         raise BadInput("invalid path %r: relative components" % (path,))
-    normal = re.sub(r"/+", "/", path)
+    normal = _SLASHES.sub("/", path)
     return normal.rstrip("/") or "/"
 
 
@@ -129,7 +131,7 @@ class Host:
     def remove_tree(self, path: str) -> None:
         """Remove a VM directory (``.../<sysds>/<vmid>``); refuses anything shallower."""
         path = check_path(path)
-        if path.count("/") < 3 or not re.search(r"/\d+/\d+\Z", path):
+        if path.count("/") < 3 or not _VM_DIR.search(path):
             raise BadInput("refusing to remove %r: not a VM directory" % path)
         self.run(["rm", "-rf", "--", path], what="remove %s" % path)
 

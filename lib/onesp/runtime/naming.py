@@ -275,6 +275,11 @@ class Names:
             return volume, int(number)
         return None
 
+    def may_be_vm_snapshot(self, name: str) -> bool:
+        """False when ``name`` cannot be a VM snapshot's (it holds no ``-<tag>-``): one
+        substring test, for the monitor to classify only the names that pass it."""
+        return "-%s-" % self.vmsnap_tag in name
+
     def has_disk_snapshots(self, volume: str) -> bool:
         """True if ``<volume>-snap<N>`` is a disk snapshot of ``volume`` in this convention."""
         parsed = self.parse(volume + "-snap0")

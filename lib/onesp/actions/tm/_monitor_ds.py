@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ...runtime import config as configuration
 from ...runtime import storpoolapi as storpool
@@ -84,10 +84,16 @@ def reports(cfg: configuration.Config, disks: Dict[int, List[Tuple[int, str]]],
     snapshots: Dict[int, List[Tuple[int, int, int]]] = {}
     if api is not None:
         stored = cfg.SP_SPACE_USED_LVMWAY
-        for name, size in monitoring.sizes_by_name(api.volumes_space(), stored).items():
-            if name in wanted:
-                sizes[wanted[name]] = monitoring.megabytes(size)
-        for name, size in monitoring.sizes_by_name(api.snapshots_space(), stored).items():
+        for name, size in monitoring.sizes_of(api.volumes_space(), wanted, stored).items():
+            sizes[wanted[name]] = monitoring.megabytes(size)
+        field = monitoring.size_key(stored)
+        entries: Iterable[Mapping[str, Any]] = api.snapshots_space()
+        for entry in entries:  # the whole cluster's: only names of the shape of a disk snapshot of ours are classified
+            name = str(entry.get("name") or "")
+            split = names.split_disk_snapshot(name)
+            if split is None or split[0] not in wanted:
+                continue
+            size = int(entry.get(field) or 0)
             parsed = names.parse(name)
             if parsed is not None and parsed.kind == "disk_snapshot" and parsed.snap_id is not None \
                     and parsed.volume in wanted:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Any, Container, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ...runtime import disks
 from ...runtime.errors import NotFound
@@ -85,48 +85,82 @@ def on_datastore(vms: Iterable[Vm], ds_id: int) -> List[Vm]:
             and vm.current_history.ds_id == ds_id]
 
 
-def sizes_by_name(entries: Iterable[Mapping[str, Any]], stored: bool) -> Dict[str, int]:
-    """name -> bytes from VolumesSpace/SnapshotsSpace (storedSize, or spaceUsed by default)."""
-    key = "storedSize" if stored else "spaceUsed"
-    return {str(e.get("name")): int(e.get(key) or 0) for e in entries if e.get("name")}
+def size_key(stored: bool) -> str:
+    """The VolumesSpace/SnapshotsSpace field a size is read from: storedSize, or spaceUsed by default."""
+    return "storedSize" if stored else "spaceUsed"
 
 
-def reports(names: Names, vms: Sequence[Vm], volume_sizes: Mapping[str, int], snapshot_sizes: Mapping[str, int],
-            vm_snapshots: bool) -> List[VmReport]:
-    """One report per VM with at least one StorPool disk that StorPool knows."""
+def sizes_of(entries: Iterable[Mapping[str, Any]], wanted: Container[str], stored: bool) -> Dict[str, int]:
+    """name -> bytes of the VolumesSpace entries named in ``wanted``.
+
+    The answer lists the whole cluster (the API has no filtered call): every other entry
+    costs one lookup of its name, and nothing is built for it."""
+    key = size_key(stored)
+    return {e["name"]: int(e.get(key) or 0) for e in entries if e.get("name") in wanted}
+
+
+def owners(names: Names, vms: Iterable[Vm]) -> Dict[str, Tuple[int, int]]:
+    """StorPool volume name -> (VM id, disk id) of every StorPool disk of ``vms`` (the first
+    VM that names a volume keeps it)."""
     owner: Dict[str, Tuple[int, int]] = {}
     for vm in vms:
         for volume in disks.vm_volumes(names, vm, True, include_context=False):
             owner.setdefault(volume.name, (int(vm.id), volume.disk_id))
-    snaps: Dict[int, List[Tuple[int, int, int]]] = {}
-    vmsnaps: Dict[int, Dict[int, int]] = {}
+    return owner
+
+
+@dataclass(frozen=True)
+class SnapshotSizes:
+    """What SnapshotsSpace says about the snapshots of the monitored disks."""
+
+    disk: Mapping[int, Sequence[Tuple[int, int, int]]]  # VM id -> (snapshot id, disk id, MB)
+    vm: Mapping[int, Mapping[int, int]]  # VM id -> {VM snapshot id: bytes}
+
+
+def snapshot_sizes(names: Names, entries: Iterable[Mapping[str, Any]], owner: Mapping[str, Tuple[int, int]],
+                   stored: bool, vm_snapshots: bool) -> SnapshotSizes:
+    """The disk snapshots (and with ``vm_snapshots`` the VM snapshots) of ``owner``'s volumes.
+
+    SnapshotsSpace lists every snapshot of the cluster. Each name is split once at its
+    last ``-snap`` and the part before looked up among the volumes ``naming`` allows disk
+    snapshots of; only the names that may be VM snapshots (``names.may_be_vm_snapshot``)
+    are classified (``names.parse``) — the same names, counted the same way, as
+    classifying every one of them."""
+    key = size_key(stored)
     bases = snapshot_bases(names, owner)
-    for name, size in snapshot_sizes.items():
+    disk: Dict[int, List[Tuple[int, int, int]]] = {}
+    vm: Dict[int, Dict[int, int]] = {}
+    for entry in entries:
+        name = entry.get("name") or ""
         split = names.split_disk_snapshot(name)
         if split is not None and split[0] in bases:
             vm_id, disk_id = owner[split[0]]
-            snaps.setdefault(vm_id, []).append((split[1], disk_id, megabytes(size)))
+            disk.setdefault(vm_id, []).append((split[1], disk_id, megabytes(int(entry.get(key) or 0))))
             continue
-        if not vm_snapshots:
+        if not vm_snapshots or not names.may_be_vm_snapshot(name):
             continue
         parsed = names.parse(name)
-        if parsed is None or parsed.volume not in owner:
+        if parsed is None or parsed.kind != "vm_snapshot" or parsed.snap_id is None or parsed.volume is None \
+                or parsed.volume not in owner:
             continue
-        vm_id, disk_id = owner[parsed.volume]
-        if parsed.kind == "vm_snapshot" and parsed.snap_id is not None:
-            totals = vmsnaps.setdefault(vm_id, {})
-            totals[int(parsed.snap_id)] = totals.get(int(parsed.snap_id), 0) + size
+        totals = vm.setdefault(owner[parsed.volume][0], {})
+        totals[parsed.snap_id] = totals.get(parsed.snap_id, 0) + int(entry.get(key) or 0)
+    return SnapshotSizes(disk, vm)
+
+
+def reports(vm_ids: Sequence[int], owner: Mapping[str, Tuple[int, int]], volume_sizes: Mapping[str, int],
+            snapshots: SnapshotSizes) -> List[VmReport]:
+    """One report per VM (in the order of ``vm_ids``) with at least one StorPool disk that StorPool knows."""
     sizes: Dict[int, Set[Tuple[int, int]]] = {}
     for name, (vm_id, disk_id) in owner.items():
         if name in volume_sizes:
             sizes.setdefault(vm_id, set()).add((disk_id, megabytes(volume_sizes[name])))
     out: List[VmReport] = []
-    for vm in vms:
-        vm_id = int(vm.id)
+    for vm_id in vm_ids:
         if vm_id not in sizes:
             continue
-        out.append(VmReport(vm_id, tuple(sorted(sizes[vm_id])), tuple(sorted(snaps.get(vm_id, ()))),
-                            tuple(sorted(vmsnaps.get(vm_id, {}).items()))))
+        out.append(VmReport(vm_id, tuple(sorted(sizes[vm_id])), tuple(sorted(snapshots.disk.get(vm_id, ()))),
+                            tuple(sorted(snapshots.vm.get(vm_id, {}).items()))))
     return out
 
 

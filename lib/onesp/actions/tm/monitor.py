@@ -8,7 +8,8 @@ When oned asks for VM disks (``MONITOR_VM_DISKS``), each VM on this datastore ge
 ``DISK_SIZE`` and ``SNAPSHOT_SIZE`` (and with MONITOR_VMSNAPSHOTS its ``VMSNAPSHOT``
 sizes), sent to monitord as ``MONITOR_VM`` messages over UDP the way OpenNebula's own
 drivers do, to the address in monitord.conf. Cost: VolumeTemplatesStatus, VolumesSpace,
-SnapshotsSpace and one VM pool read — the same four calls for 2 VMs or 20,000.
+SnapshotsSpace and one VM pool read — the same four calls for 2 VMs or 20,000 (two when no VM
+is on the datastore).
 """
 
 from __future__ import annotations
@@ -33,15 +34,25 @@ def run(ctx: Context) -> str:
 
 
 def collect(ctx: Context, ds_id: int) -> List[str]:
-    """The ``VM=[...]`` lines of every VM on datastore ``ds_id``."""
+    """The ``VM=[...]`` lines of every VM on datastore ``ds_id``.
+
+    The VM pool is read first: the two space answers list the whole cluster, and only the
+    entries of the volumes its VMs' disks name are kept (no VM here: neither is read)."""
     stored = ctx.config.SP_SPACE_USED_LVMWAY
-    with ctx.step("read the space used by StorPool volumes"):
-        volume_sizes = monitoring.sizes_by_name(ctx.sp.volumes_space(), stored)
-    with ctx.step("read the space used by StorPool snapshots"):
-        snapshot_sizes = monitoring.sizes_by_name(ctx.sp.snapshots_space(), stored)
     with ctx.step("read the VM pool"):
         vms = monitoring.on_datastore(ctx.one.vm_pool(filter=-2, state=-1), ds_id)
-    found = monitoring.reports(ctx.names, vms, volume_sizes, snapshot_sizes, ctx.config.MONITOR_VMSNAPSHOTS)
+    owner = monitoring.owners(ctx.names, vms)
+    vm_ids = [int(vm.id) for vm in vms]
+    del vms
+    ctx.one.forget()  # the pool's documents are freed before the space answers are parsed, not kept beside them
+    found: List[monitoring.VmReport] = []
+    if owner:
+        with ctx.step("read the space used by StorPool volumes"):
+            volume_sizes = monitoring.sizes_of(ctx.sp.volumes_space(), owner, stored)
+        with ctx.step("read the space used by StorPool snapshots"):
+            snapshots = monitoring.snapshot_sizes(ctx.names, ctx.sp.snapshots_space(), owner, stored,
+                                                  ctx.config.MONITOR_VMSNAPSHOTS)
+        found = monitoring.reports(vm_ids, owner, volume_sizes, snapshots)
     ctx.log.info("datastore %d: disk sizes of %d VMs", ds_id, len(found))
     return [report.line() for report in found]
 
