@@ -294,7 +294,7 @@ def test_a_peer_of_another_account_is_refused():
         shutil.rmtree(top, ignore_errors=True)
 
 
-def test_a_worker_imports_no_module_its_server_did_not_preload(stack, tmp_path):
+def test_a_worker_imports_no_module_its_server_did_not_preload(stack, tmp_path, launch):
     """A server started with PYTHONPROFILEIMPORTTIME writes a line to the descriptor 2 of
     the process that imports a module: in a worker that is the executable's stderr, so the
     actions oned runs most often show there whether their worker loaded anything itself
@@ -316,7 +316,7 @@ def test_a_worker_imports_no_module_its_server_did_not_preload(stack, tmp_path):
                 "tm clone": stack.tm("clone", "fe:one-ds-100/one-img-5", disk, "7", "100"),
                 "tm monitor": stack.tm("monitor", "101", stdin=system_ds, env={"ONESP_MONITORD_CONF": str(conf)}),
                 "tm delete": stack.tm("delete", disk, "7", "100")}
-        code, out, err = finish(ds_stat(stack))
+        code, out, err = finish(ds_stat(stack, launch))
     assert (code, out) == (0, b"1\n")
     assert all(r.ok for r in runs.values()), runs
     stderr = dict({name: r.stderr for name, r in runs.items()}, **{"ds stat": err.decode()})
