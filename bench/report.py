@@ -58,25 +58,27 @@ def _row(target: str, measured: str, ok: object) -> List[str]:
 def _checks(res: Results) -> List[Tuple[str, str, object]]:
     base = res.tables[res.base]
     disk = [s for s in res.scenarios if s.per_disk]
-    worst = max(disk, key=lambda s: base[s.name].storpool_calls)
     over = [s.name for s in disk if base[s.name].storpool_calls > targets.MAX_DISK_CALLS]
     repeats = [s.name for s in res.scenarios if base[s.name].xmlrpc_repeats]
-    out: List[Tuple[str, str, object]] = [
-        ("per-disk TM actions <= %d StorPool calls" % targets.MAX_DISK_CALLS,
-         "at most %d (%s)%s" % (base[worst.name].storpool_calls, worst.name,
-                                "; over: " + ", ".join(over) if over else ""), not over),
-        ("1 XML-RPC call per oned object read", "objects read twice: %s" % (", ".join(repeats) or "none"),
-         not repeats)]
+    out: List[Tuple[str, str, object]] = []
+    if disk:  # --actions may name none
+        worst = max(disk, key=lambda s: base[s.name].storpool_calls)
+        out.append(("per-disk TM actions <= %d StorPool calls" % targets.MAX_DISK_CALLS,
+                    "at most %d (%s)%s" % (base[worst.name].storpool_calls, worst.name,
+                                           "; over: " + ", ".join(over) if over else ""), not over))
+    out.append(("1 XML-RPC call per oned object read", "objects read twice: %s" % (", ".join(repeats) or "none"),
+                not repeats))
     small, large = res.tables[res.base], res.tables[res.largest]
     objects = [s for s in res.scenarios if s.per_object]
     ratios = {s.name: large[s.name].median_ms / small[s.name].median_ms for s in objects}
-    top = max(ratios, key=lambda name: ratios[name])
     growing = [s.name for s in res.scenarios if (large[s.name].storpool_calls, large[s.name].xmlrpc_calls)
                != (small[s.name].storpool_calls, small[s.name].xmlrpc_calls)]
     label = "%s/%s volumes" % (count(res.clusters[res.largest].volumes), count(res.clusters[res.base].volumes))
-    out.append(("scaling ratio <= %.1f (%s), calls constant" % (targets.MAX_RATIO, label),
-                "worst %.2f (%s); call counts growing: %s" % (ratios[top], top, ", ".join(growing) or "none"),
-                ratios[top] <= targets.MAX_RATIO and not growing))
+    if ratios:
+        top = max(ratios, key=lambda name: ratios[name])
+        out.append(("scaling ratio <= %.1f (%s), calls constant" % (targets.MAX_RATIO, label),
+                    "worst %.2f (%s); call counts growing: %s" % (ratios[top], top, ", ".join(growing) or "none"),
+                    ratios[top] <= targets.MAX_RATIO and not growing))
     if res.monitor:
         m = res.monitor
         out.append(("tm monitor of %s VMs <= %d StorPool calls" % (count(m.vms), targets.MAX_MONITOR_CALLS),
