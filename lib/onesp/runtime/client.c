@@ -92,97 +92,93 @@ static int append_text(struct buffer *b, const char *text) { return append(b, te
 
 static int by_bytes(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Every file under top (a real path): "name size mtime_ns", sorted, after the path itself. */
-static int fingerprint(const char *top, struct buffer *out) {
-    char **entries = NULL, **pending = NULL;
-    size_t count = 0, capacity = 0, waiting = 0, waiting_capacity = 0;
-    int result = -1;
-    char *first = strdup("");
-    if (!first)
-        return -1;
-    pending = malloc(sizeof *pending * 16);
-    if (!pending) {
-        free(first);
-        return -1;
+/* A list of strings this program owns. */
+struct list {
+    char **items;
+    size_t count, capacity;
+};
+
+static int push(struct list *l, char *item) {
+    if (l->count == l->capacity) {
+        size_t capacity = l->capacity ? l->capacity * 2 : 64;
+        char **grown = realloc(l->items, sizeof *grown * capacity);
+        if (!grown)
+            return -1;
+        l->items = grown;
+        l->capacity = capacity;
     }
-    waiting_capacity = 16;
-    pending[waiting++] = first;
-    while (waiting) {
-        char *relative = pending[--waiting];
-        char path[PATH_MAX];
-        if (snprintf(path, sizeof path, "%s/%s", top, relative) >= (int)sizeof path) {
-            free(relative);
-            goto done;
+    l->items[l->count++] = item;
+    return 0;
+}
+
+static void drop(struct list *l) {
+    while (l->count)
+        free(l->items[--l->count]);
+    free(l->items);
+}
+
+/* The entries of directory top/relative: files into files ("name size mtime_ns"), directories
+ * but __pycache__ into pending ("name/"); -1 when it cannot be read or memory runs out. */
+static int scan(const char *top, const char *relative, struct list *files, struct list *pending) {
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", top, relative) >= (int)sizeof path)
+        return -1;
+    DIR *listing = opendir(path);
+    if (!listing)
+        return -1;
+    int result = 0;
+    struct dirent *entry;
+    while (result == 0 && (entry = readdir(listing))) {
+        if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, ".."))
+            continue;
+        struct stat info;
+        if (fstatat(dirfd(listing), entry->d_name, &info, AT_SYMLINK_NOFOLLOW) < 0) {
+            result = -1;
+            break;
         }
-        DIR *listing = opendir(path);
-        if (!listing) {
-            free(relative);
-            goto done;
+        int directory = S_ISDIR(info.st_mode);
+        if (directory && !strcmp(entry->d_name, "__pycache__"))
+            continue;
+        size_t length = strlen(relative) + strlen(entry->d_name) + 64;
+        char *name = malloc(length);
+        if (!name) {
+            result = -1;
+            break;
         }
-        struct dirent *entry;
-        while ((entry = readdir(listing))) {
-            if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, ".."))
-                continue;
-            struct stat info;
-            if (fstatat(dirfd(listing), entry->d_name, &info, AT_SYMLINK_NOFOLLOW) < 0) {
-                closedir(listing);
-                free(relative);
-                goto done;
-            }
-            size_t length = strlen(relative) + strlen(entry->d_name) + 64;
-            char *name = malloc(length);
-            if (!name) {
-                closedir(listing);
-                free(relative);
-                goto done;
-            }
-            if (S_ISDIR(info.st_mode)) {
-                if (!strcmp(entry->d_name, "__pycache__")) {
-                    free(name);
-                    continue;
-                }
-                snprintf(name, length, "%s%s/", relative, entry->d_name);
-                if (waiting == waiting_capacity) {
-                    char **grown = realloc(pending, sizeof *pending * (waiting_capacity *= 2));
-                    if (!grown) {
-                        free(name);
-                        closedir(listing);
-                        free(relative);
-                        goto done;
-                    }
-                    pending = grown;
-                }
-                pending[waiting++] = name;
-                continue;
-            }
+        if (directory)
+            snprintf(name, length, "%s%s/", relative, entry->d_name);
+        else
             snprintf(name, length, "%s%s %lld %lld", relative, entry->d_name, (long long)info.st_size,
                      (long long)info.st_mtim.tv_sec * 1000000000LL + info.st_mtim.tv_nsec);
-            if (count == capacity) {
-                char **grown = realloc(entries, sizeof *entries * (capacity = capacity ? capacity * 2 : 256));
-                if (!grown) {
-                    free(name);
-                    closedir(listing);
-                    free(relative);
-                    goto done;
-                }
-                entries = grown;
-            }
-            entries[count++] = name;
+        if (push(directory ? pending : files, name) < 0) {
+            free(name);
+            result = -1;
         }
-        closedir(listing);
+    }
+    closedir(listing);
+    return result;
+}
+
+/* Every file under top (a real path): "name size mtime_ns", sorted, after the path itself. */
+static int fingerprint(const char *top, struct buffer *out) {
+    struct list files = {0}, pending = {0};
+    char *first = strdup("");
+    int result = first && push(&pending, first) == 0 ? 0 : -1;
+    if (result < 0)
+        free(first);
+    while (result == 0 && pending.count) {
+        char *relative = pending.items[--pending.count];
+        result = scan(top, relative, &files, &pending);
         free(relative);
     }
-    qsort(entries, count, sizeof *entries, by_bytes);
-    result = append_text(out, top);
-    for (size_t i = 0; i < count && result == 0; i++)
-        result = append(out, "\n", 1) || append_text(out, entries[i]);
-done:
-    for (size_t i = 0; i < count; i++)
-        free(entries[i]);
-    free(entries);
-    while (waiting)
-        free(pending[--waiting]);
-    free(pending);
+    if (result == 0) {
+        qsort(files.items, files.count, sizeof *files.items, by_bytes);
+        result = append_text(out, top);
+        for (size_t i = 0; i < files.count && result == 0; i++)
+            result = append(out, "\n", 1) || append_text(out, files.items[i]);
+    }
+    drop(&files);
+    drop(&pending);
     return result;
 }
 
