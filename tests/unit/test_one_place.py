@@ -90,7 +90,7 @@ ENVIRONMENT_EXCEPTIONS = {
     # ONESP_SERVER_DIR is read there before any configuration exists, and the whole environment
     # goes to the server, which runs the action in it.
     "runtime/client.py": "the shim's socket directory and the environment forwarded to the server",
-    "runtime/actionserver.py": "takes the client's environment as its own for the action it runs",
+    "runtime/actionworker.py": "takes the client's environment as its own for the action it runs",
     # Home directories are places a local import must not read from, not a setting.
     "actions/ds/_localfile.py": "HOME, a restricted place",
     # Child processes inherit the environment (the downloader without the API token; a local

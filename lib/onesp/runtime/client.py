@@ -40,6 +40,7 @@ else:
 #: Where the server's socket lives unless ``ONESP_SERVER_DIR`` says otherwise (systemd's
 #: RuntimeDirectory of the onesp unit: made 0700 for oneadmin at each start).
 DEFAULT_DIR = "/run/onesp"
+DIR_VARIABLE = "ONESP_SERVER_DIR"
 SOCKET = "server.sock"
 MAGIC = b"onesp-action-1"
 #: Why the compiled client ran the action in-process (set by it, read and removed here).
@@ -78,7 +79,7 @@ def fingerprint(library: str = LIBRARY) -> bytes:
 
 
 def server_dir(env: "Mapping[str, str]" = os.environ) -> str:
-    return env.get("ONESP_SERVER_DIR", DEFAULT_DIR)
+    return env.get(DIR_VARIABLE, DEFAULT_DIR)
 
 
 def open_private_dir(path: str) -> int:
